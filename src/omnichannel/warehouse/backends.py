@@ -1,0 +1,110 @@
+"""Open an Ibis backend from a warehouse URL.
+
+This and ``dialect.py`` are the only places that know which engine is underneath.
+Optional engines are imported lazily, so a DuckDB-only install works and a missing
+extra is reported with the command that installs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import ibis
+from ibis.backends import BaseBackend
+
+from omnichannel.errors import ConfigError, WarehouseError
+
+SUPPORTED = "duckdb:///path/omni.duckdb, postgres://user:pass@host:port/db, " \
+    "clickhouse://user:pass@host:port/db or pyspark://local[2]"
+
+
+def engine_of(url: str) -> str:
+    """The engine a URL names: duckdb, postgres, clickhouse or pyspark."""
+    scheme = urlsplit(url).scheme.lower().split("+")[0]
+    aliases = {"postgresql": "postgres", "spark": "pyspark"}
+    engine = aliases.get(scheme, scheme)
+    if engine not in {"duckdb", "postgres", "clickhouse", "pyspark"}:
+        raise ConfigError(f"warehouse_url={url!r} names engine {scheme!r}; accepted: {SUPPORTED}")
+    return engine
+
+
+def connect(url: str) -> BaseBackend:
+    """Connect to the warehouse named by ``url``; errors name the URL and the cause."""
+    engine = engine_of(url)
+    try:
+        return _CONNECTORS[engine](url)
+    except ConfigError:
+        raise
+    except ImportError as exc:
+        raise ConfigError(
+            f"warehouse_url={url!r} needs the {engine} extra: pip install 'omnichannel[{engine}]'"
+        ) from exc
+    except Exception as exc:
+        raise WarehouseError(f"cannot open warehouse {redact(url)}: {exc}") from exc
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def _duckdb(url: str) -> BaseBackend:
+    parts = urlsplit(url)
+    location = unquote(parts.netloc + parts.path)
+    if location in ("", "/", "/:memory:", ":memory:"):
+        return ibis.duckdb.connect()
+    path = Path(location)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = ibis.duckdb.connect(str(path))
+    # Timestamps are stored naive in UTC; make DuckDB read and print them that way too.
+    con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+def _postgres(url: str) -> BaseBackend:
+    parts = urlsplit(url)
+    return ibis.postgres.connect(
+        host=parts.hostname or "localhost",
+        port=parts.port or 5432,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        database=parts.path.lstrip("/") or "postgres",
+    )
+
+
+def _clickhouse(url: str) -> BaseBackend:
+    parts = urlsplit(url)
+    backend: Any = ibis.clickhouse  # imported lazily by Ibis; ImportError when the extra is absent
+    return backend.connect(  # type: ignore[no-any-return]
+        host=parts.hostname or "localhost",
+        port=parts.port or 8123,
+        user=unquote(parts.username) if parts.username else "default",
+        password=unquote(parts.password) if parts.password else "",
+        database=parts.path.lstrip("/") or "default",
+    )
+
+
+def _pyspark(url: str) -> BaseBackend:
+    from pyspark.sql import SparkSession
+
+    parts = urlsplit(url)
+    master = unquote(parts.netloc + parts.path) or "local[*]"
+    builder = SparkSession.builder.master(master).appName("omnichannel")
+    for key, values in parse_qs(parts.query).items():
+        builder = builder.config(key, values[-1])
+    session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+    return ibis.pyspark.connect(session)  # type: ignore[no-any-return]
+
+
+_CONNECTORS = {
+    "duckdb": _duckdb,
+    "postgres": _postgres,
+    "clickhouse": _clickhouse,
+    "pyspark": _pyspark,
+}

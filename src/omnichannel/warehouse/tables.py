@@ -1,0 +1,289 @@
+"""Canonical warehouse tables: explicit schemas, one place, one version number.
+
+Conventions, chosen so the same schema works on DuckDB, PostgreSQL, Spark and ClickHouse:
+
+- Column names are snake_case, as Segment writes them to warehouses
+  (``message_id``, ``anonymous_id``, ``context_campaign_name``...).
+- Timestamps are naive and in UTC; local time comes from ``context_timezone`` or a
+  store's ``timezone``. (Spark and ClickHouse treat zoned timestamps differently;
+  UTC-naive reads the same everywhere.)
+- Money is ``decimal(18, 2)`` with an ISO 4217 ``currency`` column beside it.
+- Nested documents (an event's whole ``context``, its ``properties`` and ``traits``)
+  are JSON text; query them with ``col.cast("json")["key"]``, which Ibis compiles for
+  each engine. Spark has no JSON type, so text is the portable form.
+
+Bump ``SCHEMA_VERSION`` whenever a table changes. Additive changes (a new table, a new
+nullable column) are applied to older warehouses automatically by ``versioning``;
+anything else needs an upgrade step registered there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.datatypes as dt
+from ibis.expr.schema import Schema
+
+SCHEMA_VERSION = 1
+
+MONEY = dt.Decimal(18, 2)
+TS = dt.Timestamp()
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A canonical table: its name, its schema, its key, and what a row is."""
+
+    name: str
+    schema: Schema
+    key: tuple[str, ...]
+    doc: str
+
+
+def _spec(name: str, key: tuple[str, ...], doc: str, columns: dict[str, object]) -> TableSpec:
+    return TableSpec(name=name, schema=ibis.schema(columns), key=key, doc=doc)
+
+
+EVENTS = _spec(
+    "events",
+    ("message_id",),
+    "Every Segment-spec call (track, identify, page, screen, group, alias) from every source.",
+    {
+        "message_id": "string",
+        "type": "string",
+        "event": "string",
+        "user_id": "string",
+        "anonymous_id": "string",
+        "previous_id": "string",
+        "group_id": "string",
+        "name": "string",
+        "timestamp": TS,
+        "original_timestamp": TS,
+        "sent_at": TS,
+        "received_at": TS,
+        "source": "string",
+        "channel": "string",
+        "context_device_id": "string",
+        "context_device_type": "string",
+        "context_os_name": "string",
+        "context_app_name": "string",
+        "context_campaign_name": "string",
+        "context_campaign_source": "string",
+        "context_campaign_medium": "string",
+        "context_campaign_term": "string",
+        "context_campaign_content": "string",
+        "context_page_url": "string",
+        "context_ip": "string",
+        "context_locale": "string",
+        "context_timezone": "string",
+        "context": "string",
+        "properties": "string",
+        "traits": "string",
+        "loaded_at": TS,
+    },
+)
+
+IDENTIFIERS = _spec(
+    "identifiers",
+    ("source", "record_id", "id_type", "id_value"),
+    "One row per identifier seen on a record: the nodes and edges of the identity graph.",
+    {
+        "source": "string",
+        "record_id": "string",
+        "id_type": "string",
+        "id_value": "string",
+        "observed_at": TS,
+    },
+)
+
+CUSTOMER_RECORDS = _spec(
+    "customer_records",
+    ("source", "record_id"),
+    "A person as one source system knows them (CRM contact, loyalty member, follower...).",
+    {
+        "source": "string",
+        "record_id": "string",
+        "first_name": "string",
+        "last_name": "string",
+        "birth_date": dt.Date(),
+        "gender": "string",
+        "email": "string",
+        "phone": "string",
+        "address": "string",
+        "city": "string",
+        "postcode": "string",
+        "country": "string",
+        "created_at": TS,
+        "updated_at": TS,
+        "attributes": "string",
+    },
+)
+
+ORDERS = _spec(
+    "orders",
+    ("order_id",),
+    "A purchase in any channel: web, app, store, marketplace, WeChat mini-program...",
+    {
+        "order_id": "string",
+        "source": "string",
+        "channel": "string",
+        "store_id": "string",
+        "customer_record_id": "string",
+        "user_id": "string",
+        "anonymous_id": "string",
+        "ordered_at": TS,
+        "status": "string",
+        "currency": "string",
+        "subtotal": MONEY,
+        "discount": MONEY,
+        "tax": MONEY,
+        "shipping": MONEY,
+        "total": MONEY,
+        "campaign_id": "string",
+        "coupon": "string",
+        "fulfilment": "string",
+        "attributes": "string",
+    },
+)
+
+ORDER_LINES = _spec(
+    "order_lines",
+    ("order_id", "line_number"),
+    "The items of an order.",
+    {
+        "order_id": "string",
+        "line_number": "int32",
+        "product_id": "string",
+        "sku": "string",
+        "quantity": "int32",
+        "unit_price": MONEY,
+        "discount": MONEY,
+        "line_total": MONEY,
+        "currency": "string",
+    },
+)
+
+PRODUCTS = _spec(
+    "products",
+    ("product_id",),
+    "The unified catalogue.",
+    {
+        "product_id": "string",
+        "sku": "string",
+        "name": "string",
+        "category": "string",
+        "subcategory": "string",
+        "brand": "string",
+        "price": MONEY,
+        "currency": "string",
+        "created_at": TS,
+        "attributes": "string",
+    },
+)
+
+CONTENT_ITEMS = _spec(
+    "content_items",
+    ("content_id",),
+    "Articles, reviews, photo galleries, videos and pages a person can view.",
+    {
+        "content_id": "string",
+        "content_type": "string",
+        "title": "string",
+        "category": "string",
+        "tags": "string",
+        "url": "string",
+        "product_id": "string",
+        "published_at": TS,
+    },
+)
+
+STORES = _spec(
+    "stores",
+    ("store_id",),
+    "Physical stores and other offline points of sale.",
+    {
+        "store_id": "string",
+        "name": "string",
+        "city": "string",
+        "region": "string",
+        "country": "string",
+        "postcode": "string",
+        "latitude": "float64",
+        "longitude": "float64",
+        "timezone": "string",
+        "opened_at": TS,
+    },
+)
+
+CAMPAIGNS = _spec(
+    "campaigns",
+    ("campaign_id",),
+    "Marketing campaigns; ad spend, exposures and orders refer to them.",
+    {
+        "campaign_id": "string",
+        "name": "string",
+        "channel": "string",
+        "objective": "string",
+        "start_date": dt.Date(),
+        "end_date": dt.Date(),
+        "budget": MONEY,
+        "currency": "string",
+    },
+)
+
+AD_SPEND = _spec(
+    "ad_spend",
+    ("date", "channel", "campaign_id"),
+    "Daily spend, impressions and clicks per channel and campaign, as ad platforms report them.",
+    {
+        "date": dt.Date(),
+        "channel": "string",
+        "campaign_id": "string",
+        "campaign_name": "string",
+        "spend": MONEY,
+        "currency": "string",
+        "impressions": "int64",
+        "clicks": "int64",
+    },
+)
+
+DELIVERIES = _spec(
+    "deliveries",
+    ("delivery_id",),
+    "Every message sent to a person on any channel, with its outcome.",
+    {
+        "delivery_id": "string",
+        "channel": "string",
+        "campaign_id": "string",
+        "journey_id": "string",
+        "step_id": "string",
+        "profile_id": "string",
+        "recipient": "string",
+        "template": "string",
+        "status": "string",
+        "error": "string",
+        "provider_message_id": "string",
+        "queued_at": TS,
+        "sent_at": TS,
+    },
+)
+
+ALL_TABLES: tuple[TableSpec, ...] = (
+    EVENTS,
+    IDENTIFIERS,
+    CUSTOMER_RECORDS,
+    ORDERS,
+    ORDER_LINES,
+    PRODUCTS,
+    CONTENT_ITEMS,
+    STORES,
+    CAMPAIGNS,
+    AD_SPEND,
+    DELIVERIES,
+)
+
+BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}
+
+META_TABLE = "omni_meta"
+META_SCHEMA = ibis.schema({"key": "string", "value": "string"})

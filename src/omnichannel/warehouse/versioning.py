@@ -1,0 +1,116 @@
+"""Schema version of a warehouse: create it, upgrade it, or refuse it clearly.
+
+Additive changes (a table or a nullable column that an older warehouse lacks) are
+applied automatically. Anything else, say a renamed column or a changed type, needs
+an explicit step in ``UPGRADE_STEPS`` keyed by the version it upgrades from; without
+one, opening the warehouse fails with a message naming the table, the column, what
+was found and what this version expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ibis.expr.datatypes as dt
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from omnichannel.errors import SchemaVersionError
+from omnichannel.warehouse import dialect
+from omnichannel.warehouse.tables import ALL_TABLES, META_SCHEMA, META_TABLE, SCHEMA_VERSION
+
+UpgradeStep = Callable[[BaseBackend], None]
+
+# version N -> the step that turns an N warehouse into N+1 (beyond additive changes).
+UPGRADE_STEPS: dict[int, UpgradeStep] = {}
+
+
+@dataclass
+class SchemaReport:
+    """What opening a warehouse did to its schema."""
+
+    found_version: int | None
+    version: int
+    created_tables: list[str] = field(default_factory=list)
+    added_columns: list[str] = field(default_factory=list)
+
+    @property
+    def upgraded(self) -> bool:
+        return self.found_version is not None and self.found_version < self.version
+
+
+def read_version(con: BaseBackend) -> int | None:
+    """The schema version stamped in the warehouse, or None for an empty one."""
+    if META_TABLE not in con.list_tables():
+        return None
+    meta = con.table(META_TABLE)
+    rows = meta.filter(meta.key == "schema_version").value.to_pyarrow().to_pylist()
+    if not rows:
+        return None
+    try:
+        return int(rows[-1])
+    except ValueError as exc:
+        raise SchemaVersionError(
+            f"{META_TABLE}.schema_version={rows[-1]!r} is not an integer version"
+        ) from exc
+
+
+def write_version(con: BaseBackend, version: int) -> None:
+    if META_TABLE not in con.list_tables():
+        con.create_table(META_TABLE, schema=META_SCHEMA)
+    dialect.execute(con, f"DELETE FROM {META_TABLE} WHERE key = 'schema_version'")
+    con.insert(
+        META_TABLE,
+        pa.table({"key": ["schema_version"], "value": [str(version)]}),
+    )
+
+
+def ensure_schema(con: BaseBackend) -> SchemaReport:
+    """Create, check or upgrade the canonical tables; refuse what cannot be read."""
+    found = read_version(con)
+    if found is not None and found > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"warehouse schema_version={found} was written by a newer Omnichannel; this "
+            f"version reads schema versions up to {SCHEMA_VERSION}. Upgrade omnichannel."
+        )
+    report = SchemaReport(found_version=found, version=SCHEMA_VERSION)
+    for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
+        step = UPGRADE_STEPS.get(version)
+        if step is not None:
+            step(con)
+    _apply_additive(con, report)
+    if found != SCHEMA_VERSION:
+        write_version(con, SCHEMA_VERSION)
+    return report
+
+
+def _apply_additive(con: BaseBackend, report: SchemaReport) -> None:
+    existing = set(con.list_tables())
+    for spec in ALL_TABLES:
+        if spec.name not in existing:
+            con.create_table(spec.name, schema=spec.schema)
+            report.created_tables.append(spec.name)
+            continue
+        actual = con.get_schema(spec.name)
+        for column, expected in spec.schema.items():
+            if column not in actual:
+                dialect.add_column(con, spec.name, column, expected)
+                report.added_columns.append(f"{spec.name}.{column}")
+            elif not _compatible(actual[column], expected):
+                raise SchemaVersionError(
+                    f"warehouse column {spec.name}.{column} has type {actual[column]}, "
+                    f"this version expects {expected}; no upgrade step converts it "
+                    f"(schema version {SCHEMA_VERSION})"
+                )
+
+
+def _compatible(actual: dt.DataType, expected: dt.DataType) -> bool:
+    """Types match up to nullability and the precision engines report differently."""
+    if actual.copy(nullable=True) == expected.copy(nullable=True):
+        return True
+    if actual.is_timestamp() and expected.is_timestamp():
+        return actual.timezone == expected.timezone  # type: ignore[attr-defined]
+    if actual.is_string() and expected.is_string():
+        return True
+    return bool(actual.is_integer() and expected.is_integer())
