@@ -10,7 +10,10 @@ from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from omnichannel.errors import ConfigError
 
 DEFAULT_HOME = Path("omni-home")
 
@@ -77,6 +80,19 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, with explicit overrides (e.g. from CLI flags)."""
+    """Read settings from the environment, with explicit overrides (e.g. from CLI flags).
+
+    A bad value is reported as a ``ConfigError`` naming the variable, the value and
+    what is accepted, rather than as pydantic's multi-line dump.
+    """
     given = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**given)  # type: ignore[arg-type]
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except PydanticValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            problems.append(
+                f"OMNI_{name.upper()}={error.get('input')!r} is not accepted: {error['msg']}"
+            )
+        raise ConfigError("; ".join(problems)) from exc

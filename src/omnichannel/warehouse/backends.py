@@ -7,6 +7,7 @@ extra is reported with the command that installs it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -20,9 +21,13 @@ SUPPORTED = "duckdb:///path/omni.duckdb, postgres://user:pass@host:port/db, " \
     "clickhouse://user:pass@host:port/db or pyspark://local[2]"
 
 
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+
 def engine_of(url: str) -> str:
     """The engine a URL names: duckdb, postgres, clickhouse or pyspark."""
-    scheme = urlsplit(url).scheme.lower().split("+")[0]
+    # Not urlsplit: a Spark master such as local[2] looks like a malformed IPv6 host to it.
+    scheme = url.split("://", 1)[0].lower().split("+")[0] if "://" in url else ""
     aliases = {"postgresql": "postgres", "spark": "pyspark"}
     engine = aliases.get(scheme, scheme)
     if engine not in {"duckdb", "postgres", "clickhouse", "pyspark"}:
@@ -38,8 +43,10 @@ def connect(url: str) -> BaseBackend:
     except ConfigError:
         raise
     except ImportError as exc:
+        extra = "spark" if engine == "pyspark" else engine
         raise ConfigError(
-            f"warehouse_url={url!r} needs the {engine} extra: pip install 'omnichannel[{engine}]'"
+            f"warehouse_url={redact(url)!r} needs the {extra} extra: "
+            f"pip install 'omnichannel[{extra}]' ({exc})"
         ) from exc
     except Exception as exc:
         raise WarehouseError(f"cannot open warehouse {redact(url)}: {exc}") from exc
@@ -47,11 +54,7 @@ def connect(url: str) -> BaseBackend:
 
 def redact(url: str) -> str:
     """The URL with any password replaced, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+    return _PASSWORD.sub(r"\1***@", url)
 
 
 def _duckdb(url: str) -> BaseBackend:
@@ -93,10 +96,10 @@ def _clickhouse(url: str) -> BaseBackend:
 def _pyspark(url: str) -> BaseBackend:
     from pyspark.sql import SparkSession
 
-    parts = urlsplit(url)
-    master = unquote(parts.netloc + parts.path) or "local[*]"
-    builder = SparkSession.builder.master(master).appName("omnichannel")
-    for key, values in parse_qs(parts.query).items():
+    rest = url.split("://", 1)[1]
+    master, _, query = rest.partition("?")
+    builder = SparkSession.builder.master(unquote(master) or "local[*]").appName("omnichannel")
+    for key, values in parse_qs(query).items():
         builder = builder.config(key, values[-1])
     session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
     return ibis.pyspark.connect(session)  # type: ignore[no-any-return]

@@ -269,6 +269,36 @@ DELIVERIES = _spec(
     },
 )
 
+DEAD_LETTERS = _spec(
+    "dead_letters",
+    ("dead_letter_id",),
+    "A record we refused, kept whole with the field, value and reason, until replayed.",
+    {
+        "dead_letter_id": "string",
+        "source": "string",
+        "kind": "string",
+        "origin": "string",
+        "received_at": TS,
+        "payload": "string",
+        "payload_encoding": "string",
+        "field": "string",
+        "value": "string",
+        "reason": "string",
+    },
+)
+
+DEAD_LETTER_REPLAYS = _spec(
+    "dead_letter_replays",
+    ("dead_letter_id", "replayed_at"),
+    "Each attempt to re-load a dead letter, and whether it was accepted this time.",
+    {
+        "dead_letter_id": "string",
+        "replayed_at": TS,
+        "outcome": "string",
+        "reason": "string",
+    },
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     IDENTIFIERS,
@@ -281,6 +311,8 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     CAMPAIGNS,
     AD_SPEND,
     DELIVERIES,
+    DEAD_LETTERS,
+    DEAD_LETTER_REPLAYS,
 )
 
 BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}

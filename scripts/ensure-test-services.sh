@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the test suite drives for real: Debian's PostgreSQL (the suite starts
+# a private cluster from its binaries). As root it installs; otherwise it says what
+# is missing and the PostgreSQL leg is skipped with that reason.
+set -euo pipefail
+
+have_postgres() {
+  command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+if have_postgres; then
+  exit 0
+fi
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's postgresql for the test matrix"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql >/dev/null
+  # The package starts a system cluster we do not use; the suite runs its own.
+  if command -v pg_lsclusters >/dev/null 2>&1; then
+    pg_lsclusters --no-header | while read -r version name _; do
+      pg_ctlcluster "$version" "$name" stop || true
+    done
+  fi
+else
+  echo "PostgreSQL is not installed and this user cannot install it: the PostgreSQL leg will be skipped"
+fi

@@ -1,0 +1,39 @@
+"""The FastAPI application: API routers plus the web pages over the same services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from omnichannel import __version__
+from omnichannel.api.routes import health, warehouse
+from omnichannel.api.services import Services
+from omnichannel.config import Settings, get_settings
+from omnichannel.web import pages
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for one installation; ``omni serve`` runs it under Uvicorn."""
+    services = Services(settings or get_settings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        services.settings.ensure_home()
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="Omnichannel",
+        version=__version__,
+        description="Customer data, journeys and measurement for online and offline channels.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.include_router(health.router)
+    app.include_router(warehouse.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,62 @@
+"""``omni demo``: generate the demo business and run every pipeline stage on it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import typer
+
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, key_value_table
+from omnichannel.errors import OmniError
+from omnichannel.installation import initialise
+from omnichannel.warehouse import open_warehouse
+
+
+def demo(
+    ctx: typer.Context,
+    seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same data."),
+    people: int = typer.Option(20_000, "--people", min=10, help="Number of customers."),
+    days: int = typer.Option(180, "--days", min=7, help="Days of history."),
+    start: datetime = typer.Option(
+        "2026-01-01", "--start", formats=["%Y-%m-%d"], help="First day of history."
+    ),
+    reset: bool = typer.Option(
+        False, "--reset", help="Empty the warehouse first (required if it holds data)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Generate a synthetic omnichannel retailer and feed it through the pipeline."""
+    from omnichannel.demo import DemoConfig, run_demo
+    from omnichannel.cli.output import progress_bars
+
+    settings = settings_of(ctx)
+    initialise(settings)
+    config = DemoConfig(seed=seed, people=people, days=days, start=_as_date(start))
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        held = {name: n for name, n in wh.counts().items() if n}
+        if held and not reset:
+            raise OmniError(
+                f"the warehouse at {settings.home} already holds data ({held}); "
+                "pass --reset to replace it with the demo, or use another --home"
+            )
+        if reset:
+            wh.truncate()
+        with progress_bars(enabled=not as_json) as progress:
+            summary = run_demo(
+                warehouse=wh, truth_dir=settings.truth_dir, config=config, progress=progress
+            )
+    result = summary.to_dict()
+    if as_json:
+        emit_json(result)
+        return
+    console.print(key_value_table("Demo business loaded", result))
+    console.print(
+        "\nNext: [bold]omni serve[/] and open "
+        f"[link]http://{settings.host}:{settings.port}/[/link] (API at /docs); "
+        "[bold]omni status[/] for row counts; [bold]omni query \"SELECT ...\"[/] for SQL."
+    )
+
+
+def _as_date(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value

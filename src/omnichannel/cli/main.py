@@ -1,0 +1,62 @@
+"""The root ``omni`` app: global options, sub-command registration, error handling."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from omnichannel import __version__
+from omnichannel.cli import demo, server, status, warehouse
+from omnichannel.cli.output import errors
+from omnichannel.config import get_settings
+from omnichannel.errors import OmniError
+
+app = typer.Typer(
+    name="omni",
+    help="Omnichannel: collect, unify, segment, engage and measure, from one Python system.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"omnichannel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Path | None = typer.Option(
+        None,
+        "--home",
+        envvar="OMNI_HOME",
+        help="Directory holding all state of this installation (default: ./omni-home).",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Global options; every setting can also be given as an OMNI_* environment variable."""
+    ctx.obj = get_settings(home=home)
+
+
+app.command("demo")(demo.demo)
+app.command("serve")(server.serve)
+app.command("status")(status.status)
+app.command("init")(status.init)
+app.command("settings")(status.show_settings)
+app.command("query")(warehouse.query)
+app.add_typer(warehouse.app, name="warehouse")
+
+
+def main() -> None:
+    """Entry point: errors we raise on purpose print as one clear line, exit code 1."""
+    try:
+        app()
+    except OmniError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)

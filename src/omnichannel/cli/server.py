@@ -1,0 +1,31 @@
+"""``omni serve``: the API, collector and web pages under Uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+from omnichannel.cli.context import settings_of
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Address to listen on (OMNI_HOST)."),
+    port: int | None = typer.Option(None, "--port", help="Port to listen on (OMNI_PORT)."),
+) -> None:
+    """Start the HTTP server: dashboard at /, API contract at /docs, liveness at /healthz."""
+    import uvicorn
+
+    from omnichannel.api import create_app
+
+    settings = settings_of(ctx)
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    settings.ensure_home()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+    )

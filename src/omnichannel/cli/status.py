@@ -1,0 +1,77 @@
+"""``omni init``, ``omni status`` and ``omni settings``: what this installation is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from omnichannel import __version__
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, key_value_table
+from omnichannel.config import Settings
+from omnichannel.installation import describe_installation, initialise
+
+
+def init(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Create the home directory, the warehouse tables and the operational store."""
+    settings = settings_of(ctx)
+    info = initialise(settings)
+    if as_json:
+        emit_json(info)
+        return
+    console.print(key_value_table("Initialised", _flatten(info)))
+
+
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Show the warehouse (engine, schema version, rows per table) and the operational store."""
+    info = describe_installation(settings_of(ctx))
+    if as_json:
+        emit_json(info)
+        return
+    console.print(key_value_table(f"Omnichannel {__version__}", _flatten(info)))
+
+
+def show_settings(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """List every setting, its effective value and the OMNI_* variable that sets it."""
+    settings = settings_of(ctx)
+    rows = settings_table(settings)
+    if as_json:
+        emit_json(rows)
+        return
+    console.print(
+        key_value_table(
+            "Settings", {f"{r['name']} ({r['env']})": r["value"] for r in rows}
+        )
+    )
+
+
+def settings_table(settings: Settings) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "env": f"OMNI_{name.upper()}",
+            "value": str(getattr(settings, name)),
+            "description": field.description,
+        }
+        for name, field in Settings.model_fields.items()
+    ]
+
+
+def _flatten(info: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,0 +1,67 @@
+"""``omni warehouse ...`` and ``omni query``: look inside the analytics store."""
+
+from __future__ import annotations
+
+import typer
+
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
+from omnichannel.warehouse import ALL_TABLES, open_warehouse
+from omnichannel.warehouse.query import run_sql
+
+app = typer.Typer(help="Inspect the warehouse: canonical tables, schemas and row counts.",
+                  no_args_is_help=True)
+
+
+@app.command("tables")
+def tables(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """List the canonical tables with their row counts and what a row is."""
+    with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
+        counts = wh.counts()
+    rows = [
+        {"table": spec.name, "rows": counts[spec.name], "key": list(spec.key), "doc": spec.doc}
+        for spec in ALL_TABLES
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    console.print(
+        rows_table("Warehouse tables", ["table", "rows", "key", "what a row is"],
+                   [[r["table"], r["rows"], ", ".join(r["key"]), r["doc"]] for r in rows])
+    )
+
+
+@app.command("schema")
+def schema(
+    table: str = typer.Argument(..., help="A canonical table name, e.g. events."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Show the columns and types of one canonical table."""
+    from omnichannel.warehouse import Warehouse
+
+    spec = Warehouse.spec(table)
+    columns = [{"column": name, "type": str(dtype)} for name, dtype in spec.schema.items()]
+    if as_json:
+        emit_json(columns)
+        return
+    console.print(rows_table(f"{spec.name}: {spec.doc}", ["column", "type"],
+                             [[c["column"], c["type"]] for c in columns]))
+
+
+def query(
+    ctx: typer.Context,
+    sql: str = typer.Argument(..., help="A SELECT statement in the warehouse engine's dialect."),
+    limit: int = typer.Option(100, "--limit", min=1, help="Rows to print at most."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Run a read-only SQL query on the warehouse and print the result."""
+    with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
+        result = run_sql(wh, sql, limit=limit)
+    if as_json:
+        emit_json(result.to_pylist())
+        return
+    console.print(rows_table(f"{result.num_rows} rows", result.column_names,
+                             [list(r.values()) for r in result.to_pylist()]))

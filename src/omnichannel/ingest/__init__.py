@@ -1,0 +1,1 @@
+"""Getting data in: the Segment-compatible collector, file connectors, validation, dead letters."""

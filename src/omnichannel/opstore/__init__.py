@@ -1,0 +1,13 @@
+"""The operational store: definitions and mutable state (SQLite default, PostgreSQL).
+
+Append-only facts (events, orders, deliveries) live in the warehouse; what lives here
+is edited in place and read by key: users, sources and write keys, segment and journey
+definitions, journey enrolments, consent and the audit log.
+"""
+
+from __future__ import annotations
+
+from omnichannel.opstore.database import OpStore, OpStoreError, open_opstore
+from omnichannel.opstore.migrate import current_revision, head_revision
+
+__all__ = ["OpStore", "OpStoreError", "current_revision", "head_revision", "open_opstore"]

@@ -1,0 +1,175 @@
+"""Run the operational store's Alembic migrations from code: no alembic.ini for users.
+
+Opening a store upgrades it to the newest revision this version ships. A store stamped
+with a revision this version does not know was written by a newer Omnichannel; it is
+refused (``SchemaVersionError``) rather than guessed at, because an older version would
+write rows the newer schema no longer expects.
+
+Developers add a revision with::
+
+    python -m omnichannel.opstore.migrations revision "add consent expiry"
+
+which autogenerates it against a scratch SQLite store built from the existing revisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, create_engine, make_url, pool, text
+
+from omnichannel.errors import SchemaVersionError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Revisions are numbered (0001, 0002, ...) so their order is obvious in a listing; the
+# "rev" prefix keeps the file names importable module names for mypy and ruff.
+FILE_TEMPLATE = "rev%%(rev)s_%%(slug)s"
+# Any fixed 64-bit number: serialises concurrent upgrades of one PostgreSQL database.
+_PG_LOCK_KEY = 0x0A11_C4A7_0057_0E00
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """An Alembic ``Config`` built in code, pointing at the migrations in this package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", FILE_TEMPLATE)
+    if url is not None:
+        # ConfigParser interpolates '%', which URL-encoded passwords contain.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest revision this version of Omnichannel knows."""
+    head = _script().get_current_head()
+    if head is None:  # only if the package was shipped without its versions/ directory
+        raise SchemaVersionError(f"no operational-store migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def known_revisions() -> set[str]:
+    return {script.revision for script in _script().walk_revisions()}
+
+
+def redacted(url: str) -> str:
+    """The URL as it may appear in a message: password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    return not Path(database).exists()
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The revision stamped in an open database, or None if it has never been migrated."""
+    heads = MigrationContext.configure(connection).get_current_heads()
+    if not heads:
+        return None
+    if len(heads) > 1:
+        raise SchemaVersionError(
+            f"operational store has several Alembic revisions stamped {sorted(heads)}; "
+            f"this version expects one, at most {head_revision()!r}"
+        )
+    return heads[0]
+
+
+def current_revision(url: str) -> str | None:
+    """The revision of the store at ``url``, without creating or changing anything.
+
+    ``None`` means the store does not exist yet or was never migrated (``omni status``).
+    """
+    if _sqlite_file_missing(url):
+        return None
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return revision_of(connection)
+    finally:
+        engine.dispose()
+
+
+def check_revision(found: str | None, *, url: str) -> None:
+    """Refuse a store stamped with a revision this version does not ship."""
+    if found is None or found in known_revisions():
+        return
+    raise SchemaVersionError(
+        f"operational store {redacted(url)} is at schema revision {found!r}, which this "
+        f"version of Omnichannel does not know (the newest it knows is {head_revision()!r}). "
+        "It was probably written by a newer Omnichannel: upgrade omnichannel, or point "
+        "OMNI_OPSTORE_URL at another database."
+    )
+
+
+def upgrade_to_head(connection: Connection, *, url: str) -> tuple[str | None, str]:
+    """Migrate the database behind ``connection`` to head; return (found, now) revisions.
+
+    The caller owns the transaction: on PostgreSQL every migration and the version stamp
+    commit together, or not at all.
+    """
+    if connection.dialect.name == "postgresql":
+        # Two processes opening a fresh database at once would both try CREATE TABLE.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    found = revision_of(connection)
+    check_revision(found, url=url)
+    head = head_revision()
+    if found != head:
+        command.upgrade(alembic_config(connection=connection), "head")
+    return found, head
+
+
+def make_revision(message: str, *, autogenerate: bool = True) -> Path:
+    """Write a new revision file; with autogenerate, diff the models against head."""
+    head = head_revision() if known_revisions() else None
+    next_id = f"{int(head) + 1:04d}" if head and head.isdigit() else "0001"
+    with tempfile.TemporaryDirectory(prefix="omni-revision-") as scratch:
+        url = f"sqlite:///{Path(scratch) / 'opstore.sqlite'}"
+        engine = create_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.begin() as connection:
+                if head is not None:
+                    upgrade_to_head(connection, url=url)
+                config = alembic_config(connection=connection)
+                script = command.revision(
+                    config, message=message, autogenerate=autogenerate, rev_id=next_id
+                )
+        finally:
+            engine.dispose()
+    scripts = script if isinstance(script, list) else [script]
+    if not scripts or scripts[0] is None:
+        raise SchemaVersionError(f"alembic did not write a revision for {message!r}")
+    return Path(scripts[0].path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m omnichannel.opstore.migrations",
+        description="Developer tools for the operational store's migrations.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    revision = sub.add_parser("revision", help="write a new revision (autogenerated)")
+    revision.add_argument("message", help="what the revision changes, e.g. 'add consent expiry'")
+    revision.add_argument("--empty", action="store_true", help="do not autogenerate")
+    sub.add_parser("heads", help="print the newest revision")
+    args = parser.parse_args(argv)
+    if args.command == "revision":
+        path = make_revision(args.message, autogenerate=not args.empty)
+        parser.exit(0, f"wrote {path}\n")
+    parser.exit(0, f"{head_revision()}\n")

@@ -1,0 +1,95 @@
+"""The HTTP server: liveness, the OpenAPI contract, the home page, warehouse tables."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from omnichannel.api import create_app
+from omnichannel.config import Settings
+from omnichannel.warehouse import SCHEMA_VERSION, open_warehouse
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+def test_healthz_reports_warehouse_engine_and_version(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert body["warehouse"] == {
+        "ok": True, "engine": "duckdb", "schema_version": SCHEMA_VERSION, "error": None
+    }
+
+
+def test_healthz_is_degraded_with_the_reason_when_the_warehouse_cannot_open(
+    tmp_path: Path,
+) -> None:
+    broken = Settings(home=tmp_path, warehouse_url="postgres://nobody@127.0.0.1:1/none")
+    with TestClient(create_app(broken)) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert "cannot open warehouse postgres://nobody@127.0.0.1:1/none" in body["warehouse"]["error"]
+
+
+def test_home_page_and_table_api_show_what_the_warehouse_holds(settings: Settings) -> None:
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        wh.append("stores", pa.table({"store_id": [f"s{i}" for i in range(1234)]}))
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/")
+        tables = {t["table"]: t for t in client.get("/v1/warehouse/tables").json()}
+    assert page.status_code == 200
+    assert "<td>stores</td><td class=\"num\">1,234</td>" in page.text
+    assert tables["stores"]["rows"] == 1234
+    assert tables["events"]["columns"]["message_id"] == "string"
+
+
+def test_openapi_contract_lists_the_routes(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        spec = client.get("/openapi.json").json()
+        docs = client.get("/docs")
+    assert {"/healthz", "/v1/warehouse/tables"} <= set(spec["paths"])
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_omni_serve_answers_over_real_http(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "OMNI_HOME": str(tmp_path / "home")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "omnichannel", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert response.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

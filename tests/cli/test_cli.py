@@ -1,0 +1,106 @@
+"""The ``omni`` command line as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION
+
+
+def omni(*args: str, home: Path | None = None, env: dict[str, str] | None = None,
+         check: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI_")}
+    full_env.update(env or {})
+    prefix = ["--home", str(home)] if home is not None else []
+    result = subprocess.run(
+        [sys.executable, "-m", "omnichannel", *prefix, *args],
+        capture_output=True, text=True, env=full_env, timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"omni {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_help_lists_the_commands() -> None:
+    out = omni("--help").stdout
+    for command in ("demo", "serve", "status", "init", "settings", "query", "warehouse"):
+        assert command in out
+
+
+def test_init_then_status_reports_an_empty_warehouse_and_a_migrated_opstore(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    init = json.loads(omni("init", "--json", home=home).stdout)
+    assert init["warehouse"]["schema_version"] == SCHEMA_VERSION
+    assert init["warehouse"]["created_tables"] == len(ALL_TABLES)
+    status = json.loads(omni("status", "--json", home=home).stdout)
+    assert status["warehouse"]["engine"] == "duckdb"
+    assert set(status["warehouse"]["tables"].values()) == {0}
+    assert status["opstore"]["revision"] == status["opstore"]["head"] is not None
+    assert (home / "omni.duckdb").exists() and (home / "opstore.sqlite").exists()
+
+
+def test_home_comes_from_the_environment_when_no_flag_is_given(tmp_path: Path) -> None:
+    home = tmp_path / "from-env"
+    omni("init", env={"OMNI_HOME": str(home)})
+    assert (home / "omni.duckdb").exists()
+
+
+def test_settings_lists_every_variable_with_its_value(tmp_path: Path) -> None:
+    rows = json.loads(
+        omni("settings", "--json", env={"OMNI_PORT": "9123", "OMNI_HOME": str(tmp_path)}).stdout
+    )
+    by_env = {row["env"]: row for row in rows}
+    assert by_env["OMNI_PORT"]["value"] == "9123"
+    assert {"OMNI_HOME", "OMNI_WAREHOUSE_URL", "OMNI_OPSTORE_URL"} <= set(by_env)
+
+
+def test_a_bad_setting_is_one_clear_line_naming_variable_and_value(tmp_path: Path) -> None:
+    result = omni("status", env={"OMNI_PORT": "eighty", "OMNI_HOME": str(tmp_path)},
+                  check=False)
+    assert result.returncode == 1
+    assert "OMNI_PORT='eighty' is not accepted" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_query_prints_json_and_refuses_writes(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    rows = json.loads(
+        omni("query", "SELECT COUNT(*) AS n FROM events", "--json", home=home).stdout
+    )
+    assert rows == [{"n": 0}]
+    refused = omni("query", "DROP TABLE events", home=home, check=False)
+    assert refused.returncode == 1
+    assert "read-only SELECT" in refused.stderr
+
+
+def test_warehouse_schema_names_columns_and_rejects_unknown_tables(tmp_path: Path) -> None:
+    columns = json.loads(omni("warehouse", "schema", "orders", "--json").stdout)
+    assert {"column": "total", "type": "decimal(18, 2)"} in columns
+    unknown = omni("warehouse", "schema", "customers", check=False)
+    assert unknown.returncode == 1
+    assert "table='customers'" in unknown.stderr and "orders" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_demo_loads_a_business_and_refuses_to_overwrite_without_reset(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    args = ("demo", "--people", "300", "--days", "30", "--json")
+    summary = json.loads(omni(*args, home=home).stdout)
+    for key in ("people", "identifiers", "events", "orders", "campaigns"):
+        assert summary[key] > 0, key
+    assert summary["people"] == 300
+    again = omni(*args, home=home, check=False)
+    assert again.returncode == 1 and "--reset" in again.stderr
+    replaced = json.loads(omni(*args, "--reset", home=home).stdout)
+    assert replaced["events"] == summary["events"]  # same seed, same business, not doubled
+    status = json.loads(omni("status", "--json", home=home).stdout)
+    assert status["warehouse"]["tables"]["events"] == summary["events"]
+    assert (home / "truth").is_dir()
