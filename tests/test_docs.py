@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
+from typing import Any
+
 import typer.main
 
 from omnichannel.api import create_app
@@ -14,11 +15,12 @@ from omnichannel.config import Settings
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-def _commands(group: click.Group, prefix: str = "omni") -> list[str]:
+def _commands(group: Any, prefix: str = "omni") -> list[str]:
+    # Typer 0.29 vendors its own click, so groups are recognised by their sub-commands.
     names = []
     for name, command in group.commands.items():
         full = f"{prefix} {name}"
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):
             names.extend(_commands(command, full))
         else:
             names.append(full)
@@ -28,7 +30,6 @@ def _commands(group: click.Group, prefix: str = "omni") -> list[str]:
 def test_every_cli_command_is_in_the_cli_reference() -> None:
     reference = (DOCS / "cli.md").read_text()
     root = typer.main.get_command(app)
-    assert isinstance(root, click.Group)
     commands = _commands(root)
     assert "omni warehouse tables" in commands
     missing = [c for c in commands if f"`{c}" not in reference]

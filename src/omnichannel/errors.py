@@ -15,7 +15,7 @@ class WarehouseError(OmniError):
     """The analytics store could not be opened or queried."""
 
 
-class SchemaVersionError(WarehouseError):
+class SchemaVersionError(OmniError):
     """A warehouse or operational store was written by a version we cannot read or upgrade."""
 
 

@@ -19,9 +19,14 @@ def test_entries_are_read_back_in_the_order_written(store: OpStore) -> None:
     for action, at in zip(actions, stamps, strict=True):
         with store.session() as session:
             record(
-                session, actor="ana@example.com", action=action, object_type="journey",
-                object_id=7, details={"version": 1, "note": "多渠道"}, at=at,
-            )  # fmt: skip
+                session,
+                actor="ana@example.com",
+                action=action,
+                object_type="journey",
+                object_id=7,
+                details={"version": 1, "note": "多渠道"},
+                at=at,
+            )
     with store.session() as session:
         record(session, actor="cli", action="source.create", object_type="source", object_id=1)
     with store.session() as session:

@@ -21,14 +21,23 @@ def test_an_update_replaces_the_current_row(store: OpStore) -> None:
     granted_at = utcnow() - timedelta(days=3)
     with store.session() as session:
         set_consent(
-            session, **SUBJECT, channel="email", status="granted", source="signup_form",
-            actor="collector", at=granted_at,
-        )  # fmt: skip
+            session,
+            **SUBJECT,
+            channel="email",
+            status="granted",
+            source="signup_form",
+            actor="collector",
+            at=granted_at,
+        )
     with store.session() as session:
         current = set_consent(
-            session, **SUBJECT, channel="email", status=ConsentStatus.UNSUBSCRIBED,
-            source="unsubscribe_link", actor="collector",
-        )  # fmt: skip
+            session,
+            **SUBJECT,
+            channel="email",
+            status=ConsentStatus.UNSUBSCRIBED,
+            source="unsubscribe_link",
+            actor="collector",
+        )
         assert current.status is ConsentStatus.UNSUBSCRIBED
     with store.session() as session:
         rows = session.scalars(select(Consent)).all()
@@ -50,9 +59,14 @@ def test_channels_and_subjects_are_kept_apart(store: OpStore) -> None:
         set_consent(session, **SUBJECT, channel="email", status="denied", source="", actor="t")
         set_consent(session, **SUBJECT, channel="sms", status="granted", source="", actor="t")
         set_consent(
-            session, subject_type="profile", subject_value="prof-1", channel="email",
-            status="granted", source="", actor="t",
-        )  # fmt: skip
+            session,
+            subject_type="profile",
+            subject_value="prof-1",
+            channel="email",
+            status="granted",
+            source="",
+            actor="t",
+        )
     with store.session() as session:
         assert get_consent(session, **SUBJECT, channel="push") is None
         sms = get_consent(session, **SUBJECT, channel="SMS")

@@ -13,7 +13,13 @@ from sqlalchemy import Column, Integer, MetaData, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from omnichannel.errors import SchemaVersionError
-from omnichannel.opstore import OpStore, current_revision, head_revision, open_opstore
+from omnichannel.opstore import (
+    OpStore,
+    OpStoreError,
+    current_revision,
+    head_revision,
+    open_opstore,
+)
 from omnichannel.opstore.migrate import alembic_config
 from omnichannel.opstore.models import Base, Source
 
@@ -129,3 +135,15 @@ def test_datetimes_come_back_aware_in_utc(store: OpStore) -> None:
 def test_naive_datetimes_are_refused(store: OpStore) -> None:
     with pytest.raises(StatementError, match="has no time zone"), store.session() as session:
         session.add(Source(name="naive", kind="file", created_at=datetime(2025, 1, 1)))
+
+
+@pytest.mark.postgres
+def test_an_unreachable_store_is_reported_without_its_password(postgres_server_url: str) -> None:
+    base = postgres_server_url.replace("postgresql://omni@", "postgresql+psycopg://omni:s3cret@")
+    url = base.rsplit("/", 1)[0] + "/omni_no_such_database"
+    with pytest.raises(OpStoreError) as caught:
+        open_opstore(url)
+    message = str(caught.value)
+    assert "omni_no_such_database" in message
+    assert "s3cret" not in message
+    assert "***" in message

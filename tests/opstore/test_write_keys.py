@@ -41,7 +41,7 @@ def test_unknown_and_revoked_keys_are_not_valid(store: OpStore, web_source: Sour
     with store.session() as session:
         source = session.get(Source, web_source.id)
         assert source is not None
-        kept, kept_secret = create_write_key(session, source=source, actor="cli")
+        _kept, kept_secret = create_write_key(session, source=source, actor="cli")
         dropped, dropped_secret = create_write_key(session, source=source, actor="cli")
 
     with store.session() as session:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from omnichannel import __version__
 from omnichannel.cli import demo, server, status, warehouse
@@ -58,5 +59,6 @@ def main() -> None:
     try:
         app()
     except OmniError as exc:
-        errors.print(f"[bold red]error:[/] {exc}")
+        # soft_wrap: keep the message on one line so it can be grepped and copied whole.
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
         sys.exit(1)

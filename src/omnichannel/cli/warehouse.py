@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from omnichannel.cli.context import settings_of
@@ -21,7 +23,7 @@ def tables(
     """List the canonical tables with their row counts and what a row is."""
     with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
         counts = wh.counts()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"table": spec.name, "rows": counts[spec.name], "key": list(spec.key), "doc": spec.doc}
         for spec in ALL_TABLES
     ]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -30,8 +31,8 @@ class DeadLetter:
     field: str
     value: str
     reason: str
-    received_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
-    dead_letter_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    received_at: datetime = dataclass_field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    dead_letter_id: str = dataclass_field(default_factory=lambda: uuid.uuid4().hex)
 
     def row(self) -> dict[str, object]:
         text, encoding = encode_payload(self.payload)

@@ -49,8 +49,9 @@ def record(
         details=dict(details or {}),
     )
     session.add(entry)
-    # Flush now so ``id`` (the log's order) is assigned in the order calls were made.
-    session.flush([entry])
+    # Flush now so ``id`` (the log's order) follows the order of calls, and the caller
+    # can cite the entry.
+    session.flush()
     return entry
 
 

@@ -15,6 +15,8 @@ which autogenerates it against a scratch SQLite store built from the existing re
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -147,6 +149,7 @@ def make_revision(message: str, *, autogenerate: bool = True) -> Path:
                 if head is not None:
                     upgrade_to_head(connection, url=url)
                 config = alembic_config(connection=connection)
+                _add_ruff_hooks(config)
                 script = command.revision(
                     config, message=message, autogenerate=autogenerate, rev_id=next_id
                 )
@@ -156,6 +159,21 @@ def make_revision(message: str, *, autogenerate: bool = True) -> Path:
     if not scripts or scripts[0] is None:
         raise SchemaVersionError(f"alembic did not write a revision for {message!r}")
     return Path(scripts[0].path)
+
+
+def _add_ruff_hooks(config: Config) -> None:
+    """Have Alembic lint and format a new revision, so it passes CI as written."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        return
+    config.set_section_option("post_write_hooks", "hooks", "ruff_fix, ruff_format")
+    for name, options in (
+        ("ruff_fix", "check --fix --quiet REVISION_SCRIPT_FILENAME"),
+        ("ruff_format", "format --quiet REVISION_SCRIPT_FILENAME"),
+    ):
+        config.set_section_option("post_write_hooks", f"{name}.type", "exec")
+        config.set_section_option("post_write_hooks", f"{name}.executable", ruff)
+        config.set_section_option("post_write_hooks", f"{name}.options", options)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -171,5 +189,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "revision":
         path = make_revision(args.message, autogenerate=not args.empty)
-        parser.exit(0, f"wrote {path}\n")
-    parser.exit(0, f"{head_revision()}\n")
+        sys.stdout.write(f"wrote {path}\n")
+        return
+    sys.stdout.write(f"{head_revision()}\n")

@@ -84,7 +84,7 @@ def _postgres(url: str) -> BaseBackend:
 def _clickhouse(url: str) -> BaseBackend:
     parts = urlsplit(url)
     backend: Any = ibis.clickhouse  # imported lazily by Ibis; ImportError when the extra is absent
-    return backend.connect(  # type: ignore[no-any-return]
+    return backend.connect(
         host=parts.hostname or "localhost",
         port=parts.port or 8123,
         user=unquote(parts.username) if parts.username else "default",
@@ -102,7 +102,7 @@ def _pyspark(url: str) -> BaseBackend:
     for key, values in parse_qs(query).items():
         builder = builder.config(key, values[-1])
     session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
-    return ibis.pyspark.connect(session)  # type: ignore[no-any-return]
+    return ibis.pyspark.connect(session)
 
 
 _CONNECTORS = {

@@ -19,7 +19,7 @@ def _dialect(con: BaseBackend) -> str:
 
 def add_column_sql(con: BaseBackend, table: str, column: str, dtype: dt.DataType) -> str:
     """ALTER TABLE ... ADD COLUMN in the backend's dialect, the column nullable."""
-    type_mapper = con.compiler.type_mapper  # type: ignore[attr-defined]
+    type_mapper = con.compiler.type_mapper
     column_def = sge.ColumnDef(
         this=sg.to_identifier(column, quoted=True),
         kind=type_mapper.from_ibis(dtype.copy(nullable=True)),
@@ -34,7 +34,7 @@ def add_column_sql(con: BaseBackend, table: str, column: str, dtype: dt.DataType
 
 def execute(con: BaseBackend, sql: str) -> None:
     """Run a statement that returns nothing, releasing any cursor the engine hands back."""
-    result = con.raw_sql(sql)  # type: ignore[attr-defined]
+    result = con.raw_sql(sql)
     # DuckDB's raw_sql returns the connection itself, which must stay open.
     if con.name != "duckdb" and hasattr(result, "close"):
         result.close()

@@ -100,7 +100,7 @@ class Warehouse:
         return str(ibis.to_sql(expr, dialect=self.engine))
 
     def query(self, expr: ibis.Expr) -> pa.Table:
-        return expr.to_pyarrow()  # type: ignore[no-any-return]
+        return expr.to_pyarrow()
 
     def describe(self) -> dict[str, Any]:
         return {

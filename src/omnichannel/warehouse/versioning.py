@@ -110,7 +110,7 @@ def _compatible(actual: dt.DataType, expected: dt.DataType) -> bool:
     if actual.copy(nullable=True) == expected.copy(nullable=True):
         return True
     if actual.is_timestamp() and expected.is_timestamp():
-        return actual.timezone == expected.timezone  # type: ignore[attr-defined]
+        return actual.timezone == expected.timezone
     if actual.is_string() and expected.is_string():
         return True
     return bool(actual.is_integer() and expected.is_integer())

@@ -1,0 +1,366 @@
+"""Every table of the operational store, on one ``Base.metadata`` that Alembic compares.
+
+Sections: shared types; access (sources, write keys, users); marketing (segments,
+journeys, enrolments); privacy (consent, audit log).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints let Alembic drop or alter them later; SQLite's batch mode in
+# particular cannot touch an unnamed constraint. Names stay well under PostgreSQL's
+# 63-character identifier limit for the table and column names used here.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only kind the store accepts)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones and would hand back naive
+    values, so everything is converted to UTC on the way in and tagged UTC on the way
+    out. Naive datetimes are refused rather than guessed at: a local time silently read
+    as UTC would shift a journey's send time by hours.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"datetime {value.isoformat()} has no time zone; the operational store "
+                "accepts timezone-aware datetimes only (e.g. datetime.now(UTC))"
+            )
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every operational-store table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __repr__(self) -> str:
+        # Enough to recognise a row in a failing test or a log line, never secrets.
+        key = getattr(self, "id", None)
+        label = getattr(self, "name", None) or getattr(self, "email", None)
+        extra = f" {label!r}" if label else ""
+        return f"<{type(self).__name__} id={key}{extra}>"
+
+
+def str_enum(enum_cls: type[StrEnum], name: str) -> Enum:
+    """A VARCHAR + CHECK column for a ``StrEnum``: portable, and readable in raw SQL.
+
+    Native PostgreSQL enums are avoided because adding a value needs a non-transactional
+    ``ALTER TYPE``; a CHECK constraint is altered like any other, on both databases.
+    """
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+# --- access ----------------------------------------------------------------------
+
+
+class SourceKind(StrEnum):
+    """Source kinds shipped with Omnichannel; decides which connector reads a source."""
+
+    HTTP = "http"
+    FILE = "file"
+    ECOMMERCE = "ecommerce"
+    POS = "pos"
+    CRM = "crm"
+    SOCIAL = "social"
+    ADS = "ads"
+
+
+class UserRole(StrEnum):
+    ADMIN = "admin"
+    MARKETER = "marketer"
+    ANALYST = "analyst"
+    ENGINEER = "engineer"
+    SERVICE = "service"
+
+
+class Source(Base):
+    """One place data comes from (a website, a store's POS export, an ad account)."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    # Open set (connectors can be added without a migration); ``SourceKind`` lists ours.
+    kind: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    write_keys: Mapped[list[WriteKey]] = relationship(
+        back_populates="source", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class WriteKey(Base):
+    """A secret the collector accepts for one source; only its SHA-256 digest is kept.
+
+    The key itself is shown once when created. ``prefix`` (the first few characters)
+    lets an operator tell keys apart in a list without the list being a leak.
+    """
+
+    __tablename__ = "write_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    # Hex SHA-256; unique so the collector's lookup is one index probe.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    source: Mapped[Source] = relationship(back_populates="write_keys")
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class User(Base):
+    """A person (or a service account) who signs in to the UI or API."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[UserRole] = mapped_column(str_enum(UserRole, "user_role"))
+    # Null for accounts that cannot sign in with a password (service accounts, SSO).
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- marketing -------------------------------------------------------------------
+
+
+class JourneyStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    LIVE = "live"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+class EnrolmentState(StrEnum):
+    ACTIVE = "active"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    EXITED = "exited"
+
+
+# A profile may go through a journey again after it finished, but never be in it twice
+# at once: that would send every message twice.
+OPEN_ENROLMENT_STATES = (EnrolmentState.ACTIVE, EnrolmentState.WAITING)
+_OPEN_STATES_SQL = "state IN ('active', 'waiting')"
+
+
+class SegmentDefinition(Base):
+    """A named condition tree over profiles; membership itself lives in the warehouse."""
+
+    __tablename__ = "segment_definitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # JSON columns are not mutation-tracked: assign a new dict to change a definition.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Bumped on every change of the definition, so memberships can say which one made them.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class JourneyDefinition(Base):
+    """An automated strategy: trigger, steps, and its approval state.
+
+    Names are not unique: an archived journey keeps its name and history while a new
+    one with the same name is drafted.
+    """
+
+    __tablename__ = "journey_definitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[JourneyStatus] = mapped_column(
+        str_enum(JourneyStatus, "journey_status"), default=JourneyStatus.DRAFT, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Actors are recorded by name (a user's email, or e.g. "cli"/"demo") rather than as a
+    # foreign key: journeys created by the CLI or a service have no user row.
+    created_by: Mapped[str] = mapped_column(String(320))
+    approved_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    enrolments: Mapped[list[JourneyEnrolment]] = relationship(
+        back_populates="journey", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class JourneyEnrolment(Base):
+    """One profile's passage through one journey; the scheduler polls ``next_run_at``."""
+
+    __tablename__ = "journey_enrolments"
+    __table_args__ = (
+        # Enforced by the database, not by the engine, so two scheduler workers racing
+        # on the same trigger event cannot both enrol a profile. Both SQLite and
+        # PostgreSQL support partial unique indexes.
+        Index(
+            "uq_journey_enrolments_open",
+            "journey_id",
+            "profile_id",
+            unique=True,
+            sqlite_where=text(_OPEN_STATES_SQL),
+            postgresql_where=text(_OPEN_STATES_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(
+        ForeignKey("journey_definitions.id", ondelete="CASCADE"), index=True
+    )
+    # The journey version the profile entered, so editing a live journey can leave
+    # people already in it on the steps they were promised.
+    journey_version: Mapped[int] = mapped_column(Integer, default=1)
+    profile_id: Mapped[str] = mapped_column(String(128), index=True)
+    state: Mapped[EnrolmentState] = mapped_column(
+        str_enum(EnrolmentState, "enrolment_state"), default=EnrolmentState.ACTIVE
+    )
+    current_step: Mapped[str | None] = mapped_column(String(128), default=None)
+    # Per-enrolment memory: the A/B arm drawn, the trigger event's properties, ...
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    exited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    journey: Mapped[JourneyDefinition] = relationship(back_populates="enrolments")
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_ENROLMENT_STATES
+
+
+# --- privacy ---------------------------------------------------------------------
+
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ConsentChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    WECHAT = "wechat"
+    WEBHOOK = "webhook"
+    ADS = "ads"
+    PHONE = "phone"
+    MAIL = "mail"
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class Consent(Base):
+    """The current consent of one subject for one channel.
+
+    A subject is a profile (``subject_type='profile'``) or a raw identifier such as
+    ``email``/``phone`` when consent arrives before the person is stitched into a
+    profile (an unsubscribe link, a store sign-up sheet). Both parts are NOT NULL so
+    the unique constraint holds: SQL treats NULLs as distinct, which would let two
+    "current" rows slip in. History is kept in the audit log, not here.
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("subject_type", "subject_value", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_value: Mapped[str] = mapped_column(String(320))
+    # A plain string, not an enum constraint: channel adapters can be added by plugins,
+    # and a new channel must not need a schema migration. ``ConsentChannel`` lists ours.
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[ConsentStatus] = mapped_column(str_enum(ConsentStatus, "consent_status"))
+    # Where the decision was captured: "preference_centre", "unsubscribe_link", "pos", ...
+    source: Mapped[str] = mapped_column(String(128), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One thing someone did. Rows are only ever inserted (see ``opstore.audit``)."""
+
+    __tablename__ = "audit_log"
+
+    # Order of insertion is the order of ``id``; ``at`` can tie or step back with clocks.
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
