@@ -1,0 +1,1 @@
+"""Customer profiles: assembly, traits, tags and customer lifetime value (CLV)."""
