@@ -24,11 +24,34 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...], float, float], ...] = (
     ("tea & snacks", ("green tea", "oolong", "gift boxes", "snacks"), 89.0, 0.6),
     ("kids", ("kidswear", "toys", "school bags"), 149.0, 0.5),
 )
-BRANDS = ("Lotus & Pine", "Pine Outdoor", "Lotus Home", "Bamboo Lane", "Jade River",
-          "Silk Harbour", "North Peak", "Little Lotus")
+BRANDS = (
+    "Lotus & Pine",
+    "Pine Outdoor",
+    "Lotus Home",
+    "Bamboo Lane",
+    "Jade River",
+    "Silk Harbour",
+    "North Peak",
+    "Little Lotus",
+)
 CONTENT_TYPES = ("article", "review", "photo_gallery", "video", "store_page")
-ADJECTIVES = ("Linen", "Cotton", "Silk", "Wool", "Cashmere", "Classic", "Relaxed", "Slim",
-              "Everyday", "Weekend", "Travel", "Garden", "Mountain", "Harbour", "Spring")
+ADJECTIVES = (
+    "Linen",
+    "Cotton",
+    "Silk",
+    "Wool",
+    "Cashmere",
+    "Classic",
+    "Relaxed",
+    "Slim",
+    "Everyday",
+    "Weekend",
+    "Travel",
+    "Garden",
+    "Mountain",
+    "Harbour",
+    "Spring",
+)
 PRODUCTS_PER_CATEGORY = 80
 
 
@@ -69,27 +92,32 @@ def build_catalogue(config: DemoConfig) -> Catalogue:
     price_cents = (np.maximum(np.round(raw / 10.0), 2) * 10 - 1).astype(np.int64) * 100
     names, subcats, brands = [], [], []
     for i in range(n):
-        cat_name, subs, _, _ = CATEGORIES[category[i]]
+        _, subs, _, _ = CATEGORIES[category[i]]
         sub = subs[int(rng.integers(len(subs)))]
         subcats.append(sub)
         brands.append(BRANDS[int(rng.integers(len(BRANDS)))] if i % 3 else BRANDS[0])
-        names.append(f"{ADJECTIVES[int(rng.integers(len(ADJECTIVES)))]} {sub.rstrip('s')} "
-                     f"{chr(65 + i % 26)}{i // 26:02d}")
+        noun = sub[:-2] if sub.endswith("sses") else sub
+        names.append(
+            f"{ADJECTIVES[int(rng.integers(len(ADJECTIVES)))]} {noun} "
+            f"{chr(65 + i % 26)}{i // 26:02d}"
+        )
     product_ids = pa.array([f"PRD-{i + 1:05d}" for i in range(n)])
     skus = pa.array([f"LP{category[i]:02d}{i + 1:05d}" for i in range(n)])
     product_names = pa.array(names)
-    products = pa.table({
-        "product_id": product_ids,
-        "sku": skus,
-        "name": product_names,
-        "category": pa.array([CATEGORIES[c][0] for c in category]),
-        "subcategory": pa.array(subcats),
-        "brand": pa.array(brands),
-        "price": decimal_array(price_cents),
-        "currency": pa.array([CURRENCY] * n),
-        "created_at": pa.array(np.full(n, created)),
-        "attributes": pa.array([f'{{"season":"{("SS", "AW")[i % 2]}26"}}' for i in range(n)]),
-    })
+    products = pa.table(
+        {
+            "product_id": product_ids,
+            "sku": skus,
+            "name": product_names,
+            "category": pa.array([CATEGORIES[c][0] for c in category]),
+            "subcategory": pa.array(subcats),
+            "brand": pa.array(brands),
+            "price": decimal_array(price_cents),
+            "currency": pa.array([CURRENCY] * n),
+            "created_at": pa.array(np.full(n, created)),
+            "attributes": pa.array([f'{{"season":"{("SS", "AW")[i % 2]}26"}}' for i in range(n)]),
+        }
+    )
     by_category = tuple(
         np.flatnonzero(category == c)[np.argsort(price_cents[category == c], kind="stable")]
         for c in range(len(CATEGORIES))
@@ -121,10 +149,22 @@ def build_catalogue(config: DemoConfig) -> Catalogue:
 
 def _stores(config: DemoConfig) -> tuple[pa.Table, np.ndarray]:
     rng = child_rng(config, "stores")
-    rows: dict[str, list[object]] = {k: [] for k in (
-        "store_id", "name", "city", "region", "country", "postcode", "latitude", "longitude",
-        "timezone", "opened_at")}
-    city_of_store = []
+    rows: dict[str, list[object]] = {
+        k: []
+        for k in (
+            "store_id",
+            "name",
+            "city",
+            "region",
+            "country",
+            "postcode",
+            "latitude",
+            "longitude",
+            "timezone",
+            "opened_at",
+        )
+    }
+    city_of_store: list[int] = []
     for ci, city in enumerate(CITIES):
         for k in range(city.stores):
             rows["store_id"].append(f"ST-{len(city_of_store) + 1:03d}")
@@ -142,12 +182,28 @@ def _stores(config: DemoConfig) -> tuple[pa.Table, np.ndarray]:
     return pa.table(rows), np.array(city_of_store)
 
 
-def _content(config: DemoConfig, rng: np.random.Generator, product_category: np.ndarray,
-             product_ids: pa.Array, stores: pa.Table) -> pa.Table:
+def _content(
+    config: DemoConfig,
+    rng: np.random.Generator,
+    product_category: np.ndarray,
+    product_ids: pa.Array,
+    stores: pa.Table,
+) -> pa.Table:
     """Articles and videos per category, reviews and galleries per product, a page per store."""
-    rows: dict[str, list[object]] = {k: [] for k in (
-        "content_id", "content_type", "title", "category", "tags", "url", "product_id",
-        "published_at", "category_index")}
+    rows: dict[str, list[object]] = {
+        k: []
+        for k in (
+            "content_id",
+            "content_type",
+            "title",
+            "category",
+            "tags",
+            "url",
+            "product_id",
+            "published_at",
+            "category_index",
+        )
+    }
 
     def add(kind: str, title: str, cat: int, product: str | None) -> None:
         cid = f"CNT-{len(rows['content_id']) + 1:05d}"
@@ -172,7 +228,8 @@ def _content(config: DemoConfig, rng: np.random.Generator, product_category: np.
         add("review", f"Customer reviews of {ids[p]}", int(product_category[p]), ids[p])
     for p in range(1, len(ids), 3):
         add("photo_gallery", f"Photos of {ids[p]}", int(product_category[p]), ids[p])
-    for sid, sname in zip(stores.column("store_id").to_pylist(),
-                          stores.column("name").to_pylist(), strict=True):
+    for sid, sname in zip(
+        stores.column("store_id").to_pylist(), stores.column("name").to_pylist(), strict=True
+    ):
         add("store_page", f"{sname} - opening hours and directions ({sid})", -1, None)
     return pa.table(rows)

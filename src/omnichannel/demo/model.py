@@ -87,10 +87,53 @@ class DemoSummary:
         return data
 
 
+# Chinese New Year moves with the lunar calendar; these are the years a demo may cover.
+LUNAR_NEW_YEAR = {
+    2024: date(2024, 2, 10),
+    2025: date(2025, 1, 29),
+    2026: date(2026, 2, 17),
+    2027: date(2027, 2, 6),
+    2028: date(2028, 1, 26),
+    2029: date(2029, 2, 13),
+    2030: date(2030, 2, 3),
+}
+
+
+def day_weights(config: DemoConfig, in_store: bool = False) -> FloatArray:
+    """Relative activity per day: weekends, Chinese New Year, 38, May Day, 520, 618, Double 11.
+
+    Online shopping dips over the New Year holiday (people travel home) while the weeks
+    before it peak; stores gain more from weekends and holidays than online does.
+    """
+    out = np.ones(config.days)
+    for k, day in enumerate(config.day_dates()):
+        w = (1.6 if in_store else 1.15) if day.weekday() >= 5 else 1.0
+        lny = LUNAR_NEW_YEAR.get(day.year, date(day.year, 2, 1))
+        offset = (day - lny).days
+        if -25 <= offset <= -3:
+            w *= 1.35
+        elif -2 <= offset <= 6:
+            w *= 0.5 if in_store else 0.75
+        md = (day.month, day.day)
+        if (3, 5) <= md <= (3, 8) or (5, 18) <= md <= (5, 20) or (12, 10) <= md <= (12, 12):
+            w *= 1.3
+        elif (5, 1) <= md <= (5, 5) or (10, 1) <= md <= (10, 7):
+            w *= 1.4 if in_store else 1.15
+        elif (6, 1) <= md <= (6, 17) or (11, 1) <= md <= (11, 10):
+            w *= 1.4
+        elif md in ((6, 18), (11, 11)):
+            w *= 1.6 if in_store else 2.6
+        out[k] = w
+    return out
+
+
 def local_to_utc_seconds(day: IntArray, local_seconds: IntArray | FloatArray) -> IntArray:
     """Seconds after the UTC epoch for a day index and seconds since local midnight."""
-    return (day.astype(np.int64) * 86_400 + np.asarray(local_seconds, dtype=np.int64)
-            - UTC_OFFSET_HOURS * 3_600)
+    return (
+        day.astype(np.int64) * 86_400
+        + np.asarray(local_seconds, dtype=np.int64)
+        - UTC_OFFSET_HOURS * 3_600
+    )
 
 
 def to_timestamp(config: DemoConfig, seconds: IntArray) -> npt.NDArray[np.datetime64]:
