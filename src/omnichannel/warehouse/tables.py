@@ -299,6 +299,25 @@ DEAD_LETTER_REPLAYS = _spec(
     },
 )
 
+# --- identity (C3): written by identity/, read by profiles/ and the Profile API ---
+
+RECORD_LINKS = _spec(
+    "record_links",
+    ("source_l", "record_id_l", "source_r", "record_id_r"),
+    "A probabilistic link between two records that share no identifier (Splink), explained.",
+    {
+        "source_l": "string",
+        "record_id_l": "string",
+        "source_r": "string",
+        "record_id_r": "string",
+        "match_weight": "float64",
+        "match_probability": "float64",
+        "explanation": "string",
+        "model": "string",
+        "linked_at": TS,
+    },
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     IDENTIFIERS,
@@ -313,6 +332,7 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     DELIVERIES,
     DEAD_LETTERS,
     DEAD_LETTER_REPLAYS,
+    RECORD_LINKS,
 )
 
 BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}
