@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 import typer.main
@@ -38,8 +37,9 @@ def test_every_cli_command_is_in_the_cli_reference() -> None:
 
 def test_every_setting_is_in_the_configuration_reference() -> None:
     reference = (DOCS / "configuration.md").read_text()
-    missing = [f"OMNI_{n.upper()}" for n in Settings.model_fields
-               if f"`OMNI_{n.upper()}`" not in reference]
+    missing = [
+        f"OMNI_{n.upper()}" for n in Settings.model_fields if f"`OMNI_{n.upper()}`" not in reference
+    ]
     assert not missing, f"undocumented settings in docs/configuration.md: {missing}"
 
 

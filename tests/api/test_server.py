@@ -29,7 +29,10 @@ def test_healthz_reports_warehouse_engine_and_version(settings: Settings) -> Non
         body = client.get("/healthz").json()
     assert body["status"] == "ok"
     assert body["warehouse"] == {
-        "ok": True, "engine": "duckdb", "schema_version": SCHEMA_VERSION, "error": None
+        "ok": True,
+        "engine": "duckdb",
+        "schema_version": SCHEMA_VERSION,
+        "error": None,
     }
 
 
@@ -52,7 +55,7 @@ def test_home_page_and_table_api_show_what_the_warehouse_holds(settings: Setting
         page = client.get("/")
         tables = {t["table"]: t for t in client.get("/v1/warehouse/tables").json()}
     assert page.status_code == 200
-    assert "<td>stores</td><td class=\"num\">1,234</td>" in page.text
+    assert '<td>stores</td><td class="num">1,234</td>' in page.text
     assert tables["stores"]["rows"] == 1234
     assert tables["events"]["columns"]["message_id"] == "string"
 
@@ -76,7 +79,9 @@ def test_omni_serve_answers_over_real_http(tmp_path: Path) -> None:
     env = {**os.environ, "OMNI_HOME": str(tmp_path / "home")}
     server = subprocess.Popen(
         [sys.executable, "-m", "omnichannel", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30

@@ -13,14 +13,18 @@ import pytest
 from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION
 
 
-def omni(*args: str, home: Path | None = None, env: dict[str, str] | None = None,
-         check: bool = True) -> subprocess.CompletedProcess[str]:
+def omni(
+    *args: str, home: Path | None = None, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI_")}
     full_env.update(env or {})
     prefix = ["--home", str(home)] if home is not None else []
     result = subprocess.run(
         [sys.executable, "-m", "omnichannel", *prefix, *args],
-        capture_output=True, text=True, env=full_env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"omni {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -63,8 +67,7 @@ def test_settings_lists_every_variable_with_its_value(tmp_path: Path) -> None:
 
 
 def test_a_bad_setting_is_one_clear_line_naming_variable_and_value(tmp_path: Path) -> None:
-    result = omni("status", env={"OMNI_PORT": "eighty", "OMNI_HOME": str(tmp_path)},
-                  check=False)
+    result = omni("status", env={"OMNI_PORT": "eighty", "OMNI_HOME": str(tmp_path)}, check=False)
     assert result.returncode == 1
     assert "OMNI_PORT='eighty' is not accepted" in result.stderr
     assert "Traceback" not in result.stderr
@@ -72,9 +75,7 @@ def test_a_bad_setting_is_one_clear_line_naming_variable_and_value(tmp_path: Pat
 
 def test_query_prints_json_and_refuses_writes(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    rows = json.loads(
-        omni("query", "SELECT COUNT(*) AS n FROM events", "--json", home=home).stdout
-    )
+    rows = json.loads(omni("query", "SELECT COUNT(*) AS n FROM events", "--json", home=home).stdout)
     assert rows == [{"n": 0}]
     refused = omni("query", "DROP TABLE events", home=home, check=False)
     assert refused.returncode == 1

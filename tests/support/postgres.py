@@ -76,15 +76,39 @@ def postgres_server() -> Iterator[str]:
     port = _free_port()
     try:
         subprocess.run(
-            [*run_as, initdb, "-D", str(data), "-U", "omni", "--auth=trust", "-E", "UTF8",
-             "--no-sync"],
-            check=True, capture_output=True, text=True,
+            [
+                *run_as,
+                initdb,
+                "-D",
+                str(data),
+                "-U",
+                "omni",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-o", options, "-l", str(workdir / "log"),
-             "-w", "start"],
-            check=True, capture_output=True, text=True,
+            [
+                *run_as,
+                pg_ctl,
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(workdir / "log"),
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -93,8 +117,9 @@ def postgres_server() -> Iterator[str]:
         _wait_ready(port)
         yield f"postgresql://omni@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -10,8 +10,7 @@ import pyarrow as pa
 import pytest
 
 from omnichannel.errors import SchemaVersionError, ValidationError
-from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION, Warehouse
-from omnichannel.warehouse import dialect
+from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION, Warehouse, dialect
 from omnichannel.warehouse.versioning import read_version, write_version
 
 

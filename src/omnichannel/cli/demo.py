@@ -27,8 +27,8 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Generate a synthetic omnichannel retailer and feed it through the pipeline."""
-    from omnichannel.demo import DemoConfig, run_demo
     from omnichannel.cli.output import progress_bars
+    from omnichannel.demo import DemoConfig, run_demo
 
     settings = settings_of(ctx)
     initialise(settings)
@@ -54,7 +54,7 @@ def demo(
     console.print(
         "\nNext: [bold]omni serve[/] and open "
         f"[link]http://{settings.host}:{settings.port}/[/link] (API at /docs); "
-        "[bold]omni status[/] for row counts; [bold]omni query \"SELECT ...\"[/] for SQL."
+        '[bold]omni status[/] for row counts; [bold]omni query "SELECT ..."[/] for SQL.'
     )
 
 

@@ -49,9 +49,7 @@ def show_settings(
         emit_json(rows)
         return
     console.print(
-        key_value_table(
-            "Settings", {f"{r['name']} ({r['env']})": r["value"] for r in rows}
-        )
+        key_value_table("Settings", {f"{r['name']} ({r['env']})": r["value"] for r in rows})
     )
 
 

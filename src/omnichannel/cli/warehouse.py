@@ -11,8 +11,9 @@ from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_ta
 from omnichannel.warehouse import ALL_TABLES, open_warehouse
 from omnichannel.warehouse.query import run_sql
 
-app = typer.Typer(help="Inspect the warehouse: canonical tables, schemas and row counts.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect the warehouse: canonical tables, schemas and row counts.", no_args_is_help=True
+)
 
 
 @app.command("tables")
@@ -31,8 +32,11 @@ def tables(
         emit_json(rows)
         return
     console.print(
-        rows_table("Warehouse tables", ["table", "rows", "key", "what a row is"],
-                   [[r["table"], r["rows"], ", ".join(r["key"]), r["doc"]] for r in rows])
+        rows_table(
+            "Warehouse tables",
+            ["table", "rows", "key", "what a row is"],
+            [[r["table"], r["rows"], ", ".join(r["key"]), r["doc"]] for r in rows],
+        )
     )
 
 
@@ -49,8 +53,13 @@ def schema(
     if as_json:
         emit_json(columns)
         return
-    console.print(rows_table(f"{spec.name}: {spec.doc}", ["column", "type"],
-                             [[c["column"], c["type"]] for c in columns]))
+    console.print(
+        rows_table(
+            f"{spec.name}: {spec.doc}",
+            ["column", "type"],
+            [[c["column"], c["type"]] for c in columns],
+        )
+    )
 
 
 def query(
@@ -65,5 +74,10 @@ def query(
     if as_json:
         emit_json(result.to_pylist())
         return
-    console.print(rows_table(f"{result.num_rows} rows", result.column_names,
-                             [list(r.values()) for r in result.to_pylist()]))
+    console.print(
+        rows_table(
+            f"{result.num_rows} rows",
+            result.column_names,
+            [list(r.values()) for r in result.to_pylist()],
+        )
+    )

@@ -31,7 +31,9 @@ class DeadLetter:
     field: str
     value: str
     reason: str
-    received_at: datetime = dataclass_field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    received_at: datetime = dataclass_field(
+        default_factory=lambda: datetime.now(UTC).replace(tzinfo=None)
+    )
     dead_letter_id: str = dataclass_field(default_factory=lambda: uuid.uuid4().hex)
 
     def row(self) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The analytics store: canonical tables on Ibis (DuckDB by default, PostgreSQL, Spark, ClickHouse)."""
+"""The analytics store: canonical tables on Ibis (DuckDB default; PostgreSQL, Spark, ClickHouse)."""
 
 from __future__ import annotations
 

@@ -17,8 +17,10 @@ from ibis.backends import BaseBackend
 
 from omnichannel.errors import ConfigError, WarehouseError
 
-SUPPORTED = "duckdb:///path/omni.duckdb, postgres://user:pass@host:port/db, " \
+SUPPORTED = (
+    "duckdb:///path/omni.duckdb, postgres://user:pass@host:port/db, "
     "clickhouse://user:pass@host:port/db or pyspark://local[2]"
+)
 
 
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")

@@ -17,8 +17,9 @@ def run_sql(wh: Warehouse, sql: str, *, limit: int | None = None) -> pa.Table:
     try:
         statements = sqlglot.parse(sql, read=wh.engine)
     except sqlglot.errors.ParseError as exc:
-        raise ValidationError("sql", sql, f"one valid {wh.engine} SELECT statement ({exc})") \
-            from exc
+        raise ValidationError(
+            "sql", sql, f"one valid {wh.engine} SELECT statement ({exc})"
+        ) from exc
     statements = [s for s in statements if s is not None]
     if len(statements) != 1 or not isinstance(statements[0], _READ_ONLY):
         raise ValidationError("sql", sql, "exactly one read-only SELECT statement")

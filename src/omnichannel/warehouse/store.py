@@ -65,9 +65,7 @@ class Warehouse:
         try:
             return BY_NAME[name]
         except KeyError:
-            raise ValidationError(
-                "table", name, f"one of {', '.join(sorted(BY_NAME))}"
-            ) from None
+            raise ValidationError("table", name, f"one of {', '.join(sorted(BY_NAME))}") from None
 
     def append(self, name: str, rows: pa.Table | pd.DataFrame) -> int:
         """Append rows to a canonical table; returns how many were written.
@@ -92,8 +90,10 @@ class Warehouse:
 
     def counts(self) -> dict[str, int]:
         """Rows in each canonical table."""
-        return {spec.name: int(self.table(spec.name).count().to_pyarrow().as_py())
-                for spec in ALL_TABLES}
+        return {
+            spec.name: int(self.table(spec.name).count().to_pyarrow().as_py())
+            for spec in ALL_TABLES
+        }
 
     def sql(self, expr: ibis.Expr) -> str:
         """The SQL this warehouse's engine would run for an expression."""
@@ -133,8 +133,9 @@ def conform(spec: TableSpec, rows: pa.Table | pd.DataFrame | Mapping[str, Any]) 
                 columns.append(column.cast(pa_field.type))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise ValidationError(
-                    f"{spec.name}.{pa_field.name}", str(column.type), f"values castable to "
-                    f"{spec.schema[pa_field.name]} ({exc})"
+                    f"{spec.name}.{pa_field.name}",
+                    str(column.type),
+                    f"values castable to {spec.schema[pa_field.name]} ({exc})",
                 ) from exc
         else:
             columns.append(pa.nulls(table.num_rows, pa_field.type))
