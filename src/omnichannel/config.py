@@ -6,6 +6,7 @@ Every piece of state lives under ``home``; the URLs default to files inside it, 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -51,6 +52,32 @@ class Settings(BaseSettings):
         default="CNY", description="ISO 4217 currency assumed when a record names none."
     )
     log_level: str = Field(default="INFO", description="Logging level of long-running services.")
+    event_max_future: timedelta = Field(
+        default=timedelta(days=1),
+        description="The collector refuses events timestamped more than this after receipt "
+        "(seconds or ISO 8601 duration, e.g. P1D).",
+    )
+    event_max_age: timedelta = Field(
+        default=timedelta(days=1826),
+        description="The collector refuses events timestamped more than this before receipt "
+        "(default about 5 years).",
+    )
+    loader_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="Seconds between the loader's checks of the event log when idle.",
+    )
+    log_segment_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Size at which the event log starts a new segment file.",
+    )
+    write_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the collector trusts a write-key lookup (a revocation made "
+        "outside the server takes effect within this time).",
+    )
 
     @field_validator("default_currency")
     @classmethod
@@ -73,6 +100,11 @@ class Settings(BaseSettings):
     def truth_dir(self) -> Path:
         """Ground truth of the demo business, kept apart so evaluations can score us."""
         return self.home / "truth"
+
+    @property
+    def log_dir(self) -> Path:
+        """The collector's durable event log (see docs/collector.md)."""
+        return self.home / "log"
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from omnichannel import __version__
-from omnichannel.api.routes import health, warehouse
+from omnichannel.api.routes import collector, events, health, sources, warehouse
 from omnichannel.api.services import Services
 from omnichannel.config import Settings, get_settings
 from omnichannel.web import pages
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         services.settings.ensure_home()
+        services.start_ingest()
         try:
             yield
         finally:
@@ -35,5 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.include_router(health.router)
     app.include_router(warehouse.router)
+    app.include_router(collector.router)
+    app.include_router(sources.router)
+    app.include_router(events.router)
     app.include_router(pages.router)
     return app

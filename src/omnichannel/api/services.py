@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from omnichannel.config import Settings
+from omnichannel.ingest.runtime import IngestRuntime
+from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.warehouse import Warehouse
 
 
@@ -23,6 +25,10 @@ class Services:
         self.settings = settings
         self._warehouse: Warehouse | None = None
         self._lock = threading.RLock()
+        self._opstore: OpStore | None = None
+        self._opstore_lock = threading.Lock()
+        # The collector's log and loader; started with the server (see start_ingest).
+        self.ingest: IngestRuntime | None = None
 
     @contextmanager
     def warehouse(self) -> Iterator[Warehouse]:
@@ -31,7 +37,28 @@ class Services:
                 self._warehouse = Warehouse.open(self.settings.resolved_warehouse_url)
             yield self._warehouse
 
+    def opstore(self) -> OpStore:
+        """The operational store, opened (and migrated) on first use."""
+        with self._opstore_lock:
+            if self._opstore is None:
+                self._opstore = open_opstore(self.settings.resolved_opstore_url)
+            return self._opstore
+
+    def start_ingest(self) -> None:
+        """Open the event log and start the loader (the server calls this on startup)."""
+        if self.ingest is None:
+            self.ingest = IngestRuntime.start(
+                self.settings, lease=self.warehouse, opstore=self.opstore()
+            )
+
     def close(self) -> None:
+        if self.ingest is not None:
+            self.ingest.stop()  # final drain needs the warehouse, so before closing it
+            self.ingest = None
+        with self._opstore_lock:
+            if self._opstore is not None:
+                self._opstore.close()
+                self._opstore = None
         with self._lock:
             if self._warehouse is not None:
                 self._warehouse.close()

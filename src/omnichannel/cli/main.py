@@ -9,7 +9,18 @@ import typer
 from rich.markup import escape
 
 from omnichannel import __version__
-from omnichannel.cli import demo, server, status, warehouse
+from omnichannel.cli import (
+    clv,
+    demo,
+    dlq,
+    events,
+    ingest,
+    quality,
+    server,
+    sources,
+    status,
+    warehouse,
+)
 from omnichannel.cli.output import errors
 from omnichannel.config import get_settings
 from omnichannel.errors import OmniError
@@ -51,7 +62,13 @@ app.command("status")(status.status)
 app.command("init")(status.init)
 app.command("settings")(status.show_settings)
 app.command("query")(warehouse.query)
+app.command("ingest")(ingest.ingest)
+app.command("quality")(quality.quality)
 app.add_typer(warehouse.app, name="warehouse")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(sources.app, name="sources")
+app.add_typer(events.app, name="events")
+app.add_typer(clv.app, name="clv")
 
 
 def main() -> None:

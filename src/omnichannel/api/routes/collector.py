@@ -1,0 +1,328 @@
+"""The collector: Segment's HTTP Tracking API, so analytics.js, analytics-python and
+RudderStack SDKs send here unchanged.
+
+A request is answered only after what it carried (accepted calls and refused ones alike)
+is fsync'd in the event log; the loader moves it into the warehouse afterwards. See
+docs/collector.md for limits, responses and the durability design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import uuid
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from omnichannel.api.services import Services
+from omnichannel.ingest.deadletter import DeadLetter
+from omnichannel.ingest.loader import encode_record
+from omnichannel.ingest.runtime import IngestRuntime
+from omnichannel.ingest.segment import EVENT_TYPES, Parsed, Refusal, Refused, parse_calls, show
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["collector"])
+
+# Read at most this much of a body before answering 413, so a huge upload costs little.
+READ_CAP = 4 * 1024 * 1024
+HEADERS = {"Access-Control-Allow-Origin": "*"}
+
+
+class RequestRefused(Exception):
+    """The request as a whole cannot be used (status, field, value, reason)."""
+
+    def __init__(self, status: int, code: str, field: str, value: object, accepted: str) -> None:
+        self.status = status
+        self.code = code
+        self.field = field
+        self.value = value if isinstance(value, str) else show(value)
+        self.reason = accepted if accepted.startswith("expected ") else f"expected {accepted}"
+        super().__init__(f"{field}={self.value} is not accepted: {self.reason}")
+
+
+def _answer(status: int, body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=HEADERS)
+
+
+async def _read(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > READ_CAP:
+            break
+    return b"".join(chunks)
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    # Bounded, so a small gzip bomb cannot expand into gigabytes here.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise RequestRefused(
+            400, "invalid_gzip", "Content-Encoding", "gzip", f"a body that is valid gzip ({exc})"
+        ) from None
+    return data
+
+
+def _header_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic" or not credentials:
+        return None
+    try:
+        user, _, _password = base64.b64decode(credentials).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user or None
+
+
+def _limit_for(path_type: str | None, runtime: IngestRuntime) -> int:
+    limits = runtime.limits
+    return limits.max_event_bytes if path_type is not None else limits.max_batch_bytes
+
+
+def _decode_body(
+    request: Request, raw: bytes, path_type: str | None, runtime: IngestRuntime
+) -> tuple[bytes, object]:
+    limit = _limit_for(path_type, runtime)
+    data = raw
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        data = _gunzip(raw, limit)
+    if len(data) > limit:
+        what = "a call" if path_type is not None else "a batch"
+        status = 400 if path_type is not None else 413
+        shown = f"{len(data)} bytes" if len(data) <= READ_CAP else f"over {READ_CAP} bytes"
+        raise RequestRefused(
+            status,
+            "too_large",
+            "(body)",
+            shown,
+            f"at most {limit // 1024} KB for {what}; split it into smaller requests",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestRefused(
+            400,
+            "invalid_utf8",
+            "(body)",
+            f"byte 0x{data[exc.start]:02x} at position {exc.start}",
+            "UTF-8 encoded JSON",
+        ) from None
+    try:
+        return data, json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RequestRefused(
+            400,
+            "invalid_json",
+            "(body)",
+            f"line {exc.lineno} column {exc.colno}: {exc.msg}",
+            "a valid JSON document",
+        ) from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def _durable(runtime: IngestRuntime, payload: bytes) -> None:
+    await asyncio.wrap_future(runtime.log.submit(payload))
+
+
+def _letter(
+    source: str,
+    origin: str,
+    payload: bytes | str,
+    refusal: Refusal | RequestRefused,
+    received_at: datetime,
+) -> DeadLetter:
+    where = (
+        ""
+        if not isinstance(refusal, Refusal) or refusal.index is None
+        else f" (batch index {refusal.index})"
+    )
+    return DeadLetter(
+        source=source,
+        kind="event",
+        origin=origin + where,
+        payload=payload,
+        field=refusal.field,
+        value=refusal.value,
+        reason=refusal.reason,
+        received_at=received_at,
+        dead_letter_id=uuid.uuid4().hex,
+    )
+
+
+async def collect(request: Request, path_type: str | None) -> JSONResponse:
+    """Shared body of every collector route (``path_type`` None for batch/import)."""
+    services: Services = request.app.state.services
+    runtime = services.ingest
+    if runtime is None:
+        return _answer(
+            503,
+            {
+                "success": False,
+                "code": "unavailable",
+                "message": "the collector is not running (server starting?)",
+            },
+        )
+    received_at = _now()
+    origin = f"collector {request.url.path}"
+    header_key = _header_key(request)
+    # The lookup may hit the database (cache miss): keep it off the event loop.
+    source = await run_in_threadpool(runtime.keys.source_of, header_key) if header_key else None
+    raw = await _read(request)
+    payload: bytes = raw
+    try:
+        payload, body = _decode_body(request, raw, path_type, runtime)
+        key = header_key or (body.get("writeKey") if isinstance(body, dict) else None)
+        if source is None and isinstance(key, str) and key:
+            source = await run_in_threadpool(runtime.keys.source_of, key)
+        if source is None:
+            shown = f"{key[:10]}..." if isinstance(key, str) and key else "(missing)"
+            raise RequestRefused(
+                401,
+                "unauthorized",
+                "writeKey",
+                shown,
+                "an active write key, as the HTTP Basic user name or as writeKey in the body "
+                "(create one with `omni sources create NAME`)",
+            )
+        try:
+            parsed = parse_calls(
+                body,
+                source=source,
+                received_at=received_at,
+                limits=runtime.limits,
+                path_type=path_type,
+                body_bytes=len(payload),
+            )
+        except Refused as exc:
+            raise RequestRefused(400, "invalid_request", exc.field, exc.value, exc.reason) from None
+    except RequestRefused as refused:
+        letter = _letter(source or "unknown", origin, payload[:READ_CAP], refused, received_at)
+        await _durable(
+            runtime,
+            encode_record(
+                source=source or "unknown", origin=origin, events=[], dead_letters=[letter]
+            ),
+        )
+        return _answer(
+            refused.status,
+            {
+                "success": False,
+                "code": refused.code,
+                "message": str(refused),
+                "errors": [
+                    {
+                        "index": None,
+                        "field": refused.field,
+                        "value": refused.value,
+                        "reason": refused.reason,
+                    }
+                ],
+            },
+        )
+    return await _store(runtime, parsed, source=source, origin=origin, received_at=received_at)
+
+
+async def _store(
+    runtime: IngestRuntime, parsed: Parsed, *, source: str, origin: str, received_at: datetime
+) -> JSONResponse:
+    letters = [_letter(source, origin, r.payload, r, received_at) for r in parsed.refusals]
+    record = encode_record(source=source, origin=origin, events=parsed.rows, dead_letters=letters)
+    try:
+        await _durable(runtime, record)
+    except Exception as exc:
+        log.exception("collector: could not make %d events durable", len(parsed.rows))
+        # 503 is retryable for the SDKs; the same messageIds dedupe the retry.
+        return _answer(
+            503,
+            {
+                "success": False,
+                "code": "log_unavailable",
+                "message": f"events were not stored, retry later: {exc}",
+            },
+        )
+    if not parsed.refusals:
+        return _answer(200, {"success": True})
+    first = parsed.refusals[0]
+    message = (
+        f"{len(parsed.refusals)} of {len(parsed.rows) + len(parsed.refusals)} calls "
+        f"refused (kept in dead letters), {len(parsed.rows)} accepted; first: "
+        f"{first.field}={first.value} is not accepted: {first.reason}"
+    )
+    return _answer(
+        400,
+        {
+            "success": False,
+            "code": "invalid_events",
+            "message": message,
+            "accepted": len(parsed.rows),
+            "errors": [r.public() for r in parsed.refusals],
+        },
+    )
+
+
+_DOC = (
+    "Segment Tracking API `{kind}` call. Write key as HTTP Basic user name or `writeKey`"
+    ' in the body; gzip accepted. 200 `{{"success": true}}` once durable; 400 lists '
+    "refused calls (index, field, value, reason); 401 unknown or revoked key; 413 "
+    "batch over 500 KB."
+)
+
+
+def _route(kind: str | None) -> Any:
+    async def endpoint(request: Request) -> JSONResponse:
+        return await collect(request, kind)
+
+    endpoint.__name__ = f"collect_{kind or 'batch'}"
+    endpoint.__doc__ = _DOC.format(kind=kind or "batch")
+    return endpoint
+
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": True}}
+        },
+    }
+}
+
+for _kind in EVENT_TYPES:
+    router.add_api_route(
+        f"/{_kind}",
+        _route(_kind),
+        methods=["POST"],
+        openapi_extra=_BODY,
+        summary=f"Collect a {_kind} call",
+    )
+router.add_api_route(
+    "/batch",
+    _route(None),
+    methods=["POST"],
+    openapi_extra=_BODY,
+    summary="Collect a batch of calls",
+)
+# analytics.js and older server libraries post batches to /v1/import.
+router.add_api_route(
+    "/import",
+    _route(None),
+    methods=["POST"],
+    openapi_extra=_BODY,
+    summary="Collect a batch of calls (alias of /v1/batch)",
+)

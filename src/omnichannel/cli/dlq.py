@@ -1,0 +1,108 @@
+"""``omni dlq list|replay``: see refused records and re-load them once the cause is fixed."""
+
+from __future__ import annotations
+
+import typer
+
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, progress_bars, rows_table
+from omnichannel.ingest.mapping import Mapping, load_mapping, mapping_of_source, remember_mapping
+from omnichannel.ingest.replay import pending, replay
+from omnichannel.warehouse import open_warehouse
+
+app = typer.Typer(
+    help="Dead letters: records refused on the way in, with the reason.", no_args_is_help=True
+)
+
+
+@app.command("list")
+def list_letters(
+    ctx: typer.Context,
+    source: str | None = typer.Option(None, "--source", help="Only this source."),
+    include_accepted: bool = typer.Option(False, "--all", help="Also those a replay accepted."),
+    limit: int = typer.Option(100, "--limit", min=1, help="Rows to print at most."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Dead letters still pending (not accepted by a replay), oldest first."""
+    with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
+        rows = pending(wh, source=source, include_accepted=include_accepted, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    console.print(
+        rows_table(
+            f"{len(rows)} dead letters",
+            ["source", "kind", "origin", "field", "value", "reason", "attempts", "status"],
+            [
+                [
+                    r["source"],
+                    r["kind"],
+                    r["origin"],
+                    r["field"],
+                    r["value"],
+                    r["reason"],
+                    r["attempts"],
+                    r["status"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+@app.command("replay")
+def replay_letters(
+    ctx: typer.Context,
+    source: str | None = typer.Option(None, "--source", help="Only this source."),
+    mapping: str | None = typer.Option(
+        None,
+        "--mapping",
+        help="Fixed mapping (YAML file or shipped name) for its kind; "
+        "default: the mapping each source was last loaded with.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Re-load pending dead letters; each attempt is recorded, accepted ones leave the list."""
+    settings = settings_of(ctx)
+    fixed = load_mapping(mapping) if mapping else None
+
+    def mapping_for(letter_source: str, kind: str) -> Mapping | None:
+        if fixed is not None and fixed.kind.name == kind:
+            remember_mapping(settings.home, letter_source, fixed)
+            return fixed
+        return mapping_of_source(settings.home, letter_source, kind)
+
+    with (
+        open_warehouse(settings.resolved_warehouse_url) as wh,
+        progress_bars(enabled=not as_json) as progress,
+    ):
+        report = replay(
+            wh,
+            mapping_for=mapping_for,
+            source=source,
+            region=settings.default_region,
+            currency=settings.default_currency,
+            progress=progress,
+        )
+    if as_json:
+        emit_json(
+            {"accepted": report.accepted, "rejected": report.rejected, "groups": report.groups}
+        )
+        return
+    console.print(
+        rows_table(
+            f"replayed: {report.accepted} accepted, {report.rejected} still rejected",
+            ["source", "kind", "pending", "accepted", "rejected", "note"],
+            [
+                [
+                    g["source"],
+                    g["kind"],
+                    g["pending"],
+                    g["accepted"],
+                    g["rejected"],
+                    g.get("skipped") or g.get("mapping", ""),
+                ]
+                for g in report.groups
+            ],
+        )
+    )

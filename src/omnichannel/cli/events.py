@@ -1,0 +1,71 @@
+"""``omni events ...``: what the collector has stored, and loading its log by hand."""
+
+from __future__ import annotations
+
+import typer
+
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
+from omnichannel.ingest.loader import drain as drain_log
+from omnichannel.ingest.log import EventLog
+from omnichannel.ingest.stats import event_stats
+from omnichannel.warehouse import open_warehouse
+
+app = typer.Typer(help="Collected events: counts, and loading the event log.", no_args_is_help=True)
+
+
+@app.command("stats")
+def stats(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Stored events by source and type, and dead letters by source and reason."""
+    with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
+        result = event_stats(wh)
+    if as_json:
+        emit_json(result)
+        return
+    events = result["events"]
+    console.print(
+        rows_table(
+            f"{events['total']:,} events",
+            ["source", "type", "events", "last received"],
+            [
+                [r["source"], r["type"], int(r["events"]), r["last_received_at"]]
+                for r in events["by_source_and_type"]
+            ],
+        )
+    )
+    letters = result["dead_letters"]
+    console.print(
+        rows_table(
+            f"{letters['total']:,} dead letters",
+            ["source", "kind", "field", "reason", "count"],
+            [
+                [r["source"], r["kind"], r["field"], r["reason"], int(r["dead_letters"])]
+                for r in letters["by_source_and_reason"]
+            ],
+        )
+    )
+
+
+@app.command("drain")
+def drain(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Load whatever the event log holds into the warehouse (when the server is stopped)."""
+    settings = settings_of(ctx)
+    with (
+        EventLog.open(settings.log_dir) as log,
+        open_warehouse(settings.resolved_warehouse_url) as wh,
+    ):
+        result = drain_log(log, wh)
+    if as_json:
+        emit_json(result.public())
+        return
+    console.print(
+        f"Loaded {result.records:,} log records: {result.events_stored:,} events "
+        f"stored, {result.duplicates:,} duplicates skipped, "
+        f"{result.dead_letters:,} dead letters."
+    )

@@ -1,0 +1,395 @@
+"""File connectors: a file plus its source's mapping in, canonical rows and dead letters out.
+
+Example::
+
+    report = ingest_file(wh, Path("orders_export.csv"), kind="orders", source="shopify",
+                         mapping=load_mapping("shopify-orders"))
+    report.written       # {"orders": 120, "order_lines": 310, "identifiers": 118, ...}
+    report.rejected      # rows now in dead_letters, each with field, value and reason
+
+The work is columnar: one DuckDB query normalises every mapped field of every row
+(``normalize``), masks of unreadable values pick the rejected rows (only those are
+turned into Python objects, as dead letters), ``assemble`` builds each target table,
+and ``store`` writes only keys the warehouse does not hold yet, so loading the same
+file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from omnichannel.errors import ValidationError
+from omnichannel.ingest.assemble import ASSEMBLERS, Context
+from omnichannel.ingest.deadletter import DeadLetter, reject
+from omnichannel.ingest.mapping import FieldSpec, Mapping, MappingError, identity_mapping
+from omnichannel.ingest.normalize import (
+    accepted,
+    literal,
+    parse_sql,
+    quote,
+    register_udfs,
+    text_sql,
+)
+from omnichannel.ingest.readers import ROW, RawRows, detect_format, origin, read_rows
+from omnichannel.ingest.writer import new_letters, store
+from omnichannel.warehouse import Warehouse
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class LoadResult:
+    """What one load did: rows written and already stored per table, and the refused rows."""
+
+    rows: int
+    written: dict[str, int] = field(default_factory=dict)
+    already_stored: dict[str, int] = field(default_factory=dict)
+    letters: list[DeadLetter] = field(default_factory=list)
+    rejected_rows: dict[int, DeadLetter] = field(default_factory=dict)
+
+
+@dataclass
+class IngestReport:
+    """The outcome of ``omni ingest``: what was read, written, skipped and rejected."""
+
+    path: str
+    source: str
+    kind: str
+    mapping: str
+    rows: int
+    rejected: int
+    written: dict[str, int]
+    already_stored: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "source": self.source,
+            "kind": self.kind,
+            "mapping": self.mapping,
+            "rows": self.rows,
+            "rejected": self.rejected,
+            "written": self.written,
+            "already_stored": self.already_stored,
+        }
+
+
+def ingest_file(
+    wh: Warehouse,
+    path: Path,
+    *,
+    kind: str,
+    source: str,
+    mapping: Mapping | None = None,
+    fmt: str | None = None,
+    region: str = "CN",
+    currency: str = "CNY",
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Load one file into the warehouse; refused rows go to ``dead_letters``."""
+    progress = progress or _no_progress
+    if kind == "events":
+        return _ingest_events(wh, path, source=source, progress=progress)
+    if mapping is not None and mapping.kind.name != kind:
+        raise MappingError(
+            "kind",
+            mapping.kind.name,
+            f"the kind given on the command line ({kind}), or --kind {mapping.kind.name}",
+        )
+    file_format = detect_format(path, fmt or (mapping.format if mapping else None))
+    progress(f"read {path.name}", 0, 1)
+    raw = read_rows(
+        path,
+        file_format,
+        encoding=mapping.encoding if mapping else "utf-8",
+        delimiter=mapping.delimiter if mapping else ",",
+        skip_rows=mapping.skip_rows if mapping else 0,
+        source=source,
+        kind=kind,
+    )
+    progress(f"read {path.name}", 1, 1)
+    mapping = mapping or identity_mapping(kind, raw.header)
+    check_columns(mapping, raw.header, str(path))
+    result = load_rows(
+        wh,
+        raw,
+        mapping,
+        source=source,
+        region=region,
+        currency=currency,
+        origin_of=lambda row: origin(str(path), row),
+        progress=progress,
+    )
+    letters = raw.letters + result.letters
+    stored = reject(wh, new_letters(wh, letters))
+    return IngestReport(
+        path=str(path),
+        source=source,
+        kind=kind,
+        mapping=mapping.name,
+        rows=raw.table.num_rows + len(raw.letters),
+        rejected=len(letters),
+        written={**result.written, "dead_letters": stored},
+        already_stored={**result.already_stored, "dead_letters": len(letters) - stored},
+    )
+
+
+def _ingest_events(wh: Warehouse, path: Path, *, source: str, progress: Progress) -> IngestReport:
+    """Segment-spec JSONL belongs to the collector; hand it over (imported lazily)."""
+    try:
+        from omnichannel.ingest.events_file import load_events_file
+    except ImportError as exc:
+        raise ValidationError(
+            "kind",
+            "events",
+            "a kind other than events: the Segment "
+            f"collector's file loader is not installed ({exc})",
+        ) from None
+    outcome = load_events_file(wh, path, source=source, progress=progress)
+    return IngestReport(
+        path=str(path),
+        source=source,
+        kind="events",
+        mapping="segment-spec",
+        rows=outcome.lines,
+        rejected=outcome.rejected,
+        written={"events": outcome.events_stored},
+        already_stored={"events": outcome.duplicates},
+    )
+
+
+def check_columns(mapping: Mapping, header: list[str], where: str) -> None:
+    """Every column the mapping names must be in the file, before anything is loaded."""
+    present = set(header)
+    for path, column in mapping.columns():
+        if column not in present:
+            raise MappingError(
+                path,
+                column,
+                f"a column of {where}; the mapping {mapping.name!r} names {column!r} but the "
+                f"file has: {', '.join(header) or '(no columns)'}",
+            )
+
+
+def _specs(mapping: Mapping) -> list[tuple[str, str, FieldSpec, str]]:
+    return [
+        (section, target, spec, mapping.kind.value_type(section, target))
+        for section, specs in mapping.sections.items()
+        for target, spec in specs.items()
+    ]
+
+
+def _derived_id(mapping: Mapping, source: str) -> str:
+    if not mapping.key:
+        return "CAST(NULL AS VARCHAR)"
+    parts = ", ".join(f"NULLIF(TRIM({quote(c)}), '')" for c in mapping.key)
+    return (
+        f"CASE WHEN COALESCE({parts}) IS NULL THEN NULL "
+        f"ELSE {literal(source + ':')} || concat_ws('|', {parts}) END"
+    )
+
+
+def _normalised(con: duckdb.DuckDBPyConnection, mapping: Mapping, source: str) -> pa.Table:
+    """One query: per field its text (``t<i>``) and its value (``<section>__<field>``)."""
+    specs = _specs(mapping)
+    texts = ", ".join(f"{text_sql(spec)} AS t{i}" for i, (_, _, spec, _) in enumerate(specs))
+    values = ", ".join(
+        f"{parse_sql(f't{i}', spec, vt, timezone=mapping.timezone)} AS {quote(f'{s}__{t}')}"
+        for i, (s, t, spec, vt) in enumerate(specs)
+    )
+    inner = f"SELECT {ROW}, {_derived_id(mapping, source)} AS __id, {texts} FROM raw"
+    tail = ", ".join(f"t{i}" for i in range(len(specs)))
+    return con.sql(f"SELECT {ROW}, __id, {values}, {tail} FROM ({inner})").to_arrow_table()
+
+
+def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+class _Rejections:
+    """Rows refused so far; the first reason found for a row is the one recorded."""
+
+    def __init__(
+        self,
+        table: pa.Table,
+        raw: RawRows,
+        mapping: Mapping,
+        source: str,
+        origin_of: Callable[[int], str],
+    ) -> None:
+        self.mask = np.zeros(table.num_rows, dtype=bool)
+        self.rows = table.column(ROW).to_numpy()
+        self.raw, self.mapping, self.source, self.origin_of = raw, mapping, source, origin_of
+        self.found: list[tuple[int, str, str, str]] = []
+
+    def add(self, bad: np.ndarray, label: str, values: pa.ChunkedArray, reason: str) -> None:
+        new = np.flatnonzero(bad & ~self.mask)
+        if len(new):
+            texts = values.take(pa.array(new)).to_pylist()
+            self.found.extend(
+                (int(i), label, str(t), reason) for i, t in zip(new, texts, strict=True)
+            )
+            self.mask |= bad
+
+    def letters(self) -> dict[int, DeadLetter]:
+        if not self.found:
+            return {}
+        positions = {int(r): i for i, r in enumerate(self.raw.table.column(ROW).to_pylist())}
+        rows = [int(self.rows[i]) for i, *_ in self.found]
+        payloads = self.raw.table.take(pa.array([positions[r] for r in rows])).drop([ROW])
+        out = {}
+        for row, record, (_, label, value, reason) in zip(
+            rows, payloads.to_pylist(), self.found, strict=True
+        ):
+            out[row] = DeadLetter(
+                source=self.source,
+                kind=self.mapping.kind.name,
+                origin=self.origin_of(row),
+                payload=json.dumps(record, ensure_ascii=False),
+                field=label,
+                value=value,
+                reason=reason,
+            )
+        return out
+
+
+def _validate(
+    table: pa.Table,
+    raw: RawRows,
+    mapping: Mapping,
+    *,
+    source: str,
+    region: str,
+    origin_of: Callable[[int], str],
+) -> _Rejections:
+    rejections = _Rejections(table, raw, mapping, source, origin_of)
+    kind = mapping.kind
+    for i, (section, target, spec, vt) in enumerate(_specs(mapping)):
+        text, value = table.column(f"t{i}"), table.column(f"{section}__{target}")
+        bad = _mask(pc.and_(pc.is_valid(text), pc.is_null(value)))
+        rejections.add(
+            bad, f"{section}.{spec.label}", text, f"expected {accepted(vt, spec, region=region)}"
+        )
+    for name in kind.required:
+        column = f"fields__{name}"
+        if column in table.column_names:
+            values = table.column(column)
+            if name == kind.derivable:
+                values = pc.coalesce(values, table.column("__id"))
+        elif name == kind.derivable and mapping.key:
+            values = table.column("__id")
+        else:
+            continue
+        rejections.add(
+            _mask(pc.is_null(values)),
+            f"fields.{name}",
+            values,
+            f"a value for the required field {name}",
+        )
+    if kind.name == "adspend":
+        campaign = pc.coalesce(
+            *[
+                table.column(f"fields__{n}")
+                for n in ("campaign_id", "campaign_name")
+                if f"fields__{n}" in table.column_names
+            ]
+        )
+        rejections.add(
+            _mask(pc.is_null(campaign)), "fields.campaign_id", campaign, "a campaign id or name"
+        )
+    if kind.table.name == "orders":
+        _whole_orders(table, rejections)
+    return rejections
+
+
+def _whole_orders(table: pa.Table, rejections: _Rejections) -> None:
+    """An order is loaded whole or not at all: a refused line sets its siblings aside too."""
+    if not rejections.found:
+        return
+    ids = table.column("fields__order_id") if "fields__order_id" in table.column_names else None
+    ids = pc.coalesce(ids, table.column("__id")) if ids is not None else table.column("__id")
+    first = {
+        ids[i].as_py(): (int(rejections.rows[i]), label)
+        for i, label, _, _ in rejections.found
+        if ids[i].is_valid
+    }
+    if not first:
+        return
+    siblings = _mask(pc.is_in(ids, value_set=pa.array(list(first), type=ids.type)))
+    for i in np.flatnonzero(siblings & ~rejections.mask):
+        order_id = ids[int(i)].as_py()
+        row, label = first[order_id]
+        rejections.found.append(
+            (
+                int(i),
+                "fields.order_id",
+                str(order_id),
+                f"an order whose every row is accepted; row {row} of this "
+                f"order was refused ({label})",
+            )
+        )
+    rejections.mask |= siblings
+
+
+def load_rows(
+    wh: Warehouse,
+    raw: RawRows,
+    mapping: Mapping,
+    *,
+    source: str,
+    region: str,
+    currency: str,
+    origin_of: Callable[[int], str],
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Normalise, validate, assemble and store rows already read; dead letters are returned."""
+    progress = progress or _no_progress
+    total = raw.table.num_rows
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        register_udfs(con, region=region)
+        con.register("raw", raw.table)
+        progress("validate", 0, total)
+        table = _normalised(con, mapping, source)
+        rejections = _validate(
+            table, raw, mapping, source=source, region=region, origin_of=origin_of
+        )
+        letters = rejections.letters()
+        clean = table.filter(pa.array(~rejections.mask)).drop(
+            [f"t{i}" for i in range(len(_specs(mapping)))]
+        )
+        progress("validate", total, total)
+        con.register("clean", clean)
+        loaded_at = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        context = Context(
+            mapping=mapping,
+            source=source,
+            currency=mapping.currency or currency,
+            loaded_at=loaded_at,
+        )
+        tables = ASSEMBLERS[mapping.kind.name](con, context)
+        written, already = store(wh, tables, progress=progress)
+    finally:
+        con.close()
+    return LoadResult(
+        rows=total,
+        written=written,
+        already_stored=already,
+        letters=list(letters.values()),
+        rejected_rows=letters,
+    )

@@ -1,0 +1,276 @@
+"""The loader: moves acknowledged records from the event log into the warehouse.
+
+Each micro-batch is read from the checkpoint, de-duplicated on ``message_id`` (within the
+batch and against what ``events`` already holds), appended, published on the event
+stream, and only then checkpointed. A crash between the append and the checkpoint
+replays the batch on restart, and the de-duplication stores nothing twice.
+
+Example (what ``omni events drain`` and the tests do; the server runs ``Loader``)::
+
+    with EventLog.open(home / "log") as log, open_warehouse(url) as wh:
+        result = drain(log, wh)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from omnichannel.ingest.deadletter import DeadLetter, encode_payload
+from omnichannel.ingest.log import EventLog, LogEntry
+from omnichannel.ingest.segment import TIMESTAMP_COLUMNS, micros
+from omnichannel.ingest.stream import EventStream
+from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.store import conform
+from omnichannel.warehouse.tables import DEAD_LETTERS, EVENTS
+
+log = logging.getLogger(__name__)
+
+RECORD_VERSION = 1
+
+
+def encode_record(
+    *, source: str, origin: str, events: list[dict[str, Any]], dead_letters: list[DeadLetter]
+) -> bytes:
+    """One log record: the rows a request produced, accepted and refused."""
+    letters = []
+    for letter in dead_letters:
+        row = letter.row()
+        row["received_at"] = micros(letter.received_at)
+        letters.append(row)
+    body = {
+        "v": RECORD_VERSION,
+        "source": source,
+        "origin": origin,
+        "events": events,
+        "dead_letters": letters,
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass
+class DrainResult:
+    """What one drain did; ``checkpoint`` is the log offset stored up to."""
+
+    records: int = 0
+    events_stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    checkpoint: int = 0
+
+    def add(self, other: DrainResult) -> None:
+        self.records += other.records
+        self.events_stored += other.events_stored
+        self.duplicates += other.duplicates
+        self.dead_letters += other.dead_letters
+        self.checkpoint = other.checkpoint
+
+    def public(self) -> dict[str, int]:
+        return {
+            "records": self.records,
+            "events_stored": self.events_stored,
+            "duplicates": self.duplicates,
+            "dead_letters": self.dead_letters,
+            "checkpoint": self.checkpoint,
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Log rows (timestamps in epoch microseconds) as Arrow with the table's types."""
+    encoded = pa.schema(
+        [pa.field(f.name, pa.int64()) if f.name in TIMESTAMP_COLUMNS else f for f in schema]
+    )
+    table = pa.Table.from_pylist(rows, schema=encoded)
+    return table.cast(schema)
+
+
+def store_new(wh: Warehouse, name: str, rows: pa.Table, key: str) -> pa.Table:
+    """Append the rows whose ``key`` the table does not hold yet; returns those rows.
+
+    The anti-join runs in the warehouse engine, so this costs one scan of ``key``
+    however large the table is, and works the same on every engine.
+    """
+    if rows.num_rows == 0:
+        return rows
+    candidates = ibis.memtable(rows)
+    fresh = candidates.anti_join(wh.table(name), key).to_pyarrow()
+    fresh = conform(wh.spec(name), fresh)
+    wh.append(name, fresh)
+    return fresh
+
+
+def first_of_each(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Rows with a key not seen earlier in the list (a batch may carry a retried call)."""
+    seen: set[object] = set()
+    kept = []
+    for row in rows:
+        if row[key] not in seen:
+            seen.add(row[key])
+            kept.append(row)
+    return kept
+
+
+def _decode(entries: list[LogEntry]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    letters: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            record = json.loads(entry.payload)
+            events.extend(record["events"])
+            letters.extend(record["dead_letters"])
+        except (ValueError, KeyError, TypeError) as exc:
+            # Passed the checksum yet unreadable: keep it whole rather than block the log.
+            text, encoding = encode_payload(entry.payload)
+            letters.append(
+                {
+                    "dead_letter_id": f"log-{entry.offset}",
+                    "source": "unknown",
+                    "kind": "log",
+                    "origin": f"event log offset {entry.offset}",
+                    "received_at": micros(_now()),
+                    "payload": text,
+                    "payload_encoding": encoding,
+                    "field": "(record)",
+                    "value": f"{len(entry.payload)} bytes",
+                    "reason": f"unreadable record: {exc}",
+                }
+            )
+    return events, letters
+
+
+def load_once(
+    log_: EventLog,
+    wh: Warehouse,
+    *,
+    stream: EventStream | None = None,
+    max_bytes: int = 8 * 1024 * 1024,
+) -> DrainResult:
+    """Store one micro-batch from the checkpoint on; returns what it did (0 records: caught up)."""
+    start = log_.checkpoint()
+    entries = log_.read(start, max_bytes=max_bytes)
+    result = DrainResult(checkpoint=start)
+    if not entries:
+        return result
+    events, letters = _decode(entries)
+    unique = first_of_each(events, "message_id")
+    table = _rows_table(unique, EVENTS.schema.to_pyarrow())
+    table = table.set_column(
+        table.schema.get_field_index("loaded_at"),
+        "loaded_at",
+        pa.array([_now()] * table.num_rows, pa.timestamp("us")),
+    )
+    stored = store_new(wh, EVENTS.name, table, "message_id")
+    letters_table = _rows_table(
+        first_of_each(letters, "dead_letter_id"), DEAD_LETTERS.schema.to_pyarrow()
+    )
+    stored_letters = store_new(wh, DEAD_LETTERS.name, letters_table, "dead_letter_id")
+    if stream is not None:
+        stream.publish(stored)
+    log_.commit(entries[-1].next_offset)
+    result.records = len(entries)
+    result.events_stored = stored.num_rows
+    result.duplicates = len(events) - stored.num_rows
+    result.dead_letters = stored_letters.num_rows
+    result.checkpoint = entries[-1].next_offset
+    return result
+
+
+def drain(
+    log_: EventLog,
+    wh: Warehouse,
+    *,
+    stream: EventStream | None = None,
+    max_bytes: int = 8 * 1024 * 1024,
+) -> DrainResult:
+    """Store everything durable in the log; returns the totals."""
+    total = DrainResult(checkpoint=log_.checkpoint())
+    while True:
+        step = load_once(log_, wh, stream=stream, max_bytes=max_bytes)
+        if step.records == 0:
+            return total
+        total.add(step)
+
+
+WarehouseLease = Callable[[], AbstractContextManager[Warehouse]]
+
+
+class Loader:
+    """The server's background loader: drains the log after each group commit or tick.
+
+    ``lease`` lends the warehouse for one micro-batch at a time (the server's lock), so
+    API requests interleave with loading instead of waiting for a whole backlog.
+    """
+
+    def __init__(
+        self,
+        log_: EventLog,
+        lease: WarehouseLease,
+        *,
+        stream: EventStream | None,
+        interval: float = 0.5,
+    ) -> None:
+        self.log = log_
+        self.lease = lease
+        self.stream = stream
+        self.interval = interval
+        self.totals = DrainResult(checkpoint=log_.checkpoint())
+        self.last_error: str | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="event-loader", daemon=True)
+        log_.notify_on_write(self._wake)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _batches(self) -> Iterator[DrainResult]:
+        # Lease only when there is work: the warehouse may be slow to open, or unreachable.
+        while not self._stop.is_set() and self.log.pending_bytes() > 0:
+            with self.lease() as wh:
+                step = load_once(self.log, wh, stream=self.stream)
+            if step.records == 0:
+                return
+            yield step
+
+    def _run(self) -> None:
+        backoff = self.interval
+        while not self._stop.is_set():
+            self._wake.wait(backoff)
+            self._wake.clear()
+            try:
+                for step in self._batches():
+                    self.totals.add(step)
+                self.last_error = None
+                backoff = self.interval
+            except Exception as exc:
+                # Events stay safe in the log; retry later (e.g. the warehouse is busy).
+                self.last_error = str(exc)
+                log.exception("loader: could not store events; retrying")
+                backoff = min(backoff * 2, 30.0)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the thread, then store whatever is left so a clean shutdown leaves no lag."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self.log.pending_bytes() == 0:
+            return
+        try:
+            with self.lease() as wh:
+                self.totals.add(drain(self.log, wh, stream=self.stream))
+        except Exception:
+            log.exception("loader: final drain failed; events remain in the log")

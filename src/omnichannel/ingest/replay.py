@@ -1,0 +1,217 @@
+"""Dead letters after the fact: list the pending ones, replay them through a fixed mapping.
+
+A dead letter is pending until one replay accepts it. Each attempt is recorded in
+``dead_letter_replays`` (accepted, or rejected with the reason), so the history of a
+record stays visible and ``omni dlq list`` stops showing what has been loaded.
+Re-refused records get no new dead letter: the attempt row says why.
+
+Rows of one source and kind are replayed together, in their original file order, so an
+order split over several rows is rebuilt whole with the same line numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from omnichannel.ingest.connectors import Progress, check_columns, load_rows
+from omnichannel.ingest.deadletter import decode_payload
+from omnichannel.ingest.kinds import KINDS
+from omnichannel.ingest.mapping import Mapping
+from omnichannel.ingest.readers import ROW, RawRows
+from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.tables import DEAD_LETTER_REPLAYS
+
+MappingFor = Callable[[str, str], Mapping | None]
+
+
+def pending(
+    wh: Warehouse,
+    *,
+    source: str | None = None,
+    include_accepted: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Dead letters not accepted by a replay yet, oldest first, with their replay history."""
+    letters = wh.table("dead_letters")
+    replays = wh.table("dead_letter_replays")
+    if source is not None:
+        letters = letters.filter(letters.source == source)
+    history = replays.group_by("dead_letter_id").agg(
+        attempts=replays.count(),
+        accepted=(replays.outcome == "accepted").any(),
+        last_replayed_at=replays.replayed_at.max(),
+    )
+    joined = letters.left_join(history, "dead_letter_id").select(
+        letters, history.attempts, history.accepted, history.last_replayed_at
+    )
+    if not include_accepted:
+        joined = joined.filter(joined.accepted.isnull() | ~joined.accepted)
+    joined = joined.order_by([joined.received_at, joined.origin])
+    if limit is not None:
+        joined = joined.limit(limit)
+    rows = joined.to_pyarrow().to_pylist()
+    for row in rows:
+        row["attempts"] = int(row["attempts"] or 0)
+        row["status"] = "accepted" if row.pop("accepted") else "pending"
+    return rows
+
+
+@dataclass
+class ReplayReport:
+    """Per source and kind: letters tried, accepted, still rejected; groups without a mapping."""
+
+    groups: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return sum(g["accepted"] for g in self.groups)
+
+    @property
+    def rejected(self) -> int:
+        return sum(g["rejected"] for g in self.groups)
+
+
+def _row_number(origin: str) -> tuple[str, int]:
+    match = re.search(r"^(.*):row (\d+)$", origin)
+    return (match.group(1), int(match.group(2))) if match else (origin, 0)
+
+
+def _record(letter: dict[str, Any], mapping: Mapping) -> dict[str, Any] | str:
+    """The original row as a dict, or why it still cannot be read."""
+    raw = decode_payload(letter["payload"], letter["payload_encoding"])
+    try:
+        text = raw.decode(mapping.encoding)
+    except UnicodeDecodeError as exc:
+        return f"payload is not {mapping.encoding} ({exc.reason}); set `encoding:` in the mapping"
+    try:
+        record = json.loads(text)
+        if isinstance(record, dict):
+            return {k: None if v is None else str(v) for k, v in record.items()}
+    except json.JSONDecodeError:
+        pass
+    # Header line + data line: what the CSV reader keeps for a row it could not read.
+    lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=mapping.delimiter))
+    if len(lines) == 2 and len(lines[0]) == len(lines[1]):
+        return dict(zip(lines[0], lines[1], strict=True))
+    return "payload is still not a row the mapping can read (wrong number of cells or not JSON)"
+
+
+def _attempt(letter_id: str, outcome: str, reason: str, at: datetime) -> dict[str, Any]:
+    return {"dead_letter_id": letter_id, "replayed_at": at, "outcome": outcome, "reason": reason}
+
+
+def _replay_group(
+    wh: Warehouse,
+    letters: list[dict[str, Any]],
+    mapping: Mapping,
+    *,
+    region: str,
+    currency: str,
+    progress: Progress | None,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    letters = sorted(letters, key=lambda r: _row_number(r["origin"]))
+    attempts: list[dict[str, Any]] = []
+    readable: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for letter in letters:
+        record = _record(letter, mapping)
+        if isinstance(record, str):
+            attempts.append(_attempt(letter["dead_letter_id"], "rejected", record, at))
+        else:
+            readable.append((letter, record))
+    if not readable:
+        return attempts
+    header = list(dict.fromkeys(k for _, r in readable for k in r))
+    columns = {c: pa.array([r.get(c) for _, r in readable], type=pa.string()) for c in header}
+    table = pa.table(columns).append_column(ROW, pa.array(range(1, len(readable) + 1), pa.int64()))
+    check_columns(mapping, header, "the dead letters' rows")
+    source = readable[0][0]["source"]
+    result = load_rows(
+        wh,
+        RawRows(table, header),
+        mapping,
+        source=source,
+        region=region,
+        currency=currency,
+        origin_of=lambda row: readable[row - 1][0]["origin"],
+        progress=progress,
+    )
+    for row, (letter, _) in enumerate(readable, start=1):
+        refused = result.rejected_rows.get(row)
+        if refused is None:
+            attempts.append(_attempt(letter["dead_letter_id"], "accepted", "", at))
+        else:
+            attempts.append(
+                _attempt(
+                    letter["dead_letter_id"],
+                    "rejected",
+                    f"{refused.field}={refused.value!r}: {refused.reason}",
+                    at,
+                )
+            )
+    return attempts
+
+
+def replay(
+    wh: Warehouse,
+    *,
+    mapping_for: MappingFor,
+    source: str | None = None,
+    region: str = "CN",
+    currency: str = "CNY",
+    progress: Progress | None = None,
+) -> ReplayReport:
+    """Re-load pending dead letters of file kinds through ``mapping_for(source, kind)``."""
+    at = datetime.now(UTC).replace(tzinfo=None)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for letter in pending(wh, source=source):
+        groups.setdefault((letter["source"], letter["kind"]), []).append(letter)
+    report = ReplayReport()
+    attempts: list[dict[str, Any]] = []
+    for (group_source, kind), letters in sorted(groups.items()):
+        mapping = mapping_for(group_source, kind) if kind in KINDS and kind != "events" else None
+        if mapping is None:
+            report.groups.append(
+                {
+                    "source": group_source,
+                    "kind": kind,
+                    "pending": len(letters),
+                    "accepted": 0,
+                    "rejected": 0,
+                    "skipped": "no mapping for this source and kind",
+                }
+            )
+            continue
+        done = _replay_group(
+            wh, letters, mapping, region=region, currency=currency, progress=progress, at=at
+        )
+        attempts.extend(done)
+        accepted = sum(a["outcome"] == "accepted" for a in done)
+        report.groups.append(
+            {
+                "source": group_source,
+                "kind": kind,
+                "pending": len(letters),
+                "accepted": accepted,
+                "rejected": len(done) - accepted,
+                "mapping": mapping.name,
+            }
+        )
+    if attempts:
+        wh.append(
+            DEAD_LETTER_REPLAYS.name,
+            pa.Table.from_pylist(attempts, schema=DEAD_LETTER_REPLAYS.schema.to_pyarrow()),
+        )
+    return report
+
+
+__all__ = ["ReplayReport", "pending", "replay"]

@@ -1,0 +1,122 @@
+"""The loader: log -> warehouse, de-duplicated, checkpointed after the write, published once."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from omnichannel.ingest.deadletter import DeadLetter
+from omnichannel.ingest.loader import drain, encode_record, load_once
+from omnichannel.ingest.log import EventLog
+from omnichannel.ingest.segment import Limits, parse_calls
+from omnichannel.ingest.stream import EventStream, InProcessStream
+from omnichannel.warehouse import Warehouse, open_warehouse
+
+NOW = datetime(2025, 6, 1, 12, 0, 0)
+
+
+def record(*events: str, source: str = "web", refused: int = 0) -> bytes:
+    calls = [{"type": "track", "userId": "u", "event": "E", "messageId": m} for m in events]
+    parsed = parse_calls(
+        {"batch": calls}, source=source, received_at=NOW, limits=Limits(), path_type=None
+    )
+    letters = [
+        DeadLetter(
+            source=source,
+            kind="event",
+            origin="test",
+            payload=b"{}",
+            field="event",
+            value="1",
+            reason="expected a string",
+            dead_letter_id=f"dl-{events[0]}-{i}",
+        )
+        for i in range(refused)
+    ]
+    return encode_record(source=source, origin="test", events=parsed.rows, dead_letters=letters)
+
+
+def message_ids(wh: Warehouse) -> list[str]:
+    table = wh.con.sql("SELECT message_id FROM events ORDER BY message_id").to_pyarrow()
+    return [str(v) for v in table.column(0).to_pylist()]
+
+
+def test_drain_stores_events_and_dead_letters_and_advances_the_checkpoint(
+    tmp_path: Path,
+) -> None:
+    with (
+        EventLog.open(tmp_path / "log") as log,
+        open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh,
+    ):
+        log.append(record("a", "b", refused=1))
+        log.append(record("c", "a"))  # "a" again: a retried call
+        result = drain(log, wh)
+        assert result.public() == {
+            "records": 2,
+            "events_stored": 3,
+            "duplicates": 1,
+            "dead_letters": 1,
+            "checkpoint": log.end,
+        }
+        assert log.checkpoint() == log.end
+        assert message_ids(wh) == ["a", "b", "c"]
+        [letter] = wh.con.sql("SELECT * FROM dead_letters").to_pyarrow().to_pylist()
+        assert letter["field"] == "event" and letter["received_at"] is not None
+        row = wh.con.sql("SELECT * FROM events WHERE message_id = 'a'").to_pyarrow().to_pylist()
+        assert row[0]["received_at"] == NOW and row[0]["loaded_at"] is not None
+        assert drain(log, wh).records == 0
+
+
+def test_a_crash_between_warehouse_write_and_checkpoint_stores_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    with EventLog.open(tmp_path / "log") as log, open_warehouse(url) as wh:
+        log.append(record("a", "b", refused=1))
+        log.append(record("c"))
+        committed = log.commit
+
+        def crash(offset: int) -> None:
+            raise SystemExit("killed before the checkpoint")
+
+        log.commit = crash  # type: ignore[method-assign]
+        with contextlib.suppress(SystemExit):
+            load_once(log, wh)
+        log.commit = committed  # type: ignore[method-assign]
+        assert log.checkpoint() == 0 and message_ids(wh) == ["a", "b", "c"]
+    with EventLog.open(tmp_path / "log") as log, open_warehouse(url) as wh:
+        replay = drain(log, wh)
+        assert (replay.records, replay.events_stored, replay.duplicates) == (2, 0, 3)
+        assert replay.dead_letters == 0
+        assert message_ids(wh) == ["a", "b", "c"]
+        assert wh.table("dead_letters").count().to_pyarrow().as_py() == 1
+
+
+def test_subscribers_see_exactly_the_stored_events_once(tmp_path: Path) -> None:
+    stream = InProcessStream()
+    assert isinstance(stream, EventStream)
+    seen: list[pa.Table] = []
+    unsubscribe = stream.subscribe(seen.append)
+
+    def broken(batch: pa.Table) -> None:
+        raise RuntimeError("a broken subscriber must not stop loading")
+
+    stream.subscribe(broken)
+    with (
+        EventLog.open(tmp_path / "log") as log,
+        open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh,
+    ):
+        log.append(record("a", "b"))
+        drain(log, wh, stream=stream)
+        log.append(record("b", "c"))  # "b" is a duplicate: stored once, published once
+        drain(log, wh, stream=stream)
+        unsubscribe()
+        log.append(record("d"))
+        drain(log, wh, stream=stream)
+        published = [m for batch in seen for m in batch.column("message_id").to_pylist()]
+        assert published == ["a", "b", "c"]
+        assert seen[0].column_names == list(wh.table("events").columns)
+        assert message_ids(wh) == ["a", "b", "c", "d"]

@@ -1,0 +1,69 @@
+"""The data-quality report's figures, from real loads into DuckDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from omnichannel.ingest.connectors import ingest_file
+from omnichannel.ingest.mapping import load_mapping
+from omnichannel.ingest.quality import report
+from omnichannel.warehouse import Warehouse
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def wh(tmp_path: Path) -> Iterator[Warehouse]:
+    with Warehouse.open(f"duckdb:///{tmp_path / 'w.duckdb'}") as warehouse:
+        yield warehouse
+
+
+def test_volumes_rejects_and_null_rates(wh: Warehouse) -> None:
+    ingest_file(
+        wh,
+        DATA / "shopify_orders.csv",
+        kind="orders",
+        source="shopify",
+        mapping=load_mapping("shopify-orders"),
+    )
+    rows = report(wh, source="shopify")
+    by_day = {r["day"]: r for r in rows}
+    march_first = by_day[date(2024, 3, 1)]
+    assert march_first["volumes"] == {"orders": 1}
+    assert march_first["null_rate"]["orders.store_id"] == 1.0
+    assert march_first["null_rate"]["orders.total"] == 0.0
+    today = datetime.now(UTC).date()
+    assert by_day[today]["rejected"] == 6 and by_day[today]["reject_rate"] == 1.0
+
+
+def test_late_and_future_events(wh: Warehouse) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    stamps = [
+        now - timedelta(minutes=1),
+        now - timedelta(days=3),
+        now + timedelta(hours=2),
+        now - timedelta(hours=1),
+    ]
+    wh.append(
+        "events",
+        pa.table(
+            {
+                "message_id": [f"m{i}" for i in range(4)],
+                "type": ["track"] * 4,
+                "event": ["Viewed", None, "Viewed", "Viewed"],
+                "source": ["app"] * 4,
+                "timestamp": stamps,
+                "received_at": [now] * 4,
+            }
+        ),
+    )
+    (row,) = report(wh, source="app", days=1, today=now.date())
+    assert row["volumes"] == {"events": 4}
+    assert row["late_events"] == 1 and row["future_events"] == 1
+    assert row["null_rate"]["events.event"] == 0.25
+    assert report(wh, source="nobody") == []
