@@ -22,8 +22,8 @@ demo: venv
 ## Lint, type-check and run the whole test suite (starts a private PostgreSQL where it can).
 test: venv
 	bash scripts/ensure-test-services.sh
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks evaluations
+	$(BIN)/ruff format --check src tests benchmarks evaluations
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2
 

@@ -14,7 +14,9 @@ from omnichannel.cli import (
     demo,
     dlq,
     events,
+    identity,
     ingest,
+    linkage,
     quality,
     server,
     sources,
@@ -69,6 +71,8 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(sources.app, name="sources")
 app.add_typer(events.app, name="events")
 app.add_typer(clv.app, name="clv")
+app.add_typer(linkage.app, name="linkage")
+app.add_typer(identity.app, name="identity")
 
 
 def main() -> None:

@@ -318,6 +318,78 @@ RECORD_LINKS = _spec(
     },
 )
 
+RECORD_PROFILES = _spec(
+    "record_profiles",
+    ("source", "record_id"),
+    "Which profile (person) each record belongs to, from the deterministic identity graph.",
+    {
+        "source": "string",
+        "record_id": "string",
+        "profile_id": "string",
+        "cluster_id": "string",
+        "first_seen": TS,
+        "resolved_at": TS,
+    },
+)
+
+PROFILE_IDENTIFIERS = _spec(
+    "profile_identifiers",
+    ("profile_id", "id_type", "id_value"),
+    "Every identifier a profile's records carry; status is linked or the rule that refused it.",
+    {
+        "profile_id": "string",
+        "id_type": "string",
+        "id_value": "string",
+        "status": "string",
+        "records": "int64",
+        "first_seen": TS,
+        "last_seen": TS,
+    },
+)
+
+IDENTITY_MERGES = _spec(
+    "identity_merges",
+    ("profile_id", "id_type", "id_value", "source", "record_id"),
+    "Why records share a profile: each record an identifier joined, with the rule that allowed it.",
+    {
+        "profile_id": "string",
+        "id_type": "string",
+        "id_value": "string",
+        "source": "string",
+        "record_id": "string",
+        "rule": "string",
+        "merged_at": TS,
+    },
+)
+
+IDENTITY_REFUSALS = _spec(
+    "identity_refusals",
+    ("id_type", "id_value", "rule"),
+    "An identifier the rules kept from linking records: blocked, over-shared or over a limit.",
+    {
+        "id_type": "string",
+        "id_value": "string",
+        "rule": "string",
+        "detail": "string",
+        "records": "int64",
+        "refused_at": TS,
+    },
+)
+
+IDENTITY_OBSERVATIONS = _spec(
+    "identity_observations",
+    ("source", "record_id", "id_type", "id_value"),
+    "Identifier observations the identity graph has processed: an incremental run's baseline.",
+    {
+        "source": "string",
+        "record_id": "string",
+        "id_type": "string",
+        "id_value": "string",
+        "observed_at": TS,
+        "resolved_at": TS,
+    },
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     IDENTIFIERS,
@@ -333,6 +405,11 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     DEAD_LETTERS,
     DEAD_LETTER_REPLAYS,
     RECORD_LINKS,
+    RECORD_PROFILES,
+    PROFILE_IDENTIFIERS,
+    IDENTITY_MERGES,
+    IDENTITY_REFUSALS,
+    IDENTITY_OBSERVATIONS,
 )
 
 BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}

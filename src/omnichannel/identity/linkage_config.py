@@ -1,0 +1,532 @@
+"""The linkage model's YAML configuration: parsed, checked, and turned into Splink settings.
+
+A config names the fields of ``customer_records`` to compare and how, the blocking rules
+that choose which pairs are scored, how the model is trained, and the match threshold.
+``linkage_default.yaml`` beside this module is the shipped default; ``docs/linkage.md``
+describes every key. Every mistake is a ``ValidationError`` naming the key, the value and
+what would be accepted, raised before any data is read.
+
+Example::
+
+    config = load_config(Path("my_linkage.yaml"))   # or load_config() for the default
+    settings = splink_settings(config)              # a splink.SettingsCreator
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from splink import SettingsCreator, block_on
+from splink import comparison_level_library as cll
+from splink import comparison_library as cl
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+
+from omnichannel.errors import ConfigError, ValidationError
+from omnichannel.warehouse.tables import CUSTOMER_RECORDS
+
+DEFAULT_CONFIG = Path(__file__).with_name("linkage_default.yaml")
+
+# Columns that identify a record or are bookkeeping; comparing them would be meaningless.
+_NOT_COMPARABLE = {"source", "record_id", "created_at", "updated_at", "attributes"}
+FIELDS: tuple[str, ...] = tuple(
+    n for n in CUSTOMER_RECORDS.schema.names if n not in _NOT_COMPARABLE
+)
+DATE_FIELDS = frozenset(
+    n
+    for n in FIELDS
+    if CUSTOMER_RECORDS.schema[n].is_date() or CUSTOMER_RECORDS.schema[n].is_timestamp()
+)
+
+SIMILARITY = ("jaro_winkler", "jaro", "jaccard")
+DISTANCE = ("levenshtein", "damerau_levenshtein")
+COMPARISONS = ("exact", *SIMILARITY, *DISTANCE, "date_of_birth", "postcode", "address")
+NORMALISERS = ("name", "address", "postcode", "text", "date")
+BACKENDS = ("duckdb", "spark")
+
+# Which normaliser a field gets when the config does not say.
+_DEFAULT_NORMALISER = {
+    "first_name": "name",
+    "last_name": "name",
+    "address": "address",
+    "postcode": "postcode",
+}
+_BLOCK_ITEM = re.compile(r"^(?P<field>[a-z_]+)(\[:(?P<prefix>[1-9][0-9]*)\])?$")
+_KEYS = {"model", "threshold", "backend", "skip_shared_identifiers", "sources", "comparisons"}
+_KEYS |= {"blocking", "training"}
+_COMPARISON_KEYS = {
+    "comparison",
+    "thresholds",
+    "term_frequency_adjustments",
+    "normalise",
+    "swap_day_month",
+    "within_days",
+    "prefixes",
+    "one_edit",
+    "postcode",
+    "contains",
+}
+_TRAINING_KEYS = {"u_max_pairs", "seed", "em_blocking", "prior_rules", "prior_recall"}
+
+
+@dataclass(frozen=True)
+class BlockItem:
+    """One equality in a blocking rule: a field, or its first ``prefix`` characters."""
+
+    field: str
+    prefix: int | None = None
+
+    def sql(self) -> str:
+        return self.field if self.prefix is None else f"substr({self.field}, 1, {self.prefix})"
+
+    def __str__(self) -> str:
+        return self.field if self.prefix is None else f"{self.field}[:{self.prefix}]"
+
+
+BlockRule = tuple[BlockItem, ...]
+
+
+@dataclass(frozen=True)
+class FieldComparison:
+    """How one field of two records is compared: its levels, from most to least alike."""
+
+    field: str
+    comparison: str
+    thresholds: tuple[float, ...] = ()
+    term_frequency_adjustments: bool = False
+    normalise: str = "text"
+    swap_day_month: bool = True
+    within_days: tuple[int, ...] = (31,)
+    prefixes: tuple[int, ...] = (4, 3)
+    one_edit: bool = True
+    postcode: str | None = None
+    contains: bool = False
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.field,) if self.postcode is None else (self.field, self.postcode)
+
+
+@dataclass(frozen=True)
+class Training:
+    """u by random sampling, m by EM over each ``em_blocking`` pass, the prior from rules."""
+
+    u_max_pairs: float = 2e6
+    seed: int = 42
+    em_blocking: tuple[BlockRule, ...] = ()
+    prior_rules: tuple[BlockRule, ...] = ()
+    prior_recall: float = 0.7
+
+
+@dataclass(frozen=True)
+class LinkageConfig:
+    """A whole linkage model definition (see ``linkage_default.yaml``)."""
+
+    model: str
+    threshold: float
+    comparisons: tuple[FieldComparison, ...]
+    blocking: tuple[BlockRule, ...]
+    training: Training
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    backend: str = "duckdb"
+    skip_shared_identifiers: bool = True
+    origin: str = "default"
+
+    @property
+    def compared_fields(self) -> tuple[str, ...]:
+        return tuple(c.field for c in self.comparisons)
+
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        """Every field the model reads: compared ones, then any used only for blocking."""
+        rules = (*self.blocking, *self.training.em_blocking, *self.training.prior_rules)
+        compared = [f for c in self.comparisons for f in c.fields]
+        return tuple(dict.fromkeys((*compared, *(i.field for rule in rules for i in rule))))
+
+    def normaliser(self, name: str) -> str:
+        """How a field's values are cleaned before they are compared or blocked on."""
+        if name in self.compared_fields:
+            return self.comparison(name).normalise
+        return default_normaliser(name)
+
+    def comparison(self, name: str) -> FieldComparison:
+        return next(c for c in self.comparisons if c.field == name)
+
+    def with_threshold(self, threshold: float | None) -> LinkageConfig:
+        if threshold is None:
+            return self
+        return replace(self, threshold=_probability("--threshold", threshold))
+
+
+def load_config(path: Path | None = None) -> LinkageConfig:
+    """Read and check a linkage YAML file (the shipped default when ``path`` is None)."""
+    source = path or DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read linkage config {source}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"linkage config {source} is not valid YAML: {exc}") from exc
+    return parse_config(raw, origin=str(source) if path else "default")
+
+
+def parse_config(raw: object, *, origin: str = "inline") -> LinkageConfig:
+    """Check a config already read into Python objects; see ``load_config``."""
+    doc = _mapping("linkage", raw)
+    _known_keys("linkage", doc, _KEYS)
+    comparisons = tuple(
+        _comparison(name, spec)
+        for name, spec in _mapping("comparisons", doc.get("comparisons")).items()
+    )
+    if not comparisons:
+        raise ValidationError("comparisons", {}, "at least one field to compare")
+    training_raw = _mapping("training", doc.get("training", {}))
+    _known_keys("training", training_raw, _TRAINING_KEYS)
+    compared = [c.field for c in comparisons]
+    training = Training(
+        u_max_pairs=_number("training.u_max_pairs", training_raw.get("u_max_pairs", 2e6), 1e3),
+        seed=int(_number("training.seed", training_raw.get("seed", 42), 0)),
+        em_blocking=_rules("training.em_blocking", training_raw.get("em_blocking", [])),
+        prior_rules=_rules("training.prior_rules", training_raw.get("prior_rules", [compared[:3]])),
+        prior_recall=_probability("training.prior_recall", training_raw.get("prior_recall", 0.7)),
+    )
+    if not training.em_blocking:
+        raise ValidationError("training.em_blocking", [], "at least one blocking rule for EM")
+    backend = str(doc.get("backend", "duckdb"))
+    if backend not in BACKENDS:
+        raise ValidationError("backend", backend, f"one of {', '.join(BACKENDS)}")
+    model = doc.get("model", "splink")
+    if not isinstance(model, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", model):
+        raise ValidationError("model", model, "a name of letters, digits, '_', '.' or '-'")
+    blocking = _rules("blocking", doc.get("blocking"))
+    if not blocking:
+        raise ValidationError("blocking", [], "at least one blocking rule for predictions")
+    return LinkageConfig(
+        model=model,
+        threshold=_probability("threshold", doc.get("threshold", 0.9)),
+        comparisons=comparisons,
+        blocking=blocking,
+        training=training,
+        sources=_sources(doc.get("sources", {"*": "all"}), tuple(compared)),
+        backend=backend,
+        skip_shared_identifiers=bool(doc.get("skip_shared_identifiers", True)),
+        origin=origin,
+    )
+
+
+def _comparison(name: object, spec: object) -> FieldComparison:
+    fname = _field("comparisons", name)
+    where = f"comparisons.{fname}"
+    spec = {"comparison": spec} if isinstance(spec, str) else _mapping(where, spec)
+    _known_keys(where, spec, _COMPARISON_KEYS)
+    kind = spec.get("comparison")
+    if kind not in COMPARISONS:
+        raise ValidationError(f"{where}.comparison", kind, f"one of {', '.join(COMPARISONS)}")
+    if kind == "date_of_birth" and fname not in DATE_FIELDS:
+        raise ValidationError(
+            f"{where}.comparison", kind, f"a date field ({', '.join(DATE_FIELDS)})"
+        )
+    normalise = spec.get("normalise", default_normaliser(fname))
+    if normalise not in NORMALISERS or (normalise == "date") != (fname in DATE_FIELDS):
+        accepted = (
+            "date" if fname in DATE_FIELDS else ", ".join(n for n in NORMALISERS if n != "date")
+        )
+        raise ValidationError(f"{where}.normalise", normalise, accepted)
+    return FieldComparison(
+        field=fname,
+        comparison=kind,
+        thresholds=_thresholds(where, kind, spec.get("thresholds")),
+        term_frequency_adjustments=bool(spec.get("term_frequency_adjustments", False)),
+        normalise=normalise,
+        swap_day_month=bool(spec.get("swap_day_month", True)),
+        within_days=tuple(
+            int(_number(f"{where}.within_days", d, 1))
+            for d in _list(f"{where}.within_days", spec.get("within_days", [31]))
+        ),
+        prefixes=tuple(
+            int(_number(f"{where}.prefixes", p, 1))
+            for p in _list(f"{where}.prefixes", spec.get("prefixes", [4, 3]))
+        ),
+        one_edit=bool(spec.get("one_edit", True)),
+        postcode=_postcode_field(where, kind, spec.get("postcode")),
+        contains=_contains(where, kind, spec.get("contains", False)),
+    )
+
+
+def default_normaliser(name: str) -> str:
+    return "date" if name in DATE_FIELDS else _DEFAULT_NORMALISER.get(name, "text")
+
+
+def _contains(where: str, kind: str, raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise ValidationError(f"{where}.contains", raw, "true or false")
+    if raw and kind not in SIMILARITY:
+        raise ValidationError(f"{where}.contains", raw, f"false for a {kind} comparison")
+    return raw
+
+
+def _postcode_field(where: str, kind: str, raw: object) -> str | None:
+    if raw is None:
+        return None
+    if kind != "address":
+        raise ValidationError(
+            f"{where}.postcode", raw, "no postcode key except on an address comparison"
+        )
+    return _field(f"{where}.postcode", raw)
+
+
+def _thresholds(where: str, kind: str, raw: object) -> tuple[float, ...]:
+    if kind in (*SIMILARITY, "address"):
+        values = [
+            _probability(f"{where}.thresholds", v)
+            for v in _list(f"{where}.thresholds", raw or [0.92, 0.8])
+        ]
+        if values != sorted(values, reverse=True):
+            raise ValidationError(f"{where}.thresholds", values, "similarities from high to low")
+        return tuple(values)
+    if kind in DISTANCE:
+        values = [
+            _number(f"{where}.thresholds", v, 1)
+            for v in _list(f"{where}.thresholds", raw or [1, 2])
+        ]
+        if values != sorted(values):
+            raise ValidationError(f"{where}.thresholds", values, "distances from low to high")
+        return tuple(values)
+    if raw is not None:
+        raise ValidationError(f"{where}.thresholds", raw, f"no thresholds for a {kind} comparison")
+    return ()
+
+
+def _rules(where: str, raw: object) -> tuple[BlockRule, ...]:
+    rules: list[BlockRule] = []
+    for i, rule in enumerate(_list(where, raw)):
+        items = [rule] if isinstance(rule, str) else _list(f"{where}[{i}]", rule)
+        parsed = []
+        for item in items:
+            match = _BLOCK_ITEM.match(str(item))
+            if match is None:
+                raise ValidationError(
+                    f"{where}[{i}]", item, "a field name, or field[:N] for its first N characters"
+                )
+            prefix = match["prefix"]
+            parsed.append(
+                BlockItem(_field(f"{where}[{i}]", match["field"]), int(prefix) if prefix else None)
+            )
+        if not parsed:
+            raise ValidationError(f"{where}[{i}]", rule, "a list of one or more fields")
+        rules.append(tuple(parsed))
+    return tuple(rules)
+
+
+def _sources(raw: object, compared: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    sources: dict[str, tuple[str, ...]] = {}
+    for source, fields in _mapping("sources", raw).items():
+        where = f"sources.{source}"
+        if fields == "all":
+            sources[str(source)] = compared
+            continue
+        chosen = tuple(_field(where, f) for f in _list(where, fields))
+        unknown = [f for f in chosen if f not in compared]
+        if unknown:
+            raise ValidationError(
+                where, unknown[0], f"'all' or compared fields: {', '.join(compared)}"
+            )
+        sources[str(source)] = chosen
+    if not sources:
+        raise ValidationError("sources", raw, "at least one source, or '*': all")
+    return sources
+
+
+def _field(where: str, name: object) -> str:
+    if name not in FIELDS:
+        raise ValidationError(where, name, f"a column of customer_records: {', '.join(FIELDS)}")
+    return str(name)
+
+
+def _mapping(where: str, raw: object) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValidationError(where, raw, "a mapping of keys to values")
+    return raw
+
+
+def _list(where: str, raw: object) -> list[Any]:
+    if not isinstance(raw, list):
+        raise ValidationError(where, raw, "a list")
+    return raw
+
+
+def _known_keys(where: str, doc: dict[str, Any], known: set[str]) -> None:
+    for key in doc:
+        if key not in known:
+            raise ValidationError(where, key, f"keys {', '.join(sorted(known))}")
+
+
+def _number(where: str, raw: object, minimum: float) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < minimum:
+        raise ValidationError(where, raw, f"a number >= {minimum:g}")
+    return float(raw)
+
+
+def _probability(where: str, raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw < 1:
+        raise ValidationError(where, raw, "a probability strictly between 0 and 1")
+    return float(raw)
+
+
+# --- Splink settings --------------------------------------------------------------------
+
+SWAPPED_SUFFIX = "__swapped"
+
+
+def splink_settings(
+    config: LinkageConfig, *, probability_two_random_records_match: float | None = None
+) -> SettingsCreator:
+    """The Splink model for a config: one comparison per field, the blocking rules."""
+    extra: dict[str, Any] = {}
+    if probability_two_random_records_match is not None:
+        extra["probability_two_random_records_match"] = probability_two_random_records_match
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[splink_comparison(c) for c in config.comparisons],
+        blocking_rules_to_generate_predictions=[splink_rule(r) for r in config.blocking],
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+        additional_columns_to_retain=["source", "record_id"],
+        **extra,
+    )
+
+
+def splink_rule(rule: BlockRule) -> BlockingRuleCreator:
+    return block_on(*(item.sql() for item in rule))
+
+
+def splink_comparison(comp: FieldComparison) -> ComparisonCreator:
+    """Levels from most to least alike; labels short enough to read in an explanation."""
+    name = comp.field
+    levels: list[ComparisonLevelCreator] = [
+        cll.NullLevel(name).configure(label_for_charts="missing"),
+        cll.ExactMatchLevel(
+            name, term_frequency_adjustments=comp.term_frequency_adjustments
+        ).configure(label_for_charts="exact"),
+    ]
+    if comp.comparison in SIMILARITY:
+        level_class = {
+            "jaro_winkler": (cll.JaroWinklerLevel, "Jaro-Winkler"),
+            "jaro": (cll.JaroLevel, "Jaro"),
+            "jaccard": (cll.JaccardLevel, "Jaccard"),
+        }[comp.comparison]
+        for i, t in enumerate(comp.thresholds):
+            levels.append(
+                level_class[0](name, t).configure(label_for_charts=f"{level_class[1]} >= {t:g}")
+            )
+            if i == 0 and comp.contains:
+                levels.append(_contains_level(name))
+    elif comp.comparison in DISTANCE:
+        level_class2 = {
+            "levenshtein": (cll.LevenshteinLevel, "Levenshtein"),
+            "damerau_levenshtein": (cll.DamerauLevenshteinLevel, "Damerau-Levenshtein"),
+        }[comp.comparison]
+        for t in comp.thresholds:
+            levels.append(
+                level_class2[0](name, int(t)).configure(
+                    label_for_charts=f"{level_class2[1]} <= {t:g}"
+                )
+            )
+    elif comp.comparison == "date_of_birth":
+        levels += _date_levels(comp)
+    elif comp.comparison == "postcode":
+        levels += _postcode_levels(comp, comp.field)
+    elif comp.comparison == "address":
+        return _address_comparison(comp)
+    levels.append(cll.ElseLevel().configure(label_for_charts="different"))
+    return cl.CustomComparison(comparison_levels=list(levels), output_column_name=name)
+
+
+def _contains_level(name: str) -> ComparisonLevelCreator:
+    # Nicknames and diminutives keep the given name inside them (li / lili / xiaoli);
+    # written for DuckDB, Splink translates it for other engines with sqlglot.
+    return cll.CustomLevel(
+        f"strpos({name}_l, {name}_r) > 0 OR strpos({name}_r, {name}_l) > 0",
+        label_for_charts="one contains the other",
+        base_dialect_str="duckdb",
+    )
+
+
+def _date_levels(comp: FieldComparison) -> list[ComparisonLevelCreator]:
+    # Dates arrive as ISO text (normalised), so one mistyped digit is one edit.
+    name = comp.field
+    levels: list[ComparisonLevelCreator] = []
+    if comp.swap_day_month:
+        # The swapped form is symmetric: if l == swap(r) then r == swap(l).
+        levels.append(
+            cll.CustomLevel(
+                f"{name}_l = {name}{SWAPPED_SUFFIX}_r", label_for_charts="day and month swapped"
+            )
+        )
+    levels.append(cll.LevenshteinLevel(name, 1).configure(label_for_charts="one digit different"))
+    for days in comp.within_days:
+        levels.append(
+            cll.AbsoluteDateDifferenceLevel(
+                name, input_is_string=True, threshold=days, metric="day", datetime_format="%Y-%m-%d"
+            ).configure(label_for_charts=f"within {days} days")
+        )
+    return levels
+
+
+def _postcode_levels(comp: FieldComparison, name: str) -> list[ComparisonLevelCreator]:
+    # Postcodes are compared as text: a mistyped digit, then shared leading characters
+    # (district, city...), which works for numeric codes as well as UK-style ones.
+    levels: list[ComparisonLevelCreator] = []
+    if name == comp.postcode:
+        levels.append(cll.ExactMatchLevel(name).configure(label_for_charts="same postcode"))
+    if comp.one_edit:
+        label = (
+            "one character different" if name == comp.field else "postcode one character different"
+        )
+        levels.append(cll.LevenshteinLevel(name, 1).configure(label_for_charts=label))
+    prefix = "" if name == comp.field else "postcode "
+    for n in comp.prefixes:
+        levels.append(
+            cll.CustomLevel(
+                f"substr({name}_l, 1, {n}) = substr({name}_r, 1, {n})",
+                label_for_charts=f"{prefix}first {n} characters equal",
+            )
+        )
+    return levels
+
+
+def _address_comparison(comp: FieldComparison) -> ComparisonCreator:
+    """Address and postcode as one comparison: both say where a person lives.
+
+    Compared apart, a household's shared address and postcode would count twice (the
+    independence Fellegi-Sunter assumes does not hold), outweighing different first
+    names and birth dates. Here the postcode only speaks when the addresses cannot.
+    """
+    addr, post = comp.field, comp.postcode
+    if post is None:
+        null: ComparisonLevelCreator = cll.NullLevel(addr)
+    else:
+        null = cll.CustomLevel(
+            f"({addr}_l IS NULL OR {addr}_r IS NULL) AND ({post}_l IS NULL OR {post}_r IS NULL)",
+            label_for_charts="missing",
+        ).configure(is_null_level=True)
+    levels: list[ComparisonLevelCreator] = [
+        null,
+        cll.ExactMatchLevel(addr).configure(label_for_charts="same address"),
+    ]
+    for t in comp.thresholds:
+        jw: ComparisonLevelCreator = cll.JaroWinklerLevel(addr, t)
+        if post is not None:
+            jw = cll.And(jw, cll.ExactMatchLevel(post))
+        label = f"address Jaro-Winkler >= {t:g}" + ("" if post is None else ", same postcode")
+        levels.append(jw.configure(label_for_charts=label))
+    if post is not None:
+        levels += _postcode_levels(comp, post)
+    levels.append(cll.ElseLevel().configure(label_for_charts="different"))
+    return cl.CustomComparison(comparison_levels=list(levels), output_column_name=addr)
