@@ -10,6 +10,7 @@ from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, key_value_table
 from omnichannel.errors import OmniError
 from omnichannel.installation import initialise
+from omnichannel.opstore import open_opstore
 from omnichannel.warehouse import open_warehouse
 
 
@@ -26,14 +27,17 @@ def demo(
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """Generate a synthetic omnichannel retailer and feed it through the pipeline."""
+    """Generate a synthetic omnichannel retailer and feed it through the ingestion paths."""
     from omnichannel.cli.output import progress_bars
     from omnichannel.demo import DemoConfig, run_demo
 
     settings = settings_of(ctx)
     initialise(settings)
     config = DemoConfig(seed=seed, people=people, days=days, start=_as_date(start))
-    with open_warehouse(settings.resolved_warehouse_url) as wh:
+    with (
+        open_warehouse(settings.resolved_warehouse_url) as wh,
+        open_opstore(settings.resolved_opstore_url) as store,
+    ):
         held = {name: n for name, n in wh.counts().items() if n}
         if held and not reset:
             raise OmniError(
@@ -44,13 +48,24 @@ def demo(
             wh.truncate()
         with progress_bars(enabled=not as_json) as progress:
             summary = run_demo(
-                warehouse=wh, truth_dir=settings.truth_dir, config=config, progress=progress
+                warehouse=wh,
+                truth_dir=settings.truth_dir,
+                config=config,
+                progress=progress,
+                home=settings.home,
+                opstore=store,
             )
     result = summary.to_dict()
     if as_json:
         emit_json(result)
         return
-    console.print(key_value_table("Demo business loaded", result))
+    shown = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
+    console.print(key_value_table("Demo business loaded", shown))
+    console.print(
+        f"Exports the connectors read are in {result['exports_dir']}; "
+        f"{result['dead_letters']} planted bad records are in dead letters "
+        "([bold]omni dlq list[/])."
+    )
     console.print(
         "\nNext: [bold]omni serve[/] and open "
         f"[link]http://{settings.host}:{settings.port}/[/link] (API at /docs); "

@@ -340,8 +340,10 @@ def _linkage_records(
         birth: date = people.birth_date[i]
         postcode, address = people.postcode[i], people.address[i]
         for mistake in rng.choice(6, size=int(rng.integers(1, 3)), replace=False):
-            if mistake == 0:
-                last = transpose(rng, last) if len(last) > 2 else drop_char(rng, first)
+            if mistake == 0 and len(last) > 2:
+                last = transpose(rng, last)
+            elif mistake == 0:  # two-letter surnames (Wu, Li) cannot transpose: misspell the name
+                first = drop_char(rng, first)
             elif mistake == 1:
                 first = drop_char(rng, first) if len(first) > 3 else transpose(rng, first)
             elif mistake == 2:

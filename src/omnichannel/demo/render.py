@@ -171,6 +171,7 @@ def render(
         pa.array(web & (path == -1) & (kind != PRODUCT_VIEWED)), f"https://www.{DOMAIN}/", url
     )
     ip = _take(ctx.ips, frame["person"])
+    app_name = _small(APP_NAMES, platform)
     context = _join(
         '{"library":{"name":"',
         _small(LIBRARIES, platform),
@@ -179,6 +180,7 @@ def render(
         f'","locale":"zh-CN","timezone":"{TIMEZONE}"',
         _optional(device, ',"device":{"id":"', device, '","type":"', device_type, '"}'),
         _optional(os_name, ',"os":{"name":"', os_name, '"}'),
+        _optional(app_name, ',"app":{"name":"', app_name, '"}'),
         _optional(
             camp_name,
             ',"campaign":{"name":"',
@@ -187,7 +189,9 @@ def render(
             camp_source,
             '","medium":"',
             camp_medium,
-            '"}',
+            '"',
+            _optional(term, ',"term":"', term, '"'),
+            "}",
         ),
         _optional(url, ',"page":{"url":"', url, '"}'),
         "}",
@@ -224,7 +228,7 @@ def render(
             "context_device_id": device,
             "context_device_type": device_type,
             "context_os_name": os_name,
-            "context_app_name": _small(APP_NAMES, platform),
+            "context_app_name": app_name,
             "context_campaign_name": camp_name,
             "context_campaign_source": camp_source,
             "context_campaign_medium": camp_medium,

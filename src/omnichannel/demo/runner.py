@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 
@@ -10,6 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnichannel.demo import exports
+from omnichannel.demo import exports_commerce as commerce
+from omnichannel.demo.archive import ArchiveWriter, epoch_timestamp_lines
 from omnichannel.demo.behaviour import (
     IDENTIFY,
     Sessions,
@@ -22,10 +26,28 @@ from omnichannel.demo.behaviour import (
 from omnichannel.demo.campaigns import CampaignPlan, build_campaigns
 from omnichannel.demo.catalogue import Catalogue, build_catalogue
 from omnichannel.demo.codes import uuids
-from omnichannel.demo.identities import IdentifierLog, Identities, build_identities
+from omnichannel.demo.exports import Export
+from omnichannel.demo.exports_commerce import MARKETPLACES, STOREFRONT_SOURCES
+from omnichannel.demo.feed import (
+    LIVE_MAX,
+    FeedReport,
+    load_archive,
+    load_exports,
+    places,
+    register_sources,
+    retire_keys,
+    send_live,
+)
+from omnichannel.demo.identities import (
+    SOCIAL_PLATFORMS,
+    IdentifierLog,
+    Identities,
+    build_identities,
+)
 from omnichannel.demo.messaging import audiences, build_messaging
 from omnichannel.demo.model import (
     COUNTRY,
+    UTC_OFFSET_HOURS,
     DemoConfig,
     DemoSummary,
     child_rng,
@@ -41,6 +63,9 @@ from omnichannel.demo.orders import (
 from omnichannel.demo.people import People, build_people
 from omnichannel.demo.render import RenderContext, render
 from omnichannel.demo.truth import write_truth
+from omnichannel.errors import ValidationError
+from omnichannel.ingest.segment import Limits
+from omnichannel.opstore import OpStore
 from omnichannel.warehouse import Warehouse
 
 Progress = Callable[[str, int, int], None]
@@ -53,8 +78,14 @@ def run_demo(
     truth_dir: Path,
     config: DemoConfig = DemoConfig(),
     progress: Progress | None = None,
+    home: Path | None = None,
+    opstore: OpStore | None = None,
 ) -> DemoSummary:
-    """Generate the demo retailer into ``warehouse`` and its ground truth into ``truth_dir``.
+    """Generate the demo retailer, feed it into ``warehouse`` through the ingestion paths.
+
+    The source systems' exports and the collector's log go to ``<home>/demo/`` (a
+    temporary directory without ``home``); write keys go to ``opstore`` (a temporary one
+    without it). The ground truth goes to ``truth_dir``.
 
     Example::
 
@@ -64,6 +95,7 @@ def run_demo(
     """
     started = perf_counter()
     report: Progress = progress or (lambda stage, done, total: None)
+    check_live_day(config)
 
     report("people", 0, 3)
     catalogue = build_catalogue(config)
@@ -106,36 +138,46 @@ def run_demo(
     report("events", 5, 5)
 
     ctx = _context(config, people, ids, catalogue, plan, tables, messaging.deliveries)
-    identify_records: list[pa.Table] = []
-    for start in range(0, n_events, BATCH_ROWS):
-        chunk = {k: v[start : start + BATCH_ROWS] for k, v in frame.items()}
-        events = render(chunk, message_ids.slice(start, BATCH_ROWS), ctx)
-        warehouse.append("events", events)
-        identify_records.append(_identify_identifiers(chunk, events, people))
-        report("loading events", min(start + BATCH_ROWS, n_events), n_events)
+    records = _records_table(config, ids)
+    static_ids = _identifiers_table(config, ids.identifiers)
+    fed = FeedReport()
+    with places(home, opstore) as place:
+        # Events are in time order: history up to ``split`` is archived, the rest is live.
+        split = live_start(config, frame["ts"])
+        archive = ArchiveWriter(place.exports / "segment-archive")
+        identify_records: list[pa.Table] = []
+        live_parts: list[pa.Table] = []
+        stage_started = perf_counter()
+        for start in range(0, n_events, BATCH_ROWS):
+            chunk = {k: v[start : start + BATCH_ROWS] for k, v in frame.items()}
+            events = render(chunk, message_ids.slice(start, BATCH_ROWS), ctx)
+            identify_records.append(_identify_identifiers(chunk, events, people))
+            history = events.slice(0, max(split - start, 0))
+            archive.write(history, epoch_timestamp_lines(history))
+            live_parts.append(events.slice(history.num_rows))
+            report("writing exports", min(start + BATCH_ROWS, n_events), n_events + 1)
+        archived = archive.close()
+        fed.planted_bad += sum(archive.planted.values())
+        exports = _write_exports(place.exports, catalogue, plan, tables, records, static_ids)
+        report("writing exports", n_events + 1, n_events + 1)
+        fed.timed("write exports", stage_started)
 
-    report("loading tables", 0, 8)
-    static = {
-        "products": catalogue.products,
-        "content_items": catalogue.content_items,
-        "stores": catalogue.stores,
-        "campaigns": plan.campaigns,
-        "ad_spend": plan.ad_spend,
-        "customer_records": _records_table(config, ids),
-        "orders": tables.orders,
-        "order_lines": tables.order_lines,
-        "deliveries": messaging.deliveries,
-    }
-    for k, (name, table) in enumerate(static.items()):
-        for offset in range(0, max(table.num_rows, 1), BATCH_ROWS):
-            warehouse.append(name, table.slice(offset, BATCH_ROWS))
-        report("loading tables", k + 1, len(static) + 1)
-    ident_static = _identifiers_table(config, ids.identifiers)
-    identify_rows = pa.concat_tables([t.drop_columns(["person_id"]) for t in identify_records])
-    identifiers = pa.concat_tables([ident_static, identify_rows])
-    for offset in range(0, identifiers.num_rows, BATCH_ROWS):
-        warehouse.append("identifiers", identifiers.slice(offset, BATCH_ROWS))
-    report("loading tables", len(static) + 1, len(static) + 1)
+        keys = register_sources(place.opstore)
+        stage_started = perf_counter()
+        identify_rows = pa.concat_tables([t.drop_columns(["person_id"]) for t in identify_records])
+        # No export the connectors read carries these (see feed's docstring).
+        for name, table in (
+            ("campaigns", plan.campaigns),
+            ("deliveries", messaging.deliveries),
+            ("identifiers", identify_rows),
+        ):
+            for offset in range(0, max(table.num_rows, 1), BATCH_ROWS):
+                warehouse.append(name, table.slice(offset, BATCH_ROWS))
+        fed.timed("append direct", stage_started)
+        load_exports(warehouse, exports, fed, place, report)
+        load_archive(warehouse, archived, fed, report)
+        send_live(warehouse, pa.concat_tables(live_parts), keys, fed, place, report)
+        retire_keys(place.opstore, keys)
 
     report("truth", 0, 1)
     truth = _truth_records(people, ids, tables, identify_records)
@@ -153,12 +195,16 @@ def run_demo(
     write_truth(truth_dir, config, people, plan, owned, truth, last_day)
     report("truth", 1, 1)
 
+    counts = warehouse.counts()
     distinct_ids = len({(t, v) for t, v, _ in owned})
+    sources = set(static_ids.column("source").to_pylist()) | set(
+        identify_rows.column("source").to_pylist()
+    )
     return DemoSummary(
         people=people.n,
-        identifiers=identifiers.num_rows,
+        identifiers=counts["identifiers"],
         identifiers_per_person=round(distinct_ids / people.n, 2),
-        source_systems=len(set(pc.unique(identifiers.column("source")).to_pylist())),
+        source_systems=len(sources),
         customer_records=len(ids.record_person),
         events=n_events,
         orders=tables.orders.num_rows,
@@ -171,7 +217,81 @@ def run_demo(
         deliveries=messaging.deliveries.num_rows,
         seconds=round(perf_counter() - started, 1),
         truth_dir=str(truth_dir),
+        extra={
+            "files_loaded": len(fed.files),
+            "events_from_archive": fed.archive_events,
+            "events_from_collector": fed.live_events,
+            "collector_requests": fed.live_requests,
+            "bad_records_planted": fed.planted_bad,
+            "dead_letters": counts["dead_letters"],
+            "revenue_by_channel": _revenue_by_channel(tables.orders),
+            "exports_dir": str(place.exports) if home is not None else None,
+            "ingest_seconds": fed.seconds,
+            "ingest_files": fed.files,
+        },
     )
+
+
+def _revenue_by_channel(orders: pa.Table) -> dict[str, str]:
+    """Generated order totals per channel (CNY, as text), to check what the connectors loaded."""
+    sums = orders.group_by("channel").aggregate([("total", "sum")])
+    return dict(
+        sorted(
+            zip(
+                sums.column("channel").to_pylist(),
+                [str(v) for v in sums.column("total_sum").to_pylist()],
+                strict=True,
+            )
+        )
+    )
+
+
+def live_start(config: DemoConfig, ts: np.ndarray) -> int:
+    """First event of the live slice: the last local day, at most ``LIVE_MAX`` calls."""
+    last_day_utc = (config.days - 1) * 86_400 - UTC_OFFSET_HOURS * 3_600
+    first = int(np.searchsorted(ts, last_day_utc, side="left"))
+    return max(first, len(ts) - LIVE_MAX)
+
+
+def check_live_day(config: DemoConfig, limits: Limits = Limits()) -> None:
+    """The live day goes through the collector, which refuses times far from its clock."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    last = config.epoch + timedelta(days=config.days)
+    if last - timedelta(days=1) > now + limits.max_future or last < now - limits.max_age:
+        latest = (now + limits.max_future - timedelta(days=config.days - 1)).date()
+        raise ValidationError(
+            "start",
+            config.start.isoformat(),
+            f"a first day no later than {latest} for {config.days} days (the last day is "
+            "sent live to the collector, which refuses events from the future) and less "
+            "than 5 years ago",
+        )
+
+
+def _write_exports(
+    directory: Path,
+    catalogue: Catalogue,
+    plan: CampaignPlan,
+    tables: OrderTables,
+    records: pa.Table,
+    identifiers: pa.Table,
+) -> list[Export]:
+    names = catalogue.product_names
+    out = [
+        exports.members(directory, records, identifiers),
+        exports.loyalty(directory, records, identifiers),
+        exports.wechat_followers(directory, records, identifiers),
+        *(exports.social_followers(directory, records, p) for p in SOCIAL_PLATFORMS),
+        *(exports.marketplace_buyers(directory, records, p) for p in MARKETPLACES),
+        *commerce.catalogue_files(
+            directory, catalogue.products, catalogue.content_items, catalogue.stores
+        ),
+        commerce.media_report(directory, plan.ad_spend),
+        *(commerce.storefront_orders(directory, tables, names, s) for s in STOREFRONT_SOURCES),
+        commerce.till_tickets(directory, tables, names),
+        *(commerce.marketplace_orders(directory, tables, names, p) for p in MARKETPLACES),
+    ]
+    return out
 
 
 def _context(
