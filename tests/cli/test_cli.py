@@ -95,8 +95,10 @@ def test_demo_loads_a_business_and_refuses_to_overwrite_without_reset(tmp_path: 
     home = tmp_path / "home"
     args = ("demo", "--people", "300", "--days", "30", "--json")
     summary = json.loads(omni(*args, home=home).stdout)
-    for key in ("people", "identifiers", "events", "orders", "campaigns"):
+    for key in ("people", "identifiers", "events", "orders", "campaigns", "profiles_built"):
         assert summary[key] > 0, key
+    # identity resolution merges records into fewer profiles than there are records
+    assert summary["profiles"] == summary["profiles_built"] < summary["customer_records"]
     assert summary["people"] == 300
     again = omni(*args, home=home, check=False)
     assert again.returncode == 1 and "--reset" in again.stderr

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from omnichannel import __version__
-from omnichannel.api.routes import collector, events, health, sources, warehouse
+from omnichannel.api.routes import collector, events, health, profiles, sources, warehouse
 from omnichannel.api.services import Services
 from omnichannel.config import Settings, get_settings
 from omnichannel.web import pages
@@ -39,5 +39,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(collector.router)
     app.include_router(sources.router)
     app.include_router(events.router)
+    app.include_router(profiles.router)
     app.include_router(pages.router)
     return app

@@ -17,7 +17,9 @@ from omnichannel.warehouse import open_warehouse
 def demo(
     ctx: typer.Context,
     seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same data."),
-    people: int = typer.Option(20_000, "--people", min=10, help="Number of customers."),
+    people: int = typer.Option(
+        20_000, "--people", min=100, help="Number of customers (at least 100)."
+    ),
     days: int = typer.Option(180, "--days", min=7, help="Days of history."),
     start: datetime = typer.Option(
         "2026-01-01", "--start", formats=["%Y-%m-%d"], help="First day of history."
@@ -27,9 +29,10 @@ def demo(
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """Generate a synthetic omnichannel retailer and feed it through the ingestion paths."""
+    """Generate a synthetic retailer, feed it through ingestion, then link, resolve, profile."""
     from omnichannel.cli.output import progress_bars
     from omnichannel.demo import DemoConfig, run_demo
+    from omnichannel.pipeline import run_pipeline
 
     settings = settings_of(ctx)
     initialise(settings)
@@ -55,7 +58,8 @@ def demo(
                 home=settings.home,
                 opstore=store,
             )
-    result = summary.to_dict()
+            stages = run_pipeline(settings, wh, progress=progress)
+    result = {**summary.to_dict(), **stages}
     if as_json:
         emit_json(result)
         return
@@ -69,7 +73,8 @@ def demo(
     console.print(
         "\nNext: [bold]omni serve[/] and open "
         f"[link]http://{settings.host}:{settings.port}/[/link] (API at /docs); "
-        '[bold]omni status[/] for row counts; [bold]omni query "SELECT ..."[/] for SQL.'
+        '[bold]omni status[/] for row counts; [bold]omni query "SELECT ..."[/] for SQL; '
+        "[bold]omni profile show user_id:...[/] for one customer's 360° card."
     )
 
 

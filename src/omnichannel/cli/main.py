@@ -17,6 +17,8 @@ from omnichannel.cli import (
     identity,
     ingest,
     linkage,
+    profile,
+    profiles,
     quality,
     server,
     sources,
@@ -73,6 +75,8 @@ app.add_typer(events.app, name="events")
 app.add_typer(clv.app, name="clv")
 app.add_typer(linkage.app, name="linkage")
 app.add_typer(identity.app, name="identity")
+app.add_typer(profiles.app, name="profiles")
+app.add_typer(profile.app, name="profile")
 
 
 def main() -> None:

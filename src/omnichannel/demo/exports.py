@@ -56,6 +56,8 @@ def shop_time(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _local(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if len(values) == 0:  # np.char on an empty array loses its string dtype
+        return pa.array([], pa.string())
     moments = values.to_numpy(zero_copy_only=False).astype("datetime64[s]")
     shifted = moments + np.timedelta64(UTC_OFFSET_HOURS, "h")
     text = np.char.replace(np.datetime_as_string(shifted, unit="s"), "T", " ")
@@ -63,6 +65,8 @@ def _local(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def utc_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if len(values) == 0:
+        return pa.array([], pa.string())
     moments = values.to_numpy(zero_copy_only=False).astype("datetime64[s]")
     text = np.char.replace(np.datetime_as_string(moments, unit="s"), "T", " ")
     return pc.if_else(pc.is_valid(values), pa.array(text, pa.string()), None)

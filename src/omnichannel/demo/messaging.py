@@ -183,7 +183,8 @@ def build_messaging(
     table = (
         pa.Table.from_pylist([])
         if not deliveries
-        else pa.concat_tables([pa.table(d) for d in deliveries])
+        # A channel with no sends this run has all-null columns; promotion gives them types.
+        else pa.concat_tables([pa.table(d) for d in deliveries], promote_options="default")
     )
     frame = (
         {k: np.concatenate([e[k] for e in events]) for k in FRAME_FIELDS}

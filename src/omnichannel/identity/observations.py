@@ -9,7 +9,10 @@ They come from four places, all as Ibis expressions so any engine can run them:
 - ``events`` of the rule's ``event_types``: ``userId``, ``anonymousId``, ``previousId``
   (an alias's earlier anonymous id), ``context.device.id`` and ``traits.email/phone``;
 - ``orders``: the buyer's ``user_id``, ``anonymous_id`` and ``customer_record_id``;
-- ``customer_records``: each record's own id, so an order pointing at it joins it.
+- ``customer_records``: each record's own id, so an order pointing at it joins it;
+- ``record_links`` (Splink) at or above the rules' ``linkage.min_probability``: the link
+  itself, as an identifier of type ``linkage`` on both records it links, so the graph joins
+  them under the same limits as any identifier.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from omnichannel.warehouse import Warehouse
 TIMESTAMP = dt.Timestamp(scale=6)
 COLUMNS = ("source", "record_id", "id_type", "id_value", "observed_at")
 RECORD_POINTER = "customer_record_id"
+LINKAGE = "linkage"
 
 
 def observations(wh: Warehouse, rules: IdentityRules) -> ir.Table:
@@ -34,6 +38,7 @@ def observations(wh: Warehouse, rules: IdentityRules) -> ir.Table:
         *_from_events(wh, rules),
         *_from_orders(wh),
         _from_customer_records(wh),
+        *_from_links(wh, rules),
     ]
     raw = ibis.union(*parts, distinct=False)
     typed = raw.mutate(id_type=_source_type(raw, rules), id_value=_normalise(raw))
@@ -129,6 +134,25 @@ def _from_customer_records(wh: Warehouse) -> ir.Table:
     c = wh.table("customer_records")
     at = c.created_at.coalesce(c.updated_at)
     return c.select(**_rows(c.source, c.record_id, RECORD_POINTER, c.record_id, at))
+
+
+def _from_links(wh: Warehouse, rules: IdentityRules) -> list[ir.Table]:
+    """Each link above the threshold, named after its pair, observed on both its records."""
+    if rules.linkage_min_probability is None:
+        return []
+    links = wh.table("record_links")
+    links = links.filter(links.match_probability >= rules.linkage_min_probability)
+    name = (
+        links.source_l + "/" + links.record_id_l + " ~ " + links.source_r + "/" + links.record_id_r
+    )
+    return [
+        links.select(
+            **_rows(
+                links[f"source_{side}"], links[f"record_id_{side}"], LINKAGE, name, links.linked_at
+            )
+        )
+        for side in ("l", "r")
+    ]
 
 
 def _source_type(t: ir.Table, rules: IdentityRules) -> ir.StringValue:

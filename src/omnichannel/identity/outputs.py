@@ -9,6 +9,7 @@ import ibis
 import ibis.expr.types as ir
 
 from omnichannel.identity.components import Scratch
+from omnichannel.identity.observations import LINKAGE
 from omnichannel.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -20,7 +21,12 @@ OUTPUT_TABLES = ("record_profiles", "profile_identifiers", "identity_merges", "i
 
 
 def profile_identifiers(obs: ir.Table, named: ir.Table, refusals: ir.Table) -> ir.Table:
-    """Each identifier under each profile whose records carry it, linked or refused."""
+    """Each identifier under each profile whose records carry it, linked or refused.
+
+    Probabilistic links are not identifiers of the person (``identity_merges`` and
+    ``identity_refusals`` show them), so they are left out.
+    """
+    obs = obs.filter(obs.id_type != LINKAGE)
     joined = obs.join(named.select("rid", "profile_id"), "rid")
     grouped = joined.group_by(["profile_id", *VALUE]).agg(
         records=joined.rid.nunique(),
@@ -51,7 +57,9 @@ def merges(link: ir.Table, named: ir.Table) -> ir.Table:
         "id_value",
         "source",
         "record_id",
-        rule=ibis.literal("shared ") + joins.id_type,
+        rule=ibis.ifelse(
+            joins.id_type == LINKAGE, ibis.literal(LINKAGE), ibis.literal("shared ") + joins.id_type
+        ),
         merged_at=joins.observed_at,
     )
 

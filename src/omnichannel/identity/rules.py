@@ -52,6 +52,8 @@ class IdentityRules:
     source_id_types: dict[str, dict[str, str]] = field(default_factory=dict)
     event_types: tuple[str, ...] = ("identify", "alias")
     origin: str = "defaults"
+    # record_links at or above this match probability join records (None: links ignored).
+    linkage_min_probability: float | None = None
 
     def rule(self, id_type: str) -> TypeRule:
         found = self.types.get(id_type)
@@ -75,6 +77,7 @@ class IdentityRules:
             "blocked_patterns": {k: list(v) for k, v in sorted(self.blocked_patterns.items())},
             "source_id_types": self.source_id_types,
             "event_types": list(self.event_types),
+            "linkage": {"min_probability": self.linkage_min_probability},
         }
 
     def with_no_limits(self) -> IdentityRules:
@@ -85,6 +88,7 @@ class IdentityRules:
             source_id_types=self.source_id_types,
             event_types=self.event_types,
             origin=f"{self.origin}, without limits or blocked values",
+            linkage_min_probability=self.linkage_min_probability,
         )
 
 
@@ -121,6 +125,7 @@ def parse_rules(raw: dict[str, Any], *, origin: str = "given") -> IdentityRules:
         "blocked_patterns",
         "source_id_types",
         "event_types",
+        "linkage",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -151,7 +156,23 @@ def parse_rules(raw: dict[str, Any], *, origin: str = "given") -> IdentityRules:
         for s, m in (raw.get("source_id_types") or {}).items()
     }
     events = tuple(str(e) for e in raw.get("event_types") or ())
-    return IdentityRules(types, default, blocked, patterns, sources, events, origin)
+    return IdentityRules(
+        types, default, blocked, patterns, sources, events, origin, _linkage(raw.get("linkage"))
+    )
+
+
+def _linkage(spec: object) -> float | None:
+    """``linkage: {min_probability: 0.8}``; null or no key: probabilistic links are ignored."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or set(spec) - {"min_probability"}:
+        raise ValidationError("linkage", spec, "a mapping with min_probability (0-1 or null)")
+    value = spec.get("min_probability")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValidationError("linkage.min_probability", value, "a number from 0 to 1, or null")
+    return float(value)
 
 
 def _type_rule(name: str, spec: object) -> TypeRule:

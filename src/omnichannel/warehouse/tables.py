@@ -390,6 +390,98 @@ IDENTITY_OBSERVATIONS = _spec(
     },
 )
 
+# --- profiles (C3, C4): written by profiles/build.py, read by segments and the Profile API ---
+
+PROFILES = _spec(
+    "profiles",
+    ("profile_id",),
+    "One row per person: identifiers, presence, consent, computed traits, CLV and rule tags.",
+    {
+        "profile_id": "string",
+        "identifiers": "int64",
+        "identifier_counts": "string",
+        "first_seen": TS,
+        "last_seen": TS,
+        "source_systems": "string",
+        "channels": "string",
+        "consent": "string",
+        "events": "int64",
+        "orders": "int64",
+        "revenue": MONEY,
+        "orders_online": "int64",
+        "orders_offline": "int64",
+        "revenue_online": MONEY,
+        "revenue_offline": MONEY,
+        "average_order_value": "float64",
+        "first_order_at": TS,
+        "last_order_at": TS,
+        "recency_days": "int64",
+        "mean_purchase_interval_days": "float64",
+        "r_score": "int32",
+        "f_score": "int32",
+        "m_score": "int32",
+        "rfm_segment": "string",
+        "preferred_channel_engagement": "string",
+        "preferred_channel_purchase": "string",
+        "active_hours": "string",
+        "peak_hour": "int32",
+        "peak_hour_of_week": "int32",
+        "device_type": "string",
+        "os_name": "string",
+        "top_category": "string",
+        "category_affinity": "string",
+        "top_content_type": "string",
+        "content_type_affinity": "string",
+        "last_campaign": "string",
+        "last_campaign_id": "string",
+        "last_campaign_at": TS,
+        "last_campaign_via": "string",
+        "p_alive": "float64",
+        "expected_purchases": "float64",
+        "predicted_clv": "float64",
+        "tags": "string",
+        "built_at": TS,
+    },
+)
+
+PROFILE_HOURS = _spec(
+    "profile_hours",
+    ("profile_id", "hour_of_week"),
+    "A profile's events per local hour of the week (0 = Monday 00:00), for send time and segments.",
+    {
+        "profile_id": "string",
+        "hour_of_week": "int32",
+        "events": "int64",
+    },
+)
+
+PROFILE_AFFINITIES = _spec(
+    "profile_affinities",
+    ("profile_id", "kind", "value"),
+    "A profile's weighted interest in a product category or content type, as a share of its total.",
+    {
+        "profile_id": "string",
+        "kind": "string",
+        "value": "string",
+        "weight": "float64",
+        "score": "float64",
+    },
+)
+
+PROFILE_BUILDS = _spec(
+    "profile_builds",
+    ("built_at",),
+    "Each `omni profiles build`: its inputs' fingerprint (to skip an unchanged rebuild), result.",
+    {
+        "built_at": TS,
+        "fingerprint": "string",
+        "status": "string",
+        "profiles": "int64",
+        "seconds": "float64",
+        "report": "string",
+    },
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     IDENTIFIERS,
@@ -410,6 +502,10 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     IDENTITY_MERGES,
     IDENTITY_REFUSALS,
     IDENTITY_OBSERVATIONS,
+    PROFILES,
+    PROFILE_HOURS,
+    PROFILE_AFFINITIES,
+    PROFILE_BUILDS,
 )
 
 BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}

@@ -1,0 +1,175 @@
+"""Profile API, modelled on Segment's: one person's traits, identifiers, timeline and paths.
+
+Every route takes the person as ``TYPE:VALUE`` (``email:ann@example.com``, ``user_id:u1``,
+``phone:13812345678``, ``profile_id:p_...``); the value is normalised like ingestion
+normalises it. Errors: 400 names the field (a malformed identifier, an unknown type, a
+bad parameter), 404 names the identifier no profile holds, 409 lists the profiles that
+share a refused identifier.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from omnichannel.api.deps import ServicesDep
+from omnichannel.errors import ValidationError
+from omnichannel.profiles.lookup import (
+    AmbiguousIdentifierError,
+    ProfileLookup,
+    ProfileNotFoundError,
+    external_ids,
+)
+from omnichannel.profiles.timeline import KINDS, MAX_LIMIT, conversion_paths, timeline
+
+router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
+_create_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def _lookup(request: Request, services: ServicesDep) -> ProfileLookup:
+    """The app's one ``ProfileLookup`` (its in-memory index is shared by all requests)."""
+    state = request.app.state
+    with _create_lock:
+        found = getattr(state, "profile_lookup", None)
+        if found is None:
+            found = ProfileLookup(region=services.settings.default_region)
+            state.profile_lookup = found
+    return found
+
+
+def _answer(call: Callable[[], T]) -> T:
+    """Run a lookup, turning our errors into HTTP answers whose detail says what to fix."""
+    try:
+        return call()
+    except ValidationError as exc:
+        raise HTTPException(400, {"field": exc.field, "message": str(exc)}) from None
+    except ProfileNotFoundError as exc:
+        raise HTTPException(404, {"identifier": exc.identifier, "message": str(exc)}) from None
+    except AmbiguousIdentifierError as exc:
+        raise HTTPException(
+            409, {"identifier": exc.identifier, "profiles": exc.profiles, "message": str(exc)}
+        ) from None
+
+
+def _decoded(value: Any) -> Any:
+    """Traits stored as JSON text (tags, channels, affinities) are returned as JSON."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _cursor(request: Request, next_cursor: str | None) -> dict[str, Any]:
+    return {"url": request.url.path, "has_more": next_cursor is not None, "next": next_cursor or ""}
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except ValueError:
+        raise ValidationError("cursor", cursor, "a cursor returned by this API") from None
+
+
+@router.get("/{identifier:path}/traits")
+def traits(
+    identifier: str,
+    request: Request,
+    services: ServicesDep,
+    include: str | None = Query(None, description="Comma-separated trait names to return."),
+) -> dict[str, Any]:
+    """The profile's traits (its row of ``profiles``); ``?include=`` selects some."""
+    lookup = _lookup(request, services)
+    wanted = [t.strip() for t in include.split(",") if t.strip()] if include else None
+
+    def run() -> dict[str, Any]:
+        with services.warehouse() as wh:
+            ref = lookup.find(wh, identifier)
+            row = lookup.traits(wh, ref.profile_id, wanted)
+        row.pop("profile_id", None)
+        return {
+            "profile_id": ref.profile_id,
+            "traits": {k: _decoded(v) for k, v in row.items()},
+            "cursor": _cursor(request, None),
+        }
+
+    return _answer(run)
+
+
+@router.get("/{identifier:path}/external_ids")
+def external_ids_route(
+    identifier: str,
+    request: Request,
+    services: ServicesDep,
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, alias="next", description="`cursor.next` of a page."),
+) -> dict[str, Any]:
+    """Every identifier of the profile: type, value, source, status, first and last seen."""
+    lookup = _lookup(request, services)
+
+    def run() -> dict[str, Any]:
+        start = _offset(cursor)
+        with services.warehouse() as wh:
+            ref = lookup.find(wh, identifier)
+            rows = external_ids(wh, ref.profile_id)
+        page = rows[start : start + limit]
+        more = start + limit < len(rows)
+        token = base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else None
+        return {"profile_id": ref.profile_id, "data": page, "cursor": _cursor(request, token)}
+
+    return _answer(run)
+
+
+@router.get("/{identifier:path}/events")
+def events_route(
+    identifier: str,
+    request: Request,
+    services: ServicesDep,
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, alias="next", description="`cursor.next` of a page."),
+    kind: str | None = Query(None, description=f"Comma-separated kinds: {', '.join(KINDS)}."),
+) -> dict[str, Any]:
+    """Timeline across channels, newest first: events of all its ids, orders, deliveries."""
+    lookup = _lookup(request, services)
+    kinds = tuple(k.strip() for k in kind.split(",") if k.strip()) if kind else KINDS
+
+    def run() -> dict[str, Any]:
+        with services.warehouse() as wh:
+            ref = lookup.find(wh, identifier)
+            page = timeline(wh, ref.profile_id, limit=limit, cursor=cursor, kinds=kinds)
+        return {
+            "profile_id": ref.profile_id,
+            "data": page.items,
+            "cursor": _cursor(request, page.next),
+        }
+
+    return _answer(run)
+
+
+@router.get("/{identifier:path}/conversion_path")
+def conversion_path_route(
+    identifier: str,
+    request: Request,
+    services: ServicesDep,
+    lookback_days: int = Query(30, ge=1, le=366),
+    limit: int = Query(20, ge=1, le=MAX_LIMIT, description="How many of the last orders."),
+) -> dict[str, Any]:
+    """For each of the last orders, the campaign touchpoints in the lookback window before it."""
+    lookup = _lookup(request, services)
+
+    def run() -> dict[str, Any]:
+        with services.warehouse() as wh:
+            ref = lookup.find(wh, identifier)
+            paths = conversion_paths(wh, ref.profile_id, lookback_days=lookback_days, limit=limit)
+        return {"profile_id": ref.profile_id, "lookback_days": lookback_days, "data": paths}
+
+    return _answer(run)

@@ -1,0 +1,36 @@
+"""``omni profile show TYPE:VALUE``: one person's 360° card in the terminal."""
+
+from __future__ import annotations
+
+import typer
+
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json
+from omnichannel.profiles.card import card_data, render_card
+from omnichannel.profiles.lookup import ProfileLookup
+from omnichannel.warehouse import open_warehouse
+
+app = typer.Typer(help="One profile: the 360° view of a person.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    identifier: str = typer.Argument(
+        ..., help="TYPE:VALUE, e.g. email:ann@example.com, phone:13812345678, profile_id:p_..."
+    ),
+    recent: int = typer.Option(10, "--recent", min=1, max=200, help="Timeline items to show."),
+    lookback_days: int = typer.Option(
+        30, "--lookback-days", min=1, max=366, help="Conversion path window before the order."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Identifiers, sources and channels, key traits and tags, timeline, orders, path."""
+    settings = settings_of(ctx)
+    lookup = ProfileLookup(region=settings.default_region)
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        data = card_data(wh, lookup, identifier, recent=recent, lookback_days=lookback_days)
+    if as_json:
+        emit_json(data)
+        return
+    console.print(render_card(data))

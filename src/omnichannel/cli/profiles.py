@@ -1,0 +1,131 @@
+"""``omni profiles``: build the 360° profile table (traits, CLV, rule tags)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import (
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    key_value_table,
+    progress_bars,
+    rows_table,
+)
+from omnichannel.config import Settings
+from omnichannel.errors import ValidationError
+from omnichannel.profiles.build import build_profiles
+from omnichannel.profiles.tags import TAGS_FILE_NAME, TagSet, load_tags
+from omnichannel.profiles.traits.consent import consent_table, read_consents
+from omnichannel.profiles.traits.hours import DEFAULT_TIMEZONE
+from omnichannel.warehouse import open_warehouse
+
+app = typer.Typer(
+    help="Profiles: one row per person with traits, CLV and rule tags.", no_args_is_help=True
+)
+
+TAGS_HELP = (
+    f"YAML tag rules replacing the shipped ones (default: HOME/{TAGS_FILE_NAME} if it exists)."
+)
+
+
+def tags_of(settings: Settings, path: Path | None) -> TagSet:
+    """``--tags FILE``, else ``HOME/tags.yaml``, else the shipped default tags."""
+    if path is None:
+        candidate = settings.home / TAGS_FILE_NAME
+        path = candidate if candidate.exists() else None
+    return load_tags(path)
+
+
+def _as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            "--as-of", text, "an ISO 8601 date or time, e.g. 2026-06-30"
+        ) from None
+
+
+@app.command("build")
+def build_command(
+    ctx: typer.Context,
+    tags_file: Path | None = typer.Option(None, "--tags", help=TAGS_HELP),
+    timezone: str = typer.Option(
+        DEFAULT_TIMEZONE,
+        "--timezone",
+        envvar="OMNI_PROFILE_TIMEZONE",
+        help="Time zone for events without context.timezone (IANA name).",
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Clock for recency and CLV (default: the latest event or order)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if no input changed."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Build every profile: identifiers, presence, consent, RFM, channels, hours, CLV, tags."""
+    settings = settings_of(ctx)
+    tags = tags_of(settings, tags_file)
+    when = _as_of(as_of)
+    opstore_file = settings.home / "opstore.sqlite"
+    # Consent lives in the operational store; a warehouse-only setup has none to read.
+    has_opstore = settings.opstore_url is not None or opstore_file.exists()
+    consents = read_consents(settings.resolved_opstore_url) if has_opstore else consent_table([])
+    with (
+        open_warehouse(settings.resolved_warehouse_url) as wh,
+        progress_bars(not as_json) as progress,
+    ):
+        report = build_profiles(
+            wh,
+            tags=tags,
+            consents=consents,
+            timezone=timezone,
+            as_of=when,
+            force=force,
+            progress=progress,
+        )
+    data = report.as_dict()
+    if as_json:
+        emit_json(data)
+        return
+    summary = {
+        k: data[k] for k in ("status", "profiles", "as_of", "timezone", "consent_rows", "seconds")
+    }
+    clv = data["clv"]
+    if clv:
+        summary["clv"] = (
+            clv["error"] or f"{clv['customers']:,} buyers, {clv['repeat_buyers']:,} repeat"
+        )
+    console.print(key_value_table("Profiles", summary))
+    if report.segments:
+        console.print(
+            rows_table("RFM segments", ["segment", "profiles"], list(report.segments.items()))
+        )
+    if report.tags:
+        console.print(rows_table("Tags", ["tag", "profiles"], list(report.tags.items())))
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    output: Path = typer.Option(..., "--output", help="Directory to write the two files into."),
+    fmt: str = typer.Option("parquet", "--format", help="csv or parquet."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Write identifiers.<fmt> (one row per profile and identifier) and traits.<fmt>."""
+    from omnichannel.profiles.export import export_profiles
+
+    settings = settings_of(ctx)
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        report = export_profiles(wh, output, fmt=fmt)
+    data = report.as_dict()
+    if as_json:
+        emit_json(data)
+        return
+    rows = [(name, f"{report.rows[name]:,}", str(path)) for name, path in report.files.items()]
+    console.print(rows_table(f"Profiles exported ({fmt})", ["file", "rows", "path"], rows))

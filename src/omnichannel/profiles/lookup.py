@@ -1,0 +1,316 @@
+"""Profile lookup: ``type:value`` -> profile, its traits and its external ids, fast.
+
+Example::
+
+    lookup = ProfileLookup(region="CN")
+    with open_warehouse(url) as wh:
+        ref = lookup.find(wh, "email: Ann@Example.com ")  # normalised like ingestion
+        lookup.traits(wh, ref.profile_id, include=["rfm_segment", "tags"])
+        external_ids(wh, ref.profile_id)
+
+Why an in-memory index: resolving an identifier is the first step of every Profile API
+call and must stay in single-digit milliseconds with millions of identifiers. A query
+on ``profile_identifiers`` scans the table (about 30 ms for 3 million rows in DuckDB,
+more on PostgreSQL without an index, seconds on Spark), and an engine index would slow
+every ``omni identity resolve``, which rewrites the table. So the lookup keeps the
+identity graph's answer in memory: every ``type\\x1fvalue`` key, sorted, as an Arrow
+string array (about 40 bytes a key: 160 MB for 4 million keys), searched by bisection
+(about 25 string comparisons). It is rebuilt when the identity tables change, which is
+checked at most every ``check_seconds`` with one aggregate query.
+
+The profile row itself is fetched from the ``profiles`` table by ``profile_id``; on
+DuckDB and PostgreSQL an index on that column (created here if missing) makes it a
+point read, and on DuckDB the statement is compiled from Ibis once and then run as a
+prepared statement, which saves the 5 ms Ibis spends compiling each expression.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from omnichannel.errors import OmniError, ValidationError
+from omnichannel.identity.rules import load_rules
+from omnichannel.ingest.normalize import normalize_email, normalize_phone
+from omnichannel.warehouse import Warehouse, dialect
+
+PROFILE_ID = "profile_id"
+SEP = "\x1f"
+# Pseudo-identifiers the identity graph uses for probabilistic links; not a person's ids.
+INTERNAL_TYPES = ("linkage",)
+INDEX_NAME = "omni_profiles_profile_id"
+_SENTINEL = "omni-lookup-sentinel-7f3a"
+
+
+class ProfileNotFoundError(OmniError):
+    """No profile holds the identifier (the API answers 404)."""
+
+    def __init__(self, id_type: str, id_value: str) -> None:
+        self.identifier = f"{id_type}:{id_value}"
+        super().__init__(
+            f"no profile has identifier {self.identifier} "
+            "(run `omni identity resolve` after loading new data)"
+        )
+
+
+class AmbiguousIdentifierError(OmniError):
+    """A refused identifier held by several profiles (the API answers 409)."""
+
+    def __init__(self, id_type: str, id_value: str, status: str, profiles: Sequence[str]) -> None:
+        self.identifier = f"{id_type}:{id_value}"
+        self.profiles = list(profiles)
+        shown = ", ".join(self.profiles[:10])
+        super().__init__(
+            f"identifier {self.identifier} is held by {len(self.profiles)} profiles "
+            f"(the identity rules refused it: {status}); look one up by profile_id: {shown}"
+        )
+
+
+@dataclass(frozen=True)
+class ProfileRef:
+    """The profile an identifier resolved to, with the identifier as normalised."""
+
+    profile_id: str
+    id_type: str
+    id_value: str
+    status: str
+
+
+def normalise_value(id_type: str, raw: str, *, region: str) -> str:
+    """A looked-up value normalised the way ingestion stores it."""
+    value = raw.strip()
+    if id_type == "email":
+        email = normalize_email(value)
+        if email is None:
+            raise ValidationError("email", raw, "an e-mail address such as ann@example.com")
+        return email
+    if id_type == "phone":
+        phone = normalize_phone(value, region)
+        if phone is None:
+            raise ValidationError(
+                "phone", raw, f"a valid phone number (E.164 such as +8613812345678, or {region})"
+            )
+        return phone
+    return value
+
+
+def parse_lookup(text: str, *, known_types: Collection[str], region: str) -> tuple[str, str]:
+    """``"email:Ann@x.com"`` -> ``("email", "ann@x.com")``; errors name the field."""
+    id_type, sep, raw = text.partition(":")
+    id_type = id_type.strip()
+    if not sep or not id_type or not raw.strip():
+        raise ValidationError(
+            "identifier", text, "TYPE:VALUE such as email:ann@example.com or user_id:u1"
+        )
+    if id_type not in known_types:
+        raise ValidationError(
+            "identifier type", id_type, f"one of {', '.join(sorted(known_types))}"
+        )
+    return id_type, normalise_value(id_type, raw, region=region)
+
+
+class _Keys:
+    """A sorted Arrow string array seen as a sequence of str, for ``bisect``."""
+
+    def __init__(self, keys: pa.Array) -> None:
+        self.keys = keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i: int) -> str:
+        return str(self.keys[i].as_py())
+
+
+@dataclass
+class ProfileIndex:
+    """Sorted ``type\\x1fvalue`` keys with the profile and status of each (Arrow arrays)."""
+
+    keys: pa.Array
+    profiles: pa.Array
+    statuses: pa.Array
+    types: frozenset[str]
+    stamp: tuple[Any, ...]
+
+    @classmethod
+    def build(cls, wh: Warehouse, stamp: tuple[Any, ...]) -> ProfileIndex:
+        pi = wh.table("profile_identifiers")
+        pi = pi.filter(~pi.id_type.isin(INTERNAL_TYPES))
+        rp = wh.table("record_profiles")
+        own = rp.select("profile_id").distinct()
+        rows = ibis.union(
+            pi.select(
+                key=pi.id_type + SEP + pi.id_value, profile_id=pi.profile_id, status=pi.status
+            ),
+            own.select(
+                key=ibis.literal(PROFILE_ID + SEP) + own.profile_id,
+                profile_id=own.profile_id,
+                status=ibis.literal("linked"),
+            ),
+            distinct=False,
+        ).to_pyarrow()
+        # Sorted in Arrow (byte order = Python's str order), not by the engine, whose
+        # collation (PostgreSQL's locale) may order strings differently.
+        rows = rows.take(pc.sort_indices(rows, sort_keys=[("key", "ascending")]))
+        distinct = pi.select("id_type").distinct().to_pyarrow().column(0).to_pylist()
+        return cls(
+            keys=rows.column("key").combine_chunks(),
+            profiles=pc.dictionary_encode(rows.column("profile_id")).combine_chunks(),
+            statuses=pc.dictionary_encode(rows.column("status")).combine_chunks(),
+            types=frozenset({str(t) for t in distinct} | {PROFILE_ID}),
+            stamp=stamp,
+        )
+
+    def holders(self, id_type: str, id_value: str) -> list[tuple[str, str]]:
+        """``(profile_id, status)`` of every profile holding the identifier."""
+        key = id_type + SEP + id_value
+        view = _Keys(self.keys)
+        lo = bisect.bisect_left(view, key)
+        hi = bisect.bisect_right(view, key, lo=lo)
+        return [
+            (str(self.profiles[i].as_py()), str(self.statuses[i].as_py())) for i in range(lo, hi)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def identity_stamp(wh: Warehouse) -> tuple[Any, ...]:
+    """Changes whenever ``omni identity resolve`` rewrites its tables."""
+    rp = wh.table("record_profiles")
+    pi = wh.table("profile_identifiers")
+    row = rp.aggregate(n=rp.count(), at=rp.resolved_at.max()).to_pyarrow().to_pylist()[0]
+    n_ids = pi.count().to_pyarrow().as_py()
+    return (row["n"], row["at"], n_ids)
+
+
+class ProfileLookup:
+    """Identifier -> profile through the in-memory index; traits by prepared statement.
+
+    One instance per process (the API keeps one per app); safe to share between threads.
+    """
+
+    def __init__(self, *, region: str = "CN", check_seconds: float = 2.0) -> None:
+        self.region = region
+        self.check_seconds = check_seconds
+        self._index: ProfileIndex | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self._traits_sql: dict[int, str] = {}
+        self._rule_types = frozenset(load_rules().types)
+
+    def index(self, wh: Warehouse) -> ProfileIndex:
+        """The current index, rebuilt if the identity tables changed since it was built."""
+        with self._lock:
+            now = time.monotonic()
+            if self._index is not None and now - self._checked < self.check_seconds:
+                return self._index
+            stamp = identity_stamp(wh)
+            if self._index is None or self._index.stamp != stamp:
+                self._index = ProfileIndex.build(wh, stamp)
+                ensure_profiles_index(wh)
+            self._checked = time.monotonic()
+            return self._index
+
+    def known_types(self, wh: Warehouse) -> frozenset[str]:
+        return self._rule_types | self.index(wh).types
+
+    def parse(self, wh: Warehouse, text: str) -> tuple[str, str]:
+        return parse_lookup(text, known_types=self.known_types(wh), region=self.region)
+
+    def find(self, wh: Warehouse, text: str) -> ProfileRef:
+        """The one profile holding ``type:value``; raises not found or ambiguous."""
+        id_type, id_value = self.parse(wh, text)
+        holders = self.index(wh).holders(id_type, id_value)
+        if not holders:
+            raise ProfileNotFoundError(id_type, id_value)
+        linked = [p for p, status in holders if status == "linked"]
+        if len(linked) == 1:
+            return ProfileRef(linked[0], id_type, id_value, "linked")
+        profiles = sorted({p for p, _ in holders})
+        if len(profiles) == 1:
+            return ProfileRef(profiles[0], id_type, id_value, holders[0][1])
+        raise AmbiguousIdentifierError(id_type, id_value, holders[0][1], profiles)
+
+    def traits(
+        self, wh: Warehouse, profile_id: str, include: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """The profile's row of ``profiles`` (all columns, or those in ``include``)."""
+        row = self._profile_row(wh, profile_id)
+        if include:
+            # The canonical schema, not the engine's catalogue: reading that costs 10 ms.
+            columns = wh.spec("profiles").schema.names
+            unknown = [c for c in include if c not in columns]
+            if unknown:
+                raise ValidationError("include", unknown[0], f"trait names: {', '.join(columns)}")
+            row = {k: row.get(k) for k in include}
+        return row
+
+    def _profile_row(self, wh: Warehouse, profile_id: str) -> dict[str, Any]:
+        if wh.engine == "duckdb":
+            sql = self._traits_sql.get(id(wh))
+            if sql is None:
+                p = wh.table("profiles")
+                compiled = wh.sql(p.filter(p.profile_id == ibis.literal(_SENTINEL)).limit(1))
+                sql = compiled.replace(f"'{_SENTINEL}'", "?")
+                self._traits_sql = {id(wh): sql}
+            cursor = wh.con.con.execute(sql, [profile_id])
+            rows = cursor.to_arrow_table().to_pylist()
+        else:
+            p = wh.table("profiles")
+            rows = p.filter(p.profile_id == profile_id).limit(1).to_pyarrow().to_pylist()
+        # A resolved profile not yet built (``omni profiles build`` not run since) has no
+        # traits: an empty mapping, not an error, since the person exists.
+        return dict(rows[0]) if rows else {}
+
+
+def ensure_profiles_index(wh: Warehouse) -> None:
+    """An index on ``profiles.profile_id`` so fetching one row is a point read."""
+    if wh.engine in ("duckdb", "postgres"):
+        dialect.execute(
+            wh.con, f'CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON "profiles" ("profile_id")'
+        )
+
+
+def external_ids(wh: Warehouse, profile_id: str) -> list[dict[str, Any]]:
+    """Every identifier of the profile, one row per source that carried it.
+
+    ``status`` is ``linked`` or the rule that refused the identifier (it is then listed
+    under every profile that carries it, without joining them).
+    """
+    rp = wh.table("record_profiles")
+    records = rp.filter(rp.profile_id == profile_id).select("source", "record_id")
+    obs = wh.table("identity_observations")
+    mine = obs.semi_join(records, ["source", "record_id"])
+    mine = mine.filter(~mine.id_type.isin(INTERNAL_TYPES))
+    per_source = mine.group_by(["id_type", "id_value", "source"]).agg(
+        records=mine.count(), first_seen=mine.observed_at.min(), last_seen=mine.observed_at.max()
+    )
+    pi = wh.table("profile_identifiers")
+    status = pi.filter(pi.profile_id == profile_id).select("id_type", "id_value", "status")
+    joined = per_source.left_join(status, ["id_type", "id_value"])
+    out = joined.select(
+        type=joined.id_type,
+        id=joined.id_value,
+        source=joined.source,
+        status=joined.status.coalesce("linked"),
+        records=joined.records,
+        first_seen=joined.first_seen,
+        last_seen=joined.last_seen,
+    ).order_by(["type", "id", "source"])
+    return list(out.to_pyarrow().to_pylist())
+
+
+def profile_records(wh: Warehouse, profile_id: str) -> ir.Table:
+    """The ``(source, record_id)`` records of a profile."""
+    rp = wh.table("record_profiles")
+    return rp.filter(rp.profile_id == profile_id).select("source", "record_id")

@@ -1,0 +1,414 @@
+"""A profile's timeline across channels, and the conversion path before each order.
+
+Which facts belong to a profile follows the profile build (``profiles.traits.base``):
+
+- events: by ``user_id``, else by ``anonymous_id``, typed per source the way the identity
+  rules type them (a Tmall user id is a ``marketplace_buyer_id``); an event whose user id
+  belongs to another profile is that profile's even if its cookie is ours;
+- orders: an order is a record of the identity graph (``record_profiles``);
+- deliveries: by their ``profile_id`` or their recipient address among our identifiers.
+
+Only identifiers with status ``linked`` attribute facts: a refused family phone must not
+pull a relative's messages into this timeline.
+
+Pagination is keyset-based: items are ordered newest first by ``(timestamp, uid)`` where
+``uid`` is ``kind:id``; the cursor is the last item's pair, so a page is the same whatever
+arrives meanwhile, and no item is returned twice.
+
+Example::
+
+    page = timeline(wh, "p_0123456789abcdef", limit=50)
+    more = timeline(wh, "p_0123456789abcdef", limit=50, cursor=page.next)
+    conversion_paths(wh, "p_0123456789abcdef", lookback_days=30)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from omnichannel.errors import ValidationError
+from omnichannel.identity.rules import IdentityRules, load_rules
+from omnichannel.profiles.traits.base import (
+    CONTENT_EVENTS,
+    FAILED_DELIVERY_STATUSES,
+    VOID_ORDER_STATUSES,
+    typed_id,
+)
+from omnichannel.warehouse import Warehouse
+
+KINDS = ("event", "order", "delivery")
+MAX_LIMIT = 1000
+
+
+@dataclass
+class Page:
+    """One page of a timeline; ``next`` is None on the last page."""
+
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+def encode_cursor(at: datetime, uid: str) -> str:
+    raw = json.dumps([at.isoformat(), uid]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, uid = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(at), str(uid)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError("cursor", cursor, f"a cursor returned by this API ({exc})") from None
+
+
+@dataclass
+class Identity:
+    """The linked identifiers of a profile, by type."""
+
+    profile_id: str
+    values: dict[str, list[str]]
+
+    def of(self, *types: str) -> list[str]:
+        return sorted({v for t in types for v in self.values.get(t, [])})
+
+
+def identity_of(wh: Warehouse, profile_id: str) -> Identity:
+    pi = wh.table("profile_identifiers")
+    rows = (
+        pi.filter(pi.profile_id == profile_id, pi.status == "linked")
+        .select("id_type", "id_value")
+        .to_pyarrow()
+        .to_pylist()
+    )
+    values: dict[str, list[str]] = {}
+    for r in rows:
+        values.setdefault(str(r["id_type"]), []).append(str(r["id_value"]))
+    return Identity(profile_id, values)
+
+
+def _types_of(column: str, rules: IdentityRules) -> list[str]:
+    """Every type a source's ``column`` may be read as (``source_id_types``)."""
+    found = {column}
+    for mapping in rules.source_id_types.values():
+        if column in mapping:
+            found.add(mapping[column])
+    return sorted(found)
+
+
+def _mine(e: ir.Table, column: str, ident: Identity, rules: IdentityRules) -> ir.BooleanValue:
+    """``e[column]``, typed per source, is one of the profile's linked identifiers."""
+    typed = typed_id(e.source, column, rules)
+    value = e[column].strip()
+    test: ir.BooleanValue = ibis.literal(False)
+    for id_type in _types_of(column, rules):
+        values = ident.of(id_type)
+        if values:
+            test = test | ((typed == id_type) & value.isin(values))
+    return test
+
+
+def profile_events(wh: Warehouse, ident: Identity, rules: IdentityRules) -> ir.Table:
+    """The profile's events, with ``ts`` (the event's time) and ``uid`` columns."""
+    e = wh.table("events")
+    users = ident.of(*_types_of("user_id", rules))
+    anons = ident.of(*_types_of("anonymous_id", rules))
+    if not users and not anons:
+        return e.filter(ibis.literal(False)).mutate(ts=e.timestamp, uid=e.message_id)
+    by_user = _mine(e, "user_id", ident, rules)
+    by_anon = _mine(e, "anonymous_id", ident, rules)
+    candidates = e.filter(
+        e.user_id.strip().isin(users or [""]) | e.anonymous_id.strip().isin(anons or [""])
+    )
+    # A cookie of ours on an event whose user id is someone else's: theirs (user id first).
+    foreign = _foreign_users(wh, candidates.filter(~by_user & by_anon), ident)
+    owned = candidates.filter(
+        by_user | (by_anon & ~candidates.user_id.strip().isin(foreign or [""]))
+    )
+    return owned.mutate(
+        ts=owned.timestamp.coalesce(owned.original_timestamp, owned.received_at),
+        uid=ibis.literal("event:") + owned.message_id,
+    )
+
+
+def _foreign_users(wh: Warehouse, rows: ir.Table, ident: Identity) -> list[str]:
+    """User ids on those rows that are linked to another profile."""
+    users = rows.filter(rows.user_id.notnull()).select(user=rows.user_id.strip()).distinct()
+    pi = wh.table("profile_identifiers")
+    other = pi.filter(pi.status == "linked", pi.profile_id != ident.profile_id)
+    hit = users.semi_join(other, users.user == other.id_value)
+    return [str(u) for u in hit.user.to_pyarrow().to_pylist()]
+
+
+def profile_orders(wh: Warehouse, profile_id: str) -> ir.Table:
+    o = wh.table("orders")
+    rp = wh.table("record_profiles")
+    mine = rp.filter(rp.profile_id == profile_id).select("source", "record_id")
+    owned = o.semi_join(mine, [o.source == mine.source, o.order_id == mine.record_id])
+    return owned.mutate(ts=owned.ordered_at, uid=ibis.literal("order:") + owned.order_id)
+
+
+def profile_deliveries(wh: Warehouse, ident: Identity) -> ir.Table:
+    d = wh.table("deliveries")
+    recipients = sorted({v for values in ident.values.values() for v in values})
+    owned = d.filter(
+        (d.profile_id == ident.profile_id)
+        | (d.profile_id.isnull() & d.recipient.strip().isin(recipients or [""]))
+    )
+    return owned.mutate(
+        ts=owned.sent_at.coalesce(owned.queued_at),
+        uid=ibis.literal("delivery:") + owned.delivery_id,
+    )
+
+
+def _page_of(t: ir.Table, cursor: tuple[datetime, str] | None, limit: int) -> ir.Table:
+    t = t.filter(t.ts.notnull())
+    if cursor is not None:
+        at, uid = cursor
+        t = t.filter((t.ts < at) | ((t.ts == at) & (t.uid < uid)))
+    return t.order_by([ibis.desc(t.ts), ibis.desc(t.uid)]).limit(limit + 1)
+
+
+def _event_item(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "event",
+        "id": r["message_id"],
+        "timestamp": r["ts"],
+        "type": r["type"],
+        "event": r["event"] or r["name"],
+        "source": r["source"],
+        "channel": r["channel"] or r["source"],
+        "campaign": r["context_campaign_name"],
+        "utm_source": r["context_campaign_source"],
+        "utm_medium": r["context_campaign_medium"],
+        "page_url": r["context_page_url"],
+        "user_id": r["user_id"],
+        "anonymous_id": r["anonymous_id"],
+        "properties": _json(r["properties"]),
+    }
+
+
+def _order_item(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "order",
+        "id": r["order_id"],
+        "timestamp": r["ts"],
+        "source": r["source"],
+        "channel": r["channel"] or r["source"],
+        "status": r["status"],
+        "total": r["total"],
+        "currency": r["currency"],
+        "campaign_id": r["campaign_id"],
+        "coupon": r["coupon"],
+        "store_id": r["store_id"],
+    }
+
+
+def _delivery_item(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "delivery",
+        "id": r["delivery_id"],
+        "timestamp": r["ts"],
+        "channel": r["channel"],
+        "campaign_id": r["campaign_id"],
+        "journey_id": r["journey_id"],
+        "template": r["template"],
+        "status": r["status"],
+        "error": r["error"],
+    }
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def timeline(
+    wh: Warehouse,
+    profile_id: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    kinds: tuple[str, ...] = KINDS,
+    rules: IdentityRules | None = None,
+) -> Page:
+    """Events, orders and deliveries of the profile, newest first, one page."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError("limit", limit, f"an integer from 1 to {MAX_LIMIT}")
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ValidationError("kind", unknown[0], f"one of {', '.join(KINDS)}")
+    rules = rules or load_rules()
+    after = decode_cursor(cursor) if cursor else None
+    ident = identity_of(wh, profile_id)
+    parts: list[tuple[str, ir.Table]] = []
+    if "event" in kinds:
+        parts.append(("event", profile_events(wh, ident, rules)))
+    if "order" in kinds:
+        parts.append(("order", profile_orders(wh, profile_id)))
+    if "delivery" in kinds:
+        parts.append(("delivery", profile_deliveries(wh, ident)))
+    makers = {"event": _event_item, "order": _order_item, "delivery": _delivery_item}
+    rows: list[tuple[datetime, str, dict[str, Any]]] = []
+    for kind, table in parts:
+        for r in _page_of(table, after, limit).to_pyarrow().to_pylist():
+            rows.append((r["ts"], r["uid"], makers[kind](r)))
+    rows.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    page = rows[:limit]
+    nxt = encode_cursor(page[-1][0], page[-1][1]) if len(rows) > limit else None
+    return Page([item for _, _, item in page], nxt)
+
+
+# --- conversion path -------------------------------------------------------------------
+
+
+def _touch_kind(event: str | None, event_type: str | None, has_campaign: bool) -> str:
+    name = (event or "").lower()
+    if "clicked" in name or "tapped" in name:
+        return "click"
+    if "opened" in name:
+        return "open"
+    if event in CONTENT_EVENTS:
+        return "content_view"
+    return "visit" if has_campaign else "view"
+
+
+def touchpoints(
+    wh: Warehouse,
+    profile_id: str,
+    *,
+    start: datetime,
+    end: datetime,
+    rules: IdentityRules | None = None,
+) -> list[dict[str, Any]]:
+    """Campaign exposures of the profile in ``[start, end)``, oldest first.
+
+    Kinds: ``delivery`` (a message sent and not failed), ``click`` (a message click or
+    push tap), ``open``, ``visit`` (a UTM-tagged page or screen), ``content_view``.
+    """
+    rules = rules or load_rules()
+    ident = identity_of(wh, profile_id)
+    campaigns = wh.table("campaigns").select("campaign_id", "name").to_pyarrow().to_pylist()
+    name_of = {str(c["campaign_id"]): c["name"] for c in campaigns}
+    by_name: dict[str, list[str]] = {}
+    for c in campaigns:
+        by_name.setdefault(str(c["name"]), []).append(str(c["campaign_id"]))
+
+    e = profile_events(wh, ident, rules)
+    e = e.filter(e.ts >= start, e.ts < end)
+    touched = e.filter(
+        (e.context_campaign_name.notnull() & (e.context_campaign_name != ""))
+        | e.event.isin(CONTENT_EVENTS)
+    )
+    out: list[dict[str, Any]] = []
+    for r in touched.to_pyarrow().to_pylist():
+        name = r["context_campaign_name"] or None
+        ids = by_name.get(name or "", [])
+        props = _json(r["properties"]) if r["event"] in CONTENT_EVENTS else {}
+        out.append(
+            {
+                "at": r["ts"],
+                "kind": _touch_kind(r["event"], r["type"], name is not None),
+                "channel": r["channel"] or r["source"],
+                "campaign_id": ids[0] if len(ids) == 1 else None,
+                "campaign": name,
+                "utm_source": r["context_campaign_source"],
+                "utm_medium": r["context_campaign_medium"],
+                "event": r["event"] or r["name"] or r["type"],
+                "content_id": props.get("content_id") if isinstance(props, dict) else None,
+                "id": r["message_id"],
+            }
+        )
+    d = profile_deliveries(wh, ident)
+    d = d.filter(
+        d.ts >= start,
+        d.ts < end,
+        d.status.isnull() | ~d.status.lower().isin(FAILED_DELIVERY_STATUSES),
+    )
+    for r in d.to_pyarrow().to_pylist():
+        out.append(
+            {
+                "at": r["ts"],
+                "kind": "delivery",
+                "channel": r["channel"],
+                "campaign_id": r["campaign_id"],
+                "campaign": name_of.get(str(r["campaign_id"])),
+                "utm_source": None,
+                "utm_medium": None,
+                "event": r["template"],
+                "content_id": None,
+                "id": r["delivery_id"],
+            }
+        )
+    out.sort(key=lambda t: (t["at"], t["id"]))
+    return out
+
+
+def conversion_paths(
+    wh: Warehouse,
+    profile_id: str,
+    *,
+    lookback_days: int = 30,
+    limit: int = 20,
+    rules: IdentityRules | None = None,
+) -> list[dict[str, Any]]:
+    """For each of the profile's last ``limit`` orders: its touchpoints in the lookback window.
+
+    The window is ``[ordered_at - lookback_days, ordered_at)``: a touch at the order's
+    own time is not counted, as it cannot have caused it. Windows of successive orders
+    may overlap; each order is given every touch of its window (as last-touch and
+    multi-touch attribution models read them).
+    """
+    if not 1 <= lookback_days <= 366:
+        raise ValidationError("lookback_days", lookback_days, "an integer from 1 to 366")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError("limit", limit, f"an integer from 1 to {MAX_LIMIT}")
+    o = profile_orders(wh, profile_id)
+    o = o.filter(
+        o.ordered_at.notnull(), o.status.isnull() | ~o.status.lower().isin(VOID_ORDER_STATUSES)
+    )
+    orders = (
+        o.order_by([ibis.desc(o.ordered_at), ibis.desc(o.order_id)])
+        .limit(limit)
+        .to_pyarrow()
+        .to_pylist()
+    )
+    if not orders:
+        return []
+    window = timedelta(days=lookback_days)
+    start = min(r["ordered_at"] for r in orders) - window
+    end = max(r["ordered_at"] for r in orders)
+    touches = touchpoints(wh, profile_id, start=start, end=end, rules=rules)
+    campaigns = wh.table("campaigns").select("campaign_id", "name").to_pyarrow().to_pylist()
+    name_of = {str(c["campaign_id"]): c["name"] for c in campaigns}
+    paths = []
+    for r in orders:
+        at = r["ordered_at"]
+        path = [t for t in touches if at - window <= t["at"] < at]
+        campaign = r["campaign_id"]
+        paths.append(
+            {
+                "order_id": r["order_id"],
+                "ordered_at": at,
+                "channel": r["channel"] or r["source"],
+                "total": r["total"],
+                "currency": r["currency"],
+                "campaign_id": campaign,
+                "campaign": name_of.get(str(campaign)) if campaign else None,
+                "campaign_touched": bool(campaign)
+                and any(t["campaign_id"] == campaign for t in path),
+                "touchpoints": path,
+            }
+        )
+    return paths
