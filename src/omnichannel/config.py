@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         """The collector's durable event log (see docs/collector.md)."""
         return self.home / "log"
 
+    def home_file(self, name: str) -> Path | None:
+        """An override file the user put in the home directory (rules, tags...), if any."""
+        candidate = self.home / name
+        return candidate if candidate.exists() else None
+
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         return self.home

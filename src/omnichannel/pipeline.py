@@ -21,12 +21,6 @@ from omnichannel.warehouse import Warehouse
 Progress = Callable[[str, int, int], None]
 
 
-def _home_file(settings: Settings, name: str) -> Any:
-    """An override file in the home directory, if the user put one there."""
-    candidate = settings.home / name
-    return candidate if candidate.exists() else None
-
-
 def run_pipeline(
     settings: Settings, wh: Warehouse, *, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -35,11 +29,11 @@ def run_pipeline(
 
     linkage = run_linkage(warehouse=wh, progress=progress)
     identity = resolve(
-        wh, rules=load_rules(_home_file(settings, RULES_FILE_NAME)), full=True, progress=progress
+        wh, rules=load_rules(settings.home_file(RULES_FILE_NAME)), full=True, progress=progress
     )
     profiles = build_profiles(
         wh,
-        tags=load_tags(_home_file(settings, TAGS_FILE_NAME)),
+        tags=load_tags(settings.home_file(TAGS_FILE_NAME)),
         consents=read_consents(settings.resolved_opstore_url),
         force=True,
         progress=progress,

@@ -34,10 +34,7 @@ RULES_HELP = (
 
 
 def _rules(settings: Settings, path: Path | None) -> IdentityRules:
-    if path is None:
-        candidate = settings.home / RULES_FILE_NAME
-        path = candidate if candidate.exists() else None
-    return load_rules(path)
+    return load_rules(path or settings.home_file(RULES_FILE_NAME))
 
 
 @app.command("resolve")

@@ -35,10 +35,7 @@ TAGS_HELP = (
 
 def tags_of(settings: Settings, path: Path | None) -> TagSet:
     """``--tags FILE``, else ``HOME/tags.yaml``, else the shipped default tags."""
-    if path is None:
-        candidate = settings.home / TAGS_FILE_NAME
-        path = candidate if candidate.exists() else None
-    return load_tags(path)
+    return load_tags(path or settings.home_file(TAGS_FILE_NAME))
 
 
 def _as_of(text: str | None) -> datetime | None:
