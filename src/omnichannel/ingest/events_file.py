@@ -17,23 +17,28 @@ from __future__ import annotations
 
 import gzip
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, TypeVar, cast
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnichannel.errors import ValidationError
+from omnichannel.ingest.events_sql import check_query
 from omnichannel.ingest.loader import store_new
-from omnichannel.ingest.segment import CONTEXT_COLUMNS, EVENT_TYPES, Limits
+from omnichannel.ingest.segment import Limits
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import DEAD_LETTERS, EVENTS
 
 Progress = Callable[[str, int, int], None]
+_T = TypeVar("_T")
 CHUNK_BYTES = 64 * 1024 * 1024
 STAGE = "load events"
 
@@ -50,271 +55,6 @@ class LoadResult:
 
     def public(self) -> dict[str, object]:
         return dict(self.__dict__)
-
-
-# Extracted once per line (json_extract with a list parses each document once).
-_PATHS = [
-    "type",
-    "userId",
-    "anonymousId",
-    "previousId",
-    "groupId",
-    "event",
-    "name",
-    "properties",
-    "traits",
-    "context",
-    "messageId",
-    "timestamp",
-    "originalTimestamp",
-    "sentAt",
-    "receivedAt",
-    "channel",
-    "context.library.name",
-]
-_FLAT = list(CONTEXT_COLUMNS)
-_ALL = _PATHS + [f"context.{'.'.join(path)}" for path in CONTEXT_COLUMNS.values()]
-_IX = {name: i + 1 for i, name in enumerate(_PATHS)}
-
-
-def _v(name: str) -> str:
-    return f"v[{_IX[name]}]"
-
-
-def _t(name: str) -> str:
-    """The JSON type of a field ('NULL' when absent), computed once per line."""
-    return f"t{_IX[name]}"
-
-
-def _s(name: str) -> str:
-    """A field as text (numbers as their digits), computed once per line."""
-    return f"s{_IX[name]}"
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-_ID_TYPES = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')"
-_TYPES = ", ".join(EVENT_TYPES)
-_TS_ACCEPTED = "expected an ISO-8601 timestamp string, e.g. 2024-05-01T12:00:00.000Z"
-
-
-_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
-
-
-def _ts(name: str) -> str:
-    return f"ts_{name}"
-
-
-def _bad_ts(name: str) -> str:
-    return (
-        f"({_t(name)} NOT IN ('VARCHAR', 'NULL') OR "
-        f"({_t(name)} = 'VARCHAR' AND {_ts(name)} IS NULL))"
-    )
-
-
-def _rules(limits: Limits) -> list[tuple[str, str, str, str]]:
-    """(condition, field, value SQL, reason) in the collector's order; first match wins."""
-    doc = 'expected a JSON object, e.g. {"plan": "pro"}'
-    rules = [
-        ("line IS NULL", "(line)", "'invalid UTF-8'", "expected UTF-8 encoded JSON"),
-        ("j IS NULL", "(line)", "left(line, 200)", "expected a valid JSON document"),
-        (
-            f"octet_length(raw) > {limits.max_event_bytes}",
-            "(call)",
-            "octet_length(raw) || ' bytes'",
-            f"expected at most {limits.max_event_bytes // 1024} KB per call",
-        ),
-        (
-            "json_type(j) <> 'OBJECT'",
-            "(call)",
-            "left(line, 200)",
-            "expected a JSON object with at least type and userId/anonymousId",
-        ),
-        (
-            f"{_t('type')} <> 'VARCHAR' OR lower({_s('type')}) NOT IN "
-            f"({', '.join(_lit(t) for t in EVENT_TYPES)})",
-            "type",
-            f"coalesce({_v('type')}::VARCHAR, '(missing)')",
-            f"expected one of {_TYPES}",
-        ),
-    ]
-    for name in ("userId", "anonymousId"):
-        rules.append(
-            (
-                f"{_t(name)} NOT IN {_ID_TYPES}",
-                name,
-                f"{_v(name)}::VARCHAR",
-                "expected a string (or a number, stored as text)",
-            )
-        )
-    rules.append(
-        (
-            f"coalesce(trim({_s('userId')}), '') = '' AND "
-            f"coalesce(trim({_s('anonymousId')}), '') = ''",
-            "userId",
-            f"coalesce({_v('userId')}::VARCHAR, '(missing)')",
-            "expected a userId or an anonymousId (every call needs one of the two)",
-        )
-    )
-    for name in ("previousId", "groupId"):
-        rules.append(
-            (
-                f"{_t(name)} NOT IN {_ID_TYPES}",
-                name,
-                f"{_v(name)}::VARCHAR",
-                "expected a string (or a number, stored as text)",
-            )
-        )
-    for name in ("event", "name"):
-        rules.append(
-            (
-                f"{_t(name)} NOT IN ('VARCHAR', 'NULL')",
-                name,
-                f"{_v(name)}::VARCHAR",
-                "expected a string",
-            )
-        )
-    rules += [
-        (
-            f"lower({_s('type')}) = 'track' AND coalesce({_s('event')}, '') = ''",
-            "event",
-            f"coalesce({_v('event')}::VARCHAR, '(missing)')",
-            'expected a non-empty string naming the action, e.g. "Order Completed"',
-        ),
-        (
-            f"lower({_s('type')}) = 'alias' AND {_s('previousId')} IS NULL",
-            "previousId",
-            "'(missing)'",
-            "expected the id this user was known by before (alias needs previousId)",
-        ),
-        (
-            f"lower({_s('type')}) = 'group' AND {_s('groupId')} IS NULL",
-            "groupId",
-            "'(missing)'",
-            "expected the group's id (group needs groupId)",
-        ),
-    ]
-    for name in ("properties", "traits", "context"):
-        rules.append((f"{_t(name)} NOT IN ('OBJECT', 'NULL')", name, f"{_v(name)}::VARCHAR", doc))
-    rules.append(
-        (
-            f"{_t('messageId')} NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'NULL')",
-            "messageId",
-            f"{_v('messageId')}::VARCHAR",
-            "expected a string unique to this call",
-        )
-    )
-    for name in ("timestamp", "originalTimestamp", "sentAt", "receivedAt"):
-        rules.append((_bad_ts(name), name, f"{_v(name)}::VARCHAR", _TS_ACCEPTED))
-    future = int(limits.max_future.total_seconds() * 1_000_000)
-    past = int(limits.max_age.total_seconds() * 1_000_000)
-    rules += [
-        (
-            f"ts > received_at + to_microseconds({future})",
-            "timestamp",
-            "strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')",
-            f"expected a time no later than {_span(limits)[0]} after receipt; the sender's "
-            "clock or timestamp is wrong",
-        ),
-        (
-            f"ts < received_at - to_microseconds({past})",
-            "timestamp",
-            "strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')",
-            f"expected a time no earlier than {_span(limits)[1]} before receipt",
-        ),
-    ]
-    return rules
-
-
-def _span(limits: Limits) -> tuple[str, str]:
-    from omnichannel.ingest.segment import _span as span
-
-    return span(limits.max_future), span(limits.max_age)
-
-
-def _query(limits: Limits, source: str, origin: str) -> str:
-    """One SELECT turning ``chunk(idx, raw)`` into events columns plus a refusal, if any."""
-    rules = _rules(limits)
-    # The first failing rule's number, evaluated once; field, value and reason follow from it.
-    rule = (
-        "CASE " + " ".join(f"WHEN {c} THEN {n}" for n, (c, _, _, _) in enumerate(rules, 1)) + " END"
-    )
-    field = "[" + ", ".join(_lit(f) for _, f, _, _ in rules) + "][rule]"
-    value = (
-        "CASE rule "
-        + " ".join(f"WHEN {n} THEN {v}" for n, (_, _, v, _) in enumerate(rules, 1))
-        + " END"
-    )
-    reason = "[" + ", ".join(_lit(r) for _, _, _, r in rules) + "][rule]"
-    typed = ", ".join(
-        f"coalesce(json_type(v[{i}]), 'NULL') AS t{i}, v[{i}] ->> '$' AS s{i}"
-        for i in range(1, len(_PATHS) + 1)
-    )
-    times = ", ".join(
-        f"CASE WHEN {_t(n)} = 'VARCHAR' THEN timezone('UTC', "
-        f"TRY_CAST({_s(n)} AS TIMESTAMPTZ)) END AS {_ts(n)}"
-        for n in _TIMES
-    )
-    paths = "[" + ", ".join(_lit("$." + p) for p in _ALL) + "]"
-    flat = ", ".join(
-        f"CASE WHEN json_type(v[{len(_PATHS) + i + 1}]) IN ('OBJECT', 'ARRAY') THEN NULL "
-        f"ELSE v[{len(_PATHS) + i + 1}] ->> '$' END AS {column}"
-        for i, column in enumerate(_FLAT)
-    )
-    src = _lit(source)
-    return f"""
-    WITH decoded AS (
-        SELECT idx, raw, rtrim(try(decode(raw)), chr(13)) AS line FROM chunk
-        WHERE octet_length(raw) > 0 AND raw <> '\r'::BLOB
-    ), parsed AS (
-        SELECT *, TRY_CAST(line AS JSON) AS j FROM decoded
-    ), fields AS (
-        SELECT *, CASE WHEN json_type(j) = 'OBJECT' THEN json_extract(j, {paths}) END AS v
-        FROM parsed
-    ), typed AS (
-        SELECT *, {typed} FROM fields
-    ), stamped AS (
-        SELECT *, {times} FROM typed
-    ), timed AS (
-        SELECT *,
-            coalesce({_ts("receivedAt")}, $now) AS received_at,
-            coalesce({_ts("originalTimestamp")}, {_ts("timestamp")}) AS original,
-            {_ts("sentAt")} AS sent
-        FROM stamped
-    ), corrected AS (
-        SELECT *,
-            CASE WHEN {_ts("originalTimestamp")} IS NOT NULL AND {_ts("timestamp")} IS NOT NULL
-                     THEN {_ts("timestamp")}
-                 WHEN original IS NOT NULL AND sent IS NOT NULL
-                     THEN original + (received_at - sent)
-                 ELSE coalesce(original, received_at) END AS ts
-        FROM timed
-    ), judged AS (
-        SELECT *, {rule} AS rule FROM corrected
-    )
-    SELECT idx, raw, line,
-        {field} AS refused_field, {value} AS refused_value, {reason} AS refused_reason,
-        coalesce(nullif({_s("messageId")}, ''),
-                 'omni-' || md5({src} || chr(10) || coalesce(line, ''))) AS message_id,
-        lower({_s("type")}) AS type, {_s("event")} AS event,
-        nullif({_s("userId")}, '') AS user_id, nullif({_s("anonymousId")}, '') AS anonymous_id,
-        {_s("previousId")} AS previous_id, {_s("groupId")} AS group_id, {_s("name")} AS name,
-        ts AS timestamp, original AS original_timestamp, sent AS sent_at, received_at,
-        {src} AS source,
-        coalesce({_s("channel")}, CASE
-            WHEN {_s("context.library.name")} IN ('analytics.js', 'analytics-next',
-                 'analytics-js', 'rudder-analytics.js') THEN 'browser'
-            WHEN {_s("context.library.name")} IN ('analytics-ios', 'analytics-android',
-                 'analytics-react-native', 'flutter') THEN 'mobile'
-            ELSE 'server' END) AS channel,
-        {flat},
-        {_v("context")}::VARCHAR AS context, {_v("properties")}::VARCHAR AS properties,
-        {_v("traits")}::VARCHAR AS traits,
-        {_lit(origin)} || ' line ' || idx AS origin
-    FROM judged
-    """
 
 
 def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
@@ -336,20 +76,53 @@ def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
 
 
 def _lines(block: bytes, first: int) -> pa.Table:
-    raw = pc.list_flatten(pc.split_pattern(pa.array([block], pa.binary()), pattern=b"\n"))
-    if len(raw) and block.endswith(b"\n"):
-        raw = raw.slice(0, len(raw) - 1)
-    table = pa.table({"idx": pa.array(range(first, first + len(raw)), pa.int64()), "raw": raw})
+    """``(idx, raw, text)``: each line's bytes without its newline, numbered from ``first``."""
+    data = np.frombuffer(block, np.uint8)
+    ends = np.flatnonzero(data == 10)
+    count = len(ends) + (0 if block.endswith(b"\n") else 1)
+    # Dropping the newlines leaves the lines back to back; line k ends k bytes earlier.
+    offsets = np.empty(count + 1, np.int64)
+    offsets[0] = 0
+    offsets[1 : len(ends) + 1] = ends - np.arange(len(ends))
+    offsets[-1] = len(data) - len(ends)
+    packed = data[data != 10] if len(ends) else data
+    raw = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(packed)]
+    )
+    idx = pa.array(np.arange(first, first + count, dtype=np.int64))
+    return _with_text(pa.table({"idx": idx, "raw": raw}))
+
+
+def _with_text(table: pa.Table) -> pa.Table:
+    """Adds ``text``: each line as UTF-8 text without trailing CRs; NULL if not UTF-8."""
+    raw = table.column("raw")
+    try:
+        text = raw.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        # Rare: some line is not UTF-8; find which, one line at a time.
+        text = pa.array([_utf8(value) for value in raw.to_pylist()], pa.large_string())
+    if pc.any(pc.ends_with(text, "\r")).as_py():
+        text = pc.utf8_rtrim(text, characters="\r")
+    table = table.append_column("text", text)
     # Many record batches, so DuckDB scans them on all cores.
     return pa.Table.from_batches(table.to_batches(max_chunksize=16_384))
 
 
+def _utf8(value: bytes | None) -> str | None:
+    try:
+        return None if value is None else value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _parquet_lines(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
-    return con.sql(
-        "SELECT row_number() OVER () AS idx, encode(to_json(t)::VARCHAR) AS raw "
-        "FROM read_parquet($path) t",
-        params={"path": str(path)},
-    ).to_arrow_table()
+    return _with_text(
+        con.sql(
+            "SELECT row_number() OVER () AS idx, encode(to_json(t)::VARCHAR) AS raw "
+            "FROM read_parquet($path) t",
+            params={"path": str(path)},
+        ).to_arrow_table()
+    )
 
 
 def _blocks(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[tuple[pa.Table, int]]:
@@ -357,6 +130,10 @@ def _blocks(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[tuple[pa.Tab
     if path.suffix == ".parquet":
         yield _parquet_lines(con, path), path.stat().st_size
         return
+    yield from _prefetched(_text_blocks(path))
+
+
+def _text_blocks(path: Path) -> Iterator[tuple[pa.Table, int]]:
     first = 1
     with open(path, "rb") as raw:
         handle = cast(IO[bytes], gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw)
@@ -364,6 +141,174 @@ def _blocks(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[tuple[pa.Tab
             lines = _lines(block, first)
             first += lines.num_rows
             yield lines, raw.tell()
+
+
+def _prefetched(items: Iterator[_T]) -> Iterator[_T]:
+    """``items``, the next one read and split in a thread while DuckDB checks this one."""
+    with ThreadPoolExecutor(1, thread_name_prefix="events-file-read") as pool:
+        upcoming = pool.submit(next, items, None)
+        while (item := upcoming.result()) is not None:
+            upcoming = pool.submit(next, items, None)
+            yield item
+
+
+_EVENT_COLUMNS = ", ".join(f'"{name}"' for name in EVENTS.schema.names if name != "loaded_at")
+
+
+# Lines, refused lines, and accepted lines repeating an earlier line's message_id.
+_COUNTS = (
+    "SELECT count(*), count(refused_field), "
+    "count(*) FILTER (WHERE refused_field IS NULL) "
+    "- count(DISTINCT message_id) FILTER (WHERE refused_field IS NULL) FROM {checked}"
+)
+
+
+def _accepted(rows: str, repeats: bool) -> str:
+    # The window sorts whole rows; a block without repeated ids (the usual) skips it.
+    first = (
+        " QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY idx) = 1" if repeats else ""
+    )
+    return (
+        f"SELECT {_EVENT_COLUMNS}, $loaded_at::TIMESTAMP AS loaded_at FROM {rows} "
+        f"WHERE refused_field IS NULL{first}"
+    )
+
+
+def _counts(con: duckdb.DuckDBPyConnection, checked: str) -> tuple[int, int, bool]:
+    counted = con.sql(_COUNTS.format(checked=checked)).fetchone()
+    if counted is None:
+        return 0, 0, False
+    return int(counted[0]), int(counted[1]), int(counted[2]) > 0
+
+
+_LETTERS = (
+    "SELECT 'file-' || md5($path || chr(10) || idx || chr(10) || hex(raw)) "
+    "AS dead_letter_id, $source AS source, 'event' AS kind, origin, "
+    "$now::TIMESTAMP AS received_at, "
+    "coalesce(line, base64(raw)) AS payload, "
+    "CASE WHEN line IS NULL THEN 'base64' ELSE 'utf-8' END AS payload_encoding, "
+    "refused_field AS field, refused_value AS value, refused_reason AS reason "
+    "FROM {checked} WHERE refused_field IS NOT NULL ORDER BY idx"
+)
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """What one block of lines came to: lines, refused lines, events newly stored."""
+
+    lines: int
+    refused: int
+    stored: int
+
+
+class _Store:
+    """Checks ``chunk`` and stores it: any warehouse through Ibis, via a scratch DuckDB."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+        self.con = duckdb.connect()
+
+    def submit(self, query: str, params: dict[str, object]) -> Future[_Chunk]:
+        """Check the registered ``chunk``; the future resolves once its rows are stored."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query}", {"now": params["now"]})
+        lines, refused, repeats = _counts(self.con, "checked")
+        accepted = self.con.sql(
+            _accepted("checked", repeats), params={"loaded_at": params["loaded_at"]}
+        ).to_arrow_table()
+        stored = store_new(self.wh, EVENTS.name, accepted, "message_id").num_rows
+        if refused:
+            letters = self.con.sql(
+                _LETTERS.format(checked="checked"), params=_letter_params(params)
+            ).to_arrow_table()
+            store_new(self.wh, DEAD_LETTERS.name, letters, "dead_letter_id")
+        done: Future[_Chunk] = Future()
+        done.set_result(_Chunk(lines, refused, stored))
+        return done
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class _DuckDBStore(_Store):
+    """A DuckDB warehouse checks and stores in its own engine: no rows leave it.
+
+    Appending is single-threaded in DuckDB, so a writer thread appends one block while
+    the next is checked on the other cores. Blocks are appended in order, and at most
+    one waits, so each de-duplicates against everything before it.
+    """
+
+    def __init__(self, wh: Warehouse, con: duckdb.DuckDBPyConnection) -> None:
+        self.wh = wh
+        # Cursors of their own: settings and scratch tables stay out of the caller's session.
+        self.con = con.cursor()
+        self.writer = con.cursor()
+        self.writer.execute("SET TimeZone = 'UTC'")
+        # Visible to both cursors (temp tables are not), and gone with the DETACH.
+        self.scratch = f"omni_events_file_{uuid.uuid4().hex[:12]}"
+        self.con.execute(f"ATTACH ':memory:' AS {self.scratch}")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="events-file-append")
+        self.previous: Future[_Chunk] | None = None
+        self.blocks = 0
+
+    def submit(self, query: str, params: dict[str, object]) -> Future[_Chunk]:
+        self.blocks += 1
+        checked = f"{self.scratch}.checked_{self.blocks}"
+        self.con.execute(f"CREATE TABLE {checked} AS {query}", {"now": params["now"]})
+        lines, refused, repeats = _counts(self.con, checked)
+        if self.previous is not None:
+            self.previous.result()
+        self.previous = self.pool.submit(
+            self._append, checked, _Chunk(lines, refused, 0), repeats, dict(params)
+        )
+        return self.previous
+
+    def _append(
+        self, checked: str, chunk: _Chunk, repeats: bool, params: dict[str, object]
+    ) -> _Chunk:
+        stored = self._insert(
+            EVENTS.name,
+            _accepted(checked, repeats),
+            "message_id",
+            {"loaded_at": params["loaded_at"]},
+        )
+        if chunk.refused:
+            self._insert(
+                DEAD_LETTERS.name,
+                _LETTERS.format(checked=checked),
+                "dead_letter_id",
+                _letter_params(params),
+            )
+        self.writer.execute(f"DROP TABLE {checked}")
+        return _Chunk(chunk.lines, chunk.refused, stored)
+
+    def _insert(self, table: str, rows: str, key: str, params: dict[str, object]) -> int:
+        # The anti-join against the table runs in the same engine as store_new's would.
+        inserted = self.writer.execute(
+            f'INSERT INTO "{table}" BY NAME SELECT * FROM ({rows}) AS r '
+            f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE t."{key}" = r."{key}")',
+            params,
+        ).fetchone()
+        return int(inserted[0]) if inserted else 0
+
+    def close(self) -> None:
+        # Errors surface through the futures; here only wait, so none is masked.
+        self.pool.shutdown(wait=True)
+        try:
+            self.con.execute(f"DETACH {self.scratch}")
+        finally:
+            self.writer.close()
+            self.con.close()
+
+
+def _letter_params(params: dict[str, object]) -> dict[str, object]:
+    return {name: params[name] for name in ("path", "source", "now")}
+
+
+def _store(wh: Warehouse) -> _Store:
+    con = getattr(wh.con, "con", None)
+    if wh.engine == "duckdb" and isinstance(con, duckdb.DuckDBPyConnection):
+        return _DuckDBStore(wh, con)
+    return _Store(wh)
 
 
 def load_events_file(
@@ -386,44 +331,28 @@ def load_events_file(
     limits = limits or Limits()
     now = received_at or datetime.now(UTC).replace(tzinfo=None)
     total = path.stat().st_size
-    con = duckdb.connect()
+    store = _store(wh)
+    con = store.con
     con.execute("SET TimeZone = 'UTC'")
-    query = _query(limits, source, f"file {path.name}")
+    query = check_query(limits, source, f"file {path.name}")
     lines = stored = duplicates = rejected = 0
-    events_columns = ", ".join(f'"{name}"' for name in EVENTS.schema.names if name != "loaded_at")
+    params: dict[str, object] = {"path": str(path.resolve()), "source": source, "now": now}
+    outcomes: list[Future[_Chunk]] = []
     try:
         for chunk, done in _blocks(con, path):
             con.register("chunk", chunk)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query}", {"now": now})
+            params["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
+            outcomes.append(store.submit(query, params))
             con.unregister("chunk")
-            accepted = con.sql(
-                f"SELECT {events_columns}, $now::TIMESTAMP AS loaded_at FROM checked "
-                "WHERE refused_field IS NULL "
-                "QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY idx) = 1",
-                params={"now": datetime.now(UTC).replace(tzinfo=None)},
-            ).to_arrow_table()
-            in_chunk = con.sql("SELECT count(*) FROM checked").fetchone()
-            letters = con.sql(
-                "SELECT 'file-' || md5($path || chr(10) || idx || chr(10) || hex(raw)) "
-                "AS dead_letter_id, $source AS source, 'event' AS kind, origin, "
-                "$now::TIMESTAMP AS received_at, "
-                "coalesce(line, base64(raw)) AS payload, "
-                "CASE WHEN line IS NULL THEN 'base64' ELSE 'utf-8' END AS payload_encoding, "
-                "refused_field AS field, refused_value AS value, refused_reason AS reason "
-                "FROM checked WHERE refused_field IS NOT NULL ORDER BY idx",
-                params={"path": str(path.resolve()), "source": source, "now": now},
-            ).to_arrow_table()
-            new = store_new(wh, EVENTS.name, accepted, "message_id")
-            store_new(wh, DEAD_LETTERS.name, letters, "dead_letter_id")
-            count = int(in_chunk[0]) if in_chunk else 0
-            lines += count
-            stored += new.num_rows
-            rejected += letters.num_rows
-            duplicates += count - letters.num_rows - new.num_rows
             if progress is not None:
                 progress(STAGE, min(done, total), total)
+        for outcome in (future.result() for future in outcomes):
+            lines += outcome.lines
+            stored += outcome.stored
+            rejected += outcome.refused
+            duplicates += outcome.lines - outcome.refused - outcome.stored
     finally:
-        con.close()
+        store.close()
     return LoadResult(
         str(path),
         source,

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
 # Segment's documented limits: 32 KB a call, 500 KB a batch request.
@@ -178,7 +180,8 @@ def _document(name: str, value: object) -> dict[str, Any] | None:
 def _dig(document: Mapping[str, Any], path: tuple[str, ...]) -> str | None:
     node: Any = document
     for part in path:
-        if not isinstance(node, Mapping):
+        # Parsed JSON holds plain dicts; the exact type test skips the slow ABC check.
+        if type(node) is not dict and not isinstance(node, Mapping):
             return None
         node = node.get(part)
     if node is None or isinstance(node, dict | list):
@@ -186,8 +189,16 @@ def _dig(document: Mapping[str, Any], path: tuple[str, ...]) -> str | None:
     return node if isinstance(node, str) else json.dumps(node)
 
 
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact JSON text, non-ASCII kept as is (what ``json.dumps`` with those options gives)."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode("utf-8")
+    except TypeError:
+        # Beyond orjson: integers over 64 bits, say. Python's json writes them all.
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def derived_message_id(source: str, call: Mapping[str, Any]) -> str:

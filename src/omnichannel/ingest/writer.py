@@ -14,6 +14,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 
+from omnichannel.errors import WarehouseError
 from omnichannel.ingest.deadletter import DeadLetter
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.store import conform
@@ -64,6 +65,37 @@ def new_rows(wh: Warehouse, name: str, rows: pa.Table) -> tuple[pa.Table, int]:
     return conform(spec, fresh), rows.num_rows - fresh.num_rows
 
 
+def _duckdb_of(wh: Warehouse) -> duckdb.DuckDBPyConnection | None:
+    con = getattr(wh.con, "con", None)
+    if wh.engine == "duckdb" and isinstance(con, duckdb.DuckDBPyConnection):
+        return con
+    return None
+
+
+def _append_new_duckdb(
+    con: duckdb.DuckDBPyConnection, wh: Warehouse, name: str, rows: pa.Table
+) -> tuple[int, int]:
+    """``new_rows`` and ``append`` as one DuckDB statement: the rows cross into it once."""
+    spec = wh.spec(name)
+    rows = conform(spec, rows)
+    if rows.num_rows == 0:
+        return 0, 0
+    match = " AND ".join(f'r."{k}" = t."{k}"' for k in spec.key)
+    cursor = con.cursor()
+    try:
+        cursor.register("incoming", rows)
+        counted = cursor.execute(
+            f'INSERT INTO "{spec.name}" BY NAME SELECT * FROM incoming AS r '
+            f'WHERE NOT EXISTS (SELECT 1 FROM "{spec.name}" AS t WHERE {match})'
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise WarehouseError(f"could not append to {spec.name}: {exc}") from exc
+    finally:
+        cursor.close()
+    written = int(counted[0]) if counted else 0
+    return written, rows.num_rows - written
+
+
 def store(
     wh: Warehouse,
     tables: dict[str, pa.Table],
@@ -73,12 +105,17 @@ def store(
     """Append each table's new rows; returns rows written and rows already stored, per table."""
     written: dict[str, int] = {}
     already: dict[str, int] = {}
+    con = _duckdb_of(wh)
     for name in sorted(tables, key=WRITE_ORDER.index):
         rows = tables[name]
         if rows.num_columns == 0:
             continue
         stage = f"write {name}"
         progress(stage, 0, rows.num_rows)
+        if con is not None:
+            written[name], already[name] = _append_new_duckdb(con, wh, name, rows)
+            progress(stage, rows.num_rows, rows.num_rows)
+            continue
         fresh, skipped = new_rows(wh, name, rows)
         written[name] = wh.append(name, fresh)
         already[name] = skipped
