@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 import yaml
 
 from omnichannel.ingest.connectors import ingest_file
 from omnichannel.ingest.mapping import Mapping, load_mapping, parse_mapping
 from omnichannel.ingest.replay import pending, replay
 from omnichannel.warehouse import Warehouse
+from tests.ingest.conftest import load_shopify_sample
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def wh(tmp_path: Path) -> Iterator[Warehouse]:
-    with Warehouse.open(f"duckdb:///{tmp_path / 'w.duckdb'}") as warehouse:
-        yield warehouse
 
 
 def fixed_shopify() -> Mapping:
@@ -30,13 +23,7 @@ def fixed_shopify() -> Mapping:
 
 
 def test_replay_after_fixing_the_mapping(wh: Warehouse) -> None:
-    ingest_file(
-        wh,
-        DATA / "shopify_orders.csv",
-        kind="orders",
-        source="shopify",
-        mapping=load_mapping("shopify-orders"),
-    )
+    load_shopify_sample(wh)
     assert len(pending(wh)) == 6
     fixed = fixed_shopify()
     report = replay(wh, mapping_for=lambda source, kind: fixed)
@@ -58,13 +45,7 @@ def test_replay_after_fixing_the_mapping(wh: Warehouse) -> None:
 
 
 def test_replay_rebuilds_a_whole_order_with_its_line_numbers(wh: Warehouse) -> None:
-    ingest_file(
-        wh,
-        DATA / "shopify_orders.csv",
-        kind="orders",
-        source="shopify",
-        mapping=load_mapping("shopify-orders"),
-    )
+    load_shopify_sample(wh)
     raw = yaml.safe_load(fixed_shopify().to_yaml())
     raw["lines"]["unit_price"] = {
         "column": "Lineitem price",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,14 +12,9 @@ from omnichannel.errors import ValidationError
 from omnichannel.ingest.connectors import ingest_file
 from omnichannel.ingest.mapping import load_mapping
 from omnichannel.warehouse import Warehouse
+from tests.ingest.conftest import load_shopify_sample
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def wh(tmp_path: Path) -> Iterator[Warehouse]:
-    with Warehouse.open(f"duckdb:///{tmp_path / 'w.duckdb'}") as warehouse:
-        yield warehouse
 
 
 def rows(wh: Warehouse, table: str, order_by: str) -> list[dict[str, object]]:
@@ -65,13 +59,7 @@ def test_shopify_orders_with_several_line_items(wh: Warehouse) -> None:
 
 
 def test_bad_rows_become_dead_letters_and_good_rows_load(wh: Warehouse) -> None:
-    ingest_file(
-        wh,
-        DATA / "shopify_orders.csv",
-        kind="orders",
-        source="shopify",
-        mapping=load_mapping("shopify-orders"),
-    )
+    load_shopify_sample(wh)
     letters = {
         (d["origin"].rsplit(":", 1)[1], d["field"]): d for d in rows(wh, "dead_letters", "origin")
     }

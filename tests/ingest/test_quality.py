@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 
-from omnichannel.ingest.connectors import ingest_file
-from omnichannel.ingest.mapping import load_mapping
 from omnichannel.ingest.quality import report
 from omnichannel.warehouse import Warehouse
+from tests.ingest.conftest import load_shopify_sample
 
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture
-def wh(tmp_path: Path) -> Iterator[Warehouse]:
-    with Warehouse.open(f"duckdb:///{tmp_path / 'w.duckdb'}") as warehouse:
-        yield warehouse
-
-
 def test_volumes_rejects_and_null_rates(wh: Warehouse) -> None:
-    ingest_file(
-        wh,
-        DATA / "shopify_orders.csv",
-        kind="orders",
-        source="shopify",
-        mapping=load_mapping("shopify-orders"),
-    )
+    load_shopify_sample(wh)
     rows = report(wh, source="shopify")
     by_day = {r["day"]: r for r in rows}
     march_first = by_day[date(2024, 3, 1)]
