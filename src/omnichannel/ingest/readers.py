@@ -99,12 +99,25 @@ def _text_table(columns: dict[str, list[Any]] | pa.Table, rows: list[int] | pa.A
 
 
 def _undecodable(
-    where: str, line: bytes, encoding: str, exc: UnicodeDecodeError
-) -> tuple[str, str]:
+    line: bytes,
+    exc: UnicodeDecodeError,
+    *,
+    encoding: str,
+    source: str,
+    kind: str,
+    where: str,
+    payload: bytes,
+) -> DeadLetter:
+    """The dead letter of a line that is not in the mapping's encoding, bytes kept as is."""
     bad = line[max(exc.start - 8, 0) : exc.end + 8]
-    return (
-        repr(bad),
-        f"bytes that are not {encoding} ({exc.reason} at byte {exc.start}); "
+    return DeadLetter(
+        source=source,
+        kind=kind,
+        origin=where,
+        payload=payload,
+        field="encoding",
+        value=repr(bad),
+        reason=f"bytes that are not {encoding} ({exc.reason} at byte {exc.start}); "
         f"set `encoding:` in the mapping (e.g. gbk, gb18030, latin-1)",
     )
 
@@ -133,17 +146,16 @@ def _decode_lines(
                 rows.append(number if skip_header else number + 1)
         except UnicodeDecodeError as exc:
             row = number if skip_header else number + 1
-            value, reason = _undecodable(path, line, encoding, exc)
             # Header + line is a one-row file in itself, which is what replay re-reads.
             letters.append(
-                DeadLetter(
+                _undecodable(
+                    line,
+                    exc,
+                    encoding=encoding,
                     source=source,
                     kind=kind,
-                    origin=origin(path, row),
+                    where=origin(path, row),
                     payload=(header + line) if number else line,
-                    field="encoding",
-                    value=value,
-                    reason=reason,
                 )
             )
     return "".join(kept), rows, letters
@@ -230,16 +242,15 @@ def read_jsonl_bytes(
         try:
             record = json.loads(line.decode(encoding))
         except UnicodeDecodeError as exc:
-            value, reason = _undecodable(path, line, encoding, exc)
             letters.append(
-                DeadLetter(
+                _undecodable(
+                    line,
+                    exc,
+                    encoding=encoding,
                     source=source,
                     kind=kind,
-                    origin=origin(path, number),
+                    where=origin(path, number),
                     payload=line,
-                    field="encoding",
-                    value=value,
-                    reason=reason,
                 )
             )
             continue
