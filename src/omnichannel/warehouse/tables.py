@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MONEY = dt.Decimal(18, 2)
 TS = dt.Timestamp()
@@ -111,7 +111,9 @@ CUSTOMER_RECORDS = _spec(
         "email": "string",
         "phone": "string",
         "address": "string",
+        "address_line2": "string",
         "city": "string",
+        "region": "string",
         "postcode": "string",
         "country": "string",
         "created_at": TS,
