@@ -13,7 +13,9 @@ from omnichannel.warehouse.access import SharedExclusiveLock, WarehouseAccess
 STORES = pa.table({"store_id": ["s1", "s2"], "name": ["Jing'an", "Xuhui"]})
 
 
-def _block_inside_query(access: WarehouseAccess, entered: threading.Event, release: threading.Event):
+def _block_inside_query(
+    access: WarehouseAccess, entered: threading.Event, release: threading.Event
+) -> list[tuple[object, ...]]:
     """Run a query that cannot finish until ``release`` is set (engine-specific blocker)."""
     with access.reader() as wh:
         if wh.engine == "duckdb":

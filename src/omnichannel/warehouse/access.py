@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -181,8 +182,7 @@ class WarehouseAccess:
         with self._opened_lock:
             opened, self._opened = self._opened, []
         for con in opened:
-            try:
+            # A cursor of a database closed under it is closed already.
+            with contextlib.suppress(Exception):
                 con.disconnect()
-            except Exception:  # a cursor of a closed database is closed already
-                pass
         self._root.close()
