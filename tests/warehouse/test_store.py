@@ -153,3 +153,46 @@ def test_truncate_empties_tables_but_keeps_them(warehouse_url: str) -> None:
         wh.truncate(["stores"])
         assert wh.counts()["stores"] == 0
         assert "store_id" in wh.table("stores").columns
+
+
+def test_version_1_order_lines_take_their_orders_source_on_upgrade(warehouse_url: str) -> None:
+    with Warehouse.open(warehouse_url) as wh:
+        wh.append("orders", pa.table({"order_id": ["o1"], "source": ["shopify"]}))
+        wh.append("order_lines", pa.table({"order_id": ["o1", "o1"], "line_number": [1, 2]}))
+        dialect.execute(wh.con, 'ALTER TABLE "order_lines" DROP COLUMN "source"')
+        write_version(wh.con, 1)
+    with Warehouse.open(warehouse_url) as wh:
+        assert wh.schema_report.upgraded
+        lines = wh.table("order_lines").order_by("line_number").to_pyarrow().to_pylist()
+    assert [(ln["source"], ln["order_id"], ln["line_number"]) for ln in lines] == [
+        ("shopify", "o1", 1),
+        ("shopify", "o1", 2),
+    ]
+
+
+def test_upsert_keeps_one_current_version_per_key_and_the_rest_in_history(
+    warehouse_url: str,
+) -> None:
+    def record(name: str, updated: int) -> pa.Table:
+        return pa.table(
+            {
+                "source": ["crm"],
+                "record_id": ["r1"],
+                "last_name": [name],
+                "updated_at": [dt.datetime(2024, updated, 1)],
+            }
+        )
+
+    with Warehouse.open(warehouse_url) as wh:
+        first = wh.upsert("customer_records", record("Lee", 2), version="updated_at")
+        same = wh.upsert("customer_records", record("Lee", 2), version="updated_at")
+        newer = wh.upsert("customer_records", record("Wu", 5), version="updated_at")
+        older = wh.upsert("customer_records", record("Old", 1), version="updated_at")
+        current = wh.table("customer_records").to_pyarrow().to_pylist()
+        history = wh.table("record_history").order_by("reason").to_pyarrow().to_pylist()
+    assert (first.inserted, same.unchanged, newer.updated, older.older) == (1, 1, 1, 1)
+    assert [c["last_name"] for c in current] == ["Wu"]
+    assert [(h["reason"], json.loads(h["row"])["last_name"]) for h in history] == [
+        ("older_on_arrival", "Old"),
+        ("superseded", "Lee"),
+    ]

@@ -153,17 +153,19 @@ def orders(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, pa.Table]:
         )
         any_line = " OR ".join(f"{quote(f'lines__{n}')} IS NOT NULL" for n in lines)
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW line_rows AS SELECT {order_id} AS order_id, "
+            f"CREATE OR REPLACE TEMP VIEW line_rows AS SELECT {literal(ctx.source)} AS source, "
+            f"{order_id} AS order_id, "
             f"{number} AS line_number, {column(m, 'lines', 'product_id') or 'NULL'} AS product_id, "
             f"{column(m, 'lines', 'sku') or 'NULL'} AS sku, {qty} AS quantity, "
             f"{price} AS unit_price, {discount} AS discount, {total} AS line_total, "
             f"{currency} AS currency, __row, ({any_line}) AS has_line FROM clean"
         )
-        line_values = {n: quote(n) for n in ORDER_LINES.schema.names}
+        # loaded_at is the writer's to fill, for every table alike.
+        line_values = {n: quote(n) for n in ORDER_LINES.schema.names if n != "loaded_at"}
         out["order_lines"] = _grouped(
             con,
             ORDER_LINES,
-            {"order_id": "order_id", "line_number": "line_number"},
+            {"source": "source", "order_id": "order_id", "line_number": "line_number"},
             line_values,
             relation="(SELECT * FROM line_rows WHERE has_line)",
         )

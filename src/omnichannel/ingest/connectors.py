@@ -10,8 +10,8 @@ Example::
 The work is columnar: one DuckDB query normalises every mapped field of every row
 (``normalize``), masks of unreadable values pick the rejected rows (only those are
 turned into Python objects, as dead letters), ``assemble`` builds each target table,
-and ``store`` writes only keys the warehouse does not hold yet, so loading the same
-file twice adds nothing.
+and ``store`` writes each record as its current version (new, newer or older than the
+stored one; see ``writer``), so loading the same file twice changes nothing.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ class LoadResult:
     rows: int
     written: dict[str, int] = field(default_factory=dict)
     already_stored: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    older: dict[str, int] = field(default_factory=dict)
     letters: list[DeadLetter] = field(default_factory=list)
     rejected_rows: dict[int, DeadLetter] = field(default_factory=dict)
 
@@ -74,6 +76,10 @@ class IngestReport:
     rejected: int
     written: dict[str, int]
     already_stored: dict[str, int]
+    # Of ``written``: rows that replaced an older version of their record.
+    updated: dict[str, int] = field(default_factory=dict)
+    # Of ``already_stored``: versions older than the stored one, kept in record_history.
+    older: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +91,8 @@ class IngestReport:
             "rejected": self.rejected,
             "written": self.written,
             "already_stored": self.already_stored,
+            "updated": self.updated,
+            "older": self.older,
         }
 
 
@@ -145,6 +153,8 @@ def ingest_file(
         rejected=len(letters),
         written={**result.written, "dead_letters": stored},
         already_stored={**result.already_stored, "dead_letters": len(letters) - stored},
+        updated=result.updated,
+        older=result.older,
     )
 
 
@@ -375,21 +385,23 @@ def load_rows(
         )
         progress("validate", total, total)
         con.register("clean", clean)
-        loaded_at = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
         context = Context(
             mapping=mapping,
             source=source,
             currency=mapping.currency or currency,
-            loaded_at=loaded_at,
+            loaded_at=loaded_at.isoformat(sep=" "),
         )
         tables = ASSEMBLERS[mapping.kind.name](con, context)
-        written, already = store(wh, tables, progress=progress)
+        stored = store(wh, tables, loaded_at=loaded_at, progress=progress)
     finally:
         con.close()
     return LoadResult(
         rows=total,
-        written=written,
-        already_stored=already,
+        written=stored.written,
+        already_stored=stored.already,
+        updated=stored.updated,
+        older=stored.older,
         letters=list(letters.values()),
         rejected_rows=letters,
     )

@@ -1,23 +1,33 @@
-"""Writing assembled rows: only keys the warehouse does not hold yet, in dependency order.
+"""Writing assembled rows: each record's current version, in dependency order.
 
-De-duplication against what is stored is a semi-join of the incoming keys with the
-stored table, run by the warehouse's own engine through Ibis (the keys travel as a
-memtable), so it works the same on DuckDB, PostgreSQL or Spark and never pulls a whole
-table back. Re-loading a file therefore writes nothing the second time.
+Keyed tables hold one row per key, the current version (see ``warehouse/versions.py``):
+a key not stored is inserted, an identical row changes nothing (so re-loading a file
+writes nothing), a newer version replaces the stored one and an older one is kept in
+``record_history`` only. Newer means a later ``updated_at`` where the table has one and
+both versions carry it, else the later arrival.
+
+Rows that belong to a record follow it. When an order is superseded its lines are the
+new version's lines (a line the new version lacks moves to history); when a customer
+record (or an order that is its own buyer) is superseded, identifiers of the old
+version that the new one no longer carries move to history, so they stop linking. The
+rows of a version that arrives older are not written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
-import duckdb
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from omnichannel.errors import WarehouseError
 from omnichannel.ingest.deadletter import DeadLetter
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.store import conform
+from omnichannel.warehouse.tables import RECORD_HISTORY
+from omnichannel.warehouse.versions import history_rows
 
 # People and catalogue first, facts after, identifiers last: a reader that sees an order
 # can already find its customer record.
@@ -34,93 +44,140 @@ WRITE_ORDER = (
     "identifiers",
 )
 
+# Tables whose rows are versions of a record -> the column that orders versions (None:
+# arrival order). Campaigns keep the first sighting (their days widen, in ``assemble``
+# terms, per report); events are immutable facts.
+VERSIONED: dict[str, str | None] = {
+    "customer_records": "updated_at",
+    "orders": "updated_at",
+    "order_lines": None,
+    "products": None,
+    "content_items": None,
+    "stores": None,
+    "ad_spend": None,
+}
+OWNER = ("source", "record_id")
+LINE_OWNER = ("source", "order_id")
 
-def _stored_keys(wh: Warehouse, name: str, rows: pa.Table) -> pa.Table:
+
+@dataclass
+class Written:
+    """Per table: rows written (new or newer), rows already stored, versions replaced."""
+
+    written: dict[str, int] = field(default_factory=dict)
+    already: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    older: dict[str, int] = field(default_factory=dict)
+
+
+def _with_load_time(wh: Warehouse, name: str, rows: pa.Table, loaded_at: datetime) -> pa.Table:
+    rows = conform(wh.spec(name), rows)
+    if "loaded_at" in rows.column_names and rows.column("loaded_at").null_count == rows.num_rows:
+        index = rows.schema.get_field_index("loaded_at")
+        times = pa.array([loaded_at] * rows.num_rows, rows.schema.field(index).type)
+        rows = rows.set_column(index, rows.schema.field(index), times)
+    return rows
+
+
+def _owned_by(rows: pa.Table, owners: pa.Table, columns: tuple[str, ...]) -> pa.Array:
+    """A mask: which rows belong to one of ``owners`` (matched on ``columns``)."""
+    if owners.num_rows == 0 or rows.num_rows == 0:
+        return pa.array([False] * rows.num_rows, pa.bool_())
+    marked = owners.select(list(columns)).append_column(
+        "__owned", pa.array([True] * owners.num_rows, pa.bool_())
+    )
+    indexed = rows.select(list(columns)).append_column(
+        "__i", pa.array(range(rows.num_rows), pa.int64())
+    )
+    joined = indexed.join(marked, list(columns), join_type="left outer").sort_by("__i")
+    return pc.fill_null(joined.column("__owned"), False).combine_chunks()
+
+
+def _replace_owned(
+    wh: Warehouse,
+    name: str,
+    rows: pa.Table,
+    columns: tuple[str, ...],
+    replaced: pa.Table,
+    at: datetime,
+) -> None:
+    """Stored rows of re-versioned owners that the new version lacks move to history."""
+    if replaced.num_rows == 0:
+        return
     spec = wh.spec(name)
     key = list(spec.key)
-    stored = wh.table(name)
-    if int(stored.count().to_pyarrow().as_py()) == 0:
-        return rows.select(key).slice(0, 0)
-    incoming = ibis.memtable(rows.select(key))
-    return stored.select(*key).semi_join(incoming, key).to_pyarrow()
+    stored = wh.rows_with_keys(name, replaced.select(list(columns)))
+    gone = stored.join(rows.select(key), key, join_type="left anti")
+    if gone.num_rows:
+        wh.append_new(
+            RECORD_HISTORY.name,
+            history_rows(spec, gone, reason="superseded", version=None, at=at),
+        )
+        wh.delete_keys(name, gone.select(key))
 
 
-def new_rows(wh: Warehouse, name: str, rows: pa.Table) -> tuple[pa.Table, int]:
-    """The rows whose key is not stored yet, and how many were already stored."""
-    spec = wh.spec(name)
-    rows = conform(spec, rows)
-    if rows.num_rows == 0:
-        return rows, 0
-    existing = _stored_keys(wh, name, rows)
-    if existing.num_rows == 0:
-        return rows, 0
-    key = ", ".join(f'"{k}"' for k in spec.key)
-    con = duckdb.connect()
-    try:
-        con.register("incoming", rows)
-        con.register("existing", existing)
-        fresh = con.sql(f"SELECT * FROM incoming ANTI JOIN existing USING ({key})").to_arrow_table()
-    finally:
-        con.close()
-    return conform(spec, fresh), rows.num_rows - fresh.num_rows
-
-
-def _duckdb_of(wh: Warehouse) -> duckdb.DuckDBPyConnection | None:
-    con = getattr(wh.con, "con", None)
-    if wh.engine == "duckdb" and isinstance(con, duckdb.DuckDBPyConnection):
-        return con
-    return None
-
-
-def _append_new_duckdb(
-    con: duckdb.DuckDBPyConnection, wh: Warehouse, name: str, rows: pa.Table
-) -> tuple[int, int]:
-    """``new_rows`` and ``append`` as one DuckDB statement: the rows cross into it once."""
-    spec = wh.spec(name)
-    rows = conform(spec, rows)
-    if rows.num_rows == 0:
-        return 0, 0
-    match = " AND ".join(f'r."{k}" = t."{k}"' for k in spec.key)
-    cursor = con.cursor()
-    try:
-        cursor.register("incoming", rows)
-        counted = cursor.execute(
-            f'INSERT INTO "{spec.name}" BY NAME SELECT * FROM incoming AS r '
-            f'WHERE NOT EXISTS (SELECT 1 FROM "{spec.name}" AS t WHERE {match})'
-        ).fetchone()
-    except duckdb.Error as exc:
-        raise WarehouseError(f"could not append to {spec.name}: {exc}") from exc
-    finally:
-        cursor.close()
-    written = int(counted[0]) if counted else 0
-    return written, rows.num_rows - written
+def _owners(
+    tables: dict[str, pa.Table], done: dict[str, tuple[pa.Table, pa.Table]]
+) -> tuple[pa.Table, pa.Table]:
+    """Identifier owners (source, record_id) whose record was re-versioned / arrived older."""
+    out: list[list[pa.Table]] = [[], []]
+    if "customer_records" in done:
+        for i, keys in enumerate(done["customer_records"]):
+            out[i].append(keys.select(list(OWNER)))
+    if "orders" in done and "orders" in tables:
+        orders = tables["orders"]
+        own = orders.filter(
+            pc.fill_null(
+                pc.equal(orders.column("customer_record_id"), orders.column("order_id")), False
+            )
+        )
+        for i, keys in enumerate(done["orders"]):
+            mine = own.filter(_owned_by(own, keys, LINE_OWNER)).select(list(LINE_OWNER))
+            out[i].append(mine.rename_columns(list(OWNER)))
+    empty = pa.table({c: pa.array([], pa.string()) for c in OWNER})
+    return (
+        pa.concat_tables([empty, *out[0]], promote_options="permissive"),
+        pa.concat_tables([empty, *out[1]], promote_options="permissive"),
+    )
 
 
 def store(
     wh: Warehouse,
     tables: dict[str, pa.Table],
     *,
+    loaded_at: datetime,
     progress: Callable[[str, int, int], None],
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Append each table's new rows; returns rows written and rows already stored, per table."""
-    written: dict[str, int] = {}
-    already: dict[str, int] = {}
-    con = _duckdb_of(wh)
+) -> Written:
+    """Write each table's rows as current versions (see the module docstring)."""
+    out = Written()
+    # Per versioned table: keys re-versioned by this load, keys that arrived older.
+    done: dict[str, tuple[pa.Table, pa.Table]] = {}
     for name in sorted(tables, key=WRITE_ORDER.index):
-        rows = tables[name]
-        if rows.num_columns == 0:
+        if tables[name].num_columns == 0:
             continue
+        rows = _with_load_time(wh, name, tables[name], loaded_at)
+        tables[name] = rows
         stage = f"write {name}"
         progress(stage, 0, rows.num_rows)
-        if con is not None:
-            written[name], already[name] = _append_new_duckdb(con, wh, name, rows)
-            progress(stage, rows.num_rows, rows.num_rows)
-            continue
-        fresh, skipped = new_rows(wh, name, rows)
-        written[name] = wh.append(name, fresh)
-        already[name] = skipped
+        if name == "order_lines" and "orders" in done:
+            replaced, older = done["orders"]
+            rows = rows.filter(pc.invert(_owned_by(rows, older, LINE_OWNER)))
+            _replace_owned(wh, name, rows, LINE_OWNER, replaced, loaded_at)
+        if name == "identifiers":
+            replaced, older = _owners(tables, done)
+            rows = rows.filter(pc.invert(_owned_by(rows, older, OWNER)))
+            _replace_owned(wh, name, rows, OWNER, replaced, loaded_at)
+        if name in VERSIONED:
+            result = wh.upsert(name, rows, version=VERSIONED[name], at=loaded_at)
+            done[name] = (result.updated_keys, result.older_keys)
+            out.written[name] = result.written
+            out.already[name] = result.unchanged + result.older
+            out.updated[name] = result.updated
+            out.older[name] = result.older
+        else:
+            out.written[name], out.already[name] = wh.append_new(name, rows)
         progress(stage, rows.num_rows, rows.num_rows)
-    return written, already
+    return out
 
 
 def new_letters(wh: Warehouse, letters: list[DeadLetter]) -> list[DeadLetter]:

@@ -10,19 +10,42 @@ Example::
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import ibis
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from omnichannel.errors import ValidationError, WarehouseError
 from omnichannel.warehouse import backends, dialect
-from omnichannel.warehouse.tables import ALL_TABLES, BY_NAME, TableSpec
+from omnichannel.warehouse.tables import ALL_TABLES, BY_NAME, RECORD_HISTORY, TableSpec
 from omnichannel.warehouse.versioning import SchemaReport, ensure_schema
+from omnichannel.warehouse.versions import NEW, NEWER, OLDER, SAME, STATE, classify, history_rows
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What ``Warehouse.upsert`` did with each incoming row, and the keys it touched."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    older: int
+    # Keys (only the key columns) whose current version was replaced / that arrived older.
+    updated_keys: pa.Table
+    older_keys: pa.Table
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
 
 
 class Warehouse:
@@ -82,6 +105,137 @@ class Warehouse:
             except Exception as exc:
                 raise WarehouseError(f"could not append to {spec.name}: {exc}") from exc
         return int(data.num_rows)
+
+    def _duckdb(self) -> duckdb.DuckDBPyConnection | None:
+        con = getattr(self.con, "con", None)
+        if self.engine == "duckdb" and isinstance(con, duckdb.DuckDBPyConnection):
+            return con
+        return None
+
+    def rows_with_keys(self, name: str, keys: pa.Table) -> pa.Table:
+        """The stored rows whose key columns (those of ``keys``) match one of ``keys``."""
+        spec = self.spec(name)
+        stored = self.table(name)
+        if keys.num_rows == 0 or int(stored.count().to_pyarrow().as_py()) == 0:
+            return conform(spec, pa.table({}))
+        found = stored.semi_join(ibis.memtable(keys), list(keys.column_names)).to_pyarrow()
+        return conform(spec, found)
+
+    def delete_keys(self, name: str, keys: pa.Table) -> None:
+        """Delete the rows whose key columns (those of ``keys``) match one of ``keys``."""
+        if keys.num_rows == 0:
+            return
+        spec = self.spec(name)
+        scratch = f"_omni_keys_{uuid.uuid4().hex[:12]}"
+        match = " AND ".join(f'k."{c}" = "{spec.name}"."{c}"' for c in keys.column_names)
+        sql = (
+            f'DELETE FROM "{spec.name}" WHERE EXISTS (SELECT 1 FROM "{scratch}" AS k WHERE {match})'
+        )
+        con = self._duckdb()
+        try:
+            if con is not None:
+                cursor = con.cursor()
+                try:
+                    cursor.register(scratch, keys)
+                    cursor.execute(sql)
+                finally:
+                    cursor.close()
+                return
+            self.con.create_table(scratch, keys, temp=True)
+            try:
+                dialect.execute(self.con, sql)
+            finally:
+                self.con.drop_table(scratch, force=True)
+        except Exception as exc:
+            raise WarehouseError(f"could not delete from {spec.name}: {exc}\n{sql}") from exc
+
+    def append_new(
+        self, name: str, rows: pa.Table | pd.DataFrame, key: tuple[str, ...] | None = None
+    ) -> tuple[int, int]:
+        """Append the rows whose ``key`` (default: the table's) is not stored yet.
+
+        Returns (rows written, rows already stored). On DuckDB this is one
+        ``INSERT ... WHERE NOT EXISTS`` statement; elsewhere an anti-join run by the
+        warehouse's engine through Ibis, then an append.
+        """
+        spec = self.spec(name)
+        data = conform(spec, rows)
+        key = key or spec.key
+        if data.num_rows == 0:
+            return 0, 0
+        con = self._duckdb()
+        if con is not None:
+            match = " AND ".join(f'r."{k}" = t."{k}"' for k in key)
+            cursor = con.cursor()
+            try:
+                cursor.register("incoming", data)
+                counted = cursor.execute(
+                    f'INSERT INTO "{spec.name}" BY NAME SELECT * FROM incoming AS r '
+                    f'WHERE NOT EXISTS (SELECT 1 FROM "{spec.name}" AS t WHERE {match})'
+                ).fetchone()
+            except duckdb.Error as exc:
+                raise WarehouseError(f"could not append to {spec.name}: {exc}") from exc
+            finally:
+                cursor.close()
+            written = int(counted[0]) if counted else 0
+            return written, data.num_rows - written
+        stored = self.table(name)
+        if int(stored.count().to_pyarrow().as_py()) > 0:
+            fresh = ibis.memtable(data).anti_join(stored, list(key)).to_pyarrow()
+            data = conform(spec, fresh)
+        return self.append(name, data), int(conform(spec, rows).num_rows) - data.num_rows
+
+    def upsert(
+        self,
+        name: str,
+        rows: pa.Table | pd.DataFrame,
+        *,
+        version: str | None = None,
+        at: datetime | None = None,
+    ) -> UpsertResult:
+        """Make each incoming row the current version of its key, unless it is older.
+
+        A key not stored is inserted; a row equal to the stored one (``loaded_at``
+        aside) changes nothing; a newer one (by the ``version`` column when both rows
+        have it, else by arrival) replaces the stored row, which moves to
+        ``record_history`` as ``superseded``; an older one goes straight to
+        ``record_history`` as ``older_on_arrival``. See ``warehouse/versions.py``.
+        """
+        spec = self.spec(name)
+        data = conform(spec, rows)
+        at = at or datetime.now(UTC).replace(tzinfo=None)
+        key = list(spec.key)
+        stored = self.rows_with_keys(name, data.select(key))
+        states = classify(spec, data, stored, version)
+        state = states.column(STATE)
+
+        def having(*wanted: str) -> pa.Table:
+            mask = pc.is_in(state, value_set=pa.array(wanted))
+            return states.filter(mask).drop([STATE])
+
+        newer, older = having(NEWER), having(OLDER)
+        if newer.num_rows:
+            updated_keys = newer.select(key)
+            superseded = stored.join(updated_keys, key, join_type="left semi")
+            self.append_new(
+                RECORD_HISTORY.name,
+                history_rows(spec, superseded, reason="superseded", version=version, at=at),
+            )
+            self.delete_keys(name, updated_keys)
+        if older.num_rows:
+            self.append_new(
+                RECORD_HISTORY.name,
+                history_rows(spec, older, reason="older_on_arrival", version=version, at=at),
+            )
+        inserted = self.append(name, having(NEW, NEWER))
+        return UpsertResult(
+            inserted=inserted - newer.num_rows,
+            updated=newer.num_rows,
+            unchanged=having(SAME).num_rows,
+            older=older.num_rows,
+            updated_keys=newer.select(key),
+            older_keys=older.select(key),
+        )
 
     def truncate(self, names: list[str] | None = None) -> None:
         """Empty canonical tables (all of them by default), keeping their schemas."""

@@ -94,6 +94,7 @@ IDENTIFIERS = _spec(
         "id_type": "string",
         "id_value": "string",
         "observed_at": TS,
+        "loaded_at": TS,
     },
 )
 
@@ -119,12 +120,13 @@ CUSTOMER_RECORDS = _spec(
         "created_at": TS,
         "updated_at": TS,
         "attributes": "string",
+        "loaded_at": TS,
     },
 )
 
 ORDERS = _spec(
     "orders",
-    ("order_id",),
+    ("source", "order_id"),
     "A purchase in any channel: web, app, store, marketplace, WeChat mini-program...",
     {
         "order_id": "string",
@@ -146,14 +148,17 @@ ORDERS = _spec(
         "coupon": "string",
         "fulfilment": "string",
         "attributes": "string",
+        "updated_at": TS,
+        "loaded_at": TS,
     },
 )
 
 ORDER_LINES = _spec(
     "order_lines",
-    ("order_id", "line_number"),
+    ("source", "order_id", "line_number"),
     "The items of an order.",
     {
+        "source": "string",
         "order_id": "string",
         "line_number": "int32",
         "product_id": "string",
@@ -163,6 +168,7 @@ ORDER_LINES = _spec(
         "discount": MONEY,
         "line_total": MONEY,
         "currency": "string",
+        "loaded_at": TS,
     },
 )
 
@@ -181,6 +187,7 @@ PRODUCTS = _spec(
         "currency": "string",
         "created_at": TS,
         "attributes": "string",
+        "loaded_at": TS,
     },
 )
 
@@ -197,6 +204,7 @@ CONTENT_ITEMS = _spec(
         "url": "string",
         "product_id": "string",
         "published_at": TS,
+        "loaded_at": TS,
     },
 )
 
@@ -215,6 +223,7 @@ STORES = _spec(
         "longitude": "float64",
         "timezone": "string",
         "opened_at": TS,
+        "loaded_at": TS,
     },
 )
 
@@ -231,6 +240,7 @@ CAMPAIGNS = _spec(
         "end_date": dt.Date(),
         "budget": MONEY,
         "currency": "string",
+        "loaded_at": TS,
     },
 )
 
@@ -247,6 +257,7 @@ AD_SPEND = _spec(
         "currency": "string",
         "impressions": "int64",
         "clicks": "int64",
+        "loaded_at": TS,
     },
 )
 
@@ -286,6 +297,34 @@ DEAD_LETTERS = _spec(
         "field": "string",
         "value": "string",
         "reason": "string",
+        # A stable code per cause (``invalid_value``, ``missing_required``...): reasons
+        # carry details such as the value or a time, so they do not group.
+        "reason_code": "string",
+        # ``rejected``: the record was refused; ``field_nulled``: the record was stored
+        # without this field's unreadable value (``on_invalid: null``).
+        "action": "string",
+        # Hash of source + payload: the same row refused again, under any file name, is
+        # not stored twice.
+        "content_hash": "string",
+    },
+)
+
+RECORD_HISTORY = _spec(
+    "record_history",
+    ("table_name", "record_key", "row_hash"),
+    "Versions of a keyed record that are no longer current: superseded, or older on arrival.",
+    {
+        "table_name": "string",
+        # The key as JSON (``{"source": "crm", "record_id": "42"}``).
+        "record_key": "string",
+        # The version's own time: its updated-at column when mapped, else its load time.
+        "version_at": TS,
+        "superseded_at": TS,
+        # ``superseded`` (a newer version replaced it) or ``older_on_arrival`` (it arrived
+        # after a newer version and never became current).
+        "reason": "string",
+        "row": "string",
+        "row_hash": "string",
     },
 )
 
@@ -498,6 +537,7 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     DELIVERIES,
     DEAD_LETTERS,
     DEAD_LETTER_REPLAYS,
+    RECORD_HISTORY,
     RECORD_LINKS,
     RECORD_PROFILES,
     PROFILE_IDENTIFIERS,

@@ -22,8 +22,26 @@ from omnichannel.warehouse.tables import ALL_TABLES, META_SCHEMA, META_TABLE, SC
 
 UpgradeStep = Callable[[BaseBackend], None]
 
+
+def _order_lines_source(con: BaseBackend) -> None:
+    """Version 1 keyed orders by order_id alone; version 2 by (source, order_id).
+
+    Order lines gain ``source``; a version-1 line takes its order's source, which was
+    unambiguous then because an order id could only be stored once.
+    """
+    if "order_lines" not in con.list_tables() or "orders" not in con.list_tables():
+        return
+    if "source" not in con.get_schema("order_lines"):
+        dialect.add_column(con, "order_lines", "source", dt.string)
+    dialect.execute(
+        con,
+        'UPDATE "order_lines" SET "source" = (SELECT o."source" FROM "orders" AS o '
+        'WHERE o."order_id" = "order_lines"."order_id") WHERE "source" IS NULL',
+    )
+
+
 # version N -> the step that turns an N warehouse into N+1 (beyond additive changes).
-UPGRADE_STEPS: dict[int, UpgradeStep] = {}
+UPGRADE_STEPS: dict[int, UpgradeStep] = {1: _order_lines_source}
 
 
 @dataclass
