@@ -1,0 +1,210 @@
+"""Runs registered jobs: on their schedule (APScheduler), or now, never two runs at once.
+
+Each run takes the job's lock in the operational store (see ``history``), records its
+start, progress, outcome or error there, renews its lease while it works, and releases
+the lock at the end. The schedule uses APScheduler's background scheduler with one
+instance per job and coalesced misfires: a run that overruns its period delays the next
+one instead of stacking them up.
+
+Example::
+
+    runner = JobRunner(registry, JobHistory(opstore), platform)
+    record = runner.run("profiles")         # now, in this thread
+    run_id = runner.submit("profiles")      # now, in a thread of its own
+    runner.start()                          # every job on its schedule until stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from omnichannel.errors import OmniError
+from omnichannel.jobs.history import JobHistory, RunRecord, runner_name
+from omnichannel.jobs.registry import Job, JobRegistry
+
+log = logging.getLogger(__name__)
+
+# How often a running job's progress is written to the operational store, at most.
+PROGRESS_INTERVAL = 1.0
+
+
+class JobBusy(OmniError):
+    """The job is running already (in this process or another)."""
+
+
+@dataclass
+class _Started:
+    job: Job
+    run_id: int
+    trigger: str
+
+
+class JobRunner:
+    """Schedules and runs one installation's jobs; ``platform`` is passed to each job."""
+
+    def __init__(
+        self,
+        registry: JobRegistry,
+        history: JobHistory,
+        platform: Any,
+        *,
+        schedules: Mapping[str, timedelta | None] | None = None,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.registry = registry
+        self.history = history
+        self.platform = platform
+        self.schedules = dict(schedules or {})
+        self.lease = lease
+        self.name = runner_name()
+        self._scheduler: Any = None
+        self._threads: list[threading.Thread] = []
+
+    def period(self, job: Job) -> timedelta | None:
+        """How often the job runs here: its setting when there is one, else its default."""
+        return self.schedules.get(job.name, job.every)
+
+    # --- running -------------------------------------------------------------------
+
+    def _begin(self, name: str, trigger: str) -> _Started:
+        job = self.registry.get(name)
+        if not self.history.acquire(job.name, self.name, self.lease):
+            holder = self.history.holder_of(job.name) or "another runner"
+            raise JobBusy(
+                f"job {job.name!r} is running already ({holder}); wait for it to finish "
+                f"(omni jobs list) or try again later"
+            )
+        self.history.abandon_stale(job.name, self.name)
+        return _Started(job, self.history.start(job.name, trigger, self.name), trigger)
+
+    def _execute(self, started: _Started) -> RunRecord:
+        job, run_id = started.job, started.run_id
+        stop_renewing = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew, args=(job.name, stop_renewing), name=f"job-lease-{job.name}"
+        )
+        renewer.daemon = True
+        renewer.start()
+        last_report = [0.0]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last_report[0] >= PROGRESS_INTERVAL or (total and done >= total):
+                last_report[0] = now
+                try:
+                    self.history.report(run_id, {"stage": stage, "done": done, "total": total})
+                except Exception:  # progress is best effort; the run itself goes on
+                    log.exception("job %s: could not record progress", job.name)
+
+        began = time.monotonic()
+        try:
+            outcome = job.run(self.platform, progress)
+        except Exception as exc:
+            log.exception("job %s failed (%s run %d)", job.name, started.trigger, run_id)
+            record = self.history.finish(run_id, error=f"{type(exc).__name__}: {exc}")
+        else:
+            record = self.history.finish(run_id, rows=outcome.rows, detail=outcome.detail)
+            log.info(
+                "job %s finished in %.1fs: %d rows",
+                job.name,
+                time.monotonic() - began,
+                outcome.rows,
+            )
+        finally:
+            stop_renewing.set()
+            renewer.join()
+            self.history.release(job.name, self.name)
+        return record
+
+    def _renew(self, job: str, stop: threading.Event) -> None:
+        while not stop.wait(self.lease.total_seconds() / 3):
+            try:
+                self.history.renew(job, self.name, self.lease)
+            except Exception:
+                log.exception("job %s: could not renew its lock", job)
+
+    def run(self, name: str, *, trigger: str = "manual") -> RunRecord:
+        """Run the job now in this thread; raises ``JobBusy`` if it is running already."""
+        return self._execute(self._begin(name, trigger))
+
+    def submit(self, name: str, *, trigger: str = "manual") -> int:
+        """Start the job now in a thread of its own; returns the run id to follow it by."""
+        started = self._begin(name, trigger)
+        thread = threading.Thread(
+            target=self._execute, args=(started,), name=f"job-{started.job.name}", daemon=True
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return started.run_id
+
+    # --- schedule ------------------------------------------------------------------
+
+    def _scheduled(self, name: str) -> None:
+        try:
+            self.run(name, trigger="schedule")
+        except JobBusy as exc:
+            log.info("job %s: scheduled run skipped: %s", name, exc)
+        except Exception:
+            log.exception("job %s: scheduled run could not start", name)
+
+    def start(self) -> None:
+        """Run every job with a period on its schedule, in background threads."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        scheduler = BackgroundScheduler(timezone=UTC)
+        for job in self.registry:
+            every = self.period(job)
+            if every is None:
+                continue
+            scheduler.add_job(
+                self._scheduled,
+                IntervalTrigger(seconds=every.total_seconds(), timezone=UTC),
+                args=[job.name],
+                id=job.name,
+                name=job.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop scheduling; wait for runs in progress (up to ``timeout`` seconds each)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def next_run(self, name: str) -> datetime | None:
+        if self._scheduler is None:
+            return None
+        scheduled = self._scheduler.get_job(name)
+        return None if scheduled is None else scheduled.next_run_time
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every job: what it does, how often, who runs it now, and its last run."""
+        rows = []
+        for job in self.registry:
+            every = self.period(job)
+            last = self.history.last(job.name)
+            upcoming = self.next_run(job.name)
+            rows.append(
+                {
+                    "name": job.name,
+                    "description": job.description,
+                    "every_seconds": None if every is None else every.total_seconds(),
+                    "running": self.history.holder_of(job.name),
+                    "next_run": upcoming.isoformat() if upcoming else None,
+                    "last_run": None if last is None else last.public(),
+                }
+            )
+        return rows
