@@ -6,6 +6,7 @@ import copy
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -18,7 +19,14 @@ import yaml
 
 from omnichannel.errors import ConfigError, ValidationError
 from omnichannel.identity.linkage import LinkageError, prepare_records, run_linkage
-from omnichannel.identity.linkage_config import DEFAULT_CONFIG, load_config, parse_config
+from omnichannel.identity.linkage_config import (
+    DEFAULT_CONFIG,
+    DEFAULTS,
+    BlockItem,
+    LinkageConfig,
+    load_config,
+    parse_config,
+)
 from omnichannel.warehouse import open_warehouse
 
 
@@ -29,8 +37,15 @@ def _default() -> dict[str, Any]:
 
 def test_the_shipped_default_parses_and_compares_names_dates_and_addresses() -> None:
     config = load_config()
-    assert config.compared_fields == ("first_name", "last_name", "birth_date", "address")
+    assert config.compared_fields == (
+        "first_name",
+        "last_name",
+        "birth_date",
+        "address",
+        "address_line2",
+    )
     assert config.comparison("address").postcode == "postcode"
+    assert config.comparison("address").region == "region"
     assert "postcode" in config.input_fields
     assert 0 < config.threshold < 1
     assert config.training.em_blocking
@@ -113,6 +128,12 @@ def test_linkage_of_an_empty_warehouse_is_a_clear_error(tmp_path: Path) -> None:
         run_linkage(warehouse=wh)
 
 
+def _with_swap() -> LinkageConfig:
+    doc = _default()
+    doc["comparisons"]["birth_date"]["swap_day_month"] = True
+    return parse_config(doc)
+
+
 def _records() -> pa.Table:
     return pa.table(
         {
@@ -139,7 +160,7 @@ def test_normalisation_reads_the_same_on_every_engine(
         )
     with open_warehouse(url) as wh:
         wh.append("customer_records", _records())
-        rows = prepare_records(wh, load_config()).to_pylist()
+        rows = prepare_records(wh, _with_swap()).to_pylist()
     # The WeChat follower has no name: nothing to compare, so it takes no part.
     assert [r["unique_id"] for r in rows] == ["crm:C1", "pos:P1", "tmall:T1"]
     crm, pos, tmall = rows
@@ -168,7 +189,7 @@ def test_day_month_swap_is_prepared_for_dates_that_allow_it(tmp_path: Path) -> N
                 }
             ),
         )
-        row = prepare_records(wh, load_config()).to_pylist()[0]
+        row = prepare_records(wh, _with_swap()).to_pylist()[0]
     assert (row["birth_date"], row["birth_date__swapped"]) == ("1990-04-09", "1990-09-04")
 
 
@@ -208,3 +229,64 @@ def test_cli_runs_linkage_and_explains_a_record(tmp_path: Path) -> None:
     assert explained and set(explained[0]["explanation"]) >= {"first_name", "birth_date"}
     bad = omni("linkage", "run", "--threshold", "2")
     assert bad.returncode == 1 and "--threshold=2.0 is not accepted" in bad.stderr
+
+
+def _documented_defaults() -> dict[str, object]:
+    """The "Defaults" table of docs/linkage.md: key (with its qualifier) -> YAML value."""
+    text = (Path(__file__).parents[2] / "docs" / "linkage.md").read_text(encoding="utf-8")
+    section = text.split("### Defaults", 1)[1].split("\n#", 1)[0]
+    row = re.compile(r"^\| `(?P<key>[^`]+)`(?: \((?P<kind>\w+)\))? \| `(?P<value>[^`]+)` \|$")
+    found = {}
+    for line in section.splitlines():
+        match = row.match(line.strip())
+        if match:
+            key = match["key"] + (f" ({match['kind']})" if match["kind"] else "")
+            found[key] = yaml.safe_load(match["value"])
+    return found
+
+
+def test_a_config_omitting_keys_gets_the_defaults_the_docs_list() -> None:
+    documented = _documented_defaults()
+    minimal = parse_config(
+        {
+            "comparisons": {
+                "first_name": "jaro_winkler",
+                "phone": "levenshtein",
+                "birth_date": "date_of_birth",
+                "address": {"comparison": "address", "postcode": "postcode"},
+            },
+            "blocking": [["first_name"]],
+            "training": {"em_blocking": [["birth_date"]]},
+        }
+    )
+    first, phone = minimal.comparison("first_name"), minimal.comparison("phone")
+    birth, address = minimal.comparison("birth_date"), minimal.comparison("address")
+    parsed = {
+        "model": minimal.model,
+        "threshold": minimal.threshold,
+        "backend": minimal.backend,
+        "link_type": minimal.link_type,
+        "skip_shared_identifiers": minimal.skip_shared_identifiers,
+        "sources": {s: "all" for s in minimal.sources},
+        "training.u_max_pairs": minimal.training.u_max_pairs,
+        "training.seed": minimal.training.seed,
+        "training.prior_recall": minimal.training.prior_recall,
+        "comparisons.*.thresholds (similarity)": list(first.thresholds),
+        "comparisons.*.thresholds (distance)": list(phone.thresholds),
+        "comparisons.*.term_frequency_adjustments": first.term_frequency_adjustments,
+        "comparisons.*.contains": first.contains,
+        "comparisons.*.swap_day_month": birth.swap_day_month,
+        "comparisons.*.within_days": list(birth.within_days),
+        "comparisons.*.one_edit": address.one_edit,
+        "comparisons.*.prefixes": list(address.prefixes),
+    }
+    assert parsed == documented
+    first_three = tuple(BlockItem(f) for f in ("first_name", "phone", "birth_date"))
+    assert minimal.training.prior_rules == (first_three,)
+    # Every documented default is the code's, and the code has no undocumented one.
+    assert documented == DEFAULTS
+    # The shipped file says the same wherever it sets a documented top-level key.
+    shipped = _default()
+    assert {k: shipped[k] for k in documented if k in shipped} == {
+        k: documented[k] for k in documented if k in shipped
+    }

@@ -30,6 +30,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot as sg
 from splink import Linker
 
@@ -110,7 +111,8 @@ def run_linkage(
     report(STAGES[0], 1, 1)
     if records.num_rows < 2:
         raise LinkageError(
-            f"linkage needs at least two customer records with a name; found {records.num_rows}"
+            "linkage needs at least two customer records with a value in a compared field "
+            f"({', '.join(config.compared_fields)}); found {records.num_rows}"
         )
 
     with _splink_logs_quiet():
@@ -167,14 +169,14 @@ def run_linkage(
 def prepare_records(warehouse: Warehouse, config: LinkageConfig) -> pa.Table:
     """The records taking part, one row each, compared fields normalised, as Arrow.
 
+    A record takes part when any compared field has a value after normalisation and
+    masking: one without a name can still link on its birth date and address.
     Normalisation is an Ibis expression, so it runs on the warehouse's own engine
     (DuckDB, PostgreSQL, Spark...) and only the prepared columns travel.
     """
     t = warehouse.table("customer_records")
-    named = t.first_name.notnull() | t.last_name.notnull()
-    explicit = [s for s in config.sources if s != "*"]
     if "*" not in config.sources:
-        named &= t.source.isin(explicit)
+        t = t.filter(t.source.isin(list(config.sources)))
     columns: dict[str, ibis.Value] = {
         "unique_id": t.source.concat(":", t.record_id),
         "source": t.source,
@@ -187,8 +189,10 @@ def prepare_records(warehouse: Warehouse, config: LinkageConfig) -> pa.Table:
             comp = config.comparison(name)
             if comp.comparison == "date_of_birth" and comp.swap_day_month:
                 columns[f"{name}{SWAPPED_SUFFIX}"] = _day_month_swapped(value)
-    expr = t.filter(named).select(**columns).order_by("unique_id")
-    return expr.to_pyarrow()
+    prepared = t.select(**columns)
+    compared = [f for c in config.comparisons for f in c.fields]
+    something = ibis.or_(*(prepared[f].notnull() for f in compared))
+    return prepared.filter(something).order_by("unique_id").to_pyarrow()
 
 
 def _normalised(t: ibis.Table, config: LinkageConfig, name: str) -> ibis.Value:
@@ -386,20 +390,26 @@ def to_record_links(
 ) -> pa.Table:
     """Splink's scored pairs as ``record_links`` rows, the explanation as JSON text."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    rows = predictions.to_pylist()
+    n = predictions.num_rows
+    # Only the evidence columns travel to Python: the retained values would triple the work.
+    evidence = [
+        c
+        for name in levels
+        for c in (f"gamma_{name}", f"mw_{name}", f"mw_tf_adj_{name}")
+        if c in predictions.column_names
+    ]
+    rows = predictions.select(evidence).to_pylist()
     return pa.table(
         {
-            "source_l": [r["source_l"] for r in rows],
-            "record_id_l": [r["record_id_l"] for r in rows],
-            "source_r": [r["source_r"] for r in rows],
-            "record_id_r": [r["record_id_r"] for r in rows],
-            "match_weight": pa.array([float(r["match_weight"]) for r in rows], pa.float64()),
-            "match_probability": pa.array(
-                [float(r["match_probability"]) for r in rows], pa.float64()
-            ),
+            "source_l": predictions["source_l"].cast(pa.string()),
+            "record_id_l": predictions["record_id_l"].cast(pa.string()),
+            "source_r": predictions["source_r"].cast(pa.string()),
+            "record_id_r": predictions["record_id_r"].cast(pa.string()),
+            "match_weight": predictions["match_weight"].cast(pa.float64()),
+            "match_probability": predictions["match_probability"].cast(pa.float64()),
             "explanation": [json.dumps(explanation(r, levels)) for r in rows],
-            "model": [config.model] * len(rows),
-            "linked_at": pa.array([now] * len(rows), pa.timestamp("us")),
+            "model": [config.model] * n,
+            "linked_at": pa.array([now] * n, pa.timestamp("us")),
         }
     )
 
@@ -454,14 +464,13 @@ def replace_links(warehouse: Warehouse, model: str, links: pa.Table) -> None:
 
 def top_links(links: pa.Table, predictions: pa.Table, limit: int = 10) -> list[dict[str, Any]]:
     """The strongest links, with the (normalised) names that were compared."""
-    names = {
-        (r["source_l"], r["record_id_l"], r["source_r"], r["record_id_r"]): r
-        for r in predictions.to_pylist()
-    }
-    rows = sorted(links.to_pylist(), key=lambda r: -r["match_weight"])[:limit]
+    # links are predictions' rows in the same order (to_record_links keeps it).
+    order = pc.sort_indices(links, sort_keys=[("match_weight", "descending")])[:limit]
+    rows = links.take(order).to_pylist()
+    wanted = [c for c in _NAME_COLUMNS if c in predictions.column_names]
+    compared = predictions.select(wanted).take(order).to_pylist()
     out = []
-    for r in rows:
-        p = names.get((r["source_l"], r["record_id_l"], r["source_r"], r["record_id_r"]), {})
+    for r, p in zip(rows, compared, strict=True):
         out.append(
             {
                 "left": f"{r['source_l']}:{r['record_id_l']}",
@@ -473,6 +482,9 @@ def top_links(links: pa.Table, predictions: pa.Table, limit: int = 10) -> list[d
             }
         )
     return out
+
+
+_NAME_COLUMNS = ("first_name_l", "last_name_l", "first_name_r", "last_name_r")
 
 
 def _full_name(row: dict[str, Any], side: str) -> str:

@@ -48,6 +48,33 @@ DISTANCE = ("levenshtein", "damerau_levenshtein")
 COMPARISONS = ("exact", *SIMILARITY, *DISTANCE, "date_of_birth", "postcode", "address")
 NORMALISERS = ("name", "address", "postcode", "text", "date")
 BACKENDS = ("duckdb", "spark")
+# Splink's names: pairs within and across sources, or only pairs from two different sources.
+LINK_TYPES = ("link_and_dedupe", "link_only")
+
+# What a config gets for each key it leaves out. docs/linkage.md has the same table
+# ("Defaults"), and tests/identity/test_linkage_config.py holds the two together.
+# The day-month swap is off: random pairs almost never agree on a swapped date, so
+# Splink's u sampling cannot stop early and draws every one of u_max_pairs pairs
+# (37 of 57 s on FEBRL), for no gain in F1 there.
+DEFAULTS: dict[str, Any] = {
+    "model": "splink-default",
+    "threshold": 0.8,
+    "backend": "duckdb",
+    "link_type": "link_and_dedupe",
+    "skip_shared_identifiers": True,
+    "sources": {"*": "all"},
+    "training.u_max_pairs": 2_000_000,
+    "training.seed": 42,
+    "training.prior_recall": 0.6,
+    "comparisons.*.thresholds (similarity)": [0.92, 0.8],
+    "comparisons.*.thresholds (distance)": [1, 2],
+    "comparisons.*.term_frequency_adjustments": False,
+    "comparisons.*.contains": False,
+    "comparisons.*.swap_day_month": False,
+    "comparisons.*.within_days": [31],
+    "comparisons.*.one_edit": True,
+    "comparisons.*.prefixes": [4],
+}
 
 # Which normaliser a field gets when the config does not say.
 _DEFAULT_NORMALISER = {
@@ -57,8 +84,8 @@ _DEFAULT_NORMALISER = {
     "postcode": "postcode",
 }
 _BLOCK_ITEM = re.compile(r"^(?P<field>[a-z_]+)(\[:(?P<prefix>[1-9][0-9]*)\])?$")
-_KEYS = {"model", "threshold", "backend", "skip_shared_identifiers", "sources", "comparisons"}
-_KEYS |= {"blocking", "training"}
+_KEYS = {"model", "threshold", "backend", "link_type", "skip_shared_identifiers", "sources"}
+_KEYS |= {"comparisons", "blocking", "training"}
 _COMPARISON_KEYS = {
     "comparison",
     "thresholds",
@@ -69,6 +96,7 @@ _COMPARISON_KEYS = {
     "prefixes",
     "one_edit",
     "postcode",
+    "region",
     "contains",
 }
 _TRAINING_KEYS = {"u_max_pairs", "seed", "em_blocking", "prior_rules", "prior_recall"}
@@ -100,16 +128,18 @@ class FieldComparison:
     thresholds: tuple[float, ...] = ()
     term_frequency_adjustments: bool = False
     normalise: str = "text"
-    swap_day_month: bool = True
+    swap_day_month: bool = False
     within_days: tuple[int, ...] = (31,)
-    prefixes: tuple[int, ...] = (4, 3)
+    prefixes: tuple[int, ...] = (4,)
     one_edit: bool = True
     postcode: str | None = None
+    region: str | None = None
     contains: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return (self.field,) if self.postcode is None else (self.field, self.postcode)
+        """The field, then the postcode and region folded into an address comparison."""
+        return tuple(f for f in (self.field, self.postcode, self.region) if f is not None)
 
 
 @dataclass(frozen=True)
@@ -120,7 +150,7 @@ class Training:
     seed: int = 42
     em_blocking: tuple[BlockRule, ...] = ()
     prior_rules: tuple[BlockRule, ...] = ()
-    prior_recall: float = 0.7
+    prior_recall: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -134,6 +164,7 @@ class LinkageConfig:
     training: Training
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     backend: str = "duckdb"
+    link_type: str = "link_and_dedupe"
     skip_shared_identifiers: bool = True
     origin: str = "default"
 
@@ -189,18 +220,25 @@ def parse_config(raw: object, *, origin: str = "inline") -> LinkageConfig:
     _known_keys("training", training_raw, _TRAINING_KEYS)
     compared = [c.field for c in comparisons]
     training = Training(
-        u_max_pairs=_number("training.u_max_pairs", training_raw.get("u_max_pairs", 2e6), 1e3),
-        seed=int(_number("training.seed", training_raw.get("seed", 42), 0)),
+        u_max_pairs=_number(
+            "training.u_max_pairs", _get(training_raw, "training.u_max_pairs"), 1e3
+        ),
+        seed=int(_number("training.seed", _get(training_raw, "training.seed"), 0)),
         em_blocking=_rules("training.em_blocking", training_raw.get("em_blocking", [])),
         prior_rules=_rules("training.prior_rules", training_raw.get("prior_rules", [compared[:3]])),
-        prior_recall=_probability("training.prior_recall", training_raw.get("prior_recall", 0.7)),
+        prior_recall=_probability(
+            "training.prior_recall", _get(training_raw, "training.prior_recall")
+        ),
     )
     if not training.em_blocking:
         raise ValidationError("training.em_blocking", [], "at least one blocking rule for EM")
-    backend = str(doc.get("backend", "duckdb"))
+    backend = _get(doc, "backend")
     if backend not in BACKENDS:
         raise ValidationError("backend", backend, f"one of {', '.join(BACKENDS)}")
-    model = doc.get("model", "splink")
+    link_type = _get(doc, "link_type")
+    if link_type not in LINK_TYPES:
+        raise ValidationError("link_type", link_type, f"one of {', '.join(LINK_TYPES)}")
+    model = _get(doc, "model")
     if not isinstance(model, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", model):
         raise ValidationError("model", model, "a name of letters, digits, '_', '.' or '-'")
     blocking = _rules("blocking", doc.get("blocking"))
@@ -208,15 +246,29 @@ def parse_config(raw: object, *, origin: str = "inline") -> LinkageConfig:
         raise ValidationError("blocking", [], "at least one blocking rule for predictions")
     return LinkageConfig(
         model=model,
-        threshold=_probability("threshold", doc.get("threshold", 0.9)),
+        threshold=_probability("threshold", _get(doc, "threshold")),
         comparisons=comparisons,
         blocking=blocking,
         training=training,
-        sources=_sources(doc.get("sources", {"*": "all"}), tuple(compared)),
+        sources=_sources(_get(doc, "sources"), tuple(compared)),
         backend=backend,
-        skip_shared_identifiers=bool(doc.get("skip_shared_identifiers", True)),
+        link_type=link_type,
+        skip_shared_identifiers=_flag(
+            "skip_shared_identifiers", _get(doc, "skip_shared_identifiers")
+        ),
         origin=origin,
     )
+
+
+def _get(doc: dict[str, Any], key: str) -> Any:
+    """The value of a dotted key in its section, or its documented default."""
+    return doc.get(key.rsplit(".", 1)[-1], DEFAULTS[key])
+
+
+def _flag(where: str, raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise ValidationError(where, raw, "true or false")
+    return raw
 
 
 def _comparison(name: object, spec: object) -> FieldComparison:
@@ -237,24 +289,27 @@ def _comparison(name: object, spec: object) -> FieldComparison:
             "date" if fname in DATE_FIELDS else ", ".join(n for n in NORMALISERS if n != "date")
         )
         raise ValidationError(f"{where}.normalise", normalise, accepted)
+
+    def flag(key: str) -> bool:
+        return _flag(f"{where}.{key}", _get(spec, f"comparisons.*.{key}"))
+
+    def whole_numbers(key: str) -> tuple[int, ...]:
+        values = _list(f"{where}.{key}", _get(spec, f"comparisons.*.{key}"))
+        return tuple(int(_number(f"{where}.{key}", v, 1)) for v in values)
+
     return FieldComparison(
         field=fname,
         comparison=kind,
         thresholds=_thresholds(where, kind, spec.get("thresholds")),
-        term_frequency_adjustments=bool(spec.get("term_frequency_adjustments", False)),
+        term_frequency_adjustments=flag("term_frequency_adjustments"),
         normalise=normalise,
-        swap_day_month=bool(spec.get("swap_day_month", True)),
-        within_days=tuple(
-            int(_number(f"{where}.within_days", d, 1))
-            for d in _list(f"{where}.within_days", spec.get("within_days", [31]))
-        ),
-        prefixes=tuple(
-            int(_number(f"{where}.prefixes", p, 1))
-            for p in _list(f"{where}.prefixes", spec.get("prefixes", [4, 3]))
-        ),
-        one_edit=bool(spec.get("one_edit", True)),
-        postcode=_postcode_field(where, kind, spec.get("postcode")),
-        contains=_contains(where, kind, spec.get("contains", False)),
+        swap_day_month=flag("swap_day_month"),
+        within_days=whole_numbers("within_days"),
+        prefixes=whole_numbers("prefixes"),
+        one_edit=flag("one_edit"),
+        postcode=_address_part(where, kind, "postcode", spec.get("postcode")),
+        region=_address_part(where, kind, "region", spec.get("region")),
+        contains=_contains(where, kind, flag("contains")),
     )
 
 
@@ -262,29 +317,27 @@ def default_normaliser(name: str) -> str:
     return "date" if name in DATE_FIELDS else _DEFAULT_NORMALISER.get(name, "text")
 
 
-def _contains(where: str, kind: str, raw: object) -> bool:
-    if not isinstance(raw, bool):
-        raise ValidationError(f"{where}.contains", raw, "true or false")
+def _contains(where: str, kind: str, raw: bool) -> bool:
     if raw and kind not in SIMILARITY:
         raise ValidationError(f"{where}.contains", raw, f"false for a {kind} comparison")
     return raw
 
 
-def _postcode_field(where: str, kind: str, raw: object) -> str | None:
+def _address_part(where: str, kind: str, key: str, raw: object) -> str | None:
     if raw is None:
         return None
     if kind != "address":
         raise ValidationError(
-            f"{where}.postcode", raw, "no postcode key except on an address comparison"
+            f"{where}.{key}", raw, f"no {key} key except on an address comparison"
         )
-    return _field(f"{where}.postcode", raw)
+    return _field(f"{where}.{key}", raw)
 
 
 def _thresholds(where: str, kind: str, raw: object) -> tuple[float, ...]:
     if kind in (*SIMILARITY, "address"):
         values = [
             _probability(f"{where}.thresholds", v)
-            for v in _list(f"{where}.thresholds", raw or [0.92, 0.8])
+            for v in _list(f"{where}.thresholds", raw or DEFAULTS[f"{_THRESHOLDS}(similarity)"])
         ]
         if values != sorted(values, reverse=True):
             raise ValidationError(f"{where}.thresholds", values, "similarities from high to low")
@@ -292,7 +345,7 @@ def _thresholds(where: str, kind: str, raw: object) -> tuple[float, ...]:
     if kind in DISTANCE:
         values = [
             _number(f"{where}.thresholds", v, 1)
-            for v in _list(f"{where}.thresholds", raw or [1, 2])
+            for v in _list(f"{where}.thresholds", raw or DEFAULTS[f"{_THRESHOLDS}(distance)"])
         ]
         if values != sorted(values):
             raise ValidationError(f"{where}.thresholds", values, "distances from low to high")
@@ -300,6 +353,9 @@ def _thresholds(where: str, kind: str, raw: object) -> tuple[float, ...]:
     if raw is not None:
         raise ValidationError(f"{where}.thresholds", raw, f"no thresholds for a {kind} comparison")
     return ()
+
+
+_THRESHOLDS = "comparisons.*.thresholds "
 
 
 def _rules(where: str, raw: object) -> tuple[BlockRule, ...]:
@@ -390,14 +446,20 @@ def splink_settings(
     extra: dict[str, Any] = {}
     if probability_two_random_records_match is not None:
         extra["probability_two_random_records_match"] = probability_two_random_records_match
+    if config.link_type == "link_only":
+        # One input table; Splink keeps pairs whose source differs.
+        extra["source_dataset_column_name"] = "source"
     return SettingsCreator(
-        link_type="dedupe_only",
+        link_type="dedupe_only" if config.link_type == "link_and_dedupe" else "link_only",
         unique_id_column_name="unique_id",
         comparisons=[splink_comparison(c) for c in config.comparisons],
         blocking_rules_to_generate_predictions=[splink_rule(r) for r in config.blocking],
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
-        additional_columns_to_retain=["source", "record_id"],
+        # With link_only the source is part of Splink's unique id, retained already.
+        additional_columns_to_retain=(
+            ["record_id"] if config.link_type == "link_only" else ["source", "record_id"]
+        ),
         **extra,
     )
 
@@ -508,12 +570,12 @@ def _address_comparison(comp: FieldComparison) -> ComparisonCreator:
     independence Fellegi-Sunter assumes does not hold), outweighing different first
     names and birth dates. Here the postcode only speaks when the addresses cannot.
     """
-    addr, post = comp.field, comp.postcode
-    if post is None:
+    addr, post, region = comp.field, comp.postcode, comp.region
+    if post is None and region is None:
         null: ComparisonLevelCreator = cll.NullLevel(addr)
     else:
         null = cll.CustomLevel(
-            f"({addr}_l IS NULL OR {addr}_r IS NULL) AND ({post}_l IS NULL OR {post}_r IS NULL)",
+            " AND ".join(f"({f}_l IS NULL OR {f}_r IS NULL)" for f in comp.fields),
             label_for_charts="missing",
         ).configure(is_null_level=True)
     levels: list[ComparisonLevelCreator] = [
@@ -528,5 +590,8 @@ def _address_comparison(comp: FieldComparison) -> ComparisonCreator:
         levels.append(jw.configure(label_for_charts=label))
     if post is not None:
         levels += _postcode_levels(comp, post)
+    if region is not None:
+        # The weakest sign of living in the same place: same state or province.
+        levels.append(cll.ExactMatchLevel(region).configure(label_for_charts="same region"))
     levels.append(cll.ElseLevel().configure(label_for_charts="different"))
     return cl.CustomComparison(comparison_levels=list(levels), output_column_name=addr)
