@@ -1,0 +1,54 @@
+"""The runtime file: private to its owner, found while the server lives, ignored after."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from omnichannel.errors import ConfigError
+from omnichannel.server_runtime import (
+    read_runtime,
+    remove_runtime,
+    runtime_path,
+    write_runtime,
+)
+
+
+def test_the_file_is_readable_by_its_owner_only_and_read_back(tmp_path: Path) -> None:
+    written = write_runtime(tmp_path, url="http://127.0.0.1:8123", token="t0k", version="0.1.0")
+    mode = stat.S_IMODE(runtime_path(tmp_path).stat().st_mode)
+    assert mode == 0o600
+    assert read_runtime(tmp_path) == written
+    assert written.pid == os.getpid()
+
+
+def test_a_file_left_by_a_dead_server_is_ignored_and_removed(tmp_path: Path) -> None:
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pathlib import Path; from omnichannel.server_runtime import write_runtime; "
+            f"write_runtime(Path({str(tmp_path)!r}), url='http://x', token='t', version='v')",
+        ],
+        check=True,
+    )
+    assert child.returncode == 0 and runtime_path(tmp_path).exists()
+    assert read_runtime(tmp_path) is None  # its pid has exited
+    assert not runtime_path(tmp_path).exists()
+
+
+def test_only_the_writer_removes_its_file(tmp_path: Path) -> None:
+    write_runtime(tmp_path, url="http://x", token="t", version="v")
+    remove_runtime(tmp_path)
+    assert not runtime_path(tmp_path).exists()
+
+
+def test_a_damaged_file_is_reported_with_what_to_do(tmp_path: Path) -> None:
+    runtime_path(tmp_path).write_text("{not json")
+    with pytest.raises(ConfigError, match="stop the server and delete the file"):
+        read_runtime(tmp_path)
