@@ -81,6 +81,10 @@ EVENTS = _spec(
         "properties": "string",
         "traits": "string",
         "loaded_at": TS,
+        # Order of storing, 1, 2, 3... across every path that appends events: durable
+        # consumers (segments, journeys) read "after N" by it. NULL for events stored
+        # before version 2, which predate every consumer.
+        "load_seq": "int64",
     },
 )
 
