@@ -11,33 +11,35 @@ from collections.abc import Callable
 from typing import Any
 
 from omnichannel.config import Settings
-from omnichannel.identity import load_rules, resolve
-from omnichannel.identity.rules import RULES_FILE_NAME
+from omnichannel.configuration import InstallationConfig
+from omnichannel.identity import resolve
 from omnichannel.profiles.build import build_profiles
-from omnichannel.profiles.tags import TAGS_FILE_NAME, load_tags
-from omnichannel.profiles.traits.consent import read_consents
 from omnichannel.warehouse import Warehouse
 
 Progress = Callable[[str, int, int], None]
 
 
 def run_pipeline(
-    settings: Settings, wh: Warehouse, *, progress: Progress | None = None
+    settings: Settings,
+    wh: Warehouse,
+    *,
+    config: InstallationConfig | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Link, resolve and build profiles; returns the headline figures of each stage."""
-    from omnichannel.identity.linkage import run_linkage  # Splink is slow to import
+    """Link, resolve and build profiles; returns the headline figures of each stage.
 
-    linkage = run_linkage(warehouse=wh, progress=progress)
-    identity = resolve(
-        wh, rules=load_rules(settings.home_file(RULES_FILE_NAME)), full=True, progress=progress
+    Every stage runs under the installation's configuration (``config``, by default read
+    from the home), so the profiles are built with the rules they were resolved with.
+    """
+    from omnichannel.identity.linkage import run_linkage  # Splink is slow to import
+    from omnichannel.identity.linkage_config import load_config
+
+    config = config or InstallationConfig.load(settings)
+    linkage = run_linkage(
+        warehouse=wh, config=load_config(config.linkage_config_path), progress=progress
     )
-    profiles = build_profiles(
-        wh,
-        tags=load_tags(settings.home_file(TAGS_FILE_NAME)),
-        consents=read_consents(settings.resolved_opstore_url),
-        force=True,
-        progress=progress,
-    )
+    identity = resolve(wh, rules=config.rules, full=True, progress=progress)
+    profiles = build_profiles(wh, **config.build_options(), force=True, progress=progress)
     return {
         "probabilistic_links": linkage.links,
         "profiles": identity.profiles,

@@ -16,8 +16,9 @@ from omnichannel.cli.output import (
     rows_table,
 )
 from omnichannel.config import Settings
+from omnichannel.configuration import InstallationConfig
 from omnichannel.identity import explain as explain_identifier
-from omnichannel.identity import load_rules, parse_identifier, resolve
+from omnichannel.identity import parse_identifier, resolve
 from omnichannel.identity.rules import RULES_FILE_NAME, IdentityRules
 from omnichannel.warehouse import open_warehouse
 
@@ -34,7 +35,7 @@ RULES_HELP = (
 
 
 def _rules(settings: Settings, path: Path | None) -> IdentityRules:
-    return load_rules(path or settings.home_file(RULES_FILE_NAME))
+    return InstallationConfig.load(settings, rules_file=path).rules
 
 
 @app.command("resolve")

@@ -6,6 +6,7 @@ import typer
 
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json
+from omnichannel.configuration import InstallationConfig
 from omnichannel.profiles.card import card_data, render_card
 from omnichannel.profiles.lookup import ProfileLookup
 from omnichannel.warehouse import open_warehouse
@@ -27,7 +28,7 @@ def show(
 ) -> None:
     """Identifiers, sources and channels, key traits and tags, timeline, orders, path."""
     settings = settings_of(ctx)
-    lookup = ProfileLookup(region=settings.default_region)
+    lookup = ProfileLookup(InstallationConfig.load(settings))
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         data = card_data(wh, lookup, identifier, recent=recent, lookback_days=lookback_days)
     if as_json:

@@ -16,11 +16,10 @@ from omnichannel.cli.output import (
     progress_bars,
     rows_table,
 )
-from omnichannel.config import Settings
+from omnichannel.configuration import InstallationConfig
 from omnichannel.errors import ValidationError
 from omnichannel.profiles.build import build_profiles
-from omnichannel.profiles.tags import TAGS_FILE_NAME, TagSet, load_tags
-from omnichannel.profiles.traits.consent import consent_table, read_consents
+from omnichannel.profiles.tags import TAGS_FILE_NAME
 from omnichannel.profiles.traits.hours import DEFAULT_TIMEZONE
 from omnichannel.warehouse import open_warehouse
 
@@ -31,11 +30,6 @@ app = typer.Typer(
 TAGS_HELP = (
     f"YAML tag rules replacing the shipped ones (default: HOME/{TAGS_FILE_NAME} if it exists)."
 )
-
-
-def tags_of(settings: Settings, path: Path | None) -> TagSet:
-    """``--tags FILE``, else ``HOME/tags.yaml``, else the shipped default tags."""
-    return load_tags(path or settings.home_file(TAGS_FILE_NAME))
 
 
 def _as_of(text: str | None) -> datetime | None:
@@ -67,21 +61,16 @@ def build_command(
 ) -> None:
     """Build every profile: identifiers, presence, consent, RFM, channels, hours, CLV, tags."""
     settings = settings_of(ctx)
-    tags = tags_of(settings, tags_file)
+    # Tags, identity rules, consent source and time zone: the installation's, read once.
+    config = InstallationConfig.load(settings, tags_file=tags_file, timezone=timezone)
     when = _as_of(as_of)
-    opstore_file = settings.home / "opstore.sqlite"
-    # Consent lives in the operational store; a warehouse-only setup has none to read.
-    has_opstore = settings.opstore_url is not None or opstore_file.exists()
-    consents = read_consents(settings.resolved_opstore_url) if has_opstore else consent_table([])
     with (
         open_warehouse(settings.resolved_warehouse_url) as wh,
         progress_bars(not as_json) as progress,
     ):
         report = build_profiles(
             wh,
-            tags=tags,
-            consents=consents,
-            timezone=timezone,
+            **config.build_options(),
             as_of=when,
             force=force,
             progress=progress,

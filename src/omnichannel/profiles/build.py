@@ -18,6 +18,11 @@ table it reads, the consent rows, the tag rules, the time zone and the as-of tim
 unchanged fingerprint skips the build. Any change rebuilds every profile: RFM quintiles,
 ``top_percent`` tags and the CLV fit are population-wide, so one new order can move
 other people's scores.
+
+Atomic: the new tables are written aside and swapped in with one transaction
+(``profiles.swap``), so a reader sees the old profiles or the new ones, never an empty or
+half-written table. The build also writes ``profile_timeline`` (``profiles.timeline_store``),
+every fact keyed by its profile, which the Profile API's timelines read.
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from omnichannel.identity.rules import IdentityRules, load_rules
+from omnichannel.profiles.lookup import identity_stamp
+from omnichannel.profiles.swap import Replacement, replace_tables
 from omnichannel.profiles.tags import TagSet, load_tags, tag_column
+from omnichannel.profiles.timeline_store import SCHEMA as TIMELINE_SCHEMA
+from omnichannel.profiles.timeline_store import TIMELINE_TABLE, coverage_now, timeline_rows
 from omnichannel.profiles.traits import (
     affinities,
     campaigns,
@@ -56,9 +65,9 @@ from omnichannel.profiles.traits.base import (
     scratch,
 )
 from omnichannel.warehouse import Warehouse
-from omnichannel.warehouse.tables import PROFILES
+from omnichannel.warehouse.tables import BY_NAME, PROFILES
 
-OUTPUT_TABLES = ("profiles", "profile_hours", "profile_affinities")
+OUTPUT_TABLES = ("profiles", "profile_hours", "profile_affinities", TIMELINE_TABLE)
 # (table, timestamp column for a high-water mark or None)
 INPUTS: tuple[tuple[str, str | None], ...] = (
     ("events", "loaded_at"),
@@ -90,6 +99,8 @@ class BuildReport:
     consent_rows: int = 0
     fingerprint: str = ""
     seconds: float = 0.0
+    # What ``profile_timeline`` covers (``timeline_store.StoredTimeline.as_dict``).
+    timeline: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +118,11 @@ def build_profiles(
     clv_horizon_weeks: float = 52,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Build (or skip, when nothing changed) the ``profiles`` table and its long forms."""
+    """Build (or skip, when nothing changed) the ``profiles`` table and its long forms.
+
+    ``tags``, ``rules``, ``consents`` and ``timezone`` are the installation's
+    (``InstallationConfig.build_options()``); left out, the shipped defaults apply.
+    """
     started = time.perf_counter()
     hours.zone(timezone)  # a bad --timezone fails before any work
     tags = tags or load_tags()
@@ -123,6 +138,7 @@ def build_profiles(
         report.seconds = round(time.perf_counter() - started, 2)
         return report
 
+    coverage = coverage_now(wh, identity_stamp(wh))
     tmp = scratch(wh)
     try:
         members = _members(wh, tmp, rules, timezone, as_of)
@@ -154,11 +170,22 @@ def build_profiles(
         final = assembled.mutate(
             tags=tag_column(assembled, tags), built_at=ibis.literal(built_at).cast("timestamp")
         )
-        wh.truncate(list(OUTPUT_TABLES))
-        _insert(wh, "profiles", final)
-        _insert(wh, "profile_hours", hour_table)
-        _insert(wh, "profile_affinities", weights)
-        step("profiles", 6, STAGES)
+        replace_tables(
+            wh,
+            [
+                _replacement("profiles", final, ("profile_id",), index=("profile_id",)),
+                _replacement("profile_hours", hour_table, ("profile_id", "hour_of_week")),
+                _replacement("profile_affinities", weights, ("profile_id", "kind", "value")),
+                Replacement(
+                    TIMELINE_TABLE,
+                    timeline_rows(wh, rules),
+                    TIMELINE_SCHEMA,
+                    order_by=("profile_id", "ts", "uid"),
+                    index=("profile_id", "ts"),
+                ),
+            ],
+            written=lambda name: step("profiles", 6, STAGES),
+        )
         report = BuildReport(
             "built",
             int(wh.table("profiles").count().to_pyarrow().as_py()),
@@ -174,6 +201,7 @@ def build_profiles(
             },
             consent_rows=consents.num_rows,
             fingerprint=inputs,
+            timeline=coverage.as_dict(),
         )
     finally:
         tmp.close()
@@ -231,10 +259,10 @@ def _assemble(base: ir.Table, traits: list[ir.Table]) -> ir.Table:
     )
 
 
-def _insert(wh: Warehouse, name: str, expr: ir.Table) -> None:
-    spec = wh.spec(name)
-    typed = expr.select(*[expr[c].cast(spec.schema[c]) for c in spec.schema.names])
-    wh.con.insert(spec.name, typed)
+def _replacement(
+    name: str, rows: ir.Table, order_by: tuple[str, ...], index: tuple[str, ...] = ()
+) -> Replacement:
+    return Replacement(name, rows, BY_NAME[name].schema, order_by=order_by, index=index)
 
 
 def _fingerprint(

@@ -6,7 +6,7 @@ recent timeline, last orders, the conversion path of the last order) as plain da
 
 Example::
 
-    data = card_data(wh, ProfileLookup(), "email:ann@example.com")
+    data = card_data(wh, ProfileLookup(InstallationConfig.load(settings)), "email:ann@example.com")
     console.print(render_card(data))
 """
 
@@ -56,8 +56,10 @@ def card_data(
         values = by_type.setdefault(str(row["type"]), [])
         if row["id"] not in values:
             values.append(row["id"])
-    orders = timeline(wh, ref.profile_id, limit=5, kinds=("order",)).items
-    paths = conversion_paths(wh, ref.profile_id, lookback_days=lookback_days, limit=1)
+    # The installation's rules and the stored timeline, as the Profile API reads them.
+    options = lookup.timeline_options(wh)
+    orders = timeline(wh, ref.profile_id, limit=5, kinds=("order",), **options).items
+    paths = conversion_paths(wh, ref.profile_id, lookback_days=lookback_days, limit=1, **options)
     return {
         "profile_id": ref.profile_id,
         "looked_up": f"{ref.id_type}:{ref.id_value}",
@@ -67,7 +69,7 @@ def card_data(
         "tags": _list(traits.get("tags")),
         "traits": {k: traits.get(k) for k in KEY_TRAITS if k in traits},
         "all_traits": traits,
-        "timeline": timeline(wh, ref.profile_id, limit=recent).items,
+        "timeline": timeline(wh, ref.profile_id, limit=recent, **options).items,
         "orders": orders,
         "conversion_path": paths[0] if paths else None,
     }

@@ -2,7 +2,7 @@
 
 Example::
 
-    lookup = ProfileLookup(region="CN")
+    lookup = ProfileLookup(InstallationConfig.load(settings))
     with open_warehouse(url) as wh:
         ref = lookup.find(wh, "email: Ann@Example.com ")  # normalised like ingestion
         lookup.traits(wh, ref.profile_id, include=["rfm_segment", "tags"])
@@ -18,10 +18,15 @@ string array (about 40 bytes a key: 160 MB for 4 million keys), searched by bise
 (about 25 string comparisons). It is rebuilt when the identity tables change, which is
 checked at most every ``check_seconds`` with one aggregate query.
 
-The profile row itself is fetched from the ``profiles`` table by ``profile_id``; on
-DuckDB and PostgreSQL an index on that column (created here if missing) makes it a
-point read, and on DuckDB the statement is compiled from Ibis once and then run as a
-prepared statement, which saves the 5 ms Ibis spends compiling each expression.
+The profile row itself is fetched from the ``profiles`` table by ``profile_id``. The build
+writes that table sorted by ``profile_id`` (``profiles.swap``), so on DuckDB the row
+groups' min/max statistics make it a point read; on PostgreSQL an index does (the build
+creates it; created here too for a table written before). On DuckDB the statement is
+compiled from Ibis once and then run as a prepared statement, which saves the 5 ms Ibis
+spends compiling each expression.
+
+The lookup carries the installation's configuration (``InstallationConfig``): the region
+that normalises phone numbers, and the identity rules the timelines read facts with.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnichannel.configuration import InstallationConfig
 from omnichannel.errors import OmniError, ValidationError
-from omnichannel.identity.rules import load_rules
+from omnichannel.identity.rules import IdentityRules
 from omnichannel.ingest.normalize import normalize_email, normalize_phone
 from omnichannel.warehouse import Warehouse, dialect
 
@@ -199,14 +205,37 @@ class ProfileLookup:
     One instance per process (the API keeps one per app); safe to share between threads.
     """
 
-    def __init__(self, *, region: str = "CN", check_seconds: float = 2.0) -> None:
-        self.region = region
+    def __init__(self, config: InstallationConfig, *, check_seconds: float = 2.0) -> None:
+        self.config = config
+        self.region = config.default_region
         self.check_seconds = check_seconds
         self._index: ProfileIndex | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
         self._traits_sql: dict[int, str] = {}
-        self._rule_types = frozenset(load_rules().types)
+        self._rule_types = frozenset(config.rules.types)
+        self._coverage: tuple[float, tuple[Any, ...], Any] | None = None
+
+    @property
+    def rules(self) -> IdentityRules:
+        return self.config.rules
+
+    def timeline_options(self, wh: Warehouse) -> dict[str, Any]:
+        """``rules`` and ``stored`` for ``timeline`` / ``conversion_paths``, checked at most
+        every ``check_seconds`` (like the index), so a timeline request runs no bookkeeping
+        query of its own."""
+        from omnichannel.profiles.timeline_store import current_coverage
+
+        stamp = self.index(wh).stamp
+        cached = self._coverage
+        if (
+            cached is None
+            or cached[1] != stamp
+            or time.monotonic() - cached[0] > self.check_seconds
+        ):
+            cached = (time.monotonic(), stamp, current_coverage(wh, stamp))
+            self._coverage = cached
+        return {"rules": self.rules, "stored": cached[2]}
 
     def index(self, wh: Warehouse) -> ProfileIndex:
         """The current index, rebuilt if the identity tables changed since it was built."""
@@ -274,8 +303,13 @@ class ProfileLookup:
 
 
 def ensure_profiles_index(wh: Warehouse) -> None:
-    """An index on ``profiles.profile_id`` so fetching one row is a point read."""
-    if wh.engine in ("duckdb", "postgres"):
+    """A PostgreSQL index on ``profiles.profile_id`` so fetching one row is a point read.
+
+    Not on DuckDB: the build writes the table sorted by ``profile_id``, which its row-group
+    statistics already prune on, and an ART index would have to be rebuilt after every
+    build's swap (seconds at a million profiles, on a request).
+    """
+    if wh.engine == "postgres":
         dialect.execute(
             wh.con, f'CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON "profiles" ("profile_id")'
         )

@@ -15,11 +15,21 @@ Pagination is keyset-based: items are ordered newest first by ``(timestamp, uid)
 ``uid`` is ``kind:id``; the cursor is the last item's pair, so a page is the same whatever
 arrives meanwhile, and no item is returned twice.
 
+Where the facts are read from: ``profile_timeline`` (written by the profile build, sorted
+by profile, see ``timeline_store``) while the identity graph is the one the build used,
+plus the events loaded and the deliveries sent since; otherwise (no build yet, or
+``omni identity resolve`` ran since the build) the raw tables, which is correct but
+scans every event.
+
+The identity rules are always the installation's (``InstallationConfig.rules``): they
+type each source's ids, and the shipped rules would type them differently.
+
 Example::
 
-    page = timeline(wh, "p_0123456789abcdef", limit=50)
-    more = timeline(wh, "p_0123456789abcdef", limit=50, cursor=page.next)
-    conversion_paths(wh, "p_0123456789abcdef", lookback_days=30)
+    rules = InstallationConfig.load(settings).rules
+    page = timeline(wh, "p_0123456789abcdef", rules=rules, limit=50)
+    more = timeline(wh, "p_0123456789abcdef", rules=rules, limit=50, cursor=page.next)
+    conversion_paths(wh, "p_0123456789abcdef", rules=rules, lookback_days=30)
 """
 
 from __future__ import annotations
@@ -34,7 +44,16 @@ import ibis
 import ibis.expr.types as ir
 
 from omnichannel.errors import ValidationError
-from omnichannel.identity.rules import IdentityRules, load_rules
+from omnichannel.identity.rules import IdentityRules
+from omnichannel.profiles.timeline_store import (
+    DELIVERY_COLUMNS,
+    EVENT_COLUMNS,
+    ORDER_COLUMNS,
+    StoredTimeline,
+    current_coverage,
+    stored_table,
+)
+from omnichannel.profiles.timeline_store import SCHEMA as STORED_TYPES
 from omnichannel.profiles.traits.base import (
     CONTENT_EVENTS,
     FAILED_DELIVERY_STATUSES,
@@ -115,9 +134,11 @@ def _mine(e: ir.Table, column: str, ident: Identity, rules: IdentityRules) -> ir
     return test
 
 
-def profile_events(wh: Warehouse, ident: Identity, rules: IdentityRules) -> ir.Table:
-    """The profile's events, with ``ts`` (the event's time) and ``uid`` columns."""
-    e = wh.table("events")
+def profile_events(
+    wh: Warehouse, ident: Identity, rules: IdentityRules, *, within: ir.Table | None = None
+) -> ir.Table:
+    """The profile's events (of ``within``, default all), with ``ts`` and ``uid`` columns."""
+    e = wh.table("events") if within is None else within
     users = ident.of(*_types_of("user_id", rules))
     anons = ident.of(*_types_of("anonymous_id", rules))
     if not users and not anons:
@@ -155,8 +176,10 @@ def profile_orders(wh: Warehouse, profile_id: str) -> ir.Table:
     return owned.mutate(ts=owned.ordered_at, uid=ibis.literal("order:") + owned.order_id)
 
 
-def profile_deliveries(wh: Warehouse, ident: Identity) -> ir.Table:
-    d = wh.table("deliveries")
+def profile_deliveries(
+    wh: Warehouse, ident: Identity, *, within: ir.Table | None = None
+) -> ir.Table:
+    d = wh.table("deliveries") if within is None else within
     recipients = sorted({v for values in ident.values.values() for v in values})
     owned = d.filter(
         (d.profile_id == ident.profile_id)
@@ -166,6 +189,95 @@ def profile_deliveries(wh: Warehouse, ident: Identity) -> ir.Table:
         ts=owned.sent_at.coalesce(owned.queued_at),
         uid=ibis.literal("delivery:") + owned.delivery_id,
     )
+
+
+@dataclass
+class Facts:
+    """A profile's events, orders and deliveries, each with ``ts`` and ``uid`` columns."""
+
+    events: ir.Table
+    orders: ir.Table
+    deliveries: ir.Table
+
+    def of(self, kind: str) -> ir.Table:
+        return {"event": self.events, "order": self.orders, "delivery": self.deliveries}[kind]
+
+
+class _Auto:
+    """``stored`` not given: look up what the last build stored (one small query)."""
+
+
+AUTO = _Auto()
+
+
+def profile_facts(
+    wh: Warehouse,
+    profile_id: str,
+    *,
+    rules: IdentityRules,
+    stored: StoredTimeline | _Auto | None = AUTO,
+) -> Facts:
+    """The profile's facts: the stored timeline plus what arrived since, else raw tables."""
+    coverage = current_coverage(wh) if isinstance(stored, _Auto) else stored
+    if coverage is None:
+        ident = identity_of(wh, profile_id)
+        return Facts(
+            profile_events(wh, ident, rules),
+            profile_orders(wh, profile_id),
+            profile_deliveries(wh, ident),
+        )
+    st = stored_table(wh)
+    mine = st.filter(st.profile_id == profile_id)
+    events = _columns(mine.filter(mine.kind == "event"), EVENT_COLUMNS)
+    deliveries = _columns(mine.filter(mine.kind == "delivery"), DELIVERY_COLUMNS)
+    orders = _columns(mine.filter(mine.kind == "order"), ORDER_COLUMNS)
+    new_events, new_deliveries = _arrived_since(wh, coverage)
+    if new_events is not None or new_deliveries is not None:
+        ident = identity_of(wh, profile_id)
+        if new_events is not None:
+            late = profile_events(wh, ident, rules, within=new_events)
+            late = late.filter(~late.uid.isin(events.uid))
+            events = ibis.union(events, _columns(late, EVENT_COLUMNS), distinct=False)
+        if new_deliveries is not None:
+            late_d = profile_deliveries(wh, ident, within=new_deliveries)
+            late_d = late_d.filter(~late_d.uid.isin(deliveries.uid))
+            deliveries = ibis.union(deliveries, _columns(late_d, DELIVERY_COLUMNS), distinct=False)
+    return Facts(events, orders, deliveries)
+
+
+def _columns(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
+    return t.select(
+        ts=t.ts.cast("timestamp"),
+        uid=t.uid,
+        **{c: t[c].cast(STORED_TYPES[c]) for c in columns},
+    )
+
+
+def _arrived_since(
+    wh: Warehouse, coverage: StoredTimeline
+) -> tuple[ir.Table | None, ir.Table | None]:
+    """Events loaded and deliveries sent after the build, or None where there are none.
+
+    Events are appended in load order, so ``loaded_at > mark`` reads only the newest row
+    groups; the check is one cheap query that spares the identity lookup when empty.
+    """
+    e = wh.table("events")
+    e_mark = coverage.events_loaded_through
+    e = e.filter(e.loaded_at > e_mark) if e_mark is not None else e.filter(e.loaded_at.notnull())
+    d = wh.table("deliveries")
+    d_at = d.sent_at.coalesce(d.queued_at)
+    d_mark = coverage.deliveries_through
+    d = d.filter(d_at > d_mark) if d_mark is not None else d.filter(d_at.notnull())
+    found = (
+        ibis.union(
+            e.select(kind=ibis.literal("event")).limit(1),
+            d.select(kind=ibis.literal("delivery")).limit(1),
+            distinct=False,
+        )
+        .kind.to_pyarrow()
+        .to_pylist()
+    )
+    return (e if "event" in found else None, d if "delivery" in found else None)
 
 
 def _page_of(t: ir.Table, cursor: tuple[datetime, str] | None, limit: int) -> ir.Table:
@@ -238,10 +350,11 @@ def timeline(
     wh: Warehouse,
     profile_id: str,
     *,
+    rules: IdentityRules,
     limit: int = 50,
     cursor: str | None = None,
     kinds: tuple[str, ...] = KINDS,
-    rules: IdentityRules | None = None,
+    stored: StoredTimeline | _Auto | None = AUTO,
 ) -> Page:
     """Events, orders and deliveries of the profile, newest first, one page."""
     if not 1 <= limit <= MAX_LIMIT:
@@ -249,20 +362,14 @@ def timeline(
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ValidationError("kind", unknown[0], f"one of {', '.join(KINDS)}")
-    rules = rules or load_rules()
     after = decode_cursor(cursor) if cursor else None
-    ident = identity_of(wh, profile_id)
-    parts: list[tuple[str, ir.Table]] = []
-    if "event" in kinds:
-        parts.append(("event", profile_events(wh, ident, rules)))
-    if "order" in kinds:
-        parts.append(("order", profile_orders(wh, profile_id)))
-    if "delivery" in kinds:
-        parts.append(("delivery", profile_deliveries(wh, ident)))
+    facts = profile_facts(wh, profile_id, rules=rules, stored=stored)
     makers = {"event": _event_item, "order": _order_item, "delivery": _delivery_item}
     rows: list[tuple[datetime, str, dict[str, Any]]] = []
-    for kind, table in parts:
-        for r in _page_of(table, after, limit).to_pyarrow().to_pylist():
+    for kind in KINDS:
+        if kind not in kinds:
+            continue
+        for r in _page_of(facts.of(kind), after, limit).to_pyarrow().to_pylist():
             rows.append((r["ts"], r["uid"], makers[kind](r)))
     rows.sort(key=lambda x: (x[0], x[1]), reverse=True)
     page = rows[:limit]
@@ -290,22 +397,22 @@ def touchpoints(
     *,
     start: datetime,
     end: datetime,
-    rules: IdentityRules | None = None,
+    rules: IdentityRules,
+    facts: Facts | None = None,
 ) -> list[dict[str, Any]]:
     """Campaign exposures of the profile in ``[start, end)``, oldest first.
 
     Kinds: ``delivery`` (a message sent and not failed), ``click`` (a message click or
     push tap), ``open``, ``visit`` (a UTM-tagged page or screen), ``content_view``.
     """
-    rules = rules or load_rules()
-    ident = identity_of(wh, profile_id)
+    facts = facts or profile_facts(wh, profile_id, rules=rules)
     campaigns = wh.table("campaigns").select("campaign_id", "name").to_pyarrow().to_pylist()
     name_of = {str(c["campaign_id"]): c["name"] for c in campaigns}
     by_name: dict[str, list[str]] = {}
     for c in campaigns:
         by_name.setdefault(str(c["name"]), []).append(str(c["campaign_id"]))
 
-    e = profile_events(wh, ident, rules)
+    e = facts.events
     e = e.filter(e.ts >= start, e.ts < end)
     touched = e.filter(
         (e.context_campaign_name.notnull() & (e.context_campaign_name != ""))
@@ -330,7 +437,7 @@ def touchpoints(
                 "id": r["message_id"],
             }
         )
-    d = profile_deliveries(wh, ident)
+    d = facts.deliveries
     d = d.filter(
         d.ts >= start,
         d.ts < end,
@@ -359,9 +466,10 @@ def conversion_paths(
     wh: Warehouse,
     profile_id: str,
     *,
+    rules: IdentityRules,
     lookback_days: int = 30,
     limit: int = 20,
-    rules: IdentityRules | None = None,
+    stored: StoredTimeline | _Auto | None = AUTO,
 ) -> list[dict[str, Any]]:
     """For each of the profile's last ``limit`` orders: its touchpoints in the lookback window.
 
@@ -374,7 +482,8 @@ def conversion_paths(
         raise ValidationError("lookback_days", lookback_days, "an integer from 1 to 366")
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError("limit", limit, f"an integer from 1 to {MAX_LIMIT}")
-    o = profile_orders(wh, profile_id)
+    facts = profile_facts(wh, profile_id, rules=rules, stored=stored)
+    o = facts.orders
     o = o.filter(
         o.ordered_at.notnull(), o.status.isnull() | ~o.status.lower().isin(VOID_ORDER_STATUSES)
     )
@@ -389,7 +498,7 @@ def conversion_paths(
     window = timedelta(days=lookback_days)
     start = min(r["ordered_at"] for r in orders) - window
     end = max(r["ordered_at"] for r in orders)
-    touches = touchpoints(wh, profile_id, start=start, end=end, rules=rules)
+    touches = touchpoints(wh, profile_id, start=start, end=end, rules=rules, facts=facts)
     campaigns = wh.table("campaigns").select("campaign_id", "name").to_pyarrow().to_pylist()
     name_of = {str(c["campaign_id"]): c["name"] for c in campaigns}
     paths = []

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from omnichannel.api.deps import ServicesDep
+from omnichannel.configuration import InstallationConfig
 from omnichannel.errors import ValidationError
 from omnichannel.profiles.lookup import (
     AmbiguousIdentifierError,
@@ -38,7 +39,7 @@ def _lookup(request: Request, services: ServicesDep) -> ProfileLookup:
     with _create_lock:
         found = getattr(state, "profile_lookup", None)
         if found is None:
-            found = ProfileLookup(region=services.settings.default_region)
+            found = ProfileLookup(InstallationConfig.load(services.settings))
             state.profile_lookup = found
     return found
 
@@ -145,7 +146,14 @@ def events_route(
     def run() -> dict[str, Any]:
         with services.warehouse() as wh:
             ref = lookup.find(wh, identifier)
-            page = timeline(wh, ref.profile_id, limit=limit, cursor=cursor, kinds=kinds)
+            page = timeline(
+                wh,
+                ref.profile_id,
+                limit=limit,
+                cursor=cursor,
+                kinds=kinds,
+                **lookup.timeline_options(wh),
+            )
         return {
             "profile_id": ref.profile_id,
             "data": page.items,
@@ -169,7 +177,13 @@ def conversion_path_route(
     def run() -> dict[str, Any]:
         with services.warehouse() as wh:
             ref = lookup.find(wh, identifier)
-            paths = conversion_paths(wh, ref.profile_id, lookback_days=lookback_days, limit=limit)
+            paths = conversion_paths(
+                wh,
+                ref.profile_id,
+                lookback_days=lookback_days,
+                limit=limit,
+                **lookup.timeline_options(wh),
+            )
         return {"profile_id": ref.profile_id, "lookback_days": lookback_days, "data": paths}
 
     return _answer(run)
