@@ -61,6 +61,8 @@ class JobRunner:
         self.history = history
         self.platform = platform
         self.schedules = dict(schedules or {})
+        for name in self.schedules:
+            registry.get(name)  # a schedule for a job nobody registered is a typo
         self.lease = lease
         self.name = runner_name()
         self._scheduler: Any = None

@@ -1,0 +1,190 @@
+"""One installation, opened: the object the CLI, the API, jobs and pages are thin callers of.
+
+``Platform`` owns what every face of the product shares: the settings-derived
+configuration (identity rules, tags, consent source, region, time zone), the warehouse
+with concurrent access (``warehouse.access``), the operational store, the Profile
+lookup index, the ingest runtime, the background jobs and the durable event consumers.
+Capabilities hang off it, in the manner of Splink's ``Linker``: ``platform.identity``,
+``platform.profiles``, ``platform.jobs``.
+
+Example::
+
+    from omnichannel.platform import Platform
+
+    with Platform.open("omni-home") as platform:
+        platform.identity.resolve()                  # incremental
+        platform.profiles.build()                    # skipped when nothing changed
+        card = platform.profiles.card("email:ann@example.com")
+        run = platform.jobs.run("profiles")          # the same work, as a recorded job
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omnichannel.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from omnichannel.configuration import InstallationConfig
+    from omnichannel.consumers import ConsumerRunner
+    from omnichannel.identity.resolve import ResolveReport
+    from omnichannel.jobs import JobRegistry, JobRunner
+    from omnichannel.opstore import OpStore
+    from omnichannel.profiles.build import BuildReport
+    from omnichannel.profiles.lookup import ProfileLookup
+    from omnichannel.warehouse.access import WarehouseAccess
+
+Progress = Callable[[str, int, int], None]
+
+
+class Platform:
+    """One installation's configuration, stores, indexes, jobs and consumers."""
+
+    def __init__(self, settings: Settings, *, config: InstallationConfig | None = None) -> None:
+        self.settings = settings
+        self._config = config
+        self._lock = threading.Lock()
+        self._warehouse: WarehouseAccess | None = None
+        self._opstore: OpStore | None = None
+        self.identity = IdentityCapability(self)
+        self.profiles = ProfilesCapability(self)
+
+    @classmethod
+    def open(cls, home: str | Path | None = None, **settings: Any) -> Platform:
+        """The installation in ``home`` (default ``OMNI_HOME`` or ./omni-home)."""
+        return cls(get_settings(home=Path(home) if home is not None else None, **settings))
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- what it owns ----------------------------------------------------------------
+
+    @property
+    def config(self) -> InstallationConfig:
+        """Rules, tags, consent, region and time zone, read from the home once."""
+        if self._config is None:
+            from omnichannel.configuration import InstallationConfig
+
+            with self._lock:
+                if self._config is None:
+                    self._config = InstallationConfig.load(self.settings)
+        return self._config
+
+    @property
+    def warehouse(self) -> WarehouseAccess:
+        """The warehouse, opened on first use, with per-thread readers and one writer."""
+        if self._warehouse is None:
+            from omnichannel.warehouse.access import WarehouseAccess
+
+            with self._lock:
+                if self._warehouse is None:
+                    self.settings.ensure_home()
+                    self._warehouse = WarehouseAccess.open(self.settings.resolved_warehouse_url)
+        return self._warehouse
+
+    @property
+    def opstore(self) -> OpStore:
+        """The operational store, opened (and migrated) on first use."""
+        if self._opstore is None:
+            from omnichannel.opstore import open_opstore
+
+            with self._lock:
+                if self._opstore is None:
+                    self.settings.ensure_home()
+                    self._opstore = open_opstore(self.settings.resolved_opstore_url)
+        return self._opstore
+
+    @cached_property
+    def job_registry(self) -> JobRegistry:
+        from omnichannel.jobs.builtin import builtin_jobs
+
+        return builtin_jobs()
+
+    @cached_property
+    def jobs(self) -> JobRunner:
+        """Background jobs: ``run(name)`` now, ``submit(name)`` in a thread, ``start()``."""
+        from omnichannel.jobs import JobHistory, JobRunner
+
+        return JobRunner(
+            self.job_registry,
+            JobHistory(self.opstore),
+            self,
+            schedules=self.settings.job_periods(),
+        )
+
+    @cached_property
+    def consumers(self) -> ConsumerRunner:
+        """Durable event consumers (segments, journeys register theirs as they land)."""
+        from omnichannel.consumers import Checkpoints, ConsumerRunner
+
+        return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), [])
+
+    @cached_property
+    def lookup(self) -> ProfileLookup:
+        """The in-memory identifier index of the Profile API (rebuilt when identity changes)."""
+        from omnichannel.profiles.lookup import ProfileLookup
+
+        return ProfileLookup(self.config)
+
+    def close(self) -> None:
+        """Stop what runs and close both stores."""
+        if "jobs" in self.__dict__:
+            self.jobs.stop()
+        if "consumers" in self.__dict__:
+            self.consumers.stop()
+        with self._lock:
+            if self._opstore is not None:
+                self._opstore.close()
+                self._opstore = None
+            if self._warehouse is not None:
+                self._warehouse.close()
+                self._warehouse = None
+
+
+class IdentityCapability:
+    """Identity resolution under the installation's rules."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+
+    def resolve(self, *, full: bool = False, progress: Progress | None = None) -> ResolveReport:
+        """Resolve identities (incremental unless ``full``) with the home's rules."""
+        from omnichannel.identity import resolve
+
+        platform = self._platform
+        with platform.warehouse.reader() as wh:
+            return resolve(wh, rules=platform.config.rules, full=full, progress=progress)
+
+
+class ProfilesCapability:
+    """Profiles: build them, find one by any identifier."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+
+    def build(self, *, force: bool = False, progress: Progress | None = None) -> BuildReport:
+        """Build profiles (skipped when nothing changed, unless ``force``), swapped in whole."""
+        from omnichannel.profiles.build import build_profiles
+
+        platform = self._platform
+        with platform.warehouse.reader() as wh:
+            # Derived tables are built aside and swapped in one transaction: a reader's
+            # connection is enough, and the loader's appends go on meanwhile.
+            return build_profiles(
+                wh, **platform.config.build_options(), force=force, progress=progress
+            )
+
+    def card(self, identifier: str, *, recent: int = 10) -> dict[str, Any]:
+        """The 360° card (JSON-ready) of the profile holding ``type:value``."""
+        from omnichannel.profiles.card import card_data
+
+        platform = self._platform
+        with platform.warehouse.reader() as wh:
+            return card_data(wh, platform.lookup, identifier, recent=recent)
