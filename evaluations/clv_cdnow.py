@@ -30,6 +30,8 @@ PUBLISHED = {
     "p": 6.25,
     "q": 3.74,
     "gamma": 15.44,
+    # Not in the paper: the reference value of CLVTools' correctness test for this fit.
+    "Gamma-Gamma log-likelihood": -4055.9177,
 }
 
 
@@ -49,13 +51,16 @@ def main() -> None:
     summary = summarise(
         transactions, calibration_end="1997-09-30", holdout_end="1998-06-30", freq="W"
     )
+    fitting = time.perf_counter()
     fit = fit_summary(summary)
-    seconds = time.perf_counter() - started
+    finished = time.perf_counter()
+    seconds, fit_seconds = finished - started, finished - fitting
 
     ours = {
         **fit.bgnbd.as_dict(),
         "BG/NBD log-likelihood": fit.bgnbd.log_likelihood,
         **fit.gamma_gamma.as_dict(),
+        "Gamma-Gamma log-likelihood": fit.gamma_gamma.log_likelihood,
     }
     params = Table(title="CDNOW: our estimates against the published ones", title_justify="left")
     for column in ("parameter", "ours", "published", "difference"):
@@ -94,7 +99,8 @@ def main() -> None:
     score.add_row("MAE per customer, BG/NBD", f"{check.mae:.3f}")
     score.add_row("MAE per customer, calibration-rate baseline", f"{check.mae_baseline:.3f}")
     score.add_row("MAE ratio (model / baseline)", f"{check.mae / check.mae_baseline:.3f}")
-    score.add_row("read + summarise + fit", f"{seconds:.2f} s")
+    score.add_row("clean + summarise + fit (+ holdout check)", f"{seconds:.2f} s")
+    score.add_row("of which the two fits and the holdout check", f"{fit_seconds:.3f} s")
     console.print(score)
 
 

@@ -87,6 +87,8 @@ def test_gamma_gamma_reproduces_rfm_and_clv_paper(cdnow_fit: ClvFit) -> None:
     assert g.p == pytest.approx(6.25, rel=0.01)
     assert g.q == pytest.approx(3.74, rel=0.01)
     assert g.gamma == pytest.approx(15.44, rel=0.01)
+    # The reference log-likelihood of CLVTools' correctness test for the same fit.
+    assert g.log_likelihood == pytest.approx(-4055.9177, abs=1e-3)
 
 
 def test_holdout_tracks_cumulative_repeat_purchases(cdnow_fit: ClvFit) -> None:

@@ -10,6 +10,9 @@ unmaintained (last release 2020, breaks with current pandas/scipy) and ``pymc-ma
 pulls in PyMC and a compiler toolchain, both too heavy for one likelihood of four
 parameters. Everything is computed in log-space (``gammaln``, ``betaln``, ``logaddexp``)
 so customers with hundreds of purchases do not overflow.
+
+The fit works on ``RfmStatistics`` (one weighted row per distinct (x, t_x, T), the terms
+that depend on x alone computed once per distinct x) with an analytic gradient.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln, gammaln, hyp2f1
+import numpy.typing as npt
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from omnichannel.errors import ValidationError
-from omnichannel.profiles.clv.mle import ArrayLike, FloatArray, maximise
+from omnichannel.profiles.clv.mle import ArrayLike, FloatArray, Optimum, dot, maximise
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,105 @@ def validate_rfm(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> No
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RfmStatistics:
+    """The customers as the BG/NBD likelihood sees them (sufficient statistics).
+
+    Per customer the likelihood is Gamma and Beta function ratios in x alone, times
+    ``A_alive + [x > 0] A_dropped`` with
+    ``ln A_alive = ln B(a, b+x) - ln B(a, b) - (r+x) ln(alpha+T)`` and
+    ``ln A_dropped = ln B(a+1, b+x-1) - ln B(a, b) - (r+x) ln(alpha+t_x)``.
+    Customers sharing (x, t_x, T) are one weighted row (daily data from a large shop has
+    many); the x-only terms are evaluated once per distinct x and gathered.
+    """
+
+    frequencies: FloatArray  # distinct x
+    frequency_weights: FloatArray  # customers with each distinct x
+    row_index: npt.NDArray[np.intp]  # position of each row's x in ``frequencies``
+    frequency: FloatArray  # x per row
+    recency: FloatArray  # t_x per row
+    age: FloatArray  # T per row
+    weights: FloatArray  # customers per row
+    customers: float
+
+    @classmethod
+    def of(cls, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> RfmStatistics:
+        x, t_x, t = _arrays(frequency, recency, age)
+        rows, counts = np.unique(np.column_stack([x, t_x, t]), axis=0, return_counts=True)
+        weights = counts.astype(float)
+        frequencies, row_index = np.unique(rows[:, 0], return_inverse=True)
+        return cls(
+            frequencies=frequencies,
+            frequency_weights=np.bincount(row_index, weights=weights).astype(np.float64),
+            row_index=row_index.ravel(),
+            frequency=rows[:, 0],
+            recency=rows[:, 1],
+            age=rows[:, 2],
+            weights=weights,
+            customers=float(x.size),
+        )
+
+    def log_likelihood_and_gradient(self, params: ArrayLike) -> tuple[float, FloatArray]:
+        """Total log-likelihood at (r, alpha, a, b) and its gradient in (r, alpha, a, b)."""
+        r, alpha, a, b = (float(v) for v in np.asarray(params, dtype=float))
+        xs, w_x = self.frequencies, self.frequency_weights
+        repeat = xs > 0
+        safe_xs = np.where(repeat, xs, 1.0)  # b + x - 1 < 0 is possible for x = 0
+        beta_ab = betaln(a, b)
+        log_alive_x = betaln(a, b + xs) - beta_ab
+        log_dropped_x = np.where(repeat, betaln(a + 1.0, b + safe_xs - 1.0) - beta_ab, -np.inf)
+
+        # r ln(alpha) - (r+x) ln(alpha+T) = -r ln(1 + T/alpha) - x ln(alpha+T): written this
+        # way nothing cancels when r and alpha run off together (no heterogeneity in rates).
+        idx, x, t_x, t, w = self.row_index, self.frequency, self.recency, self.age, self.weights
+        log1p_age, log1p_recency = np.log1p(t / alpha), np.log1p(t_x / alpha)
+        log_alive = log_alive_x[idx] - r * log1p_age - x * np.log(alpha + t)
+        log_dropped = log_dropped_x[idx] - r * log1p_recency - x * np.log(alpha + t_x)
+        # ln(A_alive + A_dropped) as max + ln(1 + exp(-|difference|)); x = 0 has no
+        # dropped term (-inf), which this handles without a warning.
+        difference = log_dropped - log_alive
+        total = np.maximum(log_alive, log_dropped) + np.log1p(np.exp(-np.abs(difference)))
+        # lnG(r+x) - lnG(r) = lnG(x) - ln B(x, r) for x > 0, exact also when r is huge.
+        log_rate_ratio = np.where(repeat, gammaln(safe_xs) - betaln(safe_xs, r), 0.0)
+        value = dot(w_x, log_rate_ratio) + dot(w, total)
+
+        # The gradient of ln(A_alive + A_dropped) is the mix of the two terms' gradients,
+        # weighted by each term's share of the sum (the shares of a row add up to its weight).
+        dropped_share = w * expit(difference)
+        alive_share = w - dropped_share
+        d_r = (
+            dot(w_x, digamma(r + xs) - digamma(r))
+            - dot(alive_share, log1p_age)
+            - dot(dropped_share, log1p_recency)
+        )
+        # r/alpha - (r+x)/(alpha+T) = (r T - alpha x) / (alpha (alpha+T)), likewise for t_x.
+        d_alpha = (
+            dot(alive_share, (r * t - alpha * x) / (alpha + t))
+            + dot(dropped_share, (r * t_x - alpha * x) / (alpha + t_x))
+        ) / alpha
+        common_ab = dot(w_x, digamma(a + b) - digamma(a + b + xs))
+        d_a = common_ab + float(dropped_share.sum()) / a
+        alive_by_x = np.bincount(idx, weights=alive_share, minlength=xs.size)
+        dropped_by_x = np.bincount(idx, weights=dropped_share, minlength=xs.size)
+        d_b = (
+            common_ab
+            + dot(alive_by_x, digamma(b + xs) - digamma(b))
+            + dot(dropped_by_x, digamma(b + safe_xs - 1.0) - digamma(b))
+        )
+        return float(value), np.array([d_r, d_alpha, d_a, d_b])
+
+
+def maximum_likelihood(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> Optimum:
+    """The optimiser's answer for (r, alpha, a, b), with its iteration and evaluation counts."""
+    validate_rfm(frequency, recency, age)
+    stats = RfmStatistics.of(frequency, recency, age)
+    mean_age = dot(stats.weights, stats.age) / stats.customers
+    # alpha is a time scale: starting it at the mean age keeps the first steps sensible
+    # whether the periods are days or weeks.
+    start = np.array([1.0, max(mean_age, 1e-3), 1.0, 1.0])
+    return maximise(stats.log_likelihood_and_gradient, start, n=stats.customers, model="BG/NBD")
+
+
 def fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> BgNbdParams:
     """Maximum-likelihood (r, alpha, a, b).
 
@@ -103,23 +206,7 @@ def fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> BgNbdParams
         p = fit(s.customers["frequency"], s.customers["recency"], s.customers["T"])
         round(p.r, 3), round(p.alpha, 3)   # CDNOW, weekly: (0.243, 4.414)
     """
-    validate_rfm(frequency, recency, age)
-    x, t_x, t = _arrays(frequency, recency, age)
-    # Customers sharing (x, t_x, T) contribute identical terms; daily data from a large
-    # shop has many, so the likelihood is summed over the distinct rows with weights.
-    rows, counts = np.unique(np.column_stack([x, t_x, t]), axis=0, return_counts=True)
-    weights = counts.astype(float)
-    # alpha is a time scale: starting it at the mean age keeps the first steps sensible
-    # whether the periods are days or weeks.
-    start = np.array([1.0, max(float(np.mean(t)), 1e-3), 1.0, 1.0])
-    optimum = maximise(
-        lambda p: log_likelihood(
-            (p[0], p[1], p[2], p[3]), rows[:, 0], rows[:, 1], rows[:, 2], weights
-        ),
-        start,
-        n=float(x.size),
-        model="BG/NBD",
-    )
+    optimum = maximum_likelihood(frequency, recency, age)
     r, alpha, a, b = (float(v) for v in optimum.params)
     return BgNbdParams(r, alpha, a, b, optimum.log_likelihood)
 

@@ -1,14 +1,26 @@
 """Maximum likelihood on positive parameters, shared by the BG/NBD and Gamma-Gamma fits.
 
-The optimiser works on log-parameters so every step stays in the valid region without
-bounds, and the objective is the *mean* negative log-likelihood so the tolerances mean
-the same for 200 customers as for 2 million.
+Both models hand over their log-likelihood *with its analytic gradient*, so quasi-Newton
+BFGS reaches the optimum to seven or more digits in a few dozen evaluations. Before, BFGS
+ran on a finite-difference gradient and a Nelder-Mead polish (xatol 1e-9, fatol 1e-13)
+removed its error: hundreds of evaluations on CDNOW, its 40,000-call budget on a
+population without heterogeneity, most of the time of a profile build.
+
+BFGS rather than L-BFGS-B: on a 2-core machine shared with other work, scipy's L-BFGS-B
+spends milliseconds per iteration in multi-threaded BLAS calls on 3-4 numbers (20 times the
+cost of the likelihood on CDNOW); BFGS's small numpy products stay single-threaded.
+
+The search runs on log-parameters relative to the start, ``params = start * exp(u)``, so
+every step stays in the valid region and all coordinates have the same scale whatever the
+currency or time unit. The objective is the *mean* negative log-likelihood, so the
+tolerance means the same for 200 customers as for 2 million.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,9 +30,23 @@ from scipy.optimize import minimize
 from omnichannel.errors import OmniError
 
 FloatArray = npt.NDArray[np.float64]
+ValueAndGradient = Callable[[FloatArray], tuple[float, FloatArray]]
 
+__all__ = [
+    "ArrayLike",
+    "FitError",
+    "FloatArray",
+    "Optimum",
+    "ValueAndGradient",
+    "dot",
+    "maximise",
+]
 
-__all__ = ["ArrayLike", "FitError", "FloatArray", "Optimum", "maximise"]
+# Stop when no log-parameter moves the mean log-likelihood by more than 1e-8 per unit:
+# parameters then agree with a Newton-refined optimum to about 1e-7 (checked in
+# tests/profiles/test_clv_fit.py), well past the published digits.
+GRADIENT_TOLERANCE = 1e-8
+MAX_ITERATIONS = 2000
 
 
 class FitError(OmniError):
@@ -32,10 +58,20 @@ class Optimum:
     params: FloatArray
     log_likelihood: float
     iterations: int
+    evaluations: int  # calls of the log-likelihood (each with its gradient)
+
+
+def dot(weights: npt.NDArray[Any], values: npt.NDArray[Any]) -> float:
+    """sum(weights * values), pairwise-summed in numpy.
+
+    Not ``weights @ values``: a 1-D product goes to the BLAS, whose threads on a busy
+    machine made a 30,000-row dot product take 2-13 ms against 0.1 ms here.
+    """
+    return float(np.sum(weights * values))
 
 
 def maximise(
-    log_likelihood: Callable[[FloatArray], float],
+    value_and_gradient: ValueAndGradient,
     start: FloatArray,
     *,
     n: float,
@@ -43,27 +79,33 @@ def maximise(
 ) -> Optimum:
     """Maximise ``log_likelihood(params)`` over positive ``params``, starting at ``start``.
 
-    BFGS does the climbing; a Nelder-Mead polish from its answer removes the small
-    residual error of its finite-difference gradient, which matters when the result is
-    compared to published figures at the third decimal.
+    ``value_and_gradient(params)`` returns the total log-likelihood and its gradient with
+    respect to ``params``; ``n`` is the number of customers it sums over.
     """
+    scale = np.asarray(start, dtype=float)
 
-    def objective(log_params: FloatArray) -> float:
+    def objective(u: FloatArray) -> tuple[float, FloatArray]:
+        params = scale * np.exp(u)
         with np.errstate(all="ignore"):
-            value = log_likelihood(np.exp(log_params))
-        # An overflow far from the optimum must read as "bad", not crash the search.
-        return -value / n if np.isfinite(value) else 1e300
+            value, gradient = value_and_gradient(params)
+        if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
+            # An overflow far from the optimum must read as "bad" so the line search
+            # backs off, not crash the search.
+            return 1e300, np.zeros_like(u)
+        # d/du = params * d/dparams (chain rule through params = scale * exp(u)).
+        return -value / n, -(gradient * params) / n
 
-    x0 = np.log(np.asarray(start, dtype=float))
-    first = minimize(objective, x0, method="BFGS", options={"gtol": 1e-9, "maxiter": 2000})
-    polish = minimize(
+    result = minimize(
         objective,
-        first.x,
-        method="Nelder-Mead",
-        options={"xatol": 1e-9, "fatol": 1e-13, "maxiter": 20000, "maxfev": 40000},
+        np.zeros_like(scale),
+        jac=True,
+        method="BFGS",
+        options={"gtol": GRADIENT_TOLERANCE, "maxiter": MAX_ITERATIONS},
     )
-    best = polish if polish.fun <= first.fun else first
-    if not np.isfinite(best.fun) or best.fun >= 1e300 or not np.all(np.isfinite(best.x)):
+    # "Precision loss" (no further improvement representable) is not a failure: on a flat
+    # likelihood, e.g. a population without heterogeneity whose optimum lies at a
+    # boundary, it is where the search ends.
+    if not np.isfinite(result.fun) or result.fun >= 1e300 or not np.all(np.isfinite(result.x)):
         raise FitError(f"the {model} likelihood could not be maximised on these data")
-    params = np.exp(best.x)
-    return Optimum(params, float(-best.fun * n), int(first.nit) + int(polish.nit))
+    params = scale * np.exp(result.x)
+    return Optimum(params, float(-result.fun * n), int(result.nit), int(result.nfev))
