@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION
-
-
-def omni(
-    *args: str, home: Path | None = None, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI_")}
-    full_env.update(env or {})
-    prefix = ["--home", str(home)] if home is not None else []
-    result = subprocess.run(
-        [sys.executable, "-m", "omnichannel", *prefix, *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"omni {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+from tests.cli.run import omni
 
 
 def test_help_lists_the_commands() -> None:
@@ -75,8 +55,12 @@ def test_a_bad_setting_is_one_clear_line_naming_variable_and_value(tmp_path: Pat
 
 def test_query_prints_json_and_refuses_writes(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    rows = json.loads(omni("query", "SELECT COUNT(*) AS n FROM events", "--json", home=home).stdout)
-    assert rows == [{"n": 0}]
+    omni("init", home=home)
+    result = json.loads(
+        omni("query", "SELECT COUNT(*) AS n FROM events", "--json", home=home).stdout
+    )
+    assert result["rows"] == [{"n": 0}]
+    assert result["total"] == 1 and result["truncated"] is False
     refused = omni("query", "DROP TABLE events", home=home, check=False)
     assert refused.returncode == 1
     assert "read-only SELECT" in refused.stderr

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, key_value_table, rows_table
+from omnichannel.cli.output import (
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    escape,
+    key_value_table,
+    rows_table,
+)
 from omnichannel.errors import ValidationError
 
 app = typer.Typer(
@@ -140,6 +147,6 @@ def _print_report(report: dict[str, object]) -> None:
     written = report.get("output")
     if isinstance(written, dict):
         console.print(
-            f"Wrote {written['rows']:,} customers to {written['path']} "
+            f"Wrote {written['rows']:,} customers to {escape(str(written['path']))} "
             f"(horizon {written['horizon']:g} {unit}, total CLV {written['total_clv']:,.2f})."
         )

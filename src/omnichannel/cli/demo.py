@@ -7,7 +7,7 @@ from datetime import date, datetime
 import typer
 
 from omnichannel.cli.context import settings_of
-from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, key_value_table
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, escape, key_value_table
 from omnichannel.errors import OmniError
 from omnichannel.installation import initialise
 from omnichannel.opstore import open_opstore
@@ -34,7 +34,7 @@ def demo(
     from omnichannel.demo import DemoConfig, run_demo
     from omnichannel.pipeline import run_pipeline
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, needs_installation=False)
     initialise(settings)
     config = DemoConfig(seed=seed, people=people, days=days, start=_as_date(start))
     with (
@@ -66,7 +66,7 @@ def demo(
     shown = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
     console.print(key_value_table("Demo business loaded", shown))
     console.print(
-        f"Exports the connectors read are in {result['exports_dir']}; "
+        f"Exports the connectors read are in {escape(str(result['exports_dir']))}; "
         f"{result['dead_letters']} planted bad records are in dead letters "
         "([bold]omni dlq list[/])."
     )

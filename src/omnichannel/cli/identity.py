@@ -11,6 +11,7 @@ from omnichannel.cli.output import (
     JSON_OPTION_HELP,
     console,
     emit_json,
+    escape,
     key_value_table,
     progress_bars,
     rows_table,
@@ -83,12 +84,16 @@ def explain_command(
         emit_json(story)
         return
     ident = story["identifier"]
-    console.print(f"[bold]{ident['id_type']}:{ident['id_value']}[/] status {ident['status']}")
+    console.print(
+        f"[bold]{escape(ident['id_type'])}:{escape(ident['id_value'])}[/] "
+        f"status {escape(str(ident['status']))}"
+    )
     for refusal in story["refusals"]:
-        console.print(f"  refused ({refusal['rule']}): {refusal['detail']}")
+        console.print(f"  refused ({escape(refusal['rule'])}): {escape(refusal['detail'])}")
     for profile in story["profiles"]:
         console.print(
-            f"\n[bold]profile {profile['profile_id']}[/]: {profile['record_count']:,} records, "
+            f"\n[bold]profile {escape(profile['profile_id'])}[/]: "
+            f"{profile['record_count']:,} records, "
             f"{profile['merge_count']:,} merge rows"
         )
         console.print(
@@ -119,7 +124,7 @@ def rules_command(
     if as_json:
         emit_json(data)
         return
-    console.print(f"Rules from {rules.origin}")
+    console.print(f"Rules from {escape(str(rules.origin))}")
     console.print(
         rows_table(
             "Identifier types (1 = most trusted; limit = values one profile may hold)",
@@ -145,4 +150,4 @@ def rules_command(
             ],
         )
     )
-    console.print(f"Events read for identifiers: {', '.join(rules.event_types) or 'none'}")
+    console.print(f"Events read for identifiers: {escape(', '.join(rules.event_types)) or 'none'}")

@@ -12,6 +12,7 @@ from omnichannel.cli.output import (
     JSON_OPTION_HELP,
     console,
     emit_json,
+    escape,
     key_value_table,
     progress_bars,
     rows_table,
@@ -77,7 +78,7 @@ def explain(
         emit_json(links)
         return
     if not links:
-        console.print(f"No probabilistic links for {record}.")
+        console.print(f"No probabilistic links for {escape(record)}.")
         return
     for link in links:
         console.print(

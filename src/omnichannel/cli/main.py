@@ -6,31 +6,100 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from omnichannel import __version__
-from omnichannel.cli import (
-    clv,
-    demo,
-    dlq,
-    events,
-    identity,
-    ingest,
-    linkage,
-    profile,
-    profiles,
-    quality,
-    server,
-    sources,
-    status,
-    warehouse,
-)
-from omnichannel.cli.output import errors
-from omnichannel.config import get_settings
+from omnichannel.cli.lazy import LazyCommand, lazy_group
 from omnichannel.errors import OmniError
+
+# Each command's module is imported only when that command runs (see cli/lazy.py);
+# the summary is what `omni --help` lists and must be the first line of its docstring.
+COMMANDS = [
+    LazyCommand(
+        "demo",
+        "omnichannel.cli.demo:demo",
+        "Generate a synthetic retailer, feed it through ingestion, then link, resolve, profile.",
+    ),
+    LazyCommand(
+        "serve",
+        "omnichannel.cli.server:serve",
+        "Start the HTTP server: dashboard at /, API contract at /docs, liveness at /healthz.",
+    ),
+    LazyCommand(
+        "status",
+        "omnichannel.cli.status:status",
+        "Show the warehouse (engine, schema version, rows per table) and the operational store.",
+    ),
+    LazyCommand(
+        "init",
+        "omnichannel.cli.status:init",
+        "Create the home directory, the warehouse tables and the operational store.",
+    ),
+    LazyCommand(
+        "settings",
+        "omnichannel.cli.status:show_settings",
+        "List every setting, its effective value and the OMNI_* variable that sets it.",
+    ),
+    LazyCommand(
+        "query",
+        "omnichannel.cli.warehouse:query",
+        "Run a read-only SQL query on the warehouse and print the result.",
+    ),
+    LazyCommand(
+        "ingest",
+        "omnichannel.cli.ingest:ingest",
+        "Load one file; refused rows go to dead letters (see `omni dlq list`).",
+    ),
+    LazyCommand(
+        "quality", "omnichannel.cli.quality:quality", "The data-quality report per source and day."
+    ),
+    LazyCommand(
+        "warehouse",
+        "omnichannel.cli.warehouse:app",
+        "Inspect the warehouse: canonical tables, schemas and row counts.",
+    ),
+    LazyCommand(
+        "dlq",
+        "omnichannel.cli.dlq:app",
+        "Dead letters: records refused on the way in, with the reason.",
+    ),
+    LazyCommand(
+        "sources",
+        "omnichannel.cli.sources:app",
+        "Sources and their write keys (what SDKs authenticate with).",
+    ),
+    LazyCommand(
+        "events",
+        "omnichannel.cli.events:app",
+        "Collected events: counts, and loading the event log.",
+    ),
+    LazyCommand(
+        "clv",
+        "omnichannel.cli.clv:app",
+        "Customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, holdout check.",
+    ),
+    LazyCommand(
+        "linkage",
+        "omnichannel.cli.linkage:app",
+        "Probabilistic record linkage (Splink) for customer records that share no identifier.",
+    ),
+    LazyCommand(
+        "identity",
+        "omnichannel.cli.identity:app",
+        "Unified identity: join records that share identifiers into profiles, under rules.",
+    ),
+    LazyCommand(
+        "profiles",
+        "omnichannel.cli.profiles:app",
+        "Profiles: one row per person with traits, CLV and rule tags.",
+    ),
+    LazyCommand(
+        "profile", "omnichannel.cli.profile:app", "One profile: the 360° view of a person."
+    ),
+]
 
 app = typer.Typer(
     name="omni",
+    cls=lazy_group(COMMANDS),
     help="Omnichannel: collect, unify, segment, engage and measure, from one Python system.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -57,26 +126,9 @@ def root(
     ),
 ) -> None:
     """Global options; every setting can also be given as an OMNI_* environment variable."""
+    from omnichannel.config import get_settings  # pydantic-settings: not for --version
+
     ctx.obj = get_settings(home=home)
-
-
-app.command("demo")(demo.demo)
-app.command("serve")(server.serve)
-app.command("status")(status.status)
-app.command("init")(status.init)
-app.command("settings")(status.show_settings)
-app.command("query")(warehouse.query)
-app.command("ingest")(ingest.ingest)
-app.command("quality")(quality.quality)
-app.add_typer(warehouse.app, name="warehouse")
-app.add_typer(dlq.app, name="dlq")
-app.add_typer(sources.app, name="sources")
-app.add_typer(events.app, name="events")
-app.add_typer(clv.app, name="clv")
-app.add_typer(linkage.app, name="linkage")
-app.add_typer(identity.app, name="identity")
-app.add_typer(profiles.app, name="profiles")
-app.add_typer(profile.app, name="profile")
 
 
 def main() -> None:
@@ -84,6 +136,10 @@ def main() -> None:
     try:
         app()
     except OmniError as exc:
+        from rich.markup import escape
+
+        from omnichannel.cli.output import errors
+
         # soft_wrap: keep the message on one line so it can be grepped and copied whole.
         errors.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
         sys.exit(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from omnichannel.cli.context import settings_of
-from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, escaped
 from omnichannel.configuration import InstallationConfig
 from omnichannel.profiles.card import card_data, render_card
 from omnichannel.profiles.lookup import ProfileLookup
@@ -34,4 +34,5 @@ def show(
     if as_json:
         emit_json(data)
         return
-    console.print(render_card(data))
+    # The card builds markup strings from the data: escape the data, not the card.
+    console.print(render_card(escaped(data)))

@@ -17,7 +17,7 @@ def serve(
 
     from omnichannel.api import create_app
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, needs_installation=False)
     if host is not None:
         settings.host = host
     if port is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from omnichannel.cli.context import settings_of
-from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, escape, rows_table
 from omnichannel.ingest.sources import create_source, list_sources, revoke
 from omnichannel.opstore import open_opstore
 from omnichannel.opstore.models import SourceKind
@@ -33,7 +33,9 @@ def create(
     if as_json:
         emit_json(info.public())
         return
-    console.print(f"Created source [bold]{info.name}[/] ({info.kind}). Write key, shown once:")
+    console.print(
+        f"Created source [bold]{escape(info.name)}[/] ({escape(info.kind)}). Write key, shown once:"
+    )
     print(info.write_key)
 
 
@@ -70,6 +72,6 @@ def revoke_command(
         emit_json({"revoked": prefixes})
         return
     console.print(
-        f"Revoked {len(prefixes)} key(s): {', '.join(prefixes) or 'none active'}. "
+        f"Revoked {len(prefixes)} key(s): {escape(', '.join(prefixes)) or 'none active'}. "
         "A running server stops accepting them within OMNI_WRITE_KEY_CACHE_SECONDS."
     )

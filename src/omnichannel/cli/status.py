@@ -18,7 +18,7 @@ def init(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Create the home directory, the warehouse tables and the operational store."""
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, needs_installation=False)
     info = initialise(settings)
     if as_json:
         emit_json(info)
@@ -43,7 +43,7 @@ def show_settings(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """List every setting, its effective value and the OMNI_* variable that sets it."""
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, needs_installation=False)
     rows = settings_table(settings)
     if as_json:
         emit_json(rows)

@@ -7,7 +7,15 @@ from typing import Any
 import typer
 
 from omnichannel.cli.context import settings_of
-from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
+from omnichannel.cli.output import (
+    FORMAT_OPTION_HELP,
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    emit_listing,
+    output_format,
+    rows_table,
+)
 from omnichannel.warehouse import ALL_TABLES, open_warehouse
 from omnichannel.warehouse.query import run_sql
 
@@ -65,19 +73,21 @@ def schema(
 def query(
     ctx: typer.Context,
     sql: str = typer.Argument(..., help="A SELECT statement in the warehouse engine's dialect."),
-    limit: int = typer.Option(100, "--limit", min=1, help="Rows to print at most."),
+    limit: int = typer.Option(
+        100, "--limit", min=1, help="Rows to return at most; the total is always reported."
+    ),
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_OPTION_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Run a read-only SQL query on the warehouse and print the result."""
+    chosen = output_format(fmt, as_json)
     with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
         result = run_sql(wh, sql, limit=limit)
-    if as_json:
-        emit_json(result.to_pylist())
-        return
-    console.print(
-        rows_table(
-            f"{result.num_rows} rows",
-            result.column_names,
-            [list(r.values()) for r in result.to_pylist()],
-        )
+    emit_listing(
+        noun="row",
+        columns=result.columns,
+        rows=result.table.to_pylist(),
+        total=result.total,
+        limit=limit,
+        fmt=chosen,
     )
