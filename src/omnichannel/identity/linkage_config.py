@@ -73,7 +73,10 @@ DEFAULTS: dict[str, Any] = {
     "comparisons.*.swap_day_month": False,
     "comparisons.*.within_days": [31],
     "comparisons.*.one_edit": True,
-    "comparisons.*.prefixes": [4],
+    # All but the last two characters: 6-digit codes share their first 4, 5-digit ZIP
+    # codes their first 3, 4-digit Australian ones their first 2; a fixed [4] would be
+    # "same postcode" on the last, a level no pair reaches (so u sampling never stops).
+    "comparisons.*.prefixes": [-2],
 }
 
 # Which normaliser a field gets when the config does not say.
@@ -130,7 +133,7 @@ class FieldComparison:
     normalise: str = "text"
     swap_day_month: bool = False
     within_days: tuple[int, ...] = (31,)
-    prefixes: tuple[int, ...] = (4,)
+    prefixes: tuple[int, ...] = (-2,)
     one_edit: bool = True
     postcode: str | None = None
     region: str | None = None
@@ -297,6 +300,16 @@ def _comparison(name: object, spec: object) -> FieldComparison:
         values = _list(f"{where}.{key}", _get(spec, f"comparisons.*.{key}"))
         return tuple(int(_number(f"{where}.{key}", v, 1)) for v in values)
 
+    def prefixes() -> tuple[int, ...]:
+        where_p = f"{where}.prefixes"
+        values = _list(where_p, _get(spec, "comparisons.*.prefixes"))
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int) or v == 0:
+                raise ValidationError(
+                    where_p, v, "a whole number N > 0 (first N characters) or -N (all but last N)"
+                )
+        return tuple(values)
+
     return FieldComparison(
         field=fname,
         comparison=kind,
@@ -305,7 +318,7 @@ def _comparison(name: object, spec: object) -> FieldComparison:
         normalise=normalise,
         swap_day_month=flag("swap_day_month"),
         within_days=whole_numbers("within_days"),
-        prefixes=whole_numbers("prefixes"),
+        prefixes=prefixes(),
         one_edit=flag("one_edit"),
         postcode=_address_part(where, kind, "postcode", spec.get("postcode")),
         region=_address_part(where, kind, "region", spec.get("region")),
@@ -554,12 +567,18 @@ def _postcode_levels(comp: FieldComparison, name: str) -> list[ComparisonLevelCr
         levels.append(cll.LevenshteinLevel(name, 1).configure(label_for_charts=label))
     prefix = "" if name == comp.field else "postcode "
     for n in comp.prefixes:
-        levels.append(
-            cll.CustomLevel(
-                f"substr({name}_l, 1, {n}) = substr({name}_r, 1, {n})",
-                label_for_charts=f"{prefix}first {n} characters equal",
+        if n > 0:
+            sql = f"substr({name}_l, 1, {n}) = substr({name}_r, 1, {n})"
+            label = f"{prefix}first {n} characters equal"
+        else:
+            # Same length, longer than what is dropped, equal but for the last -n characters.
+            sql = (
+                f"length({name}_l) = length({name}_r) AND length({name}_l) > {-n} AND "
+                f"substr({name}_l, 1, length({name}_l) - {-n}) = "
+                f"substr({name}_r, 1, length({name}_r) - {-n})"
             )
-        )
+            label = f"{prefix}all but the last {-n} characters equal"
+        levels.append(cll.CustomLevel(sql, label_for_charts=label))
     return levels
 
 
