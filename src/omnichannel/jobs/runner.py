@@ -26,7 +26,7 @@ from typing import Any
 
 from omnichannel.errors import OmniError
 from omnichannel.jobs.history import JobHistory, RunRecord, runner_name
-from omnichannel.jobs.registry import Job, JobRegistry
+from omnichannel.jobs.registry import Job, JobRegistry, Progress
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class JobRunner:
         self.history.abandon_stale(job.name, self.name)
         return _Started(job, self.history.start(job.name, trigger, self.name), trigger)
 
-    def _execute(self, started: _Started) -> RunRecord:
+    def _execute(self, started: _Started, observer: Progress | None = None) -> RunRecord:
         job, run_id = started.job, started.run_id
         stop_renewing = threading.Event()
         renewer = threading.Thread(
@@ -96,6 +96,8 @@ class JobRunner:
         last_report = [0.0]
 
         def progress(stage: str, done: int, total: int) -> None:
+            if observer is not None:
+                observer(stage, done, total)
             now = time.monotonic()
             if now - last_report[0] >= PROGRESS_INTERVAL or (total and done >= total):
                 last_report[0] = now
@@ -131,9 +133,14 @@ class JobRunner:
             except Exception:
                 log.exception("job %s: could not renew its lock", job)
 
-    def run(self, name: str, *, trigger: str = "manual") -> RunRecord:
-        """Run the job now in this thread; raises ``JobBusy`` if it is running already."""
-        return self._execute(self._begin(name, trigger))
+    def run(
+        self, name: str, *, trigger: str = "manual", progress: Progress | None = None
+    ) -> RunRecord:
+        """Run the job now in this thread; raises ``JobBusy`` if it is running already.
+
+        ``progress(stage, done, total)`` also sees every report (a CLI's progress bars).
+        """
+        return self._execute(self._begin(name, trigger), progress)
 
     def submit(self, name: str, *, trigger: str = "manual") -> int:
         """Start the job now in a thread of its own; returns the run id to follow it by."""
