@@ -78,6 +78,30 @@ class Settings(BaseSettings):
         description="How long the collector trusts a write-key lookup (a revocation made "
         "outside the server takes effect within this time).",
     )
+    job_schedules: str = Field(
+        default="",
+        description="How often `omni serve` (or `omni worker`) runs each background job, "
+        "overriding its default: comma-separated name=period, e.g. profiles=5m,linkage=1d; "
+        "a period is seconds, a number with s/m/h/d, an ISO 8601 duration, or off. "
+        "`omni jobs list` shows the jobs and their periods.",
+    )
+    cors_origins: str = Field(
+        default="*",
+        description="Origins browsers may call the API from: comma-separated, e.g. "
+        "https://shop.example,https://m.shop.example; * for any (what a public collector "
+        "for analytics.js needs); empty for none.",
+    )
+    unauthorized_sample_per_hour: int = Field(
+        default=100,
+        ge=0,
+        description="Collector requests without a valid write key are all counted; this "
+        "many per hour are kept as dead letters (a sample to debug an SDK with).",
+    )
+    unauthorized_sample_bytes: int = Field(
+        default=4096,
+        ge=0,
+        description="Bytes of each sampled unauthenticated request kept in dead letters.",
+    )
 
     @field_validator("default_currency")
     @classmethod
@@ -87,6 +111,25 @@ class Settings(BaseSettings):
                 f"default_currency={value!r} is not an ISO 4217 code (three letters, e.g. CNY)"
             )
         return value.upper()
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def job_periods(self) -> dict[str, timedelta | None]:
+        """``job_schedules`` read: job name -> period (None: on demand only)."""
+        from omnichannel.jobs.registry import parse_period
+
+        periods: dict[str, timedelta | None] = {}
+        for item in filter(None, (part.strip() for part in self.job_schedules.split(","))):
+            name, sep, period = item.partition("=")
+            if not sep or not name.strip():
+                raise ConfigError(
+                    f"OMNI_JOB_SCHEDULES item {item!r} is not accepted: expected "
+                    "name=period, e.g. profiles=15m"
+                )
+            periods[name.strip()] = parse_period(period, field_name=f"OMNI_JOB_SCHEDULES.{name}")
+        return periods
 
     @cached_property
     def resolved_warehouse_url(self) -> str:

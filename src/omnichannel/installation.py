@@ -7,16 +7,25 @@ from typing import Any
 from omnichannel import __version__
 from omnichannel.config import Settings
 from omnichannel.opstore import current_revision, head_revision, open_opstore
+from omnichannel.opstore.admin_tokens import active_admin_tokens, create_admin_token
 from omnichannel.warehouse import open_warehouse
 from omnichannel.warehouse.backends import redact
 
 
 def initialise(settings: Settings) -> dict[str, Any]:
-    """Create (or upgrade) everything an installation needs; safe to run again."""
+    """Create (or upgrade) everything an installation needs; safe to run again.
+
+    The first run creates the admin token and returns it (``admin_token``) this once;
+    later runs say it exists (``omni admin token`` replaces it).
+    """
     settings.ensure_home()
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         report = wh.schema_report
-    open_opstore(settings.resolved_opstore_url).close()
+    with open_opstore(settings.resolved_opstore_url) as store, store.session() as session:
+        if active_admin_tokens(session):
+            admin_token = "(already set; shown once when made; `omni admin token` replaces it)"
+        else:
+            admin_token = create_admin_token(session, actor="omni init")
     return {
         "home": str(settings.home.resolve()),
         "warehouse": {
@@ -29,6 +38,7 @@ def initialise(settings: Settings) -> dict[str, Any]:
             "url": redact(settings.resolved_opstore_url),
             "revision": current_revision(settings.resolved_opstore_url),
         },
+        "admin_token": admin_token,
     }
 
 

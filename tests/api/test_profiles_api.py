@@ -22,6 +22,7 @@ from omnichannel.demo import DemoConfig, run_demo
 from omnichannel.identity import resolve
 from omnichannel.profiles.build import build_profiles
 from omnichannel.warehouse import open_warehouse
+from tests.support.collector import bearer, make_admin_token
 
 
 class Demo:
@@ -55,7 +56,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
 
 @pytest.fixture(scope="module")
 def client(demo: Demo) -> Iterator[TestClient]:
-    with TestClient(create_app(demo.settings)) as c:
+    """A client sending the admin token the Profile API requires."""
+    with TestClient(create_app(demo.settings), headers=bearer(make_admin_token(demo.home))) as c:
         yield c
 
 
@@ -212,6 +214,43 @@ def test_bad_parameters_are_400(client: TestClient, person: dict[str, Any]) -> N
     assert bad_include.status_code == 400 and bad_include.json()["detail"]["field"] == "include"
     assert client.get(f"{base}/events?next=garbage").json()["detail"]["field"] == "cursor"
     assert client.get(f"{base}/events?kind=fax").json()["detail"]["field"] == "kind"
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "value"),
+    [
+        ("events?limit=abc", "limit", '"abc"'),
+        ("events?limit=0", "limit", '"0"'),
+        ("external_ids?limit=100000", "limit", '"100000"'),
+        ("conversion_path?lookback_days=-3", "lookback_days", '"-3"'),
+    ],
+)
+def test_parameter_type_errors_are_the_documented_400_not_pydantics_422(
+    client: TestClient, person: dict[str, Any], query: str, field: str, value: str
+) -> None:
+    response = client.get(f"/v1/profiles/profile_id:{person['profile_id']}/{query}")
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert (detail["field"], detail["value"]) == (field, value)
+    assert detail["message"].startswith(f"{field}={value} is not accepted: expected ")
+
+
+def test_profiles_need_the_admin_token(client: TestClient, person: dict[str, Any]) -> None:
+    url = f"/v1/profiles/email:{person['email']}/traits"
+    token = client.headers.pop("Authorization")
+    try:
+        missing = client.get(url)
+        wrong = client.get(url, headers=bearer("omni_admin_not-the-token"))
+        basic = client.get(url, auth=("wk_a_write_key", ""))
+    finally:
+        client.headers["Authorization"] = token
+    assert client.get(url).status_code == 200
+    for response in (missing, wrong, basic):
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+        detail = response.json()["detail"]
+        assert detail["field"] == "Authorization" and "admin token" in detail["message"]
+        assert person["email"] not in response.text
 
 
 def test_profile_show_prints_the_card(demo: Demo, person: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from omnichannel.api import create_app
 from omnichannel.config import Settings
+from tests.support.collector import bearer, make_admin_token
 
 
 @pytest.fixture
@@ -29,8 +30,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def key(client: TestClient) -> str:
-    response = client.post("/v1/sources", json={"name": "web", "kind": "http"})
+def admin(settings: Settings) -> dict[str, str]:
+    """Headers carrying an admin token, which managing sources needs."""
+    return bearer(make_admin_token(settings.home))
+
+
+@pytest.fixture
+def key(client: TestClient, admin: dict[str, str]) -> str:
+    response = client.post("/v1/sources", json={"name": "web", "kind": "http"}, headers=admin)
     assert response.status_code == 201
     return str(response.json()["write_key"])
 
@@ -148,7 +155,9 @@ def test_analytics_js_browser_payload_with_write_key_in_body(client: TestClient,
     }
     # analytics.js posts text/plain to avoid a CORS preflight.
     response = client.post(
-        "/v1/page", content=json.dumps(body), headers={"Content-Type": "text/plain"}
+        "/v1/page",
+        content=json.dumps(body),
+        headers={"Content-Type": "text/plain", "Origin": "https://shop.example"},
     )
     assert response.status_code == 200, response.text
     assert response.headers["access-control-allow-origin"] == "*"
@@ -303,13 +312,16 @@ def test_an_oversized_batch_is_413_and_an_oversized_call_400(client: TestClient,
     assert {d["field"] for d in rows(client, "dead_letters")} == {"(body)"}
 
 
-def test_unknown_and_revoked_write_keys_are_401(client: TestClient, key: str) -> None:
+def test_unknown_and_revoked_write_keys_are_401(
+    client: TestClient, key: str, admin: dict[str, str]
+) -> None:
     call = {"userId": "u", "event": "E"}
     body = _refused(client.post("/v1/track", auth=("wk_not_a_key", ""), json=call), 401)
     assert body["errors"][0]["field"] == "writeKey" and "omni sources create" in body["message"]
     _refused(client.post("/v1/track", json=call), 401)  # no key at all
     assert client.post("/v1/track", auth=(key, ""), json=call).status_code == 200
-    assert client.post("/v1/sources/web/revoke").json() == {"revoked": [key[:10]]}
+    revoked = client.post("/v1/sources/web/revoke", headers=admin)
+    assert revoked.json() == {"revoked": [key[:10]]}
     _refused(client.post("/v1/track", auth=(key, ""), json=call), 401)
     _refused(client.post("/v1/track", json={**call, "writeKey": key}), 401)
     assert len(rows(client, "events")) == 1
@@ -325,8 +337,9 @@ def test_the_timestamp_window_is_a_setting(tmp_path: Path) -> None:
         event_max_future=timedelta(hours=1),
         event_max_age=timedelta(days=2),
     )
+    admin = bearer(make_admin_token(settings.home))
     with TestClient(create_app(settings)) as client:
-        key = client.post("/v1/sources", json={"name": "app"}).json()["write_key"]
+        key = client.post("/v1/sources", json={"name": "app"}, headers=admin).json()["write_key"]
         now = datetime.now(UTC)
         calls = [
             {"type": "track", "userId": "u", "event": name, "timestamp": iso(now + delta)}

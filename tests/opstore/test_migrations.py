@@ -32,6 +32,11 @@ EXPECTED_TABLES = {
     "journey_enrolments",
     "consents",
     "audit_log",
+    "admin_tokens",  # 0002
+    "unauthorized_requests",  # 0002
+    "job_runs",  # 0003
+    "job_locks",  # 0003
+    "consumer_checkpoints",  # 0004
 }
 
 

@@ -17,6 +17,7 @@ import httpx
 
 from omnichannel.ingest.sources import create_source
 from omnichannel.opstore import open_opstore
+from omnichannel.opstore.admin_tokens import create_admin_token
 
 
 def free_port() -> int:
@@ -32,6 +33,17 @@ def make_source(home: Path, name: str = "web", kind: str = "http") -> str:
         info = create_source(session, name=name, kind=kind, actor="test")
     assert info.write_key is not None
     return info.write_key
+
+
+def make_admin_token(home: Path) -> str:
+    """An active admin token in ``home``'s operational store (what ``omni init`` makes)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open_opstore(f"sqlite:///{home / 'opstore.sqlite'}") as store, store.session() as session:
+        return create_admin_token(session, actor="test")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass

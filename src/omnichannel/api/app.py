@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from omnichannel import __version__
+from omnichannel.api.auth import AdminDep
+from omnichannel.api.errors import install_error_handlers, install_openapi
 from omnichannel.api.routes import collector, events, health, profiles, sources, warehouse
 from omnichannel.api.services import Services
 from omnichannel.config import Settings, get_settings
@@ -34,11 +37,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    # Browser SDKs: analytics.js posts text/plain (no preflight); clients sending an
+    # Authorization header are preflighted, and the preflight must succeed.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=services.settings.cors_origin_list,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],
+        max_age=600,
+    )
+    install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(warehouse.router)
     app.include_router(collector.router)
-    app.include_router(sources.router)
+    # Write keys are public (they ship in web pages); managing them, and personal data,
+    # need an admin token until users and roles arrive.
+    app.include_router(sources.router, dependencies=[AdminDep])
     app.include_router(events.router)
-    app.include_router(profiles.router)
+    app.include_router(profiles.router, dependencies=[AdminDep])
     app.include_router(pages.router)
+    install_openapi(app)
     return app

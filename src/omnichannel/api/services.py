@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from omnichannel.api.auth import AdminTokens
 from omnichannel.config import Settings
 from omnichannel.ingest.runtime import IngestRuntime
 from omnichannel.opstore import OpStore, open_opstore
@@ -29,6 +30,7 @@ class Services:
         self._opstore_lock = threading.Lock()
         # The collector's log and loader; started with the server (see start_ingest).
         self.ingest: IngestRuntime | None = None
+        self._admin_tokens: AdminTokens | None = None
 
     @contextmanager
     def warehouse(self) -> Iterator[Warehouse]:
@@ -43,6 +45,14 @@ class Services:
             if self._opstore is None:
                 self._opstore = open_opstore(self.settings.resolved_opstore_url)
             return self._opstore
+
+    def admin_tokens(self) -> AdminTokens:
+        """Checks ``Authorization: Bearer`` tokens of management and profile routes."""
+        store = self.opstore()
+        with self._opstore_lock:
+            if self._admin_tokens is None or self._admin_tokens.store is not store:
+                self._admin_tokens = AdminTokens(store, self.settings.write_key_cache_seconds)
+            return self._admin_tokens
 
     def start_ingest(self) -> None:
         """Open the event log and start the loader (the server calls this on startup)."""

@@ -34,6 +34,7 @@ from omnichannel.errors import ValidationError
 from omnichannel.ingest.events_sql import check_query
 from omnichannel.ingest.loader import store_new
 from omnichannel.ingest.segment import Limits
+from omnichannel.ingest.storable import Unstorable, check_call, loads_bounded
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import DEAD_LETTERS, EVENTS
 
@@ -108,6 +109,56 @@ def _with_text(table: pa.Table) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=16_384))
 
 
+def _suspects(limits: Limits) -> str:
+    """RE2 for lines that may hold what storable.check_call refuses; most lines do not."""
+    return (
+        rf"(?:^(?:[^{{\[]*[{{\[]){{{limits.max_depth + 1}}})"  # more brackets than levels
+        r"|\\u[dD][89a-fA-F]"  # a \uD800-\uDFFF escape: maybe a lone surrogate
+        r"|[0-9]{1000}"  # a long run of digits: maybe a giant integer
+    )
+
+
+def _verdict(line: str, max_depth: int) -> tuple[str, str, str] | None:
+    """(field, value, reason) when the collector would refuse this line's call as unstorable."""
+    try:
+        value, cut = loads_bounded(line, cut_depth=max_depth + 2)
+    except ValueError:
+        return None  # not JSON: the query's rules say so, as for any line
+    try:
+        check_call(value, max_depth=max_depth, cut=cut)
+    except Unstorable as bad:
+        return bad.field, bad.value, bad.reason
+    return None
+
+
+def _guarded(lines: pa.Table, limits: Limits) -> pa.Table:
+    """Adds ``guard_field``, ``guard_value``, ``guard_reason``: the collector's refusals of
+    calls that cannot be stored, checked in Python for the few lines that may hold one."""
+    text = lines.column("text")
+    suspect = np.flatnonzero(
+        pc.fill_null(pc.match_substring_regex(text, _suspects(limits)), False).to_numpy(
+            zero_copy_only=False
+        )
+    )
+    verdicts: dict[int, tuple[str, str, str]] = {}
+    for row in suspect.tolist():
+        line = text[row].as_py()
+        if line is not None and (found := _verdict(line, limits.max_depth)) is not None:
+            verdicts[row] = found
+    columns = []
+    for part in range(3):
+        values: list[str | None] = [None] * lines.num_rows
+        for row, found in verdicts.items():
+            values[row] = found[part]
+        columns.append(pa.array(values, pa.large_string()))
+    return pa.Table.from_batches(
+        lines.append_column("guard_field", columns[0])
+        .append_column("guard_value", columns[1])
+        .append_column("guard_reason", columns[2])
+        .to_batches(max_chunksize=16_384)
+    )
+
+
 def _utf8(value: bytes | None) -> str | None:
     try:
         return None if value is None else value.decode("utf-8")
@@ -152,7 +203,10 @@ def _prefetched(items: Iterator[_T]) -> Iterator[_T]:
             yield item
 
 
-_EVENT_COLUMNS = ", ".join(f'"{name}"' for name in EVENTS.schema.names if name != "loaded_at")
+# What the check query makes; others (loaded_at here, load_seq by the warehouse) are not.
+_EVENT_COLUMNS = ", ".join(
+    f'"{name}"' for name in EVENTS.schema.names if name not in ("loaded_at", "load_seq")
+)
 
 
 # Lines, refused lines, and accepted lines repeating an earlier line's message_id.
@@ -339,7 +393,8 @@ def load_events_file(
     params: dict[str, object] = {"path": str(path.resolve()), "source": source, "now": now}
     outcomes: list[Future[_Chunk]] = []
     try:
-        for chunk, done in _blocks(con, path):
+        for lines_block, done in _blocks(con, path):
+            chunk = _guarded(lines_block, limits)
             con.register("chunk", chunk)
             params["loaded_at"] = datetime.now(UTC).replace(tzinfo=None)
             outcomes.append(store.submit(query, params))

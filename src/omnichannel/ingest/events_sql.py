@@ -1,9 +1,10 @@
 """The events-file rules as SQL: one SELECT that checks a block of lines like the collector.
 
-``check_query`` turns ``chunk(idx, raw, text)`` (a line's bytes, and its text without
-trailing CRs, NULL when not UTF-8) into ``events`` columns plus the first refusal, if
-any, in the collector's order (``segment.validate_call``). Each line is parsed once, with
-``from_json`` into the fields' JSON text; types and text values are read off that text,
+``check_query`` turns ``chunk(idx, raw, text, guard_field, guard_value, guard_reason)``
+(a line's bytes, its text without trailing CRs, NULL when not UTF-8, and what
+``storable.check_call`` refused in it, if anything) into ``events`` columns plus the first
+refusal, if any, in the collector's order (``segment.validate_call``). Each line is parsed
+once, with ``from_json`` into the fields' JSON text; types and text values are read off that text,
 and only refused lines are parsed again, for the value a refusal shows.
 """
 
@@ -90,6 +91,14 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+class _Sql(str):
+    """A rule's field or reason computed per line (a column), not a fixed text."""
+
+
+def _text_sql(text: str) -> str:
+    return text if isinstance(text, _Sql) else _lit(text)
+
+
 _ID_TYPES = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')"
 _TYPES = ", ".join(EVENT_TYPES)
 _TS_ACCEPTED = "expected an ISO-8601 timestamp string, e.g. 2024-05-01T12:00:00.000Z"
@@ -114,6 +123,9 @@ def _rules(limits: Limits) -> list[tuple[str, str, str, str]]:
     doc = 'expected a JSON object, e.g. {"plan": "pro"}'
     rules = [
         ("line IS NULL", "(line)", "'invalid UTF-8'", "expected UTF-8 encoded JSON"),
+        # What storable.check_call refused (lone surrogates, too deep, giant integers),
+        # found in Python before the query: the collector's words for the same call.
+        ("guard_field IS NOT NULL", _Sql("guard_field"), "guard_value", _Sql("guard_reason")),
         ("doc IS NULL", "(line)", "left(line, 200)", "expected a valid JSON document"),
         (
             f"octet_length(raw) > {limits.max_event_bytes}",
@@ -236,13 +248,13 @@ def check_query(limits: Limits, source: str, origin: str) -> str:
     rule = (
         "CASE " + " ".join(f"WHEN {c} THEN {n}" for n, (c, _, _, _) in enumerate(rules, 1)) + " END"
     )
-    field = "[" + ", ".join(_lit(f) for _, f, _, _ in rules) + "][rule]"
+    field = "[" + ", ".join(_text_sql(f) for _, f, _, _ in rules) + "][rule]"
     value = (
         "CASE rule "
         + " ".join(f"WHEN {n} THEN {v}" for n, (_, _, v, _) in enumerate(rules, 1))
         + " END"
     )
-    reason = "[" + ", ".join(_lit(r) for _, _, _, r in rules) + "][rule]"
+    reason = "[" + ", ".join(_text_sql(r) for _, _, _, r in rules) + "][rule]"
     fields = ", ".join(f'f."{name}"::VARCHAR AS x{i}' for name, i in _IX.items())
     typed = ", ".join(
         f"{_json_type(f'x{i}')} AS t{i}, {_json_text(f'x{i}')} AS s{i}" for i in _IX.values()
@@ -265,7 +277,7 @@ def check_query(limits: Limits, source: str, origin: str) -> str:
     src = _lit(source)
     return f"""
     WITH decoded AS (
-        SELECT idx, raw, text AS line FROM chunk
+        SELECT idx, raw, text AS line, guard_field, guard_value, guard_reason FROM chunk
         WHERE octet_length(raw) > 0 AND raw <> '\r'::BLOB
     ), parsed AS (
         SELECT *, CASE WHEN NOT json_valid(line) THEN NULL

@@ -1,7 +1,7 @@
 """What the server runs for ingestion: the event log, the loader thread, key lookup, the stream.
 
-``Services`` starts one ``IngestRuntime`` when the server starts and stops it (final
-drain, log closed, lock released) when it stops.
+``Services`` starts one ``IngestRuntime`` when the server starts and stops it (counts of
+unauthenticated requests stored, final drain, log closed, lock released) when it stops.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from omnichannel.ingest.log import EventLog
 from omnichannel.ingest.segment import Limits
 from omnichannel.ingest.sources import KeyResolver
 from omnichannel.ingest.stream import InProcessStream
+from omnichannel.ingest.unauthorized import UnauthorizedRequests
 from omnichannel.opstore import OpStore
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,19 @@ class IngestRuntime:
     keys: KeyResolver
     stream: InProcessStream
     limits: Limits
+    # None: the settings' defaults (the demo's in-process collector builds a runtime itself).
+    unauthorized_requests: UnauthorizedRequests | None = None
+
+    @property
+    def unauthorized(self) -> UnauthorizedRequests:
+        if self.unauthorized_requests is None:
+            defaults = Settings.model_fields
+            self.unauthorized_requests = UnauthorizedRequests(
+                self.keys.store,
+                sample_per_hour=defaults["unauthorized_sample_per_hour"].default,
+                sample_bytes=defaults["unauthorized_sample_bytes"].default,
+            )
+        return self.unauthorized_requests
 
     @classmethod
     def start(cls, settings: Settings, *, lease: WarehouseLease, opstore: OpStore) -> IngestRuntime:
@@ -50,8 +64,17 @@ class IngestRuntime:
             KeyResolver(opstore, settings.write_key_cache_seconds),
             stream,
             limits_of(settings),
+            UnauthorizedRequests(
+                opstore,
+                sample_per_hour=settings.unauthorized_sample_per_hour,
+                sample_bytes=settings.unauthorized_sample_bytes,
+            ),
         )
 
     def stop(self) -> None:
+        try:
+            self.unauthorized.flush()
+        except Exception:
+            log.exception("ingest: could not store the count of unauthenticated requests")
         self.loader.stop()
         self.log.close()

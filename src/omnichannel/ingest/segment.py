@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from omnichannel.ingest.storable import MAX_DEPTH, Cut, Unstorable, check_call, payload_text
+
 EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
 # Segment's documented limits: 32 KB a call, 500 KB a batch request.
@@ -66,6 +68,7 @@ class Limits:
     max_age: timedelta = timedelta(days=5 * 365 + 1)
     max_event_bytes: int = MAX_EVENT_BYTES
     max_batch_bytes: int = MAX_BATCH_BYTES
+    max_depth: int = MAX_DEPTH
 
 
 class Refused(Exception):
@@ -76,6 +79,14 @@ class Refused(Exception):
         self.value = show(value)
         self.reason = f"expected {accepted}"
         super().__init__(f"{field}={self.value} is not accepted: {self.reason}")
+
+    @classmethod
+    def unstorable(cls, bad: Unstorable) -> Refused:
+        """The same refusal, its value already written for people (not quoted again)."""
+        refused = cls(bad.field, None, "")
+        refused.value, refused.reason = bad.value, bad.reason
+        refused.args = (str(bad),)
+        return refused
 
 
 @dataclass(frozen=True)
@@ -109,8 +120,12 @@ def show(value: object, limit: int = 200) -> str:
         return "(missing)"
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
+        if not text.isascii():
+            text.encode("utf-8")  # a lone surrogate cannot go into a message or a row
+    except UnicodeEncodeError:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = f"({type(value).__name__})"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -343,12 +358,16 @@ def parse_calls(
     limits: Limits,
     path_type: str | None,
     body_bytes: int = 0,
+    cut: Cut | None = None,
 ) -> Parsed:
     """Validate a request body: one call (``path_type`` given) or a ``{"batch": [...]}``.
 
     Raises ``Refused`` when the request as a whole is unusable (e.g. ``batch`` is not a
-    list); otherwise each call is accepted or refused on its own.
+    list); otherwise each call is accepted or refused on its own. ``cut`` is what
+    ``storable.loads_bounded`` cut from a too deeply nested body, so refused calls are
+    kept as they were sent.
     """
+    cut = cut or Cut()
     parsed = Parsed()
     if path_type is not None:
         calls: list[object] = [body]
@@ -363,18 +382,24 @@ def parse_calls(
         calls = calls_value
         batch_sent_at = parse_time("sentAt", body.get("sentAt", MISSING))
         batch_context = _document("context", body.get("context", MISSING))
-    # Only a body over the per-call limit can hold an oversized call; skip measuring otherwise.
-    measure = body_bytes > limits.max_event_bytes
+        if batch_context is not None:
+            try:
+                check_call(batch_context, max_depth=limits.max_depth - 1, cut=cut)
+            except Unstorable as bad:
+                raise Refused.unstorable(bad) from None
     for index, call in enumerate(calls):
         try:
-            if measure:
-                size = len(dumps(call).encode("utf-8"))
-                if size > limits.max_event_bytes:
-                    raise Refused(
-                        "(call)",
-                        f"{size} bytes",
-                        f"at most {limits.max_event_bytes // 1024} KB per call",
-                    )
+            try:
+                # One orjson pass: what cannot be stored, and the call's size.
+                size = len(check_call(call, max_depth=limits.max_depth, cut=cut))
+            except Unstorable as bad:
+                raise Refused.unstorable(bad) from None
+            if size > limits.max_event_bytes:
+                raise Refused(
+                    "(call)",
+                    f"{size} bytes",
+                    f"at most {limits.max_event_bytes // 1024} KB per call",
+                )
             parsed.rows.append(
                 validate_call(
                     call,
@@ -393,7 +418,7 @@ def parse_calls(
                     field=refused.field,
                     value=refused.value,
                     reason=refused.reason,
-                    payload=dumps(call),
+                    payload=payload_text(call, cut),
                 )
             )
     return parsed

@@ -1,6 +1,7 @@
 """Every table of the operational store, on one ``Base.metadata`` that Alembic compares.
 
-Sections: shared types; access (sources, write keys, users); marketing (segments,
+Sections: shared types; access (sources, write keys, users, admin tokens, refused
+anonymous requests); marketing (segments,
 journeys, enrolments); privacy (consent, audit log).
 """
 
@@ -187,6 +188,39 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AdminToken(Base):
+    """A bearer token for the management and profile routes; only its SHA-256 digest is kept.
+
+    Made by ``omni init`` (shown once) and replaced by ``omni admin token``; until users
+    and roles arrive, holding an active token is being an administrator.
+    """
+
+    __tablename__ = "admin_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class UnauthorizedCount(Base):
+    """Collector requests refused for want of a valid write key, counted per UTC hour.
+
+    All are counted here; only a bounded sample of them is kept in dead letters, so
+    anonymous traffic cannot fill the event log.
+    """
+
+    __tablename__ = "unauthorized_requests"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # "missing_key" or "invalid_key" (unknown or revoked).
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    sampled: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_received: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 # --- marketing -------------------------------------------------------------------
 
 
@@ -364,3 +398,57 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[str | None] = mapped_column(String(128), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- background jobs -------------------------------------------------------------
+
+
+class JobRunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class JobRun(Base):
+    """One run of a background job: when, why, how far, what it did, or why it failed."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(128), index=True)
+    # "schedule", "manual" (CLI/API), or "event" (triggered by new data).
+    trigger: Mapped[str] = mapped_column(String(32))
+    # Which process ran it: host, pid and a random tag, as in the job's lock.
+    runner: Mapped[str] = mapped_column(String(256))
+    status: Mapped[JobRunStatus] = mapped_column(str_enum(JobRunStatus, "job_run_status"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    rows: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Latest progress report {"stage": ..., "done": n, "total": m}, and the job's summary.
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class JobLock(Base):
+    """Who holds a job right now, until when: two runs of one job never overlap,
+    whether they start in one process (schedule and a manual run) or two (serve, worker)."""
+
+    __tablename__ = "job_locks"
+
+    job: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- durable event consumers -----------------------------------------------------
+
+
+class ConsumerCheckpoint(Base):
+    """How far one durable consumer has read ``events``, by ``load_seq``."""
+
+    __tablename__ = "consumer_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

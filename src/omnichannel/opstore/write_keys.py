@@ -62,8 +62,8 @@ def create_write_key(session: Session, *, source: Source, actor: str) -> tuple[W
 
 def find_write_key(session: Session, key: str) -> WriteKey | None:
     """The active key matching ``key``, with its source loaded; None if unknown or revoked."""
-    if not key.startswith(KEY_PREFIX):
-        return None
+    if not key.startswith(KEY_PREFIX) or not key.isascii():
+        return None  # keys are ASCII; anything else (a lone surrogate, say) is no key
     query = (
         select(WriteKey)
         .options(joinedload(WriteKey.source))

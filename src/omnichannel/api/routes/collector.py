@@ -21,12 +21,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from omnichannel.api.services import Services
 from omnichannel.ingest.deadletter import DeadLetter
 from omnichannel.ingest.loader import encode_record
 from omnichannel.ingest.runtime import IngestRuntime
 from omnichannel.ingest.segment import EVENT_TYPES, Parsed, Refusal, Refused, parse_calls, show
+from omnichannel.ingest.storable import Cut, loads_bounded
+from omnichannel.ingest.unauthorized import INVALID_KEY, MISSING_KEY
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +37,17 @@ router = APIRouter(prefix="/v1", tags=["collector"])
 
 # Read at most this much of a body before answering 413, so a huge upload costs little.
 READ_CAP = 4 * 1024 * 1024
-HEADERS = {"Access-Control-Allow-Origin": "*"}
 
 
 class RequestRefused(Exception):
     """The request as a whole cannot be used (status, field, value, reason)."""
 
-    def __init__(self, status: int, code: str, field: str, value: object, accepted: str) -> None:
+    def __init__(
+        self, status: int, code: str, field: str, value: object, accepted: str, *, key: str = ""
+    ) -> None:
         self.status = status
+        # For a request without a valid write key: MISSING_KEY or INVALID_KEY.
+        self.key = key
         self.code = code
         self.field = field
         self.value = value if isinstance(value, str) else show(value)
@@ -50,7 +56,7 @@ class RequestRefused(Exception):
 
 
 def _answer(status: int, body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=HEADERS)
+    return JSONResponse(body, status_code=status)
 
 
 async def _read(request: Request) -> bytes:
@@ -95,7 +101,7 @@ def _limit_for(path_type: str | None, runtime: IngestRuntime) -> int:
 
 def _decode_body(
     request: Request, raw: bytes, path_type: str | None, runtime: IngestRuntime
-) -> tuple[bytes, object]:
+) -> tuple[bytes, object, Cut]:
     limit = _limit_for(path_type, runtime)
     data = raw
     if request.headers.get("content-encoding", "").lower() == "gzip":
@@ -122,7 +128,9 @@ def _decode_body(
             "UTF-8 encoded JSON",
         ) from None
     try:
-        return data, json.loads(text)
+        # Deep nesting and giant integers do not fail the parse: each call carrying one
+        # is refused on its own by parse_calls, so the calls beside it are kept.
+        body, cut = loads_bounded(text, cut_depth=runtime.limits.max_depth + 2)
     except json.JSONDecodeError as exc:
         raise RequestRefused(
             400,
@@ -131,6 +139,7 @@ def _decode_body(
             f"line {exc.lineno} column {exc.colno}: {exc.msg}",
             "a valid JSON document",
         ) from None
+    return data, body, cut
 
 
 def _now() -> datetime:
@@ -187,20 +196,12 @@ async def collect(request: Request, path_type: str | None) -> JSONResponse:
     raw = await _read(request)
     payload: bytes = raw
     try:
-        payload, body = _decode_body(request, raw, path_type, runtime)
+        payload, body, cut = _decode_body(request, raw, path_type, runtime)
         key = header_key or (body.get("writeKey") if isinstance(body, dict) else None)
-        if source is None and isinstance(key, str) and key:
+        if source is None and isinstance(key, str) and _plausible_key(key):
             source = await run_in_threadpool(runtime.keys.source_of, key)
         if source is None:
-            shown = f"{key[:10]}..." if isinstance(key, str) and key else "(missing)"
-            raise RequestRefused(
-                401,
-                "unauthorized",
-                "writeKey",
-                shown,
-                "an active write key, as the HTTP Basic user name or as writeKey in the body "
-                "(create one with `omni sources create NAME`)",
-            )
+            raise _unauthorized(key)
         try:
             parsed = parse_calls(
                 body,
@@ -209,34 +210,87 @@ async def collect(request: Request, path_type: str | None) -> JSONResponse:
                 limits=runtime.limits,
                 path_type=path_type,
                 body_bytes=len(payload),
+                cut=cut,
             )
         except Refused as exc:
             raise RequestRefused(400, "invalid_request", exc.field, exc.value, exc.reason) from None
     except RequestRefused as refused:
-        letter = _letter(source or "unknown", origin, payload[:READ_CAP], refused, received_at)
-        await _durable(
-            runtime,
-            encode_record(
-                source=source or "unknown", origin=origin, events=[], dead_letters=[letter]
-            ),
-        )
-        return _answer(
-            refused.status,
-            {
-                "success": False,
-                "code": refused.code,
-                "message": str(refused),
-                "errors": [
-                    {
-                        "index": None,
-                        "field": refused.field,
-                        "value": refused.value,
-                        "reason": refused.reason,
-                    }
-                ],
-            },
-        )
+        if source is None and not refused.key:
+            # Unusable before any key was found (too large, not JSON): no source vouches.
+            refused.key = INVALID_KEY if header_key else MISSING_KEY
+        await _keep_refused(runtime, refused, source, origin, payload, raw, received_at)
+        return _refused_answer(refused)
     return await _store(runtime, parsed, source=source, origin=origin, received_at=received_at)
+
+
+def _plausible_key(key: str) -> bool:
+    return 0 < len(key) <= 256
+
+
+def _unauthorized(key: object) -> RequestRefused:
+    given = isinstance(key, str) and bool(key)
+    return RequestRefused(
+        401,
+        "unauthorized",
+        "writeKey",
+        show(key[:10]) + "..." if isinstance(key, str) and key else "(missing)",
+        "an active write key, as the HTTP Basic user name or as writeKey in the body "
+        "(create one with `omni sources create NAME`)",
+        key=INVALID_KEY if given else MISSING_KEY,
+    )
+
+
+async def _keep_refused(
+    runtime: IngestRuntime,
+    refused: RequestRefused,
+    source: str | None,
+    origin: str,
+    payload: bytes,
+    raw: bytes,
+    received_at: datetime,
+) -> None:
+    """Keep a refused request as a dead letter: every one with a key, a sample without."""
+    if refused.key:
+        limit = runtime.unauthorized.sample_bytes
+        keep = runtime.unauthorized.note(refused.key, size=len(raw))
+        if runtime.unauthorized.flush_due():
+            await run_in_threadpool(_flush_counts, runtime)
+        if not keep:
+            return
+        if len(payload) > limit:
+            origin += f" (first {limit} of {len(payload)} bytes kept)"
+            payload = payload[:limit]
+    letter = _letter(source or "unknown", origin, payload[:READ_CAP], refused, received_at)
+    await _durable(
+        runtime,
+        encode_record(source=source or "unknown", origin=origin, events=[], dead_letters=[letter]),
+    )
+
+
+def _flush_counts(runtime: IngestRuntime) -> None:
+    try:
+        runtime.unauthorized.flush()
+    except Exception:
+        log.exception("collector: could not store the count of unauthenticated requests")
+
+
+def _refused_answer(refused: RequestRefused) -> JSONResponse:
+    return _answer(
+        refused.status,
+        {
+            "success": False,
+            "code": refused.code,
+            "message": str(refused),
+            "errors": [
+                {
+                    "index": None,
+                    "field": refused.field,
+                    "value": refused.value,
+                    "reason": refused.reason,
+                }
+            ],
+        },
+    )
 
 
 async def _store(
@@ -294,6 +348,42 @@ def _route(kind: str | None) -> Any:
     return endpoint
 
 
+class Accepted(BaseModel):
+    success: bool = Field(True, description="Every call is durable in the event log.")
+
+
+class CallError(BaseModel):
+    index: int | None = Field(description="Position in `batch`; null for the whole request.")
+    field: str = Field(description="Segment's spelling: userId, properties, timestamp...")
+    value: str = Field(description="The value received, as JSON, shortened.")
+    reason: str = Field(description="What would be accepted.")
+
+
+class CollectorError(BaseModel):
+    success: bool = False
+    code: str = Field(description="invalid_events, invalid_json, too_large, unauthorized...")
+    message: str
+    accepted: int | None = Field(
+        None, description="Calls stored from a partly refused batch (400 invalid_events)."
+    )
+    errors: list[CallError] = Field(default_factory=list)
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"model": CollectorError, "description": text}
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Accepted, "description": "Everything accepted and durable."},
+    400: _error(
+        "Some calls refused (each with its index, field, value and reason; the others are "
+        "stored), or the body is not usable JSON."
+    ),
+    401: _error("Unknown, missing or revoked write key."),
+    413: _error("A batch over 500 KB (after gunzip)."),
+    503: _error("The event log cannot be written now; retry (messageId dedupes)."),
+}
+
 _BODY = {
     "requestBody": {
         "required": True,
@@ -309,6 +399,7 @@ for _kind in EVENT_TYPES:
         _route(_kind),
         methods=["POST"],
         openapi_extra=_BODY,
+        responses=RESPONSES,
         summary=f"Collect a {_kind} call",
     )
 router.add_api_route(
@@ -316,6 +407,7 @@ router.add_api_route(
     _route(None),
     methods=["POST"],
     openapi_extra=_BODY,
+    responses=RESPONSES,
     summary="Collect a batch of calls",
 )
 # analytics.js and older server libraries post batches to /v1/import.
@@ -324,5 +416,6 @@ router.add_api_route(
     _route(None),
     methods=["POST"],
     openapi_extra=_BODY,
+    responses=RESPONSES,
     summary="Collect a batch of calls (alias of /v1/batch)",
 )

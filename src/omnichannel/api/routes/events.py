@@ -8,13 +8,16 @@ from fastapi import APIRouter
 
 from omnichannel.api.deps import ServicesDep
 from omnichannel.ingest.stats import event_stats
+from omnichannel.ingest.unauthorized import unauthorized_counts
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
 @router.get("/stats")
 def stats(services: ServicesDep) -> dict[str, Any]:
-    """Stored events by source and type; dead letters by source, field and reason; loader lag."""
+    """Stored events by source and type; dead letters by source, field and reason; loader
+    lag; collector requests refused for want of a valid write key (all counted, a sample kept).
+    """
     with services.warehouse() as wh:
         result = event_stats(wh)
     runtime = services.ingest
@@ -26,4 +29,7 @@ def stats(services: ServicesDep) -> dict[str, Any]:
             "loader_error": runtime.loader.last_error,
             "subscribers": runtime.stream.subscriber_count,
         }
+        runtime.unauthorized.flush()  # counted in memory until now
+    with services.opstore().session() as session:
+        result["unauthorized"] = unauthorized_counts(session)
     return result

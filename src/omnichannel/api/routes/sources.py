@@ -65,18 +65,15 @@ def list_all(services: ServicesDep) -> list[SourcePublic]:
 
 @router.post("", response_model=SourceCreated, status_code=201)
 def create(body: SourceCreate, services: ServicesDep) -> SourceCreated:
-    """Create a source and its first write key."""
-    try:
-        with services.opstore().session() as session:
-            info = create_source(
-                session,
-                name=body.name,
-                kind=body.kind.value,
-                description=body.description,
-                actor=ACTOR,
-            )
-    except ValidationError as exc:
-        raise HTTPException(422, str(exc)) from None
+    """Create a source and its first write key (400 names a taken or malformed name)."""
+    with services.opstore().session() as session:
+        info = create_source(
+            session,
+            name=body.name,
+            kind=body.kind.value,
+            description=body.description,
+            actor=ACTOR,
+        )
     return SourceCreated.model_validate(info.public())
 
 
@@ -87,7 +84,7 @@ def new_key(name: str, services: ServicesDep) -> SourceCreated:
         with services.opstore().session() as session:
             info = add_write_key(session, name=name, actor=ACTOR)
     except ValidationError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, {"field": exc.field, "message": str(exc)}) from None
     return SourceCreated.model_validate(info.public())
 
 
@@ -98,7 +95,7 @@ def revoke_keys(target: str, services: ServicesDep) -> Revoked:
         with services.opstore().session() as session:
             prefixes = revoke(session, target=target, actor=ACTOR)
     except ValidationError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, {"field": exc.field, "message": str(exc)}) from None
     if services.ingest is not None:
         services.ingest.keys.forget()  # take effect now, not after the cache expires
     return Revoked(revoked=prefixes)
