@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
+from omnichannel.errors import ValidationError
 from omnichannel.identity.linkage import LinkageResult, prepare_records, run_linkage
 from omnichannel.identity.linkage_config import DEFAULT_CONFIG, parse_config, splink_comparison
 from omnichannel.identity.linkage_eval import pair_of, pairs_of_links, score
@@ -139,9 +140,26 @@ def test_default_training_leaves_out_the_day_month_swap_level(
 
 
 def test_link_only_needs_a_known_link_type() -> None:
-    from omnichannel.errors import ValidationError
-
     with pytest.raises(ValidationError) as err:
         parse_config(_config(link_type="link_everything"))
     assert (err.value.field, err.value.value) == ("link_type", "link_everything")
     assert "link_only" in err.value.accepted
+
+
+def test_four_digit_postcodes_get_a_trained_nearby_postcode_level(
+    link_only: LinkageResult,
+) -> None:
+    # "First 4 characters equal" would be "same postcode" on FEBRL's 4-digit codes: a
+    # level no pair reaches, left untrained. The default drops the last 2 characters.
+    address = next(p for p in link_only.parameters if p["field"] == "address")
+    nearby = next(lv for lv in address["levels"] if "all but the last 2" in lv["level"])
+    assert isinstance(nearby["m_probability"], float) and nearby["m_probability"] > 0
+    assert isinstance(nearby["u_probability"], float) and nearby["u_probability"] > 0
+
+
+def test_a_zero_postcode_prefix_is_refused() -> None:
+    doc = _config()
+    doc["comparisons"]["address"]["prefixes"] = [0]
+    with pytest.raises(ValidationError) as err:
+        parse_config(doc)
+    assert err.value.field == "comparisons.address.prefixes" and err.value.value == 0
