@@ -95,6 +95,14 @@ COMMANDS = [
     LazyCommand(
         "profile", "omnichannel.cli.profile:app", "One profile: the 360° view of a person."
     ),
+    LazyCommand(
+        "jobs", "omnichannel.cli.jobs:app", "Background jobs: schedules, history, run one now."
+    ),
+    LazyCommand(
+        "admin",
+        "omnichannel.cli.admin:app",
+        "Administration: the admin token of the HTTP API's management and profile routes.",
+    ),
 ]
 
 app = typer.Typer(

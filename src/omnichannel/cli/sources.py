@@ -6,7 +6,8 @@ import typer
 
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, escape, rows_table
-from omnichannel.ingest.sources import create_source, list_sources, revoke
+from omnichannel.errors import ValidationError
+from omnichannel.ingest.sources import add_write_key, create_source, list_sources, revoke
 from omnichannel.opstore import open_opstore
 from omnichannel.opstore.models import SourceKind
 
@@ -57,6 +58,59 @@ def list_command(
         )
         rows.append([info.name, info.kind, info.created_at.isoformat(timespec="seconds"), keys])
     console.print(rows_table(f"{len(infos)} sources", ["name", "kind", "created", "keys"], rows))
+
+
+@app.command("add-key")
+def add_key(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="An existing source, e.g. web (see `omni sources list`)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Add a write key to an existing source and print it (shown only this once)."""
+    with open_opstore(settings_of(ctx).resolved_opstore_url) as store, store.session() as session:
+        info = add_write_key(session, name=name, actor=ACTOR)
+    if as_json:
+        emit_json(info.public())
+        return
+    active = sum(1 for k in info.keys if k.revoked_at is None)
+    console.print(
+        f"New write key for [bold]{escape(info.name)}[/] ({active} active), shown once. "
+        "To rotate: deploy it, then `omni sources revoke OLD_PREFIX`."
+    )
+    print(info.write_key)
+
+
+@app.command("keys")
+def keys_command(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="An existing source, e.g. web."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """List one source's write keys: prefix, created, revoked (the keys themselves are not kept)."""
+    with open_opstore(settings_of(ctx).resolved_opstore_url) as store, store.session() as session:
+        infos = list_sources(session)
+    info = next((i for i in infos if i.name == name), None)
+    if info is None:
+        known = ", ".join(i.name for i in infos) or "none yet (`omni sources create NAME`)"
+        raise ValidationError("source", name, f"the name of an existing source: {known}")
+    if as_json:
+        emit_json([k.public() for k in info.keys])
+        return
+    console.print(
+        rows_table(
+            f"{len(info.keys)} key{'' if len(info.keys) == 1 else 's'} of {info.name}",
+            ["prefix", "created", "revoked", "active"],
+            [
+                [
+                    f"{k.prefix}…",
+                    k.created_at.isoformat(timespec="seconds"),
+                    k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+                    "yes" if k.revoked_at is None else "no",
+                ]
+                for k in info.keys
+            ],
+        )
+    )
 
 
 @app.command("revoke")

@@ -74,7 +74,10 @@ def query(
     ctx: typer.Context,
     sql: str = typer.Argument(..., help="A SELECT statement in the warehouse engine's dialect."),
     limit: int = typer.Option(
-        100, "--limit", min=1, help="Rows to return at most; the total is always reported."
+        100,
+        "--limit",
+        min=0,
+        help="Rows to return at most (0: all of them); the total is always reported.",
     ),
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_OPTION_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
@@ -82,12 +85,12 @@ def query(
     """Run a read-only SQL query on the warehouse and print the result."""
     chosen = output_format(fmt, as_json)
     with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
-        result = run_sql(wh, sql, limit=limit)
+        result = run_sql(wh, sql, limit=limit or None)
     emit_listing(
         noun="row",
         columns=result.columns,
         rows=result.table.to_pylist(),
         total=result.total,
-        limit=limit,
+        limit=limit or None,
         fmt=chosen,
     )
