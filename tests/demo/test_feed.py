@@ -12,6 +12,8 @@ import pytest
 
 from omnichannel.demo import DemoConfig, DemoSummary, run_demo
 from omnichannel.demo.feed import HTTP_SOURCES
+from omnichannel.ingest.connectors import ingest_file
+from omnichannel.ingest.mapping import load_mapping
 from omnichannel.ingest.sources import list_sources
 from omnichannel.opstore import open_opstore
 from omnichannel.warehouse import Warehouse
@@ -144,3 +146,18 @@ def test_sources_are_registered_and_the_demo_keys_retired(run: Run) -> None:
     header = (exports / "pos" / "tickets.csv").read_bytes().decode("gb18030").split("\n")[0]
     assert header.startswith('"小票号","门店编号","交易时间"')
     assert (run.home / "mappings" / "pos.pos.yaml").is_file()
+
+
+def test_the_storefront_export_loads_with_the_shipped_shopify_mapping(
+    run: Run, tmp_path: Path
+) -> None:
+    [export] = sorted(run.home.glob("**/web/orders_export.csv"))
+    with Warehouse.open(f"duckdb:///{tmp_path / 'shopify.duckdb'}") as wh:
+        report = ingest_file(
+            wh, export, kind="orders", source="web", mapping=load_mapping("shopify-orders")
+        )
+        emails = wh.table("identifiers").filter(lambda t: t.id_type == "email").count()
+        n_emails = emails.to_pyarrow().as_py()
+    (expected,) = run.con.sql("SELECT count(*) FROM orders WHERE source = 'web'").fetchone()
+    assert report.rejected == 0 and report.written["orders"] == expected
+    assert n_emails > 0  # the buyer's Email column, as Shopify writes it

@@ -31,7 +31,8 @@ def test_shopify_orders_with_several_line_items(wh: Warehouse) -> None:
         mapping=load_mapping("shopify-orders"),
     )
     assert report.rows == 9
-    assert report.written["orders"] == 2 and report.written["order_lines"] == 3
+    # #1004's customer email is unreadable: the order is kept, the email flagged.
+    assert report.written["orders"] == 3 and report.written["order_lines"] == 4
     orders = {o["order_id"]: o for o in rows(wh, "orders", "order_id")}
     ann = orders["#1001"]
     assert ann["total"] == Decimal("310.00") and ann["currency"] == "CNY"
@@ -61,16 +62,19 @@ def test_shopify_orders_with_several_line_items(wh: Warehouse) -> None:
 def test_bad_rows_become_dead_letters_and_good_rows_load(wh: Warehouse) -> None:
     load_shopify_sample(wh)
     letters = {
-        (d["origin"].rsplit(":", 1)[1], d["field"]): d for d in rows(wh, "dead_letters", "origin")
+        (d["origin"].rsplit(":", 1)[1], d["field"], d["action"]): d
+        for d in rows(wh, "dead_letters", "origin")
     }
     assert set(letters) == {
-        ("row 4", "fields.order_id"),
-        ("row 5", "lines.unit_price (column 'Lineitem price')"),
-        ("row 6", "fields.order_id"),
-        ("row 7", "customer.email (column 'Email')"),
-        ("row 8", "fields.currency (column 'Currency')"),
-        ("row 9", "fields.ordered_at (column 'Created at')"),
+        ("row 4", "fields.order_id", "rejected"),
+        ("row 5", "lines.unit_price (column 'Lineitem price')", "rejected"),
+        ("row 6", "fields.order_id", "rejected"),
+        ("row 7", "customer.email (column 'Email')", "field_nulled"),
+        ("row 7", "identifiers.email (column 'Email')", "field_nulled"),
+        ("row 8", "fields.currency (column 'Currency')", "rejected"),
+        ("row 9", "fields.ordered_at (column 'Created at')", "rejected"),
     }
+    letters = {(origin, field): d for (origin, field, _), d in letters.items()}
     currency = letters[("row 8", "fields.currency (column 'Currency')")]
     assert currency["value"] == "RMB" and "ISO 4217" in currency["reason"]
     assert currency["kind"] == "orders" and currency["source"] == "shopify"
@@ -80,8 +84,15 @@ def test_bad_rows_become_dead_letters_and_good_rows_load(wh: Warehouse) -> None:
     assert (
         letters[("row 9", "fields.ordered_at (column 'Created at')")]["value"] == "31/02/2024 10:00"
     )
-    # None of the refused orders was partly loaded.
-    assert {o["order_id"] for o in rows(wh, "orders", "order_id")} == {"#1001", "#1002"}
+    # None of the refused orders was partly loaded; #1004 lost only its bad email.
+    orders = {o["order_id"]: o for o in rows(wh, "orders", "order_id")}
+    assert set(orders) == {"#1001", "#1002", "#1004"}
+    assert orders["#1004"]["total"] == Decimal("50.00")
+    emails = {i["id_value"] for i in rows(wh, "identifiers", "id_value")}
+    assert "not-an-email" not in emails
+    assert letters[("row 7", "identifiers.email (column 'Email')")]["reason_code"] == (
+        "invalid_identifier"
+    )
 
 
 def test_reloading_the_same_file_adds_nothing(wh: Warehouse) -> None:
@@ -93,7 +104,7 @@ def test_reloading_the_same_file_adds_nothing(wh: Warehouse) -> None:
     )
     assert wh.counts() == before
     assert sum(again.written.values()) == 0
-    assert again.already_stored["orders"] == 2 and again.already_stored["dead_letters"] == 6
+    assert again.already_stored["orders"] == 3 and again.already_stored["dead_letters"] == 7
 
 
 def test_pos_export_with_chinese_headers(wh: Warehouse) -> None:
@@ -104,7 +115,8 @@ def test_pos_export_with_chinese_headers(wh: Warehouse) -> None:
         source="pos",
         mapping=load_mapping(DATA / "pos_cn.yaml"),
     )
-    assert report.rejected == 1  # T20240301002 has a 7-digit phone
+    # T20240301002 has a 7-digit phone: the ticket loads, the phone is flagged.
+    assert report.rejected == 0 and report.fields_nulled == 1
     orders = {o["order_id"]: o for o in rows(wh, "orders", "order_id")}
     first = orders["T20240301001"]
     assert first["channel"] == "store" and first["store_id"] == "S001"
@@ -116,6 +128,7 @@ def test_pos_export_with_chinese_headers(wh: Warehouse) -> None:
     assert ids[("T20240301001", "loyalty_card")] == "0001234567"  # leading zeros kept
     assert ids[("T20240301001", "phone")] == "+8613912345678"
     assert ("T20240301003", "phone") not in ids
+    assert ("T20240301002", "phone") not in ids and "T20240301002" in orders
     letter = rows(wh, "dead_letters", "origin")[0]
     assert letter["value"] == "1391234" and "phone" in letter["reason"]
 
@@ -187,9 +200,11 @@ def test_hubspot_contacts_crm(wh: Warehouse) -> None:
         source="hubspot",
         mapping=load_mapping("hubspot-contacts"),
     )
-    assert report.rejected == 2  # hana's email, ivan's phone
+    # Hana's email, Ivan's phone and country ("Russia") are unreadable: kept without them.
+    assert report.rejected == 0 and report.fields_nulled == 3
     people = {c["record_id"]: c for c in rows(wh, "customer_records", "record_id")}
-    assert set(people) == {"701", "702"}  # 701 twice in the file, stored once
+    assert set(people) == {"701", "702", "703", "704"}  # 701 twice in the file, stored once
+    assert people["703"]["email"] is None and people["703"]["last_name"] == "Sato"
     assert people["701"]["email"] == "ann.lee@example.com"
     assert people["702"]["phone"] == "+442079460018" and people["702"]["country"] == "GB"
     assert people["701"]["country"] == "CN"

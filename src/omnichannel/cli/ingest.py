@@ -11,6 +11,7 @@ from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, progres
 from omnichannel.ingest.connectors import ingest_file
 from omnichannel.ingest.kinds import KINDS
 from omnichannel.ingest.mapping import load_mapping, mapping_of_source, remember_mapping
+from omnichannel.ingest.segment import Limits
 from omnichannel.warehouse import open_warehouse
 
 
@@ -34,8 +35,6 @@ def ingest(
     settings = settings_of(ctx)
     settings.ensure_home()
     chosen = load_mapping(mapping) if mapping else mapping_of_source(settings.home, source, kind)
-    if mapping and chosen is not None:
-        remember_mapping(settings.home, source, chosen)
     with (
         open_warehouse(settings.resolved_warehouse_url) as wh,
         progress_bars(enabled=not as_json) as progress,
@@ -50,7 +49,11 @@ def ingest(
             region=settings.default_region,
             currency=settings.default_currency,
             progress=progress,
+            limits=Limits(max_future=settings.event_max_future, max_age=settings.event_max_age),
         )
+    # Only a mapping that loaded becomes the source's; a failed load leaves the old one.
+    if mapping and chosen is not None:
+        remember_mapping(settings.home, source, chosen)
     if as_json:
         emit_json(report.as_dict())
         return

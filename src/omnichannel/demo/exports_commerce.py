@@ -42,17 +42,56 @@ class OrderRows:
         return out
 
 
+def _buyers(r: OrderRows, records: pa.Table | None) -> dict[str, pa.Array]:
+    """Each line's buyer as Shopify writes them (``Email``, ``Billing ...``), from the records."""
+    n = r.lines.num_rows
+    columns = ("email", "first_name", "last_name", "phone", "city", "postcode", "country")
+    if records is None or records.num_rows == 0:
+        return {c: pa.nulls(n, pa.string()) for c in columns}
+    people = (
+        records.select(["record_id", *columns])
+        .group_by("record_id")
+        .aggregate([(c, "first") for c in columns])
+    )
+    people = people.rename_columns(["record_id", *columns])
+    wanted = pa.table(
+        {"record_id": r.of_order("customer_record_id"), "__i": pa.array(range(n), pa.int64())}
+    )
+    joined = wanted.join(people, "record_id", join_type="left outer").sort_by("__i")
+    return {c: joined.column(c).combine_chunks().cast(pa.string()) for c in columns}
+
+
 def storefront_orders(
-    directory: Path, tables: OrderTables, product_names: pa.Array, source: str
+    directory: Path,
+    tables: OrderTables,
+    product_names: pa.Array,
+    source: str,
+    records: pa.Table | None = None,
 ) -> Export:
-    """Shopify's order export layout: order columns on the first line item's row only."""
+    """Shopify's order export layout: order columns on the first line item's row only.
+
+    The columns are Shopify's own (so the shipped ``shopify-orders`` mapping loads it),
+    plus those the storefront adds (Channel, Customer ID...), read by ``lotus-pine-orders``.
+    """
     r = OrderRows(tables, product_names, source)
 
     def head(values: pa.Array) -> pa.Array:
         return pc.if_else(r.first, values, None)
 
+    buyer = _buyers(r, records)
+    name = pc.binary_join_element_wise(
+        pc.fill_null(buyer["first_name"], ""), pc.fill_null(buyer["last_name"], ""), " "
+    )
     columns = {
         "Name": r.of_order("order_id"),
+        "Email": head(buyer["email"]),
+        "Accepts Marketing": head(pa.array(["no"] * r.lines.num_rows)),
+        "Billing Name": head(pc.if_else(pc.equal(pc.utf8_trim_whitespace(name), ""), None, name)),
+        "Billing Phone": head(buyer["phone"]),
+        "Billing City": head(buyer["city"]),
+        "Billing Zip": head(buyer["postcode"]),
+        "Billing Country": head(buyer["country"]),
+        "Payment Method": head(pa.nulls(r.lines.num_rows, pa.string())),
         "Financial Status": head(r.status({"completed": "paid", "refunded": "refunded"})),
         "Fulfillment Status": head(pa.array(["fulfilled"] * r.lines.num_rows)),
         "Currency": r.of_order("currency", first_only=True),

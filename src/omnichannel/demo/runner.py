@@ -287,7 +287,10 @@ def _write_exports(
             directory, catalogue.products, catalogue.content_items, catalogue.stores
         ),
         commerce.media_report(directory, plan.ad_spend),
-        *(commerce.storefront_orders(directory, tables, names, s) for s in STOREFRONT_SOURCES),
+        *(
+            commerce.storefront_orders(directory, tables, names, s, records)
+            for s in STOREFRONT_SOURCES
+        ),
         commerce.till_tickets(directory, tables, names),
         *(commerce.marketplace_orders(directory, tables, names, p) for p in MARKETPLACES),
     ]

@@ -22,6 +22,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from omnichannel.identity.rules import ANY_TYPE, IdentityRules
+from omnichannel.ingest.normalize import EMAIL_PATTERN, PHONE_PATTERN
 from omnichannel.warehouse import Warehouse
 
 # One precision for every part: engines report timestamp and timestamp(6) apart.
@@ -47,6 +48,7 @@ def observations(wh: Warehouse, rules: IdentityRules) -> ir.Table:
         typed.record_id.notnull(),
         typed.id_value.notnull(),
         typed.id_value != "",
+        _well_formed(typed),
     )
     return valid.group_by(["source", "record_id", "id_type", "id_value"]).agg(
         observed_at=valid.observed_at.min()
@@ -161,6 +163,21 @@ def _source_type(t: ir.Table, rules: IdentityRules) -> ir.StringValue:
         for from_type, to_type in sorted(mapping.items()):
             id_type = ibis.ifelse((t.source == source) & (t.id_type == from_type), to_type, id_type)
     return id_type
+
+
+def _well_formed(t: ir.Table) -> ir.BooleanValue:
+    """An email or phone that is not one (an identify trait ``not-an-email``) is no node.
+
+    Connectors refuse such values before they are stored; traits arrive as sent, so
+    they are checked here and stay traits only (``omni quality`` counts them).
+    """
+    email_ok = t.id_value.re_search(f"^{EMAIL_PATTERN}$")
+    phone_ok = t.id_value.re_search(PHONE_PATTERN)
+    return ibis.cases(
+        (t.id_type == "email", email_ok),
+        (t.id_type == "phone", phone_ok),
+        else_=ibis.literal(True),
+    )
 
 
 def _normalise(t: ir.Table) -> ir.StringValue:

@@ -40,7 +40,9 @@ def _first(expr: str) -> str:
 
 
 def _json(mapping: Mapping, section: str) -> str:
-    names = list(mapping.section(section))
+    # Sorted, so the same values give the same JSON whatever order a mapping lists
+    # them in: a re-load through a reordered mapping is not a new version.
+    names = sorted(mapping.section(section))
     if not names:
         return "NULL"
     pairs = ", ".join(f"{literal(n)}, {quote(f'{section}__{n}')}" for n in names)

@@ -16,7 +16,6 @@ stored one; see ``writer``), so loading the same file twice changes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,16 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from omnichannel.errors import ValidationError
 from omnichannel.ingest.assemble import ASSEMBLERS, Context
 from omnichannel.ingest.deadletter import DeadLetter, reject
-from omnichannel.ingest.mapping import FieldSpec, Mapping, MappingError, identity_mapping
+from omnichannel.ingest.mapping import Mapping, MappingError, check_source_name, identity_mapping
 from omnichannel.ingest.normalize import (
-    accepted,
     literal,
     parse_sql,
     quote,
@@ -41,6 +37,8 @@ from omnichannel.ingest.normalize import (
     text_sql,
 )
 from omnichannel.ingest.readers import ROW, RawRows, detect_format, origin, read_rows
+from omnichannel.ingest.segment import Limits
+from omnichannel.ingest.validate import specs, validate
 from omnichannel.ingest.writer import new_letters, store
 from omnichannel.warehouse import Warehouse
 
@@ -62,6 +60,8 @@ class LoadResult:
     older: dict[str, int] = field(default_factory=dict)
     letters: list[DeadLetter] = field(default_factory=list)
     rejected_rows: dict[int, DeadLetter] = field(default_factory=dict)
+    # Rows stored with some field nulled (``on_invalid: null``), with a letter per field.
+    flagged_rows: dict[int, list[DeadLetter]] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,6 +76,8 @@ class IngestReport:
     rejected: int
     written: dict[str, int]
     already_stored: dict[str, int]
+    # Values stored as NULL in accepted rows (``on_invalid: null``), each a dead letter.
+    fields_nulled: int = 0
     # Of ``written``: rows that replaced an older version of their record.
     updated: dict[str, int] = field(default_factory=dict)
     # Of ``already_stored``: versions older than the stored one, kept in record_history.
@@ -89,6 +91,7 @@ class IngestReport:
             "mapping": self.mapping,
             "rows": self.rows,
             "rejected": self.rejected,
+            "fields_nulled": self.fields_nulled,
             "written": self.written,
             "already_stored": self.already_stored,
             "updated": self.updated,
@@ -107,9 +110,11 @@ def ingest_file(
     region: str = "CN",
     currency: str = "CNY",
     progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> IngestReport:
     """Load one file into the warehouse; refused rows go to ``dead_letters``."""
     progress = progress or _no_progress
+    check_source_name(source)
     if kind == "events":
         return _ingest_events(wh, path, source=source, progress=progress)
     if mapping is not None and mapping.kind.name != kind:
@@ -141,16 +146,19 @@ def ingest_file(
         currency=currency,
         origin_of=lambda row: origin(str(path), row),
         progress=progress,
+        limits=limits,
     )
     letters = raw.letters + result.letters
     stored = reject(wh, new_letters(wh, letters))
+    flagged = sum(len(f) for f in result.flagged_rows.values())
     return IngestReport(
         path=str(path),
         source=source,
         kind=kind,
         mapping=mapping.name,
         rows=raw.table.num_rows + len(raw.letters),
-        rejected=len(letters),
+        rejected=len(letters) - flagged,
+        fields_nulled=flagged,
         written={**result.written, "dead_letters": stored},
         already_stored={**result.already_stored, "dead_letters": len(letters) - stored},
         updated=result.updated,
@@ -185,22 +193,16 @@ def _ingest_events(wh: Warehouse, path: Path, *, source: str, progress: Progress
 def check_columns(mapping: Mapping, header: list[str], where: str) -> None:
     """Every column the mapping names must be in the file, before anything is loaded."""
     present = set(header)
-    for path, column in mapping.columns():
-        if column not in present:
-            raise MappingError(
-                path,
-                column,
-                f"a column of {where}; the mapping {mapping.name!r} names {column!r} but the "
-                f"file has: {', '.join(header) or '(no columns)'}",
-            )
-
-
-def _specs(mapping: Mapping) -> list[tuple[str, str, FieldSpec, str]]:
-    return [
-        (section, target, spec, mapping.kind.value_type(section, target))
-        for section, specs in mapping.sections.items()
-        for target, spec in specs.items()
-    ]
+    missing = [(path, column) for path, column in mapping.columns() if column not in present]
+    if missing:
+        columns = list(dict.fromkeys(column for _, column in missing))
+        raise MappingError(
+            ", ".join(path for path, _ in missing),
+            ", ".join(columns),
+            f"columns of {where}; the mapping {mapping.name!r} names "
+            f"{', '.join(repr(c) for c in columns)} but the file has: "
+            f"{', '.join(header) or '(no columns)'}",
+        )
 
 
 def _derived_id(mapping: Mapping, source: str) -> str:
@@ -215,144 +217,15 @@ def _derived_id(mapping: Mapping, source: str) -> str:
 
 def _normalised(con: duckdb.DuckDBPyConnection, mapping: Mapping, source: str) -> pa.Table:
     """One query: per field its text (``t<i>``) and its value (``<section>__<field>``)."""
-    specs = _specs(mapping)
-    texts = ", ".join(f"{text_sql(spec)} AS t{i}" for i, (_, _, spec, _) in enumerate(specs))
+    fields = specs(mapping)
+    texts = ", ".join(f"{text_sql(spec)} AS t{i}" for i, (_, _, spec, _) in enumerate(fields))
     values = ", ".join(
         f"{parse_sql(f't{i}', spec, vt, timezone=mapping.timezone)} AS {quote(f'{s}__{t}')}"
-        for i, (s, t, spec, vt) in enumerate(specs)
+        for i, (s, t, spec, vt) in enumerate(fields)
     )
     inner = f"SELECT {ROW}, {_derived_id(mapping, source)} AS __id, {texts} FROM raw"
-    tail = ", ".join(f"t{i}" for i in range(len(specs)))
+    tail = ", ".join(f"t{i}" for i in range(len(fields)))
     return con.sql(f"SELECT {ROW}, __id, {values}, {tail} FROM ({inner})").to_arrow_table()
-
-
-def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-class _Rejections:
-    """Rows refused so far; the first reason found for a row is the one recorded."""
-
-    def __init__(
-        self,
-        table: pa.Table,
-        raw: RawRows,
-        mapping: Mapping,
-        source: str,
-        origin_of: Callable[[int], str],
-    ) -> None:
-        self.mask = np.zeros(table.num_rows, dtype=bool)
-        self.rows = table.column(ROW).to_numpy()
-        self.raw, self.mapping, self.source, self.origin_of = raw, mapping, source, origin_of
-        self.found: list[tuple[int, str, str, str]] = []
-
-    def add(self, bad: np.ndarray, label: str, values: pa.ChunkedArray, reason: str) -> None:
-        new = np.flatnonzero(bad & ~self.mask)
-        if len(new):
-            texts = values.take(pa.array(new)).to_pylist()
-            self.found.extend(
-                (int(i), label, str(t), reason) for i, t in zip(new, texts, strict=True)
-            )
-            self.mask |= bad
-
-    def letters(self) -> dict[int, DeadLetter]:
-        if not self.found:
-            return {}
-        positions = {int(r): i for i, r in enumerate(self.raw.table.column(ROW).to_pylist())}
-        rows = [int(self.rows[i]) for i, *_ in self.found]
-        payloads = self.raw.table.take(pa.array([positions[r] for r in rows])).drop([ROW])
-        out = {}
-        for row, record, (_, label, value, reason) in zip(
-            rows, payloads.to_pylist(), self.found, strict=True
-        ):
-            out[row] = DeadLetter(
-                source=self.source,
-                kind=self.mapping.kind.name,
-                origin=self.origin_of(row),
-                payload=json.dumps(record, ensure_ascii=False),
-                field=label,
-                value=value,
-                reason=reason,
-            )
-        return out
-
-
-def _validate(
-    table: pa.Table,
-    raw: RawRows,
-    mapping: Mapping,
-    *,
-    source: str,
-    region: str,
-    origin_of: Callable[[int], str],
-) -> _Rejections:
-    rejections = _Rejections(table, raw, mapping, source, origin_of)
-    kind = mapping.kind
-    for i, (section, target, spec, vt) in enumerate(_specs(mapping)):
-        text, value = table.column(f"t{i}"), table.column(f"{section}__{target}")
-        bad = _mask(pc.and_(pc.is_valid(text), pc.is_null(value)))
-        rejections.add(
-            bad, f"{section}.{spec.label}", text, f"expected {accepted(vt, spec, region=region)}"
-        )
-    for name in kind.required:
-        column = f"fields__{name}"
-        if column in table.column_names:
-            values = table.column(column)
-            if name == kind.derivable:
-                values = pc.coalesce(values, table.column("__id"))
-        elif name == kind.derivable and mapping.key:
-            values = table.column("__id")
-        else:
-            continue
-        rejections.add(
-            _mask(pc.is_null(values)),
-            f"fields.{name}",
-            values,
-            f"a value for the required field {name}",
-        )
-    if kind.name == "adspend":
-        campaign = pc.coalesce(
-            *[
-                table.column(f"fields__{n}")
-                for n in ("campaign_id", "campaign_name")
-                if f"fields__{n}" in table.column_names
-            ]
-        )
-        rejections.add(
-            _mask(pc.is_null(campaign)), "fields.campaign_id", campaign, "a campaign id or name"
-        )
-    if kind.table.name == "orders":
-        _whole_orders(table, rejections)
-    return rejections
-
-
-def _whole_orders(table: pa.Table, rejections: _Rejections) -> None:
-    """An order is loaded whole or not at all: a refused line sets its siblings aside too."""
-    if not rejections.found:
-        return
-    ids = table.column("fields__order_id") if "fields__order_id" in table.column_names else None
-    ids = pc.coalesce(ids, table.column("__id")) if ids is not None else table.column("__id")
-    first = {
-        ids[i].as_py(): (int(rejections.rows[i]), label)
-        for i, label, _, _ in rejections.found
-        if ids[i].is_valid
-    }
-    if not first:
-        return
-    siblings = _mask(pc.is_in(ids, value_set=pa.array(list(first), type=ids.type)))
-    for i in np.flatnonzero(siblings & ~rejections.mask):
-        order_id = ids[int(i)].as_py()
-        row, label = first[order_id]
-        rejections.found.append(
-            (
-                int(i),
-                "fields.order_id",
-                str(order_id),
-                f"an order whose every row is accepted; row {row} of this "
-                f"order was refused ({label})",
-            )
-        )
-    rejections.mask |= siblings
 
 
 def load_rows(
@@ -365,6 +238,7 @@ def load_rows(
     currency: str,
     origin_of: Callable[[int], str],
     progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> LoadResult:
     """Normalise, validate, assemble and store rows already read; dead letters are returned."""
     progress = progress or _no_progress
@@ -376,16 +250,24 @@ def load_rows(
         con.register("raw", raw.table)
         progress("validate", 0, total)
         table = _normalised(con, mapping, source)
-        rejections = _validate(
-            table, raw, mapping, source=source, region=region, origin_of=origin_of
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        table, rejections = validate(
+            table,
+            raw,
+            mapping,
+            source=source,
+            region=region,
+            origin_of=origin_of,
+            now=loaded_at,
+            limits=limits or Limits(),
         )
         letters = rejections.letters()
+        flags = rejections.flags()
         clean = table.filter(pa.array(~rejections.mask)).drop(
-            [f"t{i}" for i in range(len(_specs(mapping)))]
+            [f"t{i}" for i in range(len(specs(mapping)))]
         )
         progress("validate", total, total)
         con.register("clean", clean)
-        loaded_at = datetime.now(UTC).replace(tzinfo=None)
         context = Context(
             mapping=mapping,
             source=source,
@@ -402,6 +284,7 @@ def load_rows(
         already_stored=stored.already,
         updated=stored.updated,
         older=stored.older,
-        letters=list(letters.values()),
+        letters=list(letters.values()) + [f for row in flags.values() for f in row],
         rejected_rows=letters,
+        flagged_rows=flags,
     )

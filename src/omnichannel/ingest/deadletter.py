@@ -9,6 +9,8 @@ them once the cause (usually a mapping) is fixed.
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -18,6 +20,31 @@ import pyarrow as pa
 
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import DEAD_LETTERS
+
+REJECTED = "rejected"
+# The record was stored without this field's unreadable value (``on_invalid: null``).
+FIELD_NULLED = "field_nulled"
+
+# Stable reason codes of the file connectors; ``omni dlq`` and stats group on them.
+INVALID_VALUE = "invalid_value"
+MISSING_REQUIRED = "missing_required"
+SIBLING_REFUSED = "sibling_row_refused"
+OUT_OF_TIME_BOUNDS = "time_out_of_bounds"
+NOT_IN_ENCODING = "not_in_encoding"
+WRONG_CELL_COUNT = "wrong_cell_count"
+NOT_A_JSON_OBJECT = "not_a_json_object"
+INVALID_IDENTIFIER = "invalid_identifier"
+
+
+def code_of(reason: str) -> str:
+    """A stable code for a reason given without one: its wording, details dropped.
+
+    Parenthesised details (a receipt time, a byte offset) and quoted values differ
+    from letter to letter; what remains is the same for every letter of one cause.
+    """
+    template = re.sub(r"\([^()]*\)|'[^']*'|\d{4}-\d\d-\d\d[T ][\d:.]+Z?", "", reason)
+    template = re.sub(r"\s+([;,.])", r"\1", re.sub(r"\s+", " ", template))
+    return template.strip(" ;,.")[:120] or "refused"
 
 
 @dataclass(frozen=True)
@@ -31,10 +58,21 @@ class DeadLetter:
     field: str
     value: str
     reason: str
+    reason_code: str = ""
+    action: str = REJECTED
     received_at: datetime = dataclass_field(
         default_factory=lambda: datetime.now(UTC).replace(tzinfo=None)
     )
     dead_letter_id: str = dataclass_field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def content_hash(self) -> str:
+        """Same source, kind and row (and, for a nulled field, field): the same letter."""
+        text, _ = encode_payload(self.payload)
+        parts = [self.source, self.kind, text]
+        if self.action != REJECTED:
+            parts += [self.action, self.field]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
     def row(self) -> dict[str, object]:
         text, encoding = encode_payload(self.payload)
@@ -49,6 +87,9 @@ class DeadLetter:
             "field": self.field,
             "value": self.value,
             "reason": self.reason,
+            "reason_code": self.reason_code or code_of(self.reason),
+            "action": self.action,
+            "content_hash": self.content_hash,
         }
 
 

@@ -103,6 +103,13 @@ class Kind:
     constants: dict[str, str] = field(default_factory=dict)
     # The id field that may instead be derived from the mapping's `key` columns.
     derivable: str | None = None
+    # What an unreadable optional value does by default: ``null`` keeps the record
+    # without it (flagged); ``reject`` refuses the record (see ``validate``).
+    on_invalid: str = "null"
+    # ``section.field`` whose invalid value rejects by default all the same: what an
+    # order is worth and when it happened are not guessed (a nulled currency would
+    # fall back to the default one).
+    strict: frozenset[str] = frozenset()
     extra_check: Callable[[Mapping], None] | None = None
 
     def section_fields(self, section: str) -> tuple[str, ...] | None:
@@ -155,6 +162,12 @@ def _adspend_check(mapping: Mapping) -> None:
         )
 
 
+_ORDER_STRICT = frozenset(
+    [f"fields.{n}" for n in ("ordered_at", "currency", "subtotal", "discount", "tax")]
+    + [f"fields.{n}" for n in ("shipping", "total")]
+    + [f"lines.{n}" for n in ("quantity", "unit_price", "discount", "line_total")]
+)
+
 _ORDER_SECTIONS: dict[str, TableSpec | None] = {
     "lines": ORDER_LINES,
     "customer": CUSTOMER_RECORDS,
@@ -175,6 +188,7 @@ KINDS: dict[str, Kind] = {
             _ORDER_SECTIONS,
             constants={"channel": "web"},
             derivable="order_id",
+            strict=_ORDER_STRICT,
         ),
         Kind(
             "pos",
@@ -186,6 +200,7 @@ KINDS: dict[str, Kind] = {
             _ORDER_SECTIONS,
             constants={"channel": "store"},
             derivable="order_id",
+            strict=_ORDER_STRICT,
         ),
         Kind(
             "crm",
@@ -216,6 +231,7 @@ KINDS: dict[str, Kind] = {
             _columns(AD_SPEND),
             ("date", "channel"),
             {},
+            on_invalid="reject",
             extra_check=_adspend_check,
         ),
         Kind(
@@ -227,6 +243,7 @@ KINDS: dict[str, Kind] = {
             ("product_id",),
             {"attributes": None},
             derivable="product_id",
+            strict=frozenset({"fields.price", "fields.currency"}),
         ),
         Kind(
             "content",

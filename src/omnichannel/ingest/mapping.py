@@ -26,6 +26,7 @@ accepted. See docs/connectors.md for every key.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from omnichannel.errors import ValidationError
 from omnichannel.ingest.kinds import ID_TYPES, KINDS, SECTION_TARGETS, Kind, MappingError
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -54,7 +56,9 @@ TRANSFORMS: dict[str, str] = {
     "default": "value used when the column is empty",
     "map": "replace values through this table (unlisted values pass through)",
     "case": "lower or upper",
+    "on_invalid": "reject or null: what an unreadable or out-of-bounds value does to its record",
 }
+ON_INVALID = ("reject", "null")
 TOP_LEVEL = (
     "name",
     "kind",
@@ -65,6 +69,7 @@ TOP_LEVEL = (
     "skip_rows",
     "timezone",
     "currency",
+    "on_invalid",
     "key",
     "fields",
     *SECTION_TARGETS,
@@ -88,6 +93,7 @@ class FieldSpec:
     default: str | None = None
     value_map: dict[str, str] | None = None
     case: str | None = None
+    on_invalid: str | None = None
 
     @property
     def label(self) -> str:
@@ -111,6 +117,7 @@ class Mapping:
     skip_rows: int = 0
     timezone: str = "UTC"
     currency: str | None = None
+    on_invalid: str | None = None
     description: str = ""
     origin: str = "<inline>"
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -196,6 +203,9 @@ def _field_spec(where: str, target: str, raw: object) -> FieldSpec:
     part = raw.get("part", 0)
     if isinstance(part, bool) or not isinstance(part, int):
         raise _fail(f"{where}.part", part, "an integer index")
+    on_invalid = raw.get("on_invalid")
+    if on_invalid is not None and on_invalid not in ON_INVALID:
+        raise _fail(f"{where}.on_invalid", on_invalid, "reject or null")
     return FieldSpec(
         target=target,
         columns=columns,
@@ -214,6 +224,7 @@ def _field_spec(where: str, target: str, raw: object) -> FieldSpec:
         default=None if "default" not in raw else _text(f"{where}.default", raw["default"]),
         value_map=None if value_map is None else {str(k): str(v) for k, v in value_map.items()},
         case=case,
+        on_invalid=on_invalid,
     )
 
 
@@ -265,6 +276,9 @@ def parse_mapping(raw: object, *, origin: str = "<inline>") -> Mapping:
     fmt = raw.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise _fail("format", fmt, f"one of {', '.join(FORMATS)}")
+    on_invalid = raw.get("on_invalid")
+    if on_invalid is not None and on_invalid not in ON_INVALID:
+        raise _fail("on_invalid", on_invalid, "reject or null")
     encoding = str(raw.get("encoding", "utf-8"))
     try:
         "".encode(encoding)
@@ -283,6 +297,7 @@ def parse_mapping(raw: object, *, origin: str = "<inline>") -> Mapping:
         skip_rows=_count("skip_rows", raw.get("skip_rows", 0)),
         timezone=check_timezone("timezone", _text("timezone", raw.get("timezone", "UTC"))),
         currency=None if raw.get("currency") is None else _text("currency", raw["currency"]),
+        on_invalid=on_invalid,
         description=str(raw.get("description", "")),
         origin=origin,
         raw=raw,
@@ -339,6 +354,21 @@ def scale(spec: FieldSpec) -> float | None:
     """The single factor a number is multiplied by, or None when it is left alone."""
     factor = (spec.factor or 1.0) / (spec.divisor or 1.0)
     return None if math.isclose(factor, 1.0) else factor
+
+
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_source_name(source: str) -> str:
+    """A source name is a path part and a label in reports: letters, digits, ``. _ -``."""
+    if not SOURCE_NAME.fullmatch(source or ""):
+        raise ValidationError(
+            "source",
+            source,
+            "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            "(e.g. shopify, hubspot-eu)",
+        )
+    return source
 
 
 def source_mapping_path(home: Path, source: str, kind: str) -> Path:

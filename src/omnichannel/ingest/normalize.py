@@ -34,6 +34,8 @@ import pycountry
 from omnichannel.ingest.mapping import FieldSpec, scale
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+"
+# Loose on purpose: a phone as a sender typed it (``138 1234 5678``), not ``abc``.
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()./-]{5,}$"
 _OFFSET_PATTERN = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|[+-]\d\d(:?\d\d)?)$"
 _MONEY_JUNK = r"[\s,¥￥$€£]|^[A-Za-z]{3}|[A-Za-z]{3}$"
 
@@ -198,7 +200,9 @@ def parse_sql(text: str, spec: FieldSpec, value_type: str, *, timezone: str) -> 
         cleaned = f"regexp_replace(replace({text}, ',', ''), '\\.0+$', '')"
         return _number_sql(cleaned, spec, "INTEGER" if value_type == "int32" else "BIGINT")
     if value_type == "float":
-        return _number_sql(text, spec, "DOUBLE")
+        # NaN and Infinity are not measurements: unreadable, like the collector's rule.
+        number = _number_sql(text, spec, "DOUBLE")
+        return f"(CASE WHEN isfinite({number}) THEN {number} END)"
     return text
 
 

@@ -22,7 +22,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from omnichannel.errors import ValidationError
-from omnichannel.ingest.deadletter import DeadLetter
+from omnichannel.ingest.deadletter import (
+    NOT_A_JSON_OBJECT,
+    NOT_IN_ENCODING,
+    WRONG_CELL_COUNT,
+    DeadLetter,
+)
 
 ROW = "__row"
 EXTENSIONS = {
@@ -50,8 +55,13 @@ def origin(path: str, row: int) -> str:
     return f"{path}:row {row}"
 
 
+FORMATS = ("csv", "jsonl", "parquet")
+
+
 def detect_format(path: Path, override: str | None = None) -> str:
     if override:
+        if override not in FORMATS:
+            raise ValidationError("format", override, f"one of {', '.join(FORMATS)}")
         return override
     fmt = EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
@@ -119,6 +129,7 @@ def _undecodable(
         value=repr(bad),
         reason=f"bytes that are not {encoding} ({exc.reason} at byte {exc.start}); "
         f"set `encoding:` in the mapping (e.g. gbk, gb18030, latin-1)",
+        reason_code=NOT_IN_ENCODING,
     )
 
 
@@ -169,7 +180,9 @@ def read_csv_bytes(
     )
     text = text.removeprefix("\ufeff")  # Excel writes a byte-order mark before the header
     first_line = text.split("\n", 1)[0].rstrip("\r")
-    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])
+    raw_header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])
+    # Exports pad names (FEBRL writes ", given_name"); a mapping names the trimmed column.
+    header = [c.strip() for c in raw_header]
     if not header:
         raise ValidationError("file", path, "a CSV file with a header row")
     duplicated = sorted({c for c in header if header.count(c) > 1})
@@ -188,11 +201,17 @@ def read_csv_bytes(
             delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header}, strings_can_be_null=False, null_values=[]
+            column_types={c: pa.string() for c in raw_header},
+            strings_can_be_null=False,
+            null_values=[],
         ),
     )
-    for number, line_text, cells in malformed:
-        row = (number - 1) if number else 0
+    table = table.rename_columns(header)
+    # pyarrow cannot number rows when values may hold newlines; count records instead.
+    bad_records = _records_with_wrong_cells(text, delimiter, len(header)) if malformed else []
+    for index, (_, line_text, cells) in enumerate(malformed):
+        record = bad_records[index] if index < len(bad_records) else 0
+        row = (rows[record - 1] if rows and 0 < record <= len(rows) else record) or 0
         letters.append(
             DeadLetter(
                 source=source,
@@ -202,16 +221,32 @@ def read_csv_bytes(
                 field="row",
                 value=f"{cells} cells",
                 reason=f"a row with {len(header)} cells like the header",
+                reason_code=WRONG_CELL_COUNT,
             )
         )
     if malformed or rows:
         # Row numbers shift when lines were set aside; recount from what pyarrow kept.
-        skipped = {(n - 1) for n, _, _ in malformed if n}
+        skipped = set(bad_records)
         base = rows or list(range(1, table.num_rows + len(malformed) + 1))
         numbers = [r for i, r in enumerate(base, start=1) if i not in skipped][: table.num_rows]
     else:
         numbers = list(range(1, table.num_rows + 1))
     return RawRows(_text_table(table, numbers), header, letters)
+
+
+def _records_with_wrong_cells(text: str, delimiter: str, cells: int) -> list[int]:
+    """1-based numbers of the data records (blank lines aside) whose cell count is off."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    next(reader, None)
+    out = []
+    number = 0
+    for record in reader:
+        if not record:
+            continue
+        number += 1
+        if len(record) != cells:
+            out.append(number)
+    return out
 
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, str | None]:
@@ -264,6 +299,7 @@ def read_jsonl_bytes(
                     field="line",
                     value=line[:80].decode(encoding, "replace"),
                     reason=f"a JSON object ({exc.msg})",
+                    reason_code=NOT_A_JSON_OBJECT,
                 )
             )
             continue
@@ -277,6 +313,7 @@ def read_jsonl_bytes(
                     field="line",
                     value=type(record).__name__,
                     reason="a JSON object per line",
+                    reason_code=NOT_A_JSON_OBJECT,
                 )
             )
             continue
@@ -284,11 +321,26 @@ def read_jsonl_bytes(
         numbers.append(number)
     header = list(dict.fromkeys(k for r in records for k in r))
     columns = {c: [r.get(c) for r in records] for c in header}
+    trimmed = [c.strip() for c in header]
+    if len(set(trimmed)) != len(trimmed):
+        raise ValidationError(
+            "keys", sorted({c for c in trimmed if trimmed.count(c) > 1}), "keys named once"
+        )
+    columns = {c.strip(): v for c, v in columns.items()}
+    header = trimmed
     return RawRows(_text_table(columns, numbers), header, letters)
 
 
 def _read_parquet(path: Path) -> RawRows:
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValidationError(
+            "file",
+            str(path),
+            f"a Parquet file ({exc}); for a CSV or JSONL file drop --format parquet or pass "
+            "--format csv|jsonl",
+        ) from None
     columns = {}
     for name in table.column_names:
         column = table.column(name)
@@ -303,5 +355,10 @@ def _read_parquet(path: Path) -> RawRows:
                 ],
                 type=pa.string(),
             )
-    text = pa.table(columns) if columns else pa.table({})
-    return RawRows(_text_table(text, list(range(1, table.num_rows + 1))), table.column_names)
+    names = [c.strip() for c in table.column_names]
+    if len(set(names)) != len(names):
+        raise ValidationError(
+            "columns", sorted({c for c in names if names.count(c) > 1}), "columns named once"
+        )
+    text = pa.table({n: columns[c] for n, c in zip(names, table.column_names, strict=True)})
+    return RawRows(_text_table(text, list(range(1, table.num_rows + 1))), names)

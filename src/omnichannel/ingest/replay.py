@@ -20,31 +20,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from omnichannel.ingest.connectors import Progress, check_columns, load_rows
-from omnichannel.ingest.deadletter import decode_payload
+from omnichannel.ingest.deadletter import FIELD_NULLED, decode_payload, reject
 from omnichannel.ingest.kinds import KINDS
 from omnichannel.ingest.mapping import Mapping
 from omnichannel.ingest.readers import ROW, RawRows
+from omnichannel.ingest.writer import new_letters
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import DEAD_LETTER_REPLAYS
 
 MappingFor = Callable[[str, str], Mapping | None]
 
 
-def pending(
-    wh: Warehouse,
-    *,
-    source: str | None = None,
-    include_accepted: bool = False,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Dead letters not accepted by a replay yet, oldest first, with their replay history."""
+def _pending_letters(wh: Warehouse, *, source: str | None, include_accepted: bool) -> ir.Table:
     letters = wh.table("dead_letters")
     replays = wh.table("dead_letter_replays")
     if source is not None:
         letters = letters.filter(letters.source == source)
+    if not include_accepted:
+        # A nulled field is a flag on a stored record, not a record waiting to be loaded.
+        letters = letters.filter(letters.action.isnull() | (letters.action != FIELD_NULLED))
     history = replays.group_by("dead_letter_id").agg(
         attempts=replays.count(),
         accepted=(replays.outcome == "accepted").any(),
@@ -55,13 +53,46 @@ def pending(
     )
     if not include_accepted:
         joined = joined.filter(joined.accepted.isnull() | ~joined.accepted)
-    joined = joined.order_by([joined.received_at, joined.origin])
+    return joined
+
+
+def count_pending(
+    wh: Warehouse, *, source: str | None = None, include_accepted: bool = False
+) -> int:
+    """How many letters ``pending`` would list without a limit."""
+    joined = _pending_letters(wh, source=source, include_accepted=include_accepted)
+    return int(joined.count().to_pyarrow().as_py())
+
+
+def pending(
+    wh: Warehouse,
+    *,
+    source: str | None = None,
+    include_accepted: bool = False,
+    limit: int | None = None,
+    oldest_first: bool = False,
+) -> list[dict[str, Any]]:
+    """Dead letters not accepted by a replay yet, newest first, with their replay history.
+
+    ``include_accepted`` also lists accepted letters and the ``field_nulled`` flags of
+    stored records (status ``field_nulled``). ``count_pending`` gives the total.
+    """
+    joined = _pending_letters(wh, source=source, include_accepted=include_accepted)
+    if oldest_first:
+        joined = joined.order_by([joined.received_at, joined.origin])
+    else:
+        joined = joined.order_by([joined.received_at.desc(), joined.origin])
     if limit is not None:
         joined = joined.limit(limit)
     rows = joined.to_pyarrow().to_pylist()
     for row in rows:
         row["attempts"] = int(row["attempts"] or 0)
-        row["status"] = "accepted" if row.pop("accepted") else "pending"
+        accepted = row.pop("accepted")
+        row["status"] = (
+            "field_nulled"
+            if row.get("action") == FIELD_NULLED
+            else ("accepted" if accepted else "pending")
+        )
     return rows
 
 
@@ -101,7 +132,7 @@ def _record(letter: dict[str, Any], mapping: Mapping) -> dict[str, Any] | str:
     # Header line + data line: what the CSV reader keeps for a row it could not read.
     lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=mapping.delimiter))
     if len(lines) == 2 and len(lines[0]) == len(lines[1]):
-        return dict(zip(lines[0], lines[1], strict=True))
+        return dict(zip([c.strip() for c in lines[0]], lines[1], strict=True))
     return "payload is still not a row the mapping can read (wrong number of cells or not JSON)"
 
 
@@ -145,6 +176,8 @@ def _replay_group(
         origin_of=lambda row: readable[row - 1][0]["origin"],
         progress=progress,
     )
+    flags = [f for row_flags in result.flagged_rows.values() for f in row_flags]
+    reject(wh, new_letters(wh, flags))
     for row, (letter, _) in enumerate(readable, start=1):
         refused = result.rejected_rows.get(row)
         if refused is None:
@@ -173,7 +206,7 @@ def replay(
     """Re-load pending dead letters of file kinds through ``mapping_for(source, kind)``."""
     at = datetime.now(UTC).replace(tzinfo=None)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for letter in pending(wh, source=source):
+    for letter in pending(wh, source=source, oldest_first=True):
         groups.setdefault((letter["source"], letter["kind"]), []).append(letter)
     report = ReplayReport()
     attempts: list[dict[str, Any]] = []
@@ -214,4 +247,4 @@ def replay(
     return report
 
 
-__all__ = ["ReplayReport", "pending", "replay"]
+__all__ = ["ReplayReport", "count_pending", "pending", "replay"]

@@ -181,21 +181,23 @@ def store(
 
 
 def new_letters(wh: Warehouse, letters: list[DeadLetter]) -> list[DeadLetter]:
-    """Letters not already stored: the same row of the same file refused again adds nothing."""
-    if not letters:
+    """Letters whose content is not stored yet for their source, each content once.
+
+    The same row refused again, from the same file or a copy under another name, adds
+    nothing: letters are compared by ``content_hash`` (source, kind, payload).
+    """
+    hashes: set[str] = set()
+    unique = []
+    for letter in letters:
+        if letter.content_hash not in hashes:
+            hashes.add(letter.content_hash)
+            unique.append(letter)
+    if not unique:
         return []
     stored = wh.table("dead_letters")
     if int(stored.count().to_pyarrow().as_py()) == 0:
-        return letters
-    rows = pa.Table.from_pylist([letter.row() for letter in letters]).select(
-        ["source", "origin", "payload"]
-    )
-    incoming = ibis.memtable(rows)
-    key = ["source", "origin", "payload"]
-    seen = stored.select(*key).semi_join(incoming, key).to_pyarrow().to_pylist()
-    known = {(r["source"], r["origin"], r["payload"]) for r in seen}
-    return [
-        letter
-        for letter, row in zip(letters, rows.to_pylist(), strict=True)
-        if (row["source"], row["origin"], row["payload"]) not in known
-    ]
+        return unique
+    incoming = ibis.memtable(pa.table({"content_hash": [d.content_hash for d in unique]}))
+    seen = stored.select("content_hash").semi_join(incoming, "content_hash").to_pyarrow()
+    known = set(seen.column("content_hash").to_pylist())
+    return [letter for letter in unique if letter.content_hash not in known]
