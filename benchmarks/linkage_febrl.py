@@ -49,14 +49,13 @@ TARGET = 2.0
 
 def splink_direct(records: pa.Table, config: LinkageConfig) -> tuple[float, int]:
     """Splink alone on the prepared records: the same model, trained and run the same way."""
-    import logging
-
     from splink import DuckDBAPI, Linker
 
-    logging.getLogger("splink").setLevel(logging.ERROR)
     started = time.perf_counter()
     api = DuckDBAPI(connection=duckdb.connect(":memory:"))
-    linker = Linker(api.register(records, table_name="records"), splink_settings(config))
+    linker = Linker(
+        api.register(records, table_name="records"), splink_settings(config), log_level="ERROR"
+    )
     training = config.training
     linker.training.estimate_probability_two_random_records_match(
         [splink_rule(r) for r in training.prior_rules], recall=training.prior_recall

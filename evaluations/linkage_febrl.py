@@ -136,7 +136,7 @@ def _splink_febrl4_example() -> tuple[dict[Pair, float], float]:
     )
     started = time.perf_counter()
     db_api = DuckDBAPI()
-    linker = Linker([db_api.register(f) for f in frames], settings)
+    linker = Linker([db_api.register(f) for f in frames], settings, log_level="ERROR")
     linker.training.estimate_probability_two_random_records_match(
         [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth")], recall=0.8
     )
