@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import yaml
 
 from omnichannel.ingest.connectors import ingest_file
+from omnichannel.ingest.deadletter import DeadLetter, reject
 from omnichannel.ingest.mapping import Mapping, load_mapping, parse_mapping
 from omnichannel.ingest.replay import pending, replay
+from omnichannel.ingest.segment import Limits
 from omnichannel.warehouse import Warehouse
 from tests.ingest.conftest import load_shopify_sample
 
@@ -85,3 +89,40 @@ def test_groups_without_a_mapping_are_left_pending(wh: Warehouse) -> None:
     report = replay(wh, mapping_for=lambda source, kind: None)
     assert report.groups[0]["skipped"] and len(pending(wh, source="shopify")) == 5
     assert pending(wh, source="elsewhere") == []
+
+
+def test_collector_letters_replay_through_the_collectors_checks(wh: Warehouse) -> None:
+    received = datetime(2026, 3, 1, 12, 0)
+    ahead = {
+        "type": "track",
+        "event": "Viewed",
+        "messageId": "late-clock",
+        "userId": "u1",
+        "timestamp": "2026-03-04T12:00:00Z",  # 3 days after receipt: refused at 1 day
+    }
+    anonymous = {"type": "track", "event": "Viewed", "messageId": "nobody"}
+    reject(
+        wh,
+        [
+            DeadLetter(
+                source="app",
+                kind="event",
+                origin="POST /v1/track",
+                payload=json.dumps(call),
+                field="timestamp",
+                value="…",
+                reason="refused by the collector",
+                received_at=received,
+            )
+            for call in (ahead, anonymous)
+        ],
+    )
+    report = replay(
+        wh, mapping_for=lambda source, kind: None, limits=Limits(max_future=timedelta(days=7))
+    )
+    assert report.accepted == 1 and report.rejected == 1
+    assert report.groups[0]["mapping"] == "segment-spec"
+    events = wh.table("events").to_pyarrow().to_pylist()
+    assert [(e["message_id"], e["received_at"]) for e in events] == [("late-clock", received)]
+    [still] = pending(wh)
+    assert still["attempts"] == 1 and "nobody" in still["payload"]

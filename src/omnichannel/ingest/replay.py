@@ -28,6 +28,8 @@ from omnichannel.ingest.deadletter import FIELD_NULLED, decode_payload, reject
 from omnichannel.ingest.kinds import KINDS
 from omnichannel.ingest.mapping import Mapping
 from omnichannel.ingest.readers import ROW, RawRows
+from omnichannel.ingest.replay_events import EVENT_KINDS, replay_event_letters
+from omnichannel.ingest.segment import Limits
 from omnichannel.ingest.writer import new_letters
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import DEAD_LETTER_REPLAYS
@@ -149,6 +151,7 @@ def _replay_group(
     currency: str,
     progress: Progress | None,
     at: datetime,
+    limits: Limits | None = None,
 ) -> list[dict[str, Any]]:
     letters = sorted(letters, key=lambda r: _row_number(r["origin"]))
     attempts: list[dict[str, Any]] = []
@@ -175,6 +178,7 @@ def _replay_group(
         currency=currency,
         origin_of=lambda row: readable[row - 1][0]["origin"],
         progress=progress,
+        limits=limits,
     )
     flags = [f for row_flags in result.flagged_rows.values() for f in row_flags]
     reject(wh, new_letters(wh, flags))
@@ -202,8 +206,10 @@ def replay(
     region: str = "CN",
     currency: str = "CNY",
     progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> ReplayReport:
-    """Re-load pending dead letters of file kinds through ``mapping_for(source, kind)``."""
+    """Re-load pending dead letters: file kinds through ``mapping_for(source, kind)``,
+    the collector's Segment calls through the collector's checks (``replay_events``)."""
     at = datetime.now(UTC).replace(tzinfo=None)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for letter in pending(wh, source=source, oldest_first=True):
@@ -211,6 +217,25 @@ def replay(
     report = ReplayReport()
     attempts: list[dict[str, Any]] = []
     for (group_source, kind), letters in sorted(groups.items()):
+        if kind in EVENT_KINDS:
+            # Segment calls carry their own schema: the collector's checks, no mapping.
+            done = [
+                _attempt(letter["dead_letter_id"], "rejected" if why else "accepted", why, at)
+                for letter, why in replay_event_letters(wh, letters, limits=limits)
+            ]
+            attempts.extend(done)
+            accepted = sum(a["outcome"] == "accepted" for a in done)
+            report.groups.append(
+                {
+                    "source": group_source,
+                    "kind": kind,
+                    "pending": len(letters),
+                    "accepted": accepted,
+                    "rejected": len(done) - accepted,
+                    "mapping": "segment-spec",
+                }
+            )
+            continue
         mapping = mapping_for(group_source, kind) if kind in KINDS and kind != "events" else None
         if mapping is None:
             report.groups.append(
@@ -225,7 +250,14 @@ def replay(
             )
             continue
         done = _replay_group(
-            wh, letters, mapping, region=region, currency=currency, progress=progress, at=at
+            wh,
+            letters,
+            mapping,
+            region=region,
+            currency=currency,
+            progress=progress,
+            at=at,
+            limits=limits,
         )
         attempts.extend(done)
         accepted = sum(a["outcome"] == "accepted" for a in done)
