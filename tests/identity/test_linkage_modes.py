@@ -84,6 +84,7 @@ def test_link_only_finds_the_cross_source_pairs_and_never_pairs_one_source(
     assert found.precision is not None and found.precision >= 0.98
     assert found.recall is not None and found.recall >= 0.9
     assert link_only.links_by_sources == {"febrl4a-febrl4b": len(pairs)}
+    assert link_only.as_dict()["link_type"] == "link_only"
 
 
 def test_link_and_dedupe_also_finds_the_duplicate_inside_one_source(

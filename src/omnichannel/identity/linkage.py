@@ -61,6 +61,7 @@ class LinkageResult:
     model: str
     threshold: float
     backend: str
+    link_type: str
     records: dict[str, int]
     above_threshold: int
     skipped_shared: int
@@ -142,6 +143,7 @@ def run_linkage(
         model=config.model,
         threshold=config.threshold,
         backend=config.backend,
+        link_type=config.link_type,
         records=by_source,
         above_threshold=above,
         skipped_shared=above - links.num_rows,
