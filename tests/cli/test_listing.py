@@ -79,3 +79,19 @@ def test_an_unknown_format_is_refused_naming_what_is_accepted(crm_home: Path) ->
     result = omni("query", "SELECT 1", "--format", "xml", home=crm_home, check=False)
     assert result.returncode == 1
     assert "--format='xml'" in result.stderr and "csv" in result.stderr
+
+
+def test_dlq_list_says_how_many_letters_of_how_many(crm_home: Path) -> None:
+    total = count(crm_home, "dead_letters")
+    assert total > 100
+    shown = omni("dlq", "list", "--all", home=crm_home)
+    assert f"100 of {total:,} dead letters (use --limit to see more)" in shown.stdout
+    data = json.loads(omni("dlq", "list", "--all", "--limit", "5", "--json", home=crm_home).stdout)
+    assert len(data["rows"]) == 5 and data["total"] == total and data["truncated"] is True
+    assert {"source", "field", "value", "reason"} <= set(data["columns"])
+    rows = list(
+        csv.reader(
+            io.StringIO(omni("dlq", "list", "--all", "--format", "csv", home=crm_home).stdout)
+        )
+    )
+    assert len(rows) == 101 and "value" in rows[0]

@@ -9,7 +9,8 @@ from tests.cli.run import omni
 
 
 def test_dlq_list_prints_markup_in_values_literally(crm_home: Path) -> None:
-    result = omni("dlq", "list", "--limit", "200", home=crm_home, check=False)
+    # --all: the refused emails are flags on stored records (field nulled), not pending.
+    result = omni("dlq", "list", "--all", "--limit", "1000", home=crm_home, check=False)
     assert result.returncode == 0, result.stderr
     for value in MARKUP_VALUES:
         assert value in result.stdout, value

@@ -5,48 +5,52 @@ from __future__ import annotations
 import typer
 
 from omnichannel.cli.context import settings_of
-from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, progress_bars, rows_table
+from omnichannel.cli.output import (
+    FORMAT_OPTION_HELP,
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    emit_listing,
+    output_format,
+    progress_bars,
+    rows_table,
+)
 from omnichannel.ingest.mapping import Mapping, load_mapping, mapping_of_source
-from omnichannel.ingest.replay import pending, replay
+from omnichannel.ingest.replay import count_pending, pending, replay
 from omnichannel.warehouse import open_warehouse
 
 app = typer.Typer(
     help="Dead letters: records refused on the way in, with the reason.", no_args_is_help=True
 )
 
+LETTER_COLUMNS = ["source", "kind", "origin", "field", "value", "reason", "attempts", "status"]
+
 
 @app.command("list")
 def list_letters(
     ctx: typer.Context,
     source: str | None = typer.Option(None, "--source", help="Only this source."),
-    include_accepted: bool = typer.Option(False, "--all", help="Also those a replay accepted."),
-    limit: int = typer.Option(100, "--limit", min=1, help="Rows to print at most."),
+    include_accepted: bool = typer.Option(
+        False, "--all", help="Also those a replay accepted, and nulled-field flags."
+    ),
+    limit: int = typer.Option(
+        100, "--limit", min=1, help="Letters to show at most; the total is always reported."
+    ),
+    fmt: str | None = typer.Option(None, "--format", help=FORMAT_OPTION_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """Dead letters still pending (not accepted by a replay), oldest first."""
+    """Dead letters still pending (not accepted by a replay), newest first."""
+    chosen = output_format(fmt, as_json)
     with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
         rows = pending(wh, source=source, include_accepted=include_accepted, limit=limit)
-    if as_json:
-        emit_json(rows)
-        return
-    console.print(
-        rows_table(
-            f"{len(rows)} dead letters",
-            ["source", "kind", "origin", "field", "value", "reason", "attempts", "status"],
-            [
-                [
-                    r["source"],
-                    r["kind"],
-                    r["origin"],
-                    r["field"],
-                    r["value"],
-                    r["reason"],
-                    r["attempts"],
-                    r["status"],
-                ]
-                for r in rows
-            ],
-        )
+        total = count_pending(wh, source=source, include_accepted=include_accepted)
+    emit_listing(
+        noun="dead letter",
+        columns=LETTER_COLUMNS if chosen == "table" else list(rows[0]) if rows else LETTER_COLUMNS,
+        rows=rows,
+        total=total,
+        limit=limit,
+        fmt=chosen,
     )
 
 
