@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from omnichannel.errors import ValidationError
-from omnichannel.identity.linkage import LinkageResult, prepare_records, run_linkage
+from omnichannel.identity.linkage import LinkageError, LinkageResult, prepare_records, run_linkage
 from omnichannel.identity.linkage_config import DEFAULT_CONFIG, parse_config, splink_comparison
 from omnichannel.identity.linkage_eval import pair_of, pairs_of_links, score
 from omnichannel.identity.linkage_febrl import febrl_truth, load_febrl
@@ -164,3 +165,12 @@ def test_a_zero_postcode_prefix_is_refused() -> None:
     with pytest.raises(ValidationError) as err:
         parse_config(doc)
     assert err.value.field == "comparisons.address.prefixes" and err.value.value == 0
+
+
+def test_link_only_with_a_single_source_says_so(tmp_path: Path) -> None:
+    with open_warehouse(f"duckdb:///{tmp_path / 'omni.duckdb'}") as wh:
+        load_febrl(wh, "dataset4a", source="febrl4a", work_dir=tmp_path, keep=_sampled)
+        with pytest.raises(LinkageError, match=r"only one source .*febrl4a \(200 records\)"):
+            run_linkage(
+                warehouse=wh, config=parse_config(_config(link_type="link_only")), write=False
+            )

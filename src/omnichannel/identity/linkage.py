@@ -115,6 +115,13 @@ def run_linkage(
             "linkage needs at least two customer records with a value in a compared field "
             f"({', '.join(config.compared_fields)}); found {records.num_rows}"
         )
+    if config.link_type == "link_only" and len(by_source) < 2:
+        found = ", ".join(f"{s} ({n:,} records)" for s, n in by_source.items())
+        raise LinkageError(
+            f"link_type='link_only' pairs records of two different sources, but only one "
+            f"source has records to compare: {found}; use link_type: link_and_dedupe to "
+            "find duplicates inside it"
+        )
 
     with _splink_logs_quiet():
         linker = _linker(config, records)
