@@ -11,9 +11,11 @@ import yaml
 
 from omnichannel.errors import ValidationError
 from omnichannel.ingest.connectors import ingest_file
+from omnichannel.ingest.deadletter import DeadLetter, reject
 from omnichannel.ingest.mapping import MappingError, load_mapping, parse_mapping
 from omnichannel.ingest.quality import report
 from omnichannel.ingest.replay import count_pending, pending
+from omnichannel.ingest.stats import event_stats
 from omnichannel.warehouse import Warehouse
 
 FEBRL_HEADER = "rec_id, given_name, surname, date_of_birth, state\n"
@@ -186,3 +188,24 @@ def test_returns_and_totals_that_disagree_with_their_lines_are_reported(
     assert today["inconsistent_totals"] == 1 and today["returns"] == 1
     totals = {o["order_id"]: o["total"] for o in wh.table("orders").to_pyarrow().to_pylist()}
     assert totals["B"] == Decimal("-20.00")
+
+
+def test_letters_of_one_cause_are_one_group_whatever_time_their_reason_names(
+    wh: Warehouse,
+) -> None:
+    letters = [
+        DeadLetter(
+            source="app",
+            kind="event",
+            origin=f"POST /v1/batch (batch index {i})",
+            payload=f'{{"messageId": "m{i}"}}',
+            field="timestamp",
+            value=f'"2099-01-0{i + 1}T00:00:00Z"',
+            reason="expected a time no later than 1 day after receipt "
+            f"(2026-12-01T08:0{i}:00.12345Z); the sender's clock or timestamp is wrong",
+        )
+        for i in range(3)
+    ]
+    reject(wh, letters)
+    [group] = event_stats(wh)["dead_letters"]["by_source_and_reason"]
+    assert group["dead_letters"] == 3 and "2026-12-01" not in group["reason_code"]

@@ -1,4 +1,7 @@
-"""What has come in: stored events by source and type, dead letters by source and reason.
+"""What has come in: stored events by source and type, dead letters by source and cause.
+
+Dead letters are grouped on their ``reason_code`` (one group per cause, whatever the
+value or time each reason names), each group with one of its reasons as an example.
 
 Example::
 
@@ -24,10 +27,12 @@ def event_stats(wh: Warehouse) -> dict[str, Any]:
         .to_pylist()
     )
     letters = wh.table("dead_letters")
+    # Reasons carry details (a value, a receipt time); the code is the same for one cause.
+    letters = letters.mutate(reason_code=letters.reason_code.fill_null(letters.reason))
     by_reason = (
-        letters.group_by(["source", "kind", "field", "reason"])
-        .agg(dead_letters=letters.count())
-        .order_by(["source", "kind", "field", "reason"])
+        letters.group_by(["source", "kind", "field", "reason_code"])
+        .agg(dead_letters=letters.count(), reason=letters.reason.arbitrary())
+        .order_by(["source", "kind", "field", "reason_code"])
         .to_pyarrow()
         .to_pylist()
     )
