@@ -153,3 +153,17 @@ def test_openapi_documents_every_collector_answer_and_the_400_body(client: TestC
     body = profile["400"]["content"]["application/json"]["schema"]["$ref"]
     assert body.endswith("/ErrorBody") and "HTTPValidationError" not in json.dumps(spec)
     assert spec["paths"]["/v1/sources"]["get"]["security"] == [{"HTTPBearer": []}]
+
+
+def test_omni_init_prints_the_whole_token_once_and_it_opens_the_admin_routes(
+    tmp_path: Path,
+) -> None:
+    env = {"OMNI_HOME": str(tmp_path / "home")}
+    first = CliRunner().invoke(cli_app, ["init"], env=env)
+    second = CliRunner().invoke(cli_app, ["init"], env=env)
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    token = first.output.strip().splitlines()[-1]
+    assert token.startswith("omni_admin_") and len(token) > 50
+    assert token not in second.output and "already set" in second.output
+    with TestClient(create_app(Settings(home=tmp_path / "home"))) as client:
+        assert client.get("/v1/sources", headers=bearer(token)).status_code == 200

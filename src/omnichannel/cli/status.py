@@ -23,7 +23,14 @@ def init(
     if as_json:
         emit_json(info)
         return
+    token = info.pop("admin_token", "")
     console.print(key_value_table("Initialised", _flatten(info)))
+    if token.startswith("omni_admin_"):
+        # On a line of its own: a table cell would cut it, and it is shown only this once.
+        console.print("Admin token for the API's management and profile routes, shown once:")
+        print(token)
+    else:
+        console.print(f"admin token: {token}", highlight=False)
 
 
 def status(
