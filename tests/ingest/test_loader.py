@@ -120,3 +120,32 @@ def test_subscribers_see_exactly_the_stored_events_once(tmp_path: Path) -> None:
         assert published == ["a", "b", "c"]
         assert seen[0].column_names == list(wh.table("events").columns)
         assert message_ids(wh) == ["a", "b", "c", "d"]
+
+
+def test_every_path_numbers_stored_events_in_order_for_durable_consumers(
+    tmp_path: Path,
+) -> None:
+    from omnichannel.ingest.events_file import load_events_file
+
+    archive = tmp_path / "archive.jsonl"
+    archive.write_text(
+        "".join(
+            f'{{"type":"track","userId":"u","event":"F","messageId":"f{i}"}}\n' for i in range(4)
+        )
+        + '{"type":"track","userId":"u","event":"F","messageId":"m1"}\n'  # already stored
+    )
+    with (
+        EventLog.open(tmp_path / "log") as log_,
+        open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh,
+    ):
+        log_.submit(record("m1", "m2", "m3")).result()
+        drain(log_, wh)
+        log_.submit(record("m3", "m4")).result()  # m3 again: a retried call
+        drain(log_, wh)
+        load_events_file(wh, archive, source="file")
+        stored = wh.con.sql(
+            "SELECT message_id, load_seq FROM events ORDER BY load_seq"
+        ).to_pyarrow()
+    assert stored.column("load_seq").to_pylist() == list(range(1, 9))
+    ids = stored.column("message_id").to_pylist()
+    assert ids[:4] == ["m1", "m2", "m3", "m4"] and sorted(ids[4:]) == ["f0", "f1", "f2", "f3"]

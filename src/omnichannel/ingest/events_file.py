@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from omnichannel.errors import ValidationError
 from omnichannel.ingest.events_sql import check_query
-from omnichannel.ingest.loader import store_new
+from omnichannel.ingest.loader import next_sequence_sql, store_new
 from omnichannel.ingest.segment import Limits
 from omnichannel.ingest.storable import Unstorable, check_call, loads_bounded
 from omnichannel.warehouse import Warehouse
@@ -203,7 +203,7 @@ def _prefetched(items: Iterator[_T]) -> Iterator[_T]:
             yield item
 
 
-# What the check query makes; others (loaded_at here, load_seq by the warehouse) are not.
+# What the check query makes; loaded_at is stamped here, load_seq numbered as stored.
 _EVENT_COLUMNS = ", ".join(
     f'"{name}"' for name in EVENTS.schema.names if name not in ("loaded_at", "load_seq")
 )
@@ -337,8 +337,10 @@ class _DuckDBStore(_Store):
 
     def _insert(self, table: str, rows: str, key: str, params: dict[str, object]) -> int:
         # The anti-join against the table runs in the same engine as store_new's would.
+        sequence = next_sequence_sql(table)
+        columns = f"*, {sequence}" if sequence else "*"
         inserted = self.writer.execute(
-            f'INSERT INTO "{table}" BY NAME SELECT * FROM ({rows}) AS r '
+            f'INSERT INTO "{table}" BY NAME SELECT {columns} FROM ({rows}) AS r '
             f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE t."{key}" = r."{key}")',
             params,
         ).fetchone()

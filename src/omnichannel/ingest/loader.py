@@ -42,6 +42,19 @@ log = logging.getLogger(__name__)
 RECORD_VERSION = 1
 # The loader starts a micro-batch early once this much is waiting in the log.
 GATHER_BYTES = 4 * 1024 * 1024
+# Tables whose new rows are numbered 1, 2, 3... in the order stored, across every path
+# that appends them, so durable consumers can read "after N" (see consumers/runner.py).
+SEQUENCES = {EVENTS.name: "load_seq"}
+
+
+def next_sequence_sql(table: str) -> str | None:
+    """SQL numbering the rows an INSERT ... SELECT stores, after those already there."""
+    column = SEQUENCES.get(table)
+    if column is None or column not in BY_NAME[table].schema.names:
+        return None
+    return (
+        f'coalesce((SELECT max("{column}") FROM "{table}"), 0) + row_number() OVER () AS "{column}"'
+    )
 
 
 def encode_record(
@@ -129,9 +142,18 @@ def store_new(wh: Warehouse, name: str, rows: pa.Table, key: str) -> pa.Table:
         return _store_new_duckdb(con, wh.spec(name).name, rows, key)
     candidates = ibis.memtable(rows)
     fresh = candidates.anti_join(wh.table(name), key).to_pyarrow()
-    fresh = conform(wh.spec(name), fresh)
+    fresh = _numbered(wh, name, conform(wh.spec(name), fresh))
     wh.append(name, fresh)
     return fresh
+
+
+def _numbered(wh: Warehouse, name: str, rows: pa.Table) -> pa.Table:
+    column = SEQUENCES.get(name)
+    if column is None or column not in rows.column_names or rows.num_rows == 0:
+        return rows
+    last = wh.table(name)[column].max().to_pyarrow().as_py() or 0
+    numbers = pa.array(range(last + 1, last + 1 + rows.num_rows), pa.int64())
+    return rows.set_column(rows.schema.get_field_index(column), column, numbers)
 
 
 def _store_new_duckdb(
@@ -139,11 +161,13 @@ def _store_new_duckdb(
 ) -> pa.Table:
     """``store_new`` in one DuckDB statement: no Ibis expressions, no second scan of rows."""
     target = BY_NAME[table]
+    sequence = next_sequence_sql(table)
+    columns = f"* REPLACE ({sequence})" if sequence else "*"
     cursor = con.cursor()
     try:
         cursor.register("candidates", conform(target, rows))
         fresh = cursor.execute(
-            f'INSERT INTO "{table}" BY NAME SELECT * FROM candidates AS c '
+            f'INSERT INTO "{table}" BY NAME SELECT {columns} FROM candidates AS c '
             f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE t."{key}" = c."{key}") '
             "RETURNING *"
         ).to_arrow_table()
