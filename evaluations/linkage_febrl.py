@@ -167,7 +167,7 @@ def _sweep(
     rows = []
     for t in THRESHOLDS:
         chosen = {p for p, prob in probabilities.items() if prob >= t and keep(p)}
-        marker = " (shipped)" if t == SHIPPED_THRESHOLD else ""
+        marker = " (omni default)" if t == SHIPPED_THRESHOLD else ""
         rows.append((f"{label}, p >= {t:g}{marker}", score(chosen, truth)))
     return rows
 

@@ -63,19 +63,20 @@ def load_febrl(
     work_dir: Path,
     keep: Callable[[str], bool] | None = None,
 ) -> IngestReport:
-    """Load one data set (its records whose person number ``keep`` accepts) as a CRM source.
+    """Load one data set as a CRM source: the shipped file, or the records ``keep`` accepts.
 
-    The file is copied with its header trimmed: FEBRL writes ``rec_id, given_name, ...``
-    with a space after each comma, and the CSV reader takes header cells as they are.
+    The whole file is loaded as shipped, as ``omni ingest dataset4a.csv --kind crm
+    --source febrl4a --mapping febrl`` would (the connector trims FEBRL's header cells,
+    written with a space after each comma); a selection is copied to ``work_dir`` first.
     """
-    header, rows = febrl_rows(dataset)
+    path = febrl_file(dataset)
     if keep is not None:
-        rows = [r for r in rows if keep(person_number(r[0]))]
-    path = work_dir / f"{source}.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+        header, rows = febrl_rows(dataset)
+        path = work_dir / f"{source}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(r for r in rows if keep(person_number(r[0])))
     return ingest_file(wh, path, kind="crm", source=source, mapping=load_mapping("febrl"))
 
 
