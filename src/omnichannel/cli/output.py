@@ -8,20 +8,15 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 # emoji=False: ":smile:" in a customer's data must print as typed, not as an emoji.
 console = Console(emoji=False)
@@ -88,6 +83,15 @@ def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int, int], No
     if not enabled:
         yield lambda stage, done, total: None
         return
+    # Imported here: only long-running commands draw bars, the others need not load them.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(
         TextColumn("[bold]{task.description:<22}"),
         BarColumn(),
