@@ -8,6 +8,7 @@ which was most of a 100,000-person profile build.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -153,3 +154,25 @@ def test_a_population_without_heterogeneity_fits_quickly_and_predicts_its_averag
     fitted_gg = GammaGammaParams(*(float(v) for v in gg.params))
     average = gamma_gamma.conditional_expected_average_value(fitted_gg, x, customers["monetary"])
     assert np.allclose(average, mean_spend, rtol=0.03)
+
+
+@pytest.mark.parametrize(
+    ("frequency", "recency", "age", "monetary"),
+    [
+        ([1], [2.0], [5.0], [10.0]),  # a single customer
+        ([3, 3, 3], [4.0, 4.0, 4.0], [5.0, 5.0, 5.0], [10.0, 10.0, 10.0]),  # all identical
+        ([1, 0], [0.0, 0.0], [0.0, 3.0], [5.0, 0.0]),  # a repeat purchase at T = 0
+    ],
+)
+def test_degenerate_populations_give_finite_parameters_without_warnings(
+    frequency: list[int], recency: list[float], age: list[float], monetary: list[float]
+) -> None:
+    # The likelihood of such data grows without limit towards a boundary; the fit must
+    # still end with usable numbers (a profile build stores them) and not crash or warn.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bg = bgnbd.fit(frequency, recency, age)
+        gg = gamma_gamma.fit(frequency, monetary)
+    assert all(np.isfinite(v) and v > 0 for v in bg.as_dict().values())
+    assert all(np.isfinite(v) and v > 0 for v in gg.as_dict().values())
+    assert np.isfinite(bg.log_likelihood) and np.isfinite(gg.log_likelihood)

@@ -139,7 +139,8 @@ class RfmStatistics:
 
     def log_likelihood_and_gradient(self, params: ArrayLike) -> tuple[float, FloatArray]:
         """Total log-likelihood at (r, alpha, a, b) and its gradient in (r, alpha, a, b)."""
-        r, alpha, a, b = (float(v) for v in np.asarray(params, dtype=float))
+        # numpy scalars, so a parameter that underflowed to 0 divides to inf, not a crash
+        r, alpha, a, b = np.asarray(params, dtype=np.float64)
         xs, w_x = self.frequencies, self.frequency_weights
         repeat = xs > 0
         safe_xs = np.where(repeat, xs, 1.0)  # b + x - 1 < 0 is possible for x = 0

@@ -125,7 +125,8 @@ class SpendStatistics:
 
     def log_likelihood_and_gradient(self, params: ArrayLike) -> tuple[float, FloatArray]:
         """Total log-likelihood at (p, q, gamma) and its gradient in (p, q, gamma)."""
-        p, q, gamma = (float(v) for v in np.asarray(params, dtype=float))
+        # numpy scalars, so a parameter that underflowed to 0 divides to inf, not a crash
+        p, q, gamma = np.asarray(params, dtype=np.float64)
         counts, xs, px = self.frequency_counts, self.frequencies, p * self.frequencies
         # q ln(g) - (px+q) ln(g + z) = -px ln(g) - (px+q) ln(1 + z/g): nothing cancels when
         # q and gamma run off together (every customer with the same mean spend).

@@ -47,6 +47,11 @@ __all__ = [
 # tests/profiles/test_clv_fit.py), well past the published digits.
 GRADIENT_TOLERANCE = 1e-8
 MAX_ITERATIONS = 2000
+# The search stays within exp(+-30) ~ 1e13 times the start: far beyond any meaningful
+# estimate, near enough that every term stays finite when a degenerate population (all
+# spends equal, one customer...) drives the likelihood towards a boundary.
+LOG_BOUND = 30.0
+OUT_OF_BOUNDS = 1e300  # the objective's value where the likelihood is not usable
 
 
 class FitError(OmniError):
@@ -85,13 +90,18 @@ def maximise(
     scale = np.asarray(start, dtype=float)
 
     def objective(u: FloatArray) -> tuple[float, FloatArray]:
+        if np.any(np.abs(u) > LOG_BOUND):
+            return OUT_OF_BOUNDS, np.zeros_like(u)
         params = scale * np.exp(u)
-        with np.errstate(all="ignore"):
-            value, gradient = value_and_gradient(params)
+        try:
+            with np.errstate(all="ignore"):
+                value, gradient = value_and_gradient(params)
+        except ArithmeticError:  # e.g. a parameter that underflowed to 0 in a division
+            return OUT_OF_BOUNDS, np.zeros_like(u)
         if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
             # An overflow far from the optimum must read as "bad" so the line search
             # backs off, not crash the search.
-            return 1e300, np.zeros_like(u)
+            return OUT_OF_BOUNDS, np.zeros_like(u)
         # d/du = params * d/dparams (chain rule through params = scale * exp(u)).
         return -value / n, -(gradient * params) / n
 
@@ -105,7 +115,7 @@ def maximise(
     # "Precision loss" (no further improvement representable) is not a failure: on a flat
     # likelihood, e.g. a population without heterogeneity whose optimum lies at a
     # boundary, it is where the search ends.
-    if not np.isfinite(result.fun) or result.fun >= 1e300 or not np.all(np.isfinite(result.x)):
+    if not np.isfinite(result.fun) or result.fun >= OUT_OF_BOUNDS:
         raise FitError(f"the {model} likelihood could not be maximised on these data")
     params = scale * np.exp(result.x)
     return Optimum(params, float(-result.fun * n), int(result.nit), int(result.nfev))
