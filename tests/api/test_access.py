@@ -167,3 +167,21 @@ def test_omni_init_prints_the_whole_token_once_and_it_opens_the_admin_routes(
     assert token not in second.output and "already set" in second.output
     with TestClient(create_app(Settings(home=tmp_path / "home"))) as client:
         assert client.get("/v1/sources", headers=bearer(token)).status_code == 200
+
+
+def test_an_unreachable_warehouse_is_503_with_the_reason_not_500(tmp_path: Path) -> None:
+    broken = Settings(home=tmp_path, warehouse_url="postgres://nobody@127.0.0.1:1/none")
+    with TestClient(create_app(broken), raise_server_exceptions=False) as client:
+        response = client.get("/v1/warehouse/tables")
+    assert response.status_code == 503
+    assert "cannot open warehouse postgres://nobody@127.0.0.1:1/none" in response.text
+
+
+def test_a_taken_source_name_is_400_naming_the_field(client: TestClient, token: str) -> None:
+    assert (
+        client.post("/v1/sources", json={"name": "web"}, headers=bearer(token)).status_code == 201
+    )
+    again = client.post("/v1/sources", json={"name": "web"}, headers=bearer(token))
+    assert again.status_code == 400
+    detail = again.json()["detail"]
+    assert detail["field"] == "name" and "web" in detail["message"]

@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pyarrow as pa
 import pytest
@@ -214,3 +215,34 @@ def test_the_csv_connector_raises_only_clear_errors_for_any_bytes(
             assert str(error)  # a clear error, printed by the CLI as one line
 
     one_csv()
+
+
+_segment = st.binary(max_size=24).map(lambda b: "".join(f"%{byte:02X}" for byte in b))
+_quoted = st.text(max_size=20).map(lambda t: quote(t, safe="", errors="surrogatepass"))
+_query_value = st.one_of(_quoted, st.integers(-(10**30), 10**30).map(str), _segment)
+
+
+def test_no_management_or_profile_route_answers_500(client: TestClient) -> None:
+    """Random identifiers (any bytes, percent-encoded), parameters and bodies: 4xx, never 500."""
+
+    @FUZZ
+    @given(
+        identifier=st.one_of(_segment, _quoted, _quoted.map(lambda t: "email:" + t)),
+        route=st.sampled_from(["traits", "external_ids", "events", "conversion_path"]),
+        params=st.dictionaries(
+            st.sampled_from(["limit", "next", "kind", "include", "lookback_days"]),
+            _query_value,
+            max_size=3,
+        ),
+        body=_raw,
+    )
+    def one_call(identifier: str, route: str, params: dict[str, str], body: str) -> None:
+        query = "&".join(f"{name}={value}" for name, value in params.items())
+        response = client.get(f"/v1/profiles/{identifier}/{route}?{query}")
+        assert response.status_code < 500, (response.status_code, response.text)
+        created = client.post("/v1/sources", content=body)
+        assert created.status_code in (201, 400), (created.status_code, created.text, body)
+        for path in (f"/v1/sources/{identifier}/keys", f"/v1/sources/{identifier}/revoke"):
+            assert client.post(path).status_code in (200, 201, 400, 404)
+
+    one_call()

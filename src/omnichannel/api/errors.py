@@ -20,7 +20,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from omnichannel.errors import ValidationError
+from omnichannel.errors import SchemaVersionError, ValidationError, WarehouseError
+from omnichannel.opstore import OpStoreError
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,12 @@ async def _our_validation(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=400)
 
 
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # The store cannot be reached or read right now: retryable, and not the caller's fault.
+    message = f"the service cannot answer now, retry later: {exc}"
+    return JSONResponse({"detail": {"message": message}}, status_code=503)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     reference = uuid.uuid4().hex[:12]
     log.error(
@@ -108,6 +115,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _our_validation)
+    for unavailable in (WarehouseError, OpStoreError, SchemaVersionError):
+        app.add_exception_handler(unavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 
