@@ -1,7 +1,15 @@
-"""Writing the identity graph's tables: whole (a full run) or the re-resolved part only."""
+"""Writing the identity graph's tables: whole (a full run) or the re-resolved part only.
+
+Either way the four output tables are written aside and swapped in with one transaction
+(``profiles.swap``), so a reader (the Profile API's index, a profile build) never sees
+them empty or half-written. ``record_profiles`` and ``profile_identifiers`` are written
+sorted by ``profile_id``, so reading one profile's records or identifiers skips the
+other row groups (DuckDB) or uses an index (PostgreSQL).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -10,14 +18,23 @@ import ibis.expr.types as ir
 
 from omnichannel.identity.components import Scratch
 from omnichannel.identity.observations import LINKAGE
+from omnichannel.profiles.swap import Replacement, replace_tables
 from omnichannel.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from omnichannel.identity.resolve import ScopeResult
 
 RECORD = ["source", "record_id"]
+Written = Callable[[str], None]
 VALUE = ["id_type", "id_value"]
 OUTPUT_TABLES = ("record_profiles", "profile_identifiers", "identity_merges", "identity_refusals")
+# Physical order and PostgreSQL index of each output table.
+LAYOUT: dict[str, tuple[str, ...]] = {
+    "record_profiles": ("profile_id", "source", "record_id"),
+    "profile_identifiers": ("profile_id", "id_type", "id_value"),
+    "identity_merges": ("profile_id",),
+    "identity_refusals": ("id_type", "id_value"),
+}
 
 
 def profile_identifiers(obs: ir.Table, named: ir.Table, refusals: ir.Table) -> ir.Table:
@@ -64,13 +81,20 @@ def merges(link: ir.Table, named: ir.Table) -> ir.Table:
     )
 
 
-def rewrite(wh: Warehouse, result: ScopeResult) -> None:
+def rewrite(wh: Warehouse, result: ScopeResult, *, written: Written | None = None) -> None:
     """A full run: every output table replaced."""
-    wh.truncate([*OUTPUT_TABLES, "identity_observations"])
-    _insert_all(wh, result)
+    wh.truncate(["identity_observations"])
+    _swap(wh, _results(result), written)
 
 
-def replace(wh: Warehouse, scratch: Scratch, scope: ir.Table, result: ScopeResult) -> None:
+def replace(
+    wh: Warehouse,
+    scratch: Scratch,
+    scope: ir.Table,
+    result: ScopeResult,
+    *,
+    written: Written | None = None,
+) -> None:
     """An incremental run: rows of the re-resolved records, profiles and values replaced."""
     records = scope.select(*RECORD).distinct()
     values = scope.select(*VALUE).distinct()
@@ -86,10 +110,8 @@ def replace(wh: Warehouse, scratch: Scratch, scope: ir.Table, result: ScopeResul
         ),
         "identity_refusals": scratch.keep(wh.table("identity_refusals").anti_join(values, VALUE)),
     }
-    wh.truncate(list(OUTPUT_TABLES))
-    for name, table in kept.items():
-        _insert(wh, name, table)
-    _insert_all(wh, result)
+    new = _results(result)
+    _swap(wh, {name: _union(kept[name], new[name], name) for name in OUTPUT_TABLES}, written)
 
 
 def remember(wh: Warehouse, new: ir.Table, now: datetime) -> None:
@@ -97,11 +119,36 @@ def remember(wh: Warehouse, new: ir.Table, now: datetime) -> None:
     _insert(wh, "identity_observations", new.mutate(resolved_at=ibis.literal(now)))
 
 
-def _insert_all(wh: Warehouse, result: ScopeResult) -> None:
-    _insert(wh, "record_profiles", result.record_profiles)
-    _insert(wh, "profile_identifiers", result.profile_identifiers)
-    _insert(wh, "identity_merges", result.merges)
-    _insert(wh, "identity_refusals", result.refusals)
+def _results(result: ScopeResult) -> dict[str, ir.Table]:
+    return {
+        "record_profiles": result.record_profiles,
+        "profile_identifiers": result.profile_identifiers,
+        "identity_merges": result.merges,
+        "identity_refusals": result.refusals,
+    }
+
+
+def _union(kept: ir.Table, new: ir.Table, name: str) -> ir.Table:
+    schema = Warehouse.spec(name).schema
+    typed = [t.select(*[t[c].cast(schema[c]).name(c) for c in schema.names]) for t in (kept, new)]
+    return ibis.union(*typed, distinct=False)
+
+
+def _swap(wh: Warehouse, tables: dict[str, ir.Table], written: Written | None) -> None:
+    replace_tables(
+        wh,
+        [
+            Replacement(
+                name,
+                rows,
+                Warehouse.spec(name).schema,
+                order_by=LAYOUT[name],
+                index=LAYOUT[name][:1],
+            )
+            for name, rows in tables.items()
+        ],
+        written=written,
+    )
 
 
 def _insert(wh: Warehouse, name: str, expr: ir.Table) -> None:

@@ -97,10 +97,14 @@ def resolve(
         report.records_resolved = result.records_resolved
         report.clusters_over_limit = result.clusters_over_limit
         report_progress("writing", 0, 1)
+
+        def written(table: str) -> None:  # each output table written aside, not yet swapped
+            report_progress("writing", 0, 1)
+
         if incremental:
-            outputs.replace(wh, scratch, scope, result)
+            outputs.replace(wh, scratch, scope, result, written=written)
         else:
-            outputs.rewrite(wh, result)
+            outputs.rewrite(wh, result, written=written)
         outputs.remember(wh, new, now)
         report_progress("writing", 1, 1)
         return _finish(wh, report, started)

@@ -56,7 +56,7 @@ def replace_tables(
         side = r.name + SIDE_SUFFIX
         wh.con.drop_table(side, force=True)
         wh.con.create_table(side, schema=r.schema)
-        typed = r.rows.select(*[r.rows[c].cast(r.schema[c]) for c in r.schema.names])
+        typed = r.rows.select(*[r.rows[c].cast(r.schema[c]).name(c) for c in r.schema.names])
         if r.order_by:
             typed = typed.order_by(list(r.order_by))
         wh.con.insert(side, typed)

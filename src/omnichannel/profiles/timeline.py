@@ -45,15 +45,8 @@ import ibis.expr.types as ir
 
 from omnichannel.errors import ValidationError
 from omnichannel.identity.rules import IdentityRules
-from omnichannel.profiles.timeline_store import (
-    DELIVERY_COLUMNS,
-    EVENT_COLUMNS,
-    ORDER_COLUMNS,
-    StoredTimeline,
-    current_coverage,
-    stored_table,
-)
-from omnichannel.profiles.timeline_store import SCHEMA as STORED_TYPES
+from omnichannel.profiles import timeline_sql as fast
+from omnichannel.profiles.timeline_store import StoredTimeline, current_coverage
 from omnichannel.profiles.traits.base import (
     CONTENT_EVENTS,
     FAILED_DELIVERY_STATUSES,
@@ -150,9 +143,9 @@ def profile_events(
     )
     # A cookie of ours on an event whose user id is someone else's: theirs (user id first).
     foreign = _foreign_users(wh, candidates.filter(~by_user & by_anon), ident)
-    owned = candidates.filter(
-        by_user | (by_anon & ~candidates.user_id.strip().isin(foreign or [""]))
-    )
+    # An event without a user id is nobody else's: NULL must not read as "foreign".
+    claimed = candidates.user_id.strip().isin(foreign or [""]).fill_null(False)
+    owned = candidates.filter(by_user | (by_anon & ~claimed))
     return owned.mutate(
         ts=owned.timestamp.coalesce(owned.original_timestamp, owned.received_at),
         uid=ibis.literal("event:") + owned.message_id,
@@ -193,7 +186,7 @@ def profile_deliveries(
 
 @dataclass
 class Facts:
-    """A profile's events, orders and deliveries, each with ``ts`` and ``uid`` columns."""
+    """A profile's events, orders and deliveries from the raw tables, with ``ts`` and ``uid``."""
 
     events: ir.Table
     orders: ir.Table
@@ -210,74 +203,48 @@ class _Auto:
 AUTO = _Auto()
 
 
-def profile_facts(
+def raw_facts(wh: Warehouse, profile_id: str, *, rules: IdentityRules) -> Facts:
+    """The profile's facts read from ``events``, ``orders`` and ``deliveries`` (a scan)."""
+    ident = identity_of(wh, profile_id)
+    return Facts(
+        profile_events(wh, ident, rules),
+        profile_orders(wh, profile_id),
+        profile_deliveries(wh, ident),
+    )
+
+
+def _usable(wh: Warehouse, stored: StoredTimeline | _Auto | None) -> StoredTimeline | None:
+    """The stored timeline's coverage when it can answer, else None (read raw tables)."""
+    if not fast.supported(wh):
+        return None
+    return current_coverage(wh) if isinstance(stored, _Auto) else stored
+
+
+def _stored_rows(
     wh: Warehouse,
     profile_id: str,
-    *,
     rules: IdentityRules,
-    stored: StoredTimeline | _Auto | None = AUTO,
-) -> Facts:
-    """The profile's facts: the stored timeline plus what arrived since, else raw tables."""
-    coverage = current_coverage(wh) if isinstance(stored, _Auto) else stored
-    if coverage is None:
-        ident = identity_of(wh, profile_id)
-        return Facts(
-            profile_events(wh, ident, rules),
-            profile_orders(wh, profile_id),
-            profile_deliveries(wh, ident),
+    coverage: StoredTimeline,
+    *,
+    kinds: tuple[str, ...],
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Stored rows plus what arrived since the build, newest first, at most ``limit``."""
+    rows = fast.page(wh, profile_id, kinds=kinds, after=after, limit=limit)
+    new_events, new_deliveries = fast.arrived_since(wh, coverage)
+    new_events &= "event" in kinds
+    new_deliveries &= "delivery" in kinds
+    if new_events or new_deliveries:
+        late = fast.late_rows(
+            wh, profile_id, rules, coverage, events=new_events, deliveries=new_deliveries
         )
-    st = stored_table(wh)
-    mine = st.filter(st.profile_id == profile_id)
-    events = _columns(mine.filter(mine.kind == "event"), EVENT_COLUMNS)
-    deliveries = _columns(mine.filter(mine.kind == "delivery"), DELIVERY_COLUMNS)
-    orders = _columns(mine.filter(mine.kind == "order"), ORDER_COLUMNS)
-    new_events, new_deliveries = _arrived_since(wh, coverage)
-    if new_events is not None or new_deliveries is not None:
-        ident = identity_of(wh, profile_id)
-        if new_events is not None:
-            late = profile_events(wh, ident, rules, within=new_events)
-            late = late.filter(~late.uid.isin(events.uid))
-            events = ibis.union(events, _columns(late, EVENT_COLUMNS), distinct=False)
-        if new_deliveries is not None:
-            late_d = profile_deliveries(wh, ident, within=new_deliveries)
-            late_d = late_d.filter(~late_d.uid.isin(deliveries.uid))
-            deliveries = ibis.union(deliveries, _columns(late_d, DELIVERY_COLUMNS), distinct=False)
-    return Facts(events, orders, deliveries)
-
-
-def _columns(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
-    return t.select(
-        ts=t.ts.cast("timestamp"),
-        uid=t.uid,
-        **{c: t[c].cast(STORED_TYPES[c]) for c in columns},
-    )
-
-
-def _arrived_since(
-    wh: Warehouse, coverage: StoredTimeline
-) -> tuple[ir.Table | None, ir.Table | None]:
-    """Events loaded and deliveries sent after the build, or None where there are none.
-
-    Events are appended in load order, so ``loaded_at > mark`` reads only the newest row
-    groups; the check is one cheap query that spares the identity lookup when empty.
-    """
-    e = wh.table("events")
-    e_mark = coverage.events_loaded_through
-    e = e.filter(e.loaded_at > e_mark) if e_mark is not None else e.filter(e.loaded_at.notnull())
-    d = wh.table("deliveries")
-    d_at = d.sent_at.coalesce(d.queued_at)
-    d_mark = coverage.deliveries_through
-    d = d.filter(d_at > d_mark) if d_mark is not None else d.filter(d_at.notnull())
-    found = (
-        ibis.union(
-            e.select(kind=ibis.literal("event")).limit(1),
-            d.select(kind=ibis.literal("delivery")).limit(1),
-            distinct=False,
-        )
-        .kind.to_pyarrow()
-        .to_pylist()
-    )
-    return (e if "event" in found else None, d if "delivery" in found else None)
+        if after is not None:
+            at, uid = after
+            late = [r for r in late if r["ts"] < at or (r["ts"] == at and r["uid"] < uid)]
+        rows += late
+    rows.sort(key=lambda r: (r["ts"], r["uid"]), reverse=True)
+    return rows[:limit]
 
 
 def _page_of(t: ir.Table, cursor: tuple[datetime, str] | None, limit: int) -> ir.Table:
@@ -356,25 +323,35 @@ def timeline(
     kinds: tuple[str, ...] = KINDS,
     stored: StoredTimeline | _Auto | None = AUTO,
 ) -> Page:
-    """Events, orders and deliveries of the profile, newest first, one page."""
+    """Events, orders and deliveries of the profile, newest first, one page.
+
+    ``stored``: the stored timeline's coverage (``ProfileLookup.timeline_options`` keeps it
+    checked), None to read the raw tables; by default it is looked up.
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError("limit", limit, f"an integer from 1 to {MAX_LIMIT}")
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ValidationError("kind", unknown[0], f"one of {', '.join(KINDS)}")
     after = decode_cursor(cursor) if cursor else None
-    facts = profile_facts(wh, profile_id, rules=rules, stored=stored)
     makers = {"event": _event_item, "order": _order_item, "delivery": _delivery_item}
-    rows: list[tuple[datetime, str, dict[str, Any]]] = []
-    for kind in KINDS:
-        if kind not in kinds:
-            continue
-        for r in _page_of(facts.of(kind), after, limit).to_pyarrow().to_pylist():
-            rows.append((r["ts"], r["uid"], makers[kind](r)))
-    rows.sort(key=lambda x: (x[0], x[1]), reverse=True)
-    page = rows[:limit]
-    nxt = encode_cursor(page[-1][0], page[-1][1]) if len(rows) > limit else None
-    return Page([item for _, _, item in page], nxt)
+    coverage = _usable(wh, stored)
+    found: list[dict[str, Any]]
+    if coverage is not None:
+        found = _stored_rows(
+            wh, profile_id, rules, coverage, kinds=kinds, after=after, limit=limit + 1
+        )
+    else:
+        facts = raw_facts(wh, profile_id, rules=rules)
+        found = []
+        for kind in KINDS:
+            if kind in kinds:
+                rows = _page_of(facts.of(kind), after, limit).to_pyarrow().to_pylist()
+                found += [{**r, "kind": kind} for r in rows]
+    found.sort(key=lambda r: (r["ts"], r["uid"]), reverse=True)
+    page = found[:limit]
+    nxt = encode_cursor(page[-1]["ts"], page[-1]["uid"]) if len(found) > limit else None
+    return Page([makers[r["kind"]](r) for r in page], nxt)
 
 
 # --- conversion path -------------------------------------------------------------------
@@ -398,28 +375,93 @@ def touchpoints(
     start: datetime,
     end: datetime,
     rules: IdentityRules,
-    facts: Facts | None = None,
+    stored: StoredTimeline | _Auto | None = AUTO,
 ) -> list[dict[str, Any]]:
     """Campaign exposures of the profile in ``[start, end)``, oldest first.
 
     Kinds: ``delivery`` (a message sent and not failed), ``click`` (a message click or
     push tap), ``open``, ``visit`` (a UTM-tagged page or screen), ``content_view``.
     """
-    facts = facts or profile_facts(wh, profile_id, rules=rules)
-    campaigns = wh.table("campaigns").select("campaign_id", "name").to_pyarrow().to_pylist()
-    name_of = {str(c["campaign_id"]): c["name"] for c in campaigns}
-    by_name: dict[str, list[str]] = {}
-    for c in campaigns:
-        by_name.setdefault(str(c["name"]), []).append(str(c["campaign_id"]))
+    coverage = _usable(wh, stored)
+    return _touchpoints(
+        _touch_rows(wh, profile_id, rules, coverage, start, end), _campaigns(wh, coverage)
+    )
 
+
+def _campaigns(wh: Warehouse, coverage: StoredTimeline | None) -> list[dict[str, Any]]:
+    if coverage is not None:
+        return fast.campaign_names(wh)
+    return list(wh.table("campaigns").select("campaign_id", "name").to_pyarrow().to_pylist())
+
+
+def _is_touch(r: dict[str, Any]) -> bool:
+    if r["kind"] == "event":
+        return bool(r["context_campaign_name"]) or r["event"] in CONTENT_EVENTS
+    status = (r["status"] or "").lower()
+    return r["kind"] == "delivery" and status not in FAILED_DELIVERY_STATUSES
+
+
+def _touch_rows(
+    wh: Warehouse,
+    profile_id: str,
+    rules: IdentityRules,
+    coverage: StoredTimeline | None,
+    start: datetime,
+    end: datetime,
+) -> list[dict[str, Any]]:
+    """Events and deliveries that count as touches in ``[start, end)``, with ``kind``."""
+    if coverage is not None:
+        rows = fast.touches(wh, profile_id, start, end)
+        new_events, new_deliveries = fast.arrived_since(wh, coverage)
+        if new_events or new_deliveries:
+            late = fast.late_rows(
+                wh, profile_id, rules, coverage, events=new_events, deliveries=new_deliveries
+            )
+            rows += [r for r in late if start <= r["ts"] < end and _is_touch(r)]
+        return rows
+    facts = raw_facts(wh, profile_id, rules=rules)
     e = facts.events
     e = e.filter(e.ts >= start, e.ts < end)
     touched = e.filter(
         (e.context_campaign_name.notnull() & (e.context_campaign_name != ""))
         | e.event.isin(CONTENT_EVENTS)
     )
+    d = facts.deliveries
+    d = d.filter(
+        d.ts >= start,
+        d.ts < end,
+        d.status.isnull() | ~d.status.lower().isin(FAILED_DELIVERY_STATUSES),
+    )
+    return [{**r, "kind": "event"} for r in touched.to_pyarrow().to_pylist()] + [
+        {**r, "kind": "delivery"} for r in d.to_pyarrow().to_pylist()
+    ]
+
+
+def _touchpoints(
+    rows: list[dict[str, Any]], campaigns: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    name_of = {str(c["campaign_id"]): c["name"] for c in campaigns}
+    by_name: dict[str, list[str]] = {}
+    for c in campaigns:
+        by_name.setdefault(str(c["name"]), []).append(str(c["campaign_id"]))
     out: list[dict[str, Any]] = []
-    for r in touched.to_pyarrow().to_pylist():
+    for r in rows:
+        if r["kind"] == "delivery":
+            out.append(
+                {
+                    "at": r["ts"],
+                    "kind": "delivery",
+                    "channel": r["channel"],
+                    "campaign_id": r["campaign_id"],
+                    "campaign": name_of.get(str(r["campaign_id"])),
+                    "utm_source": None,
+                    "utm_medium": None,
+                    "event": r["template"],
+                    "content_id": None,
+                    "id": r["delivery_id"],
+                }
+            )
+            continue
         name = r["context_campaign_name"] or None
         ids = by_name.get(name or "", [])
         props = _json(r["properties"]) if r["event"] in CONTENT_EVENTS else {}
@@ -435,27 +477,6 @@ def touchpoints(
                 "event": r["event"] or r["name"] or r["type"],
                 "content_id": props.get("content_id") if isinstance(props, dict) else None,
                 "id": r["message_id"],
-            }
-        )
-    d = facts.deliveries
-    d = d.filter(
-        d.ts >= start,
-        d.ts < end,
-        d.status.isnull() | ~d.status.lower().isin(FAILED_DELIVERY_STATUSES),
-    )
-    for r in d.to_pyarrow().to_pylist():
-        out.append(
-            {
-                "at": r["ts"],
-                "kind": "delivery",
-                "channel": r["channel"],
-                "campaign_id": r["campaign_id"],
-                "campaign": name_of.get(str(r["campaign_id"])),
-                "utm_source": None,
-                "utm_medium": None,
-                "event": r["template"],
-                "content_id": None,
-                "id": r["delivery_id"],
             }
         )
     out.sort(key=lambda t: (t["at"], t["id"]))
@@ -482,24 +503,28 @@ def conversion_paths(
         raise ValidationError("lookback_days", lookback_days, "an integer from 1 to 366")
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError("limit", limit, f"an integer from 1 to {MAX_LIMIT}")
-    facts = profile_facts(wh, profile_id, rules=rules, stored=stored)
-    o = facts.orders
-    o = o.filter(
-        o.ordered_at.notnull(), o.status.isnull() | ~o.status.lower().isin(VOID_ORDER_STATUSES)
-    )
-    orders = (
-        o.order_by([ibis.desc(o.ordered_at), ibis.desc(o.order_id)])
-        .limit(limit)
-        .to_pyarrow()
-        .to_pylist()
-    )
+    coverage = _usable(wh, stored)
+    if coverage is not None:
+        orders = fast.orders(wh, profile_id, limit)
+    else:
+        o = profile_orders(wh, profile_id)
+        o = o.filter(
+            o.ordered_at.notnull(),
+            o.status.isnull() | ~o.status.lower().isin(VOID_ORDER_STATUSES),
+        )
+        orders = (
+            o.order_by([ibis.desc(o.ordered_at), ibis.desc(o.order_id)])
+            .limit(limit)
+            .to_pyarrow()
+            .to_pylist()
+        )
     if not orders:
         return []
     window = timedelta(days=lookback_days)
     start = min(r["ordered_at"] for r in orders) - window
     end = max(r["ordered_at"] for r in orders)
-    touches = touchpoints(wh, profile_id, start=start, end=end, rules=rules, facts=facts)
-    campaigns = wh.table("campaigns").select("campaign_id", "name").to_pyarrow().to_pylist()
+    campaigns = _campaigns(wh, coverage)
+    touches = _touchpoints(_touch_rows(wh, profile_id, rules, coverage, start, end), campaigns)
     name_of = {str(c["campaign_id"]): c["name"] for c in campaigns}
     paths = []
     for r in orders:

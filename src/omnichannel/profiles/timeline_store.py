@@ -223,10 +223,6 @@ def current_coverage(
     return coverage if coverage.covers(identity or identity_stamp(wh)) else None
 
 
-def stored_table(wh: Warehouse) -> ir.Table:
-    return wh.con.table(TIMELINE_TABLE)
-
-
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
