@@ -50,7 +50,7 @@ def _buyers(r: OrderRows, records: pa.Table | None) -> dict[str, pa.Array]:
         return {c: pa.nulls(n, pa.string()) for c in columns}
     people = (
         records.select(["record_id", *columns])
-        .group_by("record_id")
+        .group_by("record_id", use_threads=False)
         .aggregate([(c, "first") for c in columns])
     )
     people = people.rename_columns(["record_id", *columns])

@@ -7,7 +7,7 @@ late rows (arrived more than ``late_hours`` after they happened) and the future 
 (stamped after they arrived, beyond a few minutes of clock skew) of events and orders,
 identify traits that are not valid identifiers, and orders that need a look: negative
 totals or quantities (returns and refunds) and totals that match neither their lines'
-sum nor that sum with discount, shipping and tax.
+sum, nor that sum with shipping and tax, nor that less the order discount.
 
 The day is always the arrival day: ``received_at`` for events, ``loaded_at`` for the
 tables connectors write (rows loaded before schema version 2 have none and fall back
@@ -105,18 +105,17 @@ def _flags(wh: Warehouse, name: str, t: ir.Table, late_hours: float) -> dict[str
         joined = t.left_join(sums, ["source", "order_id"]).select(
             t, "lines_total", "negative_lines"
         )
-        adjusted = (
-            joined.lines_total
-            - joined.discount.fill_null(0)
-            + joined.shipping.fill_null(0)
-            + joined.tax.fill_null(0)
+        extras = joined.shipping.fill_null(0) + joined.tax.fill_null(0)
+        # A total may be its lines alone, with shipping and tax, or also less an order
+        # discount the lines do not already carry; matching none of them is inconsistent.
+        candidates = (
+            joined.lines_total,
+            joined.lines_total + extras,
+            joined.lines_total + extras - joined.discount.fill_null(0),
         )
-        inconsistent = (
-            joined.lines_total.notnull()
-            & joined.total.notnull()
-            & ((joined.total - joined.lines_total).abs() > CENT)
-            & ((joined.total - adjusted).abs() > CENT)
-        )
+        inconsistent = joined.lines_total.notnull() & joined.total.notnull()
+        for candidate in candidates:
+            inconsistent = inconsistent & ((joined.total - candidate).abs() > CENT)
         negative = (joined.total < 0) | (joined.negative_lines.fill_null(0) > 0)
         return {
             **out,
