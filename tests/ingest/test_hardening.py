@@ -172,16 +172,17 @@ def test_returns_and_totals_that_disagree_with_their_lines_are_reported(
     mapping = parse_mapping(
         {
             "kind": "orders",
-            "fields": {"order_id": "id", "ordered_at": "at", "total": "total"},
+            "fields": {"order_id": "id", "ordered_at": "at", "total": "total", "shipping": "ship"},
             "lines": {"sku": "sku", "quantity": "qty", "unit_price": "price"},
         }
     )
     path = tmp_path / "o.csv"
     path.write_text(
-        "id,at,total,sku,qty,price\n"
-        "A,2024-03-01,100,S1,1,1.00\n"  # lines sum to 1.00
-        "B,2024-03-01,-20,S2,-1,20\n"  # a return
-        "C,2024-03-01,30,S3,3,10\n"
+        "id,at,total,ship,sku,qty,price\n"
+        "A,2024-03-01,100,,S1,1,1.00\n"  # lines sum to 1.00
+        "B,2024-03-01,-20,,S2,-1,20\n"  # a return
+        "C,2024-03-01,30,,S3,3,10\n"
+        "D,2024-03-01,35,5,S4,3,10\n"  # lines plus shipping
     )
     ingest_file(wh, path, kind="orders", source="shop", mapping=mapping)
     (today,) = report(wh, source="shop")

@@ -70,6 +70,7 @@ def test_an_older_version_arriving_late_is_kept_in_history_only(
     _crm(wh, tmp_path / "v2.csv", ANN_V2)
     report = _crm(wh, tmp_path / "v1.csv", ANN_V1)
     assert report.older["customer_records"] == 1
+    _crm(wh, tmp_path / "v1-again.csv", ANN_V1)  # the same late version twice: kept once
     [ann] = _records(wh)
     assert ann["last_name"] == "Wu"
     assert _emails(wh) == {"ann.wu@example.com"}
