@@ -60,9 +60,19 @@ def ingest(
     tables = sorted(set(report.written) | set(report.already_stored))
     console.print(
         rows_table(
-            f"{report.path}: {report.rows:,} rows read, {report.rejected:,} rejected "
-            f"(mapping {report.mapping})",
-            ["table", "written", "already stored"],
-            [[t, report.written.get(t, 0), report.already_stored.get(t, 0)] for t in tables],
+            f"{report.path}: {report.rows:,} rows read, {report.rejected:,} rejected, "
+            f"{report.fields_nulled:,} fields nulled (mapping {report.mapping})",
+            # new + updated = written; unchanged + older = already stored (see --json).
+            ["table", "new", "updated", "unchanged", "older"],
+            [
+                [
+                    t,
+                    report.written.get(t, 0) - report.updated.get(t, 0),
+                    report.updated.get(t, 0),
+                    report.already_stored.get(t, 0) - report.older.get(t, 0),
+                    report.older.get(t, 0),
+                ]
+                for t in tables
+            ],
         )
     )
