@@ -8,6 +8,7 @@ mapping, as a user would, into a real DuckDB warehouse.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from omnichannel.errors import ValidationError
-from omnichannel.identity.linkage import LinkageError, LinkageResult, prepare_records, run_linkage
+from omnichannel.identity.linkage import LinkageError, LinkageResult, run_linkage
 from omnichannel.identity.linkage_config import DEFAULT_CONFIG, parse_config, splink_comparison
 from omnichannel.identity.linkage_eval import pair_of, pairs_of_links, score
 from omnichannel.identity.linkage_febrl import febrl_truth, load_febrl
@@ -117,28 +118,57 @@ def test_region_and_second_address_line_take_part_in_the_default_model(
     assert link_only.m_probability("address_line2", "exact") is not None
 
 
-def test_default_training_leaves_out_the_day_month_swap_level(
-    febrl: Warehouse, link_only: LinkageResult
+SWAP = "one digit different or day and month swapped"
+
+
+def _birth_date_labels(swap: object | None) -> list[str]:
+    spec: dict[str, Any] = {"comparison": "date_of_birth"}
+    if swap is not None:
+        spec["swap_day_month"] = swap
+    doc = {
+        "comparisons": {"birth_date": spec},
+        "blocking": [["birth_date"]],
+        "training": {"em_blocking": [["birth_date"]]},
+    }
+    comp = splink_comparison(parse_config(doc).comparison("birth_date"))
+    return [lv.label_for_charts for lv in comp.get_comparison("duckdb").comparison_levels]
+
+
+def test_default_training_has_no_day_month_swap_level_of_its_own(
+    link_only: LinkageResult,
 ) -> None:
+    # A level of its own is one random pairs almost never reach, so Splink's u sampling
+    # could not stop early; by default a swap counts like one mistyped digit.
     levels = {p["field"]: [lv["level"] for lv in p["levels"]] for p in link_only.parameters}
     assert "day and month swapped" not in levels["birth_date"]
-    assert "birth_date__swapped" not in prepare_records(febrl, parse_config(_config())).column_names
-    # Omitted from a user's config, it stays off; asked for, it is there.
-    minimal = {"comparisons": {"birth_date": "date_of_birth"}, "blocking": [["birth_date"]]}
-    minimal["training"] = {"em_blocking": [["birth_date"]]}
-    omitted = parse_config(minimal).comparison("birth_date")
-    labels = [
-        lv.label_for_charts
-        for lv in splink_comparison(omitted).get_comparison("duckdb").comparison_levels
-    ]
-    assert "day and month swapped" not in labels
-    minimal["comparisons"] = {"birth_date": {"comparison": "date_of_birth", "swap_day_month": True}}
-    asked = parse_config(minimal).comparison("birth_date")
-    labels = [
-        lv.label_for_charts
-        for lv in splink_comparison(asked).get_comparison("duckdb").comparison_levels
-    ]
-    assert "day and month swapped" in labels
+    assert SWAP in levels["birth_date"]
+    assert "day and month swapped" not in _birth_date_labels(None)  # omitted from a config
+    assert SWAP in _birth_date_labels(None)
+    assert "day and month swapped" in _birth_date_labels("separate")  # asked for
+    assert "one digit different" in _birth_date_labels(False)
+    assert not any("swapped" in label for label in _birth_date_labels(False))
+    with pytest.raises(ValidationError) as err:
+        _birth_date_labels("yes")
+    assert err.value.field == "comparisons.birth_date.swap_day_month"
+
+
+def test_a_day_month_swapped_birth_date_links_and_says_so(febrl: Warehouse) -> None:
+    t = febrl.table("customer_records")
+    rows = t.filter(t.source == "febrl4a").order_by("record_id").to_pyarrow().to_pylist()
+    known = next(
+        r for r in rows if r["birth_date"] and r["birth_date"].month != r["birth_date"].day <= 12
+    )
+    born = known["birth_date"]
+    swapped = born.replace(month=born.day, day=born.month)
+    _add(febrl, [{**known, "source": "till", "record_id": "T-1", "birth_date": swapped}])
+    result = run_linkage(warehouse=febrl, config=parse_config(_config()), write=False)
+    pair = pair_of(("febrl4a", known["record_id"]), ("till", "T-1"))
+    link = next(
+        r
+        for r in result.links_table.to_pylist()
+        if pair_of((r["source_l"], r["record_id_l"]), (r["source_r"], r["record_id_r"])) == pair
+    )
+    assert json.loads(link["explanation"])["birth_date"]["level"] == SWAP
 
 
 def test_link_only_needs_a_known_link_type() -> None:

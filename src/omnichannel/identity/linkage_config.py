@@ -53,9 +53,9 @@ LINK_TYPES = ("link_and_dedupe", "link_only")
 
 # What a config gets for each key it leaves out. docs/linkage.md has the same table
 # ("Defaults"), and tests/identity/test_linkage_config.py holds the two together.
-# The day-month swap is off: random pairs almost never agree on a swapped date, so
-# Splink's u sampling cannot stop early and draws every one of u_max_pairs pairs
-# (37 of 57 s on FEBRL), for no gain in F1 there.
+# A day-month swap counts in the "one digit different" level rather than in a level of
+# its own: random pairs almost never agree on a swapped date, so a level of its own
+# keeps Splink's u sampling from stopping early (it draws every one of u_max_pairs).
 DEFAULTS: dict[str, Any] = {
     "model": "splink-default",
     "threshold": 0.8,
@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "comparisons.*.thresholds (distance)": [1, 2],
     "comparisons.*.term_frequency_adjustments": False,
     "comparisons.*.contains": False,
-    "comparisons.*.swap_day_month": False,
+    "comparisons.*.swap_day_month": True,
     "comparisons.*.within_days": [31],
     "comparisons.*.one_edit": True,
     # All but the last two characters: 6-digit codes share their first 4, 5-digit ZIP
@@ -131,7 +131,7 @@ class FieldComparison:
     thresholds: tuple[float, ...] = ()
     term_frequency_adjustments: bool = False
     normalise: str = "text"
-    swap_day_month: bool = False
+    swap_day_month: bool | str = True  # False, True (with one digit different), "separate"
     within_days: tuple[int, ...] = (31,)
     prefixes: tuple[int, ...] = (-2,)
     one_edit: bool = True
@@ -316,7 +316,7 @@ def _comparison(name: object, spec: object) -> FieldComparison:
         thresholds=_thresholds(where, kind, spec.get("thresholds")),
         term_frequency_adjustments=flag("term_frequency_adjustments"),
         normalise=normalise,
-        swap_day_month=flag("swap_day_month"),
+        swap_day_month=_swap(f"{where}.swap_day_month", _get(spec, "comparisons.*.swap_day_month")),
         within_days=whole_numbers("within_days"),
         prefixes=prefixes(),
         one_edit=flag("one_edit"),
@@ -324,6 +324,12 @@ def _comparison(name: object, spec: object) -> FieldComparison:
         region=_address_part(where, kind, "region", spec.get("region")),
         contains=_contains(where, kind, flag("contains")),
     )
+
+
+def _swap(where: str, raw: object) -> bool | str:
+    if isinstance(raw, bool) or raw == "separate":
+        return raw
+    raise ValidationError(where, raw, "true, false or 'separate' (a level of its own)")
 
 
 def default_normaliser(name: str) -> str:
@@ -537,14 +543,18 @@ def _date_levels(comp: FieldComparison) -> list[ComparisonLevelCreator]:
     # Dates arrive as ISO text (normalised), so one mistyped digit is one edit.
     name = comp.field
     levels: list[ComparisonLevelCreator] = []
-    if comp.swap_day_month:
-        # The swapped form is symmetric: if l == swap(r) then r == swap(l).
-        levels.append(
-            cll.CustomLevel(
-                f"{name}_l = {name}{SWAPPED_SUFFIX}_r", label_for_charts="day and month swapped"
-            )
-        )
-    levels.append(cll.LevenshteinLevel(name, 1).configure(label_for_charts="one digit different"))
+    one_digit: ComparisonLevelCreator = cll.LevenshteinLevel(name, 1)
+    # The swapped form is symmetric: if l == swap(r) then r == swap(l).
+    swapped = cll.CustomLevel(f"{name}_l = {name}{SWAPPED_SUFFIX}_r")
+    if comp.swap_day_month == "separate":
+        levels.append(swapped.configure(label_for_charts="day and month swapped"))
+    elif comp.swap_day_month:
+        # Folded into a level random pairs reach often, so u sampling still stops early.
+        one_digit = cll.Or(one_digit, swapped)
+    label = "one digit different" + (
+        " or day and month swapped" if comp.swap_day_month is True else ""
+    )
+    levels.append(one_digit.configure(label_for_charts=label))
     for days in comp.within_days:
         levels.append(
             cll.AbsoluteDateDifferenceLevel(
