@@ -196,3 +196,12 @@ def test_upsert_keeps_one_current_version_per_key_and_the_rest_in_history(
         ("older_on_arrival", "Old"),
         ("superseded", "Lee"),
     ]
+
+
+def test_upsert_of_one_key_twice_keeps_the_later_row(warehouse_url: str) -> None:
+    rows = pa.table({"store_id": ["s1", "s1", "s2"], "name": ["Old", "New", "Other"]})
+    with Warehouse.open(warehouse_url) as wh:
+        result = wh.upsert("stores", rows)
+        stored = wh.table("stores").select("store_id", "name").to_pyarrow().to_pylist()
+    assert result.inserted == 2
+    assert {r["store_id"]: r["name"] for r in stored} == {"s1": "New", "s2": "Other"}

@@ -202,9 +202,9 @@ class Warehouse:
         ``record_history`` as ``older_on_arrival``. See ``warehouse/versions.py``.
         """
         spec = self.spec(name)
-        data = conform(spec, rows)
-        at = at or datetime.now(UTC).replace(tzinfo=None)
         key = list(spec.key)
+        data = _last_of_each_key(conform(spec, rows), key)
+        at = at or datetime.now(UTC).replace(tzinfo=None)
         stored = self.rows_with_keys(name, data.select(key))
         states = classify(spec, data, stored, version)
         state = states.column(STATE)
@@ -263,6 +263,17 @@ class Warehouse:
             "schema_version": self.schema_report.version,
             "tables": self.counts(),
         }
+
+
+def _last_of_each_key(rows: pa.Table, key: list[str]) -> pa.Table:
+    """One row per key: of rows given together, the later one is the later arrival."""
+    if rows.num_rows < 2:
+        return rows
+    indexed = rows.append_column("__i", pa.array(range(rows.num_rows), pa.int64()))
+    last = indexed.group_by(key, use_threads=False).aggregate([("__i", "max")])
+    if last.num_rows == rows.num_rows:
+        return rows
+    return rows.take(pa.array(sorted(last.column("__i_max").to_pylist()), pa.int64()))
 
 
 def conform(spec: TableSpec, rows: pa.Table | pd.DataFrame | Mapping[str, Any]) -> pa.Table:
