@@ -53,3 +53,23 @@ def test_late_and_future_events(wh: Warehouse) -> None:
     assert row["late_events"] == 1 and row["future_events"] == 1
     assert row["null_rate"]["events.event"] == 0.25
     assert report(wh, source="nobody") == []
+
+
+def test_identify_traits_that_are_not_identifiers_are_counted(wh: Warehouse) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    traits = ['{"email": "not-an-email", "phone": "abc"}', '{"email": "ann@example.com"}']
+    wh.append(
+        "events",
+        pa.table(
+            {
+                "message_id": ["i1", "i2"],
+                "type": ["identify"] * 2,
+                "source": ["app"] * 2,
+                "timestamp": [now] * 2,
+                "received_at": [now] * 2,
+                "traits": traits,
+            }
+        ),
+    )
+    (row,) = report(wh, source="app")
+    assert row["invalid_identifiers"] == 1
