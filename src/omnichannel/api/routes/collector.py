@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 import logging
 import uuid
@@ -89,7 +88,7 @@ def _header_key(request: Request) -> str | None:
         return None
     try:
         user, _, _password = base64.b64decode(credentials).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 inside
         return None
     return user or None
 
