@@ -20,7 +20,7 @@ import yaml
 from omnichannel.errors import ValidationError
 from omnichannel.identity.linkage import LinkageError, LinkageResult, run_linkage
 from omnichannel.identity.linkage_config import DEFAULT_CONFIG, parse_config, splink_comparison
-from omnichannel.identity.linkage_eval import pair_of, pairs_of_links, score
+from omnichannel.identity.linkage_eval import Pair, pair_of, pairs_of_links, score
 from omnichannel.identity.linkage_febrl import febrl_truth, load_febrl
 from omnichannel.warehouse import Warehouse, open_warehouse
 
@@ -55,13 +55,13 @@ def _record(wh: Warehouse, source: str, record_id: str) -> dict[str, Any]:
 
 
 def _add(wh: Warehouse, rows: list[dict[str, Any]]) -> None:
-    columns = ("source", "record_id", "first_name", "last_name", "birth_date", "address")
-    columns += ("address_line2", "city", "region", "postcode")
+    columns = ["source", "record_id", "first_name", "last_name", "birth_date", "address"]
+    columns += ["address_line2", "city", "region", "postcode"]
     wh.append("customer_records", pa.table({c: [r.get(c) for r in rows] for c in columns}))
 
 
 @pytest.fixture(scope="module")
-def twin(febrl: Warehouse) -> tuple[str, str]:
+def twin(febrl: Warehouse) -> Pair:
     """A second copy of one 4a record inside 4a itself: a duplicate within one source."""
     original = _record(febrl, "febrl4a", "rec-100-org")
     _add(febrl, [{**original, "record_id": "rec-100-copy"}])
@@ -69,7 +69,7 @@ def twin(febrl: Warehouse) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def link_only(febrl: Warehouse, twin: tuple[str, str]) -> LinkageResult:
+def link_only(febrl: Warehouse, twin: Pair) -> LinkageResult:
     return run_linkage(
         warehouse=febrl, config=parse_config(_config(link_type="link_only")), write=False
     )
@@ -90,7 +90,7 @@ def test_link_only_finds_the_cross_source_pairs_and_never_pairs_one_source(
 
 
 def test_link_and_dedupe_also_finds_the_duplicate_inside_one_source(
-    febrl: Warehouse, twin: tuple[str, str], link_only: LinkageResult
+    febrl: Warehouse, twin: Pair, link_only: LinkageResult
 ) -> None:
     both = run_linkage(warehouse=febrl, config=parse_config(_config()), write=False)
     assert pair_of(*twin) in pairs_of_links(both.links_table)
