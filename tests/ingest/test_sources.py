@@ -14,6 +14,7 @@ from omnichannel.opstore import open_opstore
 
 def test_create_list_revoke_through_the_cli(omni_home: Path) -> None:
     runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0  # commands need an installation
     created = runner.invoke(app, ["sources", "create", "web-store", "--json"])
     assert created.exit_code == 0, created.output
     key = json.loads(created.output)["write_key"]
