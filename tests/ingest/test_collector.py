@@ -353,3 +353,27 @@ def test_the_timestamp_window_is_a_setting(tmp_path: Path) -> None:
         body = client.post("/v1/batch", auth=(key, ""), json={"batch": calls}).json()
         assert [e["index"] for e in body["errors"]] == [1, 3]
         assert {r["event"] for r in rows(client, "events")} == {"soon", "yesterday"}
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "sent_at", "field"),
+    [
+        ("9999-12-31T23:59:59-01:00", None, "timestamp"),
+        ("0001-01-01T00:00:00+01:00", None, "timestamp"),
+        ("9999-12-31T23:00:00Z", "0001-01-01T00:00:00Z", "timestamp"),
+        ("0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z", "timestamp"),
+        ("2024-05-01T00:00:00Z", "0001-01-01T00:00:00+00:30", "sentAt"),
+    ],
+)
+def test_times_at_the_edge_of_the_calendar_refuse_their_call_not_the_batch(
+    client: TestClient, key: str, timestamp: str, sent_at: str | None, field: str
+) -> None:
+    edge: dict[str, Any] = {"type": "track", "userId": "u", "event": "Edge", "timestamp": timestamp}
+    if sent_at is not None:
+        edge["sentAt"] = sent_at
+    kept = {"type": "track", "userId": "u", "event": "Kept"}
+    body = _refused(client.post("/v1/batch", auth=(key, ""), json={"batch": [kept, edge]}), 400)
+    assert body["accepted"] == 1
+    [error] = body["errors"]
+    assert (error["index"], error["field"]) == (1, field)
+    assert [r["event"] for r in rows(client, "events")] == ["Kept"]

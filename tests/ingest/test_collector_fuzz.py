@@ -73,8 +73,20 @@ def _nested(depth: int, kind: str) -> str:
     return "[" * depth + "]" * depth if kind == "list" else '{"a":' * depth + "1" + "}" * depth
 
 
+# ISO-8601 times anywhere in the calendar, with any offset (the edges overflow datetime).
+_times = st.builds(
+    lambda moment, sign, hours, minutes: json.dumps(
+        f"{moment.isoformat()}{sign}{hours:02}:{minutes:02}"
+    ),
+    st.datetimes(),
+    st.sampled_from("+-"),
+    st.integers(0, 23),
+    st.integers(0, 59),
+)
+
 # JSON text Python objects cannot produce: json.dumps would recurse or refuse.
 _raw = st.one_of(
+    _times,
     _values.map(lambda v: json.dumps(v, allow_nan=True)),
     st.builds(_nested, st.integers(1, 3000), st.sampled_from(["list", "object"])),
     st.integers(19, 6000).map(lambda n: "-" * (n % 2) + "9" * n),

@@ -161,7 +161,10 @@ def parse_time(name: str, value: object) -> datetime | None:
         raise Refused(
             name, value, "an ISO-8601 timestamp string, e.g. 2024-05-01T12:00:00.000Z"
         ) from None
-    return utc_naive(parsed)
+    try:
+        return utc_naive(parsed)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the last moment Python holds
+        raise Refused(name, value, "a time between the years 1 and 9999 in UTC") from None
 
 
 def _identifier(name: str, value: object) -> str | None:
@@ -256,6 +259,18 @@ def _check_window(name: str, value: datetime, received_at: datetime, limits: Lim
         )
 
 
+def _corrected(
+    original: datetime, sent_at: datetime, received_at: datetime, limits: Limits
+) -> datetime:
+    """Segment's clock-skew correction; one that leaves the calendar is out of the window."""
+    try:
+        return original + (received_at - sent_at)
+    except OverflowError:
+        late = received_at > sent_at
+        _check_window("timestamp", datetime.max if late else datetime.min, received_at, limits)
+        raise  # unreachable: datetime.max and min are outside any window
+
+
 def validate_call(
     call: object,
     *,
@@ -321,7 +336,7 @@ def validate_call(
     if original is None:
         timestamp = received_at
     elif sent_at is not None:
-        timestamp = original + (received_at - sent_at)
+        timestamp = _corrected(original, sent_at, received_at, limits)
     else:
         timestamp = original
     _check_window("timestamp", timestamp, received_at, limits)
