@@ -224,6 +224,7 @@ def test_cli_runs_linkage_and_explains_a_record(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["links"] > 0 and report["model"] == "splink-default"
+    assert report["link_type"] == "link_and_dedupe"
     left = report["top_links"][0]["left"]
     explained = json.loads(omni("linkage", "explain", left, "--json").stdout)
     assert explained and set(explained[0]["explanation"]) >= {"first_name", "birth_date"}

@@ -102,6 +102,7 @@ def _print_run(report: dict[str, Any]) -> None:
             f"Linkage model {report['model']} ({report['backend']}, {report['seconds']} s)",
             {
                 "config": report["config"],
+                "link type": report["link_type"],
                 "records compared": report["records_total"],
                 "by source": ", ".join(f"{s} {n:,}" for s, n in records.items()),
                 "prior (P two random records match)": f"{report['prior']:.3g}",
