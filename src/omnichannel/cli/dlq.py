@@ -17,6 +17,7 @@ from omnichannel.cli.output import (
 )
 from omnichannel.ingest.mapping import Mapping, load_mapping, mapping_of_source
 from omnichannel.ingest.replay import count_pending, pending, replay
+from omnichannel.ingest.segment import Limits
 from omnichannel.warehouse import open_warehouse
 
 app = typer.Typer(
@@ -87,6 +88,8 @@ def replay_letters(
             region=settings.default_region,
             currency=settings.default_currency,
             progress=progress,
+            # The installation's time bounds, for file rows and the collector's calls alike.
+            limits=Limits(max_future=settings.event_max_future, max_age=settings.event_max_age),
         )
     if as_json:
         emit_json(
