@@ -176,3 +176,14 @@ def test_after_a_merge_the_timeline_reads_the_raw_tables_until_the_next_build(
         build_profiles(wh, as_of=AS_OF)
         assert current_coverage(wh) is not None
         assert ("event", "m50") in _all_pages(wh, ann, current_coverage(wh))
+
+
+def test_a_warehouse_built_without_the_timeline_rebuilds_once(warehouse_url: str) -> None:
+    with Warehouse.open(warehouse_url) as wh:
+        _business(wh)
+        assert build_profiles(wh, as_of=AS_OF).status == "unchanged"
+        wh.con.drop_table("profile_timeline")  # as an earlier version left it
+        assert current_coverage(wh) is None
+        assert build_profiles(wh, as_of=AS_OF).status == "built"
+        assert current_coverage(wh) is not None
+        assert build_profiles(wh, as_of=AS_OF).status == "unchanged"

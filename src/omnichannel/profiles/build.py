@@ -131,7 +131,9 @@ def build_profiles(
     step = progress or (lambda stage, done, total: None)
     step("profiles", 0, STAGES)
     inputs = _fingerprint(wh, tags, consents, rules, timezone, as_of)
-    if not force and _last_fingerprint(wh) == inputs:
+    # A warehouse built before profile_timeline existed rebuilds once to get it.
+    has_timeline = TIMELINE_TABLE in wh.con.list_tables()
+    if not force and has_timeline and _last_fingerprint(wh) == inputs:
         count = int(wh.table("profiles").count().to_pyarrow().as_py())
         step("profiles", STAGES, STAGES)
         report = BuildReport("unchanged", count, as_of, timezone, fingerprint=inputs)

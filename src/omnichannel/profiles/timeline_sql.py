@@ -36,6 +36,19 @@ Row = dict[str, Any]
 _COLUMNS = ", ".join(f'"{c}"' for c in SCHEMA.names)
 
 
+def _newest(where: str, order: str, limit: int) -> str:
+    """The newest rows of one profile: filter in a fenced subquery, then sort and cut.
+
+    ``OFFSET 0`` keeps the filter apart from the ``ORDER BY ... LIMIT``: fused, DuckDB's
+    top-N reads every row group (40 ms at 7 million rows) instead of the one or two whose
+    min/max statistics hold the profile id (1.5 ms).
+    """
+    return (
+        f'SELECT * FROM (SELECT {_COLUMNS} FROM "{TIMELINE_TABLE}" WHERE {where} OFFSET 0) '
+        f"AS mine ORDER BY {order} LIMIT {int(limit)}"
+    )
+
+
 def supported(wh: Warehouse) -> bool:
     return wh.engine in ENGINES
 
@@ -69,20 +82,16 @@ def page(
     if after is not None:
         where += " AND (ts < ? OR (ts = ? AND uid < ?))"
         params += [after[0], after[0], after[1]]
-    sql = (
-        f'SELECT {_COLUMNS} FROM "{TIMELINE_TABLE}" WHERE {where} '
-        f"ORDER BY ts DESC, uid DESC LIMIT {int(limit)}"
-    )
-    return query(wh, sql, params)
+    return query(wh, _newest(where, "ts DESC, uid DESC", limit), params)
 
 
 def orders(wh: Warehouse, profile_id: str, limit: int) -> list[Row]:
     """The profile's last ``limit`` purchases (void statuses left out), newest first."""
-    sql = (
-        f'SELECT {_COLUMNS} FROM "{TIMELINE_TABLE}" WHERE profile_id = ? AND kind = ? '
-        f"AND (status IS NULL OR lower(status) NOT IN ({_marks(VOID_ORDER_STATUSES)})) "
-        f"ORDER BY ordered_at DESC, order_id DESC LIMIT {int(limit)}"
+    where = (
+        "profile_id = ? AND kind = ? AND (status IS NULL OR lower(status) NOT IN "
+        f"({_marks(VOID_ORDER_STATUSES)}))"
     )
+    sql = _newest(where, "ordered_at DESC, order_id DESC", limit)
     return query(wh, sql, [profile_id, "order", *VOID_ORDER_STATUSES])
 
 
