@@ -43,17 +43,33 @@ def initialise(settings: Settings) -> dict[str, Any]:
 
 
 def describe_installation(settings: Settings) -> dict[str, Any]:
-    """Version, home, warehouse engine, schema version and row counts, opstore revision."""
+    """Version, home, warehouse engine, schema version and row counts, opstore revision,
+    and how many collector requests were refused for want of a valid write key."""
     settings.ensure_home()
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         warehouse = wh.describe()
+    revision = current_revision(settings.resolved_opstore_url)
+    head = head_revision()
     return {
         "version": __version__,
         "home": str(settings.home.resolve()),
         "warehouse": warehouse,
         "opstore": {
             "url": redact(settings.resolved_opstore_url),
-            "revision": current_revision(settings.resolved_opstore_url),
-            "head": head_revision(),
+            "revision": revision,
+            "head": head,
         },
+        "collector": _collector_counts(settings) if revision == head else {},
+    }
+
+
+def _collector_counts(settings: Settings) -> dict[str, Any]:
+    # Read only when the store is at head: describing must not migrate anything.
+    from omnichannel.ingest.unauthorized import unauthorized_counts
+
+    with open_opstore(settings.resolved_opstore_url) as store, store.session() as session:
+        counts = unauthorized_counts(session)
+    return {
+        "unauthorized_requests": counts["requests"],
+        "unauthorized_sampled": counts["sampled"],
     }

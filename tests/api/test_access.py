@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from omnichannel.api import create_app
 from omnichannel.cli import app as cli_app
 from omnichannel.config import Settings
-from omnichannel.installation import initialise
+from omnichannel.installation import describe_installation, initialise
 from tests.ingest.test_collector import rows
 from tests.support.collector import bearer
 
@@ -139,6 +139,9 @@ def test_keyless_requests_are_all_counted_and_only_a_truncated_sample_kept(
     assert len(letters) == 3 and all(len(d["payload"]) <= 1000 for d in letters)
     assert "first 1000 of 3500040 bytes kept" in letters[0]["origin"]
     assert stats["events"]["total"] == 0
+    # Kept in the operational store, so `omni status` reads them with no server running.
+    collector = describe_installation(settings)["collector"]
+    assert collector == {"unauthorized_requests": 10, "unauthorized_sampled": 3}
 
 
 def test_openapi_documents_every_collector_answer_and_the_400_body(client: TestClient) -> None:
