@@ -1,7 +1,11 @@
-"""Issue #7 as a new user met it: bad optional fields, far-future dates, dead letters, files."""
+"""Issue #7 as a new user met it: bad optional fields, far-future dates, dead letters, files.
+
+On every engine of the matrix.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +21,13 @@ from omnichannel.ingest.quality import report
 from omnichannel.ingest.replay import count_pending, pending
 from omnichannel.ingest.stats import event_stats
 from omnichannel.warehouse import Warehouse
+
+
+@pytest.fixture
+def wh(warehouse_url: str) -> Iterator[Warehouse]:
+    with Warehouse.open(warehouse_url) as warehouse:
+        yield warehouse
+
 
 FEBRL_HEADER = "rec_id, given_name, surname, date_of_birth, state\n"
 

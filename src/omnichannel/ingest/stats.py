@@ -31,7 +31,7 @@ def event_stats(wh: Warehouse) -> dict[str, Any]:
     letters = letters.mutate(reason_code=letters.reason_code.fill_null(letters.reason))
     by_reason = (
         letters.group_by(["source", "kind", "field", "reason_code"])
-        .agg(dead_letters=letters.count(), reason=letters.reason.arbitrary())
+        .agg(dead_letters=letters.count(), reason=letters.reason.min())
         .order_by(["source", "kind", "field", "reason_code"])
         .to_pyarrow()
         .to_pylist()
