@@ -52,6 +52,8 @@ class UnauthorizedRequests:
         self.sample_bytes = sample_bytes
         self.flush_seconds = flush_seconds
         self._lock = threading.Lock()
+        # One flush at a time: two read-add-write transactions on one row would lose a count.
+        self._flushing = threading.Lock()
         self._window: datetime | None = None
         self._sampled_in_window = 0
         # (hour, reason) -> [requests, sampled, bytes] not yet written.
@@ -77,6 +79,10 @@ class UnauthorizedRequests:
 
     def flush(self) -> None:
         """Add the pending counts to the store (one transaction)."""
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._last_flush = time.monotonic()
