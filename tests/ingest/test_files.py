@@ -1,7 +1,8 @@
-"""File connectors against a real DuckDB warehouse, with real-format fixture exports."""
+"""File connectors against a real warehouse (DuckDB and PostgreSQL), with real-format fixture exports."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,13 @@ from omnichannel.warehouse import Warehouse
 from tests.ingest.conftest import load_shopify_sample
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def wh(warehouse_url: str) -> Iterator[Warehouse]:
+    """On every engine of the matrix."""
+    with Warehouse.open(warehouse_url) as warehouse:
+        yield warehouse
 
 
 def rows(wh: Warehouse, table: str, order_by: str) -> list[dict[str, object]]:
