@@ -1,4 +1,4 @@
-"""File connectors against a real warehouse (DuckDB and PostgreSQL), with real-format fixture exports."""
+"""File connectors on DuckDB and PostgreSQL, with real-format fixture exports."""
 
 from __future__ import annotations
 
