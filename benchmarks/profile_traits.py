@@ -6,6 +6,12 @@ then times ``build_profiles`` (every trait, CLV fit and tags, all tables written
 baseline, in the same process and engine, is hand-written DuckDB SQL computing the core
 aggregates only: events attributed to profiles by user id, RFM quintiles, event counts per
 channel and the hour-of-week histogram (fixed UTC+8 offset), into a table.
+The build's own progress steps are timed too, so a slow figure can be traced to a stage
+(members, hours and affinities, purchases and the CLV fit, the other traits, writing).
+
+Every person buys at the same rate over the 180 days and nobody stops, so the CLV models
+have no finite maximum-likelihood estimate here (no heterogeneity to estimate); the fit
+ends at the boundary in a few dozen likelihood calls (see ``benchmarks/clv_fit.py``).
 Run: ``python benchmarks/profile_traits.py [--people 100000 --events 10000000 --threads 2]``.
 """
 
@@ -101,6 +107,32 @@ SELECT * FROM rfm LEFT JOIN chan USING (profile_id) LEFT JOIN hours USING (profi
 """
 
 
+# What build_profiles does between two of its progress steps (build.py, STAGES = 7).
+STAGE_NAMES = {
+    1: "fingerprint + members",
+    2: "hours + affinities",
+    3: "purchases + CLV fit",
+    5: "other traits + assembly",
+    6: "writing tables",
+    7: "report",
+}
+
+
+class StageClock:
+    """Seconds between build_profiles' progress steps, keyed by what ran in between."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def step(self, stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done:
+            name = STAGE_NAMES.get(done, f"step {done}")
+            self.seconds[name] = self.seconds.get(name, 0.0) + now - self.last
+        self.last = now
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
@@ -124,9 +156,11 @@ def main() -> None:
             f"baseline (hand-written DuckDB SQL, core aggregates, {rows:,} rows): {baseline:.1f} s"
         )
 
+        stages = StageClock()
         started = time.perf_counter()
-        report = build_profiles(wh, force=True)
+        report = build_profiles(wh, force=True, progress=stages.step)
         ours = time.perf_counter() - started
+        print("build stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.seconds.items()))
         print(
             f"build_profiles (all traits, CLV fit, tags, written): {ours:.1f} s, "
             f"{report.profiles:,} profiles, CLV error: {report.clv['error']}"
