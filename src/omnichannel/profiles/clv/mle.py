@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 # Stop when no log-parameter moves the mean log-likelihood by more than 1e-8 per unit:
-# parameters then agree with a Newton-refined optimum to about 1e-7 (checked in
+# parameters then agree with a Newton-refined optimum to about 1e-7 (1e-6 asserted in
 # tests/profiles/test_clv_fit.py), well past the published digits.
 GRADIENT_TOLERANCE = 1e-8
 MAX_ITERATIONS = 2000
