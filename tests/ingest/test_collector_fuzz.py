@@ -9,14 +9,12 @@ so it runs in seconds.
 
 from __future__ import annotations
 
-import csv
 import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -213,12 +211,6 @@ _cells = st.one_of(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(csv.Error, pa.ArrowInvalid),
-    reason="ingest/readers.py lets csv.Error (a lone CR in a header cell) and ArrowInvalid "
-    "(a file of one quote) escape as tracebacks; the connector-records area owns the fix",
-)
 def test_the_csv_connector_raises_only_clear_errors_for_any_bytes(
     wh: Warehouse, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,28 @@ def _decode_lines(
     return "".join(kept), rows, letters
 
 
+def _parse_csv(
+    text: str,
+    *,
+    header: list[str],
+    delimiter: str,
+    on_invalid: Callable[[pacsv.InvalidRow], str],
+) -> pa.Table:
+    """Every column as text; rows with the wrong number of cells go to ``on_invalid``."""
+    return pacsv.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        read_options=pacsv.ReadOptions(block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in header},
+            strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+
+
 def read_csv_bytes(
     data: bytes, path: str, *, encoding: str = "utf-8", delimiter: str = ",", source: str, kind: str
 ) -> RawRows:
@@ -180,7 +203,10 @@ def read_csv_bytes(
     )
     text = text.removeprefix("\ufeff")  # Excel writes a byte-order mark before the header
     first_line = text.split("\n", 1)[0].rstrip("\r")
-    raw_header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])
+    try:
+        raw_header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise ValidationError("header", first_line[:80], f"a CSV header line ({exc})") from None
     # Exports pad names (FEBRL writes ", given_name"); a mapping names the trimmed column.
     header = [c.strip() for c in raw_header]
     if not header:
@@ -194,18 +220,21 @@ def read_csv_bytes(
         malformed.append((row.number, row.text, row.actual_columns))
         return "skip"
 
-    table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        read_options=pacsv.ReadOptions(block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in raw_header},
-            strings_can_be_null=False,
-            null_values=[],
-        ),
-    )
+    try:
+        table = _parse_csv(text, header=raw_header, delimiter=delimiter, on_invalid=on_invalid)
+    except pa.ArrowInvalid as exc:
+        # A quote never closed swallows the rest of the file: nothing row-sized to set aside.
+        raise ValidationError(
+            "file", path, f"CSV that can be read to its end ({exc}); check for an unclosed quote"
+        ) from None
+    if table.num_columns != len(header):
+        # A quoted header cell running past the first line: pyarrow and the header disagree.
+        raise ValidationError(
+            "header",
+            first_line[:80],
+            f"a header on one line ({len(header)} cells on its first line, "
+            f"{table.num_columns} columns read)",
+        )
     table = table.rename_columns(header)
     # pyarrow cannot number rows when values may hold newlines; count records instead.
     bad_records = _records_with_wrong_cells(text, delimiter, len(header)) if malformed else []
@@ -237,15 +266,18 @@ def read_csv_bytes(
 def _records_with_wrong_cells(text: str, delimiter: str, cells: int) -> list[int]:
     """1-based numbers of the data records (blank lines aside) whose cell count is off."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    next(reader, None)
     out = []
     number = 0
-    for record in reader:
-        if not record:
-            continue
-        number += 1
-        if len(record) != cells:
-            out.append(number)
+    try:
+        next(reader, None)
+        for record in reader:
+            if not record:
+                continue
+            number += 1
+            if len(record) != cells:
+                out.append(number)
+    except csv.Error:
+        pass  # what Python's reader cannot split keeps row 0 (origin unknown)
     return out
 
 
