@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from omnichannel.errors import ValidationError
+from omnichannel.errors import ValidationError, WarehouseError
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.query import run_sql
 
@@ -66,3 +66,11 @@ def test_a_syntax_error_is_plain_text_with_line_and_column(warehouse_url: str) -
     message = str(raised.value)
     assert "\x1b" not in message
     assert "line 1, column" in message and "SELECT statement" in message
+
+
+def test_a_star_over_a_join_with_repeated_names_says_what_to_alias(warehouse_url: str) -> None:
+    with Warehouse.open(warehouse_url) as wh, pytest.raises(WarehouseError) as raised:
+        _stores(wh)
+        run_sql(wh, "SELECT * FROM stores a, stores b")
+    message = str(raised.value)
+    assert "several columns named 'store_id'" in message and "alias" in message

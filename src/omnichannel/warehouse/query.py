@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 _READ_ONLY = (sge.Select, sge.Union, sge.Intersect, sge.Except)
 # sqlglot underlines the offending token with terminal escapes; a message must be plain text.
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# How Ibis/pyarrow (DuckDB) and PostgreSQL say that two result columns share a name.
+_REPEATED = re.compile(
+    r"Field \"(?P<name>[^\"]+)\" exists \d+ times"
+    r"|column \"(?P<pg>[^\"]+)\" specified more than once"
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,14 @@ def run_sql(wh: Warehouse, sql: str, *, limit: int | None = None) -> QueryResult
             fetched = fetched.slice(0, limit)
     except Exception as exc:
         message = _ANSI.sub("", str(exc))
+        repeated = _REPEATED.search(message)
+        if repeated:  # a ``*`` that named_columns() cannot see into
+            name = repeated["name"] or repeated["pg"]
+            message = (
+                f"the result has several columns named {name!r} (a SELECT * over a join?); "
+                "list the columns and give repeated ones their own alias, "
+                f"e.g. b.{name} AS {name}_2"
+            )
         raise WarehouseError(f"query failed: {message}\nSQL: {sql}") from exc
     return QueryResult(table=fetched, total=total, limit=limit)
 
