@@ -40,3 +40,31 @@ def test_a_source_name_with_markup_is_echoed_as_typed(tmp_path: Path) -> None:
     assert "[bold]shop[/bold]" in created.stdout
     listed = omni("sources", "list", home=home)
     assert "[bold]shop[/bold]" in listed.stdout
+
+
+def test_the_profile_card_prints_markup_in_the_data_literally() -> None:
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from omnichannel.cli.output import escaped
+    from omnichannel.profiles.card import render_card
+
+    when = datetime(2026, 3, 1, 10, 30)
+    data = {
+        "profile_id": "p_[/b]",
+        "looked_up": "email:[red]r[/red]@example.com",
+        "sources": ["crm"],
+        "channels": ["web"],
+        "tags": ["[bold]vip"],
+        "identifiers": {"email": ["[red]r[/red]@example.com"]},
+        "traits": {"first_name": "[/b]", "orders": 2},
+        "timeline": [{"kind": "event", "timestamp": when, "event": "[/i] viewed"}],
+        "orders": [{"timestamp": when, "id": "[o]1", "channel": "web", "total": 9.5}],
+        "conversion_path": None,
+    }
+    console = Console(record=True, width=200, emoji=False)
+    console.print(render_card(escaped(data)))
+    shown = console.export_text()
+    for value in ("p_[/b]", "[red]r[/red]@example.com", "[bold]vip", "[/i] viewed", "[o]1"):
+        assert value in shown, value
