@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="The collector refuses events timestamped more than this before receipt "
         "(default about 5 years).",
     )
+    dedupe_window: timedelta = Field(
+        default=timedelta(days=1),
+        description="The collector's loader drops an event whose messageId was stored this "
+        "recently (a retried call); older duplicates are stored. Seconds or ISO 8601 (P1D). "
+        "Files loaded with `omni ingest` are compared with every stored event.",
+    )
     loader_interval: float = Field(
         default=0.5,
         gt=0,

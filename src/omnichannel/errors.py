@@ -27,3 +27,7 @@ class ValidationError(OmniError):
         self.value = value
         self.accepted = accepted
         super().__init__(f"{field}={value!r} is not accepted: expected {accepted}")
+
+
+class ConflictError(OmniError):
+    """The request conflicts with work in progress (a job running already); try later."""

@@ -8,7 +8,7 @@ from omnichannel import __version__
 from omnichannel.config import Settings
 from omnichannel.opstore import current_revision, head_revision, open_opstore
 from omnichannel.opstore.admin_tokens import active_admin_tokens, create_admin_token
-from omnichannel.warehouse import open_warehouse
+from omnichannel.warehouse import Warehouse, open_warehouse
 from omnichannel.warehouse.backends import redact
 
 
@@ -47,7 +47,12 @@ def describe_installation(settings: Settings) -> dict[str, Any]:
     and how many collector requests were refused for want of a valid write key."""
     settings.ensure_home()
     with open_warehouse(settings.resolved_warehouse_url) as wh:
-        warehouse = wh.describe()
+        return describe(settings, wh)
+
+
+def describe(settings: Settings, wh: Warehouse) -> dict[str, Any]:
+    """``describe_installation`` on an open warehouse (the server's, for one)."""
+    warehouse = wh.describe()
     revision = current_revision(settings.resolved_opstore_url)
     head = head_revision()
     return {

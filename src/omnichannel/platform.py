@@ -126,12 +126,24 @@ class Platform:
 
         return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), [])
 
+    def wake_consumers(self) -> None:
+        """New events are stored: consumers that run look now (the event stream calls this)."""
+        if "consumers" in self.__dict__:
+            self.consumers.wake()
+
     @cached_property
     def lookup(self) -> ProfileLookup:
         """The in-memory identifier index of the Profile API (rebuilt when identity changes)."""
         from omnichannel.profiles.lookup import ProfileLookup
 
         return ProfileLookup(self.config)
+
+    def status(self) -> dict[str, Any]:
+        """Version, home, warehouse (engine, schema, rows per table), operational store."""
+        from omnichannel.installation import describe
+
+        with self.warehouse.reader() as wh:
+            return describe(self.settings, wh)
 
     def close(self) -> None:
         """Stop what runs and close both stores."""

@@ -24,28 +24,40 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home")
 
 
-def test_healthz_reports_warehouse_engine_and_version(settings: Settings) -> None:
+def test_healthz_answers_from_the_process_and_readyz_checks_every_part(
+    settings: Settings,
+) -> None:
     with TestClient(create_app(settings)) as client:
-        body = client.get("/healthz").json()
-    assert body["status"] == "ok"
-    assert body["warehouse"] == {
+        health = client.get("/healthz").json()
+        ready = client.get("/readyz")
+    assert health["status"] == "ok" and health["uptime_seconds"] >= 0
+    assert ready.status_code == 200
+    checks = ready.json()["checks"]
+    assert checks["warehouse"] == {
         "ok": True,
-        "engine": "duckdb",
-        "schema_version": SCHEMA_VERSION,
+        "detail": {"engine": "duckdb", "schema_version": SCHEMA_VERSION},
         "error": None,
     }
+    assert checks["opstore"]["ok"] and checks["jobs"]["ok"]
+    assert checks["loader"]["ok"] and checks["loader"]["detail"]["pending_bytes"] == 0
 
 
-def test_healthz_is_degraded_with_the_reason_when_the_warehouse_cannot_open(
+def test_an_unreachable_warehouse_leaves_healthz_ok_and_readyz_503_with_the_reason(
     tmp_path: Path,
 ) -> None:
     broken = Settings(home=tmp_path, warehouse_url="postgres://nobody@127.0.0.1:1/none")
     with TestClient(create_app(broken)) as client:
-        response = client.get("/healthz")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "degraded"
-    assert "cannot open warehouse postgres://nobody@127.0.0.1:1/none" in body["warehouse"]["error"]
+        health = client.get("/healthz")
+        ready = client.get("/readyz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "unready"
+    assert not body["checks"]["warehouse"]["ok"]
+    assert (
+        "cannot open warehouse postgres://nobody@127.0.0.1:1/none"
+        in (body["checks"]["warehouse"]["error"])
+    )
 
 
 def test_home_page_and_table_api_show_what_the_warehouse_holds(settings: Settings) -> None:

@@ -1,7 +1,8 @@
-"""The FastAPI application: API routers plus the web pages over the same services."""
+"""The FastAPI application: API routers plus the web pages over the same installation."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,20 +12,39 @@ from fastapi.middleware.cors import CORSMiddleware
 from omnichannel import __version__
 from omnichannel.api.auth import AdminDep
 from omnichannel.api.errors import install_error_handlers, install_openapi
-from omnichannel.api.routes import collector, events, health, profiles, sources, warehouse
+from omnichannel.api.routes import (
+    collector,
+    events,
+    health,
+    jobs,
+    profiles,
+    sources,
+    warehouse,
+)
 from omnichannel.api.services import Services
 from omnichannel.config import Settings, get_settings
+from omnichannel.metrics import RequestMetrics
 from omnichannel.web import pages
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app for one installation; ``omni serve`` runs it under Uvicorn."""
+
+def create_app(settings: Settings | None = None, *, serve: bool = False) -> FastAPI:
+    """Build the app for one installation.
+
+    ``serve=True`` is ``omni serve``: the process owns the home, so it also runs the jobs
+    on their schedules and the durable consumers, and writes the runtime file (with a
+    local admin token) through which CLI commands on the same home reach it.
+    """
     services = Services(settings or get_settings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         services.settings.ensure_home()
         services.start_ingest()
+        if serve:
+            services.start_background()
+            services.write_runtime_file()
         try:
             yield
         finally:
@@ -37,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.add_middleware(RequestMetrics, metrics=services.metrics)
     # Browser SDKs: analytics.js posts text/plain (no preflight); clients sending an
     # Authorization header are preflighted, and the preflight must succeed.
     app.add_middleware(
@@ -48,13 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(warehouse.router)
     app.include_router(collector.router)
-    # Write keys are public (they ship in web pages); managing them, and personal data,
-    # need an admin token until users and roles arrive.
+    # Write keys are public (they ship in web pages); managing them, personal data, SQL
+    # and jobs need an admin token until users and roles arrive (per route in warehouse).
+    app.include_router(warehouse.router)
     app.include_router(sources.router, dependencies=[AdminDep])
     app.include_router(events.router)
     app.include_router(profiles.router, dependencies=[AdminDep])
+    app.include_router(jobs.router, dependencies=[AdminDep])
     app.include_router(pages.router)
     install_openapi(app)
     return app

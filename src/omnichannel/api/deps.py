@@ -1,15 +1,20 @@
-"""Typed dependencies for route functions (``SettingsDep``, ``WarehouseDep``)."""
+"""Typed dependencies for route functions (``ServicesDep``, ``PlatformDep``, ``SettingsDep``).
+
+There is deliberately no warehouse dependency: FastAPI may enter a dependency on one
+pool thread and run the route on another, and a warehouse connection belongs to the
+thread that uses it. Routes take ``ServicesDep`` and open ``services.warehouse()`` in
+their own body, which runs on one thread from start to end.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from omnichannel.api.services import Services
 from omnichannel.config import Settings
-from omnichannel.warehouse import Warehouse
+from omnichannel.platform import Platform
 
 
 def get_services(request: Request) -> Services:
@@ -17,15 +22,14 @@ def get_services(request: Request) -> Services:
     return services
 
 
+def get_platform(request: Request) -> Platform:
+    return get_services(request).platform
+
+
 def get_settings_dep(request: Request) -> Settings:
     return get_services(request).settings
 
 
-def get_warehouse(request: Request) -> Iterator[Warehouse]:
-    with get_services(request).warehouse() as wh:
-        yield wh
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
+PlatformDep = Annotated[Platform, Depends(get_platform)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]

@@ -20,7 +20,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from omnichannel.errors import SchemaVersionError, ValidationError, WarehouseError
+from omnichannel.errors import (
+    ConflictError,
+    OmniError,
+    SchemaVersionError,
+    ValidationError,
+    WarehouseError,
+)
 from omnichannel.opstore import OpStoreError
 
 log = logging.getLogger(__name__)
@@ -112,11 +118,24 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": {"message": message}}, status_code=500)
 
 
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": {"message": str(exc)}}, status_code=409)
+
+
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    # Any other error we raise on purpose: the request cannot be done as asked, and the
+    # message (one line, as the CLI prints it) says why.
+    return JSONResponse({"detail": {"message": str(exc)}}, status_code=400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Every error type to its HTTP status, here and nowhere else."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _our_validation)
     for unavailable in (WarehouseError, OpStoreError, SchemaVersionError):
         app.add_exception_handler(unavailable, _unavailable)
+    app.add_exception_handler(ConflictError, _conflict)
+    app.add_exception_handler(OmniError, _refused)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -1,75 +1,141 @@
-"""Long-lived resources the server shares between requests."""
+"""What the server shares between requests: the installation object and the server's parts.
+
+The installation (``Platform``) owns the configuration, both stores, the lookup index,
+the jobs and the consumers; the server adds what only a server has: the collector's
+ingest runtime, the admin-token check, the metrics, and its runtime file.
+
+Each request thread reads the warehouse on a connection of its own
+(``Platform.warehouse.reader()``, see ``warehouse/access.py``): a long query never holds
+up a lookup, and the loader's appends go through the one writer path beside them.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from omnichannel.api.auth import AdminTokens
 from omnichannel.config import Settings
 from omnichannel.ingest.runtime import IngestRuntime
-from omnichannel.opstore import OpStore, open_opstore
+from omnichannel.jobs import RunRecord
+from omnichannel.metrics import Metrics
+from omnichannel.opstore import OpStore
+from omnichannel.platform import Platform
 from omnichannel.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 
 class Services:
-    """Opens the warehouse on first use and serialises access to it.
+    """The server's view of one installation."""
 
-    An Ibis backend is one connection, not safe to share between threads at once;
-    FastAPI runs sync endpoints on a thread pool, so requests take turns. Opening
-    lazily keeps /healthz and the home page up when the warehouse is busy elsewhere
-    (DuckDB lets one process write a file at a time).
-    """
-
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, platform: Platform | None = None) -> None:
         self.settings = settings
-        self._warehouse: Warehouse | None = None
-        self._lock = threading.RLock()
-        self._opstore: OpStore | None = None
-        self._opstore_lock = threading.Lock()
-        # The collector's log and loader; started with the server (see start_ingest).
+        self.platform = platform or Platform(settings)
+        self.metrics = Metrics()
+        self.started = time.monotonic()
+        # The collector's log and loader; started with the server (see start).
         self.ingest: IngestRuntime | None = None
         self._admin_tokens: AdminTokens | None = None
+        self._lock = threading.Lock()
+        self._background = False
+        self._runtime_token: str | None = None
 
     @contextmanager
     def warehouse(self) -> Iterator[Warehouse]:
-        with self._lock:
-            if self._warehouse is None:
-                self._warehouse = Warehouse.open(self.settings.resolved_warehouse_url)
-            yield self._warehouse
+        """This thread's connection to the warehouse (opened on first use)."""
+        with self.platform.warehouse.reader() as wh:
+            yield wh
 
     def opstore(self) -> OpStore:
         """The operational store, opened (and migrated) on first use."""
-        with self._opstore_lock:
-            if self._opstore is None:
-                self._opstore = open_opstore(self.settings.resolved_opstore_url)
-            return self._opstore
+        return self.platform.opstore
 
     def admin_tokens(self) -> AdminTokens:
         """Checks ``Authorization: Bearer`` tokens of management and profile routes."""
         store = self.opstore()
-        with self._opstore_lock:
+        with self._lock:
             if self._admin_tokens is None or self._admin_tokens.store is not store:
                 self._admin_tokens = AdminTokens(store, self.settings.write_key_cache_seconds)
             return self._admin_tokens
 
     def start_ingest(self) -> None:
-        """Open the event log and start the loader (the server calls this on startup)."""
+        """Open the event log and start the loader on the warehouse's writer path."""
         if self.ingest is None:
             self.ingest = IngestRuntime.start(
-                self.settings, lease=self.warehouse, opstore=self.opstore()
+                # Opened at the first batch, not now: the server starts (and answers
+                # /healthz) while the warehouse is unreachable.
+                self.settings,
+                lease=lambda: self.platform.warehouse.writer(),
+                opstore=self.opstore(),
             )
+            # The stream only wakes the consumers; they read the warehouse by load_seq.
+            self.ingest.stream.subscribe(lambda _batch: self.platform.wake_consumers())
+            self.metrics.before_scrape(self._refresh_gauges)
+            self.platform.jobs.on_finish.append(self._count_run)
+
+    def start_background(self) -> None:
+        """Jobs on their schedules and the durable consumers (``omni serve`` runs these)."""
+        if not self._background:
+            self.platform.jobs.start()
+            self.platform.consumers.start()
+            self._background = True
+
+    def _count_run(self, run: RunRecord) -> None:
+        self.metrics.job_runs.labels(run.job, run.status).inc()
+        if run.seconds is not None:
+            self.metrics.job_seconds.labels(run.job).observe(run.seconds)
+
+    def _refresh_gauges(self) -> None:
+        if self.ingest is not None:
+            self.metrics.loader_lag_bytes.set(self.ingest.log.pending_bytes())
+        if self._background:
+            for consumer in self.platform.consumers.consumers:
+                self.metrics.consumer_lag_events.labels(consumer.name).set(
+                    self.platform.consumers.lag(consumer.name)
+                )
+
+    def write_runtime_file(self) -> None:
+        """Tell CLI commands on this home where the server is, with a token made for it."""
+        from omnichannel import __version__
+        from omnichannel.opstore.admin_tokens import create_admin_token
+        from omnichannel.server_runtime import write_runtime
+
+        with self.opstore().session() as session:
+            token = create_admin_token(session, actor=f"omni serve (local, pid {os.getpid()})")
+        url = f"http://{_client_host(self.settings.host)}:{self.settings.port}"
+        self._runtime_token = token
+        write_runtime(self.settings.home, url=url, token=token, version=__version__)
+
+    def _remove_runtime_file(self) -> None:
+        token = self._runtime_token
+        if token is None:
+            return
+        from omnichannel.opstore.admin_tokens import revoke_admin_token
+        from omnichannel.server_runtime import remove_runtime
+
+        remove_runtime(self.settings.home)
+        try:
+            with self.opstore().session() as session:
+                revoke_admin_token(session, token, actor=f"omni serve (pid {os.getpid()})")
+        except Exception:
+            log.exception("could not revoke the server's local admin token")
+        self._runtime_token = None
 
     def close(self) -> None:
+        self._remove_runtime_file()
         if self.ingest is not None:
             self.ingest.stop()  # final drain needs the warehouse, so before closing it
             self.ingest = None
-        with self._opstore_lock:
-            if self._opstore is not None:
-                self._opstore.close()
-                self._opstore = None
-        with self._lock:
-            if self._warehouse is not None:
-                self._warehouse.close()
-                self._warehouse = None
+        self.platform.close()
+
+
+def _client_host(host: str) -> str:
+    """Where a local client reaches a server listening on ``host`` (0.0.0.0 means any)."""
+    if host in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

@@ -23,8 +23,18 @@ def serve(
     if port is not None:
         settings.port = port
     settings.ensure_home()
+    from omnichannel.server_runtime import read_runtime
+
+    running = read_runtime(settings.home)
+    if running is not None:
+        from omnichannel.errors import ConfigError
+
+        raise ConfigError(
+            f"{running.describe()} already owns this home; stop it first (kill {running.pid}) "
+            "or give this one another --home"
+        )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, serve=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 RECORD_VERSION = 1
 # The loader starts a micro-batch early once this much is waiting in the log.
 GATHER_BYTES = 4 * 1024 * 1024
+# A retried call is recognised by its messageId among the events stored this recently
+# (Segment's look-back window is about a day; OMNI_DEDUPE_WINDOW changes it).
+DEDUPE_WINDOW = timedelta(days=1)
+# The loader counts as stalled when bytes wait this long with no batch stored.
+STALL_SECONDS = 30.0
 # Tables whose new rows are numbered 1, 2, 3... in the order stored, across every path
 # that appends them, so durable consumers can read "after N" (see consumers/runner.py).
 SEQUENCES = {EVENTS.name: "load_seq"}
@@ -129,19 +134,26 @@ def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return table.cast(schema)
 
 
-def store_new(wh: Warehouse, name: str, rows: pa.Table, key: str) -> pa.Table:
+def store_new(
+    wh: Warehouse, name: str, rows: pa.Table, key: str, *, since: datetime | None = None
+) -> pa.Table:
     """Append the rows whose ``key`` the table does not hold yet; returns those rows.
 
-    The anti-join runs in the warehouse engine, so this costs one scan of ``key``
-    however large the table is, and works the same on every engine.
+    The anti-join runs in the warehouse engine. With ``since``, only rows stored
+    (``loaded_at``) since then are compared: the collector's dedupe window, which makes a
+    micro-batch cost the same however large the table grows (rows are appended in
+    ``loaded_at`` order, so the engine skips older row groups by their min/max).
     """
     if rows.num_rows == 0:
         return rows
     con = getattr(wh.con, "con", None)
     if wh.engine == "duckdb" and isinstance(con, duckdb.DuckDBPyConnection):
-        return _store_new_duckdb(con, wh.spec(name).name, rows, key)
+        return _store_new_duckdb(con, wh.spec(name).name, rows, key, since)
     candidates = ibis.memtable(rows)
-    fresh = candidates.anti_join(wh.table(name), key).to_pyarrow()
+    stored = wh.table(name)
+    if since is not None:
+        stored = stored.filter(stored.loaded_at >= since)
+    fresh = candidates.anti_join(stored, key).to_pyarrow()
     fresh = _numbered(wh, name, conform(wh.spec(name), fresh))
     wh.append(name, fresh)
     return fresh
@@ -157,19 +169,25 @@ def _numbered(wh: Warehouse, name: str, rows: pa.Table) -> pa.Table:
 
 
 def _store_new_duckdb(
-    con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, key: str
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pa.Table,
+    key: str,
+    since: datetime | None = None,
 ) -> pa.Table:
     """``store_new`` in one DuckDB statement: no Ibis expressions, no second scan of rows."""
     target = BY_NAME[table]
     sequence = next_sequence_sql(table)
     columns = f"* REPLACE ({sequence})" if sequence else "*"
+    window = "" if since is None else " AND t.loaded_at >= $since"
     cursor = con.cursor()
     try:
         cursor.register("candidates", conform(target, rows))
         fresh = cursor.execute(
             f'INSERT INTO "{table}" BY NAME SELECT {columns} FROM candidates AS c '
-            f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE t."{key}" = c."{key}") '
-            "RETURNING *"
+            f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE t."{key}" = c."{key}"'
+            f"{window}) RETURNING *",
+            {} if since is None else {"since": since},
         ).to_arrow_table()
     except duckdb.Error as exc:
         raise WarehouseError(f"could not append to {table}: {exc}") from exc
@@ -223,6 +241,7 @@ def load_once(
     *,
     stream: EventStream | None = None,
     max_bytes: int = 8 * 1024 * 1024,
+    dedupe_window: timedelta | None = DEDUPE_WINDOW,
 ) -> DrainResult:
     """Store one micro-batch from the checkpoint on; returns what it did (0 records: caught up)."""
     start = log_.checkpoint()
@@ -238,7 +257,8 @@ def load_once(
         "loaded_at",
         pa.array([_now()] * table.num_rows, pa.timestamp("us")),
     )
-    stored = store_new(wh, EVENTS.name, table, "message_id")
+    since = None if dedupe_window is None else _now() - dedupe_window
+    stored = store_new(wh, EVENTS.name, table, "message_id", since=since)
     letters_table = _rows_table(
         first_of_each(letters, "dead_letter_id"), DEAD_LETTERS.schema.to_pyarrow()
     )
@@ -260,11 +280,12 @@ def drain(
     *,
     stream: EventStream | None = None,
     max_bytes: int = 8 * 1024 * 1024,
+    dedupe_window: timedelta | None = DEDUPE_WINDOW,
 ) -> DrainResult:
     """Store everything durable in the log; returns the totals."""
     total = DrainResult(checkpoint=log_.checkpoint())
     while True:
-        step = load_once(log_, wh, stream=stream, max_bytes=max_bytes)
+        step = load_once(log_, wh, stream=stream, max_bytes=max_bytes, dedupe_window=dedupe_window)
         if step.records == 0:
             return total
         total.add(step)
@@ -287,13 +308,17 @@ class Loader:
         *,
         stream: EventStream | None,
         interval: float = 0.5,
+        dedupe_window: timedelta | None = DEDUPE_WINDOW,
     ) -> None:
         self.log = log_
         self.lease = lease
         self.stream = stream
         self.interval = interval
+        self.dedupe_window = dedupe_window
         self.totals = DrainResult(checkpoint=log_.checkpoint())
         self.last_error: str | None = None
+        # When a batch was last stored, or the loader last found nothing to do.
+        self.last_progress = time.monotonic()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_load = 0.0
@@ -304,13 +329,34 @@ class Loader:
         self._thread.start()
 
     def _batches(self) -> Iterator[DrainResult]:
-        # Lease only when there is work: the warehouse may be slow to open, or unreachable.
-        while not self._stop.is_set() and self.log.pending_bytes() > 0:
+        # Store what was durable when this round began, then wait for the next interval:
+        # under steady traffic the loader would otherwise never pause, and batches stay
+        # small and many. Lease only when there is work: the warehouse may be unreachable.
+        target = self.log.end
+        while not self._stop.is_set() and self.log.checkpoint() < target:
             with self.lease() as wh:
-                step = load_once(self.log, wh, stream=self.stream)
+                step = load_once(self.log, wh, stream=self.stream, dedupe_window=self.dedupe_window)
             if step.records == 0:
                 return
+            self.last_progress = time.monotonic()
             yield step
+
+    def health(self) -> dict[str, Any]:
+        """Lag, last error and whether the loader is stalled (bytes waiting, no progress)."""
+        pending = self.log.pending_bytes()
+        if pending == 0:
+            self.last_progress = time.monotonic()
+        idle = time.monotonic() - self.last_progress
+        alive = self._thread.is_alive()
+        stalled = pending > 0 and (not alive or idle > max(STALL_SECONDS, 20 * self.interval))
+        return {
+            "running": alive,
+            "pending_bytes": pending,
+            "seconds_since_progress": round(idle, 3),
+            "stalled": stalled,
+            "last_error": self.last_error,
+            "events_stored": self.totals.events_stored,
+        }
 
     def _gather(self) -> None:
         # One micro-batch per interval at most, unless a backlog builds up: the loader
@@ -348,6 +394,8 @@ class Loader:
             return
         try:
             with self.lease() as wh:
-                self.totals.add(drain(self.log, wh, stream=self.stream))
+                self.totals.add(
+                    drain(self.log, wh, stream=self.stream, dedupe_window=self.dedupe_window)
+                )
         except Exception:
             log.exception("loader: final drain failed; events remain in the log")

@@ -50,7 +50,13 @@ class IngestRuntime:
     def start(cls, settings: Settings, *, lease: WarehouseLease, opstore: OpStore) -> IngestRuntime:
         event_log = EventLog.open(settings.log_dir, segment_bytes=settings.log_segment_bytes)
         stream = InProcessStream()
-        loader = Loader(event_log, lease, stream=stream, interval=settings.loader_interval)
+        loader = Loader(
+            event_log,
+            lease,
+            stream=stream,
+            interval=settings.loader_interval,
+            dedupe_window=settings.dedupe_window,
+        )
         loader.start()
         log.info(
             "ingest: event log %s opened at offset %d (checkpoint %d)",

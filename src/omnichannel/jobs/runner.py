@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from omnichannel.errors import OmniError
+from omnichannel.errors import ConflictError
 from omnichannel.jobs.history import JobHistory, RunRecord, runner_name
 from omnichannel.jobs.registry import Job, JobRegistry, Progress
 
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 1.0
 
 
-class JobBusy(OmniError):
+class JobBusy(ConflictError):
     """The job is running already (in this process or another)."""
 
 
@@ -67,6 +67,8 @@ class JobRunner:
         self.name = runner_name()
         self._scheduler: Any = None
         self._threads: list[threading.Thread] = []
+        # Told of every finished run (the server counts them in /metrics).
+        self.on_finish: list[Callable[[RunRecord], None]] = []
 
     def period(self, job: Job) -> timedelta | None:
         """How often the job runs here: its setting when there is one, else its default."""
@@ -124,6 +126,11 @@ class JobRunner:
             stop_renewing.set()
             renewer.join()
             self.history.release(job.name, self.name)
+        for listener in self.on_finish:
+            try:
+                listener(record)
+            except Exception:
+                log.exception("job %s: a run listener failed", job.name)
         return record
 
     def _renew(self, job: str, stop: threading.Event) -> None:

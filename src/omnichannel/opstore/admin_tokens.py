@@ -84,3 +84,20 @@ def find_admin_token(session: Session, token: str) -> AdminToken | None:
     if found is None or not secrets.compare_digest(found.token_hash, digest):
         return None
     return found
+
+
+def revoke_admin_token(session: Session, token: str, *, actor: str) -> bool:
+    """Revoke one active token (e.g. a server's local one at shutdown); False if unknown."""
+    found = find_admin_token(session, token)
+    if found is None:
+        return False
+    found.revoked_at = utcnow()
+    record(
+        session,
+        actor=actor,
+        action="admin_token.revoke",
+        object_type="admin_token",
+        object_id=found.id,
+        details={"prefix": found.prefix},
+    )
+    return True

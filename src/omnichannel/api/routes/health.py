@@ -1,40 +1,125 @@
-"""Liveness and readiness."""
+"""Liveness (``/healthz``), readiness (``/readyz``) and metrics (``/metrics``).
+
+``/healthz`` answers from the process alone and never touches a store: a load balancer
+or supervisor asking "is it alive" must get an answer while a long query runs or the
+warehouse is unreachable. ``/readyz`` checks what serving needs (warehouse, operational
+store, event log, loader, jobs) and answers 503 with the reasons when something fails.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from omnichannel import __version__
 from omnichannel.api.deps import ServicesDep
-from omnichannel.errors import OmniError
+from omnichannel.api.services import Services
 
 router = APIRouter(tags=["health"])
 
 
-class WarehouseHealth(BaseModel):
+class Health(BaseModel):
+    status: str = Field(description="Always ok while the process answers.")
+    version: str
+    uptime_seconds: float
+
+
+class Check(BaseModel):
     ok: bool
-    engine: str | None = None
-    schema_version: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
 
 
-class Health(BaseModel):
-    status: str
+class Readiness(BaseModel):
+    status: str = Field(description="ready, or unready when any check fails.")
     version: str
-    warehouse: WarehouseHealth
+    checks: dict[str, Check]
 
 
 @router.get("/healthz", response_model=Health)
 def healthz(services: ServicesDep) -> Health:
-    """Liveness plus whether the warehouse opens; status is "degraded" when it does not."""
-    try:
-        with services.warehouse() as wh:
-            warehouse = WarehouseHealth(
-                ok=True, engine=wh.engine, schema_version=wh.schema_report.version
-            )
-    except OmniError as exc:
-        warehouse = WarehouseHealth(ok=False, error=str(exc))
+    """Liveness: the process answers. Reads no store, so it answers while they are busy."""
     return Health(
-        status="ok" if warehouse.ok else "degraded", version=__version__, warehouse=warehouse
+        status="ok",
+        version=__version__,
+        uptime_seconds=round(time.monotonic() - services.started, 3),
     )
+
+
+def _check(probe: Any) -> Check:
+    try:
+        detail = probe()
+    except Exception as exc:
+        return Check(ok=False, error=f"{type(exc).__name__}: {exc}")
+    ok = bool(detail.pop("ok", True))
+    return Check(ok=ok, detail=detail, error=None if ok else detail.get("reason"))
+
+
+def _warehouse(services: Services) -> dict[str, Any]:
+    from omnichannel.warehouse.tables import META_TABLE
+
+    with services.warehouse() as wh:
+        wh.con.table(META_TABLE).count().to_pyarrow()  # a round trip on this connection
+        return {"engine": wh.engine, "schema_version": wh.schema_report.version}
+
+
+def _opstore(services: Services) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    store = services.opstore()
+    with store.session() as session:
+        session.execute(text("SELECT 1"))
+    return {"revision": store.revision}
+
+
+def _loader(services: Services) -> dict[str, Any]:
+    if services.ingest is None:
+        return {"ok": False, "reason": "the collector's event log is not open"}
+    health = services.ingest.loader.health()
+    if health["stalled"]:
+        reason = (
+            f"the loader has stored nothing for {health['seconds_since_progress']:.0f}s with "
+            f"{health['pending_bytes']} bytes waiting"
+            + (f": {health['last_error']}" if health["last_error"] else "")
+        )
+        return {"ok": False, "reason": reason, **health}
+    return health
+
+
+def _jobs(services: Services) -> dict[str, Any]:
+    failed = [
+        row["name"]
+        for row in services.platform.jobs.describe()
+        if row["last_run"] is not None and row["last_run"]["status"] == "failed"
+    ]
+    # A failed job is reported, not made a reason to stop serving: it runs again later.
+    return {"last_run_failed": failed}
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A check failed; each says why."}},
+)
+def readyz(services: ServicesDep) -> Any:
+    """Readiness: warehouse, operational store, event log and loader (lag, stall), jobs."""
+    checks = {
+        "warehouse": _check(lambda: _warehouse(services)),
+        "opstore": _check(lambda: _opstore(services)),
+        "loader": _check(lambda: _loader(services)),
+        "jobs": _check(lambda: _jobs(services)),
+    }
+    ready = all(check.ok for check in checks.values())
+    body = Readiness(status="ready" if ready else "unready", version=__version__, checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response, summary="Prometheus metrics (text format)")
+def metrics(services: ServicesDep) -> Response:
+    """Requests by route and status with latency, events, loader and consumer lag, jobs."""
+    body, content_type = services.metrics.exposition()
+    return Response(body, media_type=content_type)
