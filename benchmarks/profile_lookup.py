@@ -252,12 +252,15 @@ def over_http(
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", timeout=300, headers=headers
         ) as client:
-            for _ in range(300):
+            deadline = time.monotonic() + 300  # a loaded machine starts the server slowly
+            while True:
                 try:
                     if client.get("/healthz").status_code == 200:
                         break
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    assert server.poll() is None, "omni serve exited"
+                    assert time.monotonic() < deadline, "omni serve did not start"
+                    time.sleep(0.2)
             started = time.perf_counter()
             kind, value, _ = lookups[0]
             check("traits", client.get(f"/v1/profiles/{kind}:{value}/traits"))

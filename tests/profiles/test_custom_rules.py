@@ -171,13 +171,15 @@ class _server:
             stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{self.port}"
-        for _ in range(300):
+        deadline = time.monotonic() + 120  # generous: the machine may be busy
+        while True:
             try:
                 if httpx.get(base + "/healthz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 assert self.process.poll() is None, "omni serve exited"
-                time.sleep(0.1)
+                assert time.monotonic() < deadline, "omni serve did not start"
+                time.sleep(0.2)
         return _Client(base, headers)
 
     def __exit__(self, *exc: object) -> None:

@@ -175,7 +175,15 @@ def build_profiles(
         replace_tables(
             wh,
             [
-                _replacement("profiles", final, ("profile_id",), index=("profile_id",)),
+                Replacement(
+                    "profiles",
+                    final,
+                    PROFILES.schema,
+                    order_by=("profile_id",),
+                    # The Profile API reads one row by profile_id on every traits call.
+                    index=("profile_id",),
+                    index_engines=("duckdb", "postgres"),
+                ),
                 _replacement("profile_hours", hour_table, ("profile_id", "hour_of_week")),
                 _replacement("profile_affinities", weights, ("profile_id", "kind", "value")),
                 Replacement(

@@ -18,10 +18,9 @@ string array (about 40 bytes a key: 160 MB for 4 million keys), searched by bise
 (about 25 string comparisons). It is rebuilt when the identity tables change, which is
 checked at most every ``check_seconds`` with one aggregate query.
 
-The profile row itself is fetched from the ``profiles`` table by ``profile_id``. The build
-writes that table sorted by ``profile_id`` (``profiles.swap``), so on DuckDB the row
-groups' min/max statistics make it a point read; on PostgreSQL an index does (the build
-creates it; created here too for a table written before). On DuckDB the statement is
+The profile row itself is fetched from the ``profiles`` table by ``profile_id``; on
+DuckDB and PostgreSQL an index on that column (the build creates it when it swaps the
+table in; created here if missing) makes it a point read, and on DuckDB the statement is
 compiled from Ibis once and then run as a prepared statement, which saves the 5 ms Ibis
 spends compiling each expression.
 
@@ -53,7 +52,7 @@ PROFILE_ID = "profile_id"
 SEP = "\x1f"
 # Pseudo-identifiers the identity graph uses for probabilistic links; not a person's ids.
 INTERNAL_TYPES = ("linkage",)
-INDEX_NAME = "omni_profiles_profile_id"
+INDEX_NAME = "omni_profiles_profile_id"  # = swap.index_name("profiles", ("profile_id",))
 _SENTINEL = "omni-lookup-sentinel-7f3a"
 
 
@@ -303,13 +302,8 @@ class ProfileLookup:
 
 
 def ensure_profiles_index(wh: Warehouse) -> None:
-    """A PostgreSQL index on ``profiles.profile_id`` so fetching one row is a point read.
-
-    Not on DuckDB: the build writes the table sorted by ``profile_id``, which its row-group
-    statistics already prune on, and an ART index would have to be rebuilt after every
-    build's swap (seconds at a million profiles, on a request).
-    """
-    if wh.engine == "postgres":
+    """An index on ``profiles.profile_id`` so fetching one row is a point read."""
+    if wh.engine in ("duckdb", "postgres"):
         dialect.execute(
             wh.con, f'CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON "profiles" ("profile_id")'
         )

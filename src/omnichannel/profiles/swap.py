@@ -7,7 +7,9 @@ tables and renames the new ones, so a reader sees either every old table or ever
 one (DuckDB and PostgreSQL both keep DDL transactional; readers of the old version keep
 their snapshot). Rows are written in ``order_by`` order: DuckDB keeps insertion order, so
 each row group holds a narrow range of profile ids and its min/max statistics let a
-point read by ``profile_id`` skip every other group.
+point read by ``profile_id`` skip every other group. An index, where asked for, is
+created on the renamed table inside the same transaction (DuckDB cannot rename a table
+that has one), under a stable name (``omni_<table>_<column>``).
 
 Example::
 
@@ -16,7 +18,6 @@ Example::
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -36,8 +37,10 @@ class Replacement:
     rows: ir.Table
     schema: ibis.Schema
     order_by: tuple[str, ...] = ()
-    # Columns of a B-tree index PostgreSQL gets on the new table (DuckDB relies on order).
+    # Columns of an index on the new table, on the engines named (a big DuckDB table
+    # usually does without: its row-group statistics on the sort order prune as well).
     index: tuple[str, ...] = ()
+    index_engines: tuple[str, ...] = ("postgres",)
 
 
 def replace_tables(
@@ -60,18 +63,23 @@ def replace_tables(
         if r.order_by:
             typed = typed.order_by(list(r.order_by))
         wh.con.insert(side, typed)
-        if r.index and wh.engine == "postgres":
-            # A fresh name each time: the old table's index goes with the old table.
-            name = f"omni_{r.name}_{uuid.uuid4().hex[:8]}"
-            columns = ", ".join(f'"{c}"' for c in r.index)
-            dialect.execute(wh.con, f'CREATE INDEX "{name}" ON "{side}" ({columns})')
         statements += [
             f'DROP TABLE IF EXISTS "{r.name}"',
             f'ALTER TABLE "{side}" RENAME TO "{r.name}"',
         ]
+        if r.index and wh.engine in r.index_engines:
+            # The old table's index went with it, so its name is free again.
+            columns = ", ".join(f'"{c}"' for c in r.index)
+            statements.append(
+                f'CREATE INDEX "{index_name(r.name, r.index)}" ON "{r.name}" ({columns})'
+            )
         if written is not None:
             written(r.name)
     _in_one_transaction(wh, statements)
+
+
+def index_name(table: str, columns: tuple[str, ...]) -> str:
+    return f"omni_{table}_{columns[0]}"
 
 
 def _in_one_transaction(wh: Warehouse, statements: list[str]) -> None:
