@@ -39,7 +39,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
         second = platform.jobs.run("profiles")
         assert second.detail["build"] == "unchanged"
         listed = {row["name"]: row for row in platform.jobs.describe()}
-        assert set(listed) == {"linkage", "profiles"}
+        assert set(listed) == {"identity", "ingest", "linkage", "profiles", "profiles-build"}
         assert listed["profiles"]["every_seconds"] == 900
         assert listed["profiles"]["last_run"]["id"] == second.id
 
@@ -47,13 +47,17 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
 def test_job_schedules_come_from_the_settings(tmp_path: Path) -> None:
     with Platform.open(tmp_path / "home", job_schedules="profiles=5m, linkage=1d") as platform:
         listed = {row["name"]: row["every_seconds"] for row in platform.jobs.describe()}
-    assert listed == {"linkage": 86400, "profiles": 300}
+    assert listed["linkage"] == 86400 and listed["profiles"] == 300
+    assert listed["identity"] is None
 
 
 def test_a_schedule_for_an_unknown_job_or_a_bad_period_is_refused(tmp_path: Path) -> None:
     with (
         Platform.open(tmp_path / "home", job_schedules="profile=5m") as platform,
-        pytest.raises(ValidationError, match=r"job='profile'.*linkage, profiles"),
+        pytest.raises(
+            ValidationError,
+            match=r"job='profile'.*identity, ingest, linkage, profiles, profiles-build",
+        ),
     ):
         platform.jobs.describe()
     with pytest.raises(ConfigError, match="name=period"):

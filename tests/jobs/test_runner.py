@@ -27,7 +27,7 @@ def store(opstore_url: str) -> Iterator[OpStore]:
 
 
 def _counting_job(name: str = "count", every: timedelta | None = None) -> Job:
-    def run(platform: Any, progress: Any) -> JobOutcome:
+    def run(platform: Any, progress: Any, options: Any) -> JobOutcome:
         progress("counting", 3, 3)
         platform["runs"] += 1
         return JobOutcome(rows=42, detail={"note": "counted"})
@@ -54,7 +54,7 @@ def test_a_run_is_recorded_with_its_rows_detail_and_progress(store: OpStore) -> 
 def test_a_failing_job_is_recorded_with_its_error_and_releases_its_lock(store: OpStore) -> None:
     calls = {"n": 0}
 
-    def flaky(platform: Any, progress: Any) -> JobOutcome:
+    def flaky(platform: Any, progress: Any, options: Any) -> JobOutcome:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("warehouse unreachable")
@@ -68,7 +68,7 @@ def test_a_failing_job_is_recorded_with_its_error_and_releases_its_lock(store: O
 
 
 def _blocking_job(entered: threading.Event, release: threading.Event) -> Job:
-    def run(platform: Any, progress: Any) -> JobOutcome:
+    def run(platform: Any, progress: Any, options: Any) -> JobOutcome:
         entered.set()
         release.wait(30)
         return JobOutcome(rows=1)

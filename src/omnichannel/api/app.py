@@ -14,6 +14,7 @@ from omnichannel.api.auth import AdminDep
 from omnichannel.api.errors import install_error_handlers, install_openapi
 from omnichannel.api.routes import (
     collector,
+    dead_letters,
     events,
     health,
     jobs,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(events.router)
     app.include_router(profiles.router, dependencies=[AdminDep])
     app.include_router(jobs.router, dependencies=[AdminDep])
+    app.include_router(dead_letters.router, dependencies=[AdminDep])
     app.include_router(pages.router)
     install_openapi(app)
     return app

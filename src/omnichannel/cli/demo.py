@@ -31,10 +31,12 @@ def demo(
 ) -> None:
     """Generate a synthetic retailer, feed it through ingestion, then link, resolve, profile."""
     from omnichannel.cli.output import progress_bars
+    from omnichannel.cli.remote import refuse_while_served
     from omnichannel.demo import DemoConfig, run_demo
     from omnichannel.pipeline import run_pipeline
 
     settings = settings_of(ctx, needs_installation=False)
+    refuse_while_served(settings, "a demo rewrites the warehouse the server is serving")
     initialise(settings)
     config = DemoConfig(seed=seed, people=people, days=days, start=_as_date(start))
     with (

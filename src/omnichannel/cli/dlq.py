@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from omnichannel.cli.context import settings_of
@@ -41,10 +43,25 @@ def list_letters(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Dead letters still pending (not accepted by a replay), newest first."""
+    from omnichannel.cli.remote import on_installation
+
     chosen = output_format(fmt, as_json)
-    with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
-        rows = pending(wh, source=source, include_accepted=include_accepted, limit=limit)
-        total = count_pending(wh, source=source, include_accepted=include_accepted)
+
+    def local(platform: Any) -> dict[str, Any]:
+        with platform.warehouse.reader() as wh:
+            return {
+                "rows": pending(wh, source=source, include_accepted=include_accepted, limit=limit),
+                "total": count_pending(wh, source=source, include_accepted=include_accepted),
+            }
+
+    page = on_installation(
+        settings_of(ctx),
+        local=local,
+        remote=lambda server: server.get(
+            "/v1/dead-letters", source=source, all=include_accepted, limit=limit
+        ),
+    )
+    rows, total = page["rows"], page["total"]
     emit_listing(
         noun="dead letter",
         columns=LETTER_COLUMNS if chosen == "table" else list(rows[0]) if rows else LETTER_COLUMNS,

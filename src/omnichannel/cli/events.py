@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from omnichannel.cli.context import settings_of
@@ -20,8 +22,15 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Stored events by source and type, and dead letters by source and reason."""
-    with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
-        result = event_stats(wh)
+    from omnichannel.cli.remote import on_installation
+
+    def local(platform: Any) -> dict[str, Any]:
+        with platform.warehouse.reader() as wh:
+            return event_stats(wh)
+
+    result = on_installation(
+        settings_of(ctx), local=local, remote=lambda server: server.get("/v1/events/stats")
+    )
     if as_json:
         emit_json(result)
         return
@@ -55,7 +64,10 @@ def drain(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Load whatever the event log holds into the warehouse (when the server is stopped)."""
+    from omnichannel.cli.remote import refuse_while_served
+
     settings = settings_of(ctx)
+    refuse_while_served(settings, "the running server loads its event log itself")
     with (
         EventLog.open(settings.log_dir) as log,
         open_warehouse(settings.resolved_warehouse_url) as wh,

@@ -13,13 +13,12 @@ from omnichannel.cli.output import (
     emit_json,
     escape,
     key_value_table,
-    progress_bars,
     rows_table,
 )
 from omnichannel.config import Settings
 from omnichannel.configuration import InstallationConfig
 from omnichannel.identity import explain as explain_identifier
-from omnichannel.identity import parse_identifier, resolve
+from omnichannel.identity import parse_identifier
 from omnichannel.identity.rules import RULES_FILE_NAME, IdentityRules
 from omnichannel.warehouse import open_warehouse
 
@@ -49,20 +48,18 @@ def resolve_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Resolve identities: incremental by default (new observations only), --full rebuilds."""
+    from omnichannel.cli.jobs import run_as_job
+
     settings = settings_of(ctx)
-    rules = _rules(settings, rules_file)
-    with (
-        open_warehouse(settings.resolved_warehouse_url) as wh,
-        progress_bars(not as_json) as progress,
-    ):
-        report = resolve(wh, rules=rules, full=full, progress=progress)
-    data = report.as_dict()
+    options = {"full": full, "rules": str(rules_file.resolve()) if rules_file else None}
+    # The `identity` job, here or on the server that owns the home: same work, same output.
+    data = run_as_job(settings, "identity", options, show_progress=not as_json)["detail"]
     if as_json:
         emit_json(data)
         return
     refusals = data.pop("refusals")
     assert isinstance(refusals, dict)
-    console.print(key_value_table(f"Identity resolution ({report.mode})", data))
+    console.print(key_value_table(f"Identity resolution ({data['mode']})", data))
     if refusals:
         console.print(
             rows_table("Refused identifiers", ["rule", "identifiers"], sorted(refusals.items()))

@@ -7,12 +7,9 @@ from pathlib import Path
 import typer
 
 from omnichannel.cli.context import settings_of
-from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, progress_bars, rows_table
-from omnichannel.ingest.connectors import ingest_file
+from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
+from omnichannel.ingest.connectors import IngestReport
 from omnichannel.ingest.kinds import KINDS
-from omnichannel.ingest.mapping import load_mapping, mapping_of_source, remember_mapping
-from omnichannel.ingest.segment import Limits
-from omnichannel.warehouse import open_warehouse
 
 
 def ingest(
@@ -32,28 +29,22 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Load one file; refused rows go to dead letters (see `omni dlq list`)."""
+    from omnichannel.cli.jobs import run_as_job
+
     settings = settings_of(ctx)
     settings.ensure_home()
-    chosen = load_mapping(mapping) if mapping else mapping_of_source(settings.home, source, kind)
-    with (
-        open_warehouse(settings.resolved_warehouse_url) as wh,
-        progress_bars(enabled=not as_json) as progress,
-    ):
-        report = ingest_file(
-            wh,
-            file,
-            kind=kind,
-            source=source,
-            mapping=chosen,
-            fmt=fmt,
-            region=settings.default_region,
-            currency=settings.default_currency,
-            progress=progress,
-            limits=Limits(max_future=settings.event_max_future, max_age=settings.event_max_age),
-        )
-    # Only a mapping that loaded becomes the source's; a failed load leaves the old one.
-    if mapping and chosen is not None:
-        remember_mapping(settings.home, source, chosen)
+    options = {
+        # Paths as the server sees them: it runs on this machine (its runtime file is here).
+        "path": str(file.resolve()),
+        "kind": kind,
+        "source": source,
+        "mapping": str(Path(mapping).resolve()) if mapping and Path(mapping).is_file() else mapping,
+        "format": fmt,
+    }
+    # The `ingest` job, here or on the server that owns the home: same load, same report.
+    report = IngestReport(
+        **run_as_job(settings, "ingest", options, show_progress=not as_json)["detail"]
+    )
     if as_json:
         emit_json(report.as_dict())
         return

@@ -90,6 +90,34 @@ def _follow(server: Any, run: dict[str, Any], show_progress: bool) -> dict[str, 
     return run
 
 
+def run_as_job(
+    settings: Any, name: str, options: dict[str, Any], *, show_progress: bool
+) -> dict[str, Any]:
+    """Run a job here, or on the server that owns the home, and return its run record.
+
+    What a long command (``omni identity resolve``, ``omni profiles build``) does, so it
+    runs the same way in both places, shows progress, and is kept in the job history.
+    A failed run raises its error, as the library would have.
+    """
+    from omnichannel.cli.remote import on_installation
+
+    def local(platform: Any) -> dict[str, Any]:
+        with progress_bars(show_progress) as progress:
+            record: dict[str, Any] = platform.jobs.run(
+                name, options=options, progress=progress
+            ).public()
+        return record
+
+    def remote(server: Any) -> dict[str, Any]:
+        started = server.post(f"/api/jobs/{name}/runs", json={"options": options})
+        return _follow(server, started, show_progress)
+
+    run = on_installation(settings, local=local, remote=remote)
+    if run["status"] != "succeeded":
+        raise JobFailedError(str(run["error"]))
+    return run
+
+
 @app.command("run")
 def run_job(
     ctx: typer.Context,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 import typer
 
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, escaped
-from omnichannel.configuration import InstallationConfig
 from omnichannel.profiles.card import card_data, render_card
-from omnichannel.profiles.lookup import ProfileLookup
-from omnichannel.warehouse import open_warehouse
 
 app = typer.Typer(help="One profile: the 360° view of a person.", no_args_is_help=True)
 
@@ -27,10 +27,23 @@ def show(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Identifiers, sources and channels, key traits and tags, timeline, orders, path."""
-    settings = settings_of(ctx)
-    lookup = ProfileLookup(InstallationConfig.load(settings))
-    with open_warehouse(settings.resolved_warehouse_url) as wh:
-        data = card_data(wh, lookup, identifier, recent=recent, lookback_days=lookback_days)
+    from omnichannel.cli.remote import on_installation
+
+    def local(platform: Any) -> dict[str, Any]:
+        with platform.warehouse.reader() as wh:
+            return card_data(
+                wh, platform.lookup, identifier, recent=recent, lookback_days=lookback_days
+            )
+
+    data = on_installation(
+        settings_of(ctx),
+        local=local,
+        remote=lambda server: server.get(
+            f"/v1/profiles/{quote(identifier, safe=':@')}/card",
+            recent=recent,
+            lookback_days=lookback_days,
+        ),
+    )
     if as_json:
         emit_json(data)
         return

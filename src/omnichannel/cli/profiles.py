@@ -13,12 +13,9 @@ from omnichannel.cli.output import (
     console,
     emit_json,
     key_value_table,
-    progress_bars,
     rows_table,
 )
-from omnichannel.configuration import InstallationConfig
 from omnichannel.errors import ValidationError
-from omnichannel.profiles.build import build_profiles
 from omnichannel.profiles.tags import TAGS_FILE_NAME
 from omnichannel.profiles.traits.hours import DEFAULT_TIMEZONE
 from omnichannel.warehouse import open_warehouse
@@ -60,22 +57,18 @@ def build_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Build every profile: identifiers, presence, consent, RFM, channels, hours, CLV, tags."""
+    from omnichannel.cli.jobs import run_as_job
+
     settings = settings_of(ctx)
-    # Tags, identity rules, consent source and time zone: the installation's, read once.
-    config = InstallationConfig.load(settings, tags_file=tags_file, timezone=timezone)
     when = _as_of(as_of)
-    with (
-        open_warehouse(settings.resolved_warehouse_url) as wh,
-        progress_bars(not as_json) as progress,
-    ):
-        report = build_profiles(
-            wh,
-            **config.build_options(),
-            as_of=when,
-            force=force,
-            progress=progress,
-        )
-    data = report.as_dict()
+    options = {
+        "tags": str(tags_file.resolve()) if tags_file else None,
+        "timezone": timezone,
+        "as_of": when.isoformat() if when else None,
+        "force": force,
+    }
+    # The `profiles-build` job, here or on the server that owns the home.
+    data = run_as_job(settings, "profiles-build", options, show_progress=not as_json)["detail"]
     if as_json:
         emit_json(data)
         return
@@ -88,12 +81,12 @@ def build_command(
             clv["error"] or f"{clv['customers']:,} buyers, {clv['repeat_buyers']:,} repeat"
         )
     console.print(key_value_table("Profiles", summary))
-    if report.segments:
+    if data["segments"]:
         console.print(
-            rows_table("RFM segments", ["segment", "profiles"], list(report.segments.items()))
+            rows_table("RFM segments", ["segment", "profiles"], list(data["segments"].items()))
         )
-    if report.tags:
-        console.print(rows_table("Tags", ["tag", "profiles"], list(report.tags.items())))
+    if data["tags"]:
+        console.print(rows_table("Tags", ["tag", "profiles"], list(data["tags"].items())))
 
 
 @app.command("export")

@@ -25,6 +25,19 @@ class ServerOwnsHomeError(OmniError):
     """A command that cannot go through the server was run while the server owns the home."""
 
 
+def refuse_while_served(settings: Settings, why: str) -> None:
+    """For a command that cannot run through the server: refuse while one owns the home."""
+    from omnichannel.server_runtime import read_runtime
+
+    runtime = read_runtime(settings.home)
+    if runtime is not None:
+        raise ServerOwnsHomeError(
+            f"{runtime.describe()} owns this home and this command cannot run through it "
+            f"({why}): stop the server first (kill {runtime.pid}, or Ctrl-C where it runs), "
+            "then run the command again"
+        )
+
+
 def on_installation(
     settings: Settings,
     *,
@@ -41,11 +54,8 @@ def on_installation(
     runtime = read_runtime(settings.home)
     if runtime is not None:
         if remote is None:
-            raise ServerOwnsHomeError(
-                f"{runtime.describe()} owns this home, and this command cannot run through "
-                f"it: stop the server first (kill {runtime.pid}, or Ctrl-C where it runs), "
-                "then run the command again"
-            )
+            refuse_while_served(settings, "it needs the warehouse to itself")
+            raise AssertionError("unreachable: refuse_while_served raised")
         from omnichannel.client import ServerClient
 
         with ServerClient(runtime) as server:

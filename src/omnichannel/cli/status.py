@@ -38,7 +38,14 @@ def status(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Show the warehouse (engine, schema version, rows per table) and the operational store."""
-    info = describe_installation(settings_of(ctx))
+    from omnichannel.cli.remote import on_installation
+
+    settings = settings_of(ctx)
+    info = on_installation(
+        settings,
+        local=lambda platform: describe_installation(settings),
+        remote=lambda server: server.get("/v1/warehouse/status"),
+    )
     if as_json:
         emit_json(info)
         return

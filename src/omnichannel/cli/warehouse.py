@@ -83,14 +83,27 @@ def query(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Run a read-only SQL query on the warehouse and print the result."""
+    from omnichannel.cli.remote import on_installation
+
     chosen = output_format(fmt, as_json)
-    with open_warehouse(settings_of(ctx).resolved_warehouse_url) as wh:
-        result = run_sql(wh, sql, limit=limit or None)
+
+    def local(platform: Any) -> dict[str, Any]:
+        with platform.warehouse.reader() as wh:
+            result = run_sql(wh, sql, limit=limit or None)
+        return {"columns": result.columns, "rows": result.table.to_pylist(), "total": result.total}
+
+    answer = on_installation(
+        settings_of(ctx),
+        local=local,
+        remote=lambda server: server.post(
+            "/v1/warehouse/query", json={"sql": sql, "limit": limit or None}
+        ),
+    )
     emit_listing(
         noun="row",
-        columns=result.columns,
-        rows=result.table.to_pylist(),
-        total=result.total,
+        columns=answer["columns"],
+        rows=answer["rows"],
+        total=answer["total"],
         limit=limit or None,
         fmt=chosen,
     )

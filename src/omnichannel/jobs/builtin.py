@@ -1,61 +1,179 @@
 """The jobs every installation has; later capabilities add theirs here.
 
-- ``profiles``: incremental identity resolution, then a profile build (skipped when
-  nothing changed), so new events and records reach profiles without anyone running
-  ``omni identity resolve`` and ``omni profiles build`` by hand.
-- ``linkage``: probabilistic record linkage (Splink); on demand by default, since it
-  retrains its model and the graph only needs it when customer records change a lot.
+- ``profiles`` (every 15 minutes): incremental identity resolution, then a profile build
+  (skipped when nothing changed), so new events and records reach profiles without
+  anyone running ``omni identity resolve`` and ``omni profiles build`` by hand.
+- ``identity``: resolution alone (what ``omni identity resolve`` runs), on demand.
+- ``profiles-build``: the build alone (``omni profiles build``), on demand.
+- ``ingest``: one file through a connector (``omni ingest``), on demand.
+- ``linkage``: probabilistic record linkage (Splink); on demand, since it retrains its
+  model and the graph only needs it when customer records change a lot.
+
+Options come from the caller (the CLI's flags): files are paths on the server's machine,
+which is the CLI's machine, since the runtime file that led the CLI there is local.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from omnichannel.errors import ValidationError
 from omnichannel.jobs.registry import Job, JobOutcome, JobRegistry, Progress
 
 if TYPE_CHECKING:
+    from omnichannel.configuration import InstallationConfig
     from omnichannel.platform import Platform
 
 PROFILES_EVERY = timedelta(minutes=15)
 
 
-def refresh_profiles(platform: Platform, progress: Progress) -> JobOutcome:
-    identity = platform.identity.resolve(progress=progress)
-    built = platform.profiles.build(progress=progress)
+def _path(options: Mapping[str, Any], name: str) -> Path | None:
+    value = options.get(name)
+    return None if value in (None, "") else Path(str(value))
+
+
+def _config(platform: Platform, options: Mapping[str, Any]) -> InstallationConfig:
+    """The installation's configuration, with any file or time zone the caller gave."""
+    rules, tags = _path(options, "rules"), _path(options, "tags")
+    timezone = options.get("timezone")
+    if rules is None and tags is None and timezone is None:
+        return platform.config
+    from omnichannel.configuration import InstallationConfig
+
+    return InstallationConfig.load(
+        platform.settings, rules_file=rules, tags_file=tags, timezone=timezone
+    )
+
+
+def _as_of(options: Mapping[str, Any]) -> datetime | None:
+    value = options.get("as_of")
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError("as_of", value, "an ISO 8601 date or time, e.g. 2026-05-01") from None
+
+
+def resolve_identities(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    from omnichannel.identity import resolve
+
+    config = _config(platform, options)
+    with platform.warehouse.reader() as wh:
+        report = resolve(wh, rules=config.rules, full=bool(options.get("full")), progress=progress)
+    return JobOutcome(rows=report.profiles, detail=report.as_dict())
+
+
+def build_profiles(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    from omnichannel.profiles.build import build_profiles as build
+
+    config = _config(platform, options)
+    with platform.warehouse.reader() as wh:
+        # Built aside and swapped in whole: a reader's connection; appends go on meanwhile.
+        report = build(
+            wh,
+            **config.build_options(),
+            as_of=_as_of(options),
+            force=bool(options.get("force")),
+            progress=progress,
+        )
+    return JobOutcome(rows=report.profiles, detail=report.as_dict())
+
+
+def refresh_profiles(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    identity = resolve_identities(platform, progress, {})
+    built = build_profiles(platform, progress, {})
     return JobOutcome(
-        rows=built.profiles,
+        rows=built.rows,
         detail={
-            "identity_mode": identity.mode,
-            "new_observations": identity.new_observations,
-            "profiles": identity.profiles,
-            "merges": identity.merges,
-            "build": built.status,
+            "identity_mode": identity.detail.get("mode"),
+            "new_observations": identity.detail.get("new_observations"),
+            "profiles": identity.detail.get("profiles"),
+            "merges": identity.detail.get("merges"),
+            "build": built.detail.get("status"),
         },
     )
 
 
-def run_linkage(platform: Platform, progress: Progress) -> JobOutcome:
+def run_linkage(platform: Platform, progress: Progress, options: Mapping[str, Any]) -> JobOutcome:
     from omnichannel.identity.linkage import run_linkage as link
     from omnichannel.identity.linkage_config import load_config
 
-    config = load_config(platform.config.linkage_config_path)
+    config = load_config(_path(options, "config") or platform.config.linkage_config_path)
+    threshold = options.get("threshold")
     with platform.warehouse.reader() as wh:
-        report = link(warehouse=wh, config=config, progress=progress)
+        report = link(
+            warehouse=wh,
+            config=config,
+            threshold=None if threshold is None else float(threshold),
+            progress=progress,
+        )
     return JobOutcome(rows=report.links, detail={"links": report.links})
+
+
+def ingest_file(platform: Platform, progress: Progress, options: Mapping[str, Any]) -> JobOutcome:
+    """Load one file (what ``omni ingest`` runs); the mapping is remembered once it loaded."""
+    from omnichannel.ingest.connectors import ingest_file as load
+    from omnichannel.ingest.mapping import load_mapping, mapping_of_source, remember_mapping
+    from omnichannel.ingest.segment import Limits
+
+    settings = platform.settings
+    path, kind, source = _path(options, "path"), options.get("kind"), options.get("source")
+    if path is None or not kind or not source:
+        raise ValidationError("options", dict(options), "path, kind and source")
+    given = options.get("mapping")
+    chosen = (
+        load_mapping(str(given)) if given else mapping_of_source(settings.home, str(source), kind)
+    )
+    with platform.warehouse.writer() as wh:
+        report = load(
+            wh,
+            path,
+            kind=str(kind),
+            source=str(source),
+            mapping=chosen,
+            fmt=options.get("format"),
+            region=settings.default_region,
+            currency=settings.default_currency,
+            progress=progress,
+            limits=Limits(max_future=settings.event_max_future, max_age=settings.event_max_age),
+        )
+    # Only a mapping that loaded becomes the source's; a failed load leaves the old one.
+    if given and chosen is not None:
+        remember_mapping(settings.home, str(source), chosen)
+    return JobOutcome(rows=sum(report.written.values()), detail=report.as_dict())
 
 
 def builtin_jobs() -> JobRegistry:
     registry = JobRegistry()
-    registry.register(
+    for job in (
         Job(
             "profiles",
             "Resolve new identities, then rebuild profiles if anything changed.",
             refresh_profiles,
             every=PROFILES_EVERY,
-        )
-    )
-    registry.register(
-        Job("linkage", "Probabilistic record linkage of customer records (Splink).", run_linkage)
-    )
+        ),
+        Job("identity", "Resolve identities (options: full, rules).", resolve_identities),
+        Job(
+            "profiles-build",
+            "Build profiles (options: force, as_of, timezone, tags).",
+            build_profiles,
+        ),
+        Job("ingest", "Load one file (options: path, kind, source, mapping, format).", ingest_file),
+        Job(
+            "linkage",
+            "Probabilistic record linkage of customer records (options: config, threshold).",
+            run_linkage,
+        ),
+    ):
+        registry.register(job)
     return registry

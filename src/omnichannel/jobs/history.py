@@ -9,6 +9,7 @@ a holder that died (kill -9) loses the lock when the lease runs out.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -31,6 +32,12 @@ def _changed(result: object) -> int:
 def runner_name() -> str:
     """This process, as it appears in locks and run records."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def _now() -> datetime:
@@ -173,7 +180,8 @@ class JobHistory:
             run.finished_at = _now()
             run.status = JobRunStatus.FAILED if error is not None else JobRunStatus.SUCCEEDED
             run.rows = rows
-            run.detail = detail or {}
+            # JSON-ready (a datetime as ISO text), as the API and CLI show it either way.
+            run.detail = json.loads(json.dumps(detail or {}, default=_jsonable))
             run.error = error
             session.flush()
             return RunRecord.of(run)

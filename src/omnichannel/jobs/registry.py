@@ -37,12 +37,14 @@ class JobOutcome:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-JobFunction = Callable[[Any, Progress], JobOutcome]
+# run(platform, progress, options): options are what the caller asked for this run
+# (e.g. {"full": true}); a scheduled run has none, so every option needs a default.
+JobFunction = Callable[[Any, Progress, Mapping[str, Any]], JobOutcome]
 
 
 @dataclass(frozen=True)
 class Job:
-    """A named unit of background work; ``run(platform, progress)`` does it once."""
+    """A named unit of background work; ``run(platform, progress, options)`` does it once."""
 
     name: str
     description: str

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from omnichannel.errors import ConflictError
+from omnichannel.errors import ConflictError, OmniError
 from omnichannel.jobs.history import JobHistory, RunRecord, runner_name
 from omnichannel.jobs.registry import Job, JobRegistry, Progress
 
@@ -43,6 +43,7 @@ class _Started:
     job: Job
     run_id: int
     trigger: str
+    options: Mapping[str, Any]
 
 
 class JobRunner:
@@ -76,7 +77,7 @@ class JobRunner:
 
     # --- running -------------------------------------------------------------------
 
-    def _begin(self, name: str, trigger: str) -> _Started:
+    def _begin(self, name: str, trigger: str, options: Mapping[str, Any] | None) -> _Started:
         job = self.registry.get(name)
         if not self.history.acquire(job.name, self.name, self.lease):
             holder = self.history.holder_of(job.name) or "another runner"
@@ -85,7 +86,8 @@ class JobRunner:
                 f"(omni jobs list) or try again later"
             )
         self.history.abandon_stale(job.name, self.name)
-        return _Started(job, self.history.start(job.name, trigger, self.name), trigger)
+        run_id = self.history.start(job.name, trigger, self.name)
+        return _Started(job, run_id, trigger, dict(options or {}))
 
     def _execute(self, started: _Started, observer: Progress | None = None) -> RunRecord:
         job, run_id = started.job, started.run_id
@@ -110,7 +112,11 @@ class JobRunner:
 
         began = time.monotonic()
         try:
-            outcome = job.run(self.platform, progress)
+            outcome = job.run(self.platform, progress, started.options)
+        except OmniError as exc:
+            # Refused on purpose (a bad option, a bad rules file): the message says why.
+            log.warning("job %s refused (%s run %d): %s", job.name, started.trigger, run_id, exc)
+            record = self.history.finish(run_id, error=str(exc))
         except Exception as exc:
             log.exception("job %s failed (%s run %d)", job.name, started.trigger, run_id)
             record = self.history.finish(run_id, error=f"{type(exc).__name__}: {exc}")
@@ -141,17 +147,24 @@ class JobRunner:
                 log.exception("job %s: could not renew its lock", job)
 
     def run(
-        self, name: str, *, trigger: str = "manual", progress: Progress | None = None
+        self,
+        name: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        trigger: str = "manual",
+        progress: Progress | None = None,
     ) -> RunRecord:
         """Run the job now in this thread; raises ``JobBusy`` if it is running already.
 
         ``progress(stage, done, total)`` also sees every report (a CLI's progress bars).
         """
-        return self._execute(self._begin(name, trigger), progress)
+        return self._execute(self._begin(name, trigger, options), progress)
 
-    def submit(self, name: str, *, trigger: str = "manual") -> int:
+    def submit(
+        self, name: str, *, options: Mapping[str, Any] | None = None, trigger: str = "manual"
+    ) -> int:
         """Start the job now in a thread of its own; returns the run id to follow it by."""
-        started = self._begin(name, trigger)
+        started = self._begin(name, trigger, options)
         thread = threading.Thread(
             target=self._execute, args=(started,), name=f"job-{started.job.name}", daemon=True
         )

@@ -27,6 +27,13 @@ class RunPublic(BaseModel):
     error: str | None
 
 
+class RunRequest(BaseModel):
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description='What this run is asked for, e.g. {"full": true} for identity.',
+    )
+
+
 class JobPublic(BaseModel):
     name: str
     description: str
@@ -47,8 +54,10 @@ def list_jobs(platform: PlatformDep) -> list[JobPublic]:
     summary="Start a job now; follow it at /api/jobs/runs/{id}",
     responses={409: {"description": "The job is running already."}},
 )
-def start_run(name: Annotated[str, Path()], platform: PlatformDep) -> RunPublic:
-    run_id = platform.jobs.submit(name)
+def start_run(
+    name: Annotated[str, Path()], platform: PlatformDep, body: RunRequest | None = None
+) -> RunPublic:
+    run_id = platform.jobs.submit(name, options=body.options if body else None)
     record = platform.jobs.history.get(run_id)
     assert record is not None  # just written by submit
     return RunPublic.model_validate(record.public())

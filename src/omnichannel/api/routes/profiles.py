@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from omnichannel.api.deps import ServicesDep
-from omnichannel.configuration import InstallationConfig
 from omnichannel.errors import ValidationError
 from omnichannel.profiles.lookup import (
     AmbiguousIdentifierError,
@@ -29,19 +27,12 @@ from omnichannel.profiles.lookup import (
 from omnichannel.profiles.timeline import KINDS, MAX_LIMIT, conversion_paths, timeline
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
-_create_lock = threading.Lock()
 T = TypeVar("T")
 
 
 def _lookup(request: Request, services: ServicesDep) -> ProfileLookup:
-    """The app's one ``ProfileLookup`` (its in-memory index is shared by all requests)."""
-    state = request.app.state
-    with _create_lock:
-        found = getattr(state, "profile_lookup", None)
-        if found is None:
-            found = ProfileLookup(InstallationConfig.load(services.settings))
-            state.profile_lookup = found
-    return found
+    """The installation's one ``ProfileLookup`` (its in-memory index serves every request)."""
+    return services.platform.lookup
 
 
 def _answer(call: Callable[[], T]) -> T:
@@ -185,5 +176,25 @@ def conversion_path_route(
                 **lookup.timeline_options(wh),
             )
         return {"profile_id": ref.profile_id, "lookback_days": lookback_days, "data": paths}
+
+    return _answer(run)
+
+
+@router.get("/{identifier:path}/card")
+def card_route(
+    identifier: str,
+    request: Request,
+    services: ServicesDep,
+    recent: int = Query(10, ge=1, le=200, description="Timeline items."),
+    lookback_days: int = Query(30, ge=1, le=366),
+) -> dict[str, Any]:
+    """The 360° card `omni profile show` prints: ids by type, traits, tags, timeline, path."""
+    from omnichannel.profiles.card import card_data
+
+    lookup = _lookup(request, services)
+
+    def run() -> dict[str, Any]:
+        with services.warehouse() as wh:
+            return card_data(wh, lookup, identifier, recent=recent, lookback_days=lookback_days)
 
     return _answer(run)
