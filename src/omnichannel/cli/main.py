@@ -99,6 +99,11 @@ COMMANDS = [
         "jobs", "omnichannel.cli.jobs:app", "Background jobs: schedules, history, run one now."
     ),
     LazyCommand(
+        "worker",
+        "omnichannel.cli.worker:worker",
+        "Run the background jobs on their schedules (and the consumers) until stopped.",
+    ),
+    LazyCommand(
         "admin",
         "omnichannel.cli.admin:app",
         "Administration: the admin token of the HTTP API's management and profile routes.",

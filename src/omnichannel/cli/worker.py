@@ -1,0 +1,50 @@
+"""``omni worker``: the background jobs and consumers in a process of their own.
+
+Where the warehouse lets several processes write (PostgreSQL, ClickHouse, Spark), jobs
+can run beside any number of servers, which then only serve requests. Runs of one job
+never overlap across processes: each takes the job's lock in the operational store.
+On the embedded DuckDB file only one process may write, so ``omni serve`` runs them.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import typer
+
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import console
+from omnichannel.errors import ConfigError
+
+
+def worker(ctx: typer.Context) -> None:
+    """Run the background jobs on their schedules (and the consumers) until stopped."""
+    from omnichannel.platform import Platform
+    from omnichannel.warehouse.backends import engine_of
+
+    settings = settings_of(ctx)
+    if engine_of(settings.resolved_warehouse_url) == "duckdb":
+        raise ConfigError(
+            "omni worker needs a warehouse several processes can write (PostgreSQL, "
+            "ClickHouse, Spark: OMNI_WAREHOUSE_URL); on the embedded DuckDB file `omni serve` "
+            "runs the jobs itself"
+        )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with Platform(settings) as platform:
+        platform.jobs.start()
+        platform.consumers.start()
+        names = ", ".join(
+            f"{row['name']} ({'on demand' if row['every_seconds'] is None else 'scheduled'})"
+            for row in platform.jobs.describe()
+        )
+        console.print(f"omni worker {platform.jobs.name}: jobs {names}", highlight=False)
+        stop.wait()
+        console.print("stopping: waiting for runs in progress")

@@ -1,0 +1,59 @@
+"""`omni worker`: the jobs in a process of their own, where the warehouse allows it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from omnichannel.jobs import JobHistory
+from omnichannel.opstore import open_opstore
+from tests.cli.run import omni, omni_env
+
+
+def test_on_the_duckdb_file_the_worker_refuses_and_says_serve_runs_the_jobs(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    omni("init", home=home)
+    refused = omni("worker", home=home, check=False)
+    assert refused.returncode == 1
+    assert "omni serve` runs the jobs itself" in refused.stderr
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_worker_runs_scheduled_jobs_until_stopped(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    home = tmp_path / "home"
+    env = {
+        "OMNI_WAREHOUSE_URL": postgres_database.replace("postgresql://", "postgres://", 1),
+        "OMNI_JOB_SCHEDULES": "profiles=1s",
+    }
+    omni("init", home=home, env=env)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "omnichannel", "--home", str(home), "worker"],
+        env=omni_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = open_opstore(f"sqlite:///{(home / 'opstore.sqlite').resolve()}")
+    try:
+        deadline = time.monotonic() + 120
+        runs = []
+        while time.monotonic() < deadline and len(runs) < 2:
+            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+            runs = [r for r in JobHistory(store).recent("profiles") if r.status == "succeeded"]
+            time.sleep(0.2)
+        assert len(runs) >= 2 and {r.trigger for r in runs} == {"schedule"}
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=60)
+        store.close()
+    assert worker.returncode == 0, err
+    assert "omni worker" in out and "profiles (scheduled)" in out
