@@ -1,0 +1,232 @@
+"""Profile API p99 over HTTP while the server also collects events and runs analytics.
+
+The warehouse of ``benchmarks/profile_lookup.py`` (N profiles, 3N identifiers, 5N events,
+2N orders, profiles built) plus another 5N events, so an analytic query scans 10N
+events. ``omni serve`` runs in a second process; this one times
+``GET /v1/profiles/{type}:{value}/traits`` over random identifiers in four phases:
+
+(a) alone (the baseline, same server, same process, same run);
+(b) while a sender posts ``/v1/batch`` to the collector at ``--rate`` events/s;
+(c) while another client runs an analytic query over every event again and again
+    (``POST /v1/warehouse/query``, a GROUP BY over 10N events);
+(d) both at once.
+
+Target (issue "platform core"): p99 in (d) under 50 ms and at most 2x (a).
+
+    .venv/bin/python benchmarks/concurrency.py                    # 1,000,000 profiles
+    .venv/bin/python benchmarks/concurrency.py --profiles 200000 --lookups 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.profile_lookup import EVENTS_PER_PROFILE, free_port, keys, prepare
+
+ANALYTIC = (
+    "SELECT channel, context_campaign_name, count(*) AS events, "
+    "count(DISTINCT user_id) AS people FROM events GROUP BY 1, 2 ORDER BY 3 DESC"
+)
+
+
+def add_events(path: Path, n: int) -> int:
+    """Double the events (new message ids, older loads) so the analytic scan covers 10N."""
+    con = duckdb.connect(str(path))
+    con.execute(
+        "INSERT INTO events BY NAME SELECT * REPLACE ('x' || message_id AS message_id) FROM events"
+    )
+    total = int(con.execute("SELECT count(*) FROM events").fetchone()[0])  # type: ignore[index]
+    con.close()
+    return total
+
+
+def quantiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return (
+        statistics.median(ordered) * 1000,
+        ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    )
+
+
+@contextmanager
+def server(home: Path, port: int) -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "omnichannel", "--home", str(home), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                httpx.get(base + "/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "omni serve exited"
+                assert time.monotonic() < deadline, "omni serve did not start"
+                time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=120)
+
+
+class Background:
+    """A load that runs in a thread until stopped, counting what it did."""
+
+    def __init__(self, target: object) -> None:
+        self.stop = threading.Event()
+        self.done = 0
+        self.errors = 0
+        self._thread = threading.Thread(target=target, args=(self,), daemon=True)
+
+    def __enter__(self) -> Background:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._thread.join(600)
+
+
+def collector_load(base: str, write_key: str, rate: int):  # type: ignore[no-untyped-def]
+    batch = 100
+    interval = batch / rate
+
+    def run(load: Background) -> None:
+        with httpx.Client(base_url=base, auth=(write_key, ""), timeout=30) as client:
+            next_at = time.monotonic()
+            for n in itertools.count():
+                if load.stop.is_set():
+                    return
+                calls = [
+                    {
+                        "type": "track",
+                        "event": "Product Viewed",
+                        "userId": f"u{(n * batch + i)}",
+                        "messageId": uuid.uuid4().hex,
+                        "properties": {"sku": f"S{i}"},
+                    }
+                    for i in range(batch)
+                ]
+                response = client.post("/v1/batch", json={"batch": calls})
+                if response.status_code == 200:
+                    load.done += batch
+                else:
+                    load.errors += 1
+                next_at += interval
+                time.sleep(max(0.0, next_at - time.monotonic()))
+
+    return run
+
+
+def analytic_load(base: str, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+    def run(load: Background) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+            while not load.stop.is_set():
+                response = client.post("/v1/warehouse/query", json={"sql": ANALYTIC, "limit": 10})
+                if response.status_code == 200:
+                    load.done += 1
+                else:
+                    load.errors += 1
+
+    return run
+
+
+def lookups(base: str, headers: dict[str, str], sample: list[tuple[str, str, int]]) -> list[float]:
+    times = []
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        for kind, value, _ in sample:
+            began = time.perf_counter()
+            response = client.get(f"/v1/profiles/{kind}:{value}/traits")
+            times.append(time.perf_counter() - began)
+            assert response.status_code == 200, response.text
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=2_000)
+    parser.add_argument("--rate", type=int, default=5_000, help="Collector events per second.")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--home", type=Path, help="Keep the home here; reuse it if it exists.")
+    args = parser.parse_args()
+    from omnichannel.config import Settings
+    from omnichannel.ingest.sources import create_source
+    from omnichannel.installation import initialise
+    from omnichannel.opstore import open_opstore
+    from omnichannel.opstore.admin_tokens import create_admin_token
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = args.home or Path(tmp) / "home"
+        path = home / "omni.duckdb"
+        n = args.profiles
+        if not path.exists():
+            home.mkdir(parents=True, exist_ok=True)
+            prepare(path, n)
+            total = add_events(path, n)
+            print(f"events for the analytic scan: {total:,} ({2 * EVENTS_PER_PROFILE} per profile)")
+        settings = Settings(home=home)
+        initialise(settings)
+        with open_opstore(settings.resolved_opstore_url) as store, store.session() as session:
+            token = create_admin_token(session, actor="benchmark")
+            info = create_source(session, name=f"bench-{uuid.uuid4().hex[:6]}", actor="bench")
+            write_key = str(info.write_key)
+        headers = {"Authorization": f"Bearer {token}"}
+        sample = keys(n, args.lookups, args.seed)
+        with server(home, free_port()) as base:
+            lookups(base, headers, sample[:50])  # builds the identifier index
+            results: dict[str, tuple[float, float]] = {}
+            results["(a) alone"] = quantiles(lookups(base, headers, sample))
+            with Background(collector_load(base, write_key, args.rate)) as sent:
+                started = time.monotonic()
+                results["(b) collector"] = quantiles(lookups(base, headers, sample))
+                rate_b = sent.done / (time.monotonic() - started)
+            with Background(analytic_load(base, headers)) as scans:
+                time.sleep(1.0)  # let the first scan start
+                results["(c) analytic scan"] = quantiles(lookups(base, headers, sample))
+            scans_c = scans.done
+            with (
+                Background(collector_load(base, write_key, args.rate)) as sent_d,
+                Background(analytic_load(base, headers)) as scans_d,
+            ):
+                time.sleep(1.0)
+                started = time.monotonic()
+                results["(d) both"] = quantiles(lookups(base, headers, sample))
+                rate_d = sent_d.done / (time.monotonic() - started)
+    print(f"\n{n:,} profiles, {args.lookups:,} lookups per phase, GET .../traits over HTTP")
+    for label, (p50, p99) in results.items():
+        print(f"{label:<22} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms")
+    print(
+        f"collector sent: {rate_b:,.0f} events/s in (b), {rate_d:,.0f} in (d) "
+        f"(asked {args.rate:,}; errors {sent.errors + sent_d.errors})"
+    )
+    print(
+        f"analytic scans completed: {scans_c} in (c), {scans_d.done} in (d) "
+        f"(errors {scans.errors + scans_d.errors})"
+    )
+    base_p99 = results["(a) alone"][1]
+    both_p99 = results["(d) both"][1]
+    print(f"ratio p99 (d)/(a): {both_p99 / base_p99:.2f}x  (target: at most 2x, (d) < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
