@@ -16,6 +16,7 @@ from omnichannel.identity import resolve
 from omnichannel.identity.rules import load_rules
 from omnichannel.profiles.build import build_profiles
 from omnichannel.profiles.timeline import conversion_paths, timeline
+from omnichannel.profiles.timeline_sql import untouched_since_build
 from omnichannel.profiles.timeline_store import current_coverage
 from omnichannel.warehouse import Warehouse
 from tests.profiles.support import AS_OF, T0, add_orders
@@ -170,12 +171,18 @@ def test_after_a_merge_the_timeline_reads_the_raw_tables_until_the_next_build(
         # A new record shows the cookie is Ann's: the visitor's profile merges into hers.
         _records(wh, [("c-link", "user_id", "a"), ("c-link", "anonymous_id", "cz")])
         resolve(wh)
-        assert current_coverage(wh) is None
+        coverage = current_coverage(wh)
+        assert coverage is not None and not coverage.identity_current
+        # Only the merged profile's records were re-resolved: Bob's stored rows still hold.
+        assert not untouched_since_build(wh, ann, coverage)
+        assert untouched_since_build(wh, profiles["b"], coverage)
+        assert _all_pages(wh, profiles["b"], coverage) == _all_pages(wh, profiles["b"], None)
         merged = timeline(wh, ann, rules=RULES, limit=100)
         assert ("event", "m50") in [(i["kind"], i["id"]) for i in merged.items]
         build_profiles(wh, as_of=AS_OF)
-        assert current_coverage(wh) is not None
-        assert ("event", "m50") in _all_pages(wh, ann, current_coverage(wh))
+        coverage = current_coverage(wh)
+        assert coverage is not None and coverage.identity_current
+        assert ("event", "m50") in _all_pages(wh, ann, coverage)
 
 
 def test_a_warehouse_built_without_the_timeline_rebuilds_once(warehouse_url: str) -> None:

@@ -213,11 +213,16 @@ def raw_facts(wh: Warehouse, profile_id: str, *, rules: IdentityRules) -> Facts:
     )
 
 
-def _usable(wh: Warehouse, stored: StoredTimeline | _Auto | None) -> StoredTimeline | None:
-    """The stored timeline's coverage when it can answer, else None (read raw tables)."""
+def _usable(
+    wh: Warehouse, profile_id: str, stored: StoredTimeline | _Auto | None
+) -> StoredTimeline | None:
+    """The stored timeline's coverage when it can answer for this profile, else None."""
     if not fast.supported(wh):
         return None
-    return current_coverage(wh) if isinstance(stored, _Auto) else stored
+    coverage = current_coverage(wh) if isinstance(stored, _Auto) else stored
+    if coverage is None or not fast.untouched_since_build(wh, profile_id, coverage):
+        return None
+    return coverage
 
 
 def _stored_rows(
@@ -335,7 +340,7 @@ def timeline(
         raise ValidationError("kind", unknown[0], f"one of {', '.join(KINDS)}")
     after = decode_cursor(cursor) if cursor else None
     makers = {"event": _event_item, "order": _order_item, "delivery": _delivery_item}
-    coverage = _usable(wh, stored)
+    coverage = _usable(wh, profile_id, stored)
     found: list[dict[str, Any]]
     if coverage is not None:
         found = _stored_rows(
@@ -382,7 +387,7 @@ def touchpoints(
     Kinds: ``delivery`` (a message sent and not failed), ``click`` (a message click or
     push tap), ``open``, ``visit`` (a UTM-tagged page or screen), ``content_view``.
     """
-    coverage = _usable(wh, stored)
+    coverage = _usable(wh, profile_id, stored)
     return _touchpoints(
         _touch_rows(wh, profile_id, rules, coverage, start, end), _campaigns(wh, coverage)
     )
@@ -503,7 +508,7 @@ def conversion_paths(
         raise ValidationError("lookback_days", lookback_days, "an integer from 1 to 366")
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError("limit", limit, f"an integer from 1 to {MAX_LIMIT}")
-    coverage = _usable(wh, stored)
+    coverage = _usable(wh, profile_id, stored)
     if coverage is not None:
         orders = fast.orders(wh, profile_id, limit)
     else:

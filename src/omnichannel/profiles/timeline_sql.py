@@ -107,6 +107,24 @@ def touches(wh: Warehouse, profile_id: str, start: datetime, end: datetime) -> l
     return query(wh, sql, [profile_id, start, end, *CONTENT_EVENTS, *FAILED_DELIVERY_STATUSES])
 
 
+def untouched_since_build(wh: Warehouse, profile_id: str, coverage: StoredTimeline) -> bool:
+    """No resolution since the build re-resolved any record of this profile.
+
+    Incremental resolution stamps ``resolved_at`` on the records it re-resolves only
+    (merges and splits included), so an older stamp means the stored rows still hold.
+    """
+    if coverage.identity_current:
+        return True
+    mark = coverage.resolved_through
+    if mark is None:
+        return False
+    rows = query(
+        wh, "SELECT max(resolved_at) AS at FROM record_profiles WHERE profile_id = ?", [profile_id]
+    )
+    at = rows[0]["at"] if rows else None
+    return at is not None and at <= mark
+
+
 def campaign_names(wh: Warehouse) -> list[Row]:
     return query(wh, "SELECT campaign_id, name FROM campaigns", [])
 

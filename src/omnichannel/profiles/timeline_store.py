@@ -8,10 +8,12 @@ sorted by ``(profile_id, ts)``: one person's rows sit in one or two row groups, 
 read by ``profile_id`` skips the rest through the row groups' min/max statistics
 (DuckDB) or an index (PostgreSQL).
 
-Freshness: the table is as of the build. ``StoredTimeline`` says when it may be used: only
-while the identity graph is the one it was built from (after ``omni identity resolve``
-and until the next build, readers compute from the raw tables), and it names the events
-loaded and the deliveries sent since the build, which readers add from the raw tables.
+Freshness: the table is as of the build. ``StoredTimeline`` says when it may be used: for a
+profile whose records no resolution has touched since the build (an incremental
+``omni identity resolve`` stamps only the records it re-resolved; after a merge, a split
+or a ``--full`` run, readers of the touched profiles compute from the raw tables until
+the next build), and it names the events loaded and the deliveries sent since the build,
+which readers add from the raw tables.
 
 The columns keep the raw tables' names (``message_id``, ``context_campaign_name``,
 ``order_id``, ``template``...), so a stored row and a raw row read the same way.
@@ -20,7 +22,7 @@ The columns keep the raw tables' names (``message_id``, ``context_campaign_name`
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -164,6 +166,8 @@ class StoredTimeline:
     identity: tuple[Any, ...]
     events_loaded_through: datetime | None
     deliveries_through: datetime | None
+    # False once a resolution ran after the build: check each profile (``resolved_through``).
+    identity_current: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +187,11 @@ class StoredTimeline:
     def covers(self, identity: tuple[Any, ...]) -> bool:
         """Built from this identity graph (else a merge or split since would be missed)."""
         return list(self.identity) == [str(v) for v in identity]
+
+    @property
+    def resolved_through(self) -> datetime | None:
+        """The newest ``resolved_at`` of ``record_profiles`` when the build read it."""
+        return _time(str(self.identity[1])) if self.identity[1] not in (None, "None") else None
 
 
 def coverage_now(wh: Warehouse, identity: tuple[Any, ...]) -> StoredTimeline:
@@ -212,15 +221,16 @@ def last_coverage(wh: Warehouse) -> StoredTimeline | None:
 def current_coverage(
     wh: Warehouse, identity: tuple[Any, ...] | None = None
 ) -> StoredTimeline | None:
-    """The last build's coverage if it was built from the current identity graph, else None.
+    """The last build's coverage, marked ``identity_current=False`` if a resolution ran since.
 
     ``identity`` is the graph's stamp when the caller already has it (the Profile lookup
-    checks it every few seconds), which spares the aggregate query.
+    checks it every few seconds), which spares the aggregate query. None: no build wrote
+    ``profile_timeline``.
     """
     coverage = last_coverage(wh)
-    if coverage is None:
-        return None
-    return coverage if coverage.covers(identity or identity_stamp(wh)) else None
+    if coverage is None or coverage.covers(identity or identity_stamp(wh)):
+        return coverage
+    return replace(coverage, identity_current=False)
 
 
 def _iso(at: datetime | None) -> str | None:
