@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -290,3 +291,21 @@ def test_unchanged_inputs_skip_the_build(built: Any) -> None:
     rebuilt = build_profiles(wh, as_of=AS_OF)
     assert rebuilt.status == "built"
     assert profiles_by_user(wh)["b0"]["orders"] == 2
+
+
+def test_an_order_dated_2099_never_becomes_now(tmp_path: Path) -> None:
+    """Recency is measured from the data's end, capped at the clock plus a day."""
+    with Warehouse.open(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh:
+        add_identities(wh, ["u1", "u2"])
+        far = (datetime(2099, 1, 1) - T0).days
+        add_orders(
+            wh,
+            [
+                {"id": "o1", "user": "u1", "day": 1, "total": 10, "channel": "web"},
+                {"id": "o2", "user": "u2", "day": far, "total": 10, "channel": "web"},
+            ],
+        )
+        resolve(wh, full=True)
+        report = build_profiles(wh)
+    assert report.as_of is not None
+    assert report.as_of <= datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1, minutes=1)

@@ -31,7 +31,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -240,11 +240,20 @@ def _members(
     )
 
 
+# "Now" never moves past this much after the real clock: an order dated 2099 that got
+# in before connectors checked dates must not age every customer by 70 years.
+PLAUSIBLE_FUTURE = timedelta(days=1)
+
+
 def _data_end(events: ir.Table, orders: ir.Table) -> datetime:
-    """The latest event or order: "now" for a warehouse's data, so a demo ages the same."""
+    """The latest event or order: "now" for a warehouse's data, so a demo ages the same.
+
+    Capped at the real clock plus ``PLAUSIBLE_FUTURE`` (the collector's default bound).
+    """
+    now = datetime.now(UTC).replace(tzinfo=None)
     latest = [events.ts.max().to_pyarrow().as_py(), orders.ordered_at.max().to_pyarrow().as_py()]
     found = [t for t in latest if t is not None]
-    return max(found) if found else datetime.now(UTC).replace(tzinfo=None)
+    return min(max(found), now + PLAUSIBLE_FUTURE) if found else now
 
 
 def _assemble(base: ir.Table, traits: list[ir.Table]) -> ir.Table:
