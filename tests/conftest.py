@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from omnichannel.opstore import OpStore, open_opstore
 from tests.support.postgres import PostgresUnavailable, create_database, postgres_server
 
 
@@ -43,6 +44,16 @@ def opstore_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'opstore.sqlite'}"
     url: str = request.getfixturevalue("postgres_database")
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture
+def store(opstore_url: str) -> Iterator[OpStore]:
+    """A freshly created and migrated operational store on each database, closed after."""
+    opened = open_opstore(opstore_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,15 +14,6 @@ from omnichannel.jobs import Job, JobBusy, JobHistory, JobOutcome, JobRegistry, 
 from omnichannel.jobs.registry import parse_period
 from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.opstore.models import JobLock, JobRun, JobRunStatus
-
-
-@pytest.fixture
-def store(opstore_url: str) -> Iterator[OpStore]:
-    opened = open_opstore(opstore_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _counting_job(name: str = "count", every: timedelta | None = None) -> Job:

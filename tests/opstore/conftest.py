@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from omnichannel.opstore import OpStore, open_opstore
+from omnichannel.opstore import OpStore
 from omnichannel.opstore.models import JourneyDefinition, Source
-
-
-@pytest.fixture
-def store(opstore_url: str) -> Iterator[OpStore]:
-    """A freshly created and migrated store, closed after the test."""
-    opened = open_opstore(opstore_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ import ibis.expr.types as ir
 
 from omnichannel.identity.rules import IdentityRules
 from omnichannel.profiles.lookup import identity_stamp
-from omnichannel.profiles.traits.base import linked_identifiers, typed_id
+from omnichannel.profiles.traits.base import events_beside_profiles, linked_identifiers
 from omnichannel.warehouse import Warehouse
 
 TIMELINE_TABLE = "profile_timeline"
@@ -90,21 +90,7 @@ SCHEMA = ibis.schema(
 
 def event_rows(wh: Warehouse, rules: IdentityRules) -> ir.Table:
     """Every event with the profile holding its user id, else its anonymous id."""
-    e = wh.table("events")
-    ids = linked_identifiers(wh)
-    by_user = ids.rename(user_profile="profile_id", user_type="id_type", user_value="id_value")
-    by_anon = ids.rename(anon_profile="profile_id", anon_type="id_type", anon_value="id_value")
-    typed = e.mutate(
-        _user_type=typed_id(e.source, "user_id", rules),
-        _anon_type=typed_id(e.source, "anonymous_id", rules),
-    )
-    joined = typed.left_join(
-        by_user,
-        [typed._user_type == by_user.user_type, typed.user_id.strip() == by_user.user_value],
-    ).left_join(
-        by_anon,
-        [typed._anon_type == by_anon.anon_type, typed.anonymous_id.strip() == by_anon.anon_value],
-    )
+    joined = events_beside_profiles(wh, rules)
     out = joined.select(
         profile_id=joined.user_profile.coalesce(joined.anon_profile),
         ts=joined.timestamp.coalesce(joined.original_timestamp, joined.received_at),

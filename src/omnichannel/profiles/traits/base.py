@@ -48,8 +48,9 @@ class Members:
     default_timezone: str
 
 
-def attributed_events(wh: Warehouse, rules: IdentityRules) -> ir.Table:
-    """Events with the profile they belong to (user id first, then anonymous id)."""
+def events_beside_profiles(wh: Warehouse, rules: IdentityRules) -> ir.Table:
+    """Every event with ``user_profile`` (the profile holding its user id, as the rules
+    type it for its source) and ``anon_profile`` (the one holding its anonymous id)."""
     e = wh.table("events")
     ids = linked_identifiers(wh)
     by_user = ids.rename(user_profile="profile_id", user_type="id_type", user_value="id_value")
@@ -58,13 +59,18 @@ def attributed_events(wh: Warehouse, rules: IdentityRules) -> ir.Table:
         _user_type=typed_id(e.source, "user_id", rules),
         _anon_type=typed_id(e.source, "anonymous_id", rules),
     )
-    joined = typed.left_join(
+    return typed.left_join(
         by_user,
         [typed._user_type == by_user.user_type, typed.user_id.strip() == by_user.user_value],
     ).left_join(
         by_anon,
         [typed._anon_type == by_anon.anon_type, typed.anonymous_id.strip() == by_anon.anon_value],
     )
+
+
+def attributed_events(wh: Warehouse, rules: IdentityRules) -> ir.Table:
+    """Events with the profile they belong to (user id first, then anonymous id)."""
+    joined = events_beside_profiles(wh, rules)
     props = joined.properties.cast("json")
     is_product = joined.event.isin(PRODUCT_EVENTS)
     is_content = joined.event.isin(CONTENT_EVENTS)
