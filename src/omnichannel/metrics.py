@@ -4,7 +4,7 @@ Each ``Metrics`` has a registry of its own (not prometheus-client's global one),
 apps in one process (the tests, an embedded server) never collide. What is measured:
 
 - HTTP requests by route template, method and status, with a latency histogram;
-- events accepted by the collector, stored by the loader, dead-lettered;
+- events stored by the loader, skipped as duplicates, dead letters stored;
 - loader lag (bytes acknowledged but not yet stored) and consumer lag (events stored
   but not yet read by each durable consumer), read when scraped;
 - job runs by job and outcome, with a duration histogram.
@@ -13,7 +13,7 @@ Example::
 
     metrics = Metrics()
     app.add_middleware(RequestMetrics, metrics=metrics)
-    metrics.events_accepted.labels(source="web").inc(25)
+    metrics.events_stored.inc(25)
     body, content_type = metrics.exposition()
 """
 
@@ -54,18 +54,6 @@ class Metrics:
             "Time to answer an HTTP request, by route template and method.",
             ["route", "method"],
             buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.events_accepted = Counter(
-            "omni_events_accepted",
-            "Events the collector acknowledged (durable in the event log).",
-            ["source"],
-            registry=r,
-        )
-        self.events_refused = Counter(
-            "omni_events_refused",
-            "Calls the collector refused and kept as dead letters.",
-            ["source"],
             registry=r,
         )
         self.events_stored = Counter(

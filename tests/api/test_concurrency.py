@@ -113,6 +113,15 @@ def test_forty_concurrent_table_listings_beside_lookups_leave_nothing_held(
             )
         time.sleep(0.05)
     assert stored == 1
+    metrics = client.get("/metrics").text
+    assert (
+        'omni_http_requests_total{method="GET",route="/v1/warehouse/tables",status="200"} 40.0'
+        in (metrics)
+    )
+    stored_total = [
+        line for line in metrics.splitlines() if line.startswith("omni_events_stored_total ")
+    ]
+    assert stored_total and float(stored_total[0].split()[1]) >= 1
 
 
 def test_a_reader_held_on_another_thread_never_blocks_this_one(

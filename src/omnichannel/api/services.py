@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from omnichannel.api.auth import AdminTokens
 from omnichannel.config import Settings
+from omnichannel.ingest.loader import DrainResult
 from omnichannel.ingest.runtime import IngestRuntime
 from omnichannel.jobs import RunRecord
 from omnichannel.metrics import Metrics
@@ -76,6 +77,7 @@ class Services:
             # The stream only wakes the consumers; they read the warehouse by load_seq.
             self.ingest.stream.subscribe(lambda _batch: self.platform.wake_consumers())
             self.metrics.before_scrape(self._refresh_gauges)
+            self.ingest.loader.on_batch.append(self._count_batch)
             self.platform.jobs.on_finish.append(self._count_run)
 
     def start_background(self) -> None:
@@ -84,6 +86,11 @@ class Services:
             self.platform.jobs.start()
             self.platform.consumers.start()
             self._background = True
+
+    def _count_batch(self, step: DrainResult) -> None:
+        self.metrics.events_stored.inc(step.events_stored)
+        self.metrics.events_duplicate.inc(step.duplicates)
+        self.metrics.dead_letters_stored.inc(step.dead_letters)
 
     def _count_run(self, run: RunRecord) -> None:
         self.metrics.job_runs.labels(run.job, run.status).inc()

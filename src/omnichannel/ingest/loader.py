@@ -319,6 +319,8 @@ class Loader:
         self.last_error: str | None = None
         # When a batch was last stored, or the loader last found nothing to do.
         self.last_progress = time.monotonic()
+        # Told of every stored batch (the server counts events in /metrics).
+        self.on_batch: list[Callable[[DrainResult], None]] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_load = 0.0
@@ -376,6 +378,8 @@ class Loader:
             try:
                 for step in self._batches():
                     self.totals.add(step)
+                    for listener in self.on_batch:
+                        listener(step)
                 self.last_error = None
                 backoff = self.interval
             except Exception as exc:
