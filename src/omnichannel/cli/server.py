@@ -38,4 +38,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # A line per request costs the collector throughput and says what /metrics says;
+        # OMNI_LOG_LEVEL=DEBUG turns it back on.
+        access_log=settings.log_level.upper() == "DEBUG",
     )
