@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,9 @@ import pyarrow as pa
 import pytest
 
 from omnichannel.ingest.quality import report
+from omnichannel.platform import Platform
 from omnichannel.warehouse import Warehouse
+from tests.cli.run import omni
 from tests.ingest.conftest import load_shopify_sample
 
 
@@ -83,3 +86,39 @@ def test_identify_traits_that_are_not_identifiers_are_counted(wh: Warehouse) -> 
     )
     (row,) = report(wh, source="app")
     assert row["invalid_identifiers"] == 1
+
+
+def _table_rows(output: str, title: str) -> list[dict[str, str]]:
+    """The rows of one Rich table printed by ``omni``, as dicts keyed by its header."""
+    lines = iter(output.splitlines())
+    next(line for line in lines if line.strip() == title)
+    cells = []
+    for line in lines:
+        line = line.strip()
+        if line.startswith("└"):  # the table's bottom border
+            break
+        if line.startswith(("┃", "│")):
+            cells.append([c.strip() for c in line.strip("┃│").replace("┃", "│").split("│")])
+    header, *body = cells
+    return [dict(zip(header, row, strict=True)) for row in body]
+
+
+def test_the_printed_report_shows_every_figure_of_the_json(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Platform.open(home) as platform, platform.warehouse.writer() as writer:
+        load_shopify_sample(writer)
+    printed = omni("quality", "--source", "shopify", home=home).stdout
+    (row,) = json.loads(omni("quality", "--source", "shopify", "--json", home=home).stdout)
+    (main,) = _table_rows(printed, "Data quality per source and day")
+    assert main["rejected"] == "5" and main["fields nulled"] == str(row["fields_nulled"]) == "2"
+    (looks,) = _table_rows(printed, "Rows to look at per source and day")
+    assert looks["late orders"] == str(row["late_rows"]["orders"]) == "3"
+    assert looks["future orders"] == "0" and looks["invalid identifiers"] == "0"
+    assert looks["inconsistent totals"] == str(row["inconsistent_totals"]) == "1"
+    assert looks["returns"] == str(row["returns"])
+    empty = {
+        r["field"]: r["null rate"]
+        for r in _table_rows(printed, "Share of empty values per source and day (fields with any)")
+    }
+    assert empty["orders.store_id"] == "100.0%" and empty["customer_records.email"] == "33.3%"
+    assert "orders.total" not in empty  # a field with no empty value is left out
