@@ -11,7 +11,7 @@ Example::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +55,9 @@ class Warehouse:
         self.con = con
         self.url = url
         self.schema_report = report
+        # True while ``transaction()`` is open: DuckDB statements then run on the
+        # connection itself, since a cursor is a separate connection outside it.
+        self._in_transaction = False
 
     @classmethod
     def open(cls, url: str) -> Warehouse:
@@ -112,6 +115,65 @@ class Warehouse:
             return con
         return None
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything this warehouse runs inside the block commits together, or not at all.
+
+        On DuckDB the block is a transaction on this warehouse's connection; on
+        PostgreSQL a psycopg transaction, in which Ibis's own per-statement
+        transactions become savepoints. Readers on other connections see the state
+        before the block until it commits. A block inside another joins it. ClickHouse
+        and Spark have no multi-statement transactions: there the block runs its
+        statements one after another, as before.
+        """
+        if self._in_transaction:
+            yield
+            return
+        duck = self._duckdb()
+        if duck is not None:
+            duck.begin()
+            self._in_transaction = True
+            try:
+                yield
+            except BaseException:
+                duck.rollback()
+                raise
+            else:
+                duck.commit()
+            finally:
+                self._in_transaction = False
+            return
+        if self.engine == "postgres":
+            self._in_transaction = True
+            try:
+                with self.con.con.transaction():
+                    yield
+            finally:
+                self._in_transaction = False
+            return
+        yield
+
+    @contextmanager
+    def _duckdb_statements(
+        self, con: duckdb.DuckDBPyConnection, scratch: pa.Table
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+        """A DuckDB connection to run statements on with ``scratch`` registered, and its name.
+
+        Outside a transaction, a cursor of its own (nothing is left registered on the
+        shared connection); inside one, the transaction's connection itself, so the
+        statements are part of it.
+        """
+        name = f"_omni_scratch_{uuid.uuid4().hex[:12]}"
+        runner = con if self._in_transaction else con.cursor()
+        try:
+            runner.register(name, scratch)
+            yield runner, name
+        finally:
+            if self._in_transaction:
+                runner.unregister(name)
+            else:
+                runner.close()
+
     def rows_with_keys(self, name: str, keys: pa.Table) -> pa.Table:
         """The stored rows whose key columns (those of ``keys``) match one of ``keys``."""
         spec = self.spec(name)
@@ -126,28 +188,44 @@ class Warehouse:
         if keys.num_rows == 0:
             return
         spec = self.spec(name)
-        scratch = f"_omni_keys_{uuid.uuid4().hex[:12]}"
         match = " AND ".join(f'k."{c}" = "{spec.name}"."{c}"' for c in keys.column_names)
-        sql = (
-            f'DELETE FROM "{spec.name}" WHERE EXISTS (SELECT 1 FROM "{scratch}" AS k WHERE {match})'
-        )
+
+        def delete_sql(scratch: str) -> str:
+            return (
+                f'DELETE FROM "{spec.name}" '
+                f'WHERE EXISTS (SELECT 1 FROM "{scratch}" AS k WHERE {match})'
+            )
+
         con = self._duckdb()
-        try:
-            if con is not None:
-                cursor = con.cursor()
+        if con is not None:
+            with self._duckdb_statements(con, keys) as (runner, scratch):
                 try:
-                    cursor.register(scratch, keys)
-                    cursor.execute(sql)
-                finally:
-                    cursor.close()
-                return
+                    runner.execute(delete_sql(scratch))
+                except duckdb.Error as exc:
+                    raise WarehouseError(
+                        f"could not delete from {spec.name}: {exc}\n{delete_sql(scratch)}"
+                    ) from exc
+            return
+        scratch = f"_omni_keys_{uuid.uuid4().hex[:12]}"
+        sql = delete_sql(scratch)
+        try:
             self.con.create_table(scratch, keys, temp=True)
             try:
-                dialect.execute(self.con, sql)
+                self._execute(sql)
             finally:
                 self.con.drop_table(scratch, force=True)
         except Exception as exc:
             raise WarehouseError(f"could not delete from {spec.name}: {exc}\n{sql}") from exc
+
+    def _execute(self, sql: str) -> None:
+        """Run a statement that returns nothing, inside the open transaction if any."""
+        if self._in_transaction and self.engine == "postgres":
+            # Ibis's raw_sql calls rollback() on an error, which psycopg forbids inside
+            # a transaction block; a cursor of the same connection stays inside it.
+            with self.con.con.cursor() as cursor:
+                cursor.execute(sql)
+            return
+        dialect.execute(self.con, sql)
 
     def append_new(
         self, name: str, rows: pa.Table | pd.DataFrame, key: tuple[str, ...] | None = None
@@ -166,17 +244,14 @@ class Warehouse:
         con = self._duckdb()
         if con is not None:
             match = " AND ".join(f'r."{k}" = t."{k}"' for k in key)
-            cursor = con.cursor()
-            try:
-                cursor.register("incoming", data)
-                counted = cursor.execute(
-                    f'INSERT INTO "{spec.name}" BY NAME SELECT * FROM incoming AS r '
-                    f'WHERE NOT EXISTS (SELECT 1 FROM "{spec.name}" AS t WHERE {match})'
-                ).fetchone()
-            except duckdb.Error as exc:
-                raise WarehouseError(f"could not append to {spec.name}: {exc}") from exc
-            finally:
-                cursor.close()
+            with self._duckdb_statements(con, data) as (runner, incoming):
+                try:
+                    counted = runner.execute(
+                        f'INSERT INTO "{spec.name}" BY NAME SELECT * FROM "{incoming}" AS r '
+                        f'WHERE NOT EXISTS (SELECT 1 FROM "{spec.name}" AS t WHERE {match})'
+                    ).fetchone()
+                except duckdb.Error as exc:
+                    raise WarehouseError(f"could not append to {spec.name}: {exc}") from exc
             written = int(counted[0]) if counted else 0
             return written, data.num_rows - written
         stored = self.table(name)
@@ -192,6 +267,7 @@ class Warehouse:
         *,
         version: str | None = None,
         at: datetime | None = None,
+        after_step: Callable[[str], None] | None = None,
     ) -> UpsertResult:
         """Make each incoming row the current version of its key, unless it is older.
 
@@ -200,34 +276,51 @@ class Warehouse:
         have it, else by arrival) replaces the stored row, which moves to
         ``record_history`` as ``superseded``; an older one goes straight to
         ``record_history`` as ``older_on_arrival``. See ``warehouse/versions.py``.
+
+        It is one transaction (see ``transaction()``): a reader on another connection
+        sees every record's old version until the commit, never a record missing, and
+        a failure part-way (``after_step`` raising, a crash) leaves the table and
+        ``record_history`` as they were. ``after_step``, if given, is called with the
+        name of each step once it has run (``superseded_to_history``,
+        ``superseded_deleted``, ``older_to_history``, ``current_appended``), still
+        inside the transaction.
         """
         spec = self.spec(name)
         key = list(spec.key)
         data = _last_of_each_key(conform(spec, rows), key)
         at = at or datetime.now(UTC).replace(tzinfo=None)
-        stored = self.rows_with_keys(name, data.select(key))
-        states = classify(spec, data, stored, version)
-        state = states.column(STATE)
+        with self.transaction():
+            stored = self.rows_with_keys(name, data.select(key))
+            states = classify(spec, data, stored, version)
+            state = states.column(STATE)
 
-        def having(*wanted: str) -> pa.Table:
-            mask = pc.is_in(state, value_set=pa.array(wanted))
-            return states.filter(mask).drop([STATE])
+            def having(*wanted: str) -> pa.Table:
+                mask = pc.is_in(state, value_set=pa.array(wanted))
+                return states.filter(mask).drop([STATE])
 
-        newer, older = having(NEWER), having(OLDER)
-        if newer.num_rows:
-            updated_keys = newer.select(key)
-            superseded = stored.join(updated_keys, key, join_type="left semi")
-            self.append_new(
-                RECORD_HISTORY.name,
-                history_rows(spec, superseded, reason="superseded", version=version, at=at),
-            )
-            self.delete_keys(name, updated_keys)
-        if older.num_rows:
-            self.append_new(
-                RECORD_HISTORY.name,
-                history_rows(spec, older, reason="older_on_arrival", version=version, at=at),
-            )
-        inserted = self.append(name, having(NEW, NEWER))
+            def step(done: str) -> None:
+                if after_step is not None:
+                    after_step(done)
+
+            newer, older = having(NEWER), having(OLDER)
+            if newer.num_rows:
+                updated_keys = newer.select(key)
+                superseded = stored.join(updated_keys, key, join_type="left semi")
+                self.append_new(
+                    RECORD_HISTORY.name,
+                    history_rows(spec, superseded, reason="superseded", version=version, at=at),
+                )
+                step("superseded_to_history")
+                self.delete_keys(name, updated_keys)
+                step("superseded_deleted")
+            if older.num_rows:
+                self.append_new(
+                    RECORD_HISTORY.name,
+                    history_rows(spec, older, reason="older_on_arrival", version=version, at=at),
+                )
+                step("older_to_history")
+            inserted = self.append(name, having(NEW, NEWER))
+            step("current_appended")
         return UpsertResult(
             inserted=inserted - newer.num_rows,
             updated=newer.num_rows,
