@@ -105,6 +105,7 @@ def built(warehouse_url: str) -> Any:
             "order_lines",
             pa.table(
                 {
+                    "source": ["web"],
                     "order_id": ["o7_0"],
                     "line_number": [1],
                     "product_id": ["TEA"],

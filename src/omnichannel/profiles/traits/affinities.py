@@ -1,11 +1,11 @@
 """Category and content-type affinity: what a person looks at and buys, weighted.
 
 Category weight per person = 1 per product view + ``ADD_WEIGHT`` per add-to-cart +
-``PURCHASE_WEIGHT`` per unit bought (order lines joined to the catalogue's category), so a
-purchase says more than a glance. Content-type weight = 1 per ``Content Viewed`` event,
-its type read from the event's ``content_type`` property or, when missing, from
-``content_items`` by ``content_id``. A score is the weight's share of the person's total
-for that kind (scores of a kind sum to 1).
+``PURCHASE_WEIGHT`` per unit bought (an order's lines, matched on source and order id,
+joined to the catalogue's category), so a purchase says more than a glance. Content-type
+weight = 1 per ``Content Viewed`` event, its type read from the event's ``content_type``
+property or, when missing, from ``content_items`` by ``content_id``. A score is the
+weight's share of the person's total for that kind (scores of a kind sum to 1).
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ def affinity_weights(wh: Warehouse, m: Members) -> ir.Table:
     )
     lines = wh.table("order_lines")
     products = wh.table("products").select("product_id", "category")
+    # An order is (source, order_id): two sources may both have an order 1001, and each
+    # order's lines are only those its own source sent.
     bought = (
-        m.orders.select("profile_id", "order_id")
-        .join(lines.select("order_id", "product_id", "quantity"), "order_id")
+        m.orders.select("profile_id", "source", "order_id")
+        .join(lines.select("source", "order_id", "product_id", "quantity"), ["source", "order_id"])
         .join(products, "product_id")
     )
     bought = bought.filter(bought.category.notnull())

@@ -39,7 +39,7 @@ class Members:
 
     profiles: ir.Table  # profile_id
     events: ir.Table  # profile_id, ts, event, source, channel, tz, device_type, os_name, ...
-    orders: ir.Table  # profile_id, order_id, ordered_at, channel, total, campaign_id
+    orders: ir.Table  # profile_id, source, order_id, ordered_at, channel, total, campaign_id
     deliveries: ir.Table  # profile_id, at, campaign_id
     # Events counted per profile, channel, source, device type and OS, with first and last
     # time: one scan of the events serves every trait that needs no more detail.
@@ -112,6 +112,7 @@ def attributed_orders(wh: Warehouse) -> ir.Table:
     )
     return valid.select(
         "profile_id",
+        "source",
         "order_id",
         "ordered_at",
         channel=valid.channel.coalesce(valid.source),
