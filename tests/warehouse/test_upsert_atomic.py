@@ -9,13 +9,18 @@ interleaving is fixed by order, not by timing.
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.access import WarehouseAccess
 
 KEYS = 2_000
@@ -130,3 +135,43 @@ def test_a_failure_part_way_leaves_records_and_history_as_they_were(
     assert retried.updated == KEYS
     assert {name for _, name in after[0]} == {"Kim"}
     assert len(after[1]) == 2 * KEYS
+
+
+_KILLED_MID_UPSERT = """
+import os, signal, sys
+import datetime as dt
+import pyarrow as pa
+from omnichannel.warehouse import Warehouse
+
+keys = int(sys.argv[2])
+rows = pa.table({
+    "source": ["crm"] * keys,
+    "record_id": [f"r{i:05d}" for i in range(keys)],
+    "last_name": ["Kim"] * keys,
+    "updated_at": [dt.datetime(2024, 9, 1)] * keys,
+})
+
+def die(step):
+    if step == "superseded_deleted":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+wh = Warehouse.open(sys.argv[1])
+wh.upsert("customer_records", rows, version="updated_at", after_step=die)
+"""
+
+
+def test_a_process_killed_mid_upsert_loses_no_current_record(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    with Warehouse.open(warehouse_url) as wh:
+        wh.upsert("customer_records", _records("Lee", 2), version="updated_at")
+        before = _snapshot(wh)
+    script = tmp_path / "killed_mid_upsert.py"
+    script.write_text(_KILLED_MID_UPSERT)
+    killed = subprocess.run(
+        [sys.executable, str(script), warehouse_url, str(KEYS)], capture_output=True, text=True
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    with Warehouse.open(warehouse_url) as wh:
+        after = _snapshot(wh)
+    assert after == before
