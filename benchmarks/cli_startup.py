@@ -8,8 +8,11 @@ them all alike; medians are printed. The baselines run in the same rounds:
 * ``python -c pass``: the interpreter alone, the floor of any Python command;
 * ``python -c "import typer, rich.console"``: the CLI framework alone, the floor of a
   Typer + Rich command that imports nothing of its own;
-* for ``status``: the imports it cannot avoid (Typer, pydantic-settings, Ibis + DuckDB,
-  pyarrow, pandas, SQLAlchemy, Alembic) with nothing run.
+* for ``status``: the imports it cannot avoid on the embedded default (Typer, Rich,
+  pydantic-settings, DuckDB) with nothing run, its floor; and, for comparison, the
+  imports of the full path it used to take (Ibis + DuckDB backend, pyarrow, pandas,
+  SQLAlchemy, Alembic), also with nothing run: what status cost before it read the
+  warehouse with plain DuckDB and the store with sqlite3 (``omnichannel.fast_status``).
 
     .venv/bin/python benchmarks/cli_startup.py                     # ./omni-home, 7 rounds
     .venv/bin/python benchmarks/cli_startup.py --home /tmp/demo --rounds 11
@@ -31,7 +34,8 @@ import time
 from pathlib import Path
 
 TARGETS_S = {"omni --version": 0.3, "omni status": 1.0}
-STATUS_FLOOR_IMPORTS = (
+STATUS_FLOOR_IMPORTS = "import typer, rich.console, pydantic_settings, duckdb"
+FULL_PATH_IMPORTS = (
     "import typer, rich.console, pydantic_settings, ibis, duckdb, pyarrow, pandas, "
     "sqlalchemy, alembic.runtime.migration, alembic.script; ibis.duckdb.connect"
 )
@@ -73,6 +77,7 @@ def main() -> None:
         "python -c pass": [python, "-c", "pass"],
         "import typer, rich (framework floor)": [python, "-c", "import typer, rich.console"],
         "status's imports, nothing run (floor)": [python, "-c", STATUS_FLOOR_IMPORTS],
+        "full path's imports, nothing run (before)": [python, "-c", FULL_PATH_IMPORTS],
         "omni --version": [*omni, "--version"],
         "omni --help": [*omni, "--help"],
         "omni status": [*omni, "--home", str(home), "status"],
@@ -92,6 +97,7 @@ def main() -> None:
     base = statistics.median(walls["python -c pass"])
     framework = statistics.median(walls["import typer, rich (framework floor)"])
     floor = statistics.median(walls["status's imports, nothing run (floor)"])
+    before = statistics.median(walls["full path's imports, nothing run (before)"])
     print(f"{'command':<40} {'wall s':>8} {'cpu s':>8} {'/python':>8} {'/floor':>8}  target")
     for name in commands:
         wall = statistics.median(walls[name])
@@ -103,8 +109,13 @@ def main() -> None:
             "" if target is None else f"< {target:g} s: {'met' if wall < target else 'MISSED'}"
         )
         print(f"{name:<40} {wall:8.3f} {cpu:8.3f} {wall / base:8.1f} {ratio}  {verdict}")
+    status = statistics.median(walls["omni status"])
     print("/floor: omni --version and --help against the Typer + Rich import; status against")
-    print("the libraries it must import to read DuckDB through Ibis and the store's revision.")
+    print("the libraries it must import (Typer, Rich, pydantic-settings, DuckDB).")
+    print(
+        f"omni status / the full path's imports alone: {status / before:.2f} "
+        f"({status:.3f} s against {before:.3f} s)"
+    )
     if scratch is not None:
         scratch.cleanup()
 
