@@ -136,7 +136,7 @@ class Platform:
         """The in-memory identifier index of the Profile API (rebuilt when identity changes)."""
         from omnichannel.profiles.lookup import ProfileLookup
 
-        return ProfileLookup(self.config)
+        return ProfileLookup(self.config, rebuild_with=lambda: self.warehouse.reader())
 
     def status(self) -> dict[str, Any]:
         """Version, home, warehouse (engine, schema, rows per table), operational store."""

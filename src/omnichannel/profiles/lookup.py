@@ -31,9 +31,11 @@ that normalises phone numbers, and the identity rules the timelines read facts w
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,8 @@ from omnichannel.errors import OmniError, ValidationError
 from omnichannel.identity.rules import IdentityRules
 from omnichannel.ingest.normalize import normalize_email, normalize_phone
 from omnichannel.warehouse import Warehouse, dialect
+
+log = logging.getLogger(__name__)
 
 PROFILE_ID = "profile_id"
 SEP = "\x1f"
@@ -204,8 +208,19 @@ class ProfileLookup:
     One instance per process (the API keeps one per app); safe to share between threads.
     """
 
-    def __init__(self, config: InstallationConfig, *, check_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        config: InstallationConfig,
+        *,
+        check_seconds: float = 2.0,
+        rebuild_with: Callable[[], AbstractContextManager[Warehouse]] | None = None,
+    ) -> None:
+        """``rebuild_with`` lends a warehouse connection to a background thread: then,
+        once an index exists, a change of the identity tables is indexed in that thread
+        while requests keep using the previous index (a server passes its readers)."""
         self.config = config
+        self.rebuild_with = rebuild_with
+        self.rebuilding = threading.Event()
         self.region = config.default_region
         self.check_seconds = check_seconds
         self._index: ProfileIndex | None = None
@@ -243,11 +258,31 @@ class ProfileLookup:
             if self._index is not None and now - self._checked < self.check_seconds:
                 return self._index
             stamp = identity_stamp(wh)
-            if self._index is None or self._index.stamp != stamp:
+            if self._index is None or (self._index.stamp != stamp and self.rebuild_with is None):
                 self._index = ProfileIndex.build(wh, stamp)
                 ensure_profiles_index(wh)
+            elif self._index.stamp != stamp and not self.rebuilding.is_set():
+                # About 10 s at a million profiles: index aside, keep answering meanwhile.
+                self.rebuilding.set()
+                threading.Thread(
+                    target=self._rebuild, args=(stamp,), name="profile-index", daemon=True
+                ).start()
             self._checked = time.monotonic()
             return self._index
+
+    def _rebuild(self, stamp: tuple[Any, ...]) -> None:
+        assert self.rebuild_with is not None
+        try:
+            with self.rebuild_with() as wh:
+                fresh = ProfileIndex.build(wh, identity_stamp(wh))
+                ensure_profiles_index(wh)
+            with self._lock:
+                self._index = fresh
+                self._checked = 0.0
+        except Exception:
+            log.exception("profile lookup: rebuilding the identifier index failed; will retry")
+        finally:
+            self.rebuilding.clear()
 
     def known_types(self, wh: Warehouse) -> frozenset[str]:
         return self._rule_types | self.index(wh).types

@@ -1,0 +1,55 @@
+"""After a resolve, the identifier index is rebuilt aside while the previous one answers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from omnichannel.config import Settings
+from omnichannel.configuration import InstallationConfig
+from omnichannel.identity import resolve
+from omnichannel.profiles.lookup import ProfileLookup, ProfileNotFoundError
+from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.access import WarehouseAccess
+from tests.profiles.support import add_identities
+
+
+def test_requests_keep_the_previous_index_until_the_new_one_is_ready(tmp_path: Path) -> None:
+    access = WarehouseAccess.open(f"duckdb:///{tmp_path / 'omni.duckdb'}")
+    allowed = threading.Event()
+
+    @contextmanager
+    def slow_reader() -> Iterator[Warehouse]:
+        allowed.wait(30)  # the rebuild may start only when the test says so
+        with access.reader() as wh:
+            yield wh
+
+    config = InstallationConfig.load(Settings(home=tmp_path))
+    lookup = ProfileLookup(config, check_seconds=0, rebuild_with=slow_reader)
+    try:
+        with access.writer() as wh:
+            add_identities(wh, ["u1"])
+            resolve(wh, full=True)
+        with access.reader() as wh:
+            first = lookup.find(wh, "user_id:u1")  # the first index is built in the request
+            add_identities(wh, ["u2"])
+            resolve(wh)
+            # The identity tables changed: the rebuild starts aside, the old index answers.
+            assert lookup.find(wh, "user_id:u1").profile_id == first.profile_id
+            assert lookup.rebuilding.is_set()
+            with pytest.raises(ProfileNotFoundError):
+                lookup.find(wh, "user_id:u2")
+        allowed.set()
+        for _ in range(300):
+            if not lookup.rebuilding.is_set():
+                break
+            threading.Event().wait(0.1)
+        with access.reader() as wh:
+            assert lookup.find(wh, "user_id:u2").id_value == "u2"
+    finally:
+        allowed.set()
+        access.close()
