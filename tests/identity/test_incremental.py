@@ -114,3 +114,21 @@ def test_incremental_equals_full_on_the_demo(wh: Warehouse, tmp_path: Path) -> N
     split = {old for old, news in new_of_old.items() if len(news) > 1}
     assert all(old_of_new[new] & split for new in renamed)
     assert len(renamed) <= len(split) < 0.05 * len(new_of_old)
+
+
+def test_an_identifier_a_record_no_longer_carries_stops_joining_it(wh: Warehouse) -> None:
+    """A newer version of a CRM record dropped the shared email: the merge comes apart."""
+    add_ids(
+        wh,
+        [("crm", "1", "email", "ann@x.cn", 0), ("pos", "9", "email", "ann@x.cn", 0)],
+    )
+    resolve(wh, full=True)
+    assert profile_of(wh, "crm", "1") == profile_of(wh, "pos", "9")
+    wh.delete_keys(
+        "identifiers",
+        pa.table({"source": ["crm"], "record_id": ["1"], "id_type": ["email"]}),
+    )  # what the connector does when a new version of crm/1 lacks the email
+    add_ids(wh, [("crm", "1", "phone", "+8613800000001", 1)])
+    report = resolve(wh)  # asked for incremental
+    assert report.mode == "full"  # an observation is gone: only a rebuild can split
+    assert profile_of(wh, "crm", "1") != profile_of(wh, "pos", "9")

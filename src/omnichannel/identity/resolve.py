@@ -79,6 +79,10 @@ def resolve(
         current = scratch.keep(_typed(observations(wh, rules), rules))
         state = wh.table("identity_observations")
         incremental = not full and scratch.rows(state.limit(1)) > 0
+        if incremental and scratch.rows(state.anti_join(current, KEY).limit(1)) > 0:
+            # An identifier seen before is gone (a newer version of a record dropped it):
+            # links may have to come apart, which only a full run can decide.
+            incremental = False
         report = ResolveReport(mode="incremental" if incremental else "full")
         report.observations = scratch.rows(current)
         if incremental:
