@@ -144,3 +144,91 @@ def test_the_events_file_refuses_the_same_lines_with_the_same_words(
     assert by_file == by_collector
     # The file keeps the line itself.
     assert {d["payload"] for d in letters} == {SURROGATE, DEEP_CALL, GIANT, SURROGATE_KEY}
+
+
+# NaN and Infinity: Python's json reads them (and 1e999 as infinity), orjson would have
+# written them as null and DuckDB kept the bare word. Both ways in now refuse the call.
+GOOD_3 = (
+    '{"type":"track","userId":"u1","event":"NaN Viewed","messageId":"good-3",'
+    '"properties":{"x":1e300,"label":"Infinity"}}'
+)
+NAN_PROPERTY = '{"type":"track","userId":"u1","event":"Priced","properties":{"price":NaN}}'
+INFINITE_TRAIT = '{"type":"identify","userId":"u1","traits":{"score":Infinity}}'
+INFINITE_ID = '{"type":"track","userId":-Infinity,"event":"E"}'
+HUGE_NUMBER = '{"type":"track","userId":"u1","event":"H","properties":{"x":[1,-1e999]}}'
+NON_FINITE = [GOOD_3, NAN_PROPERTY, INFINITE_TRAIT, INFINITE_ID, HUGE_NUMBER]
+NON_FINITE_EXPECTED = {
+    1: ("properties.price", "NaN"),
+    2: ("traits.score", "Infinity"),
+    3: ("userId", "-Infinity"),
+    4: ("properties.x[1]", "-1e999"),
+}
+
+
+def _load_file(tmp_path: Path, lines: list[str]) -> tuple[Any, list[str], list[dict[str, Any]]]:
+    path = tmp_path / f"archive-{uuid.uuid4().hex}.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with Warehouse.open(f"duckdb:///{tmp_path / 'file.duckdb'}") as wh:
+        result = load_events_file(wh, path, source="archive")
+        events = wh.con.sql("SELECT event FROM events ORDER BY message_id").to_pyarrow()
+        letters: list[dict[str, Any]] = (
+            wh.con.sql("SELECT origin, field, value, reason, payload FROM dead_letters")
+            .to_pyarrow()
+            .to_pylist()
+        )
+    return result, events.column("event").to_pylist(), letters
+
+
+def test_nan_and_infinity_are_refused_alike_by_the_collector_and_the_file(
+    client: TestClient, key: str, tmp_path: Path
+) -> None:
+    response = client.post("/v1/batch", auth=(key, ""), content=_batch(*NON_FINITE))
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["accepted"] == 1
+    by_collector = {e["index"]: (e["field"], e["value"], e["reason"]) for e in body["errors"]}
+    assert {i: e[:2] for i, e in by_collector.items()} == NON_FINITE_EXPECTED
+    assert all("finite number" in reason for _, _, reason in by_collector.values())
+    # The good call beside them is stored, its "NaN" text and 1e300 untouched.
+    [stored] = rows(client, "events")
+    assert stored["event"] == "NaN Viewed"
+    assert json.loads(stored["properties"]) == {"x": 1e300, "label": "Infinity"}
+    # Each refused call is kept as it was sent, NaN and all.
+    kept = {d["payload"] for d in rows(client, "dead_letters")}
+    assert kept == set(NON_FINITE[1:])
+
+    result, events, letters = _load_file(tmp_path, NON_FINITE)
+    assert (result.events_stored, result.rejected) == (1, 4) and events == ["NaN Viewed"]
+    by_file = {
+        int(d["origin"].rsplit(" line ", 1)[1]) - 1: (d["field"], d["value"], d["reason"])
+        for d in letters
+    }
+    assert by_file == by_collector
+    assert {d["payload"] for d in letters} == set(NON_FINITE[1:])
+
+
+def test_nan_in_a_single_call_is_400_naming_the_field(client: TestClient, key: str) -> None:
+    response = client.post("/v1/track", auth=(key, ""), content=NAN_PROPERTY)
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert (error["field"], error["value"]) == ("properties.price", "NaN")
+    assert rows(client, "events") == []
+
+
+def test_spellings_only_duckdb_reads_are_not_json_on_either_path(
+    client: TestClient, key: str, tmp_path: Path
+) -> None:
+    # DuckDB's parser also reads nan, inf and -NaN; the collector's does not.
+    lines = [
+        '{"type":"track","userId":"u1","event":"E","properties":{"p":nan}}',
+        '{"type":"track","userId":"u1","event":"E","properties":{"p":-inf}}',
+        '{"type":"track","userId":"u1","event":"E","properties":{"p":-NaN}}',
+    ]
+    for line in lines:
+        response = client.post("/v1/track", auth=(key, ""), content=line)
+        assert response.status_code == 400 and response.json()["code"] == "invalid_json"
+    result, events, letters = _load_file(tmp_path, lines)
+    assert (result.events_stored, result.rejected, events) == (0, 3, [])
+    assert {(d["field"], d["reason"]) for d in letters} == {
+        ("(line)", "expected a valid JSON document")
+    }

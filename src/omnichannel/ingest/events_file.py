@@ -114,7 +114,12 @@ def _suspects(limits: Limits) -> str:
     return (
         rf"(?:^(?:[^{{\[]*[{{\[]){{{limits.max_depth + 1}}})"  # more brackets than levels
         r"|\\u[dD][89a-fA-F]"  # a \uD800-\uDFFF escape: maybe a lone surrogate
-        r"|[0-9]{1000}"  # a long run of digits: maybe a giant integer
+        r"|[0-9]{300}"  # a long run of digits: maybe a giant integer, or an infinity
+        # A number ending in a 3-digit exponent: maybe beyond a double (1e999). The
+        # delimiter after it keeps hex ids such as "9e123f" out.
+        r"|[0-9.][eE]\+?[0-9]{3,}\s*(?:[,}\]]|$)"
+        # NaN or Infinity as a value: DuckDB reads nan, inf, Infinity in any case.
+        r"|(?:^|[:,\[])\s*-?(?i:nan|inf)"
     )
 
 
@@ -123,7 +128,9 @@ def _verdict(line: str, max_depth: int) -> tuple[str, str, str] | None:
     try:
         value, cut = loads_bounded(line, cut_depth=max_depth + 2)
     except ValueError:
-        return None  # not JSON: the query's rules say so, as for any line
+        # Not JSON to the collector, so not to us either, even where DuckDB's parser is
+        # laxer (it reads nan, inf and -NaN): the words of the query's own rule.
+        return "(line)", line[:200], "expected a valid JSON document"
     try:
         check_call(value, max_depth=max_depth, cut=cut)
     except Unstorable as bad:

@@ -123,7 +123,7 @@ def _rules(limits: Limits) -> list[tuple[str, str, str, str]]:
     doc = 'expected a JSON object, e.g. {"plan": "pro"}'
     rules = [
         ("line IS NULL", "(line)", "'invalid UTF-8'", "expected UTF-8 encoded JSON"),
-        # What storable.check_call refused (lone surrogates, too deep, giant integers),
+        # What storable.check_call refused (lone surrogates, too deep, giant integers, NaN),
         # found in Python before the query: the collector's words for the same call.
         ("guard_field IS NOT NULL", _Sql("guard_field"), "guard_value", _Sql("guard_reason")),
         ("doc IS NULL", "(line)", "left(line, 200)", "expected a valid JSON document"),

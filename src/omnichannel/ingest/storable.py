@@ -1,12 +1,17 @@
-"""JSON every later step can store: bounded nesting, no lone surrogates, no giant integers.
+"""JSON every later step can store: bounded nesting, no lone surrogates, no giant integers,
+no NaN or Infinity.
 
 JSON lets a sender write things our storage cannot hold or read back: ``"S\\ud800"`` (half
 of a UTF-16 pair, which is not Unicode text and cannot be written as UTF-8), documents
 nested thousands of levels deep (Python's parsers and encoders recurse, and stop near a
 thousand levels) and integers of thousands of digits (Python refuses to read more than
-4,300). A call carrying any of them is refused on its own, with the field, so one bad call
-in a batch never costs the good ones beside it; the collector and the events-file loader
-both ask ``check_call`` and so refuse the same calls with the same words.
+4,300). Python's parser also reads ``NaN``, ``Infinity``, ``-Infinity`` and numbers too big
+for a double (``1e999``), none of which is JSON (RFC 8259) nor a measurement; orjson would
+silently write them as ``null`` and DuckDB would keep the bare word, so the two ways in
+would store different things. A call carrying any of them is refused on its own, with the
+field, so one bad call in a batch never costs the good ones beside it; the collector and
+the events-file loader both ask ``check_call`` and so refuse the same calls with the same
+words.
 
 Example::
 
@@ -20,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +59,30 @@ class TooLongInteger:
         self.digits = digits
 
 
+class NonFinite:
+    """Stands for ``NaN``, ``Infinity``, ``-Infinity`` or a number beyond a double's range,
+    as written, so only its call is refused (and its dead letter keeps what was sent)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+NON_FINITE_ACCEPTED = (
+    "a finite number: NaN, Infinity and numbers beyond 1.8e308 are not JSON numbers; "
+    "send null for no value, or the value as a string"
+)
+
+
+def _parse_float(text: str) -> float | NonFinite:
+    # Every float literal comes here (a gate that scans the text for big exponents first
+    # cost more than this call does), so 1e999 is caught wherever it is.
+    value = float(text)
+    return value if math.isfinite(value) else NonFinite(text)
+
+
 @dataclass
 class Cut:
     """What ``loads_bounded`` replaced: placeholder string -> (original JSON, levels inside)."""
@@ -78,25 +108,31 @@ def loads_bounded(data: bytes | str, *, cut_depth: int) -> tuple[Any, Cut]:
     """``json.loads`` that never raises RecursionError, nor ValueError on giant integers.
 
     Subtrees deeper than ``cut_depth`` become placeholder strings (kept in the ``Cut`` with
-    their original text and depth); integers over 4,300 digits become ``TooLongInteger``.
+    their original text and depth); integers over 4,300 digits become ``TooLongInteger``;
+    ``NaN``, ``Infinity``, ``-Infinity`` and numbers beyond a double become ``NonFinite``.
     Raises ``json.JSONDecodeError`` (a ``ValueError``) for text that is not JSON, and
     ``UnicodeDecodeError`` for bytes that are not UTF-8.
     """
     cut = Cut()
     try:
-        return json.loads(data), cut
+        return json.loads(data, parse_constant=NonFinite, parse_float=_parse_float), cut
     except json.JSONDecodeError:
         raise
     except (RecursionError, ValueError):
         # Too deep, or "Exceeds the limit (4300 digits) for integer string conversion".
         pass
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    hooks: dict[str, Any] = {
+        "parse_int": _parse_int,
+        "parse_constant": NonFinite,
+        "parse_float": _parse_float,
+    }
     try:
-        return json.loads(raw, parse_int=_parse_int), cut
+        return json.loads(raw, **hooks), cut
     except RecursionError:
         pass
     try:
-        return json.loads(_cut_deep(raw, cut_depth, cut), parse_int=_parse_int), cut
+        return json.loads(_cut_deep(raw, cut_depth, cut), **hooks), cut
     except RecursionError:
         # Only text that is not JSON gets here (the cut text is shallow when it is JSON).
         text = raw.decode("utf-8", "replace")
@@ -180,6 +216,8 @@ def _digits(value: object) -> object:
     if isinstance(value, TooLongInteger):
         # Marked so payload_text can drop the quotes and keep the number as it was written.
         return f"\x00omni-int:{value.digits}:omni-int\x00"
+    if isinstance(value, NonFinite):
+        return f"\x00omni-int:{value.text}:omni-int\x00"
     raise TypeError(f"cannot write {type(value).__name__}")
 
 
@@ -202,7 +240,8 @@ def _encodes(text: str) -> bool:
 
 
 def _walk(call: Any, max_depth: int, cut: Cut) -> None:
-    """Refuse the first unstorable thing: a too deep value, a lone surrogate, a giant integer."""
+    """Refuse the first unstorable thing: a too deep value, a lone surrogate, a giant
+    integer, NaN or Infinity."""
     # (value, path, level of the container holding it); iterative, so depth costs no stack.
     stack: list[tuple[Any, str, int]] = [(call, "", 0)]
     while stack:
@@ -224,6 +263,8 @@ def _walk(call: Any, max_depth: int, cut: Cut) -> None:
             if spanned is not None:
                 _too_deep(path, level + spanned[1], max_depth)
             _text(path, value, what="text")
+        elif kind is NonFinite:
+            raise Unstorable(path or "(call)", value.text, NON_FINITE_ACCEPTED)
         elif kind is TooLongInteger:
             raise Unstorable(
                 path or "(call)",
