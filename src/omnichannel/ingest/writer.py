@@ -109,11 +109,13 @@ def _replace_owned(
     stored = wh.rows_with_keys(name, replaced.select(list(columns)))
     gone = stored.join(rows.select(key), key, join_type="left anti")
     if gone.num_rows:
-        wh.append_new(
-            RECORD_HISTORY.name,
-            history_rows(spec, gone, reason="superseded", version=None, at=at),
-        )
-        wh.delete_keys(name, gone.select(key))
+        # Together or not at all: a crash between would leave a row current and historic.
+        with wh.transaction():
+            wh.append_new(
+                RECORD_HISTORY.name,
+                history_rows(spec, gone, reason="superseded", version=None, at=at),
+            )
+            wh.delete_keys(name, gone.select(key))
 
 
 def _owners(
