@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from omnichannel.api import create_app
 from omnichannel.config import Settings
 from omnichannel.ingest.events_file import load_events_file
+from omnichannel.ingest.replay_events import replay_event_letters
 from omnichannel.warehouse import Warehouse
 from tests.ingest.test_collector import rows
 from tests.support.collector import bearer, make_admin_token
@@ -232,3 +233,16 @@ def test_spellings_only_duckdb_reads_are_not_json_on_either_path(
     assert {(d["field"], d["reason"]) for d in letters} == {
         ("(line)", "expected a valid JSON document")
     }
+
+
+def test_replaying_a_nan_letter_refuses_it_again(tmp_path: Path) -> None:
+    path = tmp_path / "archive.jsonl"
+    path.write_text("\n".join(NON_FINITE) + "\n")
+    with Warehouse.open(f"duckdb:///{tmp_path / 'file.duckdb'}") as wh:
+        load_events_file(wh, path, source="archive")
+        letters = wh.con.sql("SELECT * FROM dead_letters").to_pyarrow().to_pylist()
+        outcomes = replay_event_letters(wh, letters)
+        events = wh.con.sql("SELECT event FROM events").to_pyarrow().column(0).to_pylist()
+    reasons = sorted(reason for _, reason in outcomes)
+    assert len(reasons) == 4 and all("finite number" in r for r in reasons), reasons
+    assert events == ["NaN Viewed"]  # NaN was not stored as null by the replay

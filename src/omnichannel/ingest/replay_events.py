@@ -9,7 +9,6 @@ stores the calls that pass as events; a ``message_id`` already stored adds nothi
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ import pyarrow as pa
 
 from omnichannel.ingest.deadletter import decode_payload
 from omnichannel.ingest.segment import TIMESTAMP_COLUMNS, Limits, Refused, parse_calls
+from omnichannel.ingest.storable import loads_bounded
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import EVENTS
 
@@ -39,7 +39,12 @@ def _events_table(rows: list[dict[str, Any]], loaded_at: datetime) -> pa.Table:
 def _check(letter: dict[str, Any], limits: Limits) -> tuple[list[dict[str, Any]], str]:
     """The letter's calls as events rows, or why it is still refused."""
     try:
-        body = json.loads(decode_payload(letter["payload"], letter["payload_encoding"]))
+        # The collector's parser, so NaN, deep nesting and giant integers are refused again
+        # (plain json.loads read NaN as a float that orjson then stored as null).
+        body, cut = loads_bounded(
+            decode_payload(letter["payload"], letter["payload_encoding"]),
+            cut_depth=limits.max_depth + 2,
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         return [], f"payload is still not JSON ({exc})"
     single = isinstance(body, dict) and "batch" not in body
@@ -50,6 +55,7 @@ def _check(letter: dict[str, Any], limits: Limits) -> tuple[list[dict[str, Any]]
             received_at=letter["received_at"],
             limits=limits,
             path_type=str(body.get("type")) if single and body.get("type") else None,
+            cut=cut,
         )
     except Refused as refused:
         return [], f"{refused.field}={refused.value}: {refused.reason}"
