@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,13 +167,21 @@ class IdentityCapability:
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
 
-    def resolve(self, *, full: bool = False, progress: Progress | None = None) -> ResolveReport:
-        """Resolve identities (incremental unless ``full``) with the home's rules."""
+    def resolve(
+        self,
+        *,
+        full: bool = False,
+        config: InstallationConfig | None = None,
+        progress: Progress | None = None,
+    ) -> ResolveReport:
+        """Resolve identities (incremental unless ``full``) with the home's rules, or
+        ``config``'s (a rules file given for this run)."""
         from omnichannel.identity import resolve
 
         platform = self._platform
+        rules = (config or platform.config).rules
         with platform.warehouse.reader() as wh:
-            return resolve(wh, rules=platform.config.rules, full=full, progress=progress)
+            return resolve(wh, rules=rules, full=full, progress=progress)
 
 
 class ProfilesCapability:
@@ -181,17 +190,24 @@ class ProfilesCapability:
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
 
-    def build(self, *, force: bool = False, progress: Progress | None = None) -> BuildReport:
-        """Build profiles (skipped when nothing changed, unless ``force``), swapped in whole."""
+    def build(
+        self,
+        *,
+        force: bool = False,
+        as_of: datetime | None = None,
+        config: InstallationConfig | None = None,
+        progress: Progress | None = None,
+    ) -> BuildReport:
+        """Build profiles (skipped when nothing changed, unless ``force``), swapped in whole,
+        with the home's tags, rules, consent and time zone, or ``config``'s."""
         from omnichannel.profiles.build import build_profiles
 
         platform = self._platform
+        options = (config or platform.config).build_options()
         with platform.warehouse.reader() as wh:
             # Derived tables are built aside and swapped in one transaction: a reader's
             # connection is enough, and the loader's appends go on meanwhile.
-            return build_profiles(
-                wh, **platform.config.build_options(), force=force, progress=progress
-            )
+            return build_profiles(wh, **options, as_of=as_of, force=force, progress=progress)
 
     def card(self, identifier: str, *, recent: int = 10) -> dict[str, Any]:
         """The 360° card (JSON-ready) of the profile holding ``type:value``."""

@@ -61,29 +61,21 @@ def _as_of(options: Mapping[str, Any]) -> datetime | None:
 def resolve_identities(
     platform: Platform, progress: Progress, options: Mapping[str, Any]
 ) -> JobOutcome:
-    from omnichannel.identity import resolve
-
-    config = _config(platform, options)
-    with platform.warehouse.reader() as wh:
-        report = resolve(wh, rules=config.rules, full=bool(options.get("full")), progress=progress)
+    report = platform.identity.resolve(
+        full=bool(options.get("full")), config=_config(platform, options), progress=progress
+    )
     return JobOutcome(rows=report.profiles, detail=report.as_dict())
 
 
 def build_profiles(
     platform: Platform, progress: Progress, options: Mapping[str, Any]
 ) -> JobOutcome:
-    from omnichannel.profiles.build import build_profiles as build
-
-    config = _config(platform, options)
-    with platform.warehouse.reader() as wh:
-        # Built aside and swapped in whole: a reader's connection; appends go on meanwhile.
-        report = build(
-            wh,
-            **config.build_options(),
-            as_of=_as_of(options),
-            force=bool(options.get("force")),
-            progress=progress,
-        )
+    report = platform.profiles.build(
+        force=bool(options.get("force")),
+        as_of=_as_of(options),
+        config=_config(platform, options),
+        progress=progress,
+    )
     return JobOutcome(rows=report.profiles, detail=report.as_dict())
 
 
