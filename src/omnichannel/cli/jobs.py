@@ -91,13 +91,19 @@ def _follow(server: Any, run: dict[str, Any], show_progress: bool) -> dict[str, 
 
 
 def run_as_job(
-    settings: Any, name: str, options: dict[str, Any], *, show_progress: bool
+    settings: Any,
+    name: str,
+    options: dict[str, Any],
+    *,
+    show_progress: bool,
+    raise_failure: bool = True,
 ) -> dict[str, Any]:
     """Run a job here, or on the server that owns the home, and return its run record.
 
     What a long command (``omni identity resolve``, ``omni profiles build``) does, so it
     runs the same way in both places, shows progress, and is kept in the job history.
-    A failed run raises its error, as the library would have.
+    A failed run raises its error, as the library would have (unless ``raise_failure``
+    is false: ``omni jobs run`` prints the failed run itself).
     """
     from omnichannel.cli.remote import on_installation
 
@@ -113,7 +119,7 @@ def run_as_job(
         return _follow(server, started, show_progress)
 
     run = on_installation(settings, local=local, remote=remote)
-    if run["status"] != "succeeded":
+    if raise_failure and run["status"] != "succeeded":
         raise JobFailedError(str(run["error"]))
     return run
 
@@ -125,19 +131,7 @@ def run_job(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Run a job now and wait for it; on a running server it runs there, as one of its jobs."""
-    from omnichannel.cli.remote import on_installation
-
-    settings = settings_of(ctx)
-
-    def local(platform: Any) -> dict[str, Any]:
-        with progress_bars(not as_json) as progress:
-            record: dict[str, Any] = platform.jobs.run(name, progress=progress).public()
-        return record
-
-    def remote(server: Any) -> dict[str, Any]:
-        return _follow(server, server.post(f"/api/jobs/{name}/runs"), not as_json)
-
-    run = on_installation(settings, local=local, remote=remote)
+    run = run_as_job(settings_of(ctx), name, {}, show_progress=not as_json, raise_failure=False)
     if as_json:
         emit_json(run)
     else:
