@@ -11,6 +11,7 @@ from omnichannel.cli import app
 from omnichannel.opstore import open_opstore
 from omnichannel.opstore.consent import set_consent
 from omnichannel.warehouse import Warehouse
+from tests.cli.run import omni
 from tests.profiles.support import add_identities, add_orders
 
 runner = CliRunner()
@@ -61,3 +62,15 @@ def test_build_with_home_tags_and_consent(omni_home: Path) -> None:
     bad = runner.invoke(app, ["profiles", "build", "--timezone", "Mars/Olympus"])
     assert bad.exit_code != 0
     assert "--timezone='Mars/Olympus' is not accepted" in str(bad.exception)
+
+
+def test_bad_as_of_is_refused_naming_the_flag(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    omni("init", home=home)
+    result = omni("profiles", "build", "--as-of", "last tuesday", home=home, check=False)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "--as-of" in message
+    assert "last tuesday" in message
+    assert "ISO 8601" in message
+    assert "Traceback" not in message

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -15,7 +14,6 @@ from omnichannel.cli.output import (
     key_value_table,
     rows_table,
 )
-from omnichannel.errors import ValidationError
 from omnichannel.profiles.tags import TAGS_FILE_NAME
 from omnichannel.profiles.traits.hours import DEFAULT_TIMEZONE
 from omnichannel.warehouse import open_warehouse
@@ -27,17 +25,6 @@ app = typer.Typer(
 TAGS_HELP = (
     f"YAML tag rules replacing the shipped ones (default: HOME/{TAGS_FILE_NAME} if it exists)."
 )
-
-
-def _as_of(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(
-            "--as-of", text, "an ISO 8601 date or time, e.g. 2026-06-30"
-        ) from None
 
 
 @app.command("build")
@@ -58,9 +45,11 @@ def build_command(
 ) -> None:
     """Build every profile: identifiers, presence, consent, RFM, channels, hours, CLV, tags."""
     from omnichannel.cli.jobs import run_as_job
+    from omnichannel.jobs.builtin import parse_as_of
 
     settings = settings_of(ctx)
-    when = _as_of(as_of)
+    # Checked here too, so a bad clock is refused naming the flag before any job starts.
+    when = parse_as_of(as_of, field_name="--as-of")
     options = {
         "tags": str(tags_file.resolve()) if tags_file else None,
         "timezone": timezone,

@@ -48,14 +48,20 @@ def _config(platform: Platform, options: Mapping[str, Any]) -> InstallationConfi
     )
 
 
-def _as_of(options: Mapping[str, Any]) -> datetime | None:
-    value = options.get("as_of")
+def parse_as_of(value: object, *, field_name: str = "as_of") -> datetime | None:
+    """A build's clock from an option or a flag: an ISO 8601 date or time, or nothing."""
     if value in (None, ""):
         return None
     try:
         return datetime.fromisoformat(str(value))
     except ValueError:
-        raise ValidationError("as_of", value, "an ISO 8601 date or time, e.g. 2026-05-01") from None
+        raise ValidationError(
+            field_name, value, "an ISO 8601 date or time, e.g. 2026-05-01"
+        ) from None
+
+
+def _as_of(options: Mapping[str, Any]) -> datetime | None:
+    return parse_as_of(options.get("as_of"))
 
 
 def resolve_identities(
