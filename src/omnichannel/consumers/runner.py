@@ -165,16 +165,34 @@ class ConsumerRunner:
     def _loop(self, consumer: Consumer) -> None:
         state = self.state[consumer.name]
         backoff = self.interval
+        behind = False  # handed a full batch last time: a backlog is being read
+        log.info("consumer started", extra={"consumer": consumer.name})
         while not self._stop.is_set():
             try:
                 handled = self.step(consumer)
             except Exception as exc:
                 state.failures += 1
                 state.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("consumer %s failed; the same events come again", consumer.name)
                 backoff = min(backoff * 2, self.max_backoff)
+                log.exception(
+                    "consumer failed; the same events come again",
+                    extra={
+                        "consumer": consumer.name,
+                        "position": state.position,
+                        "failures": state.failures,
+                        "retry_seconds": backoff,
+                        "error": state.last_error,
+                    },
+                )
                 self._stop.wait(backoff)
                 continue
+            if state.last_error is not None or (behind and handled < self.batch_size):
+                what = "consumer recovered" if state.last_error else "consumer caught up"
+                fields = {"consumer": consumer.name, "position": state.position}
+                if handled < self.batch_size:
+                    fields["lag"] = 0  # it read everything stored when it looked
+                log.info(what, extra=fields)
+            behind = handled >= self.batch_size
             state.last_error = None
             backoff = self.interval
             if handled < self.batch_size:

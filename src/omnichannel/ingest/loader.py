@@ -380,13 +380,18 @@ class Loader:
                     self.totals.add(step)
                     for listener in self.on_batch:
                         listener(step)
+                if self.last_error is not None:
+                    log.info("loader recovered", extra={"pending_bytes": self.log.pending_bytes()})
                 self.last_error = None
                 backoff = self.interval
             except Exception as exc:
                 # Events stay safe in the log; retry later (e.g. the warehouse is busy).
                 self.last_error = str(exc)
-                log.exception("loader: could not store events; retrying")
                 backoff = min(backoff * 2, 30.0)
+                log.exception(
+                    "loader could not store events; retrying",
+                    extra={"pending_bytes": self.log.pending_bytes(), "retry_seconds": backoff},
+                )
 
     def stop(self, timeout: float = 30) -> None:
         """Stop the thread, then store whatever is left so a clean shutdown leaves no lag."""
@@ -402,4 +407,7 @@ class Loader:
                     drain(self.log, wh, stream=self.stream, dedupe_window=self.dedupe_window)
                 )
         except Exception:
-            log.exception("loader: final drain failed; events remain in the log")
+            log.exception(
+                "loader final drain failed; events remain in the log",
+                extra={"pending_bytes": self.log.pending_bytes()},
+            )

@@ -108,26 +108,27 @@ class JobRunner:
                 try:
                     self.history.report(run_id, {"stage": stage, "done": done, "total": total})
                 except Exception:  # progress is best effort; the run itself goes on
-                    log.exception("job %s: could not record progress", job.name)
+                    log.exception("job could not record progress", extra={"job": job.name})
 
         began = time.monotonic()
+        fields = {"job": job.name, "run_id": run_id, "trigger": started.trigger}
+        log.info("job started", extra=fields)
         try:
             outcome = job.run(self.platform, progress, started.options)
         except OmniError as exc:
             # Refused on purpose (a bad option, a bad rules file): the message says why.
-            log.warning("job %s refused (%s run %d): %s", job.name, started.trigger, run_id, exc)
+            seconds = round(time.monotonic() - began, 3)
+            log.warning("job refused", extra={**fields, "seconds": seconds, "error": str(exc)})
             record = self.history.finish(run_id, error=str(exc))
         except Exception as exc:
-            log.exception("job %s failed (%s run %d)", job.name, started.trigger, run_id)
-            record = self.history.finish(run_id, error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            seconds = round(time.monotonic() - began, 3)
+            log.exception("job failed", extra={**fields, "seconds": seconds, "error": error})
+            record = self.history.finish(run_id, error=error)
         else:
             record = self.history.finish(run_id, rows=outcome.rows, detail=outcome.detail)
-            log.info(
-                "job %s finished in %.1fs: %d rows",
-                job.name,
-                time.monotonic() - began,
-                outcome.rows,
-            )
+            seconds = round(time.monotonic() - began, 3)
+            log.info("job finished", extra={**fields, "seconds": seconds, "rows": outcome.rows})
         finally:
             stop_renewing.set()
             renewer.join()
@@ -136,7 +137,7 @@ class JobRunner:
             try:
                 listener(record)
             except Exception:
-                log.exception("job %s: a run listener failed", job.name)
+                log.exception("job run listener failed", extra={"job": job.name})
         return record
 
     def _renew(self, job: str, stop: threading.Event) -> None:
@@ -144,7 +145,7 @@ class JobRunner:
             try:
                 self.history.renew(job, self.name, self.lease)
             except Exception:
-                log.exception("job %s: could not renew its lock", job)
+                log.exception("job could not renew its lock", extra={"job": job})
 
     def run(
         self,
@@ -178,9 +179,9 @@ class JobRunner:
         try:
             self.run(name, trigger="schedule")
         except JobBusy as exc:
-            log.info("job %s: scheduled run skipped: %s", name, exc)
+            log.info("job run skipped", extra={"job": name, "reason": str(exc)})
         except Exception:
-            log.exception("job %s: scheduled run could not start", name)
+            log.exception("job scheduled run could not start", extra={"job": name})
 
     def start(self) -> None:
         """Run every job with a period on its schedule, in background threads."""
@@ -204,6 +205,8 @@ class JobRunner:
             )
         scheduler.start()
         self._scheduler = scheduler
+        periods = {j.name: p.total_seconds() for j in self.registry if (p := self.period(j))}
+        log.info("job scheduler started", extra={"runner": self.name, "every_seconds": periods})
 
     def stop(self, timeout: float = 60) -> None:
         """Stop scheduling; wait for runs in progress (up to ``timeout`` seconds each)."""
