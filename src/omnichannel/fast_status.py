@@ -56,6 +56,8 @@ CANONICAL_TABLES: tuple[str, ...] = (
     "profile_hours",
     "profile_affinities",
     "profile_builds",
+    "segment_memberships",
+    "segment_refreshes",
 )
 SCHEMA_VERSION = 2
 META_TABLE = "omni_meta"

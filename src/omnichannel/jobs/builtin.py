@@ -8,6 +8,10 @@
 - ``ingest``: one file through a connector (``omni ingest``), on demand.
 - ``linkage``: probabilistic record linkage (Splink); on demand, since it retrains its
   model and the graph only needs it when customer records change a lot.
+- ``segments`` (every 5 minutes): refresh every stored segment in dependency order,
+  incrementally where only new events can have moved anyone, in full after a profile
+  build, a definition change, or for a clock-sensitive segment (so "not purchased in 30
+  days" expires by the clock); the real-time updater handles arrivals in between.
 
 Options come from the caller (the CLI's flags): files are paths on the server's machine,
 which is the CLI's machine, since the runtime file that led the CLI there is local.
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from omnichannel.platform import Platform
 
 PROFILES_EVERY = timedelta(minutes=15)
+SEGMENTS_EVERY = timedelta(minutes=5)
 
 
 def _path(options: Mapping[str, Any], name: str) -> Path | None:
@@ -151,6 +156,25 @@ def ingest_file(platform: Platform, progress: Progress, options: Mapping[str, An
     return JobOutcome(rows=sum(report.written.values()), detail=report.as_dict())
 
 
+def refresh_segments(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    from omnichannel.segments.refresh import refresh_all
+    from omnichannel.segments.store import SegmentStore
+
+    results = refresh_all(
+        platform.warehouse,
+        SegmentStore(platform.opstore),
+        platform.config.rules,
+        full=bool(options.get("full")),
+        progress=progress,
+    )
+    return JobOutcome(
+        rows=sum(r.entered + r.exited for r in results),
+        detail={"segments": [r.as_dict() for r in results]},
+    )
+
+
 def builtin_jobs() -> JobRegistry:
     registry = JobRegistry()
     for job in (
@@ -171,6 +195,12 @@ def builtin_jobs() -> JobRegistry:
             "linkage",
             "Probabilistic record linkage of customer records (options: config, threshold).",
             run_linkage,
+        ),
+        Job(
+            "segments",
+            "Refresh every segment's members (incremental where possible; option: full).",
+            refresh_segments,
+            every=SEGMENTS_EVERY,
         ),
     ):
         registry.register(job)

@@ -527,6 +527,44 @@ PROFILE_BUILDS = _spec(
     },
 )
 
+# --- segments (C5): written by segments/refresh.py and the real-time updater ---
+
+SEGMENT_MEMBERSHIPS = _spec(
+    "segment_memberships",
+    ("segment", "profile_id", "entered_at"),
+    "Who is in each segment, and who was: a row per stay, open (exited_at NULL) while it lasts.",
+    {
+        "segment": "string",
+        "profile_id": "string",
+        "entered_at": TS,
+        "exited_at": TS,
+        # The definition version that let the person in (segment_definitions.version).
+        "version": "int64",
+        # What put the person in: refresh (batch, full or incremental) or realtime.
+        "reason": "string",
+    },
+)
+
+SEGMENT_REFRESHES = _spec(
+    "segment_refreshes",
+    ("segment", "refreshed_at"),
+    "Each membership update of a segment: what it read up to (an incremental run's baseline).",
+    {
+        "segment": "string",
+        "refreshed_at": TS,
+        "version": "int64",
+        # full, incremental or realtime.
+        "mode": "string",
+        # The newest events.load_seq and profiles build the run had seen.
+        "load_seq": "int64",
+        "profiles_built_at": TS,
+        "members": "int64",
+        "entered": "int64",
+        "exited": "int64",
+        "seconds": "float64",
+    },
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     IDENTIFIERS,
@@ -552,6 +590,8 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     PROFILE_HOURS,
     PROFILE_AFFINITIES,
     PROFILE_BUILDS,
+    SEGMENT_MEMBERSHIPS,
+    SEGMENT_REFRESHES,
 )
 
 BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}
