@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from omnichannel.errors import ConfigError
 
 DEFAULT_HOME = Path("omni-home")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -51,7 +53,16 @@ class Settings(BaseSettings):
     default_currency: str = Field(
         default="CNY", description="ISO 4217 currency assumed when a record names none."
     )
-    log_level: str = Field(default="INFO", description="Logging level of long-running services.")
+    log_level: str = Field(
+        default="INFO",
+        description="Logging level of `omni serve` and `omni worker`: DEBUG, INFO, WARNING, "
+        "ERROR or CRITICAL. DEBUG also logs a line per HTTP request.",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="Log lines of `omni serve` and `omni worker`: json (one object per line), "
+        "text, or auto (json unless stderr is a terminal).",
+    )
     event_max_future: timedelta = Field(
         default=timedelta(days=1),
         description="The collector refuses events timestamped more than this after receipt "
@@ -108,6 +119,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Bytes of each sampled unauthenticated request kept in dead letters.",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _level_is_known(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)} (any case)")
+        return value.upper()
 
     @field_validator("default_currency")
     @classmethod

@@ -4,6 +4,8 @@ Each ``Metrics`` has a registry of its own (not prometheus-client's global one),
 apps in one process (the tests, an embedded server) never collide. What is measured:
 
 - HTTP requests by route template, method and status, with a latency histogram;
+- collector calls accepted (durable, acknowledged) and refused, and refused requests by
+  code, by route;
 - events stored by the loader, skipped as duplicates, dead letters stored;
 - loader lag (bytes acknowledged but not yet stored) and consumer lag (events stored
   but not yet read by each durable consumer), read when scraped;
@@ -56,6 +58,20 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.collector_calls = Counter(
+            "omni_collector_calls",
+            "Segment calls the collector answered, by route and outcome: accepted (durable in "
+            "the event log, acknowledged) or refused (kept as a dead letter with its reason).",
+            ["route", "outcome"],
+            registry=r,
+        )
+        self.collector_refused = Counter(
+            "omni_collector_refused_requests",
+            "Collector requests answered with a refusal, by route and code (invalid_events: "
+            "some calls refused, the others accepted; invalid_json, too_large, unauthorized...).",
+            ["route", "code"],
+            registry=r,
+        )
         self.events_stored = Counter(
             "omni_events_stored", "Events the loader stored in the warehouse.", registry=r
         )
@@ -92,6 +108,29 @@ class Metrics:
             registry=r,
         )
         self._before_scrape: list[Callable[[], None]] = []
+        # Children by label values: the collector counts every request, so skip the lookup.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, family: Counter, *labels: str) -> Any:
+        key = (id(family), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*labels)
+        return child
+
+    def collector_answered(self, route: str, status: int, accepted: int, refused: int) -> None:
+        """Count a collector request whose calls were parsed (``status`` as answered)."""
+        if status >= 500:
+            return  # not durable, so nothing was accepted: the SDK retries the same calls
+        if accepted:
+            self._child(self.collector_calls, route, "accepted").inc(accepted)
+        if refused:
+            self._child(self.collector_calls, route, "refused").inc(refused)
+            self._child(self.collector_refused, route, "invalid_events").inc()
+
+    def collector_request_refused(self, route: str, code: str) -> None:
+        """Count a collector request refused as a whole (its calls were not read)."""
+        self._child(self.collector_refused, route, code).inc()
 
     def before_scrape(self, refresh: Callable[[], None]) -> None:
         """Call ``refresh`` before each scrape (gauges read from live state, e.g. lag)."""

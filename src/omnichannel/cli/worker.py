@@ -8,6 +8,8 @@ On the embedded DuckDB file only one process may write, so ``omni serve`` runs t
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -17,6 +19,8 @@ import typer
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import console
 from omnichannel.errors import ConfigError
+
+log = logging.getLogger("omnichannel.worker")
 
 
 def worker(ctx: typer.Context) -> None:
@@ -31,6 +35,9 @@ def worker(ctx: typer.Context) -> None:
             "ClickHouse, Spark: OMNI_WAREHOUSE_URL); on the embedded DuckDB file `omni serve` "
             "runs the jobs itself"
         )
+    from omnichannel.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -46,5 +53,11 @@ def worker(ctx: typer.Context) -> None:
             for row in platform.jobs.describe()
         )
         console.print(f"omni worker {platform.jobs.name}: jobs {names}", highlight=False)
+        scheduled = [r["name"] for r in platform.jobs.describe() if r["every_seconds"] is not None]
+        log.info(
+            "omni worker started",
+            extra={"runner": platform.jobs.name, "pid": os.getpid(), "scheduled": scheduled},
+        )
         stop.wait()
         console.print("stopping: waiting for runs in progress")
+        log.info("omni worker stopping", extra={"runner": platform.jobs.name})

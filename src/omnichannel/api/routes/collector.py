@@ -218,8 +218,13 @@ async def collect(request: Request, path_type: str | None) -> JSONResponse:
             # Unusable before any key was found (too large, not JSON): no source vouches.
             refused.key = INVALID_KEY if header_key else MISSING_KEY
         await _keep_refused(runtime, refused, source, origin, payload, raw, received_at)
+        services.metrics.collector_request_refused(request.scope["route"].path, refused.code)
         return _refused_answer(refused)
-    return await _store(runtime, parsed, source=source, origin=origin, received_at=received_at)
+    answer = await _store(runtime, parsed, source=source, origin=origin, received_at=received_at)
+    services.metrics.collector_answered(
+        request.scope["route"].path, answer.status_code, len(parsed.rows), len(parsed.refusals)
+    )
+    return answer
 
 
 def _plausible_key(key: str) -> bool:

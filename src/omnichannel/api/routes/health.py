@@ -3,11 +3,15 @@
 ``/healthz`` answers from the process alone and never touches a store: a load balancer
 or supervisor asking "is it alive" must get an answer while a long query runs or the
 warehouse is unreachable. ``/readyz`` checks what serving needs (warehouse, operational
-store, event log, loader, jobs) and answers 503 with the reasons when something fails.
+store, event log, loader) and answers 503 with the reasons when something fails; jobs
+and consumers are reported beside them (a failed run retries later: no reason to stop
+serving).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from typing import Any
 
@@ -76,6 +80,29 @@ def _opstore(services: Services) -> dict[str, Any]:
     return {"revision": store.revision}
 
 
+def _event_log(services: Services) -> dict[str, Any]:
+    if services.ingest is None:
+        return {"ok": False, "reason": "the collector's event log is not open"}
+    event_log = services.ingest.log
+    directory = event_log.directory
+    free = shutil.disk_usage(directory).free
+    detail: dict[str, Any] = {
+        "directory": str(directory),
+        "end_offset": event_log.end,
+        "free_bytes": free,
+    }
+    if not os.access(directory, os.W_OK):
+        return {"ok": False, "reason": f"the event log {directory} is not writable", **detail}
+    if free < event_log.segment_bytes:
+        # The next segment may not fit: the collector would answer 503 to every call.
+        reason = (
+            f"{free} bytes free on the event log's disk ({directory}), less than one "
+            f"segment ({event_log.segment_bytes} bytes, OMNI_LOG_SEGMENT_BYTES)"
+        )
+        return {"ok": False, "reason": reason, **detail}
+    return detail
+
+
 def _loader(services: Services) -> dict[str, Any]:
     if services.ingest is None:
         return {"ok": False, "reason": "the collector's event log is not open"}
@@ -100,18 +127,39 @@ def _jobs(services: Services) -> dict[str, Any]:
     return {"last_run_failed": failed}
 
 
+def _consumers(services: Services) -> dict[str, Any]:
+    runner = services.platform.consumers
+    latest = runner.latest() if runner.consumers else 0
+    states = {}
+    for consumer in runner.consumers:
+        state = runner.state[consumer.name]
+        position = runner.checkpoints.get(consumer.name) or 0
+        states[consumer.name] = {
+            "lag": max(0, latest - position),
+            "position": position,
+            "failures": state.failures,
+            "last_error": state.last_error,
+        }
+    # Like a job, a failing consumer is reported, not a reason to stop serving requests:
+    # it retries the same events and misses none.
+    failing = sorted(name for name, state in states.items() if state["last_error"])
+    return {"consumers": states, "failing": failing}
+
+
 @router.get(
     "/readyz",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A check failed; each says why."}},
 )
 def readyz(services: ServicesDep) -> Any:
-    """Readiness: warehouse, operational store, event log and loader (lag, stall), jobs."""
+    """Readiness: warehouse, operational store, event log, loader (lag, stall), jobs, consumers."""
     checks = {
         "warehouse": _check(lambda: _warehouse(services)),
         "opstore": _check(lambda: _opstore(services)),
+        "log": _check(lambda: _event_log(services)),
         "loader": _check(lambda: _loader(services)),
         "jobs": _check(lambda: _jobs(services)),
+        "consumers": _check(lambda: _consumers(services)),
     }
     ready = all(check.ok for check in checks.values())
     body = Readiness(status="ready" if ready else "unready", version=__version__, checks=checks)

@@ -1,0 +1,167 @@
+"""Structured logs: one JSON object per line (or text at a terminal), fields, no secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from omnichannel.config import get_settings
+from omnichannel.errors import ConfigError
+from omnichannel.jobs import Job, JobHistory, JobOutcome, JobRegistry, JobRunner
+from omnichannel.logs import configure_logging
+from omnichannel.opstore import open_opstore
+from omnichannel.server_runtime import read_runtime
+from tests.support.collector import (
+    bearer,
+    make_admin_token,
+    make_source,
+    running_server,
+    wait_until_loaded,
+)
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, as a console's stderr does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_auto_writes_json_when_not_a_terminal_and_text_at_one() -> None:
+    piped, terminal = io.StringIO(), Terminal()
+    assert configure_logging("INFO", "auto", stream=piped) == "json"
+    logging.getLogger("omnichannel.test").info("job finished", extra={"job": "profiles", "rows": 3})
+    assert configure_logging("INFO", "auto", stream=terminal) == "text"
+    logging.getLogger("omnichannel.test").info("job finished", extra={"job": "profiles", "rows": 3})
+    (line,) = _lines(piped)
+    assert line["level"] == "INFO" and line["logger"] == "omnichannel.test"
+    assert line["message"] == "job finished" and line["job"] == "profiles" and line["rows"] == 3
+    assert line["time"].endswith("Z") and line["time"][10] == "T"  # ISO 8601, UTC
+    text = terminal.getvalue()
+    assert not text.startswith("{")
+    assert "INFO" in text and "job finished job=profiles rows=3" in text
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_level_setting_filters_and_a_bad_level_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    configure_logging("WARNING", "json", stream=stream)
+    logging.getLogger("omnichannel.test").info("quiet")
+    logging.getLogger("omnichannel.test").warning("loud")
+    assert [line["message"] for line in _lines(stream)] == ["loud"]
+    monkeypatch.setenv("OMNI_LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError, match=r"OMNI_LOG_LEVEL='loud' is not accepted: .*DEBUG, INFO"):
+        get_settings()
+    monkeypatch.setenv("OMNI_LOG_LEVEL", "debug")
+    monkeypatch.setenv("OMNI_LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match=r"OMNI_LOG_FORMAT='xml' is not accepted: .*'json'"):
+        get_settings()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_credentials_are_masked_in_messages_fields_and_tracebacks() -> None:
+    token = "omni_admin_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
+    key = "wk_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2"
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    log = logging.getLogger("omnichannel.test")
+    log.info("token %s sent", token, extra={"client": f"key={key}", "admin_token": "plain"})
+    log.info("opening postgresql+psycopg://omni:s3cr3t-pw@db:5432/omni")
+    log.info("header", extra={"headers": {"authorization": f"Bearer {token}"}})
+    try:
+        raise RuntimeError(f"could not use {key}")
+    except RuntimeError:
+        log.exception("failed")
+    out = stream.getvalue()
+    for secret in (token, key, "s3cr3t-pw", "plain"):
+        assert secret not in out
+    lines = _lines(stream)
+    assert lines[0]["message"] == "token omni_admin_[redacted] sent"
+    assert lines[0]["client"] == "key=wk_[redacted]" and lines[0]["admin_token"] == "[redacted]"
+    assert lines[1]["message"] == "opening postgresql+psycopg://omni:[redacted]@db:5432/omni"
+    assert lines[3]["error"] == "RuntimeError: could not use wk_[redacted]"
+    assert "Traceback" in lines[3]["traceback"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_job_logs_started_and_failed_with_its_fields(tmp_path: Path) -> None:
+    def broken(platform: object, progress: object, options: object) -> JobOutcome:
+        raise ZeroDivisionError("division by zero")
+
+    def fine(platform: object, progress: object, options: object) -> JobOutcome:
+        return JobOutcome(rows=7)
+
+    jobs = [Job("broken", "fails", broken), Job("fine", "works", fine)]
+    registry = JobRegistry({job.name: job for job in jobs})
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    with open_opstore(f"sqlite:///{tmp_path / 'opstore.sqlite'}") as store:
+        runner = JobRunner(registry, JobHistory(store), platform=None)
+        failed = runner.run("broken")
+        finished = runner.run("fine")
+    lines = [line for line in _lines(stream) if line["logger"] == "omnichannel.jobs.runner"]
+    by_message = {(line["message"], line["job"]): line for line in lines}
+    started = by_message[("job started", "broken")]
+    assert started["run_id"] == failed.id and started["trigger"] == "manual"
+    failure = by_message[("job failed", "broken")]
+    assert failure["level"] == "ERROR" and failure["run_id"] == failed.id
+    assert failure["error"] == "ZeroDivisionError: division by zero"
+    assert failure["seconds"] >= 0 and "ZeroDivisionError" in failure["traceback"]
+    done = by_message[("job finished", "fine")]
+    assert done["rows"] == 7 and done["run_id"] == finished.id and done["seconds"] >= 0
+
+
+def test_omni_serve_logs_json_lines_with_fields_and_never_a_secret(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    key = make_source(home, "web")
+    admin = make_admin_token(home)
+    # DEBUG: the most a server ever logs, including a line per request.
+    with running_server(home, env={"OMNI_LOG_LEVEL": "DEBUG"}, timeout=120) as server:
+        runtime = read_runtime(home)
+        assert runtime is not None
+        call = {"type": "track", "event": "Signed Up", "userId": "u-1"}
+        httpx.post(f"{server.url}/v1/track", json=call, auth=(key, "")).raise_for_status()
+        httpx.post(f"{server.url}/v1/track", json={**call, "writeKey": key}).raise_for_status()
+        assert httpx.post(f"{server.url}/v1/track", json=call, auth=(key + "x", "")).is_error
+        auth = bearer(admin)
+        assert httpx.get(f"{server.url}/api/jobs", headers=auth).status_code == 200
+        refused = httpx.post(f"{server.url}/api/jobs/ingest/runs", headers=auth, json={})
+        assert refused.status_code == 202
+        wait_until_loaded(server.url, 2)
+        httpx.get(f"{server.url}/api/jobs", headers=bearer(runtime.token))
+    output = server.output()
+    for secret in (key, admin, runtime.token):
+        assert secret not in output
+    lines = [json.loads(line) for line in output.splitlines()]  # every line is one object
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    started = [line for line in lines if line["message"] == "omni serve started"]
+    assert [line["url"] for line in started] == [server.url]
+    job = next(line for line in lines if line["message"] == "job refused")
+    assert job["job"] == "ingest" and job["run_id"] == refused.json()["id"]
+    assert "path, kind and source" in job["error"]
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    tracks = [(line["method"], line["status"]) for line in access if line["path"] == "/v1/track"]
+    assert tracks == [("POST", 200), ("POST", 200), ("POST", 401)]
