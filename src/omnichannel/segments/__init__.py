@@ -1,0 +1,1 @@
+"""Segments (C5): a condition document per segment, compiled to one Ibis expression."""

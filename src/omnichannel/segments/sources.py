@@ -1,0 +1,194 @@
+"""The facts segment conditions read, each attributed to a profile, as Ibis tables.
+
+Events reach a profile two ways:
+
+- ``timeline``: ``profile_timeline`` (written by the profile build, keyed and sorted by
+  ``profile_id``) for the events it covers, plus the events loaded after its coverage
+  mapped through ``profile_identifiers``. Used while the identity graph is the one the
+  build read (a resolve since then may have merged or split the profiles it names).
+- ``identifiers``: every event mapped through ``profile_identifiers`` by its user id,
+  else its anonymous id, else its device id, typed per source as the identity rules
+  type them (a WeChat anonymous id is a ``wechat_openid``).
+
+Both give the same rows; which is faster is measured by ``benchmarks/segment_query.py``
+(see docs/segments.md). Filters (event names, the window) are applied to the raw rows
+before the mapping joins, so the joins see only the candidate events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from omnichannel.identity.rules import IdentityRules
+from omnichannel.profiles.timeline_store import TIMELINE_TABLE, current_coverage
+from omnichannel.profiles.traits.base import VOID_ORDER_STATUSES, linked_identifiers, typed_id
+from omnichannel.warehouse import Warehouse
+
+EventSource = Literal["auto", "timeline", "identifiers"]
+EVENT_COLUMNS = ("profile_id", "ts", "event", "channel", "source", "properties")
+
+
+@dataclass
+class Sources:
+    """One evaluation's relations: the warehouse, its clock, and the profiles evaluated."""
+
+    wh: Warehouse
+    now: datetime
+    rules: IdentityRules
+    profile_ids: ir.Table | None = None
+    event_source: EventSource = "auto"
+    _chosen: str | None = field(default=None, init=False)
+    _coverage_through: datetime | None = field(default=None, init=False)
+
+    def only_evaluated(self, t: ir.Table) -> ir.Table:
+        """``t`` restricted to the profiles under evaluation (all when none were given)."""
+        if self.profile_ids is None:
+            return t
+        ids = self.profile_ids.select(profile_id=self.profile_ids[self.profile_ids.columns[0]])
+        # A view ends the join chain: PostgreSQL's compiler otherwise renders a semi or
+        # anti join that follows another one as "LEFT ANTI JOIN", which it cannot parse.
+        return t.semi_join(ids, "profile_id").view()
+
+    def universe(self) -> ir.Table:
+        """Every known profile: built ones and those the identity graph made since."""
+        p = self.wh.table("profiles").select("profile_id")
+        pi = self.wh.table("profile_identifiers").select("profile_id")
+        return self.only_evaluated(ibis.union(p, pi, distinct=True))
+
+    def profiles(self) -> ir.Table:
+        return self.wh.table("profiles")
+
+    # --- events ---
+
+    def chosen_event_source(self) -> str:
+        if self._chosen is None:
+            self._chosen = "identifiers"
+            if self.event_source in ("auto", "timeline"):
+                coverage = current_coverage(self.wh)
+                usable = (
+                    coverage is not None
+                    and coverage.identity_current
+                    and coverage.events_loaded_through is not None
+                    and TIMELINE_TABLE in self.wh.con.list_tables()
+                )
+                if usable:
+                    assert coverage is not None
+                    self._chosen = "timeline"
+                    self._coverage_through = coverage.events_loaded_through
+        return self._chosen
+
+    def events(
+        self,
+        names: list[str] | None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> ir.Table:
+        """``EVENT_COLUMNS`` of the events named (any when None), ``start <= ts < end``."""
+        raw = self._raw_events(names, start, end)
+        if self.chosen_event_source() == "identifiers":
+            return self.only_evaluated(self.attribute(raw).select(*EVENT_COLUMNS))
+        newer = raw.filter(raw.loaded_at > self._coverage_through)
+        tl = self.wh.con.table(TIMELINE_TABLE)
+        tl = tl.filter(tl.kind == "event", *self._window(tl.ts, start, end))
+        if names is not None:
+            tl = tl.filter(tl.event.isin(names))
+        stored = self.only_evaluated(tl.select(*EVENT_COLUMNS))
+        fresh = self.only_evaluated(self.attribute(newer).select(*EVENT_COLUMNS))
+        return ibis.union(stored, fresh, distinct=False)
+
+    def _raw_events(
+        self, names: list[str] | None, start: datetime | None, end: datetime | None
+    ) -> ir.Table:
+        e = self.wh.table("events")
+        e = e.mutate(ts=e.timestamp.coalesce(e.original_timestamp, e.received_at))
+        if names is not None:
+            e = e.filter(e.event.isin(names))
+        return e.filter(*self._window(e.ts, start, end))
+
+    def device_events(self, start: datetime | None, end: datetime | None) -> ir.Table:
+        """Raw events (every column, plus ``ts``) in the window, for device conditions."""
+        return self._raw_events(None, start, end)
+
+    @staticmethod
+    def _window(
+        ts: ir.TimestampValue, start: datetime | None, end: datetime | None
+    ) -> list[ir.BooleanValue]:
+        conditions = [ts.notnull()]
+        if start is not None:
+            conditions.append(ts >= ibis.literal(start, "timestamp"))
+        if end is not None:
+            conditions.append(ts < ibis.literal(end, "timestamp"))
+        return conditions
+
+    def attribute(self, e: ir.Table) -> ir.Table:
+        """Raw events with ``profile_id``: their user id's profile, else anonymous, else device."""
+        ids = linked_identifiers(self.wh)
+        typed = e.mutate(
+            _user_type=typed_id(e.source, "user_id", self.rules),
+            _anon_type=typed_id(e.source, "anonymous_id", self.rules),
+        )
+        by_user = ids.rename(_user_profile="profile_id", _ut="id_type", _uv="id_value")
+        by_anon = ids.rename(_anon_profile="profile_id", _at="id_type", _av="id_value")
+        by_device = ids.filter(ids.id_type == "device_id").rename(
+            _device_profile="profile_id", _dt="id_type", _dv="id_value"
+        )
+        joined = (
+            typed.left_join(
+                by_user,
+                [typed._user_type == by_user._ut, typed.user_id.strip() == by_user._uv],
+            )
+            .left_join(
+                by_anon,
+                [typed._anon_type == by_anon._at, typed.anonymous_id.strip() == by_anon._av],
+            )
+            .left_join(by_device, typed.context_device_id.strip() == by_device._dv)
+        )
+        out = joined.mutate(
+            profile_id=joined._user_profile.coalesce(joined._anon_profile, joined._device_profile),
+            channel=joined.channel.coalesce(joined.source),
+        )
+        return out.filter(out.profile_id.notnull())
+
+    # --- orders ---
+
+    def orders(self, start: datetime | None, end: datetime | None) -> ir.Table:
+        """Purchases (void statuses excluded) with ``profile_id``, ``channel``, ``total``.
+
+        An order is an identity record (``record_profiles``); one loaded since the last
+        resolve is found by its buyer's user id instead.
+        """
+        o = self.wh.table("orders")
+        o = o.filter(
+            *self._window(o.ordered_at, start, end),
+            o.status.isnull() | ~o.status.lower().isin(VOID_ORDER_STATUSES),
+        )
+        rp = self.wh.table("record_profiles").select(
+            _rs="source", _rid="record_id", _record_profile="profile_id"
+        )
+        ids = linked_identifiers(self.wh).rename(
+            _user_profile="profile_id", _ut="id_type", _uv="id_value"
+        )
+        typed = o.mutate(_user_type=typed_id(o.source, "user_id", self.rules))
+        joined = typed.left_join(rp, [typed.source == rp._rs, typed.order_id == rp._rid]).left_join(
+            ids, [typed._user_type == ids._ut, typed.user_id.strip() == ids._uv]
+        )
+        out = joined.select(
+            profile_id=joined._record_profile.coalesce(joined._user_profile),
+            ts=joined.ordered_at,
+            channel=joined.channel.coalesce(joined.source),
+            store_id=joined.store_id,
+            total=joined.total.coalesce(0).cast("float64"),
+        )
+        return self.only_evaluated(out.filter(out.profile_id.notnull()))
+
+    # --- affinities and memberships ---
+
+    def affinities(self, kind: str, value: str) -> ir.Table:
+        a = self.wh.table("profile_affinities")
+        a = a.filter(a.kind == kind, a.value == value)
+        return self.only_evaluated(a.select("profile_id", value=a.score))
