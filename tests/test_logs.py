@@ -5,19 +5,29 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pytest
 
 from omnichannel.config import get_settings
+from omnichannel.consumers import Checkpoints, ConsumerRunner, FunctionConsumer
 from omnichannel.errors import ConfigError
+from omnichannel.ingest.loader import Loader, encode_record
+from omnichannel.ingest.log import EventLog
+from omnichannel.ingest.segment import Limits, parse_calls
 from omnichannel.jobs import Job, JobHistory, JobOutcome, JobRegistry, JobRunner
 from omnichannel.logs import configure_logging
 from omnichannel.opstore import open_opstore
 from omnichannel.server_runtime import read_runtime
+from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.access import WarehouseAccess
 from tests.support.collector import (
     bearer,
     make_admin_token,
@@ -25,6 +35,20 @@ from tests.support.collector import (
     running_server,
     wait_until_loaded,
 )
+
+NOW = datetime(2025, 6, 1, 12, 0, 0)
+
+
+def _events(count: int) -> pa.Table:
+    """Stored events numbered 1..count, as the loader writes them."""
+    return pa.table(
+        {
+            "message_id": [f"m{i}" for i in range(1, count + 1)],
+            "type": ["track"] * count,
+            "event": ["Product Viewed"] * count,
+            "load_seq": pa.array(range(1, count + 1), pa.int64()),
+        }
+    )
 
 
 class Terminal(io.StringIO):
@@ -157,6 +181,7 @@ def test_omni_serve_logs_json_lines_with_fields_and_never_a_secret(tmp_path: Pat
         assert secret not in output
     lines = [json.loads(line) for line in output.splitlines()]  # every line is one object
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert not any(line["logger"] == "uvicorn.error" for line in lines)  # it says "uvicorn"
     started = [line for line in lines if line["message"] == "omni serve started"]
     assert [line["url"] for line in started] == [server.url]
     job = next(line for line in lines if line["message"] == "job refused")
@@ -165,3 +190,101 @@ def test_omni_serve_logs_json_lines_with_fields_and_never_a_secret(tmp_path: Pat
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     tracks = [(line["method"], line["status"]) for line in access if line["path"] == "/v1/track"]
     assert tracks == [("POST", 200), ("POST", 200), ("POST", 401)]
+
+
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_consumer_logs_its_failure_recovery_and_catching_up(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    access = WarehouseAccess.open(f"duckdb:///{tmp_path / 'omni.duckdb'}")
+    store = open_opstore(f"sqlite:///{tmp_path / 'opstore.sqlite'}")
+    with access.writer() as wh:
+        wh.append("events", _events(4))
+    calls: list[int] = []
+
+    def flaky(batch: pa.Table) -> None:
+        calls.append(batch.num_rows)
+        if len(calls) == 1:
+            raise RuntimeError("segment store unavailable")
+
+    runner = ConsumerRunner(
+        access,
+        Checkpoints(store),
+        [FunctionConsumer("segments", flaky, "beginning")],
+        batch_size=2,
+        interval=0.05,
+        max_backoff=0.1,
+    )
+    runner.start()
+    try:
+        _wait(lambda: "consumer caught up" in stream.getvalue(), "never caught up")
+    finally:
+        runner.stop()
+        store.close()
+        access.close()
+    lines = [line for line in _lines(stream) if line.get("consumer") == "segments"]
+    messages = [line["message"] for line in lines]
+    assert messages == [
+        "consumer started",
+        "consumer failed; the same events come again",
+        "consumer recovered",
+        "consumer caught up",
+    ]
+    failed, recovered, caught_up = lines[1], lines[2], lines[3]
+    assert failed["level"] == "ERROR" and failed["failures"] == 1 and failed["position"] == 0
+    assert failed["error"] == "RuntimeError: segment store unavailable"
+    assert failed["retry_seconds"] == 0.1
+    assert recovered["position"] == 2 and "lag" not in recovered  # two events still to read
+    assert caught_up["position"] == 4 and caught_up["lag"] == 0
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_loader_logs_its_failures_and_recovery_without_the_password(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    access = WarehouseAccess.open(f"duckdb:///{tmp_path / 'omni.duckdb'}")
+    failures = [2]
+
+    @contextmanager
+    def lease() -> Iterator[Warehouse]:
+        if failures[0]:
+            failures[0] -= 1
+            raise RuntimeError("cannot reach postgres://omni:s3cr3t@db:5432/omni")
+        with access.writer() as wh:
+            yield wh
+
+    event_log = EventLog.open(tmp_path / "log")
+    loader = Loader(event_log, lease, stream=None, interval=0.05)
+    loader.start()
+    try:
+        call = {"type": "track", "userId": "u", "event": "E", "messageId": "m-1"}
+        parsed = parse_calls(
+            {"batch": [call]}, source="web", received_at=NOW, limits=Limits(), path_type=None
+        )
+        event_log.append(
+            encode_record(source="web", origin="test", events=parsed.rows, dead_letters=[])
+        )
+        _wait(lambda: "loader recovered" in stream.getvalue(), "the loader never recovered")
+    finally:
+        loader.stop()
+        event_log.close()
+        access.close()
+    assert "s3cr3t" not in stream.getvalue()
+    lines = [line for line in _lines(stream) if line["logger"] == "omnichannel.ingest.loader"]
+    assert [line["message"] for line in lines] == [
+        "loader could not store events; retrying",
+        "loader could not store events; retrying",
+        "loader recovered",
+    ]
+    first = lines[0]
+    assert first["level"] == "ERROR" and first["pending_bytes"] > 0
+    assert first["error"] == "RuntimeError: cannot reach postgres://omni:[redacted]@db:5432/omni"
+    assert [line["retry_seconds"] for line in lines[:2]] == [0.1, 0.2]
+    assert lines[2]["pending_bytes"] == 0

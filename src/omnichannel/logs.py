@@ -47,6 +47,9 @@ _SECRET_TEXT = [
 ]
 _SECRET_FIELD = re.compile(r"token|password|passwd|secret|authorization|write_?key|api_?key", re.I)
 
+# Uvicorn logs "Started server process" as uvicorn.error: an alert on "error" would fire.
+_LOGGER_NAMES = {"uvicorn.error": "uvicorn"}
+
 # Libraries whose INFO lines repeat what ours say (APScheduler: "Running job ...").
 _QUIET = {"apscheduler": logging.WARNING}
 
@@ -112,7 +115,7 @@ class JsonFormatter(logging.Formatter):
         line: dict[str, Any] = {
             "time": _time(record),
             "level": record.levelname,
-            "logger": record.name,
+            "logger": _LOGGER_NAMES.get(record.name, record.name),
             "message": redact(record.getMessage()),
         }
         for key, value in fields_of(record).items():
@@ -130,7 +133,8 @@ class TextFormatter(logging.Formatter):
         if record.exc_info:
             fields.pop("error", None)  # the traceback's last line says it
         shown = " ".join(f"{key}={value}" for key, value in fields.items())
-        text = f"{_time(record)} {record.levelname:<7} {record.name}: "
+        name = _LOGGER_NAMES.get(record.name, record.name)
+        text = f"{_time(record)} {record.levelname:<7} {name}: "
         text += redact(record.getMessage()) + (f" {shown}" if shown else "")
         if record.exc_info:
             text += "\n" + redact(self.formatException(record.exc_info))
