@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+from fastapi.testclient import TestClient
 
-from omnichannel.config import get_settings
+from omnichannel.api import create_app
+from omnichannel.config import Settings, get_settings
 from omnichannel.consumers import Checkpoints, ConsumerRunner, FunctionConsumer
 from omnichannel.errors import ConfigError
 from omnichannel.ingest.loader import Loader, encode_record
@@ -288,3 +290,24 @@ def test_the_loader_logs_its_failures_and_recovery_without_the_password(tmp_path
     assert first["error"] == "RuntimeError: cannot reach postgres://omni:[redacted]@db:5432/omni"
     assert [line["retry_seconds"] for line in lines[:2]] == [0.1, 0.2]
     assert lines[2]["pending_bytes"] == 0
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_readiness_check_that_starts_or_stops_failing_is_logged_once(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    # A segment larger than any disk: the event log check fails.
+    settings = Settings(home=tmp_path / "home", log_segment_bytes=2**60)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/readyz").status_code == 503
+        app.state.services.ingest.log.segment_bytes = 1024 * 1024  # room again
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+    lines = [line for line in _lines(stream) if line.get("check") == "log"]
+    assert [(line["level"], line["message"]) for line in lines] == [
+        ("WARNING", "readiness check failing"),
+        ("INFO", "readiness check passing again"),
+    ]
+    assert "less than one segment" in lines[0]["error"]

@@ -10,9 +10,11 @@ serving).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
+import weakref
 from typing import Any
 
 from fastapi import APIRouter
@@ -22,6 +24,8 @@ from pydantic import BaseModel, Field
 from omnichannel import __version__
 from omnichannel.api.deps import ServicesDep
 from omnichannel.api.services import Services
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -146,6 +150,22 @@ def _consumers(services: Services) -> dict[str, Any]:
     return {"consumers": states, "failing": failing}
 
 
+# The checks failing at the last /readyz, per server: a change is logged once, not at
+# every probe. This is how a loader stall (no error raised, nothing stored) reaches the
+# log: the loader cannot say so itself while it is stuck.
+_failing: weakref.WeakKeyDictionary[Services, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _log_changes(services: Services, checks: dict[str, Check]) -> None:
+    failing = frozenset(name for name, check in checks.items() if not check.ok)
+    before = _failing.get(services, frozenset())
+    for name in sorted(failing - before):
+        log.warning("readiness check failing", extra={"check": name, "error": checks[name].error})
+    for name in sorted(before - failing):
+        log.info("readiness check passing again", extra={"check": name})
+    _failing[services] = failing
+
+
 @router.get(
     "/readyz",
     response_model=Readiness,
@@ -161,6 +181,7 @@ def readyz(services: ServicesDep) -> Any:
         "jobs": _check(lambda: _jobs(services)),
         "consumers": _check(lambda: _consumers(services)),
     }
+    _log_changes(services, checks)
     ready = all(check.ok for check in checks.values())
     body = Readiness(status="ready" if ready else "unready", version=__version__, checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
