@@ -67,6 +67,11 @@ class ServerClient:
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.response(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    def response(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The answer itself (a file download, its headers); errors raised as in ``request``."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -76,7 +81,7 @@ class ServerClient:
                 0,
             ) from exc
         if response.status_code < 400:
-            return response.json() if response.content else None
+            return response
         message = _message(response)
         if response.status_code == 409:
             raise ServerBusyError(message, 409)

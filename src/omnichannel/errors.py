@@ -31,3 +31,7 @@ class ValidationError(OmniError):
 
 class ConflictError(OmniError):
     """The request conflicts with work in progress (a job running already); try later."""
+
+
+class NotFoundError(OmniError):
+    """The named thing (a segment, ...) does not exist; the message names it (404 over HTTP)."""

@@ -5,7 +5,7 @@ configuration (identity rules, tags, consent source, region, time zone), the war
 with concurrent access (``warehouse.access``), the operational store, the Profile
 lookup index, the ingest runtime, the background jobs and the durable event consumers.
 Capabilities hang off it, in the manner of Splink's ``Linker``: ``platform.identity``,
-``platform.profiles``, ``platform.jobs``.
+``platform.profiles``, ``platform.segments``, ``platform.jobs``.
 
 Example::
 
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnichannel.config import Settings, get_settings
+from omnichannel.segments.service import SegmentsCapability  # light: imports on use
 
 if TYPE_CHECKING:
     from omnichannel.configuration import InstallationConfig
@@ -53,6 +54,7 @@ class Platform:
         self._opstore: OpStore | None = None
         self.identity = IdentityCapability(self)
         self.profiles = ProfilesCapability(self)
+        self.segments = SegmentsCapability(self)
 
     @classmethod
     def open(cls, home: str | Path | None = None, **settings: Any) -> Platform:

@@ -19,6 +19,7 @@ from omnichannel.api.routes import (
     health,
     jobs,
     profiles,
+    segments,
     sources,
     warehouse,
 )
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(events.router)
     app.include_router(profiles.router, dependencies=[AdminDep])
     app.include_router(jobs.router, dependencies=[AdminDep])
+    app.include_router(segments.router, dependencies=[AdminDep])
     app.include_router(dead_letters.router, dependencies=[AdminDep])
     app.include_router(pages.router)
     install_openapi(app)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from omnichannel.errors import (
     ConflictError,
+    NotFoundError,
     OmniError,
     SchemaVersionError,
     ValidationError,
@@ -122,6 +123,10 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": {"message": str(exc)}}, status_code=409)
 
 
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": {"message": str(exc)}}, status_code=404)
+
+
 async def _refused(request: Request, exc: Exception) -> JSONResponse:
     # Any other error we raise on purpose: the request cannot be done as asked, and the
     # message (one line, as the CLI prints it) says why.
@@ -135,6 +140,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for unavailable in (WarehouseError, OpStoreError, SchemaVersionError):
         app.add_exception_handler(unavailable, _unavailable)
     app.add_exception_handler(ConflictError, _conflict)
+    app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(OmniError, _refused)
     app.add_exception_handler(Exception, _unexpected)
 

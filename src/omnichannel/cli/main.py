@@ -96,6 +96,11 @@ COMMANDS = [
         "profile", "omnichannel.cli.profile:app", "One profile: the 360° view of a person."
     ),
     LazyCommand(
+        "segments",
+        "omnichannel.cli.segments:app",
+        "Segments: who matches a condition document, kept current; preview, explain, export.",
+    ),
+    LazyCommand(
         "jobs", "omnichannel.cli.jobs:app", "Background jobs: schedules, history, run one now."
     ),
     LazyCommand(

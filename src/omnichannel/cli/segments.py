@@ -1,0 +1,406 @@
+"""``omni segments``: save, preview, list, show, explain, export and delete segments.
+
+Each command is one call into ``platform.segments`` (``segments/service.py``), or, while
+``omni serve`` owns the home, the same call on ``/api/segments``; both return the same
+data, printed the same way. Definition files are read and checked here first, so a bad
+file is refused with its path, the place inside it, the value and what is accepted,
+whichever way the command then runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.syntax import Syntax
+from rich.text import Text
+
+from omnichannel.cli.context import settings_of
+from omnichannel.cli.output import (
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    errors,
+    key_value_table,
+    rows_table,
+)
+from omnichannel.errors import OmniError, ValidationError
+
+if TYPE_CHECKING:
+    from omnichannel.client import ServerClient
+    from omnichannel.platform import Platform
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Segments: who matches a condition document, kept current; preview, explain, export.",
+)
+
+FILE_HELP = "The definition: a YAML or JSON file (see docs/segments.md)."
+SQL_HELP = "Also print the SQL it runs on the warehouse's engine."
+ACTOR = "cli"
+
+
+def _document(path: Path, *, name: str | None = None) -> dict[str, Any]:
+    """The checked document in ``path``; errors name the file, the place in it, the value."""
+    from omnichannel.segments.service import definition_of, document_of
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise OmniError(f"cannot read the definition file {path}: {exc.strerror or exc}") from None
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        loaded = None  # parse_definition says where the text is broken
+    try:
+        # A mapping lets ``update`` fill in the name; anything else is parsed as text.
+        definition = definition_of(loaded if isinstance(loaded, dict) else text, name=name)
+    except ValidationError as exc:
+        raise ValidationError(f"{path}: {exc.field}", exc.value, exc.accepted) from None
+    return document_of(definition)
+
+
+def _run(ctx: typer.Context, local: Any, remote: Any) -> Any:
+    from omnichannel.cli.remote import on_installation
+
+    return on_installation(settings_of(ctx), local=local, remote=remote)
+
+
+def _print_sql(sql: str) -> None:
+    console.print(Syntax(sql, "sql", word_wrap=True, theme="ansi_dark"))
+
+
+def _print_segment(segment: dict[str, Any]) -> None:
+    summary = {
+        "name": segment["name"],
+        "description": segment["description"],
+        "version": segment["version"],
+        "members": segment["members"],
+        "created by": segment["created_by"],
+        "created at": segment["created_at"],
+        "updated at": segment["updated_at"],
+    }
+    last = segment.get("last_refresh") or segment.get("refresh")
+    if last:
+        summary["last refresh"] = (
+            f"{last.get('mode', '')} {str(last.get('refreshed_at', ''))[:19]} "
+            f"+{last.get('entered', 0)} -{last.get('exited', 0)}"
+        ).strip()
+    console.print(key_value_table(f"segment {segment['name']}", summary))
+    console.print(Text(json.dumps(segment["definition"], indent=2, ensure_ascii=False)))
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    file: Path = typer.Option(..., "--file", "-f", help=FILE_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Save a new segment from a definition file and compute its members."""
+    doc = _document(file)
+    saved = _run(
+        ctx,
+        lambda platform: platform.segments.create(doc, created_by=ACTOR),
+        lambda server: server.post("/api/segments", json={**doc, "created_by": ACTOR}),
+    )
+    emit_json(saved) if as_json else _print_segment(saved)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The segment to change."),
+    file: Path = typer.Option(..., "--file", "-f", help=FILE_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Replace a segment's definition (its version goes up) and recompute its members."""
+    doc = _document(file, name=name)
+    saved = _run(
+        ctx,
+        lambda platform: platform.segments.update(name, doc, actor=ACTOR),
+        lambda server: server.request("PUT", f"/api/segments/{name}", json={**doc, "actor": ACTOR}),
+    )
+    emit_json(saved) if as_json else _print_segment(saved)
+
+
+@app.command("list")
+def list_segments(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP)
+) -> None:
+    """Every segment: its version, its current members, its description."""
+    rows = _run(
+        ctx,
+        lambda platform: platform.segments.list(),
+        lambda server: server.get("/api/segments"),
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    console.print(
+        rows_table(
+            f"{len(rows)} segment{'' if len(rows) == 1 else 's'}",
+            ["segment", "version", "members", "updated", "description"],
+            [
+                [
+                    r["name"],
+                    r["version"],
+                    r["members"],
+                    (r["updated_at"] or "")[:19],
+                    r["description"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The segment."),
+    sql: bool = typer.Option(False, "--sql", "--explain", help=SQL_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """One segment: its definition, version, members and last refresh."""
+
+    def local(platform: Platform) -> dict[str, Any]:
+        shown = platform.segments.show(name)
+        if sql:
+            shown["sql"] = platform.segments.sql(name)
+        return shown
+
+    def remote(server: ServerClient) -> dict[str, Any]:
+        shown: dict[str, Any] = server.get(f"/api/segments/{name}")
+        if sql:
+            shown["sql"] = server.get(f"/api/segments/{name}/explain")["sql"]
+        return shown
+
+    shown = _run(ctx, local, remote)
+    if as_json:
+        emit_json(shown)
+        return
+    _print_segment(shown)
+    if sql:
+        _print_sql(shown["sql"])
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The segment."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Delete a segment and its membership (refused while another segment refers to it)."""
+    gone = _run(
+        ctx,
+        lambda platform: platform.segments.delete(name, actor=ACTOR),
+        lambda server: server.request("DELETE", f"/api/segments/{name}"),
+    )
+    if as_json:
+        emit_json(gone)
+    else:
+        console.print(Text(f"deleted segment {gone['deleted']} (version {gone['version']})"))
+
+
+@app.command("preview")
+def preview(
+    ctx: typer.Context,
+    file: Path = typer.Option(..., "--file", "-f", help=FILE_HELP),
+    sample: int = typer.Option(10, "--sample", min=0, max=1000, help="Member ids to show."),
+    sql: bool = typer.Option(False, "--sql", "--explain", help=SQL_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Size and a sample of the members of a definition file, without saving it."""
+    doc = _document(file)
+
+    def local(platform: Platform) -> dict[str, Any]:
+        answer = platform.segments.preview(doc, sample=sample)
+        if sql:
+            answer["sql"] = platform.segments.sql(doc)
+        return answer
+
+    answer = _run(
+        ctx,
+        local,
+        lambda server: server.post(
+            "/api/segments/preview", json={**doc, "sample": sample}, sql=sql or None
+        ),
+    )
+    if not sql:
+        answer.pop("sql", None)
+    if as_json:
+        emit_json(answer)
+        return
+    share = f" of {answer['profiles']:,} profiles" if answer.get("profiles") else ""
+    console.print(Text(f"{answer['name']}: {answer['size']:,} members{share} (not saved)"))
+    console.print(
+        rows_table(
+            "each top-level condition alone",
+            ["path", "condition", "profiles"],
+            [[c["path"], c["condition"], c["size"]] for c in answer["conditions"]],
+        )
+    )
+    console.print(rows_table("sample", ["profile_id"], [[p] for p in answer["sample"]]))
+    if sql:
+        _print_sql(answer["sql"])
+
+
+@app.command("members")
+def members(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The segment."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many ids."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many ids first."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """The current members' profile ids, sorted (the total is always printed)."""
+    page = _run(
+        ctx,
+        lambda platform: platform.segments.members(name, limit=limit, offset=offset),
+        lambda server: server.get(
+            f"/api/segments/{name}/members", limit=limit, offset=offset or None
+        ),
+    )
+    if as_json:
+        emit_json(page)
+        return
+    shown = len(page["profile_ids"])
+    title = f"{page['segment']}: {shown:,} of {page['total']:,} members"
+    console.print(rows_table(title, ["profile_id"], [[p] for p in page["profile_ids"]]))
+
+
+@app.command("explain")
+def explain(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The segment."),
+    profile: str | None = typer.Option(
+        None, "--profile", help="A profile id (p_...): say why it is or is not a member."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """The SQL a segment runs and, with --profile, why that person is in or out."""
+    answer = _run(
+        ctx,
+        lambda platform: platform.segments.explain(name, profile=profile),
+        lambda server: server.get(f"/api/segments/{name}/explain", profile=profile),
+    )
+    if as_json:
+        emit_json(answer)
+        return
+    why = answer.get("why")
+    if why is not None:
+        console.print(Text(f"segment {answer['segment']} (version {answer['version']}):"))
+        for line in why["lines"]:
+            console.print(Text(line))
+        return
+    _print_sql(answer["sql"])
+
+
+@app.command("refresh")
+def refresh(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="The segment (default: every segment)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Recompute a segment's members now (every segment's, in dependency order, without NAME)."""
+
+    def remote(server: ServerClient) -> list[dict[str, Any]]:
+        names = [name] if name else [s["name"] for s in server.get("/api/segments")]
+        done: list[dict[str, Any]] = []
+        for each in names:
+            done.extend(server.post(f"/api/segments/{each}/refresh"))
+        return done
+
+    results = _run(ctx, lambda platform: platform.segments.refresh(name), remote)
+    if as_json:
+        emit_json(results)
+        return
+    console.print(
+        rows_table(
+            f"refreshed {len(results)} segment{'' if len(results) == 1 else 's'}",
+            ["segment", "mode", "members", "entered", "exited", "seconds"],
+            [
+                [r["segment"], r["mode"], r["members"], r["entered"], r["exited"], r["seconds"]]
+                for r in results
+            ],
+        )
+    )
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The segment."),
+    fmt: str = typer.Option(
+        "csv", "--format", help="csv, google (Customer Match) or meta (Custom Audiences)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write (default: stdout, the summary on stderr)."
+    ),
+    columns: str | None = typer.Option(
+        None, "--columns", help="csv: comma-separated profile columns after profile_id."
+    ),
+    channel: str | None = typer.Option(
+        None,
+        "--channel",
+        help="csv: leave out profiles whose consent for this channel is withheld.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Write the members as a CSV, Google Customer Match or Meta Custom Audiences file."""
+    chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
+
+    def local(platform: Platform) -> tuple[str, dict[str, Any]]:
+        out = io.StringIO()
+        result = platform.segments.export(name, fmt=fmt, out=out, columns=chosen, channel=channel)
+        return out.getvalue(), result.public()
+
+    def remote(server: ServerClient) -> tuple[str, dict[str, Any]]:
+        params = {"format": fmt, "columns": columns, "channel": channel}
+        answer = server.response(
+            "GET",
+            f"/api/segments/{name}/export",
+            params={k: v for k, v in params.items() if v is not None},
+        )
+        left_out = json.loads(answer.headers.get("x-omni-left-out", "{}"))
+        header = next(csv.reader(io.StringIO(answer.text)), [])
+        return answer.text, {
+            "format": fmt,
+            "members": int(answer.headers["x-omni-members"]),
+            "rows": int(answer.headers["x-omni-rows"]),
+            "columns": header,
+            "left_out": left_out,
+            "left_out_total": sum(left_out.values()),
+        }
+
+    text, summary = _run(ctx, local, remote)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        summary["output"] = str(output)
+    else:
+        sys.stdout.write(text)
+    report = console if output is not None else errors
+    if as_json:
+        if output is None:
+            errors.print(Text(json.dumps(summary, ensure_ascii=False)))
+        else:
+            emit_json(summary)
+        return
+    where = f" to {output}" if output is not None else ""
+    report.print(
+        Text(
+            f"wrote {summary['rows']:,} of {summary['members']:,} members as {fmt}{where}; "
+            f"left out {summary['left_out_total']:,}"
+        )
+    )
+    if summary["left_out"]:
+        report.print(
+            rows_table("left out", ["reason", "profiles"], sorted(summary["left_out"].items()))
+        )
