@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pyarrow as pa
+import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
@@ -209,3 +211,30 @@ def test_readyz_checks_the_event_log_disk(tmp_path: Path) -> None:
     assert not check["ok"] and check["detail"]["free_bytes"] > 0
     assert "bytes free on the event log's disk" in check["error"]
     assert "OMNI_LOG_SEGMENT_BYTES" in check["error"]
+
+
+@pytest.mark.postgres
+def test_a_lost_warehouse_fails_its_own_check_and_leaves_consumer_lag_unknown(
+    tmp_path: Path, postgres_server_url: str, postgres_database: str
+) -> None:
+    url = postgres_database.replace("postgresql://", "postgres://", 1)
+    app = create_app(Settings(home=tmp_path / "home", warehouse_url=url))
+    platform = app.state.services.platform
+    platform.consumers = ConsumerRunner(
+        platform.warehouse,
+        Checkpoints(platform.opstore),
+        [FunctionConsumer("journeys", lambda batch: None, "beginning")],
+    )
+    with TestClient(app) as client:
+        before = client.get("/readyz")
+        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+            name = postgres_database.rsplit("/", 1)[1]
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # the warehouse is gone
+        after = client.get("/readyz")
+    assert before.status_code == 200
+    assert before.json()["checks"]["consumers"]["detail"]["consumers"]["journeys"]["lag"] == 0
+    assert after.status_code == 503
+    checks = after.json()["checks"]
+    failing = sorted(name for name, check in checks.items() if not check["ok"])
+    assert failing == ["warehouse"]  # the one cause, named once
+    assert checks["consumers"]["detail"]["consumers"]["journeys"]["lag"] is None
