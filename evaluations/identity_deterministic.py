@@ -1,25 +1,35 @@
-"""Deterministic identity resolution on the demo retailer, scored on its ground truth.
+"""Identity resolution on the demo retailer, with and without Splink's links, scored on truth.
 
 Run: ``.venv/bin/python evaluations/identity_deterministic.py [--people 5000] [--days 60]``
 
-Generates the demo into a temporary DuckDB, resolves identities twice, and scores the
-record -> profile clustering against ``records.parquet`` (customer records, identify
+Generates the demo into a temporary DuckDB, resolves identities in four ways, and scores
+the record -> profile clustering against ``records.parquet`` (customer records, identify
 calls and orders) with pairwise precision, recall and F1:
 
 - **baseline**: plain connected components over every shared identifier, no rules;
-- **rules**: the shipped rules (priorities, limits, blocked values).
+- **rules**: the shipped rules (priorities, limits, blocked values), no links;
+- then the shipped linkage model runs (``record_links``, p >= 0.8), and
+- **links last, every limit**: links ranked below every identifier and refused by any
+  limit, the cards' and CRM ids' too (``linkage.exempt_limits: []``): the rules before;
+- **links last, card and CRM limits exempt**: the same with the shipped ``exempt_limits``;
+- **rules + links (shipped)**: links exempt from the ``crm_id`` and ``loyalty_card``
+  limits, and ranked above phones, social handles, devices and cookies.
 
 It also counts the strangers each merged: profiles holding records of several people, and
 the identifiers (by type) that joined records of different people (a family iPad, a store
-kiosk tablet, a family phone), read from ``identity_merges``.
+kiosk tablet, a family phone, a wrong link), read from ``identity_merges``; and, for the
+variants with links, how many links joined or were refused (by the type whose limit
+refused them), split by whether the two records are truly one person.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,11 +40,14 @@ from rich.table import Table
 
 from omnichannel.demo import DemoConfig, run_demo
 from omnichannel.identity import load_rules, resolve
-from omnichannel.identity.rules import IdentityRules
+from omnichannel.identity.linkage import run_linkage
+from omnichannel.identity.observations import LINKAGE
+from omnichannel.identity.rules import IdentityRules, TypeRule
 from omnichannel.warehouse.store import Warehouse, open_warehouse
 
-SHARED_TYPES = ("device_id", "anonymous_id", "phone")
+SHARED_TYPES = ("device_id", "anonymous_id", "phone", LINKAGE)
 KEY = ["source", "record_id"]
+LIMIT_TYPE = re.compile(r"\d+ (\w+) values")
 
 
 @dataclass
@@ -48,6 +61,8 @@ class Scores:
     stranger_pairs: int
     via_shared: dict[str, int]
     seconds: float
+    # (outcome, "true" | "false"): outcome is "joined" or "refused by <type>'s limit".
+    links: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _pairs(counts: pa.Array) -> int:
@@ -94,6 +109,35 @@ def score(wh: Warehouse, truth: pa.Table, seconds: float) -> Scores:
     )
 
 
+def link_outcomes(wh: Warehouse, truth: pa.Table, threshold: float) -> Counter[tuple[str, str]]:
+    """Each link at or above ``threshold``: joined or refused (by which type), true or false."""
+    person = {(r["source"], r["record_id"]): r["person_id"] for r in truth.to_pylist()}
+    refused = {
+        r["id_value"]: r
+        for r in wh.table("identity_refusals").to_pyarrow().to_pylist()
+        if r["id_type"] == LINKAGE
+    }
+    links = wh.table("record_links")
+    links = links.filter(links.match_probability >= threshold)
+    out: Counter[tuple[str, str]] = Counter()
+    for link in links.to_pyarrow().to_pylist():
+        a, b = (link["source_l"], link["record_id_l"]), (link["source_r"], link["record_id_r"])
+        refusal = refused.get(f"{a[0]}/{a[1]} ~ {b[0]}/{b[1]}")
+        if refusal is None:
+            outcome = "joined"
+        else:
+            found = LIMIT_TYPE.search(refusal["detail"])
+            outcome = f"refused by {found.group(1) if found else refusal['rule']}"
+        out[outcome, "true" if person.get(a) == person.get(b) else "false"] += 1
+    return out
+
+
+def links_last(rules: IdentityRules) -> IdentityRules:
+    """``rules`` with links ranked below every listed identifier type (the rules before)."""
+    last = max(r.priority for t, r in rules.types.items() if t != LINKAGE) + 1
+    return replace(rules, types={**rules.types, LINKAGE: TypeRule(LINKAGE, last, None)})
+
+
 def run(people: int, days: int, seed: int) -> dict[str, Scores]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -111,15 +155,29 @@ def run(people: int, days: int, seed: int) -> dict[str, Scores]:
                 ["source", "record_id", "person_id"]
             )
             rules = load_rules()
-            variants: dict[str, IdentityRules] = {
-                "baseline (no rules)": rules.with_no_limits(),
-                "rules (shipped defaults)": rules,
-            }
+            no_links = replace(rules, linkage_min_probability=None)
+            before = replace(links_last(rules), linkage_exempt_limits=frozenset())
             out: dict[str, Scores] = {}
-            for name, variant in variants.items():
+            for name, variant, linked in (
+                ("baseline (no rules, no links)", no_links.with_no_limits(), False),
+                ("rules, no links", no_links, False),
+                ("rules + links last, every limit", before, True),
+                ("rules + links last, card/CRM limits exempt", links_last(rules), True),
+                ("rules + links (shipped)", rules, True),
+            ):
+                if linked and not wh.table("record_links").count().to_pyarrow().as_py():
+                    started = time.perf_counter()
+                    linkage = run_linkage(warehouse=wh)
+                    Console().print(
+                        f"linkage: {linkage.links:,} links >= {linkage.threshold} written "
+                        f"({linkage.skipped_shared:,} more shared an identifier) "
+                        f"in {time.perf_counter() - started:.1f}s"
+                    )
                 started = time.perf_counter()
                 resolve(wh, rules=variant, full=True)
                 out[name] = score(wh, truth, time.perf_counter() - started)
+                if linked and variant.linkage_min_probability is not None:
+                    out[name].links = link_outcomes(wh, truth, variant.linkage_min_probability)
             return out
 
 
@@ -140,7 +198,7 @@ def main() -> None:
         "profiles",
         "profiles mixing people",
         "stranger pairs",
-        "ids joining strangers: device / anon id / phone",
+        "ids joining strangers: device / anon id / phone / link",
         "seconds",
     ):
         table.add_column(column)
@@ -158,6 +216,21 @@ def main() -> None:
             f"{s.seconds:.1f}",
         )
     Console(width=200).print(table)
+    outcomes = sorted({o for s in results.values() for o, _ in s.links}, key=_outcome_order)
+    links = Table(title="Splink links >= the threshold: true (same person) / false")
+    links.add_column("variant")
+    for outcome in outcomes:
+        links.add_column(outcome)
+    for name, s in results.items():
+        if s.links:
+            links.add_row(
+                name, *(f"{s.links[o, 'true']:,} / {s.links[o, 'false']:,}" for o in outcomes)
+            )
+    Console(width=200).print(links)
+
+
+def _outcome_order(outcome: str) -> tuple[bool, str]:
+    return (outcome != "joined", outcome)
 
 
 if __name__ == "__main__":

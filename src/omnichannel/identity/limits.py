@@ -14,6 +14,12 @@ Two set-based passes, both pure Ibis:
     Hightouch process identifiers: at each type the merges it would make are checked,
     and the identifiers of that type whose merge would break a limit are refused, so the
     lowest-priority identifier that caused a conflict is the one that gives way.
+
+Probabilistic links (type ``linkage``) are exempt from the limits of the rules'
+``linkage_exempt_limits`` (by default ``crm_id`` and ``loyalty_card``): a person's second
+card or duplicate contact is exactly what a link finds, while those limits exist to stop a
+*shared* identifier (a family phone on two relatives' cards) from joining people. Such a
+link may put two cards on one profile; an identifier merging afterwards may not add more.
 """
 
 from __future__ import annotations
@@ -22,12 +28,16 @@ import ibis
 import ibis.expr.types as ir
 
 from omnichannel.identity.components import Progress, Scratch, connected_components
+from omnichannel.identity.observations import LINKAGE
+
+NO_TYPES: frozenset[str] = frozenset()
 
 
-def over_shared(obs: ir.Table) -> ir.Table:
+def over_shared(obs: ir.Table, linkage_exempt: frozenset[str] = NO_TYPES) -> ir.Table:
     """``(id_type, id_value, rule, detail, records)`` of identifiers shared past a limit.
 
     ``obs`` has ``source, record_id, id_type, id_value, priority, lim`` (no blocked rows).
+    A link's two records holding two values of a ``linkage_exempt`` type do not count.
     """
     a = obs.view()
     b = obs.view()
@@ -35,6 +45,8 @@ def over_shared(obs: ir.Table) -> ir.Table:
         b,
         [a.source == b.source, a.record_id == b.record_id, b.priority < a.priority],
     ).filter(b.lim.notnull())
+    if linkage_exempt:
+        pairs = pairs.filter(~((a.id_type == LINKAGE) & b.id_type.isin(sorted(linkage_exempt))))
     counts = pairs.group_by(
         id_type=a.id_type,
         id_value=a.id_value,
@@ -69,13 +81,41 @@ def over_shared(obs: ir.Table) -> ir.Table:
     )
 
 
-def violations(link: ir.Table, groups: ir.Table, key: str) -> ir.Table:
+def violations(
+    link: ir.Table,
+    groups: ir.Table,
+    key: str,
+    *,
+    exempt: frozenset[str] = NO_TYPES,
+    part: str | None = None,
+) -> ir.Table:
     """``(key, id_type, n, lim)``: the most trusted limit each group breaks, one row a group.
 
     ``link`` has ``rid, vid, id_type, priority, lim``; ``groups`` maps ``rid`` to ``key``.
+    ``exempt`` types are not counted; with ``part`` (a column of ``groups`` naming the part
+    of its group a record was in before this merge) they may hold as many values as the
+    fullest part already did (two cards a link put on one profile), but not more.
     """
     joined = link.join(groups, "rid")
     counts = joined.group_by([key, "id_type", "priority", "lim"]).agg(n=joined.vid.nunique())
+    if exempt and part is None:
+        counts = counts.filter(~counts.id_type.isin(sorted(exempt)))
+    elif exempt and part is not None:
+        held = joined.filter(joined.id_type.isin(sorted(exempt)))
+        per_part = held.group_by([key, part, "id_type"]).agg(m=held.vid.nunique())
+        fullest = per_part.group_by([key, "id_type"]).agg(most=per_part.m.max())
+        with_most = counts.left_join(fullest, [key, "id_type"])
+        counts = with_most.select(
+            key,
+            "id_type",
+            "priority",
+            "n",
+            lim=ibis.ifelse(
+                with_most.lim.notnull() & with_most.most.notnull(),
+                ibis.greatest(with_most.lim, with_most.most),
+                with_most.lim,
+            ),
+        )
     over = counts.filter(counts.lim.notnull() & (counts.n > counts.lim))
     ranked = over.mutate(
         rank=ibis.row_number().over(group_by=over[key], order_by=[over.priority, over.id_type])
@@ -84,18 +124,23 @@ def violations(link: ir.Table, groups: ir.Table, key: str) -> ir.Table:
 
 
 def enforce_limits(
-    scratch: Scratch, link: ir.Table, progress: Progress | None = None
+    scratch: Scratch,
+    link: ir.Table,
+    progress: Progress | None = None,
+    linkage_exempt: frozenset[str] = NO_TYPES,
 ) -> tuple[ir.Table, ir.Table]:
     """Split components that break a limit; returns ``(rid, comp)`` and the refusals.
 
     ``link`` holds the linking observations (``rid, vid, id_type, id_value, priority,
     lim``) of the offending components only, so the work is proportional to the conflicts.
+    Links merge past the limits of ``linkage_exempt`` types (see the module docstring).
     """
     live = scratch.keep(link)
     lab = scratch.keep(live.select("rid").distinct().mutate(comp=ibis._.rid))
     order = live.select("id_type", "priority").distinct().order_by(["priority", "id_type"])
     types = order.id_type.to_pyarrow().to_pylist()
     refused: list[ir.Table] = []
+    after_links = False  # a link may have put several values of an exempt type on a part
     for step, id_type in enumerate(types):
         if progress is not None:
             progress("limits", step, len(types))
@@ -109,7 +154,15 @@ def enforce_limits(
         merged = connected_components(scratch, bridges.select(a=bridges.comp, b=bridges.vid))
         grouped = lab.left_join(merged, lab.comp == merged.node)
         lab2 = scratch.keep(grouped.select("rid", "comp", grp=grouped.label.coalesce(grouped.comp)))
-        bad = scratch.keep(violations(live, lab2.select("rid", "grp"), "grp"))
+        if id_type == LINKAGE:
+            found = violations(live, lab2.select("rid", "grp"), "grp", exempt=linkage_exempt)
+            after_links = True
+        elif after_links:
+            parts = lab2.select("rid", "grp", "comp")
+            found = violations(live, parts, "grp", exempt=linkage_exempt, part="comp")
+        else:
+            found = violations(live, lab2.select("rid", "grp"), "grp")
+        bad = scratch.keep(found)
         refusals = _refused_bridges(bridges, lab2, bad, live, id_type)
         kept_refusals = scratch.keep(refusals)
         refused.append(kept_refusals)

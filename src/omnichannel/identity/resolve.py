@@ -97,7 +97,9 @@ def resolve(
             report.new_observations = report.observations
             scope, quarantine_obs = current, current
         report_progress("observations", 1, 1)
-        result = _resolve_scope(scratch, scope, quarantine_obs, now, report_progress)
+        result = _resolve_scope(
+            scratch, scope, quarantine_obs, now, report_progress, rules.linkage_exempt_limits
+        )
         report.records_resolved = result.records_resolved
         report.clusters_over_limit = result.clusters_over_limit
         report_progress("writing", 0, 1)
@@ -195,6 +197,7 @@ def _resolve_scope(
     quarantine_obs: ir.Table,
     now: datetime,
     progress: Progress,
+    exempt: frozenset[str],
 ) -> ScopeResult:
     recs = scratch.keep(
         scope.group_by(RECORD)
@@ -208,7 +211,7 @@ def _resolve_scope(
 
     admissible = quarantine_obs.filter(quarantine_obs.blocked.isnull())
     blocked = _blocked_refusals(obs)
-    crowded = scratch.keep(over_shared(admissible).semi_join(vals, VALUE))
+    crowded = scratch.keep(over_shared(admissible, exempt).semi_join(vals, VALUE))
     link = scratch.keep(obs.filter(obs.blocked.isnull()).anti_join(crowded, VALUE))
 
     clusters = connected_components(scratch, link.select(a=link.rid, b=link.vid), progress)
@@ -222,7 +225,7 @@ def _resolve_scope(
         conflicted = link.semi_join(
             rec_cluster.semi_join(bad_clusters, "cluster").select("rid"), "rid"
         )
-        split, limit_refusals = enforce_limits(scratch, conflicted, progress)
+        split, limit_refusals = enforce_limits(scratch, conflicted, progress, exempt)
         limit_refusals = scratch.keep(limit_refusals)
         link = scratch.keep(link.anti_join(limit_refusals.select("vid"), "vid"))
         with_split = rec_cluster.left_join(split, "rid")

@@ -54,6 +54,10 @@ class IdentityRules:
     origin: str = "defaults"
     # record_links at or above this match probability join records (None: links ignored).
     linkage_min_probability: float | None = None
+    # Types whose limit a probabilistic link may go past: a person's duplicate CRM contact
+    # or second loyalty card is what linkage exists to find, so their limit (which guards
+    # against a shared phone joining relatives' cards) must not refuse the link.
+    linkage_exempt_limits: frozenset[str] = frozenset()
 
     def rule(self, id_type: str) -> TypeRule:
         found = self.types.get(id_type)
@@ -77,7 +81,10 @@ class IdentityRules:
             "blocked_patterns": {k: list(v) for k, v in sorted(self.blocked_patterns.items())},
             "source_id_types": self.source_id_types,
             "event_types": list(self.event_types),
-            "linkage": {"min_probability": self.linkage_min_probability},
+            "linkage": {
+                "min_probability": self.linkage_min_probability,
+                "exempt_limits": sorted(self.linkage_exempt_limits),
+            },
         }
 
     def with_no_limits(self) -> IdentityRules:
@@ -89,6 +96,7 @@ class IdentityRules:
             event_types=self.event_types,
             origin=f"{self.origin}, without limits or blocked values",
             linkage_min_probability=self.linkage_min_probability,
+            linkage_exempt_limits=self.linkage_exempt_limits,
         )
 
 
@@ -100,7 +108,8 @@ def load_rules(path: Path | None = None) -> IdentityRules:
     """The shipped defaults, with the top-level keys of ``path`` (if given) replacing theirs.
 
     Within ``identifiers`` a file may name only the types it changes; the other types keep
-    their defaults.
+    their defaults. ``linkage`` is merged the same way (``linkage: {min_probability: 0.9}``
+    keeps the default ``exempt_limits``); ``linkage: null`` switches links off.
     """
     raw = _yaml(default_rules_text(), "default identity rules")
     origin = "defaults"
@@ -110,6 +119,9 @@ def load_rules(path: Path | None = None) -> IdentityRules:
         override = _yaml(path.read_text(), str(path))
         identifiers = dict(raw.get("identifiers", {}))
         identifiers.update(override.pop("identifiers", None) or {})
+        linkage = override.get("linkage")
+        if isinstance(linkage, dict) and isinstance(raw.get("linkage"), dict):
+            override["linkage"] = {**raw["linkage"], **linkage}
         raw.update(override)
         raw["identifiers"] = identifiers
         origin = f"defaults + {path}"
@@ -156,23 +168,52 @@ def parse_rules(raw: dict[str, Any], *, origin: str = "given") -> IdentityRules:
         for s, m in (raw.get("source_id_types") or {}).items()
     }
     events = tuple(str(e) for e in raw.get("event_types") or ())
+    min_probability, exempt = _linkage(raw.get("linkage"), types)
     return IdentityRules(
-        types, default, blocked, patterns, sources, events, origin, _linkage(raw.get("linkage"))
+        types,
+        default,
+        blocked,
+        patterns,
+        sources,
+        events,
+        origin,
+        linkage_min_probability=min_probability,
+        linkage_exempt_limits=exempt,
     )
 
 
-def _linkage(spec: object) -> float | None:
-    """``linkage: {min_probability: 0.8}``; null or no key: probabilistic links are ignored."""
+def _linkage(spec: object, types: dict[str, TypeRule]) -> tuple[float | None, frozenset[str]]:
+    """``linkage: {min_probability: 0.8, exempt_limits: [crm_id, loyalty_card]}``.
+
+    A null ``min_probability`` (or no ``linkage`` key) ignores probabilistic links.
+    """
     if spec is None:
-        return None
-    if not isinstance(spec, dict) or set(spec) - {"min_probability"}:
-        raise ValidationError("linkage", spec, "a mapping with min_probability (0-1 or null)")
+        return None, frozenset()
+    if not isinstance(spec, dict) or set(spec) - {"min_probability", "exempt_limits"}:
+        raise ValidationError(
+            "linkage", spec, "a mapping with min_probability (0-1 or null) and exempt_limits"
+        )
+    exempt = _exempt_limits(spec.get("exempt_limits"), types)
     value = spec.get("min_probability")
     if value is None:
-        return None
+        return None, exempt
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ValidationError("linkage.min_probability", value, "a number from 0 to 1, or null")
-    return float(value)
+    return float(value), exempt
+
+
+def _exempt_limits(value: object, types: dict[str, TypeRule]) -> frozenset[str]:
+    """The identifier types (named under ``identifiers``) whose limit links may pass."""
+    if value is None:
+        return frozenset()
+    limited = sorted(name for name, rule in types.items() if rule.limit is not None)
+    accepted = f"a list of identifier types with a limit: {', '.join(limited)}"
+    if not isinstance(value, list):
+        raise ValidationError("linkage.exempt_limits", value, accepted)
+    for name in value:
+        if name not in limited:
+            raise ValidationError("linkage.exempt_limits", name, accepted)
+    return frozenset(str(name) for name in value)
 
 
 def _type_rule(name: str, spec: object) -> TypeRule:
