@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 
 import ibis
 import ibis.expr.types as ir
@@ -69,10 +70,16 @@ def sources(
     return Sources(
         wh=wh,
         now=naive_utc(now),
-        rules=rules or load_rules(),
+        rules=rules or default_rules(),
         profile_ids=profile_ids,
         event_source=event_source,
     )
+
+
+@cache
+def default_rules() -> IdentityRules:
+    """The shipped identity rules, read once (installations pass their own)."""
+    return load_rules()
 
 
 def naive_utc(now: datetime) -> datetime:

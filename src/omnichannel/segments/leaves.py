@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import ibis
 import ibis.expr.types as ir
@@ -36,6 +36,7 @@ from omnichannel.segments.definition import (
     resolve_moment,
 )
 from omnichannel.segments.sources import Sources
+from omnichannel.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,9 @@ def _affinity(node: AffinityCondition, src: Sources) -> Measure:
 def _segment(node: SegmentCondition, src: Sources) -> Measure:
     from omnichannel.segments.membership import current_members
 
-    t = src.only_evaluated(current_members(src.wh, node.segment).mutate(value=ibis.literal(1)))
+    t = src.only_evaluated(
+        current_members(cast(Warehouse, src.tables), node.segment).mutate(value=ibis.literal(1))
+    )
     return Measure(t, lambda r: r.value == 1, absent_passes=False, absent_value=0)
 
 
@@ -353,8 +356,11 @@ def _device(node: DeviceCondition, src: Sources) -> Measure:
     if d.push_token:
         token = device_columns(e)["push_token"]
         e = e.filter((token.notnull() & (token.strip() != "")).coalesce(False))
-    e = src.only_evaluated(src.attribute(e))
-    t = e.group_by("profile_id").agg(value=e.count())
+    # Many events share a person's ids: count them per id combination first, so the
+    # identifier joins see one row per combination instead of one per event.
+    keys = ["source", "user_id", "anonymous_id", "context_device_id"]
+    per_ids = src.only_evaluated(src.attribute(e.group_by(keys).agg(n=e.count())))
+    t = per_ids.group_by("profile_id").agg(value=per_ids.n.sum())
     return Measure(t, lambda r: r.value >= 1, absent_passes=False, absent_value=0)
 
 
