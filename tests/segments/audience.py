@@ -54,10 +54,16 @@ def _normalised_email(text: str) -> str:
     return text.strip().lower()
 
 
-def build_audience_home(home: Path) -> dict[str, str]:
-    """Create the installation; returns user -> profile_id."""
-    initialise(Settings(home=home))
-    with Platform.open(home) as platform:
+def audience_settings(home: Path, warehouse_url: str | None = None) -> Settings:
+    return Settings(home=home, warehouse_url=warehouse_url)
+
+
+def build_audience_home(home: Path, warehouse_url: str | None = None) -> dict[str, str]:
+    """Create the installation (its warehouse at ``warehouse_url``, default the home's
+    DuckDB file); returns user -> profile_id."""
+    settings = audience_settings(home, warehouse_url)
+    initialise(settings)
+    with Platform(settings) as platform:
         with platform.warehouse.writer() as wh:
             ids: dict[str, list[Any]] = {k: [] for k in ("record_id", "id_type", "id_value")}
             records: dict[str, list[Any]] = {k: [] for k in ("record_id", *RECORD_FIELDS)}

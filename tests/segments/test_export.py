@@ -10,31 +10,44 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from omnichannel.config import Settings
 from omnichannel.errors import ValidationError
 from omnichannel.platform import Platform
 from omnichannel.segments.export import NO_CONTACT, export_members
-from tests.segments.audience import PEOPLE, build_audience_home
+from tests.segments.audience import PEOPLE, audience_settings, build_audience_home
+from tests.support.postgres import create_database
 
 
 def h(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def audience(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+@pytest.fixture(
+    scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def audience(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, dict[str, str]]:
+    """The audience installation with its warehouse on each engine of the matrix."""
     home = tmp_path_factory.mktemp("export") / "home"
-    return home, build_audience_home(home)
+    url = None
+    if request.param == "postgres":
+        server: str = request.getfixturevalue("postgres_server_url")
+        database = create_database(server, f"omni_{uuid.uuid4().hex[:12]}")
+        url = database.replace("postgresql://", "postgres://", 1)
+    profile_of = build_audience_home(home, url)
+    return audience_settings(home, url), profile_of
 
 
 @pytest.fixture
-def platform(audience: tuple[Path, dict[str, str]]) -> Iterator[Platform]:
-    with Platform.open(audience[0]) as opened:
+def platform(audience: tuple[Settings, dict[str, str]]) -> Iterator[Platform]:
+    with Platform(audience[0]) as opened:
         yield opened
 
 
@@ -86,7 +99,7 @@ def test_meta_custom_audience_file_uses_metas_rules(platform: Platform) -> None:
 
 
 def test_csv_carries_chosen_profile_columns_and_the_consent_of_a_channel(
-    platform: Platform, audience: tuple[Path, dict[str, str]]
+    platform: Platform, audience: tuple[Settings, dict[str, str]]
 ) -> None:
     profile_of = audience[1]
     rows, result = _export(platform, "csv", columns=["events"])
