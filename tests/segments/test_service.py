@@ -107,8 +107,13 @@ def test_explain_gives_the_sql_and_why_one_person_is_or_is_not_in(platform: Plat
     outside = platform.segments.why("early-buyers", profile=profile_of["fay"])
     assert outside["member"] is False and outside["finding"]["passed"] is False
     assert outside["lines"][0] == f"{profile_of['fay']} is not a member"
-    with pytest.raises(NotFoundError, match="no profile with id 'p_nobody'"):
+    with pytest.raises(NotFoundError, match=r"no profile with id .p_nobody."):
         platform.segments.why("early-buyers", profile="p_nobody")
+    # A person can be named by any identifier, normalised as ingestion does.
+    by_email = platform.segments.why("early-buyers", profile="email: John.Smith@GMAIL.com")
+    assert by_email["profile_id"] == profile_of["ann"] and by_email["member"] is True
+    with pytest.raises(NotFoundError, match=r"nobody@mail\.cn"):
+        platform.segments.why("early-buyers", profile="email:nobody@mail.cn")
 
 
 def test_export_writes_the_current_members_and_who_consent_left_out(platform: Platform) -> None:

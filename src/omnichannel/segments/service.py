@@ -224,15 +224,16 @@ class SegmentsCapability:
         return answer
 
     def why(self, name: str, *, profile: str, now: datetime | None = None) -> dict[str, Any]:
-        """Whether ``profile`` is a member of ``name`` now, condition by condition, with
-        what was observed (``lines`` is the same as text)."""
+        """Whether ``profile`` (a profile id, or ``TYPE:VALUE`` such as ``email:ann@x.cn``)
+        is a member of ``name`` now, condition by condition, with what was observed
+        (``lines`` is the same as text)."""
         from omnichannel.segments.explain import explain
 
         stored = self._stored(name)
-        self._require_profile(profile)
+        profile_id = self._profile_id(profile)
         with self._platform.warehouse.reader() as wh:
             found = explain(
-                stored.definition, wh, profile, now=_now(now), rules=self._platform.config.rules
+                stored.definition, wh, profile_id, now=_now(now), rules=self._platform.config.rules
             )
         return {"segment": stored.name, **_json_ready(found.as_dict()), "lines": found.lines()}
 
@@ -284,15 +285,25 @@ class SegmentsCapability:
 
         check_references(definition, resolve)
 
-    def _require_profile(self, profile: str) -> None:
-        with self._platform.warehouse.reader() as wh:
+    def _profile_id(self, profile: str) -> str:
+        """A profile id as given (``p_...``), or the profile holding ``TYPE:VALUE``."""
+        from omnichannel.profiles.lookup import ProfileNotFoundError
+
+        platform = self._platform
+        with platform.warehouse.reader() as wh:
+            if ":" in profile:
+                try:
+                    return platform.lookup.find(wh, profile).profile_id
+                except ProfileNotFoundError as exc:
+                    raise NotFoundError(str(exc)) from None
             p = wh.table("profiles")
             found = int(p.filter(p.profile_id == profile).count().to_pyarrow().as_py())
         if not found:
             raise NotFoundError(
-                f"no profile with id {profile!r} (profile ids look like p_1a2b3c...; "
-                "`omni segments members NAME` lists some)"
+                f"no profile with id {profile!r} (give a profile id such as p_1a2b3c, or "
+                "TYPE:VALUE such as email:ann@example.com)"
             )
+        return profile
 
     def _refresh(self, stored: StoredSegment, now: datetime | None) -> Any:
         from omnichannel.segments.refresh import refresh
