@@ -46,9 +46,17 @@ Progress = Callable[[str, int, int], None]
 class Platform:
     """One installation's configuration, stores, indexes, jobs and consumers."""
 
-    def __init__(self, settings: Settings, *, config: InstallationConfig | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        config: InstallationConfig | None = None,
+        background_nice: int = 0,
+    ) -> None:
+        """``background_nice``: a server's, so analytic work runs below its requests."""
         self.settings = settings
         self._config = config
+        self._background_nice = background_nice
         self._lock = threading.Lock()
         self._warehouse: WarehouseAccess | None = None
         self._opstore: OpStore | None = None
@@ -89,7 +97,10 @@ class Platform:
             with self._lock:
                 if self._warehouse is None:
                     self.settings.ensure_home()
-                    self._warehouse = WarehouseAccess.open(self.settings.resolved_warehouse_url)
+                    self._warehouse = WarehouseAccess.open(
+                        self.settings.resolved_warehouse_url,
+                        background_nice=self._background_nice,
+                    )
         return self._warehouse
 
     @property
@@ -154,6 +165,8 @@ class Platform:
             self.jobs.stop()
         if "consumers" in self.__dict__:
             self.consumers.stop()
+        if "lookup" in self.__dict__:
+            self.lookup.close()  # its watcher reads the warehouse
         with self._lock:
             if self._opstore is not None:
                 self._opstore.close()

@@ -27,6 +27,7 @@ from omnichannel.metrics import Metrics
 from omnichannel.opstore import OpStore
 from omnichannel.platform import Platform
 from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.access import BACKGROUND_NICE
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ class Services:
 
     def __init__(self, settings: Settings, *, platform: Platform | None = None) -> None:
         self.settings = settings
-        self.platform = platform or Platform(settings)
+        # A server's analytic work runs below its requests (warehouse/access.py).
+        self.platform = platform or Platform(settings, background_nice=BACKGROUND_NICE)
         self.metrics = Metrics()
         self.started = time.monotonic()
         # The collector's log and loader; started with the server (see start).

@@ -16,13 +16,17 @@ every ``omni identity resolve``, which rewrites the table. So the lookup keeps t
 identity graph's answer in memory: every ``type\\x1fvalue`` key, sorted, as an Arrow
 string array (about 40 bytes a key: 160 MB for 4 million keys), searched by bisection
 (about 25 string comparisons). It is rebuilt when the identity tables change, which is
-checked at most every ``check_seconds`` with one aggregate query.
+checked at most every ``check_seconds`` with one aggregate query; in a server (given
+``rebuild_with``) that check runs on a watcher thread of its own, so no request waits for
+it (about 20 ms, more beside an analytic scan).
 
 The profile row itself is fetched from the ``profiles`` table by ``profile_id``; on
 DuckDB and PostgreSQL an index on that column (the build creates it when it swaps the
 table in; created here if missing) makes it a point read, and on DuckDB the statement is
-compiled from Ibis once and then run as a prepared statement, which saves the 5 ms Ibis
-spends compiling each expression.
+compiled from Ibis once per process (the SQL is the same on every thread's cursor) and
+then run with a parameter, which saves the 5-80 ms Ibis spends compiling each expression
+(it asks the engine for the table's columns); the one row is read with ``fetchone``, not
+through Arrow, which costs several milliseconds for a single row of 44 columns.
 
 The lookup carries the installation's configuration (``InstallationConfig``): the region
 that normalises phone numbers, and the identity rules the timelines read facts with.
@@ -226,7 +230,10 @@ class ProfileLookup:
         self._index: ProfileIndex | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
-        self._traits_sql: dict[int, str] = {}
+        self._traits_sql: str | None = None
+        self._check_due = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._closed = False
         self._rule_types = frozenset(config.rules.types)
         self._coverage: tuple[float, tuple[Any, ...], Any] | None = None
 
@@ -252,37 +259,69 @@ class ProfileLookup:
         return {"rules": self.rules, "stored": cached[2]}
 
     def index(self, wh: Warehouse) -> ProfileIndex:
-        """The current index, rebuilt if the identity tables changed since it was built."""
+        """The current index; the identity tables are checked for a change at most every
+        ``check_seconds`` (in the request without ``rebuild_with``, else on the watcher)."""
         with self._lock:
             now = time.monotonic()
             if self._index is not None and now - self._checked < self.check_seconds:
                 return self._index
-            stamp = identity_stamp(wh)
-            if self._index is None or (self._index.stamp != stamp and self.rebuild_with is None):
-                self._index = ProfileIndex.build(wh, stamp)
+            if self._index is None:
+                self._index = ProfileIndex.build(wh, identity_stamp(wh))
                 ensure_profiles_index(wh)
-            elif self._index.stamp != stamp and not self.rebuilding.is_set():
-                # About 10 s at a million profiles: index aside, keep answering meanwhile.
+            elif self.rebuild_with is None:
+                stamp = identity_stamp(wh)
+                if self._index.stamp != stamp:
+                    self._index = ProfileIndex.build(wh, stamp)
+                    ensure_profiles_index(wh)
+            elif not self.rebuilding.is_set() and not self._closed:
+                # The check (two aggregate queries, about 20 ms) and any rebuild (about
+                # 10 s at a million profiles) run on the watcher; this request answers now.
                 self.rebuilding.set()
-                threading.Thread(
-                    target=self._rebuild, args=(stamp,), name="profile-index", daemon=True
-                ).start()
+                self._start_watcher()
+                self._check_due.set()
             self._checked = time.monotonic()
             return self._index
 
-    def _rebuild(self, stamp: tuple[Any, ...]) -> None:
+    def _start_watcher(self) -> None:
+        if self._watcher is None or not self._watcher.is_alive():
+            self._watcher = threading.Thread(target=self._watch, name="profile-index", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        # One long-lived thread, so its warehouse reader (a cursor per thread) is opened
+        # once rather than by a new thread every few seconds.
         assert self.rebuild_with is not None
-        try:
-            with self.rebuild_with() as wh:
-                fresh = ProfileIndex.build(wh, identity_stamp(wh))
-                ensure_profiles_index(wh)
-            with self._lock:
-                self._index = fresh
-                self._checked = 0.0
-        except Exception:
-            log.exception("profile lookup: rebuilding the identifier index failed; will retry")
-        finally:
-            self.rebuilding.clear()
+        while True:
+            self._check_due.wait()
+            self._check_due.clear()
+            if self._closed:
+                return
+            try:
+                self._refresh(self.rebuild_with)
+            except Exception:
+                log.exception("profile lookup: checking the identifier index failed; will retry")
+            finally:
+                self.rebuilding.clear()
+
+    def _refresh(self, lend: Callable[[], AbstractContextManager[Warehouse]]) -> None:
+        with lend() as wh:
+            stamp = identity_stamp(wh)
+            current = self._index
+            if current is not None and current.stamp == stamp:
+                return
+            fresh = ProfileIndex.build(wh, stamp)
+            ensure_profiles_index(wh)
+        with self._lock:
+            self._index = fresh
+            self._checked = 0.0
+
+    def close(self) -> None:
+        """Stop the watcher thread (the warehouse it reads is about to close)."""
+        self._closed = True
+        self._check_due.set()
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(30)
 
     def known_types(self, wh: Warehouse) -> frozenset[str]:
         return self._rule_types | self.index(wh).types
@@ -320,14 +359,15 @@ class ProfileLookup:
 
     def _profile_row(self, wh: Warehouse, profile_id: str) -> dict[str, Any]:
         if wh.engine == "duckdb":
-            sql = self._traits_sql.get(id(wh))
+            sql = self._traits_sql
             if sql is None:
                 p = wh.table("profiles")
                 compiled = wh.sql(p.filter(p.profile_id == ibis.literal(_SENTINEL)).limit(1))
-                sql = compiled.replace(f"'{_SENTINEL}'", "?")
-                self._traits_sql = {id(wh): sql}
+                sql = self._traits_sql = compiled.replace(f"'{_SENTINEL}'", "?")
             cursor = wh.con.con.execute(sql, [profile_id])
-            rows = cursor.to_arrow_table().to_pylist()
+            found = cursor.fetchone()
+            names = [column[0] for column in cursor.description or ()]
+            rows = [] if found is None else [dict(zip(names, found, strict=True))]
         else:
             p = wh.table("profiles")
             rows = p.filter(p.profile_id == profile_id).limit(1).to_pyarrow().to_pylist()

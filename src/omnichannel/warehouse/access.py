@@ -18,6 +18,17 @@ on the scheduler's threads; an Ibis backend is one connection, not safe to share
 
 This follows Datasette's ``database.py``: one write path, per-thread read connections.
 
+**Requests first.** A server opens its warehouse with ``background_nice`` (``omni
+serve`` uses ``BACKGROUND_NICE``): analytic work then runs below the request threads
+in the operating system's scheduler, so a scan of every event takes the cores only
+while no lookup wants them. DuckDB's worker pool is created by the thread that opens
+the database and inherits its priority, so the database is opened on a thread whose
+nice value is raised; a thread calling DuckDB also executes its own query's tasks, so a
+lookup's point read stays at the request's priority. ``analytic(work)`` runs declared
+analytic work (``POST /v1/warehouse/query``) on a small pool of such threads. DuckDB's
+``threads`` setting is per database instance, not per connection (``SET threads`` on one
+cursor changes every cursor's), so it cannot cap one query's share; priorities can.
+
 Example::
 
     access = WarehouseAccess.open("duckdb:///tmp/omni.duckdb")
@@ -31,10 +42,13 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from omnichannel.warehouse import backends
 
@@ -42,6 +56,48 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
     from omnichannel.warehouse.store import Warehouse
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# How far below the request threads a server's analytic work runs: a nice increment
+# (CFS gives a nice-10 thread about a tenth of a nice-0 one's share when both want a
+# core). Unprivileged threads may raise their nice value but never lower it back, which
+# is why analytic work gets threads of its own instead of borrowing request threads.
+BACKGROUND_NICE = 10
+# Analytic statements running at once; more wait their turn (each can use every core).
+ANALYTIC_THREADS = 2
+
+
+def lower_thread_priority(increment: int) -> None:
+    """Raise this thread's nice value by ``increment`` (Linux; elsewhere nothing happens)."""
+    if increment <= 0 or not hasattr(os, "setpriority"):
+        return
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(current + increment, 19))
+    except OSError as exc:  # e.g. macOS, where a thread id is not a process id
+        log.debug("could not lower the priority of thread %s: %s", thread, exc)
+
+
+def _on_lowered_thread(increment: int, work: Callable[[], T]) -> T:
+    """Run ``work`` on a new thread of lower priority (threads it starts inherit that)."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        lower_thread_priority(increment)
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="warehouse-open")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
 
 
 class SharedExclusiveLock:
@@ -101,8 +157,10 @@ class SharedExclusiveLock:
 class WarehouseAccess:
     """Per-thread readers, one writer path and declared exclusive work over one warehouse."""
 
-    def __init__(self, root: Warehouse) -> None:
+    def __init__(self, root: Warehouse, *, background_nice: int = 0) -> None:
         self._root = root
+        self.background_nice = background_nice
+        self._analytic_pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._opened: list[BaseBackend] = []
         self._opened_lock = threading.Lock()
@@ -111,11 +169,18 @@ class WarehouseAccess:
         self._closed = False
 
     @classmethod
-    def open(cls, url: str) -> WarehouseAccess:
-        """Open the warehouse once (creating or upgrading its schema), ready for threads."""
+    def open(cls, url: str, *, background_nice: int = 0) -> WarehouseAccess:
+        """Open the warehouse once (creating or upgrading its schema), ready for threads.
+
+        ``background_nice`` > 0 (a server): DuckDB's worker threads and ``analytic`` work
+        run that much below the threads that open readers (see "Requests first")."""
         from omnichannel.warehouse.store import Warehouse
 
-        return cls(Warehouse.open(url))
+        if background_nice > 0 and backends.engine_of(url) == "duckdb":
+            root = _on_lowered_thread(background_nice, lambda: Warehouse.open(url))
+        else:
+            root = Warehouse.open(url)
+        return cls(root, background_nice=background_nice)
 
     @property
     def url(self) -> str:
@@ -168,6 +233,32 @@ class WarehouseAccess:
         with self._gate.exclusive(), self._write_lock:
             yield self._thread_warehouse()
 
+    def analytic(self, work: Callable[[Warehouse], T]) -> T:
+        """``work(reader)`` for a query that may scan everything; returns what it returns.
+
+        With ``background_nice`` it runs on a low-priority thread of its own (at most
+        ``ANALYTIC_THREADS`` at once) while the caller waits; otherwise on the caller's.
+        """
+        if self.background_nice <= 0:
+            with self.reader() as wh:
+                return work(wh)
+        with self._opened_lock:
+            if self._closed:
+                raise RuntimeError("the warehouse was closed")
+            if self._analytic_pool is None:
+                self._analytic_pool = ThreadPoolExecutor(
+                    ANALYTIC_THREADS,
+                    thread_name_prefix="warehouse-analytic",
+                    initializer=lower_thread_priority,
+                    initargs=(self.background_nice,),
+                )
+            pool = self._analytic_pool
+        return pool.submit(self._read_with, work).result()
+
+    def _read_with(self, work: Callable[[Warehouse], T]) -> T:
+        with self.reader() as wh:
+            return work(wh)
+
     def interrupt_all(self) -> None:
         """Ask every running statement to stop (DuckDB), e.g. before a shutdown."""
         with self._opened_lock:
@@ -181,6 +272,9 @@ class WarehouseAccess:
         self._closed = True
         with self._opened_lock:
             opened, self._opened = self._opened, []
+            pool, self._analytic_pool = self._analytic_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         for con in opened:
             # A cursor of a database closed under it is closed already.
             with contextlib.suppress(Exception):

@@ -64,8 +64,10 @@ def query(body: QueryRequest, services: ServicesDep) -> QueryAnswer:
     """What `omni query` runs: writes and several statements are refused (400, naming why)."""
     from omnichannel.warehouse.query import run_sql
 
-    with services.warehouse() as wh:
-        result = run_sql(wh, body.sql, limit=body.limit)
+    # Below the Profile API's priority: a scan of every event must not slow lookups.
+    result = services.platform.warehouse.analytic(
+        lambda wh: run_sql(wh, body.sql, limit=body.limit)
+    )
     return QueryAnswer(
         columns=result.columns,
         rows=result.table.to_pylist(),
