@@ -1,4 +1,9 @@
-"""Fixtures shared by the ingestion tests: an empty DuckDB warehouse and a sample load."""
+"""Fixtures shared by the ingestion tests: an empty warehouse on each engine, a sample load.
+
+``wh`` runs a test on DuckDB and on PostgreSQL (the ``postgres`` marker; the leg is
+skipped, saying why, where no PostgreSQL can start). Tests about the shape of HTTP
+answers or of the DuckDB file itself open a DuckDB warehouse of their own instead.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,9 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture
-def wh(tmp_path: Path) -> Iterator[Warehouse]:
-    """An empty DuckDB warehouse for one test."""
-    with Warehouse.open(f"duckdb:///{tmp_path / 'w.duckdb'}") as warehouse:
+def wh(warehouse_url: str) -> Iterator[Warehouse]:
+    """An empty warehouse for one test, on each engine of the matrix."""
+    with Warehouse.open(warehouse_url) as warehouse:
         yield warehouse
 
 

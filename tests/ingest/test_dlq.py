@@ -134,5 +134,7 @@ def test_collector_letters_replay_through_the_collectors_checks(wh: Warehouse) -
     assert report.groups[0]["mapping"] == "segment-spec"
     events = wh.table("events").to_pyarrow().to_pylist()
     assert [(e["message_id"], e["received_at"]) for e in events] == [("late-clock", received)]
+    # Numbered like every stored event, so durable consumers (read after a load_seq) see it.
+    assert events[0]["load_seq"] == 1
     [still] = pending(wh)
     assert still["attempts"] == 1 and "nobody" in still["payload"]

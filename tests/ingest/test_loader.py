@@ -1,9 +1,13 @@
-"""The loader: log -> warehouse, de-duplicated, checkpointed after the write, published once."""
+"""The loader: log -> warehouse, de-duplicated, checkpointed after the write, published once.
+
+On DuckDB and PostgreSQL (``wh`` / ``warehouse_url``): the dedupe and the numbering are
+one statement in either engine (``Warehouse.append_new``).
+"""
 
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,12 +49,9 @@ def message_ids(wh: Warehouse) -> list[str]:
 
 
 def test_drain_stores_events_and_dead_letters_and_advances_the_checkpoint(
-    tmp_path: Path,
+    tmp_path: Path, wh: Warehouse
 ) -> None:
-    with (
-        EventLog.open(tmp_path / "log") as log,
-        open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh,
-    ):
+    with EventLog.open(tmp_path / "log") as log:
         log.append(record("a", "b", refused=1))
         log.append(record("c", "a"))  # "a" again: a retried call
         result = drain(log, wh)
@@ -71,9 +72,9 @@ def test_drain_stores_events_and_dead_letters_and_advances_the_checkpoint(
 
 
 def test_a_crash_between_warehouse_write_and_checkpoint_stores_nothing_twice(
-    tmp_path: Path,
+    tmp_path: Path, warehouse_url: str
 ) -> None:
-    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    url = warehouse_url
     with EventLog.open(tmp_path / "log") as log, open_warehouse(url) as wh:
         log.append(record("a", "b", refused=1))
         log.append(record("c"))
@@ -95,7 +96,7 @@ def test_a_crash_between_warehouse_write_and_checkpoint_stores_nothing_twice(
         assert wh.table("dead_letters").count().to_pyarrow().as_py() == 1
 
 
-def test_subscribers_see_exactly_the_stored_events_once(tmp_path: Path) -> None:
+def test_subscribers_see_exactly_the_stored_events_once(tmp_path: Path, wh: Warehouse) -> None:
     stream = InProcessStream()
     assert isinstance(stream, EventStream)
     seen: list[pa.Table] = []
@@ -105,10 +106,7 @@ def test_subscribers_see_exactly_the_stored_events_once(tmp_path: Path) -> None:
         raise RuntimeError("a broken subscriber must not stop loading")
 
     stream.subscribe(broken)
-    with (
-        EventLog.open(tmp_path / "log") as log,
-        open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh,
-    ):
+    with EventLog.open(tmp_path / "log") as log:
         log.append(record("a", "b"))
         drain(log, wh, stream=stream)
         log.append(record("b", "c"))  # "b" is a duplicate: stored once, published once
@@ -123,7 +121,7 @@ def test_subscribers_see_exactly_the_stored_events_once(tmp_path: Path) -> None:
 
 
 def test_every_path_numbers_stored_events_in_order_for_durable_consumers(
-    tmp_path: Path,
+    tmp_path: Path, wh: Warehouse
 ) -> None:
     from omnichannel.ingest.events_file import load_events_file
 
@@ -134,10 +132,7 @@ def test_every_path_numbers_stored_events_in_order_for_durable_consumers(
         )
         + '{"type":"track","userId":"u","event":"F","messageId":"m1"}\n'  # already stored
     )
-    with (
-        EventLog.open(tmp_path / "log") as log_,
-        open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}") as wh,
-    ):
+    with EventLog.open(tmp_path / "log") as log_:
         log_.submit(record("m1", "m2", "m3")).result()
         drain(log_, wh)
         log_.submit(record("m3", "m4")).result()  # m3 again: a retried call
@@ -149,3 +144,35 @@ def test_every_path_numbers_stored_events_in_order_for_durable_consumers(
     assert stored.column("load_seq").to_pylist() == list(range(1, 9))
     ids = stored.column("message_id").to_pylist()
     assert ids[:4] == ["m1", "m2", "m3", "m4"] and sorted(ids[4:]) == ["f0", "f1", "f2", "f3"]
+
+
+def test_a_retried_call_is_dropped_inside_the_dedupe_window_and_stored_after_it(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    earlier = pa.table(
+        {
+            "message_id": ["old", "recent"],
+            "type": ["track", "track"],
+            "user_id": ["u", "u"],
+            "event": ["E", "E"],
+            "loaded_at": [now - timedelta(days=2), now - timedelta(hours=1)],
+            "load_seq": [1, 2],
+        }
+    )
+    wh.append("events", earlier)
+    with EventLog.open(tmp_path / "log") as log:
+        log.append(record("old", "recent", "new"))
+        windowed = drain(log, wh, dedupe_window=timedelta(days=1))
+        # "recent" was stored within the day: a retry. "old" is past the window: stored.
+        assert (windowed.events_stored, windowed.duplicates) == (2, 1)
+        log.append(record("old", "new"))
+        whole = drain(log, wh, dedupe_window=None)
+        assert (whole.events_stored, whole.duplicates) == (0, 2)
+    stored = wh.con.sql("SELECT message_id, load_seq FROM events ORDER BY load_seq").to_pyarrow()
+    assert stored.to_pylist() == [
+        {"message_id": "old", "load_seq": 1},
+        {"message_id": "recent", "load_seq": 2},
+        {"message_id": "old", "load_seq": 3},
+        {"message_id": "new", "load_seq": 4},
+    ]

@@ -6,10 +6,11 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import ibis
 import pyarrow as pa
 import pytest
 
-from omnichannel.errors import SchemaVersionError, ValidationError
+from omnichannel.errors import SchemaVersionError, ValidationError, WarehouseError
 from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION, Warehouse, dialect
 from omnichannel.warehouse.versioning import read_version, write_version
 
@@ -205,3 +206,26 @@ def test_upsert_of_one_key_twice_keeps_the_later_row(warehouse_url: str) -> None
         stored = wh.table("stores").select("store_id", "name").to_pyarrow().to_pylist()
     assert result.inserted == 2
     assert {r["store_id"]: r["name"] for r in stored} == {"s1": "New", "s2": "Other"}
+
+
+def test_a_backend_error_is_re_raised_with_the_failing_statement(warehouse_url: str) -> None:
+    stores = pa.table({"store_id": ["s1"], "name": ["Jing'an"]})
+    with Warehouse.open(warehouse_url) as wh:
+        with pytest.raises(WarehouseError, match=r"(?s)could not append to stores.*SQL: INSERT"):
+            wh.append_new("stores", stores, key=("no_such_column",))
+        assert wh.table("stores").count().to_pyarrow().as_py() == 0
+
+
+def test_replace_swaps_in_the_new_rows_whole_or_keeps_the_old_ones(warehouse_url: str) -> None:
+    stores = pa.table({"store_id": ["s1", "s2", "s3"], "city": ["Shanghai", "Beijing", "Shanghai"]})
+    with Warehouse.open(warehouse_url) as wh:
+        wh.append("stores", stores)
+        current = wh.table("stores")
+        wh.replace("stores", current.filter(current.city == "Shanghai"), order_by=("store_id",))
+        kept = wh.table("stores").order_by("store_id").to_pyarrow()
+        assert kept.column("store_id").to_pylist() == ["s1", "s3"]
+        assert list(wh.table("stores").columns) == list(wh.spec("stores").schema.names)
+        broken = wh.table("stores").mutate(opened_at=ibis.literal("not a time").cast("timestamp"))
+        with pytest.raises(WarehouseError, match="stores__next"):
+            wh.replace("stores", broken)
+        assert sorted(wh.table("stores").store_id.to_pyarrow().to_pylist()) == ["s1", "s3"]

@@ -1,8 +1,8 @@
 """Writing the identity graph's tables: whole (a full run) or the re-resolved part only.
 
 Either way the four output tables are written aside and swapped in with one transaction
-(``profiles.swap``), so a reader (the Profile API's index, a profile build) never sees
-them empty or half-written. ``record_profiles`` and ``profile_identifiers`` are written
+(``Warehouse.replace_all``), so a reader (the Profile API's index, a profile build) never
+sees them empty or half-written. ``record_profiles`` and ``profile_identifiers`` are written
 sorted by ``profile_id``, so reading one profile's records or identifiers skips the
 other row groups (DuckDB) or uses an index (PostgreSQL).
 """
@@ -18,8 +18,8 @@ import ibis.expr.types as ir
 
 from omnichannel.identity.components import Scratch
 from omnichannel.identity.observations import LINKAGE
-from omnichannel.profiles.swap import Replacement, replace_tables
 from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.replace import Replacement
 
 if TYPE_CHECKING:
     from omnichannel.identity.resolve import ScopeResult
@@ -116,7 +116,7 @@ def replace(
 
 def remember(wh: Warehouse, new: ir.Table, now: datetime) -> None:
     """Record the observations this run processed: the next incremental run's baseline."""
-    _insert(wh, "identity_observations", new.mutate(resolved_at=ibis.literal(now)))
+    wh.append("identity_observations", new.mutate(resolved_at=ibis.literal(now)))
 
 
 def _results(result: ScopeResult) -> dict[str, ir.Table]:
@@ -135,8 +135,7 @@ def _union(kept: ir.Table, new: ir.Table, name: str) -> ir.Table:
 
 
 def _swap(wh: Warehouse, tables: dict[str, ir.Table], written: Written | None) -> None:
-    replace_tables(
-        wh,
+    wh.replace_all(
         [
             Replacement(
                 name,
@@ -149,9 +148,3 @@ def _swap(wh: Warehouse, tables: dict[str, ir.Table], written: Written | None) -
         ],
         written=written,
     )
-
-
-def _insert(wh: Warehouse, name: str, expr: ir.Table) -> None:
-    spec = wh.spec(name)
-    typed = expr.select(*[expr[c].cast(spec.schema[c]) for c in spec.schema.names])
-    wh.con.insert(spec.name, typed)

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import gzip
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,13 +27,14 @@ from pathlib import Path
 from typing import IO, TypeVar, cast
 
 import duckdb
+import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlglot.expressions as sge
 
 from omnichannel.errors import ValidationError
 from omnichannel.ingest.events_sql import check_query
-from omnichannel.ingest.loader import next_sequence_sql, store_new
 from omnichannel.ingest.segment import Limits
 from omnichannel.ingest.storable import Unstorable, check_call, loads_bounded
 from omnichannel.warehouse import Warehouse
@@ -276,12 +278,12 @@ class _Store:
         accepted = self.con.sql(
             _accepted("checked", repeats), params={"loaded_at": params["loaded_at"]}
         ).to_arrow_table()
-        stored = store_new(self.wh, EVENTS.name, accepted, "message_id").num_rows
+        stored = self.wh.append_new(EVENTS.name, accepted, ("message_id",)).written
         if refused:
             letters = self.con.sql(
                 _LETTERS.format(checked="checked"), params=_letter_params(params)
             ).to_arrow_table()
-            store_new(self.wh, DEAD_LETTERS.name, letters, "dead_letter_id")
+            self.wh.append_new(DEAD_LETTERS.name, letters, ("dead_letter_id",))
         done: Future[_Chunk] = Future()
         done.set_result(_Chunk(lines, refused, stored))
         return done
@@ -299,11 +301,12 @@ class _DuckDBStore(_Store):
     """
 
     def __init__(self, wh: Warehouse, con: duckdb.DuckDBPyConnection) -> None:
-        self.wh = wh
         # Cursors of their own: settings and scratch tables stay out of the caller's session.
         self.con = con.cursor()
         self.writer = con.cursor()
         self.writer.execute("SET TimeZone = 'UTC'")
+        # The warehouse on the writer's cursor: it appends while self.con checks.
+        self.wh = Warehouse(ibis.duckdb.from_connection(self.writer), wh.url, wh.schema_report)
         # Visible to both cursors (temp tables are not), and gone with the DETACH.
         self.scratch = f"omni_events_file_{uuid.uuid4().hex[:12]}"
         self.con.execute(f"ATTACH ':memory:' AS {self.scratch}")
@@ -326,32 +329,15 @@ class _DuckDBStore(_Store):
     def _append(
         self, checked: str, chunk: _Chunk, repeats: bool, params: dict[str, object]
     ) -> _Chunk:
-        stored = self._insert(
-            EVENTS.name,
-            _accepted(checked, repeats),
-            "message_id",
-            {"loaded_at": params["loaded_at"]},
-        )
+        # The rows stay in DuckDB: the accepted ones are selected from the checked block
+        # by the same statement that appends those not stored yet.
+        accepted = _bound(_accepted(checked, repeats), {"loaded_at": params["loaded_at"]})
+        stored = self.wh.append_new(EVENTS.name, self.wh.con.sql(accepted), ("message_id",))
         if chunk.refused:
-            self._insert(
-                DEAD_LETTERS.name,
-                _LETTERS.format(checked=checked),
-                "dead_letter_id",
-                _letter_params(params),
-            )
+            letters = _bound(_LETTERS.format(checked=checked), _letter_params(params))
+            self.wh.append_new(DEAD_LETTERS.name, self.wh.con.sql(letters), ("dead_letter_id",))
         self.writer.execute(f"DROP TABLE {checked}")
-        return _Chunk(chunk.lines, chunk.refused, stored)
-
-    def _insert(self, table: str, rows: str, key: str, params: dict[str, object]) -> int:
-        # The anti-join against the table runs in the same engine as store_new's would.
-        sequence = next_sequence_sql(table)
-        columns = f"*, {sequence}" if sequence else "*"
-        inserted = self.writer.execute(
-            f'INSERT INTO "{table}" BY NAME SELECT {columns} FROM ({rows}) AS r '
-            f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE t."{key}" = r."{key}")',
-            params,
-        ).fetchone()
-        return int(inserted[0]) if inserted else 0
+        return _Chunk(chunk.lines, chunk.refused, stored.written)
 
     def close(self) -> None:
         # Errors surface through the futures; here only wait, so none is masked.
@@ -361,6 +347,11 @@ class _DuckDBStore(_Store):
         finally:
             self.writer.close()
             self.con.close()
+
+
+def _bound(sql: str, params: dict[str, object]) -> str:
+    """``sql`` with its ``$name`` parameters written as literals (an Ibis query has none)."""
+    return re.sub(r"\$(\w+)", lambda m: sge.convert(params[m.group(1)]).sql("duckdb"), sql)
 
 
 def _letter_params(params: dict[str, object]) -> dict[str, object]:

@@ -23,19 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
-import ibis
 import orjson
 import pyarrow as pa
 
-from omnichannel.errors import WarehouseError
 from omnichannel.ingest.deadletter import DeadLetter, encode_payload
 from omnichannel.ingest.log import EventLog, LogEntry
 from omnichannel.ingest.segment import TIMESTAMP_COLUMNS, micros
 from omnichannel.ingest.stream import EventStream
 from omnichannel.warehouse import Warehouse
-from omnichannel.warehouse.store import conform
-from omnichannel.warehouse.tables import BY_NAME, DEAD_LETTERS, EVENTS
+from omnichannel.warehouse.tables import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +43,6 @@ GATHER_BYTES = 4 * 1024 * 1024
 DEDUPE_WINDOW = timedelta(days=1)
 # The loader counts as stalled when bytes wait this long with no batch stored.
 STALL_SECONDS = 30.0
-# Tables whose new rows are numbered 1, 2, 3... in the order stored, across every path
-# that appends them, so durable consumers can read "after N" (see consumers/runner.py).
-SEQUENCES = {EVENTS.name: "load_seq"}
-
-
-def next_sequence_sql(table: str) -> str | None:
-    """SQL numbering the rows an INSERT ... SELECT stores, after those already there."""
-    column = SEQUENCES.get(table)
-    if column is None or column not in BY_NAME[table].schema.names:
-        return None
-    return (
-        f'coalesce((SELECT max("{column}") FROM "{table}"), 0) + row_number() OVER () AS "{column}"'
-    )
 
 
 def encode_record(
@@ -134,68 +117,6 @@ def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return table.cast(schema)
 
 
-def store_new(
-    wh: Warehouse, name: str, rows: pa.Table, key: str, *, since: datetime | None = None
-) -> pa.Table:
-    """Append the rows whose ``key`` the table does not hold yet; returns those rows.
-
-    The anti-join runs in the warehouse engine. With ``since``, only rows stored
-    (``loaded_at``) since then are compared: the collector's dedupe window, which makes a
-    micro-batch cost the same however large the table grows (rows are appended in
-    ``loaded_at`` order, so the engine skips older row groups by their min/max).
-    """
-    if rows.num_rows == 0:
-        return rows
-    con = getattr(wh.con, "con", None)
-    if wh.engine == "duckdb" and isinstance(con, duckdb.DuckDBPyConnection):
-        return _store_new_duckdb(con, wh.spec(name).name, rows, key, since)
-    candidates = ibis.memtable(rows)
-    stored = wh.table(name)
-    if since is not None:
-        stored = stored.filter(stored.loaded_at >= since)
-    fresh = candidates.anti_join(stored, key).to_pyarrow()
-    fresh = _numbered(wh, name, conform(wh.spec(name), fresh))
-    wh.append(name, fresh)
-    return fresh
-
-
-def _numbered(wh: Warehouse, name: str, rows: pa.Table) -> pa.Table:
-    column = SEQUENCES.get(name)
-    if column is None or column not in rows.column_names or rows.num_rows == 0:
-        return rows
-    last = wh.table(name)[column].max().to_pyarrow().as_py() or 0
-    numbers = pa.array(range(last + 1, last + 1 + rows.num_rows), pa.int64())
-    return rows.set_column(rows.schema.get_field_index(column), column, numbers)
-
-
-def _store_new_duckdb(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    rows: pa.Table,
-    key: str,
-    since: datetime | None = None,
-) -> pa.Table:
-    """``store_new`` in one DuckDB statement: no Ibis expressions, no second scan of rows."""
-    target = BY_NAME[table]
-    sequence = next_sequence_sql(table)
-    columns = f"* REPLACE ({sequence})" if sequence else "*"
-    window = "" if since is None else " AND t.loaded_at >= $since"
-    cursor = con.cursor()
-    try:
-        cursor.register("candidates", conform(target, rows))
-        fresh = cursor.execute(
-            f'INSERT INTO "{table}" BY NAME SELECT {columns} FROM candidates AS c '
-            f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE t."{key}" = c."{key}"'
-            f"{window}) RETURNING *",
-            {} if since is None else {"since": since},
-        ).to_arrow_table()
-    except duckdb.Error as exc:
-        raise WarehouseError(f"could not append to {table}: {exc}") from exc
-    finally:
-        cursor.close()
-    return conform(target, fresh)
-
-
 def first_of_each(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     """Rows with a key not seen earlier in the list (a batch may carry a retried call)."""
     seen: set[object] = set()
@@ -257,19 +178,22 @@ def load_once(
         "loaded_at",
         pa.array([_now()] * table.num_rows, pa.timestamp("us")),
     )
+    # The dedupe window: only events stored since then are compared (the cost follows the
+    # batch, not the table); dead letters are few, compared with every stored one.
     since = None if dedupe_window is None else _now() - dedupe_window
-    stored = store_new(wh, EVENTS.name, table, "message_id", since=since)
+    appended = wh.append_new(EVENTS.name, table, ("message_id",), since=since, returning=True)
+    stored = appended.stored if appended.stored is not None else table.slice(0, 0)
     letters_table = _rows_table(
         first_of_each(letters, "dead_letter_id"), DEAD_LETTERS.schema.to_pyarrow()
     )
-    stored_letters = store_new(wh, DEAD_LETTERS.name, letters_table, "dead_letter_id")
+    stored_letters = wh.append_new(DEAD_LETTERS.name, letters_table, ("dead_letter_id",))
     if stream is not None:
         stream.publish(stored)
     log_.commit(entries[-1].next_offset)
     result.records = len(entries)
     result.events_stored = stored.num_rows
     result.duplicates = len(events) - stored.num_rows
-    result.dead_letters = stored_letters.num_rows
+    result.dead_letters = stored_letters.written
     result.checkpoint = entries[-1].next_offset
     return result
 

@@ -177,7 +177,8 @@ def store(
             out.updated[name] = result.updated
             out.older[name] = result.older
         else:
-            out.written[name], out.already[name] = wh.append_new(name, rows)
+            appended = wh.append_new(name, rows)
+            out.written[name], out.already[name] = appended.written, appended.already or 0
         progress(stage, rows.num_rows, rows.num_rows)
     return out
 

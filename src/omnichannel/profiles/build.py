@@ -20,9 +20,10 @@ unchanged fingerprint skips the build. Any change rebuilds every profile: RFM qu
 other people's scores.
 
 Atomic: the new tables are written aside and swapped in with one transaction
-(``profiles.swap``), so a reader sees the old profiles or the new ones, never an empty or
-half-written table. The build also writes ``profile_timeline`` (``profiles.timeline_store``),
-every fact keyed by its profile, which the Profile API's timelines read.
+(``Warehouse.replace_all``), so a reader sees the old profiles or the new ones, never an
+empty or half-written table. The build also writes ``profile_timeline``
+(``profiles.timeline_store``), every fact keyed by its profile, which the Profile API's
+timelines read.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ import pyarrow as pa
 
 from omnichannel.identity.rules import IdentityRules, load_rules
 from omnichannel.profiles.lookup import identity_stamp
-from omnichannel.profiles.swap import Replacement, replace_tables
 from omnichannel.profiles.tags import TagSet, load_tags, tag_column
 from omnichannel.profiles.timeline_store import SCHEMA as TIMELINE_SCHEMA
 from omnichannel.profiles.timeline_store import TIMELINE_TABLE, coverage_now, timeline_rows
@@ -65,6 +65,7 @@ from omnichannel.profiles.traits.base import (
     scratch,
 )
 from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.replace import Replacement
 from omnichannel.warehouse.tables import BY_NAME, PROFILES
 
 OUTPUT_TABLES = ("profiles", "profile_hours", "profile_affinities", TIMELINE_TABLE)
@@ -172,8 +173,7 @@ def build_profiles(
         final = assembled.mutate(
             tags=tag_column(assembled, tags), built_at=ibis.literal(built_at).cast("timestamp")
         )
-        replace_tables(
-            wh,
+        wh.replace_all(
             [
                 Replacement(
                     "profiles",

@@ -1,11 +1,15 @@
 """The few statements Ibis does not express, compiled for each engine with sqlglot.
 
-Ibis covers queries, table creation and inserts; schema evolution (adding a column)
-is not in its API, so it lives here, built as a sqlglot tree and rendered in the
-backend's own dialect rather than as a hand-written string per engine.
+Ibis covers queries, table creation and inserts; schema evolution (adding a column),
+appending only rows not stored yet and deleting by key are not in its API, so they live
+here, built as sqlglot trees and rendered in the backend's own dialect rather than as a
+hand-written string per engine.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
 
 import ibis.expr.datatypes as dt
 import sqlglot as sg
@@ -42,3 +46,65 @@ def execute(con: BaseBackend, sql: str) -> None:
 
 def add_column(con: BaseBackend, table: str, column: str, dtype: dt.DataType) -> None:
     execute(con, add_column_sql(con, table, column, dtype))
+
+
+def insert_new_sql(
+    engine: str,
+    table: str,
+    *,
+    columns: Sequence[str],
+    source: sge.Expression,
+    key: Sequence[str],
+    since: datetime | None = None,
+    sequence: str | None = None,
+    returning: bool = False,
+) -> str:
+    """INSERT the ``source`` rows whose ``key`` ``table`` does not hold (among rows loaded
+    ``since``, if given), numbering ``sequence`` after the stored maximum. With no ``key``
+    every row is inserted."""
+    stored = sg.table(table, quoted=True)
+    conditions: list[sge.Expression] = [
+        sg.column(k, "t", quoted=True).eq(sg.column(k, "r", quoted=True)) for k in key
+    ]
+    if since is not None:
+        conditions.append(sg.column("loaded_at", "t", quoted=True) >= sge.convert(since))
+    selected: list[sge.Expression] = [
+        sg.column(c, "r", quoted=True) for c in columns if c != sequence
+    ]
+    names = [c for c in columns if c != sequence]
+    if sequence is not None:
+        last = sg.select(sge.Max(this=sg.column(sequence, quoted=True))).from_(stored.copy())
+        numbered = sge.Add(
+            this=sge.Coalesce(this=last.subquery(), expressions=[sge.Literal.number(0)]),
+            expression=sge.Window(this=sge.RowNumber()),
+        )
+        selected.append(numbered.as_(sequence, quoted=True))
+        names.append(sequence)
+    rows = source.as_("r") if isinstance(source, sge.Table) else source.as_("r", quoted=True)
+    select = sg.select(*selected).from_(rows)
+    if key:
+        exists = sge.Exists(
+            this=sg.select(sge.Literal.number(1))
+            .from_(stored.copy().as_("t"))
+            .where(sg.and_(*conditions))
+        )
+        select = select.where(sge.Not(this=exists))
+    insert = sge.Insert(
+        this=sge.Schema(this=stored, expressions=[sg.to_identifier(c, quoted=True) for c in names]),
+        expression=select,
+        returning=sge.Returning(expressions=[sge.Star()]) if returning else None,
+    )
+    return insert.sql(engine)
+
+
+def delete_keys_sql(engine: str, table: str, keys: str, columns: Sequence[str]) -> str:
+    """DELETE the rows of ``table`` whose ``columns`` match a row of the table ``keys``."""
+    match = sg.and_(
+        *[sg.column(c, "k", quoted=True).eq(sg.column(c, table, quoted=True)) for c in columns]
+    )
+    exists = sge.Exists(
+        this=sg.select(sge.Literal.number(1))
+        .from_(sg.table(keys, quoted=True).as_("k"))
+        .where(match)
+    )
+    return sge.Delete(this=sg.table(table, quoted=True), where=sge.Where(this=exists)).sql(engine)

@@ -10,25 +10,29 @@ Example::
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from omnichannel.errors import ValidationError, WarehouseError
-from omnichannel.warehouse import backends, dialect
+from omnichannel.warehouse import backends
+from omnichannel.warehouse.conform import conform
+from omnichannel.warehouse.engine import Appended, engine_api
+from omnichannel.warehouse.replace import Replacement
 from omnichannel.warehouse.tables import ALL_TABLES, BY_NAME, RECORD_HISTORY, TableSpec
 from omnichannel.warehouse.versioning import SchemaReport, ensure_schema
 from omnichannel.warehouse.versions import NEW, NEWER, OLDER, SAME, STATE, classify, history_rows
+
+__all__ = ["Appended", "Replacement", "UpsertResult", "Warehouse", "conform", "open_warehouse"]
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,8 @@ class Warehouse:
         self.con = con
         self.url = url
         self.schema_report = report
-        # True while ``transaction()`` is open: DuckDB statements then run on the
-        # connection itself, since a cursor is a separate connection outside it.
-        self._in_transaction = False
+        # What differs between engines (appending only new rows, transactions, swaps).
+        self._api = engine_api(con)
 
     @classmethod
     def open(cls, url: str) -> Warehouse:
@@ -93,14 +96,18 @@ class Warehouse:
         except KeyError:
             raise ValidationError("table", name, f"one of {', '.join(sorted(BY_NAME))}") from None
 
-    def append(self, name: str, rows: pa.Table | pd.DataFrame) -> int:
+    def append(self, name: str, rows: pa.Table | pd.DataFrame | ir.Table) -> int:
         """Append rows to a canonical table; returns how many were written.
 
         Columns are matched by name and cast to the table's types; a column the table
         lacks is an error (it would be silently lost otherwise), a column the rows lack
-        is written as NULL.
+        is written as NULL. ``rows`` may be an Ibis expression on this warehouse: its
+        rows then never leave the engine, and of its columns those of the table are
+        written (others, helpers of its computation, are left out).
         """
         spec = self.spec(name)
+        if isinstance(rows, ir.Table):
+            return self._api.append_new(spec, rows, key=()).written
         data = conform(spec, rows)
         if data.num_rows:
             try:
@@ -109,11 +116,35 @@ class Warehouse:
                 raise WarehouseError(f"could not append to {spec.name}: {exc}") from exc
         return int(data.num_rows)
 
-    def _duckdb(self) -> duckdb.DuckDBPyConnection | None:
-        con = getattr(self.con, "con", None)
-        if self.engine == "duckdb" and isinstance(con, duckdb.DuckDBPyConnection):
-            return con
-        return None
+    def append_new(
+        self,
+        name: str,
+        rows: pa.Table | pd.DataFrame | ir.Table,
+        key: Sequence[str] | None = None,
+        *,
+        since: datetime | None = None,
+        returning: bool = False,
+    ) -> Appended:
+        """Append the rows whose ``key`` (default: the table's) is not stored yet.
+
+        ``since`` compares only rows stored (``loaded_at``) since then: the collector's
+        dedupe window, so the cost follows the batch, not the table (rows are appended
+        in ``loaded_at`` order, so DuckDB skips older row groups by their min/max).
+        ``events`` rows get the next ``load_seq`` numbers. ``returning`` hands back the
+        rows written. One ``INSERT ... WHERE NOT EXISTS`` statement on DuckDB and
+        PostgreSQL; an anti-join through Ibis, then an append, elsewhere. ``rows`` may
+        be an Ibis expression on this warehouse (then ``already`` is not counted).
+
+        Example::
+
+            done = wh.append_new("events", batch, ("message_id",), since=day_ago)
+            done.written, done.already
+        """
+        spec = self.spec(name)
+        key = tuple(key or spec.key)
+        if not isinstance(rows, ir.Table):
+            rows = conform(spec, rows)
+        return self._api.append_new(spec, rows, key, since=since, returning=returning)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -126,53 +157,8 @@ class Warehouse:
         and Spark have no multi-statement transactions: there the block runs its
         statements one after another, as before.
         """
-        if self._in_transaction:
+        with self._api.transaction():
             yield
-            return
-        duck = self._duckdb()
-        if duck is not None:
-            duck.begin()
-            self._in_transaction = True
-            try:
-                yield
-            except BaseException:
-                duck.rollback()
-                raise
-            else:
-                duck.commit()
-            finally:
-                self._in_transaction = False
-            return
-        if self.engine == "postgres":
-            self._in_transaction = True
-            try:
-                with self.con.con.transaction():
-                    yield
-            finally:
-                self._in_transaction = False
-            return
-        yield
-
-    @contextmanager
-    def _duckdb_statements(
-        self, con: duckdb.DuckDBPyConnection, scratch: pa.Table
-    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
-        """A DuckDB connection to run statements on with ``scratch`` registered, and its name.
-
-        Outside a transaction, a cursor of its own (nothing is left registered on the
-        shared connection); inside one, the transaction's connection itself, so the
-        statements are part of it.
-        """
-        name = f"_omni_scratch_{uuid.uuid4().hex[:12]}"
-        runner = con if self._in_transaction else con.cursor()
-        try:
-            runner.register(name, scratch)
-            yield runner, name
-        finally:
-            if self._in_transaction:
-                runner.unregister(name)
-            else:
-                runner.close()
 
     def rows_with_keys(self, name: str, keys: pa.Table) -> pa.Table:
         """The stored rows whose key columns (those of ``keys``) match one of ``keys``."""
@@ -185,80 +171,36 @@ class Warehouse:
 
     def delete_keys(self, name: str, keys: pa.Table) -> None:
         """Delete the rows whose key columns (those of ``keys``) match one of ``keys``."""
-        if keys.num_rows == 0:
-            return
-        spec = self.spec(name)
-        match = " AND ".join(f'k."{c}" = "{spec.name}"."{c}"' for c in keys.column_names)
+        self._api.delete_keys(self.spec(name), keys)
 
-        def delete_sql(scratch: str) -> str:
-            return (
-                f'DELETE FROM "{spec.name}" '
-                f'WHERE EXISTS (SELECT 1 FROM "{scratch}" AS k WHERE {match})'
-            )
+    def replace(
+        self,
+        name: str,
+        rows: ir.Table,
+        *,
+        order_by: tuple[str, ...] = (),
+        index: tuple[str, ...] = (),
+        index_engines: tuple[str, ...] = ("postgres",),
+    ) -> None:
+        """Replace a canonical table's rows whole: built aside, swapped in atomically.
 
-        con = self._duckdb()
-        if con is not None:
-            with self._duckdb_statements(con, keys) as (runner, scratch):
-                try:
-                    runner.execute(delete_sql(scratch))
-                except duckdb.Error as exc:
-                    raise WarehouseError(
-                        f"could not delete from {spec.name}: {exc}\n{delete_sql(scratch)}"
-                    ) from exc
-            return
-        scratch = f"_omni_keys_{uuid.uuid4().hex[:12]}"
-        sql = delete_sql(scratch)
-        try:
-            self.con.create_table(scratch, keys, temp=True)
-            try:
-                self._execute(sql)
-            finally:
-                self.con.drop_table(scratch, force=True)
-        except Exception as exc:
-            raise WarehouseError(f"could not delete from {spec.name}: {exc}\n{sql}") from exc
-
-    def _execute(self, sql: str) -> None:
-        """Run a statement that returns nothing, inside the open transaction if any."""
-        if self._in_transaction and self.engine == "postgres":
-            # Ibis's raw_sql calls rollback() on an error, which psycopg forbids inside
-            # a transaction block; a cursor of the same connection stays inside it.
-            with self.con.con.cursor() as cursor:
-                cursor.execute(sql)
-            return
-        dialect.execute(self.con, sql)
-
-    def append_new(
-        self, name: str, rows: pa.Table | pd.DataFrame, key: tuple[str, ...] | None = None
-    ) -> tuple[int, int]:
-        """Append the rows whose ``key`` (default: the table's) is not stored yet.
-
-        Returns (rows written, rows already stored). On DuckDB this is one
-        ``INSERT ... WHERE NOT EXISTS`` statement; elsewhere an anti-join run by the
-        warehouse's engine through Ibis, then an append.
+        A reader sees the old rows or the new ones, never an empty table (see
+        ``warehouse/replace.py``); ``order_by`` is the physical order written.
         """
         spec = self.spec(name)
-        data = conform(spec, rows)
-        key = key or spec.key
-        if data.num_rows == 0:
-            return 0, 0
-        con = self._duckdb()
-        if con is not None:
-            match = " AND ".join(f'r."{k}" = t."{k}"' for k in key)
-            with self._duckdb_statements(con, data) as (runner, incoming):
-                try:
-                    counted = runner.execute(
-                        f'INSERT INTO "{spec.name}" BY NAME SELECT * FROM "{incoming}" AS r '
-                        f'WHERE NOT EXISTS (SELECT 1 FROM "{spec.name}" AS t WHERE {match})'
-                    ).fetchone()
-                except duckdb.Error as exc:
-                    raise WarehouseError(f"could not append to {spec.name}: {exc}") from exc
-            written = int(counted[0]) if counted else 0
-            return written, data.num_rows - written
-        stored = self.table(name)
-        if int(stored.count().to_pyarrow().as_py()) > 0:
-            fresh = ibis.memtable(data).anti_join(stored, list(key)).to_pyarrow()
-            data = conform(spec, fresh)
-        return self.append(name, data), int(conform(spec, rows).num_rows) - data.num_rows
+        self.replace_all(
+            [Replacement(spec.name, rows, spec.schema, order_by, index, index_engines)]
+        )
+
+    def replace_all(
+        self, replacements: Sequence[Replacement], *, written: Callable[[str], None] | None = None
+    ) -> None:
+        """Several tables replaced together: all built aside, then one swap transaction.
+
+        ``written(name)`` is called after each table is written aside (a progress
+        report; the old tables are still the ones readers see).
+        """
+        self._api.replace_tables(replacements, written)
 
     def upsert(
         self,
@@ -333,7 +275,7 @@ class Warehouse:
     def truncate(self, names: list[str] | None = None) -> None:
         """Empty canonical tables (all of them by default), keeping their schemas."""
         for spec in ALL_TABLES if names is None else [self.spec(n) for n in names]:
-            dialect.execute(self.con, f'DELETE FROM "{spec.name}"')
+            self._api.execute(f'DELETE FROM "{spec.name}"')
 
     def counts(self) -> dict[str, int]:
         """Rows in each canonical table."""
@@ -367,37 +309,6 @@ def _last_of_each_key(rows: pa.Table, key: list[str]) -> pa.Table:
     if last.num_rows == rows.num_rows:
         return rows
     return rows.take(pa.array(sorted(last.column("__i_max").to_pylist()), pa.int64()))
-
-
-def conform(spec: TableSpec, rows: pa.Table | pd.DataFrame | Mapping[str, Any]) -> pa.Table:
-    """Rows as an Arrow table with exactly the spec's columns and types."""
-    if isinstance(rows, pd.DataFrame):
-        table = pa.Table.from_pandas(rows, preserve_index=False)
-    elif isinstance(rows, pa.Table):
-        table = rows
-    else:
-        table = pa.table(dict(rows))
-    extra = sorted(set(table.column_names) - set(spec.schema.names))
-    if extra:
-        raise ValidationError(
-            f"{spec.name} columns", extra, f"columns of {spec.name}: {', '.join(spec.schema.names)}"
-        )
-    target = spec.schema.to_pyarrow()
-    columns = []
-    for pa_field in target:
-        if pa_field.name in table.column_names:
-            column = table.column(pa_field.name)
-            try:
-                columns.append(column.cast(pa_field.type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise ValidationError(
-                    f"{spec.name}.{pa_field.name}",
-                    str(column.type),
-                    f"values castable to {spec.schema[pa_field.name]} ({exc})",
-                ) from exc
-        else:
-            columns.append(pa.nulls(table.num_rows, pa_field.type))
-    return pa.Table.from_arrays(columns, schema=target)
 
 
 @contextmanager
