@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,10 @@ from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.access import BACKGROUND_NICE
 
 log = logging.getLogger(__name__)
+
+# Seconds a thread may hold the GIL while another waits for it, in ``omni serve``
+# (Python's default is 0.005); see Services.start_background.
+SWITCH_INTERVAL = 0.001
 
 
 class Services:
@@ -83,8 +88,18 @@ class Services:
             self.platform.jobs.on_finish.append(self._count_run)
 
     def start_background(self) -> None:
-        """Jobs on their schedules and the durable consumers (``omni serve`` runs these)."""
+        """Jobs on their schedules and the durable consumers (``omni serve`` runs these).
+
+        The process is a server from now on, so it also hands the GIL round more often
+        (``SWITCH_INTERVAL``): a request gives the GIL up at each DuckDB call and each
+        hand-off between the event loop and its worker thread, and each time waits up to
+        a switch interval for a thread doing Python work (the loader decoding a batch,
+        the collector parsing one, a job) to give it back. At 1 ms instead of Python's
+        5 ms such a request takes about half as long beside one busy thread
+        (``benchmarks/gil_switch.py``, figures in docs/benchmarks.md).
+        """
         if not self._background:
+            sys.setswitchinterval(SWITCH_INTERVAL)
             self.platform.jobs.start()
             self.platform.consumers.start()
             self._background = True
