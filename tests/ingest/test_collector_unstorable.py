@@ -120,7 +120,7 @@ def test_a_write_key_with_a_lone_surrogate_is_401_not_500(client: TestClient) ->
 
 
 def test_the_events_file_refuses_the_same_lines_with_the_same_words(
-    client: TestClient, key: str, tmp_path: Path
+    client: TestClient, key: str, tmp_path: Path, warehouse_url: str
 ) -> None:
     collected = client.post("/v1/batch", auth=(key, ""), content=_batch(*LINES)).json()
     by_collector = {
@@ -128,7 +128,7 @@ def test_the_events_file_refuses_the_same_lines_with_the_same_words(
     }
     path = tmp_path / f"archive-{uuid.uuid4().hex}.jsonl"
     path.write_text("\n".join(LINES) + "\n")
-    with Warehouse.open(f"duckdb:///{tmp_path / 'file.duckdb'}") as wh:
+    with Warehouse.open(warehouse_url) as wh:
         result = load_events_file(wh, path, source="archive")
         stored = wh.con.sql("SELECT event FROM events ORDER BY message_id").to_pyarrow()
         letters: list[dict[str, Any]] = (
@@ -235,10 +235,10 @@ def test_spellings_only_duckdb_reads_are_not_json_on_either_path(
     }
 
 
-def test_replaying_a_nan_letter_refuses_it_again(tmp_path: Path) -> None:
+def test_replaying_a_nan_letter_refuses_it_again(tmp_path: Path, warehouse_url: str) -> None:
     path = tmp_path / "archive.jsonl"
     path.write_text("\n".join(NON_FINITE) + "\n")
-    with Warehouse.open(f"duckdb:///{tmp_path / 'file.duckdb'}") as wh:
+    with Warehouse.open(warehouse_url) as wh:
         load_events_file(wh, path, source="archive")
         letters = wh.con.sql("SELECT * FROM dead_letters").to_pyarrow().to_pylist()
         outcomes = replay_event_letters(wh, letters)

@@ -244,13 +244,18 @@ def _counts(con: duckdb.DuckDBPyConnection, checked: str) -> tuple[int, int, boo
     return int(counted[0]), int(counted[1]), int(counted[2]) > 0
 
 
+# A line that is not UTF-8, or holds a NUL byte (PostgreSQL text cannot), is kept as
+# base64; the value shown writes a NUL as \u0000.
 _LETTERS = (
     "SELECT 'file-' || md5($path || chr(10) || idx || chr(10) || hex(raw)) "
     "AS dead_letter_id, $source AS source, 'event' AS kind, origin, "
     "$now::TIMESTAMP AS received_at, "
-    "coalesce(line, base64(raw)) AS payload, "
-    "CASE WHEN line IS NULL THEN 'base64' ELSE 'utf-8' END AS payload_encoding, "
-    "refused_field AS field, refused_value AS value, refused_reason AS reason "
+    "CASE WHEN line IS NULL OR contains(line, chr(0)) THEN base64(raw) ELSE line END "
+    "AS payload, "
+    "CASE WHEN line IS NULL OR contains(line, chr(0)) THEN 'base64' ELSE 'utf-8' END "
+    "AS payload_encoding, "
+    "refused_field AS field, replace(refused_value, chr(0), '\\u0000') AS value, "
+    "refused_reason AS reason "
     "FROM {checked} WHERE refused_field IS NOT NULL ORDER BY idx"
 )
 
