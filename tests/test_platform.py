@@ -39,7 +39,14 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
         second = platform.jobs.run("profiles")
         assert second.detail["build"] == "unchanged"
         listed = {row["name"]: row for row in platform.jobs.describe()}
-        assert set(listed) == {"identity", "ingest", "linkage", "profiles", "profiles-build"}
+        assert set(listed) == {
+            "identity",
+            "ingest",
+            "linkage",
+            "profiles",
+            "profiles-build",
+            "segments",
+        }
         assert listed["profiles"]["every_seconds"] == 900
         assert listed["profiles"]["last_run"]["id"] == second.id
 

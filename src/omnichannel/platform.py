@@ -135,10 +135,11 @@ class Platform:
 
     @cached_property
     def consumers(self) -> ConsumerRunner:
-        """Durable event consumers (segments, journeys register theirs as they land)."""
+        """Durable event consumers: the segment updater (journeys add theirs as they land)."""
         from omnichannel.consumers import Checkpoints, ConsumerRunner
+        from omnichannel.segments.realtime import SegmentUpdater
 
-        return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), [])
+        return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), [SegmentUpdater.of(self)])
 
     def wake_consumers(self) -> None:
         """New events are stored: consumers that run look now (the event stream calls this)."""

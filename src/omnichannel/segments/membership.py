@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -39,7 +41,7 @@ import pyarrow.compute as pc
 
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.store import conform
-from omnichannel.warehouse.tables import EVENTS, SEGMENT_MEMBERSHIPS, SEGMENT_REFRESHES
+from omnichannel.warehouse.tables import BY_NAME, EVENTS, SEGMENT_MEMBERSHIPS, SEGMENT_REFRESHES
 
 MEMBERSHIPS = SEGMENT_MEMBERSHIPS.name
 REFRESHES = SEGMENT_REFRESHES.name
@@ -118,8 +120,9 @@ def apply(
     wanted = _ids(members)
     assert wanted is not None
     scoped = _ids(scope)
+    rows = _DuckDBRows(con) if (con := raw_duckdb(wh)) is not None else _IbisRows(wh)
     with wh.transaction():
-        open_rows = _open_rows(wh, segment, scoped)
+        open_rows = rows.open_rows(segment, scoped)
         stored = pc.unique(open_rows.column("profile_id").combine_chunks())
         entering = pc.filter(wanted, pc.invert(pc.is_in(wanted, value_set=stored)))
         if scoped is not None:
@@ -141,21 +144,17 @@ def apply(
             }
         )
         if leaving.num_rows:
-            closed = leaving.set_column(
-                leaving.schema.get_field_index("exited_at"), "exited_at", exited.column("exited_at")
-            )
-            wh.delete_keys(MEMBERSHIPS, leaving.select(_KEY))
-            wh.append(MEMBERSHIPS, closed)
+            rows.close(segment, leaving, now)
         if entered.num_rows:
-            wh.append(
+            rows.append(
                 MEMBERSHIPS,
                 entered.append_column("segment", pa.array([segment] * entered.num_rows))
                 .append_column("version", pa.array([version] * entered.num_rows, pa.int64()))
                 .append_column("reason", pa.array([reason] * entered.num_rows)),
             )
         events = _publish(wh, segment, version, entered, exited) if publish else 0
-        members_now = _count_open(wh, segment)
-        wh.append(
+        members_now = rows.count_open(segment)
+        rows.append(
             REFRESHES,
             pa.table(
                 {
@@ -209,20 +208,117 @@ def _naive(at: datetime) -> datetime:
     return at
 
 
-def _open_rows(wh: Warehouse, segment: str, scoped: pa.Array | None) -> pa.Table:
-    m = wh.table(MEMBERSHIPS)
-    rows = m.filter(m.segment == segment, m.exited_at.isnull())
-    if scoped is not None:
+def raw_duckdb(wh: Warehouse) -> duckdb.DuckDBPyConnection | None:
+    """The DuckDB connection under ``wh`` (its transaction's), or None on other engines."""
+    con = getattr(wh.con, "con", None)
+    if wh.engine == "duckdb" and isinstance(con, duckdb.DuckDBPyConnection):
+        return con
+    return None
+
+
+class _IbisRows:
+    """Membership reads and writes through Ibis: every engine."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+
+    def open_rows(self, segment: str, scoped: pa.Array | None) -> pa.Table:
+        m = self.wh.table(MEMBERSHIPS)
+        rows = m.filter(m.segment == segment, m.exited_at.isnull())
+        if scoped is not None:
+            if len(scoped) == 0:
+                return conform(SEGMENT_MEMBERSHIPS, pa.table({}))
+            rows = rows.semi_join(ibis.memtable(pa.table({"profile_id": scoped})), "profile_id")
+        return conform(SEGMENT_MEMBERSHIPS, rows.to_pyarrow())
+
+    def close(self, segment: str, leaving: pa.Table, at: datetime) -> None:
+        closed = leaving.set_column(
+            leaving.schema.get_field_index("exited_at"),
+            "exited_at",
+            pa.array([at] * leaving.num_rows, pa.timestamp("us")),
+        )
+        self.wh.delete_keys(MEMBERSHIPS, leaving.select(_KEY))
+        self.wh.append(MEMBERSHIPS, closed)
+
+    def append(self, name: str, rows: pa.Table) -> None:
+        self.wh.append(name, rows)
+
+    def count_open(self, segment: str) -> int:
+        m = self.wh.table(MEMBERSHIPS)
+        value = m.filter(m.segment == segment, m.exited_at.isnull()).count().to_pyarrow().as_py()
+        return int(value or 0)
+
+
+class _DuckDBRows:
+    """The same as statements on DuckDB's connection: the real-time updater runs these
+    for every batch, and Ibis's compilation would cost more than the work itself."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def _staged(self, rows: pa.Table) -> str:
+        name = f"_omni_seg_{uuid.uuid4().hex[:12]}"
+        self.con.register(name, rows)
+        return name
+
+    def open_rows(self, segment: str, scoped: pa.Array | None) -> pa.Table:
+        sql = f'SELECT * FROM "{MEMBERSHIPS}" WHERE segment = $segment AND exited_at IS NULL'
+        if scoped is None:
+            found = self.con.execute(sql, {"segment": segment}).to_arrow_table()
+            return conform(SEGMENT_MEMBERSHIPS, found)
         if len(scoped) == 0:
             return conform(SEGMENT_MEMBERSHIPS, pa.table({}))
-        rows = rows.semi_join(ibis.memtable(pa.table({"profile_id": scoped})), "profile_id")
-    return conform(SEGMENT_MEMBERSHIPS, rows.to_pyarrow())
+        name = self._staged(pa.table({"profile_id": scoped}))
+        try:
+            found = self.con.execute(
+                f'{sql} AND profile_id IN (SELECT profile_id FROM "{name}")', {"segment": segment}
+            ).to_arrow_table()
+        finally:
+            self.con.unregister(name)
+        return conform(SEGMENT_MEMBERSHIPS, found)
 
+    def close(self, segment: str, leaving: pa.Table, at: datetime) -> None:
+        name = self._staged(leaving.select(["profile_id", "entered_at"]))
+        try:
+            self.con.execute(
+                f'UPDATE "{MEMBERSHIPS}" SET exited_at = $at FROM "{name}" AS k '
+                f'WHERE "{MEMBERSHIPS}".segment = $segment '
+                f'AND "{MEMBERSHIPS}".profile_id = k.profile_id '
+                f'AND "{MEMBERSHIPS}".entered_at = k.entered_at '
+                f'AND "{MEMBERSHIPS}".exited_at IS NULL',
+                {"at": at, "segment": segment},
+            )
+        finally:
+            self.con.unregister(name)
 
-def _count_open(wh: Warehouse, segment: str) -> int:
-    m = wh.table(MEMBERSHIPS)
-    value = m.filter(m.segment == segment, m.exited_at.isnull()).count().to_pyarrow().as_py()
-    return int(value or 0)
+    def append(self, name: str, rows: pa.Table) -> None:
+        staged = self._staged(conform(BY_NAME[name], rows))
+        try:
+            self.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{staged}"')
+        finally:
+            self.con.unregister(staged)
+
+    def append_events(self, rows: pa.Table, since: datetime) -> int:
+        """The loader's statement: numbered after the stored events, new ids only."""
+        staged = self._staged(rows)
+        try:
+            row = self.con.execute(
+                "INSERT INTO events BY NAME SELECT * REPLACE ("
+                "coalesce((SELECT max(load_seq) FROM events), 0) + row_number() OVER () "
+                f'AS load_seq) FROM "{staged}" AS c WHERE NOT EXISTS (SELECT 1 FROM events '
+                "AS t WHERE t.message_id = c.message_id AND t.loaded_at >= $since)",
+                {"since": since},
+            ).fetchone()
+        finally:
+            self.con.unregister(staged)
+        return int(row[0]) if row else 0
+
+    def count_open(self, segment: str) -> int:
+        row = self.con.execute(
+            f'SELECT count(*) FROM "{MEMBERSHIPS}" WHERE segment = $segment AND exited_at IS NULL',
+            {"segment": segment},
+        ).fetchone()
+        return int(row[0]) if row else 0
 
 
 def _event_rows(
@@ -272,15 +368,18 @@ def _event_rows(
 
 
 def _publish(wh: Warehouse, segment: str, version: int, entered: pa.Table, exited: pa.Table) -> int:
-    """Store the change events with the next ``load_seq`` numbers, skipping any stored."""
+    """Store the change events as the loader stores events: the next ``load_seq``
+    numbers, and nothing whose ``message_id`` was stored in the last ``REPUBLISH_WINDOW``."""
     stored_at = _wall_clock()
     rows = _event_rows(segment, version, entered, exited, stored_at)
     if rows.num_rows == 0:
         return 0
+    since = stored_at - REPUBLISH_WINDOW
+    con = raw_duckdb(wh)
+    if con is not None:
+        return _DuckDBRows(con).append_events(rows, since)
     events = wh.table(EVENTS.name)
-    recent = events.filter(
-        events.loaded_at >= stored_at - REPUBLISH_WINDOW, events.source == EVENT_SOURCE
-    )
+    recent = events.filter(events.loaded_at >= since, events.source == EVENT_SOURCE)
     incoming = ibis.memtable(rows.select(["message_id"]))
     seen = recent.select("message_id").semi_join(incoming, "message_id").to_pyarrow()
     if seen.num_rows:
@@ -288,6 +387,7 @@ def _publish(wh: Warehouse, segment: str, version: int, entered: pa.Table, exite
         rows = rows.filter(pc.invert(pc.is_in(rows.column("message_id"), value_set=known)))
     if rows.num_rows == 0:
         return 0
+    # The writer path is held: nobody else numbers events meanwhile.
     last = int(events.load_seq.max().to_pyarrow().as_py() or 0)
     numbers = pa.array(range(last + 1, last + 1 + rows.num_rows), pa.int64())
     rows = rows.set_column(rows.schema.get_field_index("load_seq"), "load_seq", numbers)
