@@ -15,6 +15,7 @@ import logging
 import uuid
 import zlib
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -202,14 +203,20 @@ async def collect(request: Request, path_type: str | None) -> JSONResponse:
         if source is None:
             raise _unauthorized(key)
         try:
-            parsed = parse_calls(
-                body,
-                source=source,
-                received_at=received_at,
-                limits=runtime.limits,
-                path_type=path_type,
-                body_bytes=len(payload),
-                cut=cut,
+            # Checking 100 calls is 1-2 ms of Python: on a worker thread, not the event
+            # loop, so the loop keeps answering (a lookup's response waits for the loop,
+            # never for a whole batch's checks).
+            parsed = await run_in_threadpool(
+                partial(
+                    parse_calls,
+                    body,
+                    source=source,
+                    received_at=received_at,
+                    limits=runtime.limits,
+                    path_type=path_type,
+                    body_bytes=len(payload),
+                    cut=cut,
+                )
             )
         except Refused as exc:
             raise RequestRefused(400, "invalid_request", exc.field, exc.value, exc.reason) from None
