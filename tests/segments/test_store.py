@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from omnichannel.errors import ConflictError, OmniError, ValidationError
+from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.opstore import OpStore
 from omnichannel.opstore.models import AuditEntry
 from omnichannel.segments.store import SegmentStore, check_name, dependency_order
@@ -53,9 +53,9 @@ def test_a_taken_name_is_a_conflict_and_a_bad_name_is_refused_naming_it(store: O
     assert "slug" in bad.value.accepted
     with pytest.raises(ValidationError, match="renaming is not supported"):
         segments.update("buyers", definition("other", BUYERS))
-    with pytest.raises(OmniError, match="nobody"):
+    with pytest.raises(NotFoundError, match="'nobody'"):
         segments.update("nobody", definition("nobody", BUYERS))
-    with pytest.raises(OmniError, match="nobody"):
+    with pytest.raises(NotFoundError, match="'nobody'"):
         segments.delete("nobody")
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from omnichannel.errors import ConflictError, ValidationError
+from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.opstore import OpStore, record
 from omnichannel.opstore.models import SegmentDefinition as SegmentRow
 
@@ -208,18 +208,8 @@ class SegmentStore:
         check_references(definition, resolve)
 
 
-def _not_found(name: str) -> Exception:
-    """NotFoundError (404 over the API) when errors.py has it, else a ValidationError."""
-    from omnichannel import errors
-
-    not_found = getattr(errors, "NotFoundError", None)
-    message = f"no segment named {name!r}"
-    if isinstance(not_found, type) and issubclass(not_found, Exception):
-        try:
-            return not_found(message)
-        except TypeError:
-            pass
-    return ValidationError("segment", name, "the name of a stored segment")
+def _not_found(name: str) -> NotFoundError:
+    return NotFoundError(f"no segment named {name!r}; see the stored ones with omni segments list")
 
 
 def dependency_order(segments: list[StoredSegment]) -> list[StoredSegment]:
