@@ -56,7 +56,8 @@ def members(
     (``sources.py``; ``auto`` uses the build's timeline when it is current).
     """
     src = sources(wh, now=now, profile_ids=profile_ids, rules=rules, event_source=event_source)
-    return node_members(definition.condition, src).select("profile_id").distinct()
+    # Every node's rows are distinct already (group-bys, keys, set operations).
+    return node_members(definition.condition, src).select("profile_id")
 
 
 def sources(

@@ -359,7 +359,7 @@ def _device(node: DeviceCondition, src: Sources) -> Measure:
     # Many events share a person's ids: count them per id combination first, so the
     # identifier joins see one row per combination instead of one per event.
     keys = ["source", "user_id", "anonymous_id", "context_device_id"]
-    per_ids = src.only_evaluated(src.attribute(e.group_by(keys).agg(n=e.count())))
+    per_ids = src.only_evaluated(src.attribute(e.group_by(keys).agg(n=e.count()), ["n"]))
     t = per_ids.group_by("profile_id").agg(value=per_ids.n.sum())
     return Measure(t, lambda r: r.value >= 1, absent_passes=False, absent_value=0)
 

@@ -32,6 +32,15 @@ from omnichannel.warehouse.tables import BY_NAME
 
 EventSource = Literal["auto", "timeline", "identifiers"]
 EVENT_COLUMNS = ("profile_id", "ts", "event", "channel", "source", "properties")
+BEHAVIOUR_COLUMNS = (
+    "event",
+    "source",
+    "channel",
+    "properties",
+    "user_id",
+    "anonymous_id",
+    "context_device_id",
+)
 RAW_COLUMNS = (
     "event",
     "source",
@@ -143,30 +152,42 @@ class Sources:
         end: datetime | None = None,
     ) -> ir.Table:
         """``EVENT_COLUMNS`` of the events named (any when None), ``start <= ts < end``."""
-        raw = self._raw_events(names, start, end)
+        # Few operations on purpose: Ibis's compile time grows quickly with nested selects.
+        carried = list(EVENT_COLUMNS[1:])
         if self.chosen_event_source() == "identifiers":
-            return self.only_evaluated(self.attribute(raw).select(*EVENT_COLUMNS))
-        newer = raw.filter(raw.loaded_at > self._coverage_through)
+            raw = self._raw_events(names, start, end, BEHAVIOUR_COLUMNS)
+            return self.only_evaluated(self.attribute(raw, carried))
+        raw = self._raw_events(names, start, end, BEHAVIOUR_COLUMNS, newer=True)
         tl = self.table(TIMELINE_TABLE)
-        tl = tl.filter(tl.kind == "event", *self._window(tl.ts, start, end))
-        if names is not None:
-            tl = tl.filter(tl.event.isin(names))
+        named = [tl.event.isin(names)] if names is not None else []
+        tl = tl.filter(tl.kind == "event", *named, *self._window(tl.ts, start, end))
         stored = self.only_evaluated(tl.select(*EVENT_COLUMNS))
-        fresh = self.only_evaluated(self.attribute(newer).select(*EVENT_COLUMNS))
+        fresh = self.only_evaluated(self.attribute(raw, carried))
         return ibis.union(stored, fresh, distinct=False)
 
     def _raw_events(
-        self, names: list[str] | None, start: datetime | None, end: datetime | None
+        self,
+        names: list[str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        columns: tuple[str, ...] = RAW_COLUMNS,
+        *,
+        newer: bool = False,
     ) -> ir.Table:
         e = self.table("events")
-        # Only the columns conditions read: narrower plans, and less for Ibis to compile.
-        e = e.select(*RAW_COLUMNS, ts=e.timestamp.coalesce(e.original_timestamp, e.received_at))
+        ts = e.timestamp.coalesce(e.original_timestamp, e.received_at)
+        conditions = self._window(ts, start, end)
         if names is not None:
-            e = e.filter(e.event.isin(names))
-        return e.filter(*self._window(e.ts, start, end))
+            conditions.append(e.event.isin(names))
+        if newer:
+            # Events loaded after the timeline's coverage; appended in load order, so the
+            # engine skips the older row groups by their min/max.
+            conditions.append(e.loaded_at > ibis.literal(self._coverage_through, "timestamp"))
+        # Only the columns conditions read: narrower plans, and less for Ibis to compile.
+        return e.filter(*conditions).select(*columns, ts=ts)
 
     def device_events(self, start: datetime | None, end: datetime | None) -> ir.Table:
-        """Raw events (every column, plus ``ts``) in the window, for device conditions."""
+        """Raw events (``RAW_COLUMNS`` plus ``ts``) in the window, for device conditions."""
         return self._raw_events(None, start, end)
 
     @staticmethod
@@ -180,18 +201,18 @@ class Sources:
             conditions.append(ts < ibis.literal(end, "timestamp"))
         return conditions
 
-    def attribute(self, e: ir.Table) -> ir.Table:
-        """Raw events with ``profile_id``: their user id's profile, else anonymous, else device."""
+    def attribute(self, e: ir.Table, carried: list[str]) -> ir.Table:
+        """``profile_id`` (the profile of the event's user id, else of its anonymous id,
+        else of its device id) and the ``carried`` columns (``channel``: else the source)."""
         ids = self.linked_ids()
         typed = e.mutate(
             _user_type=typed_id(e.source, "user_id", self.rules),
             _anon_type=typed_id(e.source, "anonymous_id", self.rules),
         )
-        by_user = ids.rename(_user_profile="profile_id", _ut="id_type", _uv="id_value")
-        by_anon = ids.rename(_anon_profile="profile_id", _at="id_type", _av="id_value")
-        by_device = ids.filter(ids.id_type == "device_id").rename(
-            _device_profile="profile_id", _dt="id_type", _dv="id_value"
-        )
+        by_user = ids.select(_ut="id_type", _uv="id_value", _up="profile_id")
+        by_anon = ids.select(_at="id_type", _av="id_value", _ap="profile_id")
+        device = ids.filter(ids.id_type == "device_id")
+        by_device = device.select(_dv="id_value", _dp="profile_id")
         joined = (
             typed.left_join(
                 by_user,
@@ -203,12 +224,12 @@ class Sources:
             )
             .left_join(by_device, typed.context_device_id.strip() == by_device._dv)
         )
-        out = joined.mutate(
-            profile_id=joined._user_profile.coalesce(joined._anon_profile, joined._device_profile)
-        )
-        if "channel" in out.columns:
-            out = out.mutate(channel=out.channel.coalesce(out.source))
-        return out.filter(out.profile_id.notnull())
+        profile = joined._up.coalesce(joined._ap, joined._dp)
+        values = {
+            c: joined.channel.coalesce(joined.source) if c == "channel" else joined[c]
+            for c in carried
+        }
+        return joined.filter(profile.notnull()).select(profile_id=profile, **values)
 
     # --- orders ---
 
