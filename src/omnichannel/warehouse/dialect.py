@@ -8,6 +8,7 @@ hand-written string per engine.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -62,12 +63,55 @@ def insert_new_sql(
     """INSERT the ``source`` rows whose ``key`` ``table`` does not hold (among rows loaded
     ``since``, if given), numbering ``sequence`` after the stored maximum. With no ``key``
     every row is inserted."""
+    literal = None if since is None else sge.convert(since)
+    if not isinstance(source, sge.Table):
+        return _insert_new(
+            engine, table, tuple(columns), source, tuple(key), literal, sequence, returning
+        )
+    # A staged table: the loader's path, once per micro-batch. Building the tree costs
+    # more than the statement on a small batch, so the text is built once per shape.
+    template = _insert_new_template(
+        engine, table, tuple(columns), tuple(key), since is not None, sequence, returning
+    )
+    text = template.replace(_SOURCE, source.sql(engine))
+    return text if literal is None else text.replace(_SINCE, literal.sql(engine))
+
+
+_SOURCE = '"__omni_source__"'
+_SINCE = "__omni_since__"
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_new_template(
+    engine: str,
+    table: str,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    windowed: bool,
+    sequence: str | None,
+    returning: bool,
+) -> str:
+    source = sg.table(_SOURCE.strip('"'), quoted=True)
+    since = sg.column(_SINCE) if windowed else None
+    return _insert_new(engine, table, columns, source, key, since, sequence, returning)
+
+
+def _insert_new(
+    engine: str,
+    table: str,
+    columns: tuple[str, ...],
+    source: sge.Expression,
+    key: tuple[str, ...],
+    since: sge.Expression | None,
+    sequence: str | None,
+    returning: bool,
+) -> str:
     stored = sg.table(table, quoted=True)
     conditions: list[sge.Expression] = [
         sg.column(k, "t", quoted=True).eq(sg.column(k, "r", quoted=True)) for k in key
     ]
     if since is not None:
-        conditions.append(sg.column("loaded_at", "t", quoted=True) >= sge.convert(since))
+        conditions.append(sg.column("loaded_at", "t", quoted=True) >= since)
     selected: list[sge.Expression] = [
         sg.column(c, "r", quoted=True) for c in columns if c != sequence
     ]
