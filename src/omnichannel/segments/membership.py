@@ -154,6 +154,10 @@ def apply(
             )
         events = _publish(wh, segment, version, entered, exited) if publish else 0
         members_now = rows.count_open(segment)
+        if mode == "realtime" and not (entered.num_rows or exited.num_rows):
+            # A real-time batch that moved nobody is not recorded: one row per batch
+            # would grow the table by the event rate, not by what happened.
+            return Change(segment, members_now, entered, exited, events)
         rows.append(
             REFRESHES,
             pa.table(
