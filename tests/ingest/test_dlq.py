@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 import yaml
 
 from omnichannel.ingest.connectors import ingest_file
@@ -18,14 +16,6 @@ from omnichannel.ingest.replay import pending, replay
 from omnichannel.ingest.segment import Limits
 from omnichannel.warehouse import Warehouse
 from tests.ingest.conftest import load_shopify_sample
-
-
-@pytest.fixture
-def wh(warehouse_url: str) -> Iterator[Warehouse]:
-    """On every engine of the matrix."""
-    with Warehouse.open(warehouse_url) as warehouse:
-        yield warehouse
-
 
 DATA = Path(__file__).parent / "data"
 

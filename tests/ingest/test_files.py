@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,13 +15,6 @@ from omnichannel.warehouse import Warehouse
 from tests.ingest.conftest import load_shopify_sample
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def wh(warehouse_url: str) -> Iterator[Warehouse]:
-    """On every engine of the matrix."""
-    with Warehouse.open(warehouse_url) as warehouse:
-        yield warehouse
 
 
 def rows(wh: Warehouse, table: str, order_by: str) -> list[dict[str, object]]:

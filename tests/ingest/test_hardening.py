@@ -5,7 +5,6 @@ On every engine of the matrix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,13 +20,6 @@ from omnichannel.ingest.quality import report
 from omnichannel.ingest.replay import count_pending, pending
 from omnichannel.ingest.stats import event_stats
 from omnichannel.warehouse import Warehouse
-
-
-@pytest.fixture
-def wh(warehouse_url: str) -> Iterator[Warehouse]:
-    with Warehouse.open(warehouse_url) as warehouse:
-        yield warehouse
-
 
 FEBRL_HEADER = "rec_id, given_name, surname, date_of_birth, state\n"
 

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 
 from omnichannel.ingest.quality import report
 from omnichannel.platform import Platform
 from omnichannel.warehouse import Warehouse
 from tests.cli.run import omni
 from tests.ingest.conftest import load_shopify_sample
-
-
-@pytest.fixture
-def wh(warehouse_url: str) -> Iterator[Warehouse]:
-    """On every engine of the matrix."""
-    with Warehouse.open(warehouse_url) as warehouse:
-        yield warehouse
-
 
 DATA = Path(__file__).parent / "data"
 

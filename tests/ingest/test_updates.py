@@ -6,22 +6,12 @@ On every engine of the matrix: DuckDB writes in one statement, others through Ib
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
 
 from omnichannel.ingest.connectors import IngestReport, ingest_file
 from omnichannel.ingest.mapping import load_mapping
 from omnichannel.warehouse import Warehouse
-
-
-@pytest.fixture
-def wh(warehouse_url: str) -> Iterator[Warehouse]:
-    with Warehouse.open(warehouse_url) as warehouse:
-        yield warehouse
-
 
 HUBSPOT_HEADER = (
     "Record ID,First Name,Last Name,Email,Phone Number,City,Postal Code,Country/Region,"
