@@ -158,3 +158,24 @@ def test_an_unchanged_member_set_publishes_nothing(access: WarehouseAccess) -> N
         again = apply(wh, "vip", _ids("p1"), now=T0 + timedelta(minutes=1), version=1)
     assert (again.entered.num_rows, again.exited.num_rows, again.events) == (0, 0, 0)
     assert len(_segment_events(access)) == 1
+
+
+def test_an_older_evaluation_applied_late_leaves_a_newer_change_alone(
+    access: WarehouseAccess,
+) -> None:
+    """A batch refresh reads at T0 and applies after the real-time updater, which read at
+    T1 > T0, let p2 in and p1 out: the refresh keeps its hands off both."""
+    t0, t1 = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+    with access.writer() as wh:
+        apply(wh, "vip", _ids("p1"), now=T0, version=1, snapshot_at=T0)
+        apply(wh, "vip", _ids("p2"), scope=_ids("p1", "p2"), now=t1, version=1, snapshot_at=t1)
+        # What the batch run found at t0: p1 and p3 in, p2 not yet.
+        late = apply(wh, "vip", _ids("p1", "p3"), now=t0, version=1, snapshot_at=t0)
+    assert late.entered.column("profile_id").to_pylist() == ["p3"]
+    assert late.exited.num_rows == 0
+    assert _members(access, "vip") == ["p2", "p3"]
+    with access.writer() as wh:
+        # A newer evaluation than every change does apply in full.
+        newest = apply(wh, "vip", _ids("p1"), now=t1, version=1, snapshot_at=t1 + timedelta(1))
+    assert sorted(newest.exited.column("profile_id").to_pylist()) == ["p2", "p3"]
+    assert _members(access, "vip") == ["p1"]

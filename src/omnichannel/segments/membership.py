@@ -110,19 +110,36 @@ def apply(
     profiles_built_at: datetime | None = None,
     seconds: float = 0.0,
     publish: bool = True,
+    snapshot_at: datetime | None = None,
 ) -> Change:
     """Make ``members`` (a ``profile_id`` column) the segment's open rows; see the module doc.
 
     ``wh`` must hold the writer path (``WarehouseAccess.writer()``): the changes and the
-    events' ``load_seq`` numbers are decided inside the transaction.
+    events' ``load_seq`` numbers are decided inside the transaction. ``snapshot_at`` is
+    when ``members`` was evaluated (wall clock, taken before the query): a person whose
+    row an evaluation after that has changed (the real-time updater, while a long batch
+    refresh ran) is left as that newer evaluation put them.
     """
     now = _naive(now)
     wanted = _ids(members)
     assert wanted is not None
     scoped = _ids(scope)
+    evaluated = _naive(snapshot_at) if snapshot_at is not None else _wall_clock()
     rows = _DuckDBRows(con) if (con := raw_duckdb(wh)) is not None else _IbisRows(wh)
     with wh.transaction():
+        if snapshot_at is not None:
+            newer = rows.changed_after(segment, evaluated)
+            if len(newer):
+                wanted = pc.filter(wanted, pc.invert(pc.is_in(wanted, value_set=newer)))
+                keep = pc.invert(pc.is_in(scoped, value_set=newer)) if scoped is not None else None
+                scoped = scoped if keep is None else pc.filter(scoped, keep)
+        else:
+            newer = pa.array([], pa.string())
         open_rows = rows.open_rows(segment, scoped)
+        if len(newer):
+            open_rows = open_rows.filter(
+                pc.invert(pc.is_in(open_rows.column("profile_id"), value_set=newer))
+            )
         stored = pc.unique(open_rows.column("profile_id").combine_chunks())
         entering = pc.filter(wanted, pc.invert(pc.is_in(wanted, value_set=stored)))
         if scoped is not None:
@@ -144,13 +161,16 @@ def apply(
             }
         )
         if leaving.num_rows:
-            rows.close(segment, leaving, now)
+            rows.close(segment, leaving, now, evaluated)
         if entered.num_rows:
             rows.append(
                 MEMBERSHIPS,
                 entered.append_column("segment", pa.array([segment] * entered.num_rows))
                 .append_column("version", pa.array([version] * entered.num_rows, pa.int64()))
-                .append_column("reason", pa.array([reason] * entered.num_rows)),
+                .append_column("reason", pa.array([reason] * entered.num_rows))
+                .append_column(
+                    "evaluated_at", pa.array([evaluated] * entered.num_rows, pa.timestamp("us"))
+                ),
             )
         events = _publish(wh, segment, version, entered, exited) if publish else 0
         members_now = rows.count_open(segment)
@@ -235,11 +255,21 @@ class _IbisRows:
             rows = rows.semi_join(ibis.memtable(pa.table({"profile_id": scoped})), "profile_id")
         return conform(SEGMENT_MEMBERSHIPS, rows.to_pyarrow())
 
-    def close(self, segment: str, leaving: pa.Table, at: datetime) -> None:
+    def changed_after(self, segment: str, at: datetime) -> pa.Array:
+        m = self.wh.table(MEMBERSHIPS)
+        found = m.filter(m.segment == segment, m.evaluated_at > at).select("profile_id")
+        return _ids(found.to_pyarrow())
+
+    def close(self, segment: str, leaving: pa.Table, at: datetime, evaluated: datetime) -> None:
+        n = leaving.num_rows
         closed = leaving.set_column(
             leaving.schema.get_field_index("exited_at"),
             "exited_at",
-            pa.array([at] * leaving.num_rows, pa.timestamp("us")),
+            pa.array([at] * n, pa.timestamp("us")),
+        ).set_column(
+            leaving.schema.get_field_index("evaluated_at"),
+            "evaluated_at",
+            pa.array([evaluated] * n, pa.timestamp("us")),
         )
         self.wh.delete_keys(MEMBERSHIPS, leaving.select(_KEY))
         self.wh.append(MEMBERSHIPS, closed)
@@ -281,16 +311,25 @@ class _DuckDBRows:
             self.con.unregister(name)
         return conform(SEGMENT_MEMBERSHIPS, found)
 
-    def close(self, segment: str, leaving: pa.Table, at: datetime) -> None:
+    def changed_after(self, segment: str, at: datetime) -> pa.Array:
+        found = self.con.execute(
+            f'SELECT DISTINCT profile_id FROM "{MEMBERSHIPS}" '
+            "WHERE segment = $segment AND evaluated_at > $at",
+            {"segment": segment, "at": at},
+        ).to_arrow_table()
+        return _ids(found)
+
+    def close(self, segment: str, leaving: pa.Table, at: datetime, evaluated: datetime) -> None:
         name = self._staged(leaving.select(["profile_id", "entered_at"]))
         try:
             self.con.execute(
-                f'UPDATE "{MEMBERSHIPS}" SET exited_at = $at FROM "{name}" AS k '
+                f'UPDATE "{MEMBERSHIPS}" SET exited_at = $at, evaluated_at = $evaluated '
+                f'FROM "{name}" AS k '
                 f'WHERE "{MEMBERSHIPS}".segment = $segment '
                 f'AND "{MEMBERSHIPS}".profile_id = k.profile_id '
                 f'AND "{MEMBERSHIPS}".entered_at = k.entered_at '
                 f'AND "{MEMBERSHIPS}".exited_at IS NULL',
-                {"at": at, "segment": segment},
+                {"at": at, "evaluated": evaluated, "segment": segment},
             )
         finally:
             self.con.unregister(name)

@@ -141,6 +141,7 @@ class SegmentUpdater:
         from omnichannel.segments.compile import members
 
         started = time.perf_counter()
+        snapshot_at = datetime.now(UTC).replace(tzinfo=None)
         with self.access.reader() as wh:
             con = raw_duckdb(wh)
             if con is not None:
@@ -163,6 +164,7 @@ class SegmentUpdater:
                 mode="realtime",
                 load_seq=newest,
                 seconds=time.perf_counter() - started,
+                snapshot_at=snapshot_at,
             )
         entered = change.entered.column("profile_id").to_pylist()
         exited = change.exited.column("profile_id").to_pylist()

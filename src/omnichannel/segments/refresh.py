@@ -155,6 +155,9 @@ def refresh(
     if profile_ids is not None:
         scope = profile_ids.to_pyarrow() if isinstance(profile_ids, ir.Table) else profile_ids
         scope = scope.select(["profile_id"])
+    # Taken before anything is read: a change an evaluation after this one made while
+    # this one ran (the real-time updater's) is newer than what this run found.
+    snapshot_at = datetime.now(UTC).replace(tzinfo=None)
     with _reading(where) as wh:
         # Read before evaluating: anything stored later is looked at by the next run.
         baseline = latest_load_seq(wh)
@@ -185,6 +188,7 @@ def refresh(
             profiles_built_at=built_at,
             seconds=time.perf_counter() - started,
             publish=publish,
+            snapshot_at=snapshot_at,
         )
     return RefreshResult(
         segment=segment.name,

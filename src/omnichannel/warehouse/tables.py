@@ -542,6 +542,9 @@ SEGMENT_MEMBERSHIPS = _spec(
         "version": "int64",
         # What put the person in: refresh (batch, full or incremental) or realtime.
         "reason": "string",
+        # When the evaluation that last changed the row read the warehouse (wall clock):
+        # an older evaluation applied later leaves the row alone (membership.apply).
+        "evaluated_at": TS,
     },
 )
 
