@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
 
-from omnichannel.api.routes import collector
+from omnichannel.api.collector_app import create_collector_app
 from omnichannel.errors import OmniError
 from omnichannel.ingest.loader import DrainResult, Loader, drain
 from omnichannel.ingest.log import EventLog
@@ -43,13 +42,6 @@ from omnichannel.warehouse import Warehouse
 BATCH_BYTES = 400 * 1024
 SENDERS = 2
 Report = Callable[[int], None]
-
-
-@dataclass
-class CollectorServices:
-    """What the collector routes read from ``app.state.services``: the ingest runtime."""
-
-    ingest: IngestRuntime
 
 
 @dataclass
@@ -170,9 +162,7 @@ def live_collector(
         stream=InProcessStream(),
         limits=limits or Limits(),
     )
-    app = FastAPI(title="Lotus & Pine collector (omni demo)")
-    app.include_router(collector.router)
-    app.state.services = CollectorServices(runtime)
+    app = create_collector_app(runtime, title="Lotus & Pine collector (omni demo)")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
