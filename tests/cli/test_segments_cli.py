@@ -54,6 +54,7 @@ READS = [
     ("segments", "export", "early", "--format", "meta"),
     ("segments", "members", "nobody"),
     ("segments", "members", "early"),
+    ("segments", "explain", "early", "--profile", "email:Bob@mail.cn"),
 ]
 
 
@@ -127,7 +128,11 @@ def test_offline_commands_print_members_explanations_and_files(
     code, _, err = offline[("segments", "members", "nobody")]
     assert code == 1 and "no segment named 'nobody'" in err and "Traceback" not in err
     code, out, _ = offline[("segments", "members", "early")]
-    assert "early: 2 of 2 members" in out and profile_of["ann"] in out
+    assert "early: 2 members" in out and profile_of["ann"] in out
+    code, out, _ = _printed(world["home"], "segments", "members", "early", "--limit", "1")
+    assert "early: 1 of 2 members (use --limit to see more)" in out
+    code, out, _ = offline[("segments", "explain", "early", "--profile", "email:Bob@mail.cn")]
+    assert code == 0 and f"{profile_of['bob']} is a member" in out
 
 
 def test_a_bad_file_names_itself_the_place_in_it_and_what_is_accepted(

@@ -45,14 +45,18 @@ SQL_HELP = "Also print the SQL it runs on the warehouse's engine."
 ACTOR = "cli"
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise OmniError(f"cannot read the definition file {path}: {exc.strerror or exc}") from None
+
+
 def _document(path: Path, *, name: str | None = None) -> dict[str, Any]:
     """The checked document in ``path``; errors name the file, the place in it, the value."""
     from omnichannel.segments.service import definition_of, document_of
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise OmniError(f"cannot read the definition file {path}: {exc.strerror or exc}") from None
+    text = _read(path)
     import yaml
 
     try:
@@ -89,10 +93,12 @@ def _print_segment(segment: dict[str, Any]) -> None:
     }
     last = segment.get("last_refresh") or segment.get("refresh")
     if last:
-        summary["last refresh"] = (
-            f"{last.get('mode', '')} {str(last.get('refreshed_at', ''))[:19]} "
-            f"+{last.get('entered', 0)} -{last.get('exited', 0)}"
-        ).strip()
+        parts = [
+            str(last.get("mode") or ""),
+            str(last.get("refreshed_at") or "")[:19],
+            f"+{last.get('entered', 0)} -{last.get('exited', 0)}",
+        ]
+        summary["last refresh"] = " ".join(p for p in parts if p)
     console.print(key_value_table(f"segment {segment['name']}", summary))
     console.print(Text(json.dumps(segment["definition"], indent=2, ensure_ascii=False)))
 
@@ -256,24 +262,32 @@ def preview(
 def members(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The segment."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many ids."),
+    limit: int = typer.Option(
+        100, "--limit", min=0, help="At most this many ids (0: all); the total is always given."
+    ),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many ids first."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """The current members' profile ids, sorted (the total is always printed)."""
+    from omnichannel.cli.output import shown_of_total
+
+    most = limit or None
     page = _run(
         ctx,
-        lambda platform: platform.segments.members(name, limit=limit, offset=offset),
+        lambda platform: platform.segments.members(name, limit=most, offset=offset),
         lambda server: server.get(
-            f"/api/segments/{name}/members", limit=limit, offset=offset or None
+            f"/api/segments/{name}/members", limit=most, offset=offset or None
         ),
     )
     if as_json:
         emit_json(page)
         return
-    shown = len(page["profile_ids"])
-    title = f"{page['segment']}: {shown:,} of {page['total']:,} members"
-    console.print(rows_table(title, ["profile_id"], [[p] for p in page["profile_ids"]]))
+    shown = shown_of_total(len(page["profile_ids"]), page["total"], "member")
+    # On a line of its own: a table's title wraps at the (narrow) table's width.
+    console.print(Text(f"{page['segment']}: {shown}"), soft_wrap=True)
+    table = rows_table("", ["profile_id"], [[p] for p in page["profile_ids"]])
+    table.title = None
+    console.print(table)
 
 
 @app.command("explain")
