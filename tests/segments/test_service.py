@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pytest
 
 from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.platform import Platform
-from tests.segments.audience import build_audience_home
+from tests.segments.audience import audience_settings, build_audience_home
+from tests.support.postgres import create_database
 
 EARLY = """
 name: early-buyers
@@ -36,13 +38,22 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     return home, build_audience_home(home)
 
 
-@pytest.fixture
-def platform(built: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Platform]:
-    # Each test gets its own copy of the built installation: segments it saves stay there.
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def platform(
+    request: pytest.FixtureRequest, built: tuple[Path, dict[str, str]], tmp_path: Path
+) -> Iterator[Platform]:
+    """A fresh installation per test (segments a test saves stay in it), on each engine."""
     home = tmp_path / "home"
-    shutil.copytree(built[0], home)
-    profile_of = built[1]
-    with Platform.open(home) as opened:
+    if request.param == "duckdb":
+        shutil.copytree(built[0], home)  # a copy of the one built: cheaper than a rebuild
+        settings, profile_of = audience_settings(home), built[1]
+    else:
+        server: str = request.getfixturevalue("postgres_server_url")
+        url = create_database(server, f"omni_{uuid.uuid4().hex[:12]}")
+        url = url.replace("postgresql://", "postgres://", 1)
+        profile_of = build_audience_home(home, url)
+        settings = audience_settings(home, url)
+    with Platform(settings) as opened:
         opened.profile_of = profile_of  # type: ignore[attr-defined]
         yield opened
 
