@@ -159,6 +159,7 @@ def add_events(
                 "channel": [e.get("channel", "web") for e in events],
                 "context_device_type": [e.get("device") for e in events],
                 "context_os_name": [e.get("os") for e in events],
+                "context_app_name": ["Shop" if e.get("app") else None for e in events],
                 "context": [context(e) for e in events],
                 "properties": [json.dumps(e["props"]) if e["props"] else None for e in events],
                 "loaded_at": [loaded_at or e["at"] for e in events],
