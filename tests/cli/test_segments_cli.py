@@ -144,6 +144,20 @@ def test_a_bad_file_names_itself_the_place_in_it_and_what_is_accepted(
     assert f"{bad}: condition.all[1].event.count.at_least='many'" in err
     code, _, err = _printed(world["home"], "segments", "create", "--file", str(bad) + "-missing")
     assert code == 1 and "cannot read the definition file" in err
+    code, _, err = _printed(world["home"], "segments", "preview", "--file", "lapsing-custom")
+    assert code == 1 and "no ready-made segment of that name" in err and "lapsing-customers" in err
+
+
+def test_ready_made_segments_are_listed_and_can_be_previewed_by_name(
+    world: dict[str, Any],
+) -> None:
+    shipped = json.loads(omni("segments", "ready-made", "--json").stdout)
+    assert {"lapsing-customers", "rfm-champions"} <= {d["name"] for d in shipped}
+    assert "name: lapsing-customers" in omni("segments", "ready-made", "lapsing-customers").stdout
+    preview = omni(
+        "segments", "preview", "--file", "lapsing-customers", "--json", home=world["home"]
+    ).stdout
+    assert json.loads(preview)["size"] == 0  # nobody here has two orders
 
 
 def test_beside_a_running_server_every_command_prints_what_it_prints_offline(

@@ -40,15 +40,29 @@ app = typer.Typer(
     help="Segments: who matches a condition document, kept current; preview, explain, export.",
 )
 
-FILE_HELP = "The definition: a YAML or JSON file (see docs/segments.md)."
+FILE_HELP = (
+    "The definition: a YAML or JSON file (see docs/segments.md), or the name of a "
+    "ready-made segment (`omni segments ready-made` lists them)."
+)
 SQL_HELP = "Also print the SQL it runs on the warehouse's engine."
 ACTOR = "cli"
 
 
 def _read(path: Path) -> str:
+    """The file's text, or a ready-made segment's when ``path`` is one's name and no file."""
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
+        if not path.exists() and path.name == str(path) and "." not in path.name:
+            from omnichannel.segments.ready_made import ready_made_text
+
+            try:
+                return ready_made_text(path.name)
+            except ValidationError as unknown:
+                raise OmniError(
+                    f"no definition file {path}, and no ready-made segment of that name "
+                    f"({unknown.accepted})"
+                ) from None
         raise OmniError(f"cannot read the definition file {path}: {exc.strerror or exc}") from None
 
 
@@ -101,6 +115,33 @@ def _print_segment(segment: dict[str, Any]) -> None:
         summary["last refresh"] = " ".join(p for p in parts if p)
     console.print(key_value_table(f"segment {segment['name']}", summary))
     console.print(Text(json.dumps(segment["definition"], indent=2, ensure_ascii=False)))
+
+
+@app.command("ready-made")
+def ready_made_list(
+    ctx: typer.Context,
+    show: str | None = typer.Argument(None, help="One of them: print its YAML, to copy."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """The shipped definitions (RFM groups, CLV deciles, lapsing, ...), to create or copy."""
+    from omnichannel.segments.ready_made import ready_made, ready_made_text
+    from omnichannel.segments.service import document_of
+
+    if show is not None:
+        text = ready_made_text(show)
+        emit_json(document_of(ready_made()[show])) if as_json else sys.stdout.write(text)
+        return
+    shipped = ready_made()
+    if as_json:
+        emit_json([document_of(d) for d in shipped.values()])
+        return
+    console.print(
+        rows_table(
+            f"{len(shipped)} ready-made segments (omni segments create --file NAME)",
+            ["name", "description"],
+            [[d.name, d.description] for d in shipped.values()],
+        )
+    )
 
 
 @app.command("create")
