@@ -10,7 +10,9 @@ Events reach a profile two ways:
   else its anonymous id, else its device id, typed per source as the identity rules
   type them (a WeChat anonymous id is a ``wechat_openid``).
 
-Both give the same rows; which is faster is measured by ``benchmarks/segment_query.py``
+Both give the same rows, except an event known only by a linked device id: the build
+attributes by user id, else anonymous id, so once the timeline covers such an event only
+``identifiers`` counts it. Which is faster is measured by ``benchmarks/segment_query.py``
 (see docs/segments.md). Filters (event names, the window) are applied to the raw rows
 before the mapping joins, so the joins see only the candidate events.
 """
