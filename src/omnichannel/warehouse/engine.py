@@ -164,10 +164,15 @@ class EngineAPI(ABC):
                 return Appended(0, 0, rows if returning else None)
             written, stored = self._append_new(spec, rows, key, since, returning)
             return Appended(written, rows.num_rows - written, _conformed(spec, stored))
-        # An expression gives the table's columns it has, cast to the table's types;
-        # any other column is a helper of its computation, left out.
+        # An expression gives the table's columns it has, cast to the table's types
+        # where they differ; any other column is a helper of its computation, left out.
+        given = rows.schema()
         rows = rows.select(
-            *[rows[c].cast(spec.schema[c]).name(c) for c in spec.schema.names if c in rows.columns]
+            *[
+                rows[c] if given[c] == spec.schema[c] else rows[c].cast(spec.schema[c]).name(c)
+                for c in spec.schema.names
+                if c in given
+            ]
         )
         if _in_memory(rows):
             # Rows that live in Python (memtables) reach the engine the way Arrow rows do.
