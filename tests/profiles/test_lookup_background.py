@@ -92,3 +92,10 @@ def test_the_check_for_a_new_resolve_runs_aside_and_never_inside_a_request(
         allowed.set()
         lookup.close()
         access.close()
+
+
+def test_the_lookup_index_name_is_the_one_the_build_creates() -> None:
+    from omnichannel.profiles.lookup import INDEX_NAME
+    from omnichannel.warehouse.replace import index_name
+
+    assert index_name("profiles", ("profile_id",)) == INDEX_NAME

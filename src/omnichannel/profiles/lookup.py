@@ -60,7 +60,8 @@ PROFILE_ID = "profile_id"
 SEP = "\x1f"
 # Pseudo-identifiers the identity graph uses for probabilistic links; not a person's ids.
 INTERNAL_TYPES = ("linkage",)
-INDEX_NAME = "omni_profiles_profile_id"  # = swap.index_name("profiles", ("profile_id",))
+# The index the build creates: warehouse.replace.index_name("profiles", ("profile_id",)).
+INDEX_NAME = "omni_profiles_profile_id"
 _SENTINEL = "omni-lookup-sentinel-7f3a"
 
 
