@@ -63,3 +63,15 @@ def test_resolve_explain_and_rules(omni_home: Path) -> None:
     (omni_home / "identity-rules.yaml").write_text("identifiers:\n  user_id: {priority: 0}\n")
     broken = runner.invoke(app, ["identity", "rules"])
     assert broken.exit_code == 1
+
+
+def test_the_rules_table_says_how_splink_links_join(omni_home: Path) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    shown = runner.invoke(app, ["identity", "rules"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "Splink links: joined at probability >= 0.8" in shown.output
+    assert "exempt from the limits of: crm_id, loyalty_card" in shown.output
+    (omni_home / "identity-rules.yaml").write_text("linkage: null\n")
+    off = runner.invoke(app, ["identity", "rules"], env={"COLUMNS": "200"})
+    assert off.exit_code == 0, off.output
+    assert "Splink links: off" in off.output

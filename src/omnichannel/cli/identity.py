@@ -148,3 +148,11 @@ def rules_command(
         )
     )
     console.print(f"Events read for identifiers: {escape(', '.join(rules.event_types)) or 'none'}")
+    if rules.linkage_min_probability is None:
+        console.print("Splink links: off (linkage: null)")
+    else:
+        exempt = ", ".join(sorted(rules.linkage_exempt_limits)) or "none"
+        console.print(
+            f"Splink links: joined at probability >= {rules.linkage_min_probability}; "
+            f"exempt from the limits of: {escape(exempt)}"
+        )
