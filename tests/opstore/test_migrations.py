@@ -37,6 +37,11 @@ EXPECTED_TABLES = {
     "job_runs",  # 0003
     "job_locks",  # 0003
     "consumer_checkpoints",  # 0004
+    "outbox",  # 0005
+    "message_templates",  # 0005
+    "message_template_versions",  # 0005
+    "suppressions",  # 0005
+    "inbox_messages",  # 0005
 }
 
 

@@ -1,8 +1,9 @@
 """Every table of the operational store, on one ``Base.metadata`` that Alembic compares.
 
 Sections: shared types; access (sources, write keys, users, admin tokens, refused
-anonymous requests); marketing (segments,
-journeys, enrolments); privacy (consent, audit log).
+anonymous requests); marketing (segments, journeys, enrolments); channels (the outbox,
+templates, suppressions, in-app inbox); privacy (consent, audit log); background jobs;
+durable event consumers.
 """
 
 from __future__ import annotations
@@ -336,11 +337,168 @@ class JourneyEnrolment(Base):
         return self.state in OPEN_ENROLMENT_STATES
 
 
-# --- privacy ---------------------------------------------------------------------
-
-
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# --- channels --------------------------------------------------------------------
+
+
+class MessageKind(StrEnum):
+    """Marketing messages obey frequency caps and quiet hours; transactional ones (a
+    receipt, a password reset) are exempt from both, never from consent or suppression
+    of their own channel."""
+
+    MARKETING = "marketing"
+    TRANSACTIONAL = "transactional"
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"  # waiting for its channel's worker (next_attempt_at: not before)
+    HELD = "held"  # kept back by a rule that ends (quiet hours) until next_attempt_at
+    SENDING = "sending"  # claimed by a worker until lease_until
+    SENT = "sent"  # the provider accepted it
+    FAILED = "failed"  # permanent failure or retries exhausted: the channel's dead letter
+    DROPPED = "dropped"  # a rule said never (consent, suppression, frequency cap)
+
+
+class OutboxMessage(Base):
+    """One message to one person on one channel: the durable queue of every channel and
+    the record of what became of the message.
+
+    Every send path (journeys, campaigns, test sends, the API) inserts here and nowhere
+    else, so the checks of ``channels.policy`` cannot be skipped by one of them. Each
+    channel's worker claims only its own rows, so a hung provider holds up nothing else.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_claim", "channel", "status", "next_attempt_at"),
+        Index("ix_outbox_profile_sent", "profile_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    # Unique: a retried request, a replayed journey step or a double click enqueues once.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[MessageKind] = mapped_column(str_enum(MessageKind, "message_kind"))
+    profile_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    # Where it goes on that channel: an email address, an E.164 phone, a device token, an
+    # OpenID, an inbox user id, a webhook endpoint name.
+    address: Mapped[str] = mapped_column(String(512))
+    template: Mapped[str | None] = mapped_column(String(200), default=None)
+    template_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Who asked: "journey", "campaign", "test", "api"; and which one.
+    origin: Mapped[str] = mapped_column(String(32), default="api")
+    campaign: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    journey_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    journey_step: Mapped[str | None] = mapped_column(String(128), default=None)
+    # The rendered message, in the channel's parts (subject/text/html, title/body/data...).
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(
+        str_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.QUEUED
+    )
+    # The rule that held or dropped it ("consent", "suppression", "cap:marketing_week",
+    # "quiet_hours", ...) or why it failed; detail says more in words.
+    reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    reason_detail: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lease_holder: Mapped[str | None] = mapped_column(String(256), default=None)
+    provider_message_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    # The provider's last answer (status line and body, trimmed): what a dead letter shows.
+    provider_response: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class MessageTemplate(Base):
+    """A named message for one channel; its content lives in numbered versions."""
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[MessageKind] = mapped_column(
+        str_enum(MessageKind, "message_kind"), default=MessageKind.MARKETING
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    versions: Mapped[list[MessageTemplateVersion]] = relationship(
+        back_populates="template", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class MessageTemplateVersion(Base):
+    """One saved version of a template; never changed, so a sent message can always say
+    exactly what it was rendered from."""
+
+    __tablename__ = "message_template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("message_templates.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    # The channel's parts as Jinja2 sources: {"subject", "text", "html"} for email,
+    # {"body"} for SMS, {"title", "body", "data"} for push, {"template_id", "data", "url"}
+    # for WeChat, {"body"} (a JSON template) for webhooks.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    template: Mapped[MessageTemplate] = relationship(back_populates="versions")
+
+
+class Suppression(Base):
+    """An address a channel must not send to: a hard bounce, a complaint, a manual block.
+
+    Keyed by the address, not the profile: a bounced mailbox stays dead whichever
+    profile it is later stitched into. ``expires_at`` lets a soft rule lapse.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(512))
+    # "hard_bounce", "complaint", "manual", "invalid_address", ...
+    reason: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class InboxMessage(Base):
+    """A message waiting in a person's in-app inbox, fetched by the app."""
+
+    __tablename__ = "inbox_messages"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
+    profile_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    # The id the app knows the person by (the Segment userId it sends events with).
+    user_id: Mapped[str] = mapped_column(String(256), index=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+# --- privacy ---------------------------------------------------------------------
 
 
 class ConsentChannel(StrEnum):
