@@ -1,0 +1,302 @@
+"""App push through Firebase Cloud Messaging's HTTP v1 API (Android, iOS through APNs, web).
+
+Sending is ``POST {base_url}/v1/projects/{project_id}/messages:send`` with a JSON body
+``{"message": {"token", "notification": {"title", "body", "image"}, "data": {...}}}`` and
+``Authorization: Bearer <OAuth2 access token>``. The token comes from the project's
+service account: a JWT (RS256, signed with the account's private key, ``kid`` its key id)
+claiming the ``firebase.messaging`` scope for ``token_uri`` is exchanged there
+(``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``) for an access token, which
+is cached until a minute before it expires and fetched again once if FCM answers 401.
+
+What FCM answers (firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode):
+
+- 200 with the message's ``name``: sent;
+- ``UNREGISTERED`` (404: the app was uninstalled or the token expired),
+  ``SENDER_ID_MISMATCH`` (403: a token of another project), ``INVALID_ARGUMENT`` about
+  the token (400): rejected and the token suppressed on ``push``;
+- ``INVALID_ARGUMENT`` about anything else (a data value, a payload over 4 KB): rejected,
+  the token kept: the message is wrong, not the device;
+- ``QUOTA_EXCEEDED`` (429), ``UNAVAILABLE`` (503), ``INTERNAL`` (500): retried, after
+  ``Retry-After`` when given; ``THIRD_PARTY_AUTH_ERROR`` (APNs credentials) and a 401
+  that a fresh token does not cure: retried (settings to fix), the breaker opens meanwhile.
+
+Addresses are device push tokens, read from events (``context.device.token``, as
+Segment's mobile SDKs send it): ``lookup_addresses`` gives each profile the token of its
+most recent event that carried one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import httpx
+import jwt
+from pydantic import Field, SecretStr, model_validator
+
+from omnichannel.channels.adapter import (
+    AdapterContext,
+    ChannelSettings,
+    Delivery,
+    Rejected,
+    RetryLater,
+    SendOutcome,
+    Sent,
+    trim_response,
+)
+from omnichannel.channels.provider_http import client_for, describe, retry_after, unreachable
+from omnichannel.errors import ConfigError
+
+if TYPE_CHECKING:
+    from omnichannel.identity.rules import IdentityRules
+    from omnichannel.warehouse import Warehouse
+
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# An access token is fetched again this long before it expires.
+REFRESH_MARGIN = 60.0
+DEAD_TOKEN_ERRORS = frozenset({"UNREGISTERED", "SENDER_ID_MISMATCH"})
+RETRIED_ERRORS = frozenset({"QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", "THIRD_PARTY_AUTH_ERROR"})
+SERVICE_ACCOUNT_KEYS = ("client_email", "private_key", "token_uri")
+
+
+class PushSettings(ChannelSettings):
+    """The ``push`` section of channels.yaml."""
+
+    base_url: str = "https://fcm.googleapis.com"
+    project_id: str = Field(min_length=1, max_length=128)
+    # The service account's JSON key: a file, or the JSON itself (``${FCM_SERVICE_ACCOUNT}``).
+    service_account_file: Path | None = None
+    service_account_json: SecretStr | None = None
+    # FCM checks the message and answers as for a send, without delivering it.
+    validate_only: bool = False
+
+    @model_validator(mode="after")
+    def _one_key(self) -> PushSettings:
+        if (self.service_account_file is None) == (self.service_account_json is None):
+            raise ValueError(
+                "exactly one of service_account_file (a path to the JSON key) or "
+                "service_account_json (its content, e.g. ${FCM_SERVICE_ACCOUNT})"
+            )
+        return self
+
+    def service_account(self) -> dict[str, Any]:
+        """The key's fields, checked; a ConfigError naming what is missing or unreadable."""
+        where = "push.service_account_json"
+        try:
+            if self.service_account_file is not None:
+                where = f"push.service_account_file ({self.service_account_file})"
+                text = self.service_account_file.read_text(encoding="utf-8")
+            else:
+                assert self.service_account_json is not None
+                text = self.service_account_json.get_secret_value()
+            account = json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{where}: cannot read the service account key: {exc}") from None
+        missing = [k for k in SERVICE_ACCOUNT_KEYS if not isinstance(account.get(k), str)]
+        if not isinstance(account, dict) or missing:
+            raise ConfigError(
+                f"{where}: expected a Google service account key (JSON with "
+                f"{', '.join(SERVICE_ACCOUNT_KEYS)}); missing {', '.join(missing)}"
+            )
+        return account
+
+
+class AccessTokens:
+    """OAuth2 access tokens for a service account, fetched once and reused until expiry."""
+
+    def __init__(self, account: Mapping[str, Any], client: httpx.AsyncClient) -> None:
+        self.account = account
+        self.client = client
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+        self.fetched = 0
+
+    def assertion(self, now: float) -> str:
+        claims = {
+            "iss": self.account["client_email"],
+            "scope": SCOPE,
+            "aud": self.account["token_uri"],
+            "iat": int(now),
+            "exp": int(now) + 3600,
+        }
+        headers = {"kid": self.account.get("private_key_id", "")}
+        return jwt.encode(claims, self.account["private_key"], algorithm="RS256", headers=headers)
+
+    async def get(self, *, stale: str | None = None) -> str:
+        """A valid token; ``stale`` is one the provider refused (fetched again unless replaced)."""
+        async with self._lock:
+            now = time.time()
+            if self._token and self._token != stale and now < self._expires - REFRESH_MARGIN:
+                return self._token
+            response = await self.client.post(
+                self.account["token_uri"],
+                data={"grant_type": JWT_GRANT, "assertion": self.assertion(now)},
+            )
+            answer = response.json() if response.is_success else {}
+            if not answer.get("access_token"):
+                raise TokenRefused(describe(response))
+            self._token = str(answer["access_token"])
+            self._expires = now + float(answer.get("expires_in", 3600))
+            self.fetched += 1
+            return self._token
+
+
+class TokenRefused(Exception):
+    """The token endpoint gave no access token (its answer is the message)."""
+
+
+def fcm_error(response: httpx.Response) -> tuple[str, str]:
+    """(FCM error code or the HTTP status word, message) from an error body."""
+    try:
+        error = response.json().get("error", {})
+    except (ValueError, AttributeError):
+        return "", response.text
+    code = ""
+    for detail in error.get("details", []) or []:
+        if isinstance(detail, dict) and detail.get("errorCode"):
+            code = str(detail["errorCode"])
+    return code or str(error.get("status", "")), str(error.get("message", ""))
+
+
+def _about_token(response: httpx.Response, message: str) -> bool:
+    # INVALID_ARGUMENT names its field in a BadRequest detail ("message.token"), and FCM's
+    # own message says "registration token" when the token is what is wrong.
+    try:
+        details = response.json().get("error", {}).get("details", []) or []
+    except (ValueError, AttributeError):
+        details = []
+    for detail in details:
+        for violation in (detail or {}).get("fieldViolations", []) or []:
+            if "token" in str(violation.get("field", "")):
+                return True
+    return "registration token" in message.lower()
+
+
+def message_body(delivery: Delivery, validate_only: bool) -> dict[str, Any]:
+    """FCM's ``message`` for one delivery: notification parts, data values as strings."""
+    content = delivery.content
+    notification = {
+        key: str(content[key]) for key in ("title", "body", "image") if content.get(key)
+    }
+    message: dict[str, Any] = {"token": delivery.address}
+    if notification:
+        message["notification"] = notification
+    data = content.get("data") or {}
+    if data:
+        # FCM data values must be strings; structured values go as JSON text.
+        message["data"] = {
+            str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            for k, v in dict(data).items()
+        }
+    body: dict[str, Any] = {"message": message}
+    if validate_only:
+        body["validate_only"] = True
+    return body
+
+
+class PushAdapter:
+    channel: ClassVar[str] = "push"
+    address_types: ClassVar[tuple[str, ...]] = ("push_token",)
+    required_parts: ClassVar[tuple[str, ...]] = ("title", "body")
+    optional_parts: ClassVar[tuple[str, ...]] = ("data", "image")
+
+    def __init__(self, settings: PushSettings, context: AdapterContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.url = (
+            f"{settings.base_url.rstrip('/')}/v1/projects/{settings.project_id}/messages:send"
+        )
+        self._client: httpx.AsyncClient | None = None
+        self.tokens: AccessTokens | None = None
+
+    async def open(self) -> None:
+        self._client = client_for(self.settings)
+        self.tokens = AccessTokens(self.settings.service_account(), self._client)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def send(self, delivery: Delivery) -> SendOutcome:
+        if not (delivery.content.get("title") or delivery.content.get("body")):
+            return Rejected("the message has neither a title nor a body", reason="empty")
+        assert self._client is not None and self.tokens is not None, "open() the adapter first"
+        body = message_body(delivery, self.settings.validate_only)
+        try:
+            token = await self.tokens.get()
+            response = await self._post(body, token)
+            if response.status_code == 401:
+                token = await self.tokens.get(stale=token)
+                response = await self._post(body, token)
+        except TokenRefused as exc:
+            return RetryLater(f"the OAuth token endpoint refused the service account: {exc}")
+        except httpx.HTTPError as exc:
+            return unreachable(exc, "FCM")
+        return self._outcome(response)
+
+    async def _post(self, body: dict[str, Any], token: str) -> httpx.Response:
+        assert self._client is not None
+        return await self._client.post(
+            self.url, json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def _outcome(self, response: httpx.Response) -> SendOutcome:
+        text = describe(response)
+        if response.is_success:
+            name = response.json().get("name")
+            return Sent(provider_message_id=name, response=trim_response(text))
+        code, message = fcm_error(response)
+        if code in DEAD_TOKEN_ERRORS or response.status_code == 404:
+            return Rejected(text, reason="unregistered", suppress=True)
+        if (
+            code in RETRIED_ERRORS
+            or response.status_code in (401, 429)
+            or (response.status_code >= 500)
+        ):
+            return RetryLater(text, retry_after=retry_after(response))
+        if code == "INVALID_ARGUMENT" and _about_token(response, message):
+            return Rejected(text, reason="invalid_address", suppress=True)
+        return Rejected(text, reason="invalid_message")
+
+    @staticmethod
+    def lookup_addresses(
+        wh: Warehouse, profile_ids: Iterable[str], rules: IdentityRules | None = None
+    ) -> dict[str, str]:
+        """Each profile's push token: the one its most recent event carried."""
+        return latest_push_tokens(wh, profile_ids, rules)
+
+
+def latest_push_tokens(
+    wh: Warehouse, profile_ids: Iterable[str], rules: IdentityRules | None = None
+) -> dict[str, str]:
+    """``{profile_id: token}`` from ``context.device.token`` of the profiles' events."""
+    import ibis
+    import pyarrow as pa
+
+    from omnichannel.identity.rules import load_rules
+    from omnichannel.profiles.traits.base import events_beside_profiles
+
+    ids = sorted(set(profile_ids))
+    if not ids:
+        return {}
+    wanted = ibis.memtable(pa.table({"profile_id": pa.array(ids, pa.string())}))
+    e = events_beside_profiles(wh, rules or load_rules())
+    token = e.context.cast("json")["device"]["token"].str.strip()
+    at = e.timestamp.coalesce(e.received_at)
+    found = e.select(
+        profile_id=e.user_profile.coalesce(e.anon_profile), token=token, at=at, seq=e.load_seq
+    )
+    found = found.filter(found.token.notnull(), found.token != "").semi_join(wanted, "profile_id")
+    ranked = found.mutate(
+        _rank=ibis.row_number().over(
+            group_by="profile_id", order_by=[ibis.desc(found.at), ibis.desc(found.seq)]
+        )
+    )
+    newest = ranked.filter(ranked._rank == 0).select("profile_id", "token")
+    return {r["profile_id"]: r["token"] for r in wh.query(newest).to_pylist()}
