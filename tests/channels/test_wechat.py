@@ -1,0 +1,157 @@
+"""The WeChat adapter against a stand-in of cgi-bin/token and message/template/send."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from omnichannel.channels.adapter import Rejected, RetryLater, Sent
+from omnichannel.channels.wechat import (
+    WechatAdapter,
+    WechatSettings,
+    callback_signature,
+    client_msg_id,
+    parse_callback,
+    seconds_to_quota_reset,
+)
+from omnichannel.errors import ValidationError
+from tests.channels.providers import context, delivery, send_all
+from tests.channels.servers.wechat import APP_ID, APP_SECRET, TEMPLATE, WechatStandIn
+
+
+@pytest.fixture
+def wechat() -> Iterator[WechatStandIn]:
+    with WechatStandIn().running() as server:
+        assert isinstance(server, WechatStandIn)
+        yield server
+
+
+def settings(wechat: WechatStandIn, **changes: object) -> WechatSettings:
+    values: dict[str, object] = {
+        "base_url": wechat.base_url,
+        "app_id": APP_ID,
+        "app_secret": APP_SECRET,
+        "timeout": 2,
+    }
+    values.update(changes)
+    return WechatSettings.model_validate(values)
+
+
+def shipped(openid: str, key: str = "k-1", **content: object) -> object:
+    parts = {
+        "template_id": TEMPLATE,
+        "url": "https://shop.example/orders/1",
+        "data": {"first": "Your order shipped", "keyword1": {"value": "SF123", "color": "#173177"}},
+        **content,
+    }
+    return delivery("wechat", openid, parts, idempotency_key=key)
+
+
+def test_a_template_message_reaches_wechat_with_its_data_and_client_msg_id(wechat):
+    (outcome,) = send_all(WechatAdapter(settings(wechat), context()), [shipped("oAnn")])
+    assert isinstance(outcome, Sent) and outcome.provider_message_id
+    (message,) = wechat.messages
+    assert message["touser"] == "oAnn" and message["template_id"] == TEMPLATE
+    assert message["url"] == "https://shop.example/orders/1"
+    assert message["data"] == {
+        "first": {"value": "Your order shipped"},
+        "keyword1": {"value": "SF123", "color": "#173177"},
+    }
+    assert message["client_msg_id"] == "k-1"
+    assert APP_SECRET not in outcome.response  # the token request's URL is never kept
+
+
+def test_the_token_is_reused_and_fetched_again_once_when_wechat_says_it_is_stale(wechat):
+    adapter = WechatAdapter(settings(wechat), context())
+
+    async def run() -> list[object]:
+        await adapter.open()
+        outcomes = [
+            await adapter.send(shipped("oA", "k1")),
+            await adapter.send(shipped("oB", "k2")),
+        ]
+        wechat.revoke_tokens()  # another process fetched a new token
+        outcomes.append(await adapter.send(shipped("oC", "k3")))
+        await adapter.close()
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    assert all(isinstance(o, Sent) for o in outcomes)
+    assert adapter.tokens_fetched == 2
+    assert [m["touser"] for m in wechat.messages] == ["oA", "oB", "oC"]
+
+
+def test_a_retried_message_is_not_delivered_twice(wechat):
+    send_all(WechatAdapter(settings(wechat), context()), [shipped("oAnn"), shipped("oAnn")])
+    assert len(wechat.messages) == 1
+
+
+def test_not_following_is_rejected_and_an_unknown_openid_suppressed(wechat):
+    wechat.not_following.add("oGone")
+    wechat.invalid.add("oWrong")
+    gone, wrong, template = send_all(
+        WechatAdapter(settings(wechat), context()),
+        [shipped("oGone", "a"), shipped("oWrong", "b"), shipped("oAnn", "c", template_id="nope")],
+    )
+    assert isinstance(gone, Rejected) and gone.reason == "not_following" and not gone.suppress
+    assert "43004" in gone.response
+    assert isinstance(wrong, Rejected) and wrong.suppress
+    assert isinstance(template, Rejected) and template.reason == "invalid_message"
+
+
+def test_a_spent_daily_quota_waits_for_midnight_in_beijing_and_busy_is_retried(wechat):
+    wechat.quota_spent = True
+    (quota,) = send_all(WechatAdapter(settings(wechat), context()), [shipped("oAnn")])
+    assert isinstance(quota, RetryLater) and "45009" in quota.response
+    assert quota.retry_after is not None and 0 < quota.retry_after <= 86_405
+    wechat.quota_spent, wechat.busy = False, 1
+    busy, ok = send_all(
+        WechatAdapter(settings(wechat), context()), [shipped("oAnn", "x"), shipped("oAnn", "y")]
+    )
+    assert isinstance(busy, RetryLater) and isinstance(ok, Sent)
+
+
+def test_a_wrong_secret_is_retried_naming_the_setting(wechat):
+    (outcome,) = send_all(
+        WechatAdapter(settings(wechat, app_secret="wrong"), context()), [shipped("oAnn")]
+    )
+    assert isinstance(outcome, RetryLater)
+    assert "40125" in outcome.response and "wechat.app_secret" in outcome.response
+    assert "secret=wrong" not in outcome.response  # the query with the secret is never kept
+
+
+def test_quota_resets_at_midnight_beijing_time():
+    at = datetime(2026, 3, 2, 23, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert seconds_to_quota_reset(at) == 3605
+
+
+def test_long_idempotency_keys_become_a_stable_client_msg_id():
+    long_key = "journey:12:step:welcome:" + "p" * 80
+    assert len(client_msg_id(long_key)) == 40
+    assert client_msg_id(long_key) == client_msg_id(long_key)
+
+
+def test_callbacks_are_parsed_and_signed_as_wechat_does():
+    body = (
+        b"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oAnn]]>"
+        b"</FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]>"
+        b"</MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>200163840</MsgID>"
+        b"<Status><![CDATA[success]]></Status></xml>"
+    )
+    assert parse_callback(body)["Event"] == "TEMPLATESENDJOBFINISH"
+    assert parse_callback(body)["MsgID"] == "200163840"
+    # sha1 of the sorted values joined: the same on WeChat's side.
+    import hashlib
+
+    assert (
+        callback_signature("tok", "1700000000", "n1")
+        == hashlib.sha1(b"".join(sorted([b"tok", b"1700000000", b"n1"]))).hexdigest()
+    )
+    with pytest.raises(ValidationError, match="DOCTYPE"):
+        parse_callback(b'<!DOCTYPE x [<!ENTITY a "b">]><xml><A>&a;</A></xml>')
+    with pytest.raises(ValidationError, match="callback"):
+        parse_callback(b"<xml><A>")
