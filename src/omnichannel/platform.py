@@ -31,6 +31,7 @@ from omnichannel.config import Settings, get_settings
 from omnichannel.segments.service import SegmentsCapability  # light: imports on use
 
 if TYPE_CHECKING:
+    from omnichannel.channels.service import ChannelsCapability, MessagesCapability
     from omnichannel.channels.templates import TemplatesCapability
     from omnichannel.configuration import InstallationConfig
     from omnichannel.consumers import ConsumerRunner
@@ -161,6 +162,20 @@ class Platform:
 
         return ProfileLookup(self.config, rebuild_with=lambda: self.warehouse.reader())
 
+    @cached_property
+    def messages(self) -> MessagesCapability:
+        """The one send path for every message, and what became of each (channels/service.py)."""
+        from omnichannel.channels.service import MessagesCapability
+
+        return MessagesCapability(self)
+
+    @cached_property
+    def channels(self) -> ChannelsCapability:
+        """The channels' workers (start, stop) and their health (queue depth, breaker)."""
+        from omnichannel.channels.service import ChannelsCapability
+
+        return ChannelsCapability(self)
+
     def status(self) -> dict[str, Any]:
         """Version, home, warehouse (engine, schema, rows per table), operational store."""
         from omnichannel.installation import describe
@@ -170,6 +185,10 @@ class Platform:
 
     def close(self) -> None:
         """Stop what runs and close both stores."""
+        if "channels" in self.__dict__:
+            self.channels.stop()  # its workers settle their outcomes in the opstore
+        if "messages" in self.__dict__:
+            self.messages.close()  # the delivery log's last rows, before the warehouse closes
         if "jobs" in self.__dict__:
             self.jobs.stop()
         if "consumers" in self.__dict__:

@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MONEY = dt.Decimal(18, 2)
 TS = dt.Timestamp()
@@ -268,7 +268,7 @@ AD_SPEND = _spec(
 DELIVERIES = _spec(
     "deliveries",
     ("delivery_id",),
-    "Every message sent to a person on any channel, with its outcome.",
+    "The delivery log: each step of every message to a person (channels/deliveries.py).",
     {
         "delivery_id": "string",
         "channel": "string",
@@ -278,11 +278,21 @@ DELIVERIES = _spec(
         "profile_id": "string",
         "recipient": "string",
         "template": "string",
+        # What happened: queued, held, dropped, sent, delivered, failed, retrying, bounced,
+        # complained, opened, clicked, unsubscribed, read.
         "status": "string",
         "error": "string",
         "provider_message_id": "string",
         "queued_at": TS,
         "sent_at": TS,
+        # Version 3: one row per step of a message (the outbox row it belongs to).
+        "outbox_id": "int64",
+        "at": TS,
+        "kind": "string",
+        "origin": "string",
+        "template_version": "int32",
+        "attempt": "int32",
+        "reason": "string",
     },
 )
 

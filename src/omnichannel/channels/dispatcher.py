@@ -1,0 +1,474 @@
+"""Each channel's worker: claim due messages, check them again, send, settle, log.
+
+One thread and one asyncio event loop per enabled channel, each with its own adapter,
+rate limiter (aiolimiter), circuit breaker, timeout and ``concurrency`` sends in flight.
+A provider that hangs fills only its own channel's slots; one that answers 500 opens
+only its own breaker; a 429's ``Retry-After`` delays only its own messages. The other
+channels' loops never wait for it (tested with a hanging, a failing and a throttling
+receiver side by side).
+
+Database work (claims, settlements) runs on one helper thread per channel, so the event
+loop keeps sending while a transaction commits; outcomes are settled in small batches
+(every 50 ms or 200 outcomes, one transaction), which is what lets a channel reach
+thousands of messages a second on SQLite.
+
+Right before sending, consent and the suppression list are read again for the claimed
+messages (the profile's and the address's own decisions): someone who unsubscribed while
+their message waited in the queue (a quiet-hours hold, a retry) is not contacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiolimiter import AsyncLimiter
+
+from omnichannel.channels import policy, queue, registry
+from omnichannel.channels.adapter import (
+    AdapterContext,
+    ChannelSettings,
+    Delivery,
+    Rejected,
+    RetryLater,
+    SendOutcome,
+    Sent,
+    trim_response,
+)
+from omnichannel.channels.backoff import exhausted, retry_delay
+from omnichannel.channels.breaker import BreakerState, CircuitBreaker
+from omnichannel.channels.deliveries import DeliveryEvent, DeliveryLog
+from omnichannel.channels.settings import ChannelsConfig
+from omnichannel.channels.suppressions import add_suppression, suppressed_among
+from omnichannel.opstore.consent import PROFILE_SUBJECT
+from omnichannel.opstore.models import OutboxMessage, OutboxStatus, utcnow
+
+if TYPE_CHECKING:
+    from omnichannel.opstore import OpStore
+
+log = logging.getLogger(__name__)
+
+SETTLE_EVERY = 0.05
+SETTLE_BATCH = 200
+# Outcomes the error rate is computed over.
+RATE_WINDOW = timedelta(minutes=5)
+
+
+def holder_id() -> str:
+    """Who holds a lease: host, pid and a random tag (a restarted pid is a new holder)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class ChannelStats:
+    """What a channel's worker did since it started (read by status and /metrics)."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dropped: int = 0
+    breaker_opened: int = 0
+    in_flight: int = 0
+    last_error: str | None = None
+    recent: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def outcome(self, ok: bool) -> None:
+        self.recent.append((time.monotonic(), ok))
+
+    def error_rate(self) -> float | None:
+        """Share of provider calls that failed in the last five minutes (None: no calls)."""
+        since = time.monotonic() - RATE_WINDOW.total_seconds()
+        window = [ok for at, ok in self.recent if at >= since]
+        return None if not window else 1 - sum(window) / len(window)
+
+
+class ChannelWorker:
+    """One channel's dispatcher (see the module docstring)."""
+
+    def __init__(
+        self,
+        channel: str,
+        *,
+        config: ChannelsConfig,
+        opstore: OpStore,
+        log_writer: DeliveryLog,
+        context: AdapterContext,
+        holder: str | None = None,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.channel = registry.known(channel)
+        self.settings: ChannelSettings = config.channel(channel)
+        self.config = config
+        self.opstore = opstore
+        self.log = log_writer
+        self.context = context
+        self.holder = holder or holder_id()
+        self.poll_seconds = poll_seconds
+        self.stats = ChannelStats()
+        self.breaker = CircuitBreaker(self.settings.breaker)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"omni-{channel}-db")
+        self._settlements: list[tuple[queue.Settlement, DeliveryEvent, Rejected | None]] = []
+        self.error: BaseException | None = None
+
+    # --- control, from any thread ------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._run, name=f"omni-channel-{self.channel}", daemon=True
+        )
+        self._thread.start()
+        self._ready.wait(timeout=10)
+
+    def wake(self) -> None:
+        """New messages are queued: look now rather than at the next poll."""
+        loop, event = self._loop, self._wake
+        if loop is not None and event is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                loop.call_soon_threadsafe(event.set)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+            self._thread = None
+        self._db.shutdown(wait=True)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def state(self) -> BreakerState:
+        return self.breaker.state
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:
+            self.error = exc
+            log.exception("channel worker stopped", extra={"channel": self.channel})
+        finally:
+            self._ready.set()
+
+    async def _db_call(self, work: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._db, work, *args)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        adapter = registry.adapter_class(self.channel)(self.settings, self.context)
+        await adapter.open()
+        self._ready.set()
+        limiter = AsyncLimiter(self.settings.rate_per_second, 1.0)
+        slots = asyncio.Semaphore(self.settings.concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+        settler = asyncio.create_task(self._settle_loop())
+        log.info("channel worker started", extra={"channel": self.channel, "holder": self.holder})
+        try:
+            while not self._stopping.is_set():
+                wait = self.breaker.wait_seconds()
+                room = self.settings.concurrency * 2 - len(tasks)
+                if wait > 0 or room <= 0:
+                    await self._sleep(wait if wait > 0 else 0.01)
+                    continue
+                half_open = self.breaker.state is BreakerState.HALF_OPEN
+                rows = await self._db_call(self._claim, 1 if half_open else room)
+                if not rows:
+                    await self._sleep(await self._db_call(self._idle_seconds))
+                    continue
+                for row in rows:
+                    task = asyncio.create_task(self._deliver(adapter, limiter, slots, row))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if half_open:
+                    await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            if tasks:
+                await asyncio.wait(tasks, timeout=self.settings.timeout.total_seconds() + 1)
+            self._stopping.set()
+            await settler
+            await self._settle_now()
+            await adapter.close()
+            log.info("channel worker stopped", extra={"channel": self.channel})
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._wake is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
+        self._wake.clear()
+
+    def _idle_seconds(self) -> float:
+        with self.opstore.session() as session:
+            due = queue.next_due(session, self.channel)
+        if due is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, max(0.0, (due - utcnow()).total_seconds()))
+
+    def _lease(self) -> timedelta:
+        waiting = 2 * self.settings.concurrency / self.settings.rate_per_second
+        return self.settings.timeout * 2 + timedelta(seconds=waiting + 30)
+
+    def _claim(self, limit: int) -> list[tuple[OutboxMessage, str | None]]:
+        """Claimed messages, each with the rule that now forbids it (None: send it)."""
+        with self.opstore.session() as session:
+            rows = queue.claim(
+                session, channel=self.channel, holder=self.holder, limit=limit, lease=self._lease()
+            )
+            if not rows:
+                return []
+            session.expunge_all()
+        return self._recheck(rows)
+
+    def _recheck(self, rows: list[OutboxMessage]) -> list[tuple[OutboxMessage, str | None]]:
+        adapter: Any = registry.adapter_class(self.channel)
+        address_type = (adapter.address_types or (None,))[0]
+        subjects: dict[int, list[policy.Subject]] = {}
+        for row in rows:
+            mine: list[policy.Subject] = []
+            if row.profile_id:
+                mine.append((PROFILE_SUBJECT, row.profile_id))
+            if address_type:
+                mine.append((address_type, row.address))
+            subjects[row.id] = mine
+        with self.opstore.session() as session:
+            decisions = policy.load_decisions(
+                session, self.channel, (s for ss in subjects.values() for s in ss)
+            )
+            suppressed = suppressed_among(
+                session, channel=self.channel, addresses=[r.address for r in rows]
+            )
+        checked: list[tuple[OutboxMessage, str | None]] = []
+        for row in rows:
+            verdict = policy.consent_verdict(self.config, self.channel, subjects[row.id], decisions)
+            rule = None
+            if verdict is not None:
+                rule = f"consent: {verdict.detail}"
+            elif row.address in suppressed:
+                found = suppressed[row.address]
+                rule = (
+                    f"suppression: {found.address} is suppressed on {self.channel} ({found.reason})"
+                )
+            checked.append((row, rule))
+        return checked
+
+    async def _deliver(
+        self,
+        adapter: Any,
+        limiter: AsyncLimiter,
+        slots: asyncio.Semaphore,
+        claimed: tuple[OutboxMessage, str | None],
+    ) -> None:
+        row, rule = claimed
+        if rule is not None:
+            reason, _, detail = rule.partition(": ")
+            self._drop(row, reason, detail)
+            return
+        async with slots:
+            if not self.breaker.allow():
+                self._postpone(row)
+                return
+            self.stats.in_flight += 1
+            try:
+                async with limiter:
+                    outcome = await self._call(adapter, row)
+            finally:
+                self.stats.in_flight -= 1
+        self._outcome(row, outcome)
+
+    async def _call(self, adapter: Any, row: OutboxMessage) -> SendOutcome:
+        delivery = Delivery(
+            outbox_id=row.id,
+            idempotency_key=row.idempotency_key,
+            channel=row.channel,
+            kind=row.kind,
+            profile_id=row.profile_id,
+            address=row.address,
+            content=row.content or {},
+            attempt=row.attempts,
+            template=row.template,
+            template_version=row.template_version,
+            campaign=row.campaign,
+        )
+        seconds = self.settings.timeout.total_seconds()
+        try:
+            return await asyncio.wait_for(adapter.send(delivery), timeout=seconds)
+        except TimeoutError:
+            return RetryLater(f"no answer from the {self.channel} provider within {seconds:g} s")
+        except Exception as exc:
+            return RetryLater(trim_response(f"{type(exc).__name__}: {exc}"))
+
+    # --- outcomes ----------------------------------------------------------------------
+
+    def _queue(
+        self, settlement: queue.Settlement, event: DeliveryEvent, reject: Rejected | None = None
+    ) -> None:
+        self._settlements.append((settlement, event, reject))
+
+    def _drop(self, row: OutboxMessage, reason: str, detail: str) -> None:
+        self.stats.dropped += 1
+        s = queue.Settlement(row.id, self.holder, OutboxStatus.DROPPED, reason, detail)
+        self._queue(s, DeliveryEvent.of(row, "dropped", reason=reason, detail=detail))
+
+    def _postpone(self, row: OutboxMessage) -> None:
+        """The breaker opened while this message waited: back in the queue, attempt unspent."""
+        until = utcnow() + timedelta(seconds=max(self.breaker.wait_seconds(), 0.05))
+        s = queue.Settlement(
+            row.id,
+            self.holder,
+            OutboxStatus.QUEUED,
+            "breaker_open",
+            f"the {self.channel} circuit breaker is open",
+            next_attempt_at=until,
+            uncount_attempt=True,
+        )
+        self._queue(s, DeliveryEvent.of(row, "retrying", reason="breaker_open", detail=s.detail))
+
+    def _outcome(self, row: OutboxMessage, outcome: SendOutcome) -> None:
+        was_open = self.breaker.opened_count
+        if isinstance(outcome, Sent):
+            self.breaker.success()
+            self.stats.sent += 1
+            self.stats.outcome(True)
+            s = queue.Settlement(
+                row.id,
+                self.holder,
+                OutboxStatus.SENT,
+                provider_message_id=outcome.provider_message_id,
+                provider_response=trim_response(outcome.response),
+            )
+            event = DeliveryEvent.of(
+                row,
+                "sent",
+                reason=None,
+                detail=None,
+                provider_message_id=outcome.provider_message_id,
+            )
+            self._queue(s, event)
+        elif isinstance(outcome, RetryLater):
+            self.breaker.failure()
+            self.stats.outcome(False)
+            self.stats.last_error = outcome.response
+            response = trim_response(outcome.response)
+            if exhausted(self.settings.retry, row.attempts):
+                self.stats.failed += 1
+                s = queue.Settlement(
+                    row.id,
+                    self.holder,
+                    OutboxStatus.FAILED,
+                    "retries_exhausted",
+                    f"{row.attempts} attempts; last: {response}",
+                    provider_response=response,
+                )
+                self._queue(s, DeliveryEvent.of(row, "failed", reason=s.reason, detail=s.detail))
+            else:
+                self.stats.retried += 1
+                delay = retry_delay(
+                    self.settings.retry, row.attempts, retry_after=outcome.retry_after
+                )
+                s = queue.Settlement(
+                    row.id,
+                    self.holder,
+                    OutboxStatus.QUEUED,
+                    "retrying",
+                    response,
+                    provider_response=response,
+                    next_attempt_at=utcnow() + delay,
+                )
+                event = DeliveryEvent.of(
+                    row,
+                    "retrying",
+                    reason="retrying",
+                    detail=f"next attempt in {delay.total_seconds():.1f} s: {response}",
+                )
+                self._queue(s, event)
+        else:
+            # The provider answered (it is up) and refused this one message.
+            self.breaker.success()
+            self.stats.outcome(True)
+            self.stats.failed += 1
+            self.stats.last_error = outcome.response
+            response = trim_response(outcome.response)
+            s = queue.Settlement(
+                row.id,
+                self.holder,
+                OutboxStatus.FAILED,
+                outcome.reason,
+                response,
+                provider_response=response,
+            )
+            event = DeliveryEvent.of(row, "failed", reason=outcome.reason, detail=response)
+            self._queue(s, event, outcome if outcome.suppress else None)
+        if self.breaker.opened_count != was_open:
+            self.stats.breaker_opened += 1
+            log.warning(
+                "channel circuit breaker opened",
+                extra={"channel": self.channel, "error": self.stats.last_error},
+            )
+
+    async def _settle_loop(self) -> None:
+        while not self._stopping.is_set():
+            await asyncio.sleep(SETTLE_EVERY)
+            await self._settle_now()
+
+    async def _settle_now(self) -> None:
+        # Swapped on the loop's thread, which is the only one appending.
+        batch, self._settlements = self._settlements, []
+        if batch:
+            await self._db_call(self._write_settlements, batch)
+
+    def _write_settlements(
+        self, batch: list[tuple[queue.Settlement, DeliveryEvent, Rejected | None]]
+    ) -> None:
+        for start in range(0, len(batch), SETTLE_BATCH):
+            part = batch[start : start + SETTLE_BATCH]
+            try:
+                with self.opstore.session() as session:
+                    queue.settle(session, [s for s, _, _ in part])
+                    for s, _, reject in part:
+                        if reject is not None:
+                            self._suppress(session, s.outbox_id, reject)
+            except Exception:
+                # The leases expire and the messages come back: nothing is lost, and the
+                # idempotency key lets the provider (or the receiver) skip a repeat.
+                log.exception("could not settle channel outcomes", extra={"channel": self.channel})
+                continue
+            self.log.record(e for _, e, _ in part)
+
+    def _suppress(self, session: Any, outbox_id: int, reject: Rejected) -> None:
+        row = session.get(OutboxMessage, outbox_id)
+        if row is None:
+            return
+        add_suppression(
+            session,
+            channel=self.channel,
+            address=row.address,
+            reason=_suppression_reason(reject.reason),
+            source=f"{self.channel} provider",
+            detail={"response": reject.response[:500]},
+            actor=f"dispatcher {self.holder}",
+        )
+
+
+def _suppression_reason(reason: str) -> str:
+    word = "".join(ch if ch.isalnum() else "_" for ch in reason.lower()).strip("_")
+    return word[:64] or "rejected"
