@@ -1,0 +1,297 @@
+"""Email over SMTP: multipart text and HTML, RFC 8058 one-click unsubscribe, tracked links.
+
+``EmailAdapter`` hands one rendered message to an SMTP server with ``aiosmtplib``,
+keeping up to ``pool_size`` connections open and reusing each for
+``messages_per_connection`` messages (a new TLS handshake and login per message would
+cost more than the message). STARTTLS is used when the server offers it (or required,
+or off), implicit TLS with ``use_tls`` (port 465), AUTH when a username is set.
+
+At send time the message gets what depends on its outbox id: the unsubscribe link
+(``{{ unsubscribe_url }}`` in the template, and the ``List-Unsubscribe`` header with
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click``, so mailbox providers show their
+own unsubscribe button and POST to it), links through the click redirect and the open
+pixel (``channels/tracking.py``), and a ``Message-ID`` made from the outbox id and the
+idempotency key, the same on every retry.
+
+What the server answers decides the outcome:
+
+- 250 -> ``Sent`` (the server's answer kept, the Message-ID as the provider's id);
+- a permanent 5xx refusing the recipient (550 no such user, 551, 553) ->
+  ``Rejected(suppress=True)``: the address is put on the suppression list;
+- another permanent 5xx (the message refused at DATA: 552 too big, 554 content) ->
+  ``Rejected`` without suppressing the address;
+- 4xx, a refused login or sender (a problem of the channel, not of this message),
+  timeouts and dropped connections -> ``RetryLater``, so the breaker opens and
+  messages wait until the server or its settings are fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formataddr, formatdate, parseaddr
+from typing import Any, ClassVar
+
+import aiosmtplib
+from pydantic import Field, field_validator
+
+from omnichannel.channels.adapter import (
+    AdapterContext,
+    ChannelSettings,
+    Delivery,
+    Rejected,
+    RetryLater,
+    SendOutcome,
+    Sent,
+    trim_response,
+)
+from omnichannel.channels.render import UNSUBSCRIBE_PLACEHOLDER
+from omnichannel.opstore.models import MessageKind
+
+log = logging.getLogger(__name__)
+
+# Permanent answers that say the mailbox itself is the problem (RFC 5321 4.2.3, 3463).
+RECIPIENT_CODES = frozenset({550, 551, 553})
+
+
+class EmailSettings(ChannelSettings):
+    """The ``email:`` section of channels.yaml."""
+
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    # STARTTLS: null = when the server offers it, true = required, false = never.
+    starttls: bool | None = None
+    # Implicit TLS from the first byte (usually port 465); excludes STARTTLS.
+    use_tls: bool = False
+    validate_certs: bool = True
+    # A CA bundle to trust (a private relay's own certificate authority).
+    ca_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+    from_address: str = "omni@localhost"
+    from_name: str = ""
+    reply_to: str | None = None
+    # Connections kept open to the server, and messages sent on one before reconnecting.
+    pool_size: int = Field(default=4, ge=1, le=64)
+    messages_per_connection: int = Field(default=100, ge=1)
+    track_opens: bool = True
+    track_clicks: bool = True
+    # RFC 8058 headers on marketing messages (transactional ones carry none).
+    list_unsubscribe: bool = True
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in parseaddr(value)[1]:
+            raise ValueError("an email address such as news@shop.example")
+        return value
+
+
+class _Pool:
+    """Up to ``size`` open SMTP connections, each used by one send at a time."""
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+        self._idle: asyncio.Queue[tuple[aiosmtplib.SMTP, int] | None] = asyncio.Queue()
+        for _ in range(settings.pool_size):
+            self._idle.put_nowait(None)  # a slot with no connection yet
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        context = None
+        if s.ca_file or not s.validate_certs:
+            context = ssl.create_default_context(cafile=s.ca_file)
+            if not s.validate_certs:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        return aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            username=s.username or None,
+            password=s.password if s.username else None,
+            use_tls=s.use_tls,
+            start_tls=False if s.use_tls else s.starttls,
+            validate_certs=s.validate_certs,
+            tls_context=context,
+            timeout=s.timeout.total_seconds(),
+        )
+
+    async def take(self) -> tuple[aiosmtplib.SMTP, int]:
+        slot = await self._idle.get()
+        if (
+            slot is not None
+            and slot[0].is_connected
+            and slot[1] < self.settings.messages_per_connection
+        ):
+            return slot
+        if slot is not None:
+            await _quit(slot[0])
+        client = self._client()
+        try:
+            await client.connect()
+        except BaseException:
+            self._idle.put_nowait(None)
+            raise
+        return client, 0
+
+    def give_back(self, client: aiosmtplib.SMTP, used: int) -> None:
+        self._idle.put_nowait((client, used + 1))
+
+    async def discard(self, client: aiosmtplib.SMTP) -> None:
+        self._idle.put_nowait(None)
+        await _quit(client)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            slot = self._idle.get_nowait()
+            if slot is not None:
+                await _quit(slot[0])
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        if client.is_connected:
+            await asyncio.wait_for(client.quit(), 2)
+    except Exception:
+        client.close()
+
+
+def _answer(code: int, message: str) -> str:
+    return trim_response(f"{code} {message}".strip())
+
+
+def _outcome_of(exc: Exception) -> SendOutcome:
+    """The outcome an SMTP failure means (see the module docstring)."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        refused = exc.recipients[0]
+        return _refused_recipient(refused.code, refused.message)
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        return _refused_recipient(exc.code, exc.message)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return RetryLater(
+            f"login refused, check email.username/password: {_answer(exc.code, exc.message)}"
+        )
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        return RetryLater(
+            f"sender refused, check email.from_address: {_answer(exc.code, exc.message)}"
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if 500 <= exc.code < 600 and not isinstance(exc, aiosmtplib.SMTPConnectResponseError):
+            return Rejected(_answer(exc.code, exc.message), reason="smtp_rejected")
+        return RetryLater(_answer(exc.code, exc.message))
+    return RetryLater(f"{type(exc).__name__}: {exc}")
+
+
+def _refused_recipient(code: int, message: str) -> SendOutcome:
+    if code in RECIPIENT_CODES:
+        return Rejected(_answer(code, message), reason="hard_bounce", suppress=True)
+    if 500 <= code < 600:
+        return Rejected(_answer(code, message), reason="smtp_rejected")
+    return RetryLater(_answer(code, message))
+
+
+class EmailAdapter:
+    """SMTP, with pooled connections (see the module docstring)."""
+
+    channel: ClassVar[str] = "email"
+    address_types: ClassVar[tuple[str, ...]] = ("email",)
+    required_parts: ClassVar[tuple[str, ...]] = ("subject", "text")
+    optional_parts: ClassVar[tuple[str, ...]] = ("html", "preheader")
+
+    def __init__(self, settings: EmailSettings, context: AdapterContext) -> None:
+        self.settings = settings
+        self.context = context
+        self._pool: _Pool | None = None
+        self._domain = parseaddr(settings.from_address)[1].rpartition("@")[2] or "localhost"
+
+    async def open(self) -> None:
+        self._pool = _Pool(self.settings)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def message_id(self, delivery: Delivery) -> str:
+        digest = hashlib.sha256(delivery.idempotency_key.encode("utf-8")).hexdigest()[:16]
+        return f"<omni.{delivery.outbox_id}.{digest}@{self._domain}>"
+
+    def compose(self, delivery: Delivery) -> EmailMessage:
+        """The MIME message for ``delivery``, personalised with its own links."""
+        s = self.settings
+        content: dict[str, Any] = dict(delivery.content)
+        tracking = self.context.tracking
+        unsubscribe = None
+        if tracking is not None:
+            content = tracking.personalise(
+                content,
+                delivery.outbox_id,
+                track_opens=s.track_opens,
+                track_clicks=s.track_clicks,
+            )
+            unsubscribe = tracking.unsubscribe_url(delivery.outbox_id)
+        else:
+            content = {
+                k: v.replace(UNSUBSCRIBE_PLACEHOLDER, "") if isinstance(v, str) else v
+                for k, v in content.items()
+            }
+        message = EmailMessage(policy=SMTP_POLICY)
+        message["From"] = (
+            formataddr((s.from_name, s.from_address)) if s.from_name else s.from_address
+        )
+        message["To"] = delivery.address
+        message["Subject"] = str(content.get("subject", ""))
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = self.message_id(delivery)
+        if s.reply_to:
+            message["Reply-To"] = s.reply_to
+        if unsubscribe and s.list_unsubscribe and delivery.kind == MessageKind.MARKETING:
+            message["List-Unsubscribe"] = f"<{unsubscribe}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        # Lets a bounce or complaint name its message (DSNs and feedback reports quote it).
+        message["X-Omni-Outbox-Id"] = str(delivery.outbox_id)
+        if delivery.campaign:
+            message["X-Omni-Campaign"] = delivery.campaign
+        message.set_content(str(content.get("text", "")))
+        if content.get("html"):
+            message.add_alternative(str(content["html"]), subtype="html")
+        return message
+
+    async def send(self, delivery: Delivery) -> SendOutcome:
+        if self._pool is None:
+            await self.open()
+        assert self._pool is not None
+        message = self.compose(delivery)
+        sender = parseaddr(self.settings.from_address)[1]
+        try:
+            client, used = await self._pool.take()
+        except Exception as exc:  # cannot connect or log in: the channel's problem
+            return _outcome_of(exc)
+        try:
+            _, reply = await client.send_message(
+                message, sender=sender, recipients=[delivery.address]
+            )
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPRecipientRefused) as exc:
+            # The connection is fine; only this mailbox is refused. RSET for the next one.
+            await self._reset(client, used)
+            return _outcome_of(exc)
+        except BaseException as exc:
+            await self._pool.discard(client)
+            if isinstance(exc, Exception):
+                return _outcome_of(exc)
+            raise  # cancelled (the dispatcher's timeout): the connection is dropped above
+        self._pool.give_back(client, used)
+        return Sent(provider_message_id=message["Message-ID"], response=trim_response(reply))
+
+    async def _reset(self, client: aiosmtplib.SMTP, used: int) -> None:
+        assert self._pool is not None
+        try:
+            await client.rset()
+        except Exception:
+            await self._pool.discard(client)
+            return
+        self._pool.give_back(client, used)
