@@ -31,6 +31,7 @@ from omnichannel.config import Settings, get_settings
 from omnichannel.segments.service import SegmentsCapability  # light: imports on use
 
 if TYPE_CHECKING:
+    from omnichannel.channels.engagement import EngagementCapability
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
     from omnichannel.channels.templates import TemplatesCapability
     from omnichannel.configuration import InstallationConfig
@@ -137,11 +138,14 @@ class Platform:
 
     @cached_property
     def consumers(self) -> ConsumerRunner:
-        """Durable event consumers: the segment updater (journeys add theirs as they land)."""
+        """Durable event consumers: the segment updater, the inbox's read receipts (journeys
+        add theirs as they land)."""
+        from omnichannel.channels.inbox import InboxReads
         from omnichannel.consumers import Checkpoints, ConsumerRunner
         from omnichannel.segments.realtime import SegmentUpdater
 
-        return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), [SegmentUpdater.of(self)])
+        consumers = [SegmentUpdater.of(self), InboxReads.of(self)]
+        return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), consumers)
 
     def wake_consumers(self) -> None:
         """New events are stored: consumers that run look now (the event stream calls this)."""
@@ -154,6 +158,13 @@ class Platform:
         from omnichannel.channels.templates import TemplatesCapability
 
         return TemplatesCapability(self)
+
+    @cached_property
+    def engagement(self) -> EngagementCapability:
+        """Opens, clicks, unsubscribes and bounce reports of sent messages."""
+        from omnichannel.channels.engagement import EngagementCapability
+
+        return EngagementCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

@@ -17,10 +17,12 @@ from omnichannel.api.routes import (
     dead_letters,
     events,
     health,
+    inbox,
     jobs,
     profiles,
     segments,
     sources,
+    tracking,
     warehouse,
 )
 from omnichannel.api.services import Services
@@ -72,6 +74,10 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(collector.router)
+    # Links in messages are followed by their recipients: each URL carries a signed token.
+    app.include_router(tracking.router)
+    # The app's own user reads their inbox with the app's write key, as events are sent.
+    app.include_router(inbox.router)
     # Write keys are public (they ship in web pages); managing them, personal data, SQL
     # and jobs need an admin token until users and roles arrive (per route in warehouse).
     app.include_router(warehouse.router)
