@@ -16,8 +16,8 @@ from omnichannel.channels.render import (
 from omnichannel.platform import Platform
 from tests.channels import h2_support
 
-people_home = h2_support.people_home
-people = h2_support.people
+audience_home = h2_support.audience_home
+audience = h2_support.audience
 
 
 def test_a_missing_variable_is_refused_with_its_part_line_and_name() -> None:
@@ -75,10 +75,10 @@ def test_a_missing_trait_value_prints_as_nothing_and_unsubscribe_waits_for_the_s
 
 
 def test_a_real_person_is_seen_with_traits_record_fields_and_identifiers(
-    people: Platform, people_home: tuple[Path, dict[str, str]]
+    audience: Platform, audience_home: tuple[Path, dict[str, str]]
 ) -> None:
-    ann = people_home[1]["ann"]
-    with people.warehouse.reader() as wh:
+    ann = audience_home[1]["ann"]
+    with audience.warehouse.reader() as wh:
         context = profile_context(wh, ann, channel="email", campaign="spring")
     content = {
         "subject": "{{ profile.first_name }} {{ profile.last_name }} in {{ profile.city }}",

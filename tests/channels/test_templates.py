@@ -10,8 +10,8 @@ from omnichannel.platform import Platform
 from omnichannel.profiles.lookup import ProfileNotFoundError
 from tests.channels import h2_support
 
-people_home = h2_support.people_home
-people = h2_support.people
+audience_home = h2_support.audience_home
+audience = h2_support.audience
 
 WELCOME = {
     "subject": "Welcome, {{ profile.first_name }}",
@@ -20,8 +20,8 @@ WELCOME = {
 }
 
 
-def test_saving_changed_content_adds_a_version_and_the_old_one_stays(people: Platform) -> None:
-    templates = people.templates
+def test_saving_changed_content_adds_a_version_and_the_old_one_stays(audience: Platform) -> None:
+    templates = audience.templates
     first = templates.save("welcome-v", channel="email", content=WELCOME, created_by="ana")
     assert (first["version"], first["changed"]) == (1, True)
     again = templates.save("welcome-v", channel="email", content=WELCOME, created_by="ana")
@@ -34,10 +34,10 @@ def test_saving_changed_content_adds_a_version_and_the_old_one_stays(people: Pla
     assert [v["created_by"] for v in templates.versions("welcome-v")] == ["ana", "bo"]
 
 
-def test_a_template_that_cannot_render_is_refused_and_not_stored(people: Platform) -> None:
+def test_a_template_that_cannot_render_is_refused_and_not_stored(audience: Platform) -> None:
     broken = {**WELCOME, "html": "<p>\n  Hello {{ profile.frist_name }}\n</p>"}
     with pytest.raises(TemplateError) as caught:
-        people.templates.save("broken", channel="email", content=broken)
+        audience.templates.save("broken", channel="email", content=broken)
     assert (caught.value.part, caught.value.line, caught.value.variable) == (
         "html",
         2,
@@ -45,40 +45,40 @@ def test_a_template_that_cannot_render_is_refused_and_not_stored(people: Platfor
     )
     assert "did you mean first_name?" in str(caught.value)
     with pytest.raises(NotFoundError, match="no template named 'broken'"):
-        people.templates.get("broken")
+        audience.templates.get("broken")
 
 
-def test_bad_names_channels_and_kinds_are_refused_by_field(people: Platform) -> None:
+def test_bad_names_channels_and_kinds_are_refused_by_field(audience: Platform) -> None:
     with pytest.raises(ValidationError, match="template name='Welcome!'"):
-        people.templates.save("Welcome!", channel="email", content=WELCOME)
+        audience.templates.save("Welcome!", channel="email", content=WELCOME)
     with pytest.raises(ValidationError, match="channel='fax'"):
-        people.templates.save("fax-it", channel="fax", content={"body": "hi"})
+        audience.templates.save("fax-it", channel="fax", content={"body": "hi"})
     with pytest.raises(ValidationError, match="kind='promo'"):
-        people.templates.save("promo", channel="email", content=WELCOME, kind="promo")
-    people.templates.save("email-only", channel="email", content=WELCOME)
+        audience.templates.save("promo", channel="email", content=WELCOME, kind="promo")
+    audience.templates.save("email-only", channel="email", content=WELCOME)
     with pytest.raises(ValidationError, match=r"channel='sms'.*'email', the channel of"):
-        people.templates.save("email-only", channel="sms", content={"body": "hi"})
+        audience.templates.save("email-only", channel="sms", content={"body": "hi"})
 
 
-def test_archived_templates_leave_the_list_and_cannot_be_sent(people: Platform) -> None:
-    people.templates.save("old-promo", channel="email", content=WELCOME)
-    people.templates.archive("old-promo", actor="ana")
-    assert "old-promo" not in [t["name"] for t in people.templates.list()]
-    assert "old-promo" in [t["name"] for t in people.templates.list(archived=True)]
+def test_archived_templates_leave_the_list_and_cannot_be_sent(audience: Platform) -> None:
+    audience.templates.save("old-promo", channel="email", content=WELCOME)
+    audience.templates.archive("old-promo", actor="ana")
+    assert "old-promo" not in [t["name"] for t in audience.templates.list()]
+    assert "old-promo" in [t["name"] for t in audience.templates.list(archived=True)]
     with pytest.raises(ValidationError, match="not archived"):
-        people.templates.render_for("old-promo", {})
-    revived = people.templates.save("old-promo", channel="email", content=WELCOME)
+        audience.templates.render_for("old-promo", {})
+    revived = audience.templates.save("old-promo", channel="email", content=WELCOME)
     assert revived["archived_at"] is None and revived["version"] == 1
 
 
-def test_preview_renders_for_the_person_found_by_any_identifier(people: Platform) -> None:
-    people.templates.save("preview-me", channel="email", content=WELCOME)
-    by_email = people.templates.preview("preview-me", profile="email: John.Smith@GMail.com ")
-    by_phone = people.templates.preview("preview-me", profile="phone:+8613812345678")
+def test_preview_renders_for_the_person_found_by_any_identifier(audience: Platform) -> None:
+    audience.templates.save("preview-me", channel="email", content=WELCOME)
+    by_email = audience.templates.preview("preview-me", profile="email: John.Smith@GMail.com ")
+    by_phone = audience.templates.preview("preview-me", profile="phone:+8613812345678")
     assert by_email == by_phone
     assert by_email["rendered"]["subject"] == "Welcome, Zoë"
     text = by_email["rendered"]["text"]
     assert text.startswith("Hello Zoë from San Francisco.")
     assert text.endswith("/unsubscribe/preview")
     with pytest.raises(ProfileNotFoundError):
-        people.templates.preview("preview-me", profile="email:nobody@mail.cn")
+        audience.templates.preview("preview-me", profile="email:nobody@mail.cn")

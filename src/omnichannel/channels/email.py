@@ -82,6 +82,9 @@ class EmailSettings(ChannelSettings):
     track_clicks: bool = True
     # RFC 8058 headers on marketing messages (transactional ones carry none).
     list_unsubscribe: bool = True
+    # What the provider's bounce/complaint webhook authenticates with (POST
+    # /hooks/email/bounces: Bearer, basic-auth password or ?token=); usually ${ENV}.
+    bounce_secret: str | None = None
 
     @field_validator("from_address", "reply_to")
     @classmethod

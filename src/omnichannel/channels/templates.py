@@ -435,9 +435,7 @@ class TemplatesCapability:
         return stored, render_parts(stored.channel, stored.content, context)
 
     def _public_base_url(self) -> str:
-        settings = self._platform.settings
-        base = getattr(settings, "public_base_url", None)
-        return str(base or f"http://{settings.host}:{settings.port}").rstrip("/")
+        return str(self._platform.messages.config.public_base_url).rstrip("/")
 
 
 def _replace(value: Any, old: str, new: str) -> Any:

@@ -34,10 +34,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from omnichannel.channels.render import UNSUBSCRIBE_PLACEHOLDER
 from omnichannel.errors import OmniError
+
+if TYPE_CHECKING:
+    from omnichannel.platform import Platform
 
 LinkKind = Literal["open", "click", "unsubscribe"]
 KEY_FILE = "tracking.key"
@@ -87,6 +90,14 @@ def load_secret(home: Path, configured: str | None = None) -> bytes:
     with os.fdopen(fd, "wb") as out:
         out.write(key)
     return key
+
+
+def tracking_for(platform: Platform) -> Tracking:
+    """The installation's links: ``public_base_url`` and the secret of channels.yaml (or the
+    key file)."""
+    config = platform.messages.config
+    secret = load_secret(platform.settings.home, config.tracking_secret)
+    return Tracking(secret, config.public_base_url)
 
 
 class Tracking:

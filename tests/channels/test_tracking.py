@@ -1,0 +1,205 @@
+"""Opens, clicks, unsubscribes and bounces, end to end over real SMTP and real HTTP.
+
+A message goes through ``platform.messages.send`` and the email worker to a real aiosmtpd
+server; the test then does what the recipient (and their mail provider) would: fetch
+the open pixel, follow a link, unsubscribe with one click, report a bounce. What comes
+back is read where a marketer reads it: the delivery log, the events table (attributed
+to the person), consent and the suppression list.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from omnichannel.channels.suppressions import is_suppressed
+from omnichannel.opstore.consent import get_consent
+from tests.channels import h2_support
+from tests.channels.conftest import wait_for
+from tests.channels.h2_support import LiveApp, serve_app
+from tests.channels.servers.smtp import SmtpServer, smtp_server
+
+audience_home = h2_support.audience_home
+audience_copy = h2_support.audience_copy
+
+BOUNCE_SECRET = "bounce-s3cret"
+SPRING = {
+    "subject": "Spring sale, {{ profile.first_name }}",
+    "text": "Hello {{ profile.first_name }}\nStop these: {{ unsubscribe_url }}",
+    "html": '<p>Hello {{ profile.first_name }}, <a href="https://shop.example/sale">sale</a></p>',
+}
+
+
+def _yaml(smtp: SmtpServer) -> Any:
+    def text(url: str) -> str:
+        return (
+            f"public_base_url: {url}\n"
+            "email:\n"
+            f"  host: {smtp.host}\n  port: {smtp.port}\n"
+            "  from_address: news@shop.example\n"
+            f"  bounce_secret: {BOUNCE_SECRET}\n"
+            "  timeout: 5\n  retry: {max_attempts: 2, base: 0.05, max: 0.1}\n"
+        )
+
+    return text
+
+
+@pytest.fixture
+def live(audience_copy: Path) -> Iterator[tuple[LiveApp, SmtpServer, httpx.Client]]:
+    with smtp_server() as smtp, serve_app(audience_copy, _yaml(smtp)) as app:
+        app.platform.templates.save("spring", channel="email", content=SPRING)
+        app.platform.channels.start(["email"], poll_seconds=0.05)
+        with httpx.Client(base_url=app.url, timeout=30) as http:
+            yield app, smtp, http
+
+
+def _send(app: LiveApp, identifier: str, key: str) -> dict[str, Any]:
+    return app.platform.messages.send(
+        channel="email",
+        identifier=identifier,
+        template="spring",
+        campaign="spring",
+        idempotency_key=key,
+    )
+
+
+def _events(app: LiveApp, name: str) -> list[dict[str, Any]]:
+    with app.platform.warehouse.reader() as wh:
+        t = wh.table("events")
+        rows = t.filter(t.event == name).select("user_id", "anonymous_id", "source", "properties")
+        return list(rows.to_pyarrow().to_pylist())
+
+
+def test_an_opened_clicked_and_unsubscribed_email_comes_back_to_the_person(
+    live: tuple[LiveApp, SmtpServer, httpx.Client],
+) -> None:
+    app, smtp, http = live
+    sent = _send(app, "email:john.smith@gmail.com", "spring:ann")
+    assert sent["status"] == "queued"
+    wait_for(lambda: smtp.messages, what="the email at the SMTP server")
+    mail = smtp.messages[0]
+    assert mail.message["Subject"] == "Spring sale, Zoë"
+    page = mail.part("html")
+    pixel = re.search(r'<img src="([^"]+)"', page)
+    click = re.search(r'<a href="([^"]+)"', page)
+    assert pixel and click
+    opened = http.get(pixel.group(1).replace("&amp;", "&"))
+    assert opened.status_code == 200 and opened.headers["content-type"] == "image/gif"
+    followed = http.get(click.group(1).replace("&amp;", "&"), follow_redirects=False)
+    assert followed.status_code == 302
+    assert followed.headers["location"] == "https://shop.example/sale"
+    # A link changed by hand goes nowhere.
+    forged = click.group(1).replace("&amp;", "&")[:-3] + "abc"
+    assert http.get(forged, follow_redirects=False).status_code == 404
+
+    unsubscribe = mail.message["List-Unsubscribe"].strip().strip("<>")
+    confirm = http.get(unsubscribe)
+    # The page asks; fetching it (as link scanners do) changes nothing.
+    assert confirm.status_code == 200 and "j***@gmail.com" in confirm.text
+    with app.platform.opstore.session() as session:
+        assert (
+            get_consent(
+                session, subject_type="email", subject_value="john.smith@gmail.com", channel="email"
+            )
+            is None
+        )
+    one_click = http.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200 and "unsubscribed" in one_click.text
+    again = _send(app, "email:john.smith@gmail.com", "spring:ann:2")
+    assert (again["status"], again["reason"]) == ("dropped", "consent")
+
+    app.platform.messages.flush_log()
+    history = [h["status"] for h in app.platform.messages.get(sent["outbox_id"])["history"]]
+    assert history[-3:] == ["opened", "clicked", "unsubscribed"] and "sent" in history
+    # The events reached the warehouse through the collector, under ann's own user id.
+    opens = wait_for(lambda: _events(app, "Email Opened"), what="Email Opened in events")
+    clicks = wait_for(lambda: _events(app, "Email Link Clicked"), what="Email Link Clicked")
+    assert [(e["user_id"], e["source"]) for e in opens + clicks] == [("ann", "email")] * 2
+    properties = json.loads(clicks[0]["properties"])
+    assert properties["outbox_id"] == sent["outbox_id"]
+    assert (properties["campaign"], properties["url"]) == ("spring", "https://shop.example/sale")
+
+
+def test_an_opted_out_person_is_never_emailed(
+    live: tuple[LiveApp, SmtpServer, httpx.Client],
+) -> None:
+    app, smtp, _ = live
+    # cy unsubscribed from email on her address before (tests/segments/audience.py).
+    dropped = _send(app, "email:cy@mail.cn", "spring:cy")
+    assert (dropped["status"], dropped["reason"]) == ("dropped", "consent")
+    sent = _send(app, "email:bob@mail.cn", "spring:bob")
+    wait_for(lambda: smtp.messages, what="bob's email")
+    assert [m.recipients for m in smtp.messages] == [["bob@mail.cn"]]
+    assert sent["status"] == "queued"
+
+
+def test_bounce_reports_suppress_addresses_and_refuse_only_what_is_unreadable(
+    live: tuple[LiveApp, SmtpServer, httpx.Client],
+) -> None:
+    app, smtp, http = live
+    sent = _send(app, "email:bob@mail.cn", "spring:bob")
+    wait_for(lambda: smtp.messages, what="bob's email")
+    message_id = smtp.messages[0].message["Message-ID"]
+    events = [
+        {
+            "email": "bob@mail.cn",
+            "event": "bounce",
+            "type": "bounce",
+            "status": "5.1.1",
+            "reason": "550 5.1.1 user unknown",
+            "smtp-id": message_id,
+            "timestamp": int(time.time()),
+        },
+        {"email": "not an address", "event": "bounce"},
+        {"email": "ann@other.cn", "event": "spamreport"},
+        {"email": "bob@mail.cn", "event": "deferred"},
+    ]
+    assert http.post("/hooks/email/bounces", json=events).status_code == 401
+    answer = http.post(f"/hooks/email/bounces?token={BOUNCE_SECRET}", json=events)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["bounced"], body["complained"], body["suppressed"], body["ignored"]) == (
+        1,
+        1,
+        2,
+        1,
+    )
+    assert body["refused"] == [
+        {"field": "[1].email", "value": '"not an address"', "reason": "an email address"}
+    ]
+    ses = {
+        "notificationType": "Bounce",
+        "bounce": {
+            "bounceType": "Permanent",
+            "bouncedRecipients": [
+                {"emailAddress": "Gone@Mail.cn", "status": "5.1.1", "diagnosticCode": "smtp; 550"}
+            ],
+        },
+        "mail": {"messageId": "ses-1", "commonHeaders": {"messageId": "<x@y>"}},
+    }
+    sns = {"Type": "Notification", "Message": json.dumps(ses)}
+    headers = {"Authorization": f"Bearer {BOUNCE_SECRET}"}
+    assert http.post("/hooks/email/bounces", json=sns, headers=headers).json()["suppressed"] == 1
+    with app.platform.opstore.session() as session:
+        for address, reason in [
+            ("bob@mail.cn", "hard_bounce"),
+            ("ann@other.cn", "complaint"),
+            ("gone@mail.cn", "hard_bounce"),
+        ]:
+            found = is_suppressed(session, channel="email", address=address)
+            assert found is not None and found.reason == reason, address
+    again = _send(app, "email:bob@mail.cn", "spring:bob:2")
+    assert (again["status"], again["reason"]) == ("dropped", "suppression")
+    app.platform.messages.flush_log()
+    history = app.platform.messages.get(sent["outbox_id"])["history"]
+    # At the provider's time of the bounce (whole seconds: it may sort before the send).
+    assert ("bounced", "hard_bounce") in [(h["status"], h["reason"]) for h in history]
+    unknown = http.post("/hooks/email/bounces", json={"hello": 1}, headers=headers)
+    assert unknown.status_code == 400 and unknown.json()["detail"]["field"] == "(body)"
