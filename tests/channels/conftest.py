@@ -88,12 +88,12 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 def channels_yaml(receiver: WebhookReceiver | None = None, extra: str = "") -> str:
     """A channels.yaml with fast retries and the receiver's endpoints (ok, fail, ...)."""
-    endpoints = ""
-    if receiver is not None:
-        endpoints = "".join(
-            f"    {name}: {{url: '{receiver.base_url}/{name}/hook', secret: '{SECRET}'}}\n"
-            for name in ("ok", "fail", "throttle", "hang", "gone", "flaky")
-        )
+    # Without a receiver the endpoints point at a closed port: nothing is sent there.
+    base = receiver.base_url if receiver is not None else "http://127.0.0.1:9"
+    endpoints = "".join(
+        f"    {name}: {{url: '{base}/{name}/hook', secret: '{SECRET}'}}\n"
+        for name in ("ok", "fail", "throttle", "hang", "gone", "flaky")
+    )
     return (
         "webhook:\n"
         "  timeout: 0.5\n"
@@ -102,7 +102,7 @@ def channels_yaml(receiver: WebhookReceiver | None = None, extra: str = "") -> s
         "  retry: {max_attempts: 3, base: 0.05, max: 0.2}\n"
         "  breaker: {failures: 3, open_for: 0.5}\n"
         "  default_endpoint: ok\n"
-        "  endpoints:\n" + (endpoints or "    {}\n") + extra
+        "  endpoints:\n" + endpoints + extra
     )
 
 

@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from omnichannel.channels.adapter import RetryPolicy
 
+RETRY_AFTER_LIMIT = timedelta(days=1)
+
 
 def retry_delay(
     policy: RetryPolicy,
@@ -27,7 +29,8 @@ def retry_delay(
     )
     delay = (rng or random).uniform(0, ceiling)
     if retry_after is not None:
-        delay = max(delay, min(retry_after, policy.max.total_seconds()))
+        # The provider's word beats our own ceiling (bounded: a typo of a year is a day).
+        delay = max(delay, min(retry_after, RETRY_AFTER_LIMIT.total_seconds()))
     return timedelta(seconds=delay)
 
 

@@ -51,8 +51,10 @@ def enqueue(session: Session, values: dict[str, Any]) -> tuple[OutboxMessage, bo
         insert(OutboxMessage)
         .values(**row)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMessage.id)
     )
-    created = bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    # RETURNING says whether a row went in (rowcount is not reliable for ON CONFLICT).
+    created = session.execute(statement).scalar_one_or_none() is not None
     message = session.scalars(
         select(OutboxMessage).where(OutboxMessage.idempotency_key == values["idempotency_key"])
     ).one()

@@ -229,6 +229,7 @@ class SendPath:
                     p.profile_id = self._platform.lookup.find(wh, r.identifier).profile_id
                 except OmniError as exc:
                     _fail(results[p.index], exc, "identifier")
+                    continue
             else:
                 p.profile_id = r.profile_id
             if p.profile_id is None and r.address is None:
@@ -255,7 +256,7 @@ class SendPath:
             ids = [p.profile_id for p in group if p.profile_id]
             lookup = getattr(adapter, "lookup_addresses", None)
             if lookup is not None:
-                found = lookup(wh, ids)
+                found = lookup(wh, ids, rules=self._platform.config.rules)
             else:
                 mine = {pid: identifiers.get(pid, []) for pid in ids}
                 found = addressing.addresses_from(mine, adapter.address_types)
@@ -428,6 +429,8 @@ class SendPath:
                         "reason": v.reason,
                         "reason_detail": v.detail,
                         "next_attempt_at": v.until,
+                        "created_at": now,
+                        "updated_at": now,
                     },
                 )
                 _fill(results[p.index], row, duplicate=not created)

@@ -350,6 +350,9 @@ def _describe(exc: PydanticValidationError, where: str, prefix: str) -> str:
             message = "not a setting here (misspelt?)"
         elif "timedelta" in error["type"] or "duration" in error["type"]:
             message = DURATION_HELP
+        if not error["loc"]:  # about the section as a whole: its values may hold secrets
+            problems.append(f"{where}: {prefix.rstrip('.') or 'the file'}: {message}")
+            continue
         shown = "[redacted]" if _looks_secret(place) else repr(value)
         problems.append(f"{where}: {place.rstrip('.')}={shown} is not accepted: expected {message}")
     return "\n".join(problems)

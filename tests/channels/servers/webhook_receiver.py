@@ -67,6 +67,10 @@ class WebhookReceiver:
         with self._lock:
             return [r for r in self.requests if r.path.startswith(prefix)]
 
+    def release(self) -> None:
+        """Let held (``/hang/``) requests go."""
+        self._release.set()
+
     def _answer(self, path: str, verified: bool) -> tuple[int, dict[str, str]]:
         kind = path.strip("/").split("/", 1)[0]
         with self._lock:

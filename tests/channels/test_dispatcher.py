@@ -1,0 +1,154 @@
+"""Channel workers against real servers: a webhook receiver that hangs, answers 500 or 429,
+beside an SMS provider stand-in (Twilio's wire shape) that works. One failing provider
+delays nothing else; retries, the breaker, dead letters and suppressions do their part.
+
+Ordering, not timing: "the SMS was sent while the webhook request was still held open".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from omnichannel.opstore.consent import set_consent
+from tests.channels.conftest import channels_yaml, wait_for
+from tests.channels.servers.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioStandIn
+
+BODY = {"body": {"n": 1}}
+
+
+@pytest.fixture
+def twilio() -> Iterator[TwilioStandIn]:
+    with TwilioStandIn().running() as server:
+        assert isinstance(server, TwilioStandIn)
+        yield server
+
+
+def _yaml(receiver, twilio, *, timeout: float = 0.5) -> str:
+    text = channels_yaml(receiver).replace("  timeout: 0.5\n", f"  timeout: {timeout}\n")
+    return text + (
+        f"sms: {{base_url: '{twilio.base_url}', account_sid: {ACCOUNT_SID}, "
+        f"auth_token: {AUTH_TOKEN}, from_number: '+15005550006', timeout: 2, "
+        "retry: {max_attempts: 3, base: 0.05, max: 0.2}}\n"
+    )
+
+
+def _status(platform, outbox_id):
+    return platform.messages.get(outbox_id, history=False)["status"]
+
+
+def _sms_to_ann(platform, ids):
+    sent = platform.messages.send(channel="sms", profile_id=ids["ann"], content={"body": "Hi"})
+    wait_for(lambda: _status(platform, sent["outbox_id"]) == "sent", what="the SMS sent")
+    return sent
+
+
+def test_a_hanging_webhook_endpoint_holds_up_neither_sms_nor_other_endpoints(
+    open_platform, receiver, twilio, people_home
+):
+    _, ids = people_home
+    platform = open_platform(_yaml(receiver, twilio, timeout=30))
+    platform.channels.start(["webhook", "sms"], poll_seconds=0.1)
+    hung = platform.messages.send(channel="webhook", address="hang", content=BODY)
+    wait_for(lambda: receiver.received("/hang/"), what="the hanging request to arrive")
+    ok = platform.messages.send(channel="webhook", address="ok", content=BODY)
+    wait_for(lambda: _status(platform, ok["outbox_id"]) == "sent", what="the other endpoint")
+    _sms_to_ann(platform, ids)
+    assert twilio.messages[0]["To"] == "+8613800000001"
+    # All this while the hanging request was still open and its message unsettled.
+    assert _status(platform, hung["outbox_id"]) == "sending"
+    webhook = {c["channel"]: c for c in platform.channels.status()}["webhook"]
+    assert webhook["sending"] == 1 and webhook["breaker"] == "closed"
+    receiver.release()
+
+
+def test_a_webhook_answering_500_opens_its_breaker_and_fails_after_its_retries(
+    open_platform, receiver, twilio, people_home
+):
+    _, ids = people_home
+    platform = open_platform(_yaml(receiver, twilio))
+    platform.channels.start(["webhook", "sms"], poll_seconds=0.1)
+    failing = [
+        platform.messages.send(channel="webhook", address="fail", content=BODY) for _ in range(3)
+    ]
+    by_channel = wait_for(
+        lambda: (
+            (s := {c["channel"]: c for c in platform.channels.status()})["webhook"]["breaker"]
+            in ("open", "half_open")
+            and s
+        ),
+        what="the webhook breaker to open",
+    )
+    assert by_channel["webhook"]["error_rate"] == 1.0
+    assert "HTTP 500" in by_channel["webhook"]["last_error"]
+    _sms_to_ann(platform, ids)  # the SMS channel's breaker is its own
+    assert {c["channel"]: c for c in platform.channels.status()}["sms"]["breaker"] == "closed"
+    for message in failing:
+        wait_for(
+            lambda m=message: _status(platform, m["outbox_id"]) == "failed", what="dead letter"
+        )
+    dead = platform.messages.get(failing[0]["outbox_id"])
+    assert dead["reason"] == "retries_exhausted" and dead["attempts"] == 3
+    assert "HTTP 500 POST" in dead["provider_response"]
+    events = [h["status"] for h in dead["history"]]
+    assert events[0] == "queued" and events[-1] == "failed" and "retrying" in events
+    assert len(receiver.received("/fail/")) == 9, "3 attempts each, never more"
+
+
+def test_a_429_is_retried_no_sooner_than_its_retry_after(
+    open_platform, receiver, twilio, people_home
+):
+    _, ids = people_home
+    receiver.throttle_seconds = 1
+    platform = open_platform(_yaml(receiver, twilio))
+    platform.channels.start(["webhook", "sms"], poll_seconds=0.1)
+    throttled = platform.messages.send(channel="webhook", address="throttle", content=BODY)
+    wait_for(lambda: receiver.received("/throttle/"), what="the first attempt")
+    _sms_to_ann(platform, ids)
+    wait_for(lambda: _status(platform, throttled["outbox_id"]) == "sent", what="the retry")
+    first, second = receiver.received("/throttle/")
+    assert second.at - first.at >= 1.0, "Retry-After: 1 was honoured"
+    assert first.delivery == second.delivery == throttled["idempotency_key"]
+    history = platform.messages.get(throttled["outbox_id"])["history"]
+    assert [h["status"] for h in history] == ["queued", "retrying", "sent"]
+    assert "HTTP 429" in history[1]["error"]
+
+
+def test_a_gone_endpoint_is_suppressed_and_not_tried_again(open_platform, receiver, twilio):
+    platform = open_platform(_yaml(receiver, twilio))
+    platform.channels.start(["webhook"], poll_seconds=0.1)
+    gone = platform.messages.send(channel="webhook", address="gone", content=BODY)
+    wait_for(lambda: _status(platform, gone["outbox_id"]) == "failed", what="the rejection")
+    message = platform.messages.get(gone["outbox_id"])
+    assert message["reason"] == "gone" and message["attempts"] == 1
+    again = platform.messages.send(channel="webhook", address="gone", content=BODY)
+    assert (again["status"], again["reason"]) == ("dropped", "suppression")
+    assert len(receiver.received("/gone/")) == 1
+
+
+def test_someone_who_unsubscribes_while_their_message_waits_is_not_contacted(
+    open_platform, receiver, twilio, people_home
+):
+    _, ids = people_home
+    platform = open_platform(_yaml(receiver, twilio))
+    queued = platform.messages.send(channel="sms", profile_id=ids["ann"], content={"body": "Hi"})
+    assert queued["status"] == "queued"
+    with platform.opstore.session() as session:
+        set_consent(
+            session,
+            subject_type="phone",
+            subject_value="+8613800000001",
+            channel="sms",
+            status="unsubscribed",
+            source="sms_stop",
+            actor="test",
+            at=datetime.now(UTC),
+        )
+    platform.channels.start(["sms"], poll_seconds=0.1)
+    wait_for(lambda: _status(platform, queued["outbox_id"]) == "dropped", what="the drop")
+    message = platform.messages.get(queued["outbox_id"])
+    assert message["reason"] == "consent" and "unsubscribed on sms" in message["reason_detail"]
+    assert [h["status"] for h in message["history"]] == ["queued", "dropped"]
+    assert twilio.messages == []
