@@ -20,6 +20,7 @@ from omnichannel.api.routes import (
     inbox,
     jobs,
     profiles,
+    provider_hooks,
     segments,
     sources,
     tracking,
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(tracking.router)
     # The app's own user reads their inbox with the app's write key, as events are sent.
     app.include_router(inbox.router)
+    # Providers' callbacks prove themselves by their own signatures (provider_hooks.py).
+    app.include_router(provider_hooks.router)
     # Write keys are public (they ship in web pages); managing them, personal data, SQL
     # and jobs need an admin token until users and roles arrive (per route in warehouse).
     app.include_router(warehouse.router)
