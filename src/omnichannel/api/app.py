@@ -23,6 +23,7 @@ from omnichannel.api.routes import (
     provider_hooks,
     segments,
     sources,
+    templates,
     tracking,
     warehouse,
 )
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(profiles.router, dependencies=[AdminDep])
     app.include_router(jobs.router, dependencies=[AdminDep])
     app.include_router(segments.router, dependencies=[AdminDep])
+    app.include_router(templates.router, dependencies=[AdminDep])
     app.include_router(dead_letters.router, dependencies=[AdminDep])
     app.include_router(pages.router)
     install_openapi(app)

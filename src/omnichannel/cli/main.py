@@ -101,6 +101,11 @@ COMMANDS = [
         "Segments: who matches a condition document, kept current; preview, explain, export.",
     ),
     LazyCommand(
+        "templates",
+        "omnichannel.cli.templates:app",
+        "Message templates: versioned, checked when saved, previewed against real people.",
+    ),
+    LazyCommand(
         "jobs", "omnichannel.cli.jobs:app", "Background jobs: schedules, history, run one now."
     ),
     LazyCommand(

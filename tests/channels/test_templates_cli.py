@@ -1,0 +1,56 @@
+"""``omni templates`` as a user runs it (a real process, offline on the home)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.channels import h2_support
+from tests.cli.run import omni
+
+audience_home = h2_support.audience_home
+audience_copy = h2_support.audience_copy
+
+GOOD = """\
+channel: email
+description: first email
+content:
+  subject: "Welcome, {{ profile.first_name }}"
+  text: |
+    Hello {{ profile.first_name }} from {{ profile.city }}
+"""
+BROKEN = """\
+channel: email
+content:
+  subject: Hi
+  text: |
+    Hello
+    {{ profile.frist_name }}
+"""
+
+
+def test_save_list_preview_and_archive(audience_copy: Path, tmp_path: Path) -> None:
+    good, broken = tmp_path / "welcome.yaml", tmp_path / "broken.yaml"
+    good.write_text(GOOD, encoding="utf-8")
+    broken.write_text(BROKEN, encoding="utf-8")
+    saved = omni("templates", "save", "welcome", "--file", str(good), home=audience_copy)
+    assert "template welcome (email): saved as version 1" in saved.stdout
+    refused = omni(
+        "templates", "save", "welcome", "--file", str(broken), home=audience_copy, check=False
+    )
+    assert refused.returncode != 0
+    assert "content.text line 2: 'frist_name' is undefined" in refused.stderr + refused.stdout
+    assert "Traceback" not in refused.stderr
+    listed = json.loads(omni("templates", "list", "--json", home=audience_copy).stdout)
+    assert [(t["name"], t["current_version"]) for t in listed] == [("welcome", 1)]
+    shown = omni(
+        "templates",
+        "preview",
+        "welcome",
+        "--profile",
+        "email:john.smith@gmail.com",
+        home=audience_copy,
+    )
+    assert "Welcome, Zoë" in shown.stdout and "Hello Zoë from San Francisco" in shown.stdout
+    omni("templates", "archive", "welcome", home=audience_copy)
+    assert json.loads(omni("templates", "list", "--json", home=audience_copy).stdout) == []
