@@ -19,6 +19,7 @@ from omnichannel.api.routes import (
     health,
     inbox,
     jobs,
+    messages,
     profiles,
     provider_hooks,
     segments,
@@ -90,6 +91,9 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(profiles.router, dependencies=[AdminDep])
     app.include_router(jobs.router, dependencies=[AdminDep])
     app.include_router(segments.router, dependencies=[AdminDep])
+    app.include_router(messages.router, dependencies=[AdminDep])
+    app.include_router(messages.channels_router, dependencies=[AdminDep])
+    app.include_router(messages.suppressions_router, dependencies=[AdminDep])
     app.include_router(templates.router, dependencies=[AdminDep])
     app.include_router(dead_letters.router, dependencies=[AdminDep])
     app.include_router(pages.router)

@@ -45,6 +45,9 @@ class Services:
         # A server's analytic work runs below its requests (warehouse/access.py).
         self.platform = platform or Platform(settings, background_nice=BACKGROUND_NICE)
         self.metrics = Metrics()
+        from omnichannel.channels.metrics import ChannelCollector
+
+        self.metrics.registry.register(ChannelCollector(self.platform))  # read at each scrape
         self.started = time.monotonic()
         # The collector's log and loader; started with the server (see start).
         self.ingest: IngestRuntime | None = None
@@ -102,6 +105,9 @@ class Services:
             sys.setswitchinterval(SWITCH_INTERVAL)
             self.platform.jobs.start()
             self.platform.consumers.start()
+            from omnichannel.channels.metrics import run_channels
+
+            run_channels(self.platform)  # a worker per enabled channel
             self._background = True
 
     def _count_batch(self, step: DrainResult) -> None:

@@ -33,7 +33,7 @@ from omnichannel.channels import policy, registry
 from omnichannel.channels.deliveries import DeliveryEvent, DeliveryLog
 from omnichannel.channels.settings import ChannelsConfig
 from omnichannel.channels.suppressions import suppressed_among
-from omnichannel.errors import OmniError, ValidationError
+from omnichannel.errors import NotFoundError, OmniError, ValidationError
 from omnichannel.opstore.consent import PROFILE_SUBJECT
 from omnichannel.opstore.models import MessageKind, OutboxStatus, utcnow
 
@@ -222,11 +222,16 @@ class SendPath:
         return fresh
 
     def _people(self, wh: Any, pending: list[_Pending], results: list[SendResult]) -> None:
+        from omnichannel.profiles.lookup import ProfileNotFoundError
+
         for p in pending:
             r = p.request
             if r.identifier is not None:
                 try:
                     p.profile_id = self._platform.lookup.find(wh, r.identifier).profile_id
+                except ProfileNotFoundError as exc:
+                    _fail(results[p.index], NotFoundError(str(exc)), "identifier")
+                    continue
                 except OmniError as exc:
                     _fail(results[p.index], exc, "identifier")
                     continue

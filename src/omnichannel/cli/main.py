@@ -106,6 +106,16 @@ COMMANDS = [
         "Message templates: versioned, checked when saved, previewed against real people.",
     ),
     LazyCommand(
+        "messages",
+        "omnichannel.cli.messages:app",
+        "Messages: send through the one send path (consent, caps, quiet hours), test, track.",
+    ),
+    LazyCommand(
+        "channels",
+        "omnichannel.cli.channels:app",
+        "Channels: each one's health, channels.yaml checked, the suppression list.",
+    ),
+    LazyCommand(
         "jobs", "omnichannel.cli.jobs:app", "Background jobs: schedules, history, run one now."
     ),
     LazyCommand(

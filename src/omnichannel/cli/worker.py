@@ -48,6 +48,9 @@ def worker(ctx: typer.Context) -> None:
     with Platform(settings) as platform:
         platform.jobs.start()
         platform.consumers.start()
+        from omnichannel.channels.metrics import run_channels
+
+        run_channels(platform)  # each channel's queue, claimed beside other workers
         names = ", ".join(
             f"{row['name']} ({'on demand' if row['every_seconds'] is None else 'scheduled'})"
             for row in platform.jobs.describe()
