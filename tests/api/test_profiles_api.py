@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 from omnichannel.api import create_app
 from omnichannel.cli import app as cli_app
 from omnichannel.config import Settings
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo import DemoConfig
 from omnichannel.identity import resolve
 from omnichannel.profiles.build import build_profiles
 from omnichannel.warehouse import open_warehouse
 from tests.support.collector import bearer, make_admin_token
+from tests.support.demo import demo_warehouse
 
 
 class Demo:
@@ -44,11 +45,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     root = tmp_path_factory.mktemp("profiles_api")
     found = Demo(root / "home", root / "truth")
     found.settings.ensure_home()
+    # seed 7: at 300 people seed 11 trips a demo export without marketplace orders.
+    demo_warehouse(
+        tmp_path_factory, DemoConfig(seed=7, people=300, days=30), found.url, found.truth
+    )
     with open_warehouse(found.url) as wh:
-        # seed 7: at 300 people seed 11 trips a demo export without marketplace orders.
-        run_demo(
-            warehouse=wh, truth_dir=found.truth, config=DemoConfig(seed=7, people=300, days=30)
-        )
         resolve(wh, full=True)
         build_profiles(wh)
     return found

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.segments.audience import build_audience_home
 from tests.support.collector import bearer, make_admin_token, running_server
+from tests.support.homes import audience_home
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ ALL_BUYERS = {"event": {"name": "Order Completed", "count": {"at_least": 1}}}
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("segments_api") / "home"
-    profile_of = build_audience_home(home)
+    profile_of = audience_home(tmp_path_factory, home)
     token = make_admin_token(home)
     with (
         running_server(home, timeout=120) as server,

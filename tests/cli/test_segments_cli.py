@@ -25,8 +25,8 @@ import pytest
 
 from omnichannel.server_runtime import read_runtime
 from tests.cli.run import omni, omni_env
-from tests.segments.audience import build_audience_home
 from tests.support.collector import free_port
+from tests.support.homes import audience_home
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ READS = [
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("segments_cli")
     home = base / "home"
-    profile_of = build_audience_home(home)
+    profile_of = audience_home(tmp_path_factory, home)
     (base / "early.yaml").write_text(EARLY)
     (base / "bad.yaml").write_text(BAD)
     (base / "buyers.json").write_text(

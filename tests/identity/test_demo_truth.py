@@ -6,10 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo import DemoConfig
 from omnichannel.identity import load_rules, resolve
 from omnichannel.warehouse import Warehouse
+from tests.support.demo import demo_warehouse
 
 
 def _pairwise(wh: Warehouse, truth: dict[tuple[str, str], str]) -> tuple[float, float]:
@@ -27,13 +29,12 @@ def _pairwise(wh: Warehouse, truth: dict[tuple[str, str], str]) -> tuple[float, 
     return correct / predicted, correct / actual
 
 
-def test_rules_raise_precision_over_plain_components(warehouse_url: str, tmp_path: Path) -> None:
+def test_rules_raise_precision_over_plain_components(
+    warehouse_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    config = DemoConfig(seed=11, people=1_000, days=30)
+    demo_warehouse(tmp_path_factory, config, warehouse_url, tmp_path / "truth")
     with Warehouse.open(warehouse_url) as wh:
-        run_demo(
-            warehouse=wh,
-            truth_dir=tmp_path / "truth",
-            config=DemoConfig(seed=11, people=1_000, days=30),
-        )
         records = pq.read_table(tmp_path / "truth" / "records.parquet").to_pylist()
         truth = {(r["source"], r["record_id"]): r["person_id"] for r in records}
         rules = load_rules()

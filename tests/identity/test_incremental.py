@@ -9,10 +9,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo import DemoConfig
 from omnichannel.identity import resolve
 from omnichannel.warehouse import Warehouse
 from tests.identity.support import add_ids, partition, profile_of
+from tests.support.demo import fill_with_demo
 
 
 @pytest.fixture
@@ -81,10 +82,12 @@ def test_new_identifiers_extend_profiles_and_keep_their_ids(wh: Warehouse) -> No
     assert _outputs(wh) == incremental
 
 
-def test_incremental_equals_full_on_the_demo(wh: Warehouse, tmp_path: Path) -> None:
+def test_incremental_equals_full_on_the_demo(
+    wh: Warehouse, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """The demo's identifiers in two loads by time, resolved in turn: same as one rebuild."""
-    run_demo(
-        warehouse=wh, truth_dir=tmp_path / "truth", config=DemoConfig(seed=3, people=400, days=20)
+    fill_with_demo(
+        tmp_path_factory, DemoConfig(seed=3, people=400, days=20), wh, tmp_path / "truth"
     )
     everything = wh.table("identifiers").to_pyarrow()
     cut = pc.approximate_median(pc.cast(everything["observed_at"], pa.int64())).as_py()

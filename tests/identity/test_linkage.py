@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from omnichannel.demo import DemoConfig, run_demo
 from omnichannel.identity.linkage import LinkageResult, links_of, prepare_records, run_linkage
 from omnichannel.identity.linkage_config import load_config
 from omnichannel.identity.linkage_eval import (
@@ -28,6 +27,7 @@ from omnichannel.identity.linkage_eval import (
     score,
 )
 from omnichannel.warehouse import Warehouse, open_warehouse
+from tests.support.demo import LINKAGE_DEMO, demo_warehouse
 
 # A woman whose loyalty card has her surname mistyped (transposed letters), and two
 # people of one household: same common surname, address and postcode, different
@@ -43,8 +43,9 @@ HANDWRITTEN = [
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Warehouse, Path]]:
     root = tmp_path_factory.mktemp("linkage")
-    with open_warehouse(f"duckdb:///{root / 'omni.duckdb'}") as wh:
-        run_demo(warehouse=wh, truth_dir=root / "truth", config=DemoConfig(people=1_500, days=14))
+    url = f"duckdb:///{root / 'omni.duckdb'}"
+    demo_warehouse(tmp_path_factory, LINKAGE_DEMO, url, root / "truth")
+    with open_warehouse(url) as wh:
         wh.append(
             "customer_records",
             pa.table(

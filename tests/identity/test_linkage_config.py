@@ -28,6 +28,7 @@ from omnichannel.identity.linkage_config import (
     parse_config,
 )
 from omnichannel.warehouse import open_warehouse
+from tests.support.demo import LINKAGE_DEMO, demo_warehouse
 
 
 def _default() -> dict[str, Any]:
@@ -206,9 +207,15 @@ def test_a_source_can_leave_a_field_out_of_the_comparison(tmp_path: Path) -> Non
     assert rows["crm"]["address"] == "x"
 
 
-def test_cli_runs_linkage_and_explains_a_record(tmp_path: Path) -> None:
+def test_cli_runs_linkage_and_explains_a_record(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI_")}
     home = tmp_path / "home"
+    # test_linkage.py's demo home (generated once per run), not one of its own.
+    demo_warehouse(
+        tmp_path_factory, LINKAGE_DEMO, f"duckdb:///{home / 'omni.duckdb'}", tmp_path / "truth"
+    )
 
     def omni(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -219,7 +226,6 @@ def test_cli_runs_linkage_and_explains_a_record(tmp_path: Path) -> None:
             timeout=300,
         )
 
-    assert omni("demo", "--people", "1000", "--days", "14").returncode == 0
     run = omni("linkage", "run", "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo import DemoConfig
 from omnichannel.errors import ValidationError
 from omnichannel.identity import load_rules, resolve
 from omnichannel.identity.linkage import run_linkage
@@ -16,6 +16,7 @@ from omnichannel.identity.linkage_config import load_config
 from omnichannel.identity.rules import parse_rules
 from omnichannel.warehouse import Warehouse
 from tests.identity.support import add_ids, profile_of, together
+from tests.support.demo import demo_warehouse
 
 
 def _link(wh: Warehouse, a: tuple[str, str], b: tuple[str, str], p: float) -> None:
@@ -238,13 +239,14 @@ def test_a_rules_file_changes_only_the_linkage_keys_it_names(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_records_linked_by_splink_share_a_profile_after_resolve(tmp_path: Path) -> None:
-    with Warehouse.open(f"duckdb:///{tmp_path / 'omni.duckdb'}") as wh:
-        run_demo(
-            warehouse=wh,
-            truth_dir=tmp_path / "truth",
-            config=DemoConfig(seed=7, people=300, days=30),
-        )
+def test_records_linked_by_splink_share_a_profile_after_resolve(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    url = f"duckdb:///{tmp_path / 'omni.duckdb'}"
+    demo_warehouse(
+        tmp_path_factory, DemoConfig(seed=7, people=300, days=30), url, tmp_path / "truth"
+    )
+    with Warehouse.open(url) as wh:
         resolve(wh, full=True)
         before = {
             (r["source"], r["record_id"]): r["profile_id"]

@@ -9,10 +9,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo import DemoConfig
 from omnichannel.identity import resolve
 from omnichannel.profiles.build import build_profiles
 from omnichannel.warehouse import Warehouse
+from tests.support.demo import demo_warehouse
 
 
 def _person_of_profile(wh: Warehouse, truth: Path) -> dict[str, str]:
@@ -28,10 +29,12 @@ def _person_of_profile(wh: Warehouse, truth: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_demo_peak_hours_match_the_truth(warehouse_url: str, tmp_path: Path) -> None:
+def test_demo_peak_hours_match_the_truth(
+    warehouse_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     truth = tmp_path / "truth"
+    demo_warehouse(tmp_path_factory, DemoConfig(seed=11, people=600, days=45), warehouse_url, truth)
     with Warehouse.open(warehouse_url) as wh:
-        run_demo(warehouse=wh, truth_dir=truth, config=DemoConfig(seed=11, people=600, days=45))
         resolve(wh, full=True)
         report = build_profiles(wh)
         person_of = _person_of_profile(wh, truth)
