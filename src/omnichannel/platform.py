@@ -31,6 +31,7 @@ from omnichannel.config import Settings, get_settings
 from omnichannel.segments.service import SegmentsCapability  # light: imports on use
 
 if TYPE_CHECKING:
+    from omnichannel.channels.audiences import AudiencesCapability
     from omnichannel.channels.engagement import EngagementCapability
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
     from omnichannel.channels.templates import TemplatesCapability
@@ -141,10 +142,10 @@ class Platform:
         """Durable event consumers: the segment updater, the inbox's read receipts (journeys
         add theirs as they land)."""
         from omnichannel.channels.inbox import InboxReads
-        from omnichannel.consumers import Checkpoints, ConsumerRunner
+        from omnichannel.consumers import Checkpoints, Consumer, ConsumerRunner
         from omnichannel.segments.realtime import SegmentUpdater
 
-        consumers = [SegmentUpdater.of(self), InboxReads.of(self)]
+        consumers: list[Consumer] = [SegmentUpdater.of(self), InboxReads.of(self)]
         return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), consumers)
 
     def wake_consumers(self) -> None:
@@ -165,6 +166,13 @@ class Platform:
         from omnichannel.channels.engagement import EngagementCapability
 
         return EngagementCapability(self)
+
+    @cached_property
+    def audiences(self) -> AudiencesCapability:
+        """Ad audiences: a segment uploaded, hashed, to Meta or Google Ads."""
+        from omnichannel.channels.audiences import AudiencesCapability
+
+        return AudiencesCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

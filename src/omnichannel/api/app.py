@@ -13,6 +13,7 @@ from omnichannel import __version__
 from omnichannel.api.auth import AdminDep
 from omnichannel.api.errors import install_error_handlers, install_openapi
 from omnichannel.api.routes import (
+    audiences,
     collector,
     dead_letters,
     events,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(profiles.router, dependencies=[AdminDep])
     app.include_router(jobs.router, dependencies=[AdminDep])
     app.include_router(segments.router, dependencies=[AdminDep])
+    app.include_router(audiences.router, dependencies=[AdminDep])
     app.include_router(messages.router, dependencies=[AdminDep])
     app.include_router(messages.channels_router, dependencies=[AdminDep])
     app.include_router(messages.suppressions_router, dependencies=[AdminDep])

@@ -116,6 +116,11 @@ COMMANDS = [
         "Channels: each one's health, channels.yaml checked, the suppression list.",
     ),
     LazyCommand(
+        "audiences",
+        "omnichannel.cli.audiences:app",
+        "Ad audiences: a segment's members uploaded, hashed, to Meta or Google Ads.",
+    ),
+    LazyCommand(
         "jobs", "omnichannel.cli.jobs:app", "Background jobs: schedules, history, run one now."
     ),
     LazyCommand(
