@@ -65,6 +65,7 @@ RECORD_FIELDS = (
     "country",
 )
 _SHOWN_KEYS = 12
+_CHUNK = 500
 
 
 class TemplateError(ValidationError):
@@ -293,41 +294,78 @@ def _parsed(name: str, value: Any) -> Any:
 def profile_contexts(wh: Warehouse, profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Per profile: ``profile`` (its traits and record fields) and ``identifiers`` (by type).
 
-    Three queries for any number of people, so a segment's send renders from memory.
+    Three queries for a batch of people, so a segment's send renders from memory. On
+    DuckDB and PostgreSQL they are plain parameterised SQL: compiling three Ibis
+    expressions cost more than reading 500 people (about 0.4 s a batch on a loaded
+    machine against 20 ms); other engines run the same reads through Ibis.
     """
     ids = sorted(set(profile_ids))
     if not ids:
         return {}
-    p = wh.table("profiles")
     people: dict[str, dict[str, Any]] = {
-        pid: {"profile": {"profile_id": pid, **{f: None for f in RECORD_FIELDS}}, "identifiers": {}}
+        pid: {"profile": {"profile_id": pid, **dict.fromkeys(RECORD_FIELDS)}, "identifiers": {}}
         for pid in ids
     }
-    for row in p.filter(p.profile_id.isin(ids)).to_pyarrow().to_pylist():
-        traits = {name: _parsed(name, value) for name, value in row.items()}
-        people[row["profile_id"]]["profile"].update(traits)
-    pi = wh.table("profile_identifiers")
-    linked = pi.filter(pi.profile_id.isin(ids), pi.status == "linked")
-    for row in linked.select("profile_id", "id_type", "id_value").to_pyarrow().to_pylist():
-        by_type = people[row["profile_id"]]["identifiers"]
-        by_type.setdefault(row["id_type"], []).append(row["id_value"])
-    for pid, fields in _record_fields(wh, ids).items():
-        people[pid]["profile"].update(fields)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        traits, identifiers, records = _reads(wh, chunk)
+        for row in traits:
+            parsed = {name: _parsed(name, value) for name, value in row.items()}
+            people[row["profile_id"]]["profile"].update(parsed)
+        for row in identifiers:
+            by_type = people[row["profile_id"]]["identifiers"]
+            by_type.setdefault(row["id_type"], []).append(row["id_value"])
+        for pid, fields in _newest_fields(records).items():
+            people[pid]["profile"].update(fields)
     for person in people.values():
         for values in person["identifiers"].values():
             values.sort()
     return people
 
 
-def _record_fields(wh: Warehouse, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The newest non-empty value of each of ``RECORD_FIELDS`` over a person's records."""
+Rows = list[dict[str, Any]]
+
+
+def _reads(wh: Warehouse, ids: Sequence[str]) -> tuple[Rows, Rows, Rows]:
+    """(profiles rows, linked identifiers, customer record fields newest first) of ``ids``."""
+    if wh.engine in ("duckdb", "postgres"):
+        from omnichannel.profiles.timeline_sql import query
+
+        marks = ", ".join("?" for _ in ids)
+        fields = ", ".join(f"cr.{name}" for name in RECORD_FIELDS)
+        return (
+            query(wh, f"SELECT * FROM profiles WHERE profile_id IN ({marks})", ids),
+            query(
+                wh,
+                "SELECT profile_id, id_type, id_value FROM profile_identifiers "
+                f"WHERE status = 'linked' AND profile_id IN ({marks})",
+                ids,
+            ),
+            query(
+                wh,
+                f"SELECT rp.profile_id, cr.updated_at, {fields} FROM customer_records cr "
+                "JOIN record_profiles rp ON cr.source = rp.source AND cr.record_id = rp.record_id "
+                f"WHERE rp.profile_id IN ({marks}) ORDER BY rp.profile_id, cr.updated_at DESC",
+                ids,
+            ),
+        )
+    p = wh.table("profiles")
+    pi = wh.table("profile_identifiers")
+    linked = pi.filter(pi.profile_id.isin(list(ids)), pi.status == "linked")
     rp = wh.table("record_profiles")
-    cr = wh.table("customer_records")
     mine = rp.filter(rp.profile_id.isin(list(ids))).select("source", "record_id", "profile_id")
-    joined = cr.join(mine, ["source", "record_id"])
+    joined = wh.table("customer_records").join(mine, ["source", "record_id"])
     picked = joined.select("profile_id", "updated_at", *RECORD_FIELDS)
     ordered = picked.order_by([picked.profile_id, picked.updated_at.desc()])
-    rows = ordered.to_pyarrow().to_pylist()
+    return (
+        p.filter(p.profile_id.isin(list(ids))).to_pyarrow().to_pylist(),
+        linked.select("profile_id", "id_type", "id_value").to_pyarrow().to_pylist(),
+        ordered.to_pyarrow().to_pylist(),
+    )
+
+
+def _newest_fields(rows: Rows) -> dict[str, dict[str, Any]]:
+    """The first non-empty value of each of ``RECORD_FIELDS`` per person (rows newest first)."""
     found: dict[str, dict[str, Any]] = {}
     for row in rows:
         fields = found.setdefault(row["profile_id"], {})

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import builtins
 import re
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -119,13 +122,40 @@ def _stored(row: MessageTemplate, version: MessageTemplateVersion) -> StoredTemp
 
 
 class TemplateStore:
-    """``message_templates`` and their versions in the operational store."""
+    """``message_templates`` and their versions in the operational store.
 
-    def __init__(self, opstore: OpStore) -> None:
+    ``get`` answers from memory for ``cache_seconds``: a campaign renders one template for
+    thousands of people, and a database read per message cost more than the rendering.
+    A save or archive through this store is seen at once; one made by another process
+    within ``cache_seconds``.
+    """
+
+    def __init__(self, opstore: OpStore, *, cache_seconds: float = 1.0) -> None:
         self.opstore = opstore
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[str, int | None], tuple[float, StoredTemplate]] = {}
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def get(self, name: str, version: int | None = None) -> StoredTemplate:
         """The current version (or ``version``); NotFoundError naming what exists."""
+        key = (name, version)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        found = self._read(name, version)
+        with self._lock:
+            if len(self._cache) > 1000:
+                self._cache.clear()
+            self._cache[key] = (now, found)
+        return found
+
+    def _read(self, name: str, version: int | None) -> StoredTemplate:
         with self.opstore.session() as session:
             row = self._row(session, check_name(name))
             wanted = row.current_version if version is None else version
@@ -181,6 +211,7 @@ class TemplateStore:
         """
         name, kind = check_name(name), check_kind(kind)
         registry.known(channel)
+        self.forget()
         try:
             with self.opstore.session() as session:
                 row = session.scalars(
@@ -282,6 +313,7 @@ class TemplateStore:
 
     def archive(self, name: str, *, actor: str) -> StoredTemplate:
         """Hide a template from lists and refuse new sends of it; its versions stay."""
+        self.forget()
         with self.opstore.session() as session:
             row = self._row(session, check_name(name))
             if row.archived_at is None:
@@ -340,7 +372,7 @@ class TemplatesCapability:
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
 
-    @property
+    @cached_property
     def store(self) -> TemplateStore:
         return TemplateStore(self._platform.opstore)
 
