@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -14,11 +13,10 @@ from omnichannel.channels.adapter import Rejected, RetryLater, Sent
 from omnichannel.channels.push import PushAdapter, PushSettings
 from omnichannel.config import Settings
 from omnichannel.errors import ConfigError
-from omnichannel.installation import initialise
 from omnichannel.platform import Platform
 from tests.channels.providers import context, delivery, send_all
 from tests.channels.servers.fcm import PROJECT, FcmStandIn, service_account
-from tests.profiles.support import T0, add_identities
+from tests.profiles.support import T0
 
 
 @pytest.fixture
@@ -127,12 +125,10 @@ def test_settings_need_exactly_one_key_and_a_readable_one(tmp_path):
         partial.service_account()
 
 
-def test_a_profiles_push_token_is_the_one_its_latest_event_carried(tmp_path: Path):
-    settings_ = Settings(home=tmp_path / "home")
-    initialise(settings_)
-    with Platform(settings_) as platform:
+def test_a_profiles_push_token_is_the_one_its_latest_event_carried(people_home):
+    home, ids = people_home  # the channel tests' people (conftest.py), identity resolved
+    with Platform(Settings(home=home)) as platform:
         with platform.warehouse.writer() as wh:
-            add_identities(wh, ["ann", "bob", "cy"])
             rows = [
                 ("ann", T0, {"device": {"token": "ann-old"}}),
                 ("ann", T0 + timedelta(days=2), {"device": {"token": "ann-new"}}),
@@ -144,7 +140,7 @@ def test_a_profiles_push_token_is_the_one_its_latest_event_carried(tmp_path: Pat
                 "events",
                 pa.table(
                     {
-                        "message_id": [f"m{i}" for i in range(len(rows))],
+                        "message_id": [f"tok{i}" for i in range(len(rows))],
                         "type": ["track"] * len(rows),
                         "event": ["Application Opened"] * len(rows),
                         "user_id": [r[0] for r in rows],
@@ -155,10 +151,6 @@ def test_a_profiles_push_token_is_the_one_its_latest_event_carried(tmp_path: Pat
                     }
                 ),
             )
-        platform.identity.resolve()
         with platform.warehouse.reader() as wh:
-            pi = wh.table("profile_identifiers")
-            users = pi.filter(pi.id_type == "user_id").select("profile_id", "id_value")
-            ids = {r["id_value"]: r["profile_id"] for r in wh.query(users).to_pylist()}
             found = PushAdapter.lookup_addresses(wh, [ids["ann"], ids["bob"]])
     assert found == {ids["ann"]: "ann-new"}
