@@ -172,3 +172,28 @@ def test_omni_audiences_list_and_sync(home, ads):
     assert synced.exit_code == 0, synced.output
     assert "3 of 6 members uploaded" in synced.output
     assert "left out: 1 (ads consent denied)" in synced.output
+
+
+def test_the_api_lists_destinations_and_syncs_with_the_admin_token(home, ads):
+    import httpx
+
+    from omnichannel.api.app import create_app
+    from tests.channels.providers import serving
+    from tests.support.collector import bearer, make_admin_token
+
+    token = make_admin_token(home)
+    with serving(create_app(Settings(home=home))) as url:
+        assert httpx.get(f"{url}/api/audiences").status_code == 401
+        with httpx.Client(base_url=url, headers=bearer(token), timeout=60) as http:
+            listed = http.get("/api/audiences").json()
+            assert {d["name"]: d["platform"] for d in listed} == {
+                "google-buyers": "google",
+                "meta-buyers": "meta",
+            }
+            assert "access_token" not in json.dumps(listed)
+            synced = http.post("/api/audiences/google-buyers/sync", params={"segment": "buyers"})
+            assert synced.status_code == 200, synced.text
+            assert synced.json()["rows"] == 3 and synced.json()["left_out_total"] == 3
+            missing = http.post("/api/audiences/nowhere/sync", params={"segment": "buyers"})
+            assert missing.status_code == 404 and "nowhere" in missing.json()["detail"]["message"]
+    assert len(ads[1].members) == 3
