@@ -31,8 +31,11 @@ import asyncio
 import hashlib
 import logging
 import ssl
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any, ClassVar
 
@@ -53,6 +56,22 @@ from omnichannel.channels.render import UNSUBSCRIBE_PLACEHOLDER
 from omnichannel.opstore.models import MessageKind
 
 log = logging.getLogger(__name__)
+
+# UTF-8 bodies as quoted-printable: readable in a raw message, safe over 7-bit relays.
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
+
+
+def _text_part(subtype: str, body: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, _UTF8)
+    return part
+
+
+def _header(value: str) -> str:
+    """A header value as is when ASCII, else RFC 2047 encoded words."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
 
 # Permanent answers that say the mailbox itself is the problem (RFC 5321 4.2.3, 3463).
 RECIPIENT_CODES = frozenset({550, 551, 553})
@@ -223,8 +242,13 @@ class EmailAdapter:
         digest = hashlib.sha256(delivery.idempotency_key.encode("utf-8")).hexdigest()[:16]
         return f"<omni.{delivery.outbox_id}.{digest}@{self._domain}>"
 
-    def compose(self, delivery: Delivery) -> EmailMessage:
-        """The MIME message for ``delivery``, personalised with its own links."""
+    def compose(self, delivery: Delivery) -> Message:
+        """The MIME message for ``delivery``, personalised with its own links.
+
+        Built with the ``email.mime`` classes (``compat32``): ``EmailMessage`` parses every
+        header through the header registry and cost several milliseconds a message, more
+        than the SMTP conversation with a local relay.
+        """
         s = self.settings
         content: dict[str, Any] = dict(delivery.content)
         tracking = self.context.tracking
@@ -242,12 +266,18 @@ class EmailAdapter:
                 k: v.replace(UNSUBSCRIBE_PLACEHOLDER, "") if isinstance(v, str) else v
                 for k, v in content.items()
             }
-        message = EmailMessage(policy=SMTP_POLICY)
-        message["From"] = (
-            formataddr((s.from_name, s.from_address)) if s.from_name else s.from_address
+        text = _text_part("plain", str(content.get("text", "")))
+        message: Message = text
+        if content.get("html"):
+            message = MIMEMultipart("alternative")
+            message.attach(text)
+            message.attach(_text_part("html", str(content["html"])))
+        sender = (
+            formataddr((s.from_name, s.from_address), "utf-8") if s.from_name else s.from_address
         )
+        message["From"] = sender
         message["To"] = delivery.address
-        message["Subject"] = str(content.get("subject", ""))
+        message["Subject"] = _header(str(content.get("subject", "")))
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = self.message_id(delivery)
         if s.reply_to:
@@ -258,10 +288,7 @@ class EmailAdapter:
         # Lets a bounce or complaint name its message (DSNs and feedback reports quote it).
         message["X-Omni-Outbox-Id"] = str(delivery.outbox_id)
         if delivery.campaign:
-            message["X-Omni-Campaign"] = delivery.campaign
-        message.set_content(str(content.get("text", "")))
-        if content.get("html"):
-            message.add_alternative(str(content["html"]), subtype="html")
+            message["X-Omni-Campaign"] = _header(delivery.campaign)
         return message
 
     async def send(self, delivery: Delivery) -> SendOutcome:
