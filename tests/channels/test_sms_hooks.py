@@ -47,7 +47,13 @@ def world(people_home: tuple[Path, dict[str, str]]) -> Iterator[dict[str, Any]]:
         with serving(app) as url:
             platform = app.state.services.platform
             platform.channels.start(["sms"], poll_seconds=0.05)
-            yield {"url": url, "platform": platform, "twilio": twilio, "ids": ids}
+            yield {
+                "url": url,
+                "platform": platform,
+                "twilio": twilio,
+                "ids": ids,
+                "services": app.state.services,
+            }
 
 
 def post_signed(
@@ -146,3 +152,12 @@ def test_a_stop_reply_unsubscribes_the_person_and_no_sms_reaches_them_after(worl
     (event,) = wait_for(received, what="the Message Received event")
     assert event["user_id"] == "ann" and event["source"] == "sms"
     assert '"text": "STOP"' in event["properties"] or '"text":"STOP"' in event["properties"]
+
+
+def test_a_reply_that_cannot_be_stored_now_is_answered_503_so_twilio_sends_it_again(world):
+    services = world["services"]
+    services.ingest.log.close()  # the event log cannot be written (disk gone, shutting down)
+    reply = {"From": ANN_PHONE, "To": "+15005550006", "Body": "hello?", "MessageSid": "SMin2"}
+    answer = post_signed(world["url"], "/hooks/sms/twilio/inbound", reply)
+    assert answer.status_code == 503
+    assert "retry later" in answer.json()["detail"]["message"]

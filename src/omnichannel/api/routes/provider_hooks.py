@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from omnichannel.api.deps import ServicesDep
 from omnichannel.api.services import Services
 from omnichannel.channels.provider_events import Emit, ProviderEvents
+from omnichannel.errors import WarehouseError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["provider hooks"])
@@ -72,7 +73,11 @@ def provider_emitter(services: Services, origin: str) -> Emit | None:
         record = encode_record(
             source=source, origin=origin, events=parsed.rows, dead_letters=letters
         )
-        runtime.log.submit(record).result(timeout=30)
+        try:
+            runtime.log.submit(record).result(timeout=30)
+        except Exception as exc:
+            # 503: the provider sends the callback again, and the same messageIds dedupe it.
+            raise WarehouseError(f"the event log cannot be written now: {exc}") from exc
 
     return emit
 
