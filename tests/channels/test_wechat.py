@@ -155,3 +155,32 @@ def test_callbacks_are_parsed_and_signed_as_wechat_does():
         parse_callback(b'<!DOCTYPE x [<!ENTITY a "b">]><xml><A>&a;</A></xml>')
     with pytest.raises(ValidationError, match="callback"):
         parse_callback(b"<xml><A>")
+
+
+# Tencent's published sample for the safe mode (WXBizMsgCrypt's demo): token, key, app id,
+# timestamp, nonce, the Encrypt element and the msg_signature WeChat sent with it.
+SAMPLE_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+SAMPLE_APP = "wx2c2769f8efd9abc2"
+SAMPLE_ENCRYPT = (
+    "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6"
+    "F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T33"
+    "2jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCg"
+    "avjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6Oewp"
+    "usjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
+)
+
+
+def test_safe_mode_messages_decrypt_as_tencents_sample_says():
+    from omnichannel.channels.wechat import decrypt_message, message_signature
+
+    assert (
+        message_signature("spamtest", "1409735669", "1320562132", SAMPLE_ENCRYPT)
+        == "5d197aaffba7e9b25a30732f161a50dee96bd5fa"
+    )
+    inner = parse_callback(decrypt_message(SAMPLE_KEY, SAMPLE_APP, SAMPLE_ENCRYPT))
+    assert inner["FromUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+    assert inner["MsgType"] == "text" and inner["Content"] == "abcdteT"
+    with pytest.raises(ValidationError, match="a message for app id wxOTHER"):
+        decrypt_message(SAMPLE_KEY, "wxOTHER", SAMPLE_ENCRYPT)
+    with pytest.raises(ValidationError, match="Encrypt"):
+        decrypt_message(SAMPLE_KEY, SAMPLE_APP, "not base64!")

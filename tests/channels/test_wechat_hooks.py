@@ -15,9 +15,16 @@ from omnichannel.config import Settings
 from omnichannel.opstore.consent import get_consent
 from omnichannel.opstore.models import ConsentStatus, OutboxStatus
 from tests.channels.providers import serving, wait_for
-from tests.channels.servers.wechat import APP_ID, APP_SECRET, TEMPLATE, WechatStandIn
+from tests.channels.servers.wechat import (
+    APP_ID,
+    APP_SECRET,
+    TEMPLATE,
+    WechatStandIn,
+    encrypt_message,
+)
 
 TOKEN = "callback-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 CONTENT = {"template_id": TEMPLATE, "data": {"first": "Hello from {{ message.channel }}"}}
 
 
@@ -31,6 +38,7 @@ def world(people_home: tuple[Path, dict[str, str]]) -> Iterator[dict[str, Any]]:
             f"  app_id: {APP_ID}\n"
             f"  app_secret: {APP_SECRET}\n"
             f"  callback_token: {TOKEN}\n"
+            f"  encoding_aes_key: {AES_KEY}\n"
             "  timeout: 2\n"
             "  retry: {max_attempts: 3, base: 0.05, max: 0.2}\n"
         )
@@ -151,3 +159,42 @@ def test_an_unfollow_unsubscribes_so_no_template_message_reaches_them_and_texts_
         ("WeChat Unfollowed", "oCy"),
     ]
     assert "会员" in found[0]["properties"]
+
+
+def test_a_safe_mode_message_is_checked_decrypted_and_stored(world):
+    from omnichannel.channels.wechat import message_signature
+
+    platform, url = world["platform"], world["url"]
+    inner = (
+        "<xml><ToUserName><![CDATA[gh_shop]]></ToUserName><FromUserName><![CDATA[oEve]]>"
+        "</FromUserName><CreateTime>1700000002</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        "<Content><![CDATA[积分]]></Content><MsgId>9002</MsgId></xml>"
+    )
+    encrypted = encrypt_message(AES_KEY, APP_ID, inner)
+    outer = (
+        "<xml><ToUserName><![CDATA[gh_shop]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    )
+    query = signed(encrypt_type="aes")
+    query["msg_signature"] = message_signature(TOKEN, query["timestamp"], query["nonce"], encrypted)
+    tampered = {**query, "msg_signature": "0" * 40}
+    refused = push(url, outer, tampered)
+    assert refused.status_code == 403 and refused.json()["detail"]["field"] == "msg_signature"
+    other = encrypt_message(AES_KEY, "wxSOMEONEELSE", inner)
+    query_other = {
+        **query,
+        "msg_signature": message_signature(TOKEN, query["timestamp"], query["nonce"], other),
+    }
+    wrong_app = push(url, outer.replace(encrypted, other), query_other)
+    assert wrong_app.status_code == 400 and "app id" in wrong_app.json()["detail"]["message"]
+    assert push(url, outer, query).status_code == 200
+
+    def events() -> list[dict[str, Any]]:
+        with platform.warehouse.reader() as wh:
+            e = wh.table("events")
+            mine = e.filter(e.source == "wechat")
+            return wh.query(mine.select("event", "anonymous_id", "properties")).to_pylist()
+
+    (event,) = wait_for(events, what="the decrypted message's event")
+    assert event["event"] == "Message Received" and event["anonymous_id"] == "oEve"
+    assert "积分" in event["properties"]

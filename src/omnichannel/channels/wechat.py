@@ -29,6 +29,8 @@ person unfollowed: unsubscribed), and text messages (``Message Received`` events
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import time
@@ -79,6 +81,9 @@ class WechatSettings(ChannelSettings):
     app_secret: SecretStr
     # The token set on the account's "server configuration" page, which signs callbacks.
     callback_token: SecretStr | None = None
+    # The EncodingAESKey of that page (43 characters), for the safe and compatible modes,
+    # in which WeChat encrypts each pushed message.
+    encoding_aes_key: SecretStr | None = Field(default=None, min_length=43, max_length=43)
     # WeChat's limit: 2,000 template messages a second per account is far above most.
     rate_per_second: float = Field(default=100.0, gt=0)
 
@@ -261,3 +266,47 @@ def parse_callback(body: bytes) -> dict[str, str]:
     except ET.ParseError as exc:
         raise ValidationError("(body)", str(exc), "WeChat's <xml> callback message") from None
     return {child.tag: (child.text or "").strip() for child in root}
+
+
+def message_signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
+    """``msg_signature`` of an encrypted callback: SHA-1 of the four values sorted and joined."""
+    joined = "".join(sorted([token, timestamp, nonce, encrypted]))
+    return hashlib.sha1(joined.encode()).hexdigest()
+
+
+def decrypt_message(encoding_aes_key: str, app_id: str, encrypted: str) -> bytes:
+    """The XML inside an encrypted callback (safe mode).
+
+    WeChat's scheme: the AES-256 key is the base64 of ``EncodingAESKey + "="``; CBC with the
+    key's first 16 bytes as IV; PKCS#7 padding to 32 bytes; the plaintext is 16 random
+    bytes, the message length (4 bytes, big-endian), the message, and the app id, which
+    must be ours (a message for another account is refused).
+    """
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    try:
+        key = base64.b64decode(encoding_aes_key + "=")
+        data = base64.b64decode(encrypted, validate=True)
+    except (ValueError, binascii.Error):
+        raise ValidationError(
+            "Encrypt", encrypted[:20] + "...", "base64 of WeChat's AES message"
+        ) from None
+    if len(key) != 32 or not data or len(data) % 16:
+        raise ValidationError(
+            "Encrypt", f"{len(data)} bytes", "a whole number of AES blocks under a 43-character key"
+        )
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+    plain = decryptor.update(data) + decryptor.finalize()
+    pad = plain[-1]
+    if not 1 <= pad <= 32 or len(plain) < 20 + pad:
+        raise ValidationError(
+            "Encrypt", "(decrypted)", "a message encrypted with wechat.encoding_aes_key"
+        )
+    plain = plain[:-pad]
+    length = int.from_bytes(plain[16:20], "big")
+    message, sender = plain[20 : 20 + length], plain[20 + length :]
+    if sender.decode("utf-8", "replace") != app_id:
+        raise ValidationError(
+            "Encrypt", "(decrypted)", f"a message for app id {app_id} (wechat.app_id)"
+        )
+    return message

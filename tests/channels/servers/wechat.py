@@ -86,3 +86,20 @@ class WechatStandIn(StandIn):
                 self._seen_client_ids.add(client_id)
             self.messages.append(body)
         return _code(0, "ok", msgid=next(self._ids))
+
+
+def encrypt_message(
+    encoding_aes_key: str, app_id: str, xml: str, random16: bytes = b"r" * 16
+) -> str:
+    """What WeChat puts in ``<Encrypt>`` in safe mode (the inverse of the adapter's reading)."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = base64.b64decode(encoding_aes_key + "=")
+    message = xml.encode()
+    plain = random16 + len(message).to_bytes(4, "big") + message + app_id.encode()
+    pad = 32 - len(plain) % 32
+    plain += bytes([pad]) * pad
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()

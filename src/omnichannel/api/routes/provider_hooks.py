@@ -15,6 +15,7 @@ mean is ``channels/provider_events.py``'s.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -167,6 +168,32 @@ def _wechat_signed(request: Request, services: Services) -> Response | None:
     return None
 
 
+def _wechat_decrypted(request: Request, services: Services, body: bytes) -> bytes | Response:
+    """The inner XML of a safe-mode message, once its ``msg_signature`` holds."""
+    from omnichannel.channels.wechat import (
+        WechatSettings,
+        decrypt_message,
+        message_signature,
+        parse_callback,
+    )
+
+    settings = services.platform.messages.config.channel("wechat")
+    assert isinstance(settings, WechatSettings) and settings.callback_token is not None
+    if settings.encoding_aes_key is None:
+        return _forbidden("encrypt_type", "wechat.encoding_aes_key to be set to read aes messages")
+    encrypted = parse_callback(body).get("Encrypt", "")
+    q = request.query_params
+    expected = message_signature(
+        settings.callback_token.get_secret_value(),
+        q.get("timestamp", ""),
+        q.get("nonce", ""),
+        encrypted,
+    )
+    if not hmac.compare_digest(expected, q.get("msg_signature", "")):
+        return _forbidden("msg_signature", "sha1 of the sorted token, timestamp, nonce and Encrypt")
+    return decrypt_message(settings.encoding_aes_key.get_secret_value(), settings.app_id, encrypted)
+
+
 @router.get(
     "/hooks/wechat",
     summary="WeChat server verification: answers echostr when the signature is valid",
@@ -192,7 +219,13 @@ async def wechat_callback(request: Request, services: ServicesDep) -> Response:
     refused = _wechat_signed(request, services)
     if refused is not None:
         return refused
-    fields = parse_callback(await request.body())
+    body = await request.body()
+    if request.query_params.get("encrypt_type") == "aes":
+        opened = _wechat_decrypted(request, services, body)
+        if isinstance(opened, Response):
+            return opened
+        body = opened
+    fields = parse_callback(body)
     events = ProviderEvents(services.platform)
     emit = provider_emitter(services, "provider hook /hooks/wechat")
     result = await run_in_threadpool(events.wechat_callback, fields, emit)
