@@ -1,7 +1,7 @@
 """Shared by the email, template and tracking tests: one installation of real people.
 
-Built once per test session (identity resolved, profiles built: about 20 s on the shared
-machine), from the segment tests' audience: ann (Zoë Pérez Smith, john.smith@gmail.com,
+Built once per test run and copied (``tests/support/homes.py``: identity resolved,
+profiles built), the segment tests' audience: ann (Zoë Pérez Smith, john.smith@gmail.com,
 user id ann), bob, cy and dee (unsubscribed from email), eve (no email), fay.
 Tests name their own templates and messages, so they share it without seeing each other.
 """
@@ -24,14 +24,14 @@ from omnichannel.channels.settings import parse_channels_config
 from omnichannel.config import Settings
 from omnichannel.platform import Platform
 from tests.channels.servers.smtp import free_port
-from tests.segments.audience import build_audience_home
+from tests.support.homes import audience_home as copy_of_audience_home
 
 
 @pytest.fixture(scope="session")
 def audience_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """(home, user -> profile_id) of the audience installation."""
     home = tmp_path_factory.mktemp("h2") / "home"
-    return home, build_audience_home(home)
+    return home, copy_of_audience_home(tmp_path_factory, home)
 
 
 @pytest.fixture
