@@ -85,7 +85,7 @@ class SmsSettings(ChannelSettings):
     def _one_sender(self) -> SmsSettings:
         if not self.from_number and not self.messaging_service_sid:
             raise ValueError(
-                "a sender is needed: from_number (E.164 or an alphanumeric sender id) "
+                "a sender: from_number (E.164 or an alphanumeric sender id) "
                 "or messaging_service_sid"
             )
         return self
