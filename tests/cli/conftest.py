@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.run import omni
+# The commands run in this process: what they do is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 
 # CRM cells holding Rich markup and emoji codes: the CLI must print them as typed.
 MARKUP_VALUES = ("[/b]", "[red]r[/red]", "[bold]Cy", ":smile:")

@@ -1,4 +1,4 @@
-"""The ``omni`` command line as a user runs it: a real process, real files."""
+"""The ``omni`` command line as a user runs it, on real files (start-up: test_startup.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION
-from tests.cli.run import omni
+
+# The commands run in this process: what they do is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 
 
 def test_help_lists_the_commands() -> None:

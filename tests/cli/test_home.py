@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.run import omni
+# The commands run in this process: what they do is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 
 READ_COMMANDS = [
     ("status",),

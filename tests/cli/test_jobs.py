@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from omnichannel.cli import app
 from omnichannel.platform import Platform
-from tests.cli.run import omni
+
+# The commands run in this process: what they do is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 from tests.profiles.support import T0, add_events, add_identities
 
 runner = CliRunner()

@@ -7,7 +7,8 @@ import io
 import json
 from pathlib import Path
 
-from tests.cli.run import omni
+# The commands run in this process: what they do is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 
 
 def count(home: Path, table: str) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli.conftest import MARKUP_VALUES
-from tests.cli.run import omni
+
+# The commands run in this process: what they do is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 
 
 def test_dlq_list_prints_markup_in_values_literally(crm_home: Path) -> None:

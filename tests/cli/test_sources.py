@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.run import omni
+# The commands run in this process: what they do is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 
 
 def test_add_a_key_to_an_existing_source_then_list_and_revoke(tmp_path: Path) -> None:
