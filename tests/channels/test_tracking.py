@@ -41,6 +41,7 @@ def _yaml(smtp: SmtpServer) -> Any:
     def text(url: str) -> str:
         return (
             f"public_base_url: {url}\n"
+            "test_recipients: {email: [qa@shop.example]}\n"
             "email:\n"
             f"  host: {smtp.host}\n  port: {smtp.port}\n"
             "  from_address: news@shop.example\n"
@@ -203,3 +204,42 @@ def test_bounce_reports_suppress_addresses_and_refuse_only_what_is_unreadable(
     assert ("bounced", "hard_bounce") in [(h["status"], h["reason"]) for h in history]
     unknown = http.post("/hooks/email/bounces", json={"hello": 1}, headers=headers)
     assert unknown.status_code == 400 and unknown.json()["detail"]["field"] == "(body)"
+    # What could not be read is kept, with its reason, as the provider sent it.
+    letters = wait_for(
+        lambda: (
+            _letters(app, "bounce_report") if len(_letters(app, "bounce_report")) == 2 else None
+        ),
+        what="two dead letters",
+    )
+    by_field = {letter["field"]: letter for letter in letters}
+    assert json.loads(by_field["[1].email"]["payload"]) == events[1]
+    assert by_field["[1].email"]["reason"] == "an email address"
+    assert json.loads(by_field["(body)"]["payload"]) == {"hello": 1}
+
+
+def _letters(app: LiveApp, kind: str) -> list[dict[str, Any]]:
+    with app.platform.warehouse.reader() as wh:
+        t = wh.table("dead_letters")
+        rows = t.filter(t.kind == kind).select("field", "reason", "payload", "source")
+        return list(rows.to_pyarrow().to_pylist())
+
+
+def test_a_test_send_goes_to_an_allow_listed_address_only(
+    live: tuple[LiveApp, SmtpServer, httpx.Client],
+) -> None:
+    from omnichannel.errors import ValidationError
+
+    app, smtp, _ = live
+    sent = app.platform.messages.test(
+        channel="email",
+        address="qa@shop.example",
+        template="spring",
+        identifier="email:john.smith@gmail.com",
+    )
+    assert sent["status"] == "queued"
+    wait_for(lambda: smtp.messages, what="the test email")
+    [mail] = smtp.messages
+    assert mail.recipients == ["qa@shop.example"]
+    assert mail.message["Subject"] == "Spring sale, Zoë"  # rendered for ann, sent to QA
+    with pytest.raises(ValidationError, match="test recipients of email"):
+        app.platform.messages.test(channel="email", address="boss@shop.example", template="spring")

@@ -78,6 +78,8 @@ class Refusal:
     place: str
     value: str
     reason: str
+    # The report as the provider sent it (JSON), kept as a dead letter.
+    payload: str = ""
 
     def public(self) -> dict[str, str]:
         return {"field": self.place, "value": self.value, "reason": self.reason}
@@ -101,6 +103,10 @@ def outbox_id_of(message_id: object) -> int | None:
 def _shown(value: object) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _payload(value: object) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _address(value: object, place: str) -> str:
@@ -155,7 +161,9 @@ def _event_list(events: list[Any]) -> Parsed:
         try:
             report = _event(item, place)
         except ValidationError as exc:
-            parsed.refused.append(Refusal(exc.field, _shown(exc.value), exc.accepted))
+            parsed.refused.append(
+                Refusal(exc.field, _shown(exc.value), exc.accepted, _payload(item))
+            )
             continue
         if report is None:
             parsed.ignored += 1
@@ -222,7 +230,9 @@ def _ses(note: Mapping[str, Any]) -> Parsed:
                     f"{place}.emailAddress",
                 )
             except ValidationError as exc:
-                parsed.refused.append(Refusal(exc.field, _shown(exc.value), exc.accepted))
+                parsed.refused.append(
+                    Refusal(exc.field, _shown(exc.value), exc.accepted, _payload(who))
+                )
                 continue
             parsed.reports.append(
                 BounceReport(
@@ -250,7 +260,9 @@ def _ses(note: Mapping[str, Any]) -> Parsed:
                     f"{place}.emailAddress",
                 )
             except ValidationError as exc:
-                parsed.refused.append(Refusal(exc.field, _shown(exc.value), exc.accepted))
+                parsed.refused.append(
+                    Refusal(exc.field, _shown(exc.value), exc.accepted, _payload(who))
+                )
                 continue
             parsed.reports.append(
                 BounceReport(

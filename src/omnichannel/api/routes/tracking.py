@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from omnichannel.api.deps import ServicesDep
 from omnichannel.api.services import Services
-from omnichannel.channels.bounces import parse_reports
+from omnichannel.channels.bounces import Refusal, parse_reports
 from omnichannel.channels.engagement import SOURCE, Emit
 from omnichannel.channels.tracking import InvalidLinkError
 from omnichannel.errors import NotFoundError, OmniError, ValidationError
@@ -39,6 +39,7 @@ router = APIRouter(tags=["tracking"])
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 ONE_CLICK = "List-Unsubscribe=One-Click"
+BOUNCES_ORIGIN = "POST /hooks/email/bounces"
 
 
 def collector_emitter(services: Services, origin: str) -> Emit | None:
@@ -80,6 +81,34 @@ def collector_emitter(services: Services, origin: str) -> Emit | None:
         runtime.log.submit(record).result(timeout=30)
 
     return emit
+
+
+def keep_refused(services: Services, refused: Sequence[Refusal]) -> None:
+    """Unreadable reports as dead letters (kind ``bounce_report``), through the collector's
+    durable log: a provider's report is never just dropped."""
+    from omnichannel.ingest.deadletter import DeadLetter
+    from omnichannel.ingest.loader import encode_record
+
+    runtime = services.ingest
+    if runtime is None:
+        return
+    received_at = datetime.now(UTC).replace(tzinfo=None)
+    letters = [
+        DeadLetter(
+            source=SOURCE,
+            kind="bounce_report",
+            origin=BOUNCES_ORIGIN,
+            payload=r.payload,
+            field=r.place,
+            value=r.value,
+            reason=r.reason,
+            received_at=received_at,
+            dead_letter_id=uuid.uuid4().hex,
+        )
+        for r in refused
+    ]
+    record = encode_record(source=SOURCE, origin=BOUNCES_ORIGIN, events=[], dead_letters=letters)
+    runtime.log.submit(record).result(timeout=30)
 
 
 def _context(request: Request) -> dict[str, Any]:
@@ -279,17 +308,25 @@ async def email_bounces(request: Request, services: ServicesDep) -> Any:
         raise ValidationError(
             "(body)", raw[:200].decode("utf-8", "replace"), "a JSON document"
         ) from None
-    parsed = parse_reports(body)
+    try:
+        parsed = parse_reports(body)
+    except ValidationError as exc:
+        whole = raw.decode("utf-8", "replace")
+        await run_in_threadpool(
+            keep_refused, services, [Refusal(exc.field, str(exc.value)[:200], exc.accepted, whole)]
+        )
+        raise
     source = request.query_params.get("provider") or "email provider"
     counts = await run_in_threadpool(
         services.platform.engagement.reports, parsed.reports, source=source
     )
     if parsed.refused:
         log.warning(
-            "bounce webhook: %d reports refused, first %s",
+            "bounce webhook: %d reports refused (kept in dead letters), first %s",
             len(parsed.refused),
             parsed.refused[0].public(),
         )
+        await run_in_threadpool(keep_refused, services, parsed.refused)
     return {
         **counts,
         "ignored": parsed.ignored,
