@@ -25,6 +25,7 @@ from tests.channels import h2_support
 from tests.channels.conftest import wait_for
 from tests.channels.h2_support import LiveApp, serve_app
 from tests.channels.servers.smtp import SmtpServer, smtp_server
+from tests.profiles.support import T0
 
 audience_home = h2_support.audience_home
 audience_copy = h2_support.audience_copy
@@ -243,3 +244,44 @@ def test_a_test_send_goes_to_an_allow_listed_address_only(
     assert mail.message["Subject"] == "Spring sale, Zoë"  # rendered for ann, sent to QA
     with pytest.raises(ValidationError, match="test recipients of email"):
         app.platform.messages.test(channel="email", address="boss@shop.example", template="spring")
+
+
+def test_an_open_by_someone_known_only_by_email_is_attributed_to_their_profile(
+    live: tuple[LiveApp, SmtpServer, httpx.Client],
+) -> None:
+    import pyarrow as pa
+
+    from omnichannel.channels.engagement import anonymous_id_for
+
+    app, smtp, http = live
+    platform = app.platform
+    # lin is a CRM contact with an email and nothing else: no user id, no device.
+    with platform.warehouse.writer() as wh:
+        wh.append(
+            "identifiers",
+            pa.table(
+                {
+                    "source": ["crm"],
+                    "record_id": ["c-lin"],
+                    "id_type": ["email"],
+                    "id_value": ["lin@mail.cn"],
+                    "observed_at": [T0],
+                }
+            ),
+        )
+    platform.identity.resolve()
+    sent = _send(app, "email:lin@mail.cn", "spring:lin")
+    wait_for(lambda: smtp.messages, what="lin's email")
+    pixel = re.search(r'<img src="([^"]+)"', smtp.messages[0].part("html"))
+    assert pixel and http.get(pixel.group(1)).status_code == 200
+    anonymous = anonymous_id_for("lin@mail.cn")
+    [opened] = wait_for(lambda: _events(app, "Email Opened"), what="lin's open")
+    assert (opened["user_id"], opened["anonymous_id"]) == (None, anonymous)
+    # The identify call beside it ties that anonymous id to her address: after the next
+    # resolve, the open is one of her profile's identifiers' events.
+    platform.identity.resolve()
+    with platform.warehouse.reader() as wh:
+        pi = wh.table("profile_identifiers")
+        mine = pi.filter(pi.id_type == "anonymous_id", pi.id_value == anonymous)
+        holders = mine.select("profile_id").to_pyarrow().to_pylist()
+    assert [h["profile_id"] for h in holders] == [sent["profile_id"]]
