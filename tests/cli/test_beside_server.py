@@ -25,7 +25,10 @@ from omnichannel.config import Settings
 from omnichannel.installation import initialise
 from omnichannel.platform import Platform
 from omnichannel.server_runtime import read_runtime, runtime_path
-from tests.cli.run import omni, omni_env
+
+# The CLI runs in this process (the server in its own): what a command does is under test.
+from tests.cli.run import omni_env
+from tests.cli.run import omni_in_process as omni
 from tests.profiles.support import T0, add_events, add_identities
 from tests.support.collector import free_port
 

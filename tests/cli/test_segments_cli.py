@@ -24,7 +24,10 @@ import httpx
 import pytest
 
 from omnichannel.server_runtime import read_runtime
-from tests.cli.run import omni, omni_env
+
+# The CLI runs in this process (the server in its own): what a command does is under test.
+from tests.cli.run import omni_env
+from tests.cli.run import omni_in_process as omni
 from tests.support.collector import free_port
 from tests.support.homes import audience_home
 

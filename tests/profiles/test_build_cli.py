@@ -11,7 +11,9 @@ from omnichannel.cli import app
 from omnichannel.opstore import open_opstore
 from omnichannel.opstore.consent import set_consent
 from omnichannel.warehouse import Warehouse
-from tests.cli.run import omni
+
+# The commands run in this process: what they do is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 from tests.profiles.support import add_identities, add_orders
 
 runner = CliRunner()
