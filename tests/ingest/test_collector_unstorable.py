@@ -246,3 +246,42 @@ def test_replaying_a_nan_letter_refuses_it_again(tmp_path: Path, warehouse_url: 
     reasons = sorted(reason for _, reason in outcomes)
     assert len(reasons) == 4 and all("finite number" in r for r in reasons), reasons
     assert events == ["NaN Viewed"]  # NaN was not stored as null by the replay
+
+
+# NUL (\u0000) is valid JSON that PostgreSQL's text cannot hold: refused on every engine,
+# in values and keys alike, by the collector and the events file with the same words.
+NUL_EVENT = '{"type":"track","userId":"u1","event":"N\\u0000ul","messageId":"nul-1"}'
+NUL_PROPERTY = '{"type":"track","userId":"u1","event":"E","properties":{"note":["a","b\\u0000"]}}'
+NUL_KEY = '{"type":"identify","userId":"u1","traits":{"na\\u0000me":"Li"}}'
+NUL_ID = '{"type":"track","userId":"u\\u0000","event":"E"}'
+NUL_LINES = [GOOD_1, NUL_EVENT, NUL_PROPERTY, NUL_KEY, NUL_ID]
+NUL_EXPECTED = {
+    1: ("event", '"N\\u0000ul"'),
+    2: ("properties.note[1]", '"b\\u0000"'),
+    3: ("traits.na\\u0000me", '"na\\u0000me"'),
+    4: ("userId", '"u\\u0000"'),
+}
+
+
+def test_a_nul_character_is_refused_alike_by_the_collector_and_the_file(
+    client: TestClient, key: str, tmp_path: Path
+) -> None:
+    response = client.post("/v1/batch", auth=(key, ""), content=_batch(*NUL_LINES))
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["accepted"] == 1
+    by_collector = {e["index"]: (e["field"], e["value"], e["reason"]) for e in body["errors"]}
+    assert {i: e[:2] for i, e in by_collector.items()} == NUL_EXPECTED
+    assert all("without the NUL character" in reason for _, _, reason in by_collector.values())
+    assert [r["message_id"] for r in rows(client, "events")] == ["good-1"]
+    kept = {d["payload"] for d in rows(client, "dead_letters")}
+    assert {json.dumps(json.loads(p)) for p in kept} == {
+        json.dumps(json.loads(line)) for line in NUL_LINES[1:]
+    }
+    result, events, letters = _load_file(tmp_path, NUL_LINES)
+    assert (result.events_stored, result.rejected, events) == (1, 4, ["Kept"])
+    by_file = {
+        int(d["origin"].rsplit(" line ", 1)[1]) - 1: (d["field"], d["value"], d["reason"])
+        for d in letters
+    }
+    assert by_file == by_collector

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from omnichannel.errors import ValidationError, WarehouseError
+from omnichannel.errors import ValidationError
 from omnichannel.ingest.events_file import load_events_file
 from omnichannel.ingest.segment import Limits, parse_calls
 from omnichannel.warehouse import Warehouse
@@ -167,20 +167,15 @@ def test_a_line_with_a_nul_byte_is_a_dead_letter_kept_byte_for_byte(
     assert "\x00" not in letter["value"] and "\\u0000" in letter["value"]
 
 
-def test_a_call_with_a_nul_character_in_a_text_field_is_stored(
-    wh: Warehouse, tmp_path: Path, request: pytest.FixtureRequest
+def test_a_call_with_a_nul_character_in_a_text_field_is_refused_on_every_engine(
+    wh: Warehouse, tmp_path: Path
 ) -> None:
-    if wh.engine == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=WarehouseError,
-                reason="PostgreSQL text cannot hold NUL: a call whose event name (valid JSON, "
-                "\\u0000) holds one is accepted, and its block then fails to store",
-            )
-        )
     call = {"type": "track", "userId": "u1", "event": "N\u0000ul", "messageId": "n1"}
-    path = write(tmp_path / "nul.jsonl", [json.dumps(call).encode()])
+    good = {"type": "track", "userId": "u1", "event": "Kept", "messageId": "n2"}
+    path = write(tmp_path / "nul.jsonl", [json.dumps(call).encode(), json.dumps(good).encode()])
     result = load_events_file(wh, path, source="archive", received_at=NOW)
-    assert (result.events_stored, result.rejected) == (1, 0)
-    assert rows(wh, "events")[0]["event"] == "N\u0000ul"
+    assert (result.events_stored, result.rejected) == (1, 1)
+    assert [r["event"] for r in rows(wh, "events")] == ["Kept"]
+    [letter] = rows(wh, "dead_letters")
+    assert (letter["field"], letter["value"]) == ("event", '"N\\u0000ul"')
+    assert "without the NUL character" in letter["reason"]

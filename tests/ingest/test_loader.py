@@ -7,13 +7,14 @@ one statement in either engine (``Warehouse.append_new``).
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from omnichannel.errors import WarehouseError
+from omnichannel.ingest import loader
 from omnichannel.ingest.deadletter import DeadLetter
 from omnichannel.ingest.loader import drain, encode_record, load_once
 from omnichannel.ingest.log import EventLog
@@ -180,19 +181,47 @@ def test_a_retried_call_is_dropped_inside_the_dedupe_window_and_stored_after_it(
     ]
 
 
-def test_a_call_with_a_nul_character_is_stored_and_the_loader_moves_on(
-    tmp_path: Path, wh: Warehouse, request: pytest.FixtureRequest
+def test_an_event_with_a_nul_character_in_the_log_is_a_dead_letter_and_the_loader_moves_on(
+    tmp_path: Path, wh: Warehouse
 ) -> None:
-    if wh.engine == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=WarehouseError,
-                reason="PostgreSQL text cannot hold NUL: the collector accepts a messageId "
-                "with \\u0000, and every drain of that batch then fails (the loader stalls)",
-            )
-        )
+    # The collector refuses NUL now; a record logged before it did may still hold one,
+    # and PostgreSQL would refuse its whole batch. Every engine keeps the same: the
+    # event as a dead letter naming the column, the events beside it stored.
+    calls = [{"type": "track", "userId": "u", "event": "E", "messageId": m} for m in "ab"]
+    parsed = parse_calls(
+        {"batch": calls}, source="web", received_at=NOW, limits=Limits(), path_type=None
+    )
+    [first, second] = parsed.rows
+    first["message_id"] = "N\u0000ul"
+    logged = encode_record(source="web", origin="test", events=[first, second], dead_letters=[])
     with EventLog.open(tmp_path / "log") as log:
-        log.append(record("N\u0000ul", "after"))  # two messageIds, one with a NUL
+        log.append(logged)
         result = drain(log, wh)
-    assert (result.events_stored, result.checkpoint) == (2, log.end)
+        assert (result.events_stored, result.dead_letters, result.checkpoint) == (1, 1, log.end)
+        log.append(logged)  # the same record again (a replay): nothing new
+        assert drain(log, wh).public()["dead_letters"] == 0
+    assert message_ids(wh) == ["b"]
+    [letter] = wh.con.sql("SELECT * FROM dead_letters").to_pyarrow().to_pylist()
+    assert (letter["field"], letter["value"]) == ("message_id", '"N\\u0000ul"')
+    assert "NUL character" in letter["reason"] and letter["reason_code"] == "nul_character"
+    assert json.loads(letter["payload"])["message_id"] == "N\u0000ul"
+
+
+def test_a_batch_converted_in_chunks_stores_every_event_as_one_conversion_does(
+    tmp_path: Path, wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loader converts log rows to Arrow a chunk at a time (so request threads get the
+    # GIL between chunks); five events in chunks of two store what one conversion would.
+    monkeypatch.setattr(loader, "ARROW_CHUNK_ROWS", 2)
+    with EventLog.open(tmp_path / "log") as log:
+        log.append(record("a", "b", "c"))
+        log.append(record("d", "e", refused=1))
+        result = drain(log, wh)
+    assert (result.events_stored, result.dead_letters) == (5, 1)
+    stored = wh.con.sql(
+        "SELECT message_id, load_seq, user_id, event FROM events ORDER BY load_seq"
+    ).to_pyarrow()
+    assert stored.to_pylist() == [
+        {"message_id": m, "load_seq": i, "user_id": "u", "event": "E"}
+        for i, m in enumerate("abcde", start=1)
+    ]

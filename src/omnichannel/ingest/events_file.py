@@ -116,6 +116,7 @@ def _suspects(limits: Limits) -> str:
     return (
         rf"(?:^(?:[^{{\[]*[{{\[]){{{limits.max_depth + 1}}})"  # more brackets than levels
         r"|\\u[dD][89a-fA-F]"  # a \uD800-\uDFFF escape: maybe a lone surrogate
+        r"|\\u0000"  # a NUL escape (refused on every engine: see storable.py)
         r"|[0-9]{300}"  # a long run of digits: maybe a giant integer, or an infinity
         # A number ending in a 3-digit exponent: maybe beyond a double (1e999). The
         # delimiter after it keeps hex ids such as "9e123f" out.

@@ -13,6 +13,7 @@ Example (what ``omni events drain`` and the tests do; the server runs ``Loader``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -29,6 +30,7 @@ import pyarrow as pa
 from omnichannel.ingest.deadletter import DeadLetter, encode_payload
 from omnichannel.ingest.log import EventLog, LogEntry
 from omnichannel.ingest.segment import TIMESTAMP_COLUMNS, micros
+from omnichannel.ingest.storable import NUL_ACCEPTED
 from omnichannel.ingest.stream import EventStream
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import DEAD_LETTERS, EVENTS
@@ -108,13 +110,28 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Log rows (timestamps in epoch microseconds) as Arrow with the table's types."""
+# Rows converted to Arrow per call: ``from_pylist`` holds the GIL for the whole call
+# (about 130 ms for a large batch), so request threads wait that long for it; between
+# chunks they get it back within a switch interval (benchmarks/loader_gil.py).
+ARROW_CHUNK_ROWS = 1000
+
+
+def _rows_table(
+    rows: list[dict[str, Any]], schema: pa.Schema, chunk: int | None = None
+) -> pa.Table:
+    """Log rows (timestamps in epoch microseconds) as Arrow with the table's types,
+    converted ``chunk`` rows at a time (default ``ARROW_CHUNK_ROWS``)."""
     encoded = pa.schema(
         [pa.field(f.name, pa.int64()) if f.name in TIMESTAMP_COLUMNS else f for f in schema]
     )
-    table = pa.Table.from_pylist(rows, schema=encoded)
-    return table.cast(schema)
+    chunk = chunk or ARROW_CHUNK_ROWS
+    if len(rows) <= chunk:
+        return pa.Table.from_pylist(rows, schema=encoded).cast(schema)
+    parts = [
+        pa.Table.from_pylist(rows[i : i + chunk], schema=encoded).cast(schema)
+        for i in range(0, len(rows), chunk)
+    ]
+    return pa.concat_tables(parts)
 
 
 def first_of_each(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -156,6 +173,44 @@ def _decode(entries: list[LogEntry]) -> tuple[list[dict[str, Any]], list[dict[st
     return events, letters
 
 
+def _without_nul(
+    entries: list[LogEntry], events: list[dict[str, Any]], letters: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Events holding a NUL character become dead letters; the others are returned.
+
+    The collector refuses NUL (see ``storable.py``), so only records logged before it
+    did can hold one; PostgreSQL would refuse the whole batch, and the loader would retry
+    it without end. orjson writes NUL as ``\\u0000``, so records without that text skip
+    the check.
+    """
+    if not any(b"\\u0000" in entry.payload for entry in entries):
+        return events
+    kept = []
+    for row in events:
+        column = next((k for k, v in row.items() if isinstance(v, str) and "\x00" in v), None)
+        if column is None:
+            kept.append(row)
+            continue
+        value = json.dumps(row[column])
+        # The same id when a crash replays the batch, so the letter is stored once.
+        digest = hashlib.sha256(repr(row.get("message_id")).encode()).hexdigest()[:24]
+        letter = DeadLetter(
+            source=str(row.get("source") or "unknown"),
+            kind="event",
+            origin="event log (logged before the collector refused NUL)",
+            payload=orjson.dumps(row).decode("utf-8"),  # NUL written as \\u0000
+            field=column,
+            value=value if len(value) <= 80 else value[:77] + "...",
+            reason=f"expected text {NUL_ACCEPTED}",
+            reason_code="nul_character",
+            dead_letter_id=f"nul-{digest}",
+        )
+        stored = letter.row()
+        stored["received_at"] = row.get("received_at") or micros(letter.received_at)
+        letters.append(stored)
+    return kept
+
+
 def load_once(
     log_: EventLog,
     wh: Warehouse,
@@ -171,6 +226,7 @@ def load_once(
     if not entries:
         return result
     events, letters = _decode(entries)
+    events = _without_nul(entries, events, letters)
     unique = first_of_each(events, "message_id")
     table = _rows_table(unique, EVENTS.schema.to_pyarrow())
     table = table.set_column(

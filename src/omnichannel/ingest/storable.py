@@ -1,5 +1,5 @@
-"""JSON every later step can store: bounded nesting, no lone surrogates, no giant integers,
-no NaN or Infinity.
+"""JSON every later step can store: bounded nesting, no lone surrogates, no NUL, no giant
+integers, no NaN or Infinity.
 
 JSON lets a sender write things our storage cannot hold or read back: ``"S\\ud800"`` (half
 of a UTF-16 pair, which is not Unicode text and cannot be written as UTF-8), documents
@@ -8,10 +8,13 @@ thousand levels) and integers of thousands of digits (Python refuses to read mor
 4,300). Python's parser also reads ``NaN``, ``Infinity``, ``-Infinity`` and numbers too big
 for a double (``1e999``), none of which is JSON (RFC 8259) nor a measurement; orjson would
 silently write them as ``null`` and DuckDB would keep the bare word, so the two ways in
-would store different things. A call carrying any of them is refused on its own, with the
-field, so one bad call in a batch never costs the good ones beside it; the collector and
-the events-file loader both ask ``check_call`` and so refuse the same calls with the same
-words.
+would store different things. The NUL character (``"\\u0000"``) is valid JSON, but
+PostgreSQL's text cannot hold it (nor its JSON functions read it back), while DuckDB
+keeps it; engines must not disagree on what is stored, and nothing legitimate sends NUL,
+so it is refused on every engine, in keys and values alike. A call carrying any of them
+is refused on its own, with the field, so one bad call in a batch never costs the good
+ones beside it; the collector and the events-file loader both ask ``check_call`` and so
+refuse the same calls with the same words.
 
 Example::
 
@@ -183,14 +186,15 @@ def check_call(call: Any, *, max_depth: int = MAX_DEPTH, cut: Cut | None = None)
     """The call as compact UTF-8 JSON, or ``Unstorable`` naming what cannot be stored.
 
     The usual call costs one ``orjson.dumps``: orjson itself refuses lone surrogates,
-    and a text with at most ``max_depth`` brackets cannot nest deeper than that.
+    a text with at most ``max_depth`` brackets cannot nest deeper than that, and a NUL
+    (or a cut placeholder, which starts with one) is written as ``\\u0000``.
     """
     try:
         text = orjson.dumps(call, option=_ORJSON_OPTIONS)
     except TypeError:
         text = None
     shallow = text is not None and text.count(b"{") + text.count(b"[") <= max_depth
-    if shallow and text is not None and b"\\u0000omni-too-deep:" not in text:
+    if shallow and text is not None and b"\\u0000" not in text:
         return text
     _walk(call, max_depth, cut or Cut())
     # Nothing unstorable: what orjson would not write is an integer over 64 bits.
@@ -228,7 +232,7 @@ def _escaped(text: str, limit: int = 80) -> str:
 
 def _key(key: object) -> str:
     text = str(key)
-    return text if _encodes(text) else _escaped(text)[1:-1]
+    return text if _encodes(text) and "\x00" not in text else _escaped(text)[1:-1]
 
 
 def _encodes(text: str) -> bool:
@@ -240,8 +244,8 @@ def _encodes(text: str) -> bool:
 
 
 def _walk(call: Any, max_depth: int, cut: Cut) -> None:
-    """Refuse the first unstorable thing: a too deep value, a lone surrogate, a giant
-    integer, NaN or Infinity."""
+    """Refuse the first unstorable thing: a too deep value, a lone surrogate, a NUL, a
+    giant integer, NaN or Infinity."""
     # (value, path, level of the container holding it); iterative, so depth costs no stack.
     stack: list[tuple[Any, str, int]] = [(call, "", 0)]
     while stack:
@@ -273,14 +277,24 @@ def _walk(call: Any, max_depth: int, cut: Cut) -> None:
             )
 
 
+NUL_ACCEPTED = (
+    "without the NUL character (\\u0000): PostgreSQL cannot store it in text, so no "
+    "engine keeps it; remove it, or send binary data base64-encoded"
+)
+
+
 def _text(path: str, value: Any, *, what: str) -> None:
-    if isinstance(value, str) and not _encodes(value):
+    if not isinstance(value, str):
+        return
+    if not _encodes(value):
         raise Unstorable(
             path or "(call)",
             _escaped(value),
             f"{what} that is valid Unicode: a lone UTF-16 surrogate (\\ud800-\\udfff not "
             "in a high-low pair) cannot be stored; the sender's string encoding is broken",
         )
+    if "\x00" in value:
+        raise Unstorable(path or "(call)", _escaped(value), f"{what} {NUL_ACCEPTED}")
 
 
 def _too_deep(path: str, levels: int, max_depth: int) -> None:

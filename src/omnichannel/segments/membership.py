@@ -341,21 +341,6 @@ class _DuckDBRows:
         finally:
             self.con.unregister(staged)
 
-    def append_events(self, rows: pa.Table, since: datetime) -> int:
-        """The loader's statement: numbered after the stored events, new ids only."""
-        staged = self._staged(rows)
-        try:
-            row = self.con.execute(
-                "INSERT INTO events BY NAME SELECT * REPLACE ("
-                "coalesce((SELECT max(load_seq) FROM events), 0) + row_number() OVER () "
-                f'AS load_seq) FROM "{staged}" AS c WHERE NOT EXISTS (SELECT 1 FROM events '
-                "AS t WHERE t.message_id = c.message_id AND t.loaded_at >= $since)",
-                {"since": since},
-            ).fetchone()
-        finally:
-            self.con.unregister(staged)
-        return int(row[0]) if row else 0
-
     def count_open(self, segment: str) -> int:
         row = self.con.execute(
             f'SELECT count(*) FROM "{MEMBERSHIPS}" WHERE segment = $segment AND exited_at IS NULL',
@@ -411,27 +396,12 @@ def _event_rows(
 
 
 def _publish(wh: Warehouse, segment: str, version: int, entered: pa.Table, exited: pa.Table) -> int:
-    """Store the change events as the loader stores events: the next ``load_seq``
-    numbers, and nothing whose ``message_id`` was stored in the last ``REPUBLISH_WINDOW``."""
+    """Store the change events the way the loader stores events (``Warehouse.append_new``:
+    the next ``load_seq`` numbers under the numbering lock, held until this transaction
+    commits), skipping any ``message_id`` stored in the last ``REPUBLISH_WINDOW``."""
     stored_at = _wall_clock()
     rows = _event_rows(segment, version, entered, exited, stored_at)
     if rows.num_rows == 0:
         return 0
     since = stored_at - REPUBLISH_WINDOW
-    con = raw_duckdb(wh)
-    if con is not None:
-        return _DuckDBRows(con).append_events(rows, since)
-    events = wh.table(EVENTS.name)
-    recent = events.filter(events.loaded_at >= since, events.source == EVENT_SOURCE)
-    incoming = ibis.memtable(rows.select(["message_id"]))
-    seen = recent.select("message_id").semi_join(incoming, "message_id").to_pyarrow()
-    if seen.num_rows:
-        known = seen.column("message_id").combine_chunks()
-        rows = rows.filter(pc.invert(pc.is_in(rows.column("message_id"), value_set=known)))
-    if rows.num_rows == 0:
-        return 0
-    # The writer path is held: nobody else numbers events meanwhile.
-    last = int(events.load_seq.max().to_pyarrow().as_py() or 0)
-    numbers = pa.array(range(last + 1, last + 1 + rows.num_rows), pa.int64())
-    rows = rows.set_column(rows.schema.get_field_index("load_seq"), "load_seq", numbers)
-    return wh.append(EVENTS.name, rows)
+    return wh.append_new(EVENTS.name, rows, ("message_id",), since=since).written

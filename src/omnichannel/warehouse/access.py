@@ -200,7 +200,9 @@ class WarehouseAccess:
             con = self._connect()
             with self._opened_lock:
                 self._opened.append(con)
-            wh = Warehouse(con, self._root.url, self._root.schema_report)
+            wh = Warehouse(
+                con, self._root.url, self._root.schema_report, sequences=self._root.sequences
+            )
             self._local.warehouse = wh
         return wh
 

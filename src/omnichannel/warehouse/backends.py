@@ -59,12 +59,28 @@ def redact(url: str) -> str:
     return _PASSWORD.sub(r"\1***@", url)
 
 
-def _duckdb(url: str) -> BaseBackend:
+def _duckdb_path(url: str) -> Path | None:
+    """The file a DuckDB URL names, or None for an in-memory database."""
     parts = urlsplit(url)
     location = unquote(parts.netloc + parts.path)
     if location in ("", "/", "/:memory:", ":memory:"):
+        return None
+    return Path(location)
+
+
+def database_key(url: str) -> str | None:
+    """What names one database for this process: a DuckDB file's resolved path, a
+    server URL as given; None for an in-memory database (each is a database of its own)."""
+    if engine_of(url) != "duckdb":
+        return url
+    path = _duckdb_path(url)
+    return None if path is None else f"duckdb:{path.resolve()}"
+
+
+def _duckdb(url: str) -> BaseBackend:
+    path = _duckdb_path(url)
+    if path is None:
         return ibis.duckdb.connect()
-    path = Path(location)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = ibis.duckdb.connect(str(path))
     # Timestamps are stored naive in UTC; make DuckDB read and print them that way too.

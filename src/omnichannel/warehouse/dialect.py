@@ -58,27 +58,39 @@ def insert_new_sql(
     key: Sequence[str],
     since: datetime | None = None,
     sequence: str | None = None,
+    base: int | None = None,
     returning: bool = False,
 ) -> str:
     """INSERT the ``source`` rows whose ``key`` ``table`` does not hold (among rows loaded
-    ``since``, if given), numbering ``sequence`` after the stored maximum. With no ``key``
-    every row is inserted."""
+    ``since``, if given), numbering ``sequence`` after ``base`` (None: after the stored
+    maximum, read by the statement itself). With no ``key`` every row is inserted."""
     literal = None if since is None else sge.convert(since)
+    after = None if base is None else sge.Literal.number(int(base))
     if not isinstance(source, sge.Table):
         return _insert_new(
-            engine, table, tuple(columns), source, tuple(key), literal, sequence, returning
+            engine, table, tuple(columns), source, tuple(key), literal, sequence, after, returning
         )
     # A staged table: the loader's path, once per micro-batch. Building the tree costs
     # more than the statement on a small batch, so the text is built once per shape.
     template = _insert_new_template(
-        engine, table, tuple(columns), tuple(key), since is not None, sequence, returning
+        engine,
+        table,
+        tuple(columns),
+        tuple(key),
+        since is not None,
+        sequence,
+        base is not None,
+        returning,
     )
     text = template.replace(_SOURCE, source.sql(engine))
+    if after is not None:
+        text = text.replace(_BASE, after.sql(engine))
     return text if literal is None else text.replace(_SINCE, literal.sql(engine))
 
 
 _SOURCE = '"__omni_source__"'
 _SINCE = "__omni_since__"
+_BASE = "__omni_base__"
 
 
 @functools.lru_cache(maxsize=256)
@@ -89,11 +101,27 @@ def _insert_new_template(
     key: tuple[str, ...],
     windowed: bool,
     sequence: str | None,
+    based: bool,
     returning: bool,
 ) -> str:
     source = sg.table(_SOURCE.strip('"'), quoted=True)
     since = sg.column(_SINCE) if windowed else None
-    return _insert_new(engine, table, columns, source, key, since, sequence, returning)
+    base = sg.column(_BASE) if based else None
+    return _insert_new(engine, table, columns, source, key, since, sequence, base, returning)
+
+
+def last_number_sql(engine: str, table: str, column: str, at_least: int | None) -> str:
+    """The highest ``column`` stored, looking only at values of ``at_least`` or more.
+
+    Numbers are appended in rising order, so on DuckDB the filter skips every row group
+    but the newest by its min/max: the writer's last number makes this a cheap check
+    instead of a scan of every event (NULL when nothing is that high)."""
+    query = sg.select(sge.Max(this=sg.column(column, quoted=True))).from_(
+        sg.table(table, quoted=True)
+    )
+    if at_least is not None:
+        query = query.where(sg.column(column, quoted=True) >= sge.Literal.number(at_least))
+    return query.sql(engine)
 
 
 def _insert_new(
@@ -104,6 +132,7 @@ def _insert_new(
     key: tuple[str, ...],
     since: sge.Expression | None,
     sequence: str | None,
+    base: sge.Expression | None,
     returning: bool,
 ) -> str:
     stored = sg.table(table, quoted=True)
@@ -117,11 +146,10 @@ def _insert_new(
     ]
     names = [c for c in columns if c != sequence]
     if sequence is not None:
-        last = sg.select(sge.Max(this=sg.column(sequence, quoted=True))).from_(stored.copy())
-        numbered = sge.Add(
-            this=sge.Coalesce(this=last.subquery(), expressions=[sge.Literal.number(0)]),
-            expression=sge.Window(this=sge.RowNumber()),
-        )
+        if base is None:
+            last = sg.select(sge.Max(this=sg.column(sequence, quoted=True))).from_(stored.copy())
+            base = sge.Coalesce(this=last.subquery(), expressions=[sge.Literal.number(0)])
+        numbered = sge.Add(this=base, expression=sge.Window(this=sge.RowNumber()))
         selected.append(numbered.as_(sequence, quoted=True))
         names.append(sequence)
     rows = source.as_("r") if isinstance(source, sge.Table) else source.as_("r", quoted=True)
@@ -139,6 +167,21 @@ def _insert_new(
         returning=sge.Returning(expressions=[sge.Star()]) if returning else None,
     )
     return insert.sql(engine)
+
+
+def create_index_sql(engine: str, table: str, columns: Sequence[str]) -> str:
+    """CREATE INDEX IF NOT EXISTS omni_<table>_<column> ON table (columns)."""
+    return sge.Create(
+        kind="INDEX",
+        exists=True,
+        this=sge.Index(
+            this=sg.to_identifier(f"omni_{table}_{columns[0]}", quoted=True),
+            table=sg.table(table, quoted=True),
+            params=sge.IndexParameters(
+                columns=[sge.Ordered(this=sg.column(c, quoted=True)) for c in columns]
+            ),
+        ),
+    ).sql(engine)
 
 
 def delete_keys_sql(engine: str, table: str, keys: str, columns: Sequence[str]) -> str:

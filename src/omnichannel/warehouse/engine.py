@@ -15,14 +15,26 @@ transaction is (``_begin``):
 
 Statements are sqlglot trees rendered in the engine's dialect (``dialect.py``); the
 engine modules are imported only when a warehouse of theirs is opened.
+
+**Numbered tables.** ``events.load_seq`` must be unique and must become visible in
+order: a durable consumer that has read up to N never looks below N again, so a batch
+numbered below N that commits after the consumer read N would be skipped forever. So
+whoever numbers new rows first takes the table's numbering lock and holds it until its
+transaction commits (``_claim_numbers``): the next writer numbers after everything
+committed before it. PostgreSQL takes a transaction-scoped advisory lock, which also
+orders ``omni serve`` and ``omni worker``; DuckDB (one writing process per file) and the
+Ibis engines take a lock shared by every connection to the database in this process
+(``Sequences``), which also keeps the last number given, so DuckDB checks the newest
+row group instead of scanning every event for its maximum.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -78,12 +90,45 @@ class Session(Protocol):
         """Run a statement that returns rows; returns them."""
 
 
+class Sequences:
+    """One database's numbering inside this process, shared by all its connections.
+
+    ``held()`` is the lock held from numbering new rows until their transaction ends
+    (re-entrant: a transaction numbers several batches); ``last`` is the last number
+    given per table (a rolled-back batch leaves a gap, never a number given twice);
+    ``waiting`` counts threads waiting for the lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._count = threading.Lock()
+        self.waiting = 0
+        self.last: dict[str, int] = {}
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if not self._lock.acquire(blocking=False):
+            with self._count:
+                self.waiting += 1
+            try:
+                self._lock.acquire()
+            finally:
+                with self._count:
+                    self.waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
 class EngineAPI(ABC):
     """The engine-specific half of a ``Warehouse``; its public methods are shared and final."""
 
-    def __init__(self, con: BaseBackend) -> None:
+    def __init__(self, con: BaseBackend, sequences: Sequences | None = None) -> None:
         self.con = con
+        self.sequences = sequences if sequences is not None else Sequences()
         self.in_transaction = False
+        # Locks to let go of once the open transaction has committed or rolled back.
+        self._until_commit: ExitStack | None = None
 
     @property
     def name(self) -> str:
@@ -99,6 +144,23 @@ class EngineAPI(ABC):
     def _begin(self) -> AbstractContextManager[None]:
         """A transaction on this connection: committed on exit, rolled back on an error."""
 
+    def _claim_numbers(
+        self, session: Session, held: ExitStack, table: str, column: str
+    ) -> int | None:
+        """Take ``table``'s numbering lock until the rows commit (``held`` lets go of it
+        then); returns the last number used, or None for the insert to read the maximum.
+
+        Here (DuckDB): the process's lock, and the stored maximum read only from values
+        at or above the last number this process gave. A transaction begun before
+        another one's commit does not see its rows, so the number given (``last``)
+        counts too: both together are above every number given or stored."""
+        held.enter_context(self.sequences.held())
+        given = self.sequences.last.get(table)
+        sql = dialect.last_number_sql(self.name, table, column, given)
+        found = self._checked(lambda: session.fetch(sql), f"number {table} rows", sql)
+        stored = found.column(0)[0].as_py() if found.num_rows else None
+        return max(given or 0, int(stored or 0))
+
     def _append_new(
         self,
         spec: TableSpec,
@@ -108,8 +170,12 @@ class EngineAPI(ABC):
         returning: bool,
     ) -> tuple[int, pa.Table | None]:
         """One ``INSERT ... SELECT ... WHERE NOT EXISTS`` statement (DuckDB, PostgreSQL)."""
-        with self._session() as session:
+        column = sequence_of(spec)
+        with self._held(numbered=column is not None) as held, self._session() as session:
             rows = self._source(session, spec, source)
+            base = None
+            if column is not None:
+                base = self._claim_numbers(session, held, spec.name, column)
             sql = dialect.insert_new_sql(
                 self.name,
                 spec.name,
@@ -117,13 +183,19 @@ class EngineAPI(ABC):
                 source=rows,
                 key=key,
                 since=since,
-                sequence=sequence_of(spec),
+                sequence=column,
+                base=base,
                 returning=returning,
             )
+            stored = None
             if returning:
                 stored = self._checked(lambda: session.fetch(sql), f"append to {spec.name}", sql)
-                return stored.num_rows, stored
-            return self._checked(lambda: session.run(sql), f"append to {spec.name}", sql), None
+                written = stored.num_rows
+            else:
+                written = self._checked(lambda: session.run(sql), f"append to {spec.name}", sql)
+            if base is not None:
+                self.sequences.last[spec.name] = base + written
+            return written, stored
 
     # -- shared, final -----------------------------------------------------------------
 
@@ -136,10 +208,26 @@ class EngineAPI(ABC):
             return
         self.in_transaction = True
         try:
-            with self._begin():
-                yield
+            # Closed after the commit (or rollback): a numbering lock taken inside is
+            # held until the numbered rows are visible.
+            with ExitStack() as held:
+                self._until_commit = held
+                with self._begin():
+                    yield
         finally:
             self.in_transaction = False
+            self._until_commit = None
+
+    @final
+    @contextmanager
+    def _held(self, *, numbered: bool) -> Iterator[ExitStack]:
+        """Where a call's locks go: the open transaction's (let go of after its commit),
+        or the call's own, let go of when the call's statements are done."""
+        if numbered and self._until_commit is not None:
+            yield self._until_commit
+            return
+        with ExitStack() as held:
+            yield held
 
     @final
     def execute(self, sql: str) -> int:
@@ -280,22 +368,28 @@ class IbisEngineAPI(EngineAPI):
         stored = self.con.table(spec.name)
         if since is not None:
             stored = stored.filter(stored.loaded_at >= since)
-        try:
-            if key:
-                candidates = candidates.anti_join(stored, list(key))
-            fresh = _conformed(spec, candidates.to_pyarrow())
-            assert fresh is not None
-            column = sequence_of(spec)
-            if column is not None and fresh.num_rows:
-                last = self.con.table(spec.name)[column].max().to_pyarrow().as_py() or 0
-                numbers = pa.array(range(last + 1, last + 1 + fresh.num_rows), pa.int64())
-                fresh = fresh.set_column(fresh.schema.get_field_index(column), column, numbers)
-            if fresh.num_rows:
-                self.con.insert(spec.name, fresh)
-        except OmniError:
-            raise
-        except Exception as exc:
-            raise WarehouseError(f"{self.name} could not append to {spec.name}: {exc}") from exc
+        column = sequence_of(spec)
+        # No transactions here: the process's lock orders this process's writers only.
+        with self._held(numbered=column is not None) as held:
+            if column is not None:
+                held.enter_context(self.sequences.held())
+            try:
+                if key:
+                    candidates = candidates.anti_join(stored, list(key))
+                fresh = _conformed(spec, candidates.to_pyarrow())
+                assert fresh is not None
+                if column is not None and fresh.num_rows:
+                    last = self.con.table(spec.name)[column].max().to_pyarrow().as_py() or 0
+                    last = max(last, self.sequences.last.get(spec.name, 0))
+                    numbers = pa.array(range(last + 1, last + 1 + fresh.num_rows), pa.int64())
+                    fresh = fresh.set_column(fresh.schema.get_field_index(column), column, numbers)
+                    self.sequences.last[spec.name] = last + fresh.num_rows
+                if fresh.num_rows:
+                    self.con.insert(spec.name, fresh)
+            except OmniError:
+                raise
+            except Exception as exc:
+                raise WarehouseError(f"{self.name} could not append to {spec.name}: {exc}") from exc
         return fresh.num_rows, fresh if returning else None
 
 
@@ -322,17 +416,17 @@ class _IbisSession:
             self.con.drop_table(name, force=True)
 
 
-def engine_api(con: BaseBackend) -> EngineAPI:
+def engine_api(con: BaseBackend, sequences: Sequences | None = None) -> EngineAPI:
     """The API for ``con``'s engine; an engine's module is imported only when used."""
     if con.name == "duckdb":
         from omnichannel.warehouse.engine_duckdb import DuckDBEngineAPI
 
-        return DuckDBEngineAPI(con)
+        return DuckDBEngineAPI(con, sequences)
     if con.name == "postgres":
         from omnichannel.warehouse.engine_postgres import PostgresEngineAPI
 
-        return PostgresEngineAPI(con)
-    return IbisEngineAPI(con)
+        return PostgresEngineAPI(con, sequences)
+    return IbisEngineAPI(con, sequences)
 
 
 def scratch_name() -> str:

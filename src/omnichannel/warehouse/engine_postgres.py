@@ -8,8 +8,9 @@ one INSERT per row), and the statement that uses them runs in the server.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import ibis
@@ -20,10 +21,26 @@ import sqlglot.expressions as sge
 from omnichannel.warehouse.engine import EngineAPI, Session, scratch_name
 
 
+def advisory_key(table: str, column: str) -> int:
+    """The advisory lock that orders the numbering of ``table.column`` (a stable int)."""
+    return zlib.crc32(f"omnichannel:{table}.{column}".encode())
+
+
 class PostgresEngineAPI(EngineAPI):
     @property
     def raw(self) -> Any:
         return self.con.con
+
+    def _claim_numbers(
+        self, session: Session, held: ExitStack, table: str, column: str
+    ) -> int | None:
+        # Held by the server until this transaction ends, whichever process or
+        # connection asks next (omni serve's loader, omni worker's segment events).
+        # The insert is the next statement, so its snapshot, taken after the lock was
+        # granted, sees every batch numbered before: it reads the maximum itself
+        # (an index on the column makes that a lookup).
+        session.run(f"SELECT pg_advisory_xact_lock({advisory_key(table, column)})")
+        return None
 
     @contextmanager
     def _begin(self) -> Iterator[None]:

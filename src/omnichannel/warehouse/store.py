@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from ibis.backends import BaseBackend
 from omnichannel.errors import ValidationError, WarehouseError
 from omnichannel.warehouse import backends
 from omnichannel.warehouse.conform import conform
-from omnichannel.warehouse.engine import Appended, engine_api
+from omnichannel.warehouse.engine import Appended, Sequences, engine_api
 from omnichannel.warehouse.replace import Replacement
 from omnichannel.warehouse.tables import ALL_TABLES, BY_NAME, RECORD_HISTORY, TableSpec
 from omnichannel.warehouse.versioning import SchemaReport, ensure_schema
@@ -55,12 +56,21 @@ class UpsertResult:
 class Warehouse:
     """An open warehouse whose canonical tables exist at the current schema version."""
 
-    def __init__(self, con: BaseBackend, url: str, report: SchemaReport) -> None:
+    def __init__(
+        self,
+        con: BaseBackend,
+        url: str,
+        report: SchemaReport,
+        *,
+        sequences: Sequences | None = None,
+    ) -> None:
         self.con = con
         self.url = url
         self.schema_report = report
         # What differs between engines (appending only new rows, transactions, swaps).
-        self._api = engine_api(con)
+        # Every connection to one database in this process numbers events under one
+        # lock (see warehouse/engine.py): another connection's, or the URL's.
+        self._api = engine_api(con, sequences if sequences is not None else _sequences(url))
 
     @classmethod
     def open(cls, url: str) -> Warehouse:
@@ -72,6 +82,11 @@ class Warehouse:
             con.disconnect()
             raise
         return cls(con, url, report)
+
+    @property
+    def sequences(self) -> Sequences:
+        """This database's numbering lock, for other connections to the same database."""
+        return self._api.sequences
 
     @property
     def engine(self) -> str:
@@ -298,6 +313,21 @@ class Warehouse:
             "schema_version": self.schema_report.version,
             "tables": self.counts(),
         }
+
+
+# One numbering state per database file this process opens: a DuckDB file opened twice
+# in one process is one database instance (DuckDB caches them by path), so its
+# connections must number under one lock. An in-memory database is its own each time.
+_SEQUENCES: dict[str, Sequences] = {}
+_SEQUENCES_LOCK = threading.Lock()
+
+
+def _sequences(url: str) -> Sequences:
+    key = backends.database_key(url)
+    if key is None:
+        return Sequences()
+    with _SEQUENCES_LOCK:
+        return _SEQUENCES.setdefault(key, Sequences())
 
 
 def _last_of_each_key(rows: pa.Table, key: list[str]) -> pa.Table:

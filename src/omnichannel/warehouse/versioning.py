@@ -40,6 +40,14 @@ def _order_lines_source(con: BaseBackend) -> None:
     )
 
 
+# Indexes kept on an engine, made when missing (cheap to check, so on every open).
+# PostgreSQL: the writer reads the highest load_seq for every batch (under its numbering
+# lock) and consumers read "after N" in load_seq order; an index makes both a lookup
+# instead of a scan of every event. DuckDB prunes by row-group min/max instead.
+INDEXES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "postgres": [("events", ("load_seq",))],
+}
+
 # version N -> the step that turns an N warehouse into N+1 (beyond additive changes).
 UPGRADE_STEPS: dict[int, UpgradeStep] = {1: _order_lines_source}
 
@@ -98,6 +106,8 @@ def ensure_schema(con: BaseBackend) -> SchemaReport:
         if step is not None:
             step(con)
     _apply_additive(con, report)
+    for table, columns in INDEXES.get(str(con.name), []):
+        dialect.execute(con, dialect.create_index_sql(str(con.name), table, columns))
     if found != SCHEMA_VERSION:
         write_version(con, SCHEMA_VERSION)
     return report
