@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.channels import h2_support
 from tests.cli.run import omni
+from tests.support.collector import running_server
 
 audience_home = h2_support.audience_home
 audience_copy = h2_support.audience_copy
@@ -54,3 +57,28 @@ def test_save_list_preview_and_archive(audience_copy: Path, tmp_path: Path) -> N
     assert "Welcome, Zoë" in shown.stdout and "Hello Zoë from San Francisco" in shown.stdout
     omni("templates", "archive", "welcome", home=audience_copy)
     assert json.loads(omni("templates", "list", "--json", home=audience_copy).stdout) == []
+
+
+@pytest.mark.slow
+def test_the_same_commands_through_a_running_server(audience_copy: Path, tmp_path: Path) -> None:
+    """While ``omni serve`` owns the home (and its DuckDB file), the commands go through
+    /api/templates and print the same."""
+    good = tmp_path / "welcome.yaml"
+    good.write_text(GOOD, encoding="utf-8")
+    with running_server(audience_copy, timeout=180):
+        saved = omni("templates", "save", "welcome", "--file", str(good), home=audience_copy)
+        assert "template welcome (email): saved as version 1" in saved.stdout
+        shown = omni(
+            "templates",
+            "preview",
+            "welcome",
+            "--profile",
+            "user_id:ann",
+            "--json",
+            home=audience_copy,
+        )
+        assert json.loads(shown.stdout)["rendered"]["subject"] == "Welcome, Zoë"
+        versions = omni("templates", "show", "welcome", "--versions", "--json", home=audience_copy)
+        assert [v["version"] for v in json.loads(versions.stdout)] == [1]
+        missing = omni("templates", "show", "nope", home=audience_copy, check=False)
+        assert missing.returncode != 0 and "no template named 'nope'" in missing.stderr
