@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `omni serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `omni serve` listens on.")
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port `omni worker` serves Prometheus metrics on, at OMNI_HOST (0: none).",
+    )
     default_region: str = Field(
         default="CN",
         description="ISO 3166 region used to read phone numbers written without a country code.",

@@ -11,6 +11,9 @@ apps in one process (the tests, an embedded server) never collide. What is measu
   but not yet read by each durable consumer), read when scraped;
 - job runs by job and outcome, with a duration histogram.
 
+``omni serve`` exposes them at its ``/metrics`` route; ``omni worker``, which has no API,
+serves the same registry with prometheus-client's own HTTP server (``serve_metrics``).
+
 Example::
 
     metrics = Metrics()
@@ -23,8 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -33,7 +36,16 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client.metrics_core import Metric
+
+    from omnichannel.consumers import ConsumerRunner
+    from omnichannel.jobs import RunRecord
 
 # Latency buckets from 1 ms to 10 s: lookups live at the low end, analytics at the top.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -136,13 +148,52 @@ class Metrics:
         """Call ``refresh`` before each scrape (gauges read from live state, e.g. lag)."""
         self._before_scrape.append(refresh)
 
-    def exposition(self) -> tuple[bytes, str]:
-        """The Prometheus text format of every metric, and its content type."""
+    def count_run(self, run: RunRecord) -> None:
+        """Count a finished job run (``JobRunner.on_finish`` calls this)."""
+        self.job_runs.labels(run.job, run.status).inc()
+        if run.seconds is not None:
+            self.job_seconds.labels(run.job).observe(run.seconds)
+
+    def watch_consumers(self, runner: ConsumerRunner) -> None:
+        """Read each consumer's lag at every scrape."""
+
+        def refresh() -> None:
+            for consumer in runner.consumers:
+                self.consumer_lag_events.labels(consumer.name).set(runner.lag(consumer.name))
+
+        self.before_scrape(refresh)
+
+    def _refresh(self) -> None:
         for refresh in self._before_scrape:
             # A gauge that cannot be read keeps its last value rather than fail the scrape.
             with contextlib.suppress(Exception):
                 refresh()
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The Prometheus text format of every metric, and its content type."""
+        self._refresh()
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def collect(self) -> Iterable[Metric]:
+        """Every metric, gauges refreshed first (what prometheus-client's server reads)."""
+        self._refresh()
+        return self.registry.collect()
+
+
+def serve_metrics(metrics: Metrics, host: str, port: int) -> WSGIServer:
+    """Serve ``metrics`` in the Prometheus text format at ``http://host:port/metrics``
+    on a daemon thread (prometheus-client's server; any path answers the same); returns
+    the server, to ``shutdown()``. An address in use is a ``ConfigError`` naming it."""
+    from omnichannel.errors import ConfigError
+
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=metrics)
+    except OSError as exc:
+        raise ConfigError(
+            f"worker_metrics_port={port} cannot be served on {host}: {exc.strerror or exc}; "
+            "set OMNI_WORKER_METRICS_PORT to a free port, or 0 for no metrics server"
+        ) from exc
+    return server
 
 
 class RequestMetrics:

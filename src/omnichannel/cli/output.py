@@ -6,14 +6,14 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from omnichannel.jsonable import json_default
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -25,19 +25,12 @@ errors = Console(stderr=True, emoji=False)
 JSON_OPTION_HELP = "Print machine-readable JSON instead of tables."
 
 
-def _default(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
 def emit_json(data: object) -> None:
-    """Write JSON to stdout with no Rich markup, so it pipes cleanly into jq."""
-    print(json.dumps(data, default=_default, indent=2, ensure_ascii=False))
+    """Write JSON to stdout with no Rich markup, so it pipes cleanly into jq.
+
+    Values JSON lacks are written by the one rule of every face (``omnichannel.jsonable``:
+    a Decimal as exact text, times as ISO 8601)."""
+    print(json.dumps(data, default=json_default, indent=2, ensure_ascii=False))
 
 
 def cell(value: object) -> Text:
@@ -191,5 +184,5 @@ def _csv_value(value: object) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict | list):
-        return json.dumps(value, default=_default, ensure_ascii=False)
+        return json.dumps(value, default=json_default, ensure_ascii=False)
     return value

@@ -4,6 +4,9 @@ Where the warehouse lets several processes write (PostgreSQL, ClickHouse, Spark)
 can run beside any number of servers, which then only serve requests. Runs of one job
 never overlap across processes: each takes the job's lock in the operational store.
 On the embedded DuckDB file only one process may write, so ``omni serve`` runs them.
+
+The worker has no API; it serves the metrics of its jobs and consumers (the families
+``omni serve`` has at ``/metrics``) on ``OMNI_WORKER_METRICS_PORT`` for Prometheus.
 """
 
 from __future__ import annotations
@@ -45,7 +48,16 @@ def worker(ctx: typer.Context) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    from omnichannel.metrics import Metrics, serve_metrics
+
+    metrics = Metrics()
     with Platform(settings) as platform:
+        metrics_server = None
+        if settings.worker_metrics_port:
+            # First: a port in use stops the worker before any job has started.
+            metrics_server = serve_metrics(metrics, settings.host, settings.worker_metrics_port)
+        platform.jobs.on_finish.append(metrics.count_run)
+        metrics.watch_consumers(platform.consumers)
         platform.jobs.start()
         platform.consumers.start()
         from omnichannel.channels.metrics import run_channels
@@ -56,11 +68,23 @@ def worker(ctx: typer.Context) -> None:
             for row in platform.jobs.describe()
         )
         console.print(f"omni worker {platform.jobs.name}: jobs {names}", highlight=False)
+        scraped = None
+        if metrics_server is not None:
+            scraped = f"http://{settings.host}:{metrics_server.server_port}/metrics"
+            console.print(f"metrics at {scraped}", highlight=False)
         scheduled = [r["name"] for r in platform.jobs.describe() if r["every_seconds"] is not None]
         log.info(
             "omni worker started",
-            extra={"runner": platform.jobs.name, "pid": os.getpid(), "scheduled": scheduled},
+            extra={
+                "runner": platform.jobs.name,
+                "pid": os.getpid(),
+                "scheduled": scheduled,
+                "metrics_url": scraped,
+            },
         )
         stop.wait()
         console.print("stopping: waiting for runs in progress")
         log.info("omni worker stopping", extra={"runner": platform.jobs.name})
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()

@@ -9,7 +9,6 @@ a holder that died (kill -9) loses the lock when the lease runs out.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import uuid
@@ -20,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from omnichannel.jsonable import jsonable
 from omnichannel.opstore import OpStore
 from omnichannel.opstore.models import JobLock, JobRun, JobRunStatus
 
@@ -32,12 +32,6 @@ def _changed(result: object) -> int:
 def runner_name() -> str:
     """This process, as it appears in locks and run records."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
 
 
 def _now() -> datetime:
@@ -181,7 +175,7 @@ class JobHistory:
             run.status = JobRunStatus.FAILED if error is not None else JobRunStatus.SUCCEEDED
             run.rows = rows
             # JSON-ready (a datetime as ISO text), as the API and CLI show it either way.
-            run.detail = json.loads(json.dumps(detail or {}, default=_jsonable))
+            run.detail = jsonable(detail or {})
             run.error = error
             session.flush()
             return RunRecord.of(run)

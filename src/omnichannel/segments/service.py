@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from omnichannel.errors import NotFoundError
@@ -343,15 +342,7 @@ class SegmentsCapability:
 
 
 def _json_ready(value: Any) -> Any:
-    # What JSON carries the same whichever face it leaves by (the API encodes the same way).
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_json_ready(v) for v in value]
-    if hasattr(value, "as_dict"):
-        return _json_ready(value.as_dict())
-    return value
+    # The one rule of every face (omnichannel/jsonable.py): a Decimal as exact text.
+    from omnichannel.jsonable import jsonable
+
+    return jsonable(value)
