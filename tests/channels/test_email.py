@@ -161,3 +161,26 @@ def test_a_server_that_is_not_there_means_retry_later() -> None:
     nobody = EmailSettings(host="127.0.0.1", port=free_port(), timeout=timedelta(seconds=2))
     [outcome] = send_all(nobody, [delivery(1, "ann@mail.cn")])
     assert isinstance(outcome, RetryLater)
+
+
+def test_a_server_that_hangs_means_retry_later_within_the_timeout() -> None:
+    import socket
+    import threading
+
+    # Accepts the connection and never says a word (no 220 greeting).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True)
+    thread.start()
+    silent = EmailSettings(
+        host="127.0.0.1", port=listener.getsockname()[1], timeout=timedelta(seconds=0.5)
+    )
+    try:
+        [outcome] = send_all(silent, [delivery(1, "ann@mail.cn")])
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+    assert isinstance(outcome, RetryLater) and "Timeout" in outcome.response
