@@ -33,6 +33,17 @@ def test_enqueue_is_idempotent_on_the_key(store):
         assert not created and again.id == first.id and again.address == "ok"
 
 
+def test_a_batch_enqueues_each_key_once(store):
+    with store.session() as s:
+        queue.enqueue(s, _values("old"))
+    with store.session() as s:
+        rows = [_values("old"), _values("new-1"), _values("new-2", address="other")]
+        got = queue.enqueue_many(s, rows)
+    assert [created for _, created in got] == [False, True, True]
+    assert [row.address for row, _ in got] == ["ok", "ok", "other"]
+    assert len({row.id for row, _ in got}) == 3
+
+
 def test_a_claim_leases_due_messages_of_its_own_channel_once(store):
     now = utcnow()
     with store.session() as s:

@@ -163,7 +163,8 @@ class ChannelWorker:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._main())
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(self._main())
         except BaseException as exc:
             self.error = exc
             log.exception("channel worker stopped", extra={"channel": self.channel})
@@ -187,8 +188,9 @@ class ChannelWorker:
         try:
             while not self._stopping.is_set():
                 wait = self.breaker.wait_seconds()
-                room = self.settings.concurrency * 2 - len(tasks)
-                if wait > 0 or room <= 0:
+                room = self._prefetch() - len(tasks)
+                # Claim again when half the prefetch is left: big claims, not many small ones.
+                if wait > 0 or len(tasks) > max(self.settings.concurrency, self._prefetch() // 2):
                     await self._sleep(wait if wait > 0 else 0.01)
                     continue
                 half_open = self.breaker.state is BreakerState.HALF_OPEN
@@ -224,8 +226,16 @@ class ChannelWorker:
             return self.poll_seconds
         return min(self.poll_seconds, max(0.0, (due - utcnow()).total_seconds()))
 
+    def _prefetch(self) -> int:
+        """Messages claimed ahead of the free slots: two seconds of the channel's rate (at
+        least two rounds of its concurrency, at most 500), so a claim's queries are paid
+        for hundreds of messages, not a handful."""
+        rate = int(self.settings.rate_per_second * 2)
+        return max(2 * self.settings.concurrency, min(500, rate))
+
     def _lease(self) -> timedelta:
-        waiting = 2 * self.settings.concurrency / self.settings.rate_per_second
+        # Long enough for the last claimed message to wait its turn and time out twice.
+        waiting = self._prefetch() / self.settings.rate_per_second
         return self.settings.timeout * 2 + timedelta(seconds=waiting + 30)
 
     def _claim(self, limit: int) -> list[tuple[OutboxMessage, str | None]]:
@@ -467,6 +477,16 @@ class ChannelWorker:
             detail={"response": reject.response[:500]},
             actor=f"dispatcher {self.holder}",
         )
+
+
+def _loop_factory() -> Any:
+    """uvloop's event loop where it is installed (it comes with uvicorn[standard]): the
+    HTTP adapters spend much of their time in the loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _suppression_reason(reason: str) -> str:

@@ -407,42 +407,40 @@ class SendPath:
                 _fail(results[p.index], exc, "template")
 
     def _enqueue(self, pending: list[_Pending], results: list[SendResult], now: datetime) -> None:
-        from omnichannel.channels.queue import enqueue
+        from omnichannel.channels.queue import enqueue_many
 
+        rows = [
+            {
+                "idempotency_key": p.key,
+                "channel": p.request.channel,
+                "kind": p.kind,
+                "profile_id": p.profile_id,
+                "address": p.address or "",
+                "template": p.request.template,
+                "template_version": p.template_version,
+                "origin": p.request.origin,
+                "campaign": p.request.campaign,
+                "journey_id": p.request.journey_id,
+                "journey_step": p.request.journey_step,
+                "content": p.content,
+                "status": p.verdict.status,
+                "reason": p.verdict.reason,
+                "reason_detail": p.verdict.detail,
+                "next_attempt_at": p.verdict.until,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for p in pending
+        ]
         events: list[DeliveryEvent] = []
         channels: set[str] = set()
         with self._platform.opstore.session() as session:
-            for p in pending:
-                r = p.request
-                v = p.verdict
-                row, created = enqueue(
-                    session,
-                    {
-                        "idempotency_key": p.key,
-                        "channel": r.channel,
-                        "kind": p.kind,
-                        "profile_id": p.profile_id,
-                        "address": p.address or "",
-                        "template": r.template,
-                        "template_version": p.template_version,
-                        "origin": r.origin,
-                        "campaign": r.campaign,
-                        "journey_id": r.journey_id,
-                        "journey_step": r.journey_step,
-                        "content": p.content,
-                        "status": v.status,
-                        "reason": v.reason,
-                        "reason_detail": v.detail,
-                        "next_attempt_at": v.until,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
-                )
+            for p, (row, created) in zip(pending, enqueue_many(session, rows), strict=True):
                 _fill(results[p.index], row, duplicate=not created)
                 if created:
-                    events.append(DeliveryEvent.of(row, v.status.value, at=now))
-                    if v.status != OutboxStatus.DROPPED:
-                        channels.add(r.channel)
+                    events.append(DeliveryEvent.of(row, p.verdict.status.value, at=now))
+                    if p.verdict.status != OutboxStatus.DROPPED:
+                        channels.add(p.request.channel)
         self._log.record(events)
         if channels and self._on_enqueued is not None:
             self._on_enqueued(channels)
