@@ -197,3 +197,28 @@ def test_the_api_lists_destinations_and_syncs_with_the_admin_token(home, ads):
             missing = http.post("/api/audiences/nowhere/sync", params={"segment": "buyers"})
             assert missing.status_code == 404 and "nowhere" in missing.json()["detail"]["message"]
     assert len(ads[1].members) == 3
+
+
+def test_the_audiences_job_syncs_each_followed_destination_and_a_failing_one_costs_no_other(
+    home, ads, monkeypatch
+):
+    meta, google = ads
+    text = (
+        audiences_yaml(meta, google)
+        .replace("    platform: meta\n", "    platform: meta\n    segment: buyers\n")
+        .replace("    platform: google\n", "    platform: google\n    segment: buyers\n")
+    )
+    (home / "audiences.yaml").write_text(text)
+    with Platform(Settings(home=home)) as platform:
+        ok = platform.jobs.run("audiences")
+        assert ok.status == "succeeded", ok.error
+        assert sorted(r["destination"] for r in ok.detail["synced"]) == [
+            "google-buyers",
+            "meta-buyers",
+        ]
+        monkeypatch.setenv("META_TOKEN", "expired")
+        google.members = []
+        failed = platform.jobs.run("audiences")
+    assert failed.status == "failed"
+    assert "meta-buyers" in failed.error and "synced: google-buyers" in failed.error
+    assert len(google.members) == 3  # synced although Meta refused

@@ -71,6 +71,8 @@ class AudienceSyncError(OmniError):
 class _Destination(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # The segment the ``audiences`` job keeps this destination in step with (optional).
+    segment: str | None = None
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
     timeout: float = Field(default=60.0, gt=0)
     # Transient answers (429, 5xx, Meta's throttling codes) tried again this often.
@@ -388,8 +390,26 @@ class AudiencesCapability:
                 if isinstance(d, MetaDestination)
                 else f"customer {d.customer_id} user list {d.user_list_id}"
             )
-            listed.append({"name": name, "platform": d.platform, "target": target})
+            listed.append(
+                {"name": name, "platform": d.platform, "target": target, "segment": d.segment}
+            )
         return listed
+
+    def sync_followed(self, *, actor: str = "job") -> dict[str, Any]:
+        """Sync every destination that names its ``segment``; one failing costs no other.
+
+        Returns ``{"synced": [results], "failed": {destination: error}}``.
+        """
+        synced: list[dict[str, Any]] = []
+        failed: dict[str, str] = {}
+        for name, destination in sorted(self.config().destinations.items()):
+            if destination.segment is None:
+                continue
+            try:
+                synced.append(self.sync(destination.segment, name, actor=actor))
+            except OmniError as exc:
+                failed[name] = str(exc)
+        return {"synced": synced, "failed": failed}
 
     def sync(self, segment: str, destination: str, *, actor: str = "system") -> dict[str, Any]:
         """Replace the destination's audience with ``segment``'s members now (hashed)."""

@@ -12,6 +12,9 @@
   incrementally where only new events can have moved anyone, in full after a profile
   build, a definition change, or for a clock-sensitive segment (so "not purchased in 30
   days" expires by the clock); the real-time updater handles arrivals in between.
+- ``audiences`` (every 6 hours): each ad-audience destination of ``audiences.yaml`` that
+  names a ``segment`` is replaced with that segment's members; one failing destination
+  costs no other (the run fails naming it, after the others synced).
 
 Options come from the caller (the CLI's flags): files are paths on the server's machine,
 which is the CLI's machine, since the runtime file that led the CLI there is local.
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 
 PROFILES_EVERY = timedelta(minutes=15)
 SEGMENTS_EVERY = timedelta(minutes=5)
+# Ad platforms match uploads in hours; more often than this only costs API quota.
+AUDIENCES_EVERY = timedelta(hours=6)
 
 
 def _path(options: Mapping[str, Any], name: str) -> Path | None:
@@ -175,6 +180,20 @@ def refresh_segments(
     )
 
 
+def sync_audiences(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    """Every audience destination that follows a segment, synced (channels/audiences.py)."""
+    from omnichannel.errors import OmniError
+
+    result = platform.audiences.sync_followed(actor="job")
+    if result["failed"]:
+        done = ", ".join(r["destination"] for r in result["synced"]) or "none"
+        problems = "; ".join(f"{name}: {error}" for name, error in result["failed"].items())
+        raise OmniError(f"audiences not synced: {problems} (synced: {done})")
+    return JobOutcome(rows=sum(r["uploaded"] for r in result["synced"]), detail=result)
+
+
 def builtin_jobs() -> JobRegistry:
     registry = JobRegistry()
     for job in (
@@ -201,6 +220,12 @@ def builtin_jobs() -> JobRegistry:
             "Refresh every segment's members (incremental where possible; option: full).",
             refresh_segments,
             every=SEGMENTS_EVERY,
+        ),
+        Job(
+            "audiences",
+            "Sync each ad-audience destination that names a segment (audiences.yaml).",
+            sync_audiences,
+            every=AUDIENCES_EVERY,
         ),
     ):
         registry.register(job)

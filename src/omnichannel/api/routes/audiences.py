@@ -21,6 +21,7 @@ class DestinationPublic(BaseModel):
     name: str
     platform: str = Field(description="meta or google.")
     target: str = Field(description="The audience or user list it replaces.")
+    segment: str | None = Field(description="The segment the audiences job keeps it in step with.")
 
 
 class SyncPublic(BaseModel):
