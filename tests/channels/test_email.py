@@ -136,6 +136,17 @@ def test_starttls_and_auth(tmp_path: Path) -> None:
     assert isinstance(unverified, RetryLater) and "CERTIFICATE_VERIFY_FAILED" in unverified.response
 
 
+def test_implicit_tls(tmp_path: Path) -> None:
+    with smtp_server(tls_dir=tmp_path, implicit_tls=True) as server:
+        assert server.cert is not None
+        smtps = settings_for(server, use_tls=True, ca_file=str(server.cert))
+        [sent] = send_all(smtps, [delivery(1, "ann@mail.cn")])
+        plain = settings_for(server, starttls=False)
+        [refused] = send_all(plain, [delivery(2, "ann@mail.cn")])
+    assert isinstance(sent, Sent) and [m.recipients for m in server.messages] == [["ann@mail.cn"]]
+    assert isinstance(refused, RetryLater)  # plain text to a TLS port: no greeting
+
+
 def test_the_servers_answer_decides_retry_reject_or_suppress() -> None:
     answers = {
         "gone@mail.cn": "550 5.1.1 no such user",

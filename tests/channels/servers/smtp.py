@@ -136,8 +136,10 @@ def smtp_server(
     tls_dir: Path | None = None,
     login: tuple[str, str] | None = None,
     answers: dict[str, str] | None = None,
+    implicit_tls: bool = False,
 ) -> Iterator[SmtpServer]:
-    """A running server; ``tls_dir`` turns on (and requires) STARTTLS, ``login`` AUTH."""
+    """A running server; ``tls_dir`` turns on (and requires) STARTTLS, or TLS from the
+    first byte with ``implicit_tls`` (SMTPS, port 465 style); ``login`` AUTH."""
     handler = Handler(answers={k.lower(): v for k, v in (answers or {}).items()})
     kwargs: dict[str, Any] = {}
     cert = None
@@ -145,7 +147,10 @@ def smtp_server(
         cert, key = self_signed(tls_dir)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
-        kwargs.update(tls_context=context, require_starttls=True)
+        if implicit_tls:
+            kwargs.update(ssl_context=context)
+        else:
+            kwargs.update(tls_context=context, require_starttls=True)
     if login is not None:
 
         def authenticate(
