@@ -154,3 +154,25 @@ def test_a_profiles_push_token_is_the_one_its_latest_event_carried(people_home):
         with platform.warehouse.reader() as wh:
             found = PushAdapter.lookup_addresses(wh, [ids["ann"], ids["bob"]])
     assert found == {ids["ann"]: "ann-new"}
+
+
+def test_urgency_follows_the_kind_and_a_ttl_and_link_reach_every_platform(fcm):
+    from omnichannel.opstore.models import MessageKind
+
+    adapter = PushAdapter(settings(fcm, ttl=3600), context())
+    receipt = delivery(
+        "push", "t1", {"title": "Paid", "body": "Order 1"}, kind=MessageKind.TRANSACTIONAL
+    )
+    offer = push("t2", link="https://shop.example/sale")
+    assert all(isinstance(o, Sent) for o in send_all(adapter, [receipt, offer]))
+    urgent, normal = fcm.messages
+    assert urgent["android"] == {"priority": "HIGH", "ttl": "3600s"}
+    assert urgent["apns"]["headers"]["apns-priority"] == "10"
+    assert normal["android"]["priority"] == "NORMAL"
+    assert normal["apns"]["headers"]["apns-priority"] == "5"
+    assert int(normal["apns"]["headers"]["apns-expiration"]) > 0
+    assert normal["webpush"] == {
+        "headers": {"Urgency": "normal", "TTL": "3600"},
+        "fcm_options": {"link": "https://shop.example/sale"},
+    }
+    assert normal["data"] == {"link": "https://shop.example/sale"}

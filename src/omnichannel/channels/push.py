@@ -31,6 +31,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -50,6 +51,7 @@ from omnichannel.channels.adapter import (
 )
 from omnichannel.channels.provider_http import client_for, describe, retry_after, unreachable
 from omnichannel.errors import ConfigError
+from omnichannel.opstore.models import MessageKind
 
 if TYPE_CHECKING:
     from omnichannel.identity.rules import IdentityRules
@@ -74,6 +76,8 @@ class PushSettings(ChannelSettings):
     service_account_json: SecretStr | None = None
     # FCM checks the message and answers as for a send, without delivering it.
     validate_only: bool = False
+    # How long a platform keeps trying to reach an offline device (None: its default, 4 weeks).
+    ttl: timedelta | None = Field(default=None, gt=timedelta(0), le=timedelta(days=28))
 
     @model_validator(mode="after")
     def _one_key(self) -> PushSettings:
@@ -178,16 +182,44 @@ def _about_token(response: httpx.Response, message: str) -> bool:
     return "registration token" in message.lower()
 
 
-def message_body(delivery: Delivery, validate_only: bool) -> dict[str, Any]:
+def platform_options(delivery: Delivery, ttl: timedelta | None) -> dict[str, Any]:
+    """Android, APNs and web push options: urgency by the message's kind, and its lifetime.
+
+    A transactional message (a receipt, a code) wakes the device at once; a marketing one
+    goes at normal priority, which the platforms may batch to save battery. ``ttl``: an
+    offer that cannot reach the phone within it is dropped rather than shown late.
+    """
+    urgent = delivery.kind == MessageKind.TRANSACTIONAL
+    android: dict[str, Any] = {"priority": "HIGH" if urgent else "NORMAL"}
+    apns_headers = {"apns-priority": "10" if urgent else "5"}
+    web_headers = {"Urgency": "high" if urgent else "normal"}
+    if ttl is not None:
+        seconds = int(ttl.total_seconds())
+        android["ttl"] = f"{seconds}s"
+        apns_headers["apns-expiration"] = str(int(time.time()) + seconds)
+        web_headers["TTL"] = str(seconds)
+    webpush: dict[str, Any] = {"headers": web_headers}
+    link = str(delivery.content.get("link") or "")
+    if link.startswith("https://"):
+        webpush["fcm_options"] = {"link": link}  # web push opens only HTTPS links
+    return {"android": android, "apns": {"headers": apns_headers}, "webpush": webpush}
+
+
+def message_body(
+    delivery: Delivery, validate_only: bool = False, ttl: timedelta | None = None
+) -> dict[str, Any]:
     """FCM's ``message`` for one delivery: notification parts, data values as strings."""
     content = delivery.content
     notification = {
         key: str(content[key]) for key in ("title", "body", "image") if content.get(key)
     }
-    message: dict[str, Any] = {"token": delivery.address}
+    message: dict[str, Any] = {"token": delivery.address, **platform_options(delivery, ttl)}
     if notification:
         message["notification"] = notification
-    data = content.get("data") or {}
+    data = dict(content.get("data") or {})
+    if content.get("link"):
+        # The app's deep link, read by its notification handler (FCM has no common field).
+        data.setdefault("link", str(content["link"]))
     if data:
         # FCM data values must be strings; structured values go as JSON text.
         message["data"] = {
@@ -204,7 +236,7 @@ class PushAdapter:
     channel: ClassVar[str] = "push"
     address_types: ClassVar[tuple[str, ...]] = ("push_token",)
     required_parts: ClassVar[tuple[str, ...]] = ("title", "body")
-    optional_parts: ClassVar[tuple[str, ...]] = ("data", "image")
+    optional_parts: ClassVar[tuple[str, ...]] = ("data", "image", "link")
 
     def __init__(self, settings: PushSettings, context: AdapterContext) -> None:
         self.settings = settings
@@ -227,7 +259,7 @@ class PushAdapter:
         if not (delivery.content.get("title") or delivery.content.get("body")):
             return Rejected("the message has neither a title nor a body", reason="empty")
         assert self._client is not None and self.tokens is not None, "open() the adapter first"
-        body = message_body(delivery, self.settings.validate_only)
+        body = message_body(delivery, self.settings.validate_only, self.settings.ttl)
         try:
             token = await self.tokens.get()
             response = await self._post(body, token)

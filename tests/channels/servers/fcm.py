@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -138,6 +139,16 @@ class FcmStandIn(StandIn):
                 400,
                 "INVALID_ARGUMENT",
                 "The registration token is not a valid FCM registration token",
+                "INVALID_ARGUMENT",
+            )
+        android = message.get("android") or {}
+        if android.get("priority", "NORMAL") not in ("NORMAL", "HIGH") or not re.fullmatch(
+            r"\d+(\.\d+)?s", android.get("ttl", "0s")
+        ):
+            return _error(
+                400,
+                "INVALID_ARGUMENT",
+                f"Invalid value at 'message.android': {android}",
                 "INVALID_ARGUMENT",
             )
         for key, value in (message.get("data") or {}).items():
