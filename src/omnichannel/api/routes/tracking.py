@@ -16,9 +16,7 @@ import contextlib
 import hmac
 import html
 import logging
-import uuid
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from omnichannel.api.deps import ServicesDep
+from omnichannel.api.ingest_calls import dead_letter, emitter, submit_letters
 from omnichannel.api.services import Services
 from omnichannel.channels.bounces import Refusal, parse_reports
 from omnichannel.channels.engagement import SOURCE, Emit
@@ -44,57 +43,17 @@ BOUNCES_ORIGIN = "POST /hooks/email/bounces"
 
 def collector_emitter(services: Services, origin: str) -> Emit | None:
     """Hand Segment calls to the collector's durable log, as if a source had posted them."""
-    runtime = services.ingest
-    if runtime is None:
-        return None
-
-    def emit(calls: Sequence[Mapping[str, Any]]) -> None:
-        from omnichannel.ingest.deadletter import DeadLetter
-        from omnichannel.ingest.loader import encode_record
-        from omnichannel.ingest.segment import parse_calls
-
-        received_at = datetime.now(UTC).replace(tzinfo=None)
-        parsed = parse_calls(
-            {"batch": list(calls)},
-            source=SOURCE,
-            received_at=received_at,
-            limits=runtime.limits,
-            path_type=None,
-        )
-        letters = [
-            DeadLetter(
-                source=SOURCE,
-                kind="event",
-                origin=origin,
-                payload=str(r.payload),
-                field=r.field,
-                value=r.value,
-                reason=r.reason,
-                received_at=received_at,
-                dead_letter_id=uuid.uuid4().hex,
-            )
-            for r in parsed.refusals
-        ]
-        record = encode_record(
-            source=SOURCE, origin=origin, events=parsed.rows, dead_letters=letters
-        )
-        runtime.log.submit(record).result(timeout=30)
-
-    return emit
+    return emitter(services, source=SOURCE, origin=origin)
 
 
 def keep_refused(services: Services, refused: Sequence[Refusal]) -> None:
     """Unreadable reports as dead letters (kind ``bounce_report``), through the collector's
     durable log: a provider's report is never just dropped."""
-    from omnichannel.ingest.deadletter import DeadLetter
-    from omnichannel.ingest.loader import encode_record
-
     runtime = services.ingest
     if runtime is None:
         return
-    received_at = datetime.now(UTC).replace(tzinfo=None)
     letters = [
-        DeadLetter(
+        dead_letter(
             source=SOURCE,
             kind="bounce_report",
             origin=BOUNCES_ORIGIN,
@@ -102,13 +61,10 @@ def keep_refused(services: Services, refused: Sequence[Refusal]) -> None:
             field=r.place,
             value=r.value,
             reason=r.reason,
-            received_at=received_at,
-            dead_letter_id=uuid.uuid4().hex,
         )
         for r in refused
     ]
-    record = encode_record(source=SOURCE, origin=BOUNCES_ORIGIN, events=[], dead_letters=letters)
-    runtime.log.submit(record).result(timeout=30)
+    submit_letters(runtime, letters, source=SOURCE, origin=BOUNCES_ORIGIN)
 
 
 def _context(request: Request) -> dict[str, Any]:
