@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,12 +31,36 @@ from omnichannel.api.routes import (
     tracking,
     warehouse,
 )
-from omnichannel.api.services import Services
+from omnichannel.api.services import SWITCH_INTERVAL, Services
 from omnichannel.config import Settings, get_settings
 from omnichannel.metrics import RequestMetrics
 from omnichannel.web import pages
 
 log = logging.getLogger(__name__)
+
+
+# How long a failed start of the jobs and consumers waits before the next try, at most.
+BACKGROUND_RETRY_MAX_SECONDS = 30.0
+
+
+def _start_background(services: Services, stopping: threading.Event) -> None:
+    """Start the jobs and consumers, retrying while the warehouse cannot be opened.
+
+    Meanwhile the server answers: the collector keeps events in its durable log and
+    ``/readyz`` names what fails, as it does when the warehouse goes away later.
+    """
+    wait = 1.0
+    while not stopping.is_set():
+        try:
+            services.start_background()
+            return
+        except Exception as exc:
+            log.warning(
+                "could not start the jobs and consumers; retrying",
+                extra={"retry_seconds": wait, "error": f"{type(exc).__name__}: {exc}"},
+            )
+        stopping.wait(wait)
+        wait = min(wait * 2, BACKGROUND_RETRY_MAX_SECONDS)
 
 
 def create_app(settings: Settings | None = None, *, serve: bool = False) -> FastAPI:
@@ -48,14 +74,28 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Uvicorn answers nothing until this returns: only what the first answers need
+        # runs here (the collector's log, the runtime file the CLI finds the server by).
         services.settings.ensure_home()
         services.start_ingest()
+        background = None
+        stopping = threading.Event()
         if serve:
-            services.start_background()
             services.write_runtime_file()
+            # start_background sets it too; set now, so the first requests have it.
+            sys.setswitchinterval(SWITCH_INTERVAL)
+            # Jobs and consumers open the warehouse and import their modules (seconds on
+            # a loaded machine): started beside the first answers, not before them.
+            background = threading.Thread(
+                target=_start_background, args=(services, stopping), name="start-background"
+            )
+            background.start()
         try:
             yield
         finally:
+            stopping.set()
+            if background is not None:
+                background.join()
             services.close()
 
     app = FastAPI(

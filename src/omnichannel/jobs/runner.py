@@ -184,7 +184,10 @@ class JobRunner:
             log.exception("job scheduled run could not start", extra={"job": name})
 
     def start(self) -> None:
-        """Run every job with a period on its schedule, in background threads."""
+        """Run every job with a period on its schedule, in background threads (once: a
+        second call, e.g. a retried server start, leaves the running scheduler be)."""
+        if self._scheduler is not None:
+            return
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
