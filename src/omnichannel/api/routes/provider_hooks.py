@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,9 +26,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from omnichannel.api.deps import ServicesDep
+from omnichannel.api.ingest_calls import submit_calls
 from omnichannel.api.services import Services
 from omnichannel.channels.provider_events import Emit, ProviderEvents
-from omnichannel.errors import WarehouseError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["provider hooks"])
@@ -39,46 +37,15 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 def provider_emitter(services: Services, origin: str) -> Emit | None:
-    """Hand Segment calls to the collector's durable log as the named source."""
+    """``emit(source, calls)`` into this server's collector (``api/ingest_calls.py``)."""
     runtime = services.ingest
     if runtime is None:
         return None
 
     def emit(source: str, calls: Sequence[Mapping[str, Any]]) -> None:
-        from omnichannel.ingest.deadletter import DeadLetter
-        from omnichannel.ingest.loader import encode_record
-        from omnichannel.ingest.segment import parse_calls
-
-        received_at = datetime.now(UTC).replace(tzinfo=None)
-        parsed = parse_calls(
-            {"batch": list(calls)},
-            source=source,
-            received_at=received_at,
-            limits=runtime.limits,
-            path_type=None,
-        )
-        letters = [
-            DeadLetter(
-                source=source,
-                kind="event",
-                origin=origin,
-                payload=str(r.payload),
-                field=r.field,
-                value=r.value,
-                reason=r.reason,
-                received_at=received_at,
-                dead_letter_id=uuid.uuid4().hex,
-            )
-            for r in parsed.refusals
-        ]
-        record = encode_record(
-            source=source, origin=origin, events=parsed.rows, dead_letters=letters
-        )
-        try:
-            runtime.log.submit(record).result(timeout=30)
-        except Exception as exc:
-            # 503: the provider sends the callback again, and the same messageIds dedupe it.
-            raise WarehouseError(f"the event log cannot be written now: {exc}") from exc
+        # A log that cannot be written raises WarehouseError: 503, and the provider sends
+        # the callback again (its messageId dedupes the retry).
+        submit_calls(runtime, calls, source=source, origin=origin)
 
     return emit
 
