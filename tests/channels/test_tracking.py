@@ -285,3 +285,39 @@ def test_an_open_by_someone_known_only_by_email_is_attributed_to_their_profile(
         mine = pi.filter(pi.id_type == "anonymous_id", pi.id_value == anonymous)
         holders = mine.select("profile_id").to_pyarrow().to_pylist()
     assert [h["profile_id"] for h in holders] == [sent["profile_id"]]
+
+
+def test_an_unsubscribe_after_queueing_still_stops_the_email(
+    live: tuple[LiveApp, SmtpServer, httpx.Client],
+) -> None:
+    from omnichannel.opstore.consent import set_consent
+
+    app, smtp, _ = live
+    platform = app.platform
+    platform.channels.stop()
+    queued = _send(app, "email:bob@mail.cn", "spring:bob:late")
+    assert queued["status"] == "queued"
+    with platform.opstore.session() as session:
+        set_consent(
+            session,
+            subject_type="email",
+            subject_value="bob@mail.cn",
+            channel="email",
+            status="unsubscribed",
+            source="preference_centre",
+            actor="test",
+        )
+    control = _send(app, "email:john.smith@gmail.com", "spring:ann:control")
+    platform.channels.start(["email"], poll_seconds=0.05)
+    # ann's message goes out; bob's, checked again right before sending, does not.
+    wait_for(lambda: smtp.messages, what="ann's email")
+    final = wait_for(
+        lambda: (m := platform.messages.get(queued["outbox_id"]))["status"] != "queued" and m,
+        what="bob's message settled",
+    )
+    assert (final["status"], final["reason"]) == ("dropped", "consent")
+    assert [m.recipients for m in smtp.messages] == [["john.smith@gmail.com"]]
+    wait_for(
+        lambda: platform.messages.get(control["outbox_id"])["status"] == "sent",
+        what="ann's message marked sent",
+    )
