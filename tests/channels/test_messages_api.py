@@ -15,7 +15,7 @@ import pytest
 
 from tests.channels.conftest import channels_yaml, wait_for
 from tests.channels.servers.webhook_receiver import WebhookReceiver
-from tests.cli.run import omni
+from tests.cli.run import omni_in_process as omni
 from tests.support.collector import bearer, make_admin_token, running_server
 
 pytestmark = pytest.mark.slow

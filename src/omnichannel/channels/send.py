@@ -33,7 +33,7 @@ from omnichannel.channels import policy, registry
 from omnichannel.channels.deliveries import DeliveryEvent, DeliveryLog
 from omnichannel.channels.settings import ChannelsConfig
 from omnichannel.channels.suppressions import suppressed_among
-from omnichannel.errors import NotFoundError, OmniError, ValidationError
+from omnichannel.errors import ConfigError, NotFoundError, OmniError, ValidationError
 from omnichannel.opstore.consent import PROFILE_SUBJECT
 from omnichannel.opstore.models import MessageKind, OutboxStatus, utcnow
 
@@ -177,6 +177,12 @@ class SendPath:
     # --- the steps ---------------------------------------------------------------------
 
     def _pending(self, index: int, request: SendRequest) -> _Pending:
+        try:
+            self._config.channel(request.channel)  # a message no worker could send waits forever
+        except ConfigError as exc:
+            raise ValidationError(
+                "channel", request.channel, f"a configured channel ({exc})"
+            ) from None
         if request.origin == "test":
             allowed = self._config.test_recipients.get(request.channel, [])
             if request.address is None or request.address.strip() not in allowed:

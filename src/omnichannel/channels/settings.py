@@ -213,7 +213,17 @@ class ChannelsConfig(BaseModel):
         """``name``'s settings: its section, or its settings model's defaults."""
         settings = self.channels.get(registry.known(name))
         if settings is None:
-            settings = registry.settings_class(name)()
+            try:
+                settings = registry.settings_class(name)()
+            except PydanticValidationError as exc:
+                needed = ", ".join(
+                    str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing" and e["loc"]
+                )
+                raise ConfigError(
+                    f"the {name} channel is not configured: add a {name}: section to "
+                    f"{self.source or FILE_NAME}{' with ' + needed if needed else ''} "
+                    "(see docs/channels.md)"
+                ) from None
             self.channels[name] = settings
         return settings
 
@@ -348,7 +358,7 @@ def _describe(exc: PydanticValidationError, where: str, prefix: str) -> str:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "not a setting here (misspelt?)"
-        elif "timedelta" in error["type"] or "duration" in error["type"]:
+        elif error["type"].startswith(("time_delta", "timedelta")):
             message = DURATION_HELP
         if not error["loc"]:  # about the section as a whole: its values may hold secrets
             problems.append(f"{where}: {prefix.rstrip('.') or 'the file'}: {message}")

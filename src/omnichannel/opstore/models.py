@@ -375,6 +375,9 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_claim", "channel", "status", "next_attempt_at"),
         Index("ix_outbox_profile_sent", "profile_id", "sent_at"),
+        # Provider callbacks (Twilio status, WeChat job finished) find their message by
+        # the provider's id (revision 0006).
+        Index("ix_outbox_provider_message", "channel", "provider_message_id"),
     )
 
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
