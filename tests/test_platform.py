@@ -42,6 +42,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
         assert set(listed) == {
             "audiences",
             "identity",
+            "inbox",
             "ingest",
             "linkage",
             "profiles",
@@ -64,7 +65,7 @@ def test_a_schedule_for_an_unknown_job_or_a_bad_period_is_refused(tmp_path: Path
         Platform.open(tmp_path / "home", job_schedules="profile=5m") as platform,
         pytest.raises(
             ValidationError,
-            match=r"job='profile'.*identity, ingest, linkage, profiles, profiles-build",
+            match=r"job='profile'.*identity, inbox, ingest, linkage, profiles, profiles-build",
         ),
     ):
         platform.jobs.describe()

@@ -182,3 +182,22 @@ def test_receipts_that_are_not_ours_are_ignored(opstore):
     assert [(r.user_id, r.message_id) for r in read_receipts(batch)] == [("ann", 5)]
     with opstore.session() as session:
         assert session.query(InboxMessage).count() == 0
+
+
+def test_the_inbox_job_deletes_expired_messages_only(tmp_path):
+    from omnichannel.platform import Platform
+
+    settings = Settings(home=tmp_path / "home")
+    initialise(settings)
+    with Platform(settings) as platform:
+        store = platform.opstore
+        _send(store, note(1, body="keeps"))
+        _send(store, note(2, body="lapses"), settings=InboxSettings(keep_for=timedelta(seconds=1)))
+        with store.session() as session:  # as if the second one's second had passed
+            row = session.query(InboxMessage).filter_by(outbox_id=2).one()
+            row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        run = platform.jobs.run("inbox")
+        assert run.status == "succeeded" and run.rows == 1
+        with store.session() as session:
+            left = [r.body for r in session.query(InboxMessage).all()]
+    assert left == ["keeps"]

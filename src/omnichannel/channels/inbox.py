@@ -198,6 +198,20 @@ def list_inbox(
         }
 
 
+def delete_expired(store: OpStore, *, now: datetime | None = None) -> int:
+    """Remove messages past their ``expires_at`` (the delivery log keeps their history)."""
+    from sqlalchemy import delete
+
+    at = now or datetime.now(UTC)
+    with store.session() as session:
+        result = session.execute(
+            delete(InboxMessage).where(
+                InboxMessage.expires_at.is_not(None), InboxMessage.expires_at <= at
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 # --- read receipts through the collector --------------------------------------------------
 
 

@@ -15,6 +15,8 @@
 - ``audiences`` (every 6 hours): each ad-audience destination of ``audiences.yaml`` that
   names a ``segment`` is replaced with that segment's members; one failing destination
   costs no other (the run fails naming it, after the others synced).
+- ``inbox`` (daily): in-app inbox messages past their expiry are deleted (an app never
+  shows them; the delivery log keeps their history).
 
 Options come from the caller (the CLI's flags): files are paths on the server's machine,
 which is the CLI's machine, since the runtime file that led the CLI there is local.
@@ -38,6 +40,7 @@ PROFILES_EVERY = timedelta(minutes=15)
 SEGMENTS_EVERY = timedelta(minutes=5)
 # Ad platforms match uploads in hours; more often than this only costs API quota.
 AUDIENCES_EVERY = timedelta(hours=6)
+INBOX_EVERY = timedelta(days=1)
 
 
 def _path(options: Mapping[str, Any], name: str) -> Path | None:
@@ -194,6 +197,14 @@ def sync_audiences(
     return JobOutcome(rows=sum(r["uploaded"] for r in result["synced"]), detail=result)
 
 
+def expire_inbox(platform: Platform, progress: Progress, options: Mapping[str, Any]) -> JobOutcome:
+    """In-app inbox messages past their expiry, deleted (channels/inbox.py)."""
+    from omnichannel.channels.inbox import delete_expired
+
+    removed = delete_expired(platform.opstore)
+    return JobOutcome(rows=removed, detail={"deleted": removed})
+
+
 def builtin_jobs() -> JobRegistry:
     registry = JobRegistry()
     for job in (
@@ -226,6 +237,12 @@ def builtin_jobs() -> JobRegistry:
             "Sync each ad-audience destination that names a segment (audiences.yaml).",
             sync_audiences,
             every=AUDIENCES_EVERY,
+        ),
+        Job(
+            "inbox",
+            "Delete in-app inbox messages past their expiry (inbox.keep_for).",
+            expire_inbox,
+            every=INBOX_EVERY,
         ),
     ):
         registry.register(job)
