@@ -195,3 +195,18 @@ def test_a_server_that_hangs_means_retry_later_within_the_timeout() -> None:
         for conn in accepted:
             conn.close()
     assert isinstance(outcome, RetryLater) and "Timeout" in outcome.response
+
+
+def test_a_preheader_is_the_hidden_first_text_of_the_html_body() -> None:
+    content = {
+        "subject": "Sale",
+        "text": "Hello",
+        "preheader": "Up to 50% off <this week>",
+        "html": "<html><body><p>Hello</p></body></html>",
+    }
+    with smtp_server() as server:
+        [outcome] = send_all(settings_for(server), [delivery(3, "ann@mail.cn", content=content)])
+    assert isinstance(outcome, Sent)
+    page = server.messages[0].part("html")
+    assert page.startswith('<html><body><div style="display:none;')
+    assert ">Up to 50% off &lt;this week&gt;</div><p>Hello</p>" in page

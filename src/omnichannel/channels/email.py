@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import logging
+import re
 import ssl
 from email.charset import QP, Charset
 from email.header import Header
@@ -60,6 +62,24 @@ log = logging.getLogger(__name__)
 # UTF-8 bodies as quoted-printable: readable in a raw message, safe over 7-bit relays.
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP
+
+
+_BODY_START = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+_HIDDEN = (
+    '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">'
+    "{}</div>"
+)
+
+
+def with_preheader(page: str, preheader: str) -> str:
+    """The inbox preview line: hidden text at the top of the HTML body (mail clients show
+    the first text of a message beside its subject)."""
+    if not preheader:
+        return page
+    hidden = _HIDDEN.format(html.escape(preheader))
+    start = _BODY_START.search(page)
+    at = start.end() if start else 0
+    return page[:at] + hidden + page[at:]
 
 
 def _text_part(subtype: str, body: str) -> MIMENonMultipart:
@@ -269,9 +289,10 @@ class EmailAdapter:
         text = _text_part("plain", str(content.get("text", "")))
         message: Message = text
         if content.get("html"):
+            page = with_preheader(str(content["html"]), str(content.get("preheader") or ""))
             message = MIMEMultipart("alternative")
             message.attach(text)
-            message.attach(_text_part("html", str(content["html"])))
+            message.attach(_text_part("html", page))
         sender = (
             formataddr((s.from_name, s.from_address), "utf-8") if s.from_name else s.from_address
         )
