@@ -25,7 +25,7 @@ test: venv
 	$(BIN)/ruff check src tests benchmarks evaluations
 	$(BIN)/ruff format --check src tests benchmarks evaluations
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist worksteal
 
 serve: venv
 	$(BIN)/omni --home $(HOME_DIR) serve

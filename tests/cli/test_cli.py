@@ -76,7 +76,7 @@ def test_warehouse_schema_names_columns_and_rejects_unknown_tables(tmp_path: Pat
     assert "table='customers'" in unknown.stderr and "orders" in unknown.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=70)
 def test_demo_loads_a_business_and_refuses_to_overwrite_without_reset(tmp_path: Path) -> None:
     home = tmp_path / "home"
     args = ("demo", "--people", "300", "--days", "30", "--json")

@@ -68,7 +68,7 @@ def test_the_tour_is_found_and_names_the_commands_it_shows() -> None:
     assert all(c.startswith((". ", "omni ", "EMAIL=", "CUSTOMER=")) for c in commands), commands
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=140)
 def test_every_line_of_the_readme_tour_runs_on_a_fresh_demo_home(tmp_path: Path) -> None:
     # The tour runs from the repository root with the default home ./omni-home.
     omni("demo", "--people", "300", cwd=tmp_path)

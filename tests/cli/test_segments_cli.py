@@ -31,7 +31,7 @@ from tests.cli.run import omni_in_process as omni
 from tests.support.collector import free_port
 from tests.support.homes import audience_home
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=45)
 
 EARLY = """\
 name: early

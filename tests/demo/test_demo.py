@@ -78,6 +78,7 @@ def dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
+@pytest.mark.slow(seconds=35)
 def test_same_seed_same_tables_other_seed_differs(
     tmp_path: Path, small: tuple[Path, DemoSummary]
 ) -> None:
@@ -232,6 +233,7 @@ def test_events_are_well_formed(con: duckdb.DuckDBPyConnection) -> None:
     assert opened is not None and opened[0] > 0
 
 
+@pytest.mark.slow(seconds=35)
 def test_carry_over_visible_by_regression(tmp_path: Path) -> None:
     """Daily visits depend on yesterday's paid spend, not only today's (adstock)."""
     db, _ = generate(tmp_path, DemoConfig(seed=3, people=3_000, days=120))
