@@ -321,3 +321,93 @@ def test_an_unsubscribe_after_queueing_still_stops_the_email(
         lambda: platform.messages.get(control["outbox_id"])["status"] == "sent",
         what="ann's message marked sent",
     )
+
+
+DSN = """\
+From: MAILER-DAEMON@mx.mail.cn
+To: news@shop.example
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+This is the mail system at host mx.mail.cn. I'm sorry to have to inform you...
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.mail.cn
+
+Final-Recipient: rfc822; Bob@mail.cn
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <bob@mail.cn>: Recipient address rejected
+
+--B
+Content-Type: text/rfc822-headers
+
+Message-ID: {message_id}
+To: bob@mail.cn
+Subject: Spring sale, Bob
+
+--B--
+"""
+ARF = """\
+From: fbl@mail.cn
+To: abuse@shop.example
+Subject: complaint
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="F"
+
+--F
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--F
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: fbl/1.0
+Version: 1
+Original-Rcpt-To: john.smith@gmail.com
+
+--F
+Content-Type: message/rfc822
+
+Message-ID: <someone-else@shop.example>
+To: john.smith@gmail.com
+Subject: hi
+
+hello
+--F--
+"""
+
+
+def test_bounce_and_complaint_emails_are_read_as_sent_by_mail_servers(
+    live: tuple[LiveApp, SmtpServer, httpx.Client],
+) -> None:
+    app, smtp, http = live
+    sent = _send(app, "email:bob@mail.cn", "spring:bob:dsn")
+    wait_for(lambda: smtp.messages, what="bob's email")
+    message_id = smtp.messages[0].message["Message-ID"]
+    headers = {"Authorization": f"Bearer {BOUNCE_SECRET}", "Content-Type": "message/rfc822"}
+    dsn = DSN.format(message_id=message_id).encode()
+    answer = http.post("/hooks/email/bounces?provider=postfix", content=dsn, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["bounced"], answer.json()["suppressed"]) == (1, 1)
+    complaint = http.post("/hooks/email/bounces", content=ARF.encode(), headers=headers)
+    assert complaint.json()["complained"] == 1
+    not_a_report = b"From: a@b.cn\r\nSubject: hello\r\n\r\nJust a note"
+    refused = http.post("/hooks/email/bounces", content=not_a_report, headers=headers)
+    assert refused.status_code == 400 and refused.json()["detail"]["field"] == "Content-Type"
+    with app.platform.opstore.session() as session:
+        bob = is_suppressed(session, channel="email", address="bob@mail.cn")
+        ann = is_suppressed(session, channel="email", address="john.smith@gmail.com")
+        assert bob is not None and (bob.reason, bob.source) == ("hard_bounce", "postfix")
+        assert ann is not None and ann.reason == "complaint"
+    app.platform.messages.flush_log()
+    history = app.platform.messages.get(sent["outbox_id"])["history"]
+    assert ("bounced", "hard_bounce") in [(h["status"], h["reason"]) for h in history]

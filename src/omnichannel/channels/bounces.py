@@ -10,7 +10,13 @@
   and clicks, which our own links record) are ignored;
 - an **Amazon SES notification** (``notificationType``/``eventType`` ``Bounce``,
   ``Complaint`` or ``Delivery``), bare or inside its SNS envelope (``{"Type":
-  "Notification", "Message": "<json>"}``).
+  "Notification", "Message": "<json>"}``);
+- a **bounce or complaint email** itself (``Content-Type: message/rfc822``): a delivery
+  status notification (RFC 3464, ``multipart/report; report-type=delivery-status``, what
+  Postfix, Exim and every MTA send back) or an abuse report (RFC 5965 ARF,
+  ``report-type=feedback-report``, what mailbox providers' feedback loops send), so a
+  bounce mailbox can be piped here (``curl --data-binary @- -H 'Content-Type:
+  message/rfc822' ...``).
 
 Each report names its message when it can: our ``Message-ID`` (``<omni.<outbox id>...>``,
 quoted as ``smtp-id`` or in SES's ``commonHeaders``) or the ``X-Omni-Outbox-Id`` header.
@@ -20,6 +26,9 @@ readable ones beside it are applied.
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import json
 import re
 from collections.abc import Mapping
@@ -314,3 +323,149 @@ def _ses_ids(mail: Mapping[str, Any]) -> tuple[int | None, str | None]:
     return outbox_id, str(message_id) if message_id else (
         str(mail.get("messageId")) if mail.get("messageId") else None
     )
+
+
+# --- bounce and complaint emails (RFC 3464 DSN, RFC 5965 ARF) ----------------------
+
+
+def parse_message(raw: bytes) -> Parsed:
+    """Reports from one DSN or ARF email; ValidationError when it is neither."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    report_type = str(message.get_param("report-type", "", header="content-type")).lower()
+    if message.get_content_type() != "multipart/report" or report_type not in (
+        "delivery-status",
+        "feedback-report",
+    ):
+        shown = message.get_content_type() + (f"; report-type={report_type}" if report_type else "")
+        raise ValidationError(
+            "Content-Type",
+            shown,
+            "multipart/report; report-type=delivery-status or feedback-report",
+        )
+    original = _original_headers(message)
+    outbox_id = _header_outbox_id(original)
+    message_id = original.get("Message-ID")
+    if report_type == "feedback-report":
+        return _arf(message, original, outbox_id, message_id)
+    return _dsn(message, outbox_id, message_id)
+
+
+def _original_headers(message: Any) -> Any:
+    """The headers of the message the report is about (its text/rfc822-headers or
+    message/rfc822 part), as a Message; empty when the report quotes none."""
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "text/rfc822-headers":
+            return email.message_from_string(part.get_content(), policy=email.policy.default)
+        if kind in ("message/rfc822", "message/global"):
+            inner = part.get_payload()
+            return inner[0] if isinstance(inner, list) and inner else email.message.EmailMessage()
+    return email.message.EmailMessage()
+
+
+def _header_outbox_id(headers: Any) -> int | None:
+    value = str(headers.get("X-Omni-Outbox-Id") or "").strip()
+    if value.isdigit():
+        return int(value)
+    return outbox_id_of(str(headers.get("Message-ID") or ""))
+
+
+def _fields(part: Any) -> list[Any]:
+    """The field blocks of a message/delivery-status or message/feedback-report part."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return payload
+    text = payload if isinstance(payload, str) else part.get_content()
+    return [
+        email.message_from_string(block, policy=email.policy.default)
+        for block in re.split(r"\r?\n\s*\r?\n", str(text))
+        if block.strip()
+    ]
+
+
+def _recipient(value: object) -> str | None:
+    """``rfc822; ann@mail.cn`` -> ``ann@mail.cn``."""
+    text = str(value or "").partition(";")[2] or str(value or "")
+    text = text.strip().strip("<>").strip()
+    return text.lower() if "@" in text else None
+
+
+def _dsn(message: Any, outbox_id: int | None, message_id: object) -> Parsed:
+    parsed = Parsed()
+    for part in message.walk():
+        if part.get_content_type() not in (
+            "message/delivery-status",
+            "message/global-delivery-status",
+        ):
+            continue
+        for i, block in enumerate(_fields(part)):
+            if block.get("Final-Recipient") is None and block.get("Original-Recipient") is None:
+                continue  # the per-message block (Reporting-MTA, Arrival-Date)
+            address = _recipient(block.get("Final-Recipient") or block.get("Original-Recipient"))
+            if address is None:
+                raw = str(block.get("Final-Recipient"))
+                parsed.refused.append(
+                    Refusal(f"Final-Recipient[{i}]", _shown(raw), "rfc822; an email address", raw)
+                )
+                continue
+            action = str(block.get("Action") or "").strip().lower()
+            status = str(block.get("Status") or "").strip() or None
+            if action == "delivered":
+                event, reason = "delivered", "delivered"
+            elif action == "failed":
+                hard = status is None or status.startswith("5")
+                event, reason = "bounced", "hard_bounce" if hard else "soft_bounce"
+            else:  # delayed, relayed, expanded: nothing to act on yet
+                parsed.ignored += 1
+                continue
+            parsed.reports.append(
+                BounceReport(
+                    event,
+                    address,
+                    reason=reason,
+                    status=status,
+                    description=str(block.get("Diagnostic-Code") or "") or None,
+                    outbox_id=outbox_id,
+                    provider_message_id=str(message_id) if message_id else None,
+                )
+            )
+    return parsed
+
+
+def _arf(message: Any, original: Any, outbox_id: int | None, message_id: object) -> Parsed:
+    parsed = Parsed()
+    fields: dict[str, str] = {}
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            for block in _fields(part):
+                fields.update({k: str(v) for k, v in block.items()})
+    address = _recipient(fields.get("Original-Rcpt-To")) or _recipient(
+        f"rfc822; {parseaddr_to(original.get('To'))}"
+    )
+    if address is None:
+        parsed.refused.append(
+            Refusal(
+                "Original-Rcpt-To",
+                _shown(fields.get("Original-Rcpt-To")),
+                "the complaining recipient (Original-Rcpt-To, or To of the original)",
+                "",
+            )
+        )
+        return parsed
+    parsed.reports.append(
+        BounceReport(
+            "complained",
+            address,
+            reason="complaint",
+            description=fields.get("Feedback-Type"),
+            outbox_id=outbox_id,
+            provider_message_id=str(message_id) if message_id else None,
+        )
+    )
+    return parsed
+
+
+def parseaddr_to(value: object) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(str(value or ""))[1]

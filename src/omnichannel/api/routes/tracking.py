@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from omnichannel.api.deps import ServicesDep
 from omnichannel.api.ingest_calls import dead_letter, emitter, submit_letters
 from omnichannel.api.services import Services
-from omnichannel.channels.bounces import Refusal, parse_reports
+from omnichannel.channels.bounces import Refusal, parse_message, parse_reports
 from omnichannel.channels.engagement import SOURCE, Emit
 from omnichannel.channels.tracking import InvalidLinkError
 from omnichannel.errors import NotFoundError, OmniError, ValidationError
@@ -233,6 +233,17 @@ class _Unauthorised(OmniError):
     pass
 
 
+def _json_body(raw: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        shown = raw[:200].decode("utf-8", "replace")
+        accepted = "a JSON document, or a bounce email sent as Content-Type: message/rfc822"
+        raise ValidationError("(body)", shown, accepted) from None
+
+
 @router.post(
     "/hooks/email/bounces",
     response_model=BouncesAnswer,
@@ -241,7 +252,6 @@ class _Unauthorised(OmniError):
 )
 async def email_bounces(request: Request, services: ServicesDep) -> Any:
     """Hard bounces and complaints suppress the address; every report is logged in deliveries."""
-    import json
 
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
@@ -258,19 +268,16 @@ async def email_bounces(request: Request, services: ServicesDep) -> Any:
             {"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
     raw = await request.body()
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ValidationError(
-            "(body)", raw[:200].decode("utf-8", "replace"), "a JSON document"
-        ) from None
-    try:
-        parsed = parse_reports(body)
+        if content_type == "message/rfc822":
+            parsed = parse_message(raw)
+        else:
+            parsed = parse_reports(_json_body(raw))
     except ValidationError as exc:
         whole = raw.decode("utf-8", "replace")
-        await run_in_threadpool(
-            keep_refused, services, [Refusal(exc.field, str(exc.value)[:200], exc.accepted, whole)]
-        )
+        refusal = Refusal(exc.field, str(exc.value)[:200], exc.accepted, whole)
+        await run_in_threadpool(keep_refused, services, [refusal])
         raise
     source = request.query_params.get("provider") or "email provider"
     counts = await run_in_threadpool(
