@@ -59,7 +59,7 @@ def test_save_list_preview_and_archive(audience_copy: Path, tmp_path: Path) -> N
     assert json.loads(omni("templates", "list", "--json", home=audience_copy).stdout) == []
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=60)
 def test_the_same_commands_through_a_running_server(audience_copy: Path, tmp_path: Path) -> None:
     """While ``omni serve`` owns the home (and its DuckDB file), the commands go through
     /api/templates and print the same."""

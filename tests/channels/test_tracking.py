@@ -29,6 +29,8 @@ from tests.profiles.support import T0
 
 audience_home = h2_support.audience_home
 audience_copy = h2_support.audience_copy
+# Each test serves the app over HTTP and runs the email worker: seconds, not milliseconds.
+pytestmark = pytest.mark.slow(seconds=15)
 
 BOUNCE_SECRET = "bounce-s3cret"
 SPRING = {
