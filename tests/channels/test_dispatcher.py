@@ -39,6 +39,10 @@ def _status(platform, outbox_id):
     return platform.messages.get(outbox_id, history=False)["status"]
 
 
+def _health(platform):
+    return {c["channel"]: c for c in platform.channels.status()}
+
+
 def _sms_to_ann(platform, ids):
     sent = platform.messages.send(channel="sms", profile_id=ids["ann"], content={"body": "Hi"})
     wait_for(lambda: _status(platform, sent["outbox_id"]) == "sent", what="the SMS sent")
@@ -51,20 +55,24 @@ def test_a_hanging_webhook_endpoint_holds_up_neither_sms_nor_other_endpoints(
     _, ids = people_home
     platform = open_platform(_yaml(receiver, twilio, timeout=30))
     platform.channels.start(["webhook", "sms"], poll_seconds=0.1)
-    hung = platform.messages.send(channel="webhook", address="hang", content=BODY)
-    wait_for(lambda: receiver.received("/hang/"), what="the hanging request to arrive")
+    # More hung messages than the channel has slots: the endpoint's share holds them.
+    hung, *_ = (
+        platform.messages.send(channel="webhook", address="hang", content=BODY) for _ in range(20)
+    )
+    wait_for(lambda: len(receiver.received("/hang/")) == 8, what="the hanging requests")
     ok = platform.messages.send(channel="webhook", address="ok", content=BODY)
     wait_for(lambda: _status(platform, ok["outbox_id"]) == "sent", what="the other endpoint")
     _sms_to_ann(platform, ids)
     assert twilio.messages[0]["To"] == "+8613800000001"
     # All this while the hanging request was still open and its message unsettled.
     assert _status(platform, hung["outbox_id"]) == "sending"
-    webhook = {c["channel"]: c for c in platform.channels.status()}["webhook"]
-    assert webhook["sending"] == 1 and webhook["breaker"] == "closed"
+    webhook = _health(platform)["webhook"]
+    assert webhook["sending"] == 20 and webhook["breaker"] == "closed"
+    assert len(receiver.received("/hang/")) == 8, "half the channel's 16 slots, no more"
     receiver.release()
 
 
-def test_a_webhook_answering_500_opens_its_breaker_and_fails_after_its_retries(
+def test_a_webhook_answering_500_opens_its_own_breaker_and_fails_after_its_retries(
     open_platform, receiver, twilio, people_home
 ):
     _, ids = people_home
@@ -73,18 +81,17 @@ def test_a_webhook_answering_500_opens_its_breaker_and_fails_after_its_retries(
     failing = [
         platform.messages.send(channel="webhook", address="fail", content=BODY) for _ in range(3)
     ]
-    by_channel = wait_for(
-        lambda: (
-            (s := {c["channel"]: c for c in platform.channels.status()})["webhook"]["breaker"]
-            in ("open", "half_open")
-            and s
-        ),
-        what="the webhook breaker to open",
+    webhook = wait_for(
+        lambda: (w := _health(platform)["webhook"])["open_breakers"] == ["fail"] and w,
+        what="the failing endpoint's breaker to open",
     )
-    assert by_channel["webhook"]["error_rate"] == 1.0
-    assert "HTTP 500" in by_channel["webhook"]["last_error"]
-    _sms_to_ann(platform, ids)  # the SMS channel's breaker is its own
-    assert {c["channel"]: c for c in platform.channels.status()}["sms"]["breaker"] == "closed"
+    assert webhook["error_rate"] > 0 and "HTTP 500" in webhook["last_error"]
+    # Its breaker is its own: another endpoint of the channel, and SMS, go on.
+    assert webhook["breaker"] == "closed"
+    ok = platform.messages.send(channel="webhook", address="ok", content=BODY)
+    wait_for(lambda: _status(platform, ok["outbox_id"]) == "sent", what="the other endpoint")
+    _sms_to_ann(platform, ids)
+    assert _health(platform)["sms"]["breaker"] == "closed"
     for message in failing:
         wait_for(
             lambda m=message: _status(platform, m["outbox_id"]) == "failed", what="dead letter"
@@ -95,6 +102,22 @@ def test_a_webhook_answering_500_opens_its_breaker_and_fails_after_its_retries(
     events = [h["status"] for h in dead["history"]]
     assert events[0] == "queued" and events[-1] == "failed" and "retrying" in events
     assert len(receiver.received("/fail/")) == 9, "3 attempts each, never more"
+
+
+def test_without_isolation_one_failing_endpoint_opens_the_channels_breaker(
+    open_platform, receiver, twilio
+):
+    text = _yaml(receiver, twilio).replace(
+        "  default_endpoint: ok\n", "  default_endpoint: ok\n  isolate_endpoints: false\n"
+    )
+    platform = open_platform(text)
+    platform.channels.start(["webhook"], poll_seconds=0.1)
+    for _ in range(3):
+        platform.messages.send(channel="webhook", address="fail", content=BODY)
+    wait_for(
+        lambda: _health(platform)["webhook"]["breaker"] in ("open", "half_open"),
+        what="the channel's breaker to open",
+    )
 
 
 def test_a_429_is_retried_no_sooner_than_its_retry_after(

@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SETTLE_EVERY = 0.05
+# Seconds a stopping worker lets sends in flight finish.
+STOP_GRACE = 5.0
 SETTLE_BATCH = 200
 # Outcomes the error rate is computed over.
 RATE_WINDOW = timedelta(minutes=5)
@@ -117,6 +119,12 @@ class ChannelWorker:
         self.poll_seconds = poll_seconds
         self.stats = ChannelStats()
         self.breaker = CircuitBreaker(self.settings.breaker)
+        # Channels whose addresses are separate destinations (webhook endpoints) isolate
+        # them: a breaker and a share of the slots per address, so one broken endpoint
+        # neither opens the channel's breaker nor fills its slots.
+        self.isolated = bool(getattr(self.settings, "isolate_endpoints", False))
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._address_slots: dict[str, asyncio.Semaphore] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -158,6 +166,28 @@ class ChannelWorker:
 
     def state(self) -> BreakerState:
         return self.breaker.state
+
+    def open_addresses(self) -> list[str]:
+        """Addresses whose own breaker is not closed (isolated channels)."""
+        return sorted(a for a, b in self._breakers.items() if b.state is not BreakerState.CLOSED)
+
+    def _breaker_of(self, row: OutboxMessage) -> CircuitBreaker:
+        if not self.isolated:
+            return self.breaker
+        found = self._breakers.get(row.address)
+        if found is None:
+            found = self._breakers[row.address] = CircuitBreaker(self.settings.breaker)
+        return found
+
+    def _slots_of(self, row: OutboxMessage) -> asyncio.Semaphore | None:
+        if not self.isolated:
+            return None
+        found = self._address_slots.get(row.address)
+        if found is None:
+            share = getattr(self.settings, "endpoint_concurrency", None)
+            share = share or max(1, self.settings.concurrency // 2)
+            found = self._address_slots[row.address] = asyncio.Semaphore(share)
+        return found
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -206,7 +236,13 @@ class ChannelWorker:
                     await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             if tasks:
-                await asyncio.wait(tasks, timeout=self.settings.timeout.total_seconds() + 1)
+                # Sends in flight may finish (a short grace); the rest go back to the queue.
+                grace = min(STOP_GRACE, self.settings.timeout.total_seconds() + 1)
+                _, late = await asyncio.wait(tasks, timeout=grace)
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.wait(late, timeout=1)
             self._stopping.set()
             await settler
             await self._settle_now()
@@ -293,17 +329,29 @@ class ChannelWorker:
             reason, _, detail = rule.partition(": ")
             self._drop(row, reason, detail)
             return
-        async with slots:
-            if not self.breaker.allow():
-                self._postpone(row)
-                return
-            self.stats.in_flight += 1
-            try:
-                async with limiter:
-                    outcome = await self._call(adapter, row)
-            finally:
-                self.stats.in_flight -= 1
-        self._outcome(row, outcome)
+        breaker = self._breaker_of(row)
+        mine = self._slots_of(row)
+        try:
+            if mine is not None:
+                await mine.acquire()  # before the channel's slots: a hung address waits here
+            async with slots:
+                if not breaker.allow():
+                    self._postpone(row, breaker)
+                    return
+                self.stats.in_flight += 1
+                try:
+                    async with limiter:
+                        outcome = await self._call(adapter, row)
+                finally:
+                    self.stats.in_flight -= 1
+        except asyncio.CancelledError:
+            # The worker is stopping: back in the queue now, not when its lease ends.
+            self._postpone(row, breaker, reason="worker_stopped")
+            raise
+        finally:
+            if mine is not None:
+                mine.release()
+        self._outcome(row, outcome, breaker)
 
     async def _call(self, adapter: Any, row: OutboxMessage) -> SendOutcome:
         delivery = Delivery(
@@ -339,24 +387,30 @@ class ChannelWorker:
         s = queue.Settlement(row.id, self.holder, OutboxStatus.DROPPED, reason, detail)
         self._queue(s, DeliveryEvent.of(row, "dropped", reason=reason, detail=detail))
 
-    def _postpone(self, row: OutboxMessage) -> None:
-        """The breaker opened while this message waited: back in the queue, attempt unspent."""
-        until = utcnow() + timedelta(seconds=max(self.breaker.wait_seconds(), 0.05))
+    def _postpone(
+        self, row: OutboxMessage, breaker: CircuitBreaker, reason: str = "breaker_open"
+    ) -> None:
+        """The breaker is open (or the worker stops): back in the queue, attempt unspent."""
+        wait = breaker.wait_seconds() if reason == "breaker_open" else 0.0
+        until = utcnow() + timedelta(seconds=max(wait, 0.05))
         s = queue.Settlement(
             row.id,
             self.holder,
             OutboxStatus.QUEUED,
-            "breaker_open",
-            f"the {self.channel} circuit breaker is open",
+            reason,
+            f"the {self.channel} circuit breaker is open"
+            + (f" for {row.address}" if self.isolated else "")
+            if reason == "breaker_open"
+            else "the channel's worker stopped before sending it",
             next_attempt_at=until,
             uncount_attempt=True,
         )
-        self._queue(s, DeliveryEvent.of(row, "retrying", reason="breaker_open", detail=s.detail))
+        self._queue(s, DeliveryEvent.of(row, "retrying", reason=reason, detail=s.detail))
 
-    def _outcome(self, row: OutboxMessage, outcome: SendOutcome) -> None:
-        was_open = self.breaker.opened_count
+    def _outcome(self, row: OutboxMessage, outcome: SendOutcome, breaker: CircuitBreaker) -> None:
+        was_open = breaker.opened_count
         if isinstance(outcome, Sent):
-            self.breaker.success()
+            breaker.success()
             self.stats.sent += 1
             self.stats.outcome(True)
             s = queue.Settlement(
@@ -375,7 +429,7 @@ class ChannelWorker:
             )
             self._queue(s, event)
         elif isinstance(outcome, RetryLater):
-            self.breaker.failure()
+            breaker.failure()
             self.stats.outcome(False)
             self.stats.last_error = outcome.response
             response = trim_response(outcome.response)
@@ -413,7 +467,7 @@ class ChannelWorker:
                 self._queue(s, event)
         else:
             # The provider answered (it is up) and refused this one message.
-            self.breaker.success()
+            breaker.success()
             self.stats.outcome(True)
             self.stats.failed += 1
             self.stats.last_error = outcome.response
@@ -428,11 +482,15 @@ class ChannelWorker:
             )
             event = DeliveryEvent.of(row, "failed", reason=outcome.reason, detail=response)
             self._queue(s, event, outcome if outcome.suppress else None)
-        if self.breaker.opened_count != was_open:
+        if breaker.opened_count != was_open:
             self.stats.breaker_opened += 1
             log.warning(
                 "channel circuit breaker opened",
-                extra={"channel": self.channel, "error": self.stats.last_error},
+                extra={
+                    "channel": self.channel,
+                    "address": row.address if self.isolated else None,
+                    "error": self.stats.last_error,
+                },
             )
 
     async def _settle_loop(self) -> None:

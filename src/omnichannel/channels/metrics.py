@@ -8,6 +8,7 @@ Families (labelled by channel only, so their number stays bounded):
 - ``omni_channel_error_rate{channel}``: failed share of provider calls in the last 5 minutes;
 - ``omni_channel_messages_total{channel,outcome}``: sent, retried, failed, dropped by this
   process's worker since it started;
+- ``omni_channel_open_breakers{channel}``: endpoints whose own breaker is open (webhooks);
 - ``omni_channel_worker_up{channel}``: 1 while the channel's worker runs in this process.
 
 A collector rather than gauges set by the workers: the queue depth lives in the
@@ -75,6 +76,11 @@ def families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
         "dropped at dispatch).",
         labels=["channel", "outcome"],
     )
+    isolated = GaugeMetricFamily(
+        "omni_channel_open_breakers",
+        "Addresses (webhook endpoints) whose own circuit breaker is open or half open.",
+        labels=["channel"],
+    )
     up = GaugeMetricFamily(
         "omni_channel_worker_up",
         "1 while the channel's worker runs in this process.",
@@ -85,6 +91,7 @@ def families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
         for status in ("queued", "held", "sending"):
             depth.add_metric([name, status], row[status])
         up.add_metric([name], 1.0 if row["worker"] == "running" else 0.0)
+        isolated.add_metric([name], float(len(row.get("open_breakers") or [])))
         if row["breaker"] is not None:
             for state in BREAKER_STATES:
                 breaker.add_metric([name, state], 1.0 if row["breaker"] == state else 0.0)
@@ -93,7 +100,7 @@ def families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
         for outcome in OUTCOMES:
             if row[outcome] is not None:
                 messages.add_metric([name, outcome], row[outcome])
-    yield from (depth, breaker, errors, messages, up)
+    yield from (depth, breaker, errors, messages, isolated, up)
 
 
 def run_channels(platform: Platform, metrics: Metrics | None = None) -> list[str]:

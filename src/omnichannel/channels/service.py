@@ -344,7 +344,7 @@ class ChannelsCapability:
 
     def _tracking(self) -> Any:
         try:
-            from omnichannel.channels.tracking import tracking_for  # type: ignore[attr-defined]
+            from omnichannel.channels.tracking import tracking_for
         except ImportError:  # the tracking module (email engineer) has not landed
             return None
         return tracking_for(self._platform)
@@ -385,6 +385,7 @@ class ChannelsCapability:
                 "held": waiting.get("held", 0),
                 "sending": waiting.get("sending", 0),
                 "breaker": worker.state().value if worker is not None else None,
+                "open_breakers": worker.open_addresses() if worker is not None else [],
                 "error_rate": None,
                 "sent": None,
                 "retried": None,

@@ -71,6 +71,10 @@ class WebhookSettings(ChannelSettings):
     endpoints: dict[str, WebhookEndpoint] = Field(default_factory=dict)
     # Where a message to a profile goes (its endpoint name); none: give an address.
     default_endpoint: str | None = None
+    # Each endpoint is a destination of its own: its own breaker and at most
+    # endpoint_concurrency (default half the channel's) of the channel's sends in flight.
+    isolate_endpoints: bool = True
+    endpoint_concurrency: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _default_is_known(self) -> WebhookSettings:

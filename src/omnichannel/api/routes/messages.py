@@ -122,6 +122,9 @@ class ChannelHealth(BaseModel):
     held: int
     sending: int
     breaker: str | None = Field(description="closed, open or half_open (null: no worker).")
+    open_breakers: list[str] = Field(
+        description="Addresses (webhook endpoints) whose own breaker is open or half open."
+    )
     error_rate: float | None = Field(description="Failed share of calls in the last 5 min.")
     sent: int | None
     retried: int | None
