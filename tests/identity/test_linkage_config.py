@@ -5,10 +5,8 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import os
 import re
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from omnichannel.identity.linkage_config import (
     parse_config,
 )
 from omnichannel.warehouse import open_warehouse
+from tests.cli.run import omni_in_process
 from tests.support.demo import LINKAGE_DEMO, demo_warehouse
 
 
@@ -210,7 +209,6 @@ def test_a_source_can_leave_a_field_out_of_the_comparison(tmp_path: Path) -> Non
 def test_cli_runs_linkage_and_explains_a_record(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI_")}
     home = tmp_path / "home"
     # test_linkage.py's demo home (generated once per run), not one of its own.
     demo_warehouse(
@@ -218,13 +216,7 @@ def test_cli_runs_linkage_and_explains_a_record(
     )
 
     def omni(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "omnichannel", "--home", str(home), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
+        return omni_in_process(*args, home=home, check=False)
 
     run = omni("linkage", "run", "--json")
     assert run.returncode == 0, run.stderr

@@ -1,11 +1,8 @@
-"""``omni clv fit`` as a user runs it (a real process on real files), and its input errors."""
+"""``omni clv fit`` as a user runs it (in this process, on real files), and its input errors."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,23 +10,12 @@ import pytest
 
 from omnichannel.errors import ValidationError
 from omnichannel.profiles.clv import TransactionColumns, fit_clv
+
+# The command runs in this process: what it does is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 from tests.profiles.test_clv_models import CALIBRATION_END, HOLDOUT_END, cdnow_raw, write_cdnow_csv
 
 COLUMNS = TransactionColumns("customer_id", "date", "amount")
-
-
-def omni(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "omnichannel", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"omni {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def fit_args(path: Path, *extra: str) -> list[str]:
