@@ -307,24 +307,54 @@ class PushAdapter:
 def latest_push_tokens(
     wh: Warehouse, profile_ids: Iterable[str], rules: IdentityRules | None = None
 ) -> dict[str, str]:
-    """``{profile_id: token}`` from ``context.device.token`` of the profiles' events."""
+    """``{profile_id: token}`` from ``context.device.token`` of the profiles' events.
+
+    An event belongs to the profile holding its user id (as the rules type it for its
+    source), else the one holding its anonymous id, as everywhere else. Only the events that
+    name one of the profiles' identifiers and mention a token are parsed and joined to the
+    identity graph, so a send batch does not join every event of the warehouse.
+    """
     import ibis
     import pyarrow as pa
 
     from omnichannel.identity.rules import load_rules
-    from omnichannel.profiles.traits.base import events_beside_profiles
+    from omnichannel.profiles.traits.base import linked_identifiers, typed_id
 
     ids = sorted(set(profile_ids))
     if not ids:
         return {}
+    rules = rules or load_rules()
     wanted = ibis.memtable(pa.table({"profile_id": pa.array(ids, pa.string())}))
-    e = events_beside_profiles(wh, rules or load_rules())
-    token = e.context.cast("json")["device"]["token"].str.strip()
-    at = e.timestamp.coalesce(e.received_at)
-    found = e.select(
-        profile_id=e.user_profile.coalesce(e.anon_profile), token=token, at=at, seq=e.load_seq
+    known = linked_identifiers(wh)
+    # Their identifiers' values: an event naming none of them cannot be theirs (a superset
+    # test, typed properly by the joins below), so only their events are parsed and joined.
+    theirs = known.semi_join(wanted, "profile_id").id_value
+    e = wh.table("events")
+    e = e.filter(
+        e.user_id.strip().isin(theirs) | e.anonymous_id.strip().isin(theirs),
+        e.context.cast("string").contains('"token"'),
     )
-    found = found.filter(found.token.notnull(), found.token != "").semi_join(wanted, "profile_id")
+    e = e.mutate(
+        _token=e.context.cast("json")["device"]["token"].str.strip(),
+        _user_type=typed_id(e.source, "user_id", rules),
+        _anon_type=typed_id(e.source, "anonymous_id", rules),
+    )
+    e = e.filter(e._token.notnull(), e._token != "")
+    by_user = known.rename(user_profile="profile_id", user_type="id_type", user_value="id_value")
+    by_anon = known.rename(anon_profile="profile_id", anon_type="id_type", anon_value="id_value")
+    joined = e.left_join(
+        by_user, [e._user_type == by_user.user_type, e.user_id.strip() == by_user.user_value]
+    ).left_join(
+        by_anon,
+        [e._anon_type == by_anon.anon_type, e.anonymous_id.strip() == by_anon.anon_value],
+    )
+    found = joined.select(
+        profile_id=joined.user_profile.coalesce(joined.anon_profile),
+        token=joined._token,
+        at=joined.timestamp.coalesce(joined.received_at),
+        seq=joined.load_seq,
+    )
+    found = found.filter(found.profile_id.notnull()).semi_join(wanted, "profile_id")
     ranked = found.mutate(
         _rank=ibis.row_number().over(
             group_by="profile_id", order_by=[ibis.desc(found.at), ibis.desc(found.seq)]
