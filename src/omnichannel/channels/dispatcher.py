@@ -208,8 +208,9 @@ class ChannelWorker:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         adapter = registry.adapter_class(self.channel)(self.settings, self.context)
-        await adapter.open()
         self._ready.set()
+        if not await self._open(adapter):
+            return
         limiter = AsyncLimiter(self.settings.rate_per_second, 1.0)
         slots = asyncio.Semaphore(self.settings.concurrency)
         tasks: set[asyncio.Task[None]] = set()
@@ -248,6 +249,26 @@ class ChannelWorker:
             await self._settle_now()
             await adapter.close()
             log.info("channel worker stopped", extra={"channel": self.channel})
+
+    async def _open(self, adapter: Any) -> bool:
+        """Open the adapter, trying again (1 s, doubling to a minute) while it fails: an
+        SMTP relay or a token endpoint that is down at start must not end the worker."""
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                await adapter.open()
+                return True
+            except Exception as exc:
+                self.stats.last_error = trim_response(
+                    f"could not open: {type(exc).__name__}: {exc}"
+                )
+                log.warning(
+                    "channel could not open its provider; retrying",
+                    extra={"channel": self.channel, "retry_seconds": delay, "error": str(exc)},
+                )
+                await self._sleep(delay)
+                delay = min(60.0, delay * 2)
+        return False
 
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None

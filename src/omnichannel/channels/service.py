@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from omnichannel.platform import Platform
 
 SEGMENT_PAGE = 1000
+log = logging.getLogger(__name__)
 
 
 def request_of(values: SendRequest | Mapping[str, Any]) -> SendRequest:
@@ -336,9 +338,13 @@ class ChannelsCapability:
                     poll_seconds=poll_seconds,
                 )
                 worker.start()
-                if worker.error is not None:
-                    raise OmniError(f"the {name} channel could not start: {worker.error}")
                 self.workers[name] = worker
+                if worker.error is not None:  # its status says why
+                    log.error(
+                        "channel worker did not start",
+                        extra={"channel": name, "error": str(worker.error)},
+                    )
+                    continue
                 started.append(name)
         return started
 
