@@ -175,3 +175,31 @@ def test_someone_who_unsubscribes_while_their_message_waits_is_not_contacted(
     assert message["reason"] == "consent" and "unsubscribed on sms" in message["reason_detail"]
     assert [h["status"] for h in message["history"]] == ["queued", "dropped"]
     assert twilio.messages == []
+
+
+def test_a_channel_that_cannot_start_keeps_no_other_from_starting(open_platform, receiver):
+    platform = open_platform(channels_yaml(receiver))  # no sms: section
+    assert platform.channels.start(["sms", "webhook"], poll_seconds=0.1) == ["webhook"]
+    health = _health(platform)
+    assert health["webhook"]["worker"] == "running"
+    assert health["sms"]["worker"].startswith("stopped: the sms channel is not configured")
+    sent = platform.messages.send(channel="webhook", address="ok", content=BODY)
+    wait_for(lambda: _status(platform, sent["outbox_id"]) == "sent", what="the webhook")
+
+
+def test_a_provider_that_cannot_be_opened_is_retried_and_reported_not_fatal(
+    open_platform, receiver, tmp_path
+):
+    missing = tmp_path / "no-such-key.json"
+    text = channels_yaml(receiver) + (
+        f"push: {{project_id: shop, service_account_file: '{missing}'}}\n"
+    )
+    platform = open_platform(text)
+    assert platform.channels.start(["push", "webhook"], poll_seconds=0.1) == ["push", "webhook"]
+    push = wait_for(
+        lambda: (p := _health(platform)["push"])["last_error"] and p, what="the open error"
+    )
+    assert push["worker"] == "running", "the worker waits for its provider, it does not die"
+    assert "cannot read the service account key" in push["last_error"]
+    sent = platform.messages.send(channel="webhook", address="ok", content=BODY)
+    wait_for(lambda: _status(platform, sent["outbox_id"]) == "sent", what="the webhook")

@@ -306,6 +306,8 @@ class ChannelsCapability:
         self._platform = platform
         self._lock = threading.Lock()
         self.workers: dict[str, ChannelWorker] = {}
+        # Channels asked to start that could not (not configured), with why.
+        self.errors: dict[str, str] = {}
 
     def start(
         self, channels: Sequence[str] | None = None, *, poll_seconds: float = 1.0
@@ -329,16 +331,24 @@ class ChannelsCapability:
                 registry.known(name)
                 if name in self.workers and self.workers[name].running:
                     continue
-                worker = ChannelWorker(
-                    name,
-                    config=config,
-                    opstore=self._platform.opstore,
-                    log_writer=messages.log,
-                    context=context,
-                    poll_seconds=poll_seconds,
-                )
+                try:
+                    worker = ChannelWorker(
+                        name,
+                        config=config,
+                        opstore=self._platform.opstore,
+                        log_writer=messages.log,
+                        context=context,
+                        poll_seconds=poll_seconds,
+                    )
+                except OmniError as exc:  # not configured: the others start all the same
+                    self.errors[name] = str(exc)
+                    log.error(
+                        "channel worker did not start", extra={"channel": name, "error": str(exc)}
+                    )
+                    continue
                 worker.start()
                 self.workers[name] = worker
+                self.errors.pop(name, None)
                 if worker.error is not None:  # its status says why
                     log.error(
                         "channel worker did not start",
@@ -375,7 +385,7 @@ class ChannelsCapability:
         config = self._platform.messages.config
         with self._platform.opstore.session() as session:
             depth = queue.depth(session)
-        names = sorted(set(config.configured()) | set(depth) | set(self.workers))
+        names = sorted(set(config.configured()) | set(depth) | set(self.workers) | set(self.errors))
         answers: list[dict[str, Any]] = []
         for name in names:
             if name not in registry.CHANNELS:
@@ -399,6 +409,8 @@ class ChannelsCapability:
                 "dropped": None,
                 "last_error": None,
             }
+            if name in self.errors:
+                entry["worker"] = f"stopped: {self.errors[name]}"
             if worker is not None:
                 stats = worker.stats
                 rate = stats.error_rate()
