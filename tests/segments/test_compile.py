@@ -122,6 +122,10 @@ CASES = [
     ("{device: {os_name: {equals: iOS}}}", ["ann", "dan"]),
     ("{device: {os_name: {equals: Android}, app_version: {starts_with: '2.3'}}}", ["bob"]),
     ("{device: {push_token: true}}", ["ann"]),
+    ("{device: {os_name: {equals: iOS}, within: {last_days: 5}}}", ["ann"]),
+    # ann's iOS events are on May 12, 23 and 30: none inside this window, one each side.
+    ("{device: {os_name: {equals: iOS}, within: {between: [2026-05-25, 2026-05-29]}}}", []),
+    ("{device: {app_name: {exists: false}}}", ["cat", "dan"]),  # web and messages
     # combinations
     ("{all: [{trait: {field: orders, gte: 1}}, {not: {order: {channel: store}}}]}", ["bob", "cat"]),
     ("{any: [{device: {push_token: true}}, {message: {keyword: vip}}]}", ["ann", "dan"]),
@@ -155,6 +159,25 @@ def test_an_event_loaded_after_the_build_counts_on_both_paths(tmp_path: Any) -> 
     for source in ("auto", "timeline", "identifiers"):
         assert who(wh, three, event_source=source) == ["ann", "bob"], source
     wh.close()
+
+
+def test_a_device_seen_after_the_build_counts_on_both_paths(tmp_path: Any) -> None:
+    wh = Warehouse.open(f"duckdb:///{tmp_path / 'omni.duckdb'}")
+    build_business(wh)
+    ios = "{device: {os_name: {equals: iOS}, within: {last_days: 30}}}"
+    late = [event("bob", "Screen Viewed", ago(0, 1), os="iOS", device="tablet", channel="app")]
+    add_events(wh, late, loaded_at=NOW + timedelta(minutes=1), first_id=1000)
+    for source in ("timeline", "identifiers"):
+        assert who(wh, ios, event_source=source) == ["ann", "bob", "dan"], source
+    wh.close()
+
+
+def test_device_conditions_read_the_builds_device_summary_while_it_is_current(
+    business: Warehouse,
+) -> None:
+    definition = parse_definition("name: x\ncondition: {device: {os_name: {equals: iOS}}}")
+    assert "profile_devices" in sql(definition, business, NOW)
+    assert "profile_devices" not in sql(definition, business, NOW, event_source="identifiers")
 
 
 def test_only_the_profiles_asked_for_are_evaluated(business: Warehouse) -> None:

@@ -85,3 +85,14 @@ def test_an_unknown_profile_is_refused_by_name(wh: Warehouse) -> None:
     with pytest.raises(ValidationError) as caught:
         explain(DEFINITION, wh, "p_nobody", now=NOW)
     assert caught.value.field == "profile_id" and caught.value.value == "p_nobody"
+
+
+def test_a_device_condition_says_when_such_a_device_was_last_seen(wh: Warehouse) -> None:
+    ids = profile_of(wh)
+    ann = explain(DEFINITION, wh, ids["ann"], now=NOW)
+    ios = ann.finding.children[1].children[0]
+    # ann's newest iOS event is her order two days before NOW.
+    assert ios.passed
+    assert ios.observed == "last event from such a device at 2026-05-30 12:00:00, needs one"
+    cat = explain(DEFINITION, wh, ids["cat"], now=NOW).finding.children[1].children[0]
+    assert not cat.passed and cat.observed == "no event from such a device, needs one"

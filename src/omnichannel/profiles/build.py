@@ -23,7 +23,8 @@ Atomic: the new tables are written aside and swapped in with one transaction
 (``Warehouse.replace_all``), so a reader sees the old profiles or the new ones, never an
 empty or half-written table. The build also writes ``profile_timeline``
 (``profiles.timeline_store``), every fact keyed by its profile, which the Profile API's
-timelines read.
+timelines read, and ``profile_devices`` (``traits.devices``), every device combination
+a person's events came from, which segment device conditions read.
 """
 
 from __future__ import annotations
@@ -68,7 +69,13 @@ from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.replace import Replacement
 from omnichannel.warehouse.tables import BY_NAME, PROFILES
 
-OUTPUT_TABLES = ("profiles", "profile_hours", "profile_affinities", TIMELINE_TABLE)
+OUTPUT_TABLES = (
+    "profiles",
+    "profile_hours",
+    "profile_affinities",
+    TIMELINE_TABLE,
+    devices.DEVICES_TABLE,
+)
 # (table, timestamp column for a high-water mark or None)
 INPUTS: tuple[tuple[str, str | None], ...] = (
     ("events", "loaded_at"),
@@ -132,9 +139,11 @@ def build_profiles(
     step = progress or (lambda stage, done, total: None)
     step("profiles", 0, STAGES)
     inputs = _fingerprint(wh, tags, consents, rules, timezone, as_of)
-    # A warehouse built before profile_timeline existed rebuilds once to get it.
-    has_timeline = TIMELINE_TABLE in wh.con.list_tables()
-    if not force and has_timeline and _last_fingerprint(wh) == inputs:
+    # A warehouse built before profile_timeline or profile_devices existed rebuilds once
+    # to get them.
+    tables = set(wh.con.list_tables())
+    has_outputs = {TIMELINE_TABLE, devices.DEVICES_TABLE} <= tables
+    if not force and has_outputs and _last_fingerprint(wh) == inputs:
         count = int(wh.table("profiles").count().to_pyarrow().as_py())
         step("profiles", STAGES, STAGES)
         report = BuildReport("unchanged", count, as_of, timezone, fingerprint=inputs)
@@ -192,6 +201,14 @@ def build_profiles(
                     TIMELINE_SCHEMA,
                     order_by=("profile_id", "ts", "uid"),
                     index=("profile_id", "ts"),
+                ),
+                # Covers the same events as the timeline (the same coverage marks).
+                Replacement(
+                    devices.DEVICES_TABLE,
+                    devices.device_summary(members),
+                    devices.SCHEMA,
+                    order_by=("profile_id", *devices.DEVICE_FIELDS),
+                    index=("profile_id",),
                 ),
             ],
             written=lambda name: step("profiles", 6, STAGES),

@@ -56,7 +56,6 @@ def members(
     (``sources.py``; ``auto`` uses the build's timeline when it is current).
     """
     src = sources(wh, now=now, profile_ids=profile_ids, rules=rules, event_source=event_source)
-    # Every node's rows are distinct already (group-bys, keys, set operations).
     return node_members(definition.condition, src).select("profile_id")
 
 
@@ -89,31 +88,47 @@ def naive_utc(now: datetime) -> datetime:
 
 
 def node_members(node: object, src: Sources) -> ir.Table:
-    """The members of one node of the condition tree (column ``profile_id``)."""
+    """The members of one node of the condition tree (column ``profile_id``), distinct,
+    ready to run (the new events' identifier lookup bound, see ``Sources.bind``)."""
+    return src.bind(_members_of(node, src, distinct=True))
+
+
+def _members_of(node: object, src: Sources, *, distinct: bool) -> ir.Table:
+    """``distinct=False``: a profile may come more than once, for a caller that removes
+    duplicates anyway (an intersection, a union, the removed side of an anti-join)."""
     if isinstance(node, AnyOf):
-        return ibis.union(*(node_members(c, src) for c in node.any), distinct=True)
+        parts = [_members_of(c, src, distinct=False) for c in node.any]
+        return ibis.union(*parts, distinct=True) if len(parts) > 1 else _once(parts[0], distinct)
     if isinstance(node, NotOf):
-        return without(src.universe(), node_members(node.not_, src))
+        return without(src.universe(), _members_of(node.not_, src, distinct=False))
     if isinstance(node, AllOf):
         positive = [c for c in node.all if not isinstance(c, NotOf)]
         negative: list[object] = [c.not_ for c in node.all if isinstance(c, NotOf)]
-        result = (
-            ibis.intersect(*(node_members(c, src) for c in positive), distinct=True)
-            if positive
-            else src.universe()
-        )
+        if len(positive) > 1:
+            parts = [_members_of(c, src, distinct=False) for c in positive]
+            result = ibis.intersect(*parts, distinct=True)
+        elif positive:
+            result = _members_of(positive[0], src, distinct=distinct)
+        else:
+            result = src.universe()
         for child in negative:
-            result = without(result, node_members(child, src))
+            result = without(result, _members_of(child, src, distinct=False))
         return result
-    return leaf_members(measure(node, src), src)
+    return leaf_members(measure(node, src), src, distinct=distinct)
 
 
-def leaf_members(m: Measure, src: Sources) -> ir.Table:
+def leaf_members(m: Measure, src: Sources, *, distinct: bool = True) -> ir.Table:
     if m.absent_passes:
         failing = m.table.filter(~m.passes(m.table))
         return without(src.universe(), failing.select("profile_id"))
+    if m.facts is not None:
+        return _once(m.facts.select("profile_id"), distinct)
     passing = m.table.filter(m.passes(m.table))
     return passing.select("profile_id")
+
+
+def _once(t: ir.Table, distinct: bool) -> ir.Table:
+    return t.distinct() if distinct else t
 
 
 def without(kept: ir.Table, removed: ir.Table) -> ir.Table:

@@ -104,7 +104,8 @@ def _find(node: object, path: str, src: Sources) -> Finding:
         inner = _find(node.not_, f"{path}.not", src)
         return Finding(path, kind, describe(node), not inner.passed, "", children=[inner])
     m = measure(node, src)
-    rows = m.table.mutate(_passes=m.passes(m.table)).select("value", "_passes").to_pyarrow()
+    read = src.bind(m.table.mutate(_passes=m.passes(m.table)).select("value", "_passes"))
+    rows = read.to_pyarrow()
     if rows.num_rows:
         value, passed = rows.column("value")[0].as_py(), bool(rows.column("_passes")[0].as_py())
     else:
@@ -171,7 +172,10 @@ def observed(node: object, value: Any) -> str:
     if isinstance(node, MessageCondition):
         return f"{_times(value, 'message')} matching, needs {node.message.counted().describe()}"
     if isinstance(node, DeviceCondition):
-        return f"{_times(value, 'event')} from such a device, needs at least 1"
+        within = window_text(node.device.within) if node.device.within else ""
+        if value is None:
+            return f"no event from such a device, needs one{within}"
+        return f"last event from such a device at {_n(value)}, needs one{within}"
     if isinstance(node, SegmentCondition):
         member = bool(value)
         return f"{'a member' if member else 'not a member'} of {node.segment} now"

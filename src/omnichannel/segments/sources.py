@@ -12,13 +12,18 @@ Events reach a profile two ways:
 
 Both give the same rows, except an event known only by a linked device id: the build
 attributes by user id, else anonymous id, so once the timeline covers such an event only
-``identifiers`` counts it. Which is faster is measured by ``benchmarks/segment_query.py``
+``identifiers`` counts it.
+
+Device conditions read ``profile_devices`` the same way (``device_seen``): the build's
+per-profile device combinations with their last time seen, plus the events loaded since,
+instead of every event's context. Which is faster is measured by ``benchmarks/segment_query.py``
 (see docs/segments.md). Filters (event names, the window) are applied to the raw rows
 before the mapping joins, so the joins see only the candidate events.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, cast
@@ -28,11 +33,20 @@ import ibis.expr.types as ir
 
 from omnichannel.identity.rules import IdentityRules
 from omnichannel.profiles.timeline_store import TIMELINE_TABLE, current_coverage
-from omnichannel.profiles.traits.base import VOID_ORDER_STATUSES, linked_identifiers, typed_id
+from omnichannel.profiles.traits.base import (
+    DEVICE_FIELDS,
+    VOID_ORDER_STATUSES,
+    device_columns,
+    linked_identifiers,
+    typed_id,
+)
+from omnichannel.profiles.traits.devices import DEVICES_TABLE
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import BY_NAME
 
 EventSource = Literal["auto", "timeline", "identifiers"]
+# A device condition's test, given the device fields (``DEVICE_FIELDS``, ``push_token``).
+DeviceMatch = Callable[[dict[str, ir.Value]], ir.BooleanValue]
 EVENT_COLUMNS = ("profile_id", "ts", "event", "channel", "source", "properties")
 BEHAVIOUR_COLUMNS = (
     "event",
@@ -43,6 +57,7 @@ BEHAVIOUR_COLUMNS = (
     "anonymous_id",
     "context_device_id",
 )
+ID_COLUMNS = ("source", "user_id", "anonymous_id", "context_device_id")
 RAW_COLUMNS = (
     "event",
     "source",
@@ -97,6 +112,9 @@ class Sources:
     _chosen: str | None = field(default=None, init=False)
     _tables: CachedTables | None = field(default=None, init=False)
     _coverage_through: datetime | None = field(default=None, init=False)
+    # The stand-in for the identifiers of new events, and the id columns it must cover.
+    _newer_ids: ir.Table | None = field(default=None, init=False)
+    _wanted: list[ir.Table] = field(default_factory=list, init=False)
 
     @property
     def tables(self) -> CachedTables:
@@ -164,7 +182,7 @@ class Sources:
         named = [tl.event.isin(names)] if names is not None else []
         tl = tl.filter(tl.kind == "event", *named, *self._window(tl.ts, start, end))
         stored = self.only_evaluated(tl.select(*EVENT_COLUMNS))
-        fresh = self.only_evaluated(self.attribute(raw, carried))
+        fresh = self.only_evaluated(self.attribute(raw, carried, few=True))
         return ibis.union(stored, fresh, distinct=False)
 
     def _raw_events(
@@ -188,9 +206,43 @@ class Sources:
         # Only the columns conditions read: narrower plans, and less for Ibis to compile.
         return e.filter(*conditions).select(*columns, ts=ts)
 
-    def device_events(self, start: datetime | None, end: datetime | None) -> ir.Table:
-        """Raw events (``RAW_COLUMNS`` plus ``ts``) in the window, for device conditions."""
-        return self._raw_events(None, start, end)
+    def device_seen(
+        self, start: datetime | None, end: datetime | None, matches: DeviceMatch
+    ) -> ir.Table:
+        """``profile_id, last_seen``: the last time an event in ``[start, end)`` came from a
+        device that ``matches`` (called with the device fields as columns). A profile may
+        have several rows.
+
+        With the timeline path and an open-ended window, the build's ``profile_devices``
+        answers for the events it covers (a combination seen since ``start`` has its last
+        time seen after it) and only the events loaded since are read; a window with an end
+        (``between``) needs each event's time, so it reads the events.
+        """
+        summary = (
+            end is None
+            and self.chosen_event_source() == "timeline"
+            and self.tables.has(DEVICES_TABLE)
+        )
+        if not summary:
+            return self._device_seen_in(self._raw_events(None, start, end), matches)
+        d = self.table(DEVICES_TABLE)
+        since = [d.last_seen >= ibis.literal(start, "timestamp")] if start is not None else []
+        stored = d.filter(matches({c: d[c] for c in (*DEVICE_FIELDS, "push_token")}), *since)
+        fresh = self._raw_events(None, start, end, newer=True)
+        return ibis.union(
+            self.only_evaluated(stored.select("profile_id", "last_seen")),
+            self._device_seen_in(fresh, matches, few=True),
+            distinct=False,
+        )
+
+    def _device_seen_in(
+        self, raw: ir.Table, matches: DeviceMatch, *, few: bool = False
+    ) -> ir.Table:
+        e = raw.filter(matches(device_columns(raw)))
+        # Many events share a person's ids: group them per id combination first, so the
+        # identifier joins see one row per combination instead of one per event.
+        per_ids = e.group_by(list(ID_COLUMNS)).agg(last_seen=e.ts.max())
+        return self.only_evaluated(self.attribute(per_ids, ["last_seen"], few=few))
 
     @staticmethod
     def _window(
@@ -203,10 +255,14 @@ class Sources:
             conditions.append(ts < ibis.literal(end, "timestamp"))
         return conditions
 
-    def attribute(self, e: ir.Table, carried: list[str]) -> ir.Table:
+    def attribute(self, e: ir.Table, carried: list[str], *, few: bool = False) -> ir.Table:
         """``profile_id`` (the profile of the event's user id, else of its anonymous id,
-        else of its device id) and the ``carried`` columns (``channel``: else the source)."""
-        ids = self.linked_ids()
+        else of its device id) and the ``carried`` columns (``channel``: else the source).
+
+        ``few``: ``e`` holds few events (those loaded since the build), so only their own
+        identifiers are looked up.
+        """
+        ids = self._linked_ids_of(e) if few else self.linked_ids()
         typed = e.mutate(
             _user_type=typed_id(e.source, "user_id", self.rules),
             _anon_type=typed_id(e.source, "anonymous_id", self.rules),
@@ -232,6 +288,34 @@ class Sources:
             for c in carried
         }
         return joined.filter(profile.notnull()).select(profile_id=profile, **values)
+
+    def _linked_ids_of(self, e: ir.Table) -> ir.Table:
+        """``linked_ids`` for the ids ``e`` carries, looked up once per evaluation.
+
+        Grouping every identifier (two million at a million profiles) to map a few
+        thousand new events took seconds, and so did one lookup per condition: each
+        scans every identifier. So each condition adds the ids of its new events to one
+        set and gets a stand-in table, which ``bind`` replaces by the one lookup of them
+        all when the expression is complete.
+        """
+        self._wanted.extend(e.select(v=e[c].strip()) for c in ID_COLUMNS[1:])
+        if self._newer_ids is None:
+            self._newer_ids = ibis.table(
+                {"id_type": "string", "id_value": "string", "profile_id": "string"},
+                name=f"omni_newer_ids_{id(self):x}",
+            )
+        return self._newer_ids
+
+    def bind(self, expr: ir.Table) -> ir.Table:
+        """``expr`` with the identifier lookup of the new events in place (see
+        ``_linked_ids_of``); every expression built from these sources goes through it."""
+        if self._newer_ids is None:
+            return expr
+        pi = self.table("profile_identifiers")
+        values = ibis.union(*self._wanted, distinct=True)
+        linked = pi.filter(pi.status == "linked", pi.id_value.isin(values.v))
+        found = linked.group_by(["id_type", "id_value"]).agg(profile_id=linked.profile_id.min())
+        return cast(ir.Table, expr.op().replace({self._newer_ids.op(): found.op()}).to_expr())
 
     # --- orders ---
 

@@ -1,4 +1,4 @@
-WITH "t10" AS (
+WITH "t12" AS (
   SELECT
     "t6"."id_type",
     "t6"."id_value",
@@ -6,9 +6,9 @@ WITH "t10" AS (
   FROM (
     SELECT
       *
-    FROM "profile_identifiers" AS "t1"
+    FROM "profile_identifiers" AS "t2"
     WHERE
-      "t1"."status" = 'linked'
+      "t2"."status" = 'linked'
   ) AS "t6"
   GROUP BY
     1,
@@ -27,16 +27,16 @@ FROM (
         *
       FROM (
         SELECT
-          "t0"."profile_id"
-        FROM "profiles" AS "t0"
+          "t1"."profile_id"
+        FROM "profiles" AS "t1"
       ) AS "t3"
       UNION
       SELECT
         *
       FROM (
         SELECT
-          "t1"."profile_id"
-        FROM "profile_identifiers" AS "t1"
+          "t2"."profile_id"
+        FROM "profile_identifiers" AS "t2"
       ) AS "t4"
     ) AS "t7"
     ANTI JOIN (
@@ -56,16 +56,16 @@ FROM (
             "t21"."properties"
           FROM (
             SELECT
-              "t12"."event",
-              "t12"."source",
-              "t12"."channel",
-              "t12"."properties",
-              "t12"."user_id",
-              "t12"."anonymous_id",
-              "t12"."context_device_id",
-              "t12"."ts",
-              "t12"."_user_type",
-              "t12"."_anon_type",
+              "t11"."event",
+              "t11"."source",
+              "t11"."channel",
+              "t11"."properties",
+              "t11"."user_id",
+              "t11"."anonymous_id",
+              "t11"."context_device_id",
+              "t11"."ts",
+              "t11"."_user_type",
+              "t11"."_anon_type",
               "t17"."_ut",
               "t17"."_uv",
               "t17"."_up",
@@ -76,55 +76,55 @@ FROM (
               "t19"."_dp"
             FROM (
               SELECT
-                "t2"."event",
-                "t2"."source",
-                "t2"."channel",
-                "t2"."properties",
-                "t2"."user_id",
-                "t2"."anonymous_id",
-                "t2"."context_device_id",
-                COALESCE("t2"."timestamp", "t2"."original_timestamp", "t2"."received_at") AS "ts",
+                "t0"."event",
+                "t0"."source",
+                "t0"."channel",
+                "t0"."properties",
+                "t0"."user_id",
+                "t0"."anonymous_id",
+                "t0"."context_device_id",
+                COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") AS "ts",
                 CASE
-                  WHEN "t2"."source" = 'tmall'
+                  WHEN "t0"."source" = 'tmall'
                   THEN 'marketplace_buyer_id'
-                  ELSE CASE WHEN "t2"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+                  ELSE CASE WHEN "t0"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
                 END AS "_user_type",
-                CASE WHEN "t2"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END AS "_anon_type"
-              FROM "events" AS "t2"
+                CASE WHEN "t0"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END AS "_anon_type"
+              FROM "events" AS "t0"
               WHERE
-                COALESCE("t2"."timestamp", "t2"."original_timestamp", "t2"."received_at") IS NOT NULL
-                AND COALESCE("t2"."timestamp", "t2"."original_timestamp", "t2"."received_at") >= MAKE_TIMESTAMP(2026, 3, 3, 12, 0, 0.0)
-                AND "t2"."event" IN ('Order Completed')
-            ) AS "t12"
+                COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") IS NOT NULL
+                AND COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") >= MAKE_TIMESTAMP(2026, 3, 3, 12, 0, 0.0)
+                AND "t0"."event" IN ('Order Completed')
+            ) AS "t11"
             LEFT OUTER JOIN (
               SELECT
                 "t13"."id_type" AS "_ut",
                 "t13"."id_value" AS "_uv",
                 "t13"."profile_id" AS "_up"
-              FROM "t10" AS "t13"
+              FROM "t12" AS "t13"
             ) AS "t17"
-              ON "t12"."_user_type" = "t17"."_ut"
-              AND TRIM("t12"."user_id", ' 	
+              ON "t11"."_user_type" = "t17"."_ut"
+              AND TRIM("t11"."user_id", ' 	
 ') = "t17"."_uv"
             LEFT OUTER JOIN (
               SELECT
                 "t13"."id_type" AS "_at",
                 "t13"."id_value" AS "_av",
                 "t13"."profile_id" AS "_ap"
-              FROM "t10" AS "t13"
+              FROM "t12" AS "t13"
             ) AS "t18"
-              ON "t12"."_anon_type" = "t18"."_at"
-              AND TRIM("t12"."anonymous_id", ' 	
+              ON "t11"."_anon_type" = "t18"."_at"
+              AND TRIM("t11"."anonymous_id", ' 	
 ') = "t18"."_av"
             LEFT OUTER JOIN (
               SELECT
                 "t13"."id_value" AS "_dv",
                 "t13"."profile_id" AS "_dp"
-              FROM "t10" AS "t13"
+              FROM "t12" AS "t13"
               WHERE
                 "t13"."id_type" = 'device_id'
             ) AS "t19"
-              ON TRIM("t12"."context_device_id", ' 	
+              ON TRIM("t11"."context_device_id", ' 	
 ') = "t19"."_dv"
           ) AS "t21"
           WHERE
@@ -141,134 +141,116 @@ FROM (
             "t23"."value" <= 0
           )
         )
-    ) AS "t27"
-      ON "t7"."profile_id" = "t27"."profile_id"
-  ) AS "t30"
+    ) AS "t26"
+      ON "t7"."profile_id" = "t26"."profile_id"
+  ) AS "t28"
   UNION
   SELECT
     *
   FROM (
     SELECT
-      "t25"."profile_id"
+      COALESCE("t20"."_up", "t20"."_ap", "t20"."_dp") AS "profile_id"
     FROM (
       SELECT
-        "t24"."profile_id",
-        COUNT(*) AS "value"
+        "t10"."event",
+        "t10"."source",
+        "t10"."channel",
+        "t10"."properties",
+        "t10"."user_id",
+        "t10"."anonymous_id",
+        "t10"."context_device_id",
+        "t10"."ts",
+        "t10"."_user_type",
+        "t10"."_anon_type",
+        "t17"."_ut",
+        "t17"."_uv",
+        "t17"."_up",
+        "t18"."_at",
+        "t18"."_av",
+        "t18"."_ap",
+        "t19"."_dv",
+        "t19"."_dp"
       FROM (
         SELECT
-          COALESCE("t20"."_up", "t20"."_ap", "t20"."_dp") AS "profile_id",
-          "t20"."ts",
-          "t20"."event",
-          COALESCE("t20"."channel", "t20"."source") AS "channel",
-          "t20"."source",
-          "t20"."properties"
-        FROM (
-          SELECT
-            "t11"."event",
-            "t11"."source",
-            "t11"."channel",
-            "t11"."properties",
-            "t11"."user_id",
-            "t11"."anonymous_id",
-            "t11"."context_device_id",
-            "t11"."ts",
-            "t11"."_user_type",
-            "t11"."_anon_type",
-            "t17"."_ut",
-            "t17"."_uv",
-            "t17"."_up",
-            "t18"."_at",
-            "t18"."_av",
-            "t18"."_ap",
-            "t19"."_dv",
-            "t19"."_dp"
-          FROM (
-            SELECT
-              "t2"."event",
-              "t2"."source",
-              "t2"."channel",
-              "t2"."properties",
-              "t2"."user_id",
-              "t2"."anonymous_id",
-              "t2"."context_device_id",
-              COALESCE("t2"."timestamp", "t2"."original_timestamp", "t2"."received_at") AS "ts",
-              CASE
-                WHEN "t2"."source" = 'tmall'
-                THEN 'marketplace_buyer_id'
-                ELSE CASE WHEN "t2"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-              END AS "_user_type",
-              CASE WHEN "t2"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END AS "_anon_type"
-            FROM "events" AS "t2"
-            WHERE
-              COALESCE("t2"."timestamp", "t2"."original_timestamp", "t2"."received_at") IS NOT NULL
-              AND "t2"."event" IN ('Message Received')
-          ) AS "t11"
-          LEFT OUTER JOIN (
-            SELECT
-              "t13"."id_type" AS "_ut",
-              "t13"."id_value" AS "_uv",
-              "t13"."profile_id" AS "_up"
-            FROM "t10" AS "t13"
-          ) AS "t17"
-            ON "t11"."_user_type" = "t17"."_ut"
-            AND TRIM("t11"."user_id", ' 	
-') = "t17"."_uv"
-          LEFT OUTER JOIN (
-            SELECT
-              "t13"."id_type" AS "_at",
-              "t13"."id_value" AS "_av",
-              "t13"."profile_id" AS "_ap"
-            FROM "t10" AS "t13"
-          ) AS "t18"
-            ON "t11"."_anon_type" = "t18"."_at"
-            AND TRIM("t11"."anonymous_id", ' 	
-') = "t18"."_av"
-          LEFT OUTER JOIN (
-            SELECT
-              "t13"."id_value" AS "_dv",
-              "t13"."profile_id" AS "_dp"
-            FROM "t10" AS "t13"
-            WHERE
-              "t13"."id_type" = 'device_id'
-          ) AS "t19"
-            ON TRIM("t11"."context_device_id", ' 	
-') = "t19"."_dv"
-        ) AS "t20"
+          "t0"."event",
+          "t0"."source",
+          "t0"."channel",
+          "t0"."properties",
+          "t0"."user_id",
+          "t0"."anonymous_id",
+          "t0"."context_device_id",
+          COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") AS "ts",
+          CASE
+            WHEN "t0"."source" = 'tmall'
+            THEN 'marketplace_buyer_id'
+            ELSE CASE WHEN "t0"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+          END AS "_user_type",
+          CASE WHEN "t0"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END AS "_anon_type"
+        FROM "events" AS "t0"
         WHERE
-          COALESCE("t20"."_up", "t20"."_ap", "t20"."_dp") IS NOT NULL
-          AND LOWER(
-            COALESCE(
-              CASE
-                WHEN JSON_TYPE(CAST("t20"."properties" AS JSON) -> '$.channel') = 'VARCHAR'
-                THEN (
-                  CAST("t20"."properties" AS JSON) -> '$.channel'
-                ) ->> '$'
-                ELSE NULL
-              END,
-              COALESCE("t20"."channel", "t20"."source")
-            )
-          ) IN ('wechat')
-          AND COALESCE(
-            LOWER(
-              TRIM(
-                CASE
-                  WHEN JSON_TYPE(CAST("t20"."properties" AS JSON) -> '$.text') = 'VARCHAR'
-                  THEN (
-                    CAST("t20"."properties" AS JSON) -> '$.text'
-                  ) ->> '$'
-                  ELSE NULL
-                END,
-                ' 	
-'
-              )
-            ) = 'vip',
-            FALSE
-          )
-      ) AS "t24"
-      GROUP BY
-        1
-    ) AS "t25"
+          COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") IS NOT NULL
+          AND "t0"."event" IN ('Message Received')
+      ) AS "t10"
+      LEFT OUTER JOIN (
+        SELECT
+          "t13"."id_type" AS "_ut",
+          "t13"."id_value" AS "_uv",
+          "t13"."profile_id" AS "_up"
+        FROM "t12" AS "t13"
+      ) AS "t17"
+        ON "t10"."_user_type" = "t17"."_ut"
+        AND TRIM("t10"."user_id", ' 	
+') = "t17"."_uv"
+      LEFT OUTER JOIN (
+        SELECT
+          "t13"."id_type" AS "_at",
+          "t13"."id_value" AS "_av",
+          "t13"."profile_id" AS "_ap"
+        FROM "t12" AS "t13"
+      ) AS "t18"
+        ON "t10"."_anon_type" = "t18"."_at"
+        AND TRIM("t10"."anonymous_id", ' 	
+') = "t18"."_av"
+      LEFT OUTER JOIN (
+        SELECT
+          "t13"."id_value" AS "_dv",
+          "t13"."profile_id" AS "_dp"
+        FROM "t12" AS "t13"
+        WHERE
+          "t13"."id_type" = 'device_id'
+      ) AS "t19"
+        ON TRIM("t10"."context_device_id", ' 	
+') = "t19"."_dv"
+    ) AS "t20"
     WHERE
-      "t25"."value" >= 1
-  ) AS "t28"
-) AS "t31"
+      COALESCE("t20"."_up", "t20"."_ap", "t20"."_dp") IS NOT NULL
+      AND LOWER(
+        COALESCE(
+          CASE
+            WHEN JSON_TYPE(CAST("t20"."properties" AS JSON) -> '$.channel') = 'VARCHAR'
+            THEN (
+              CAST("t20"."properties" AS JSON) -> '$.channel'
+            ) ->> '$'
+            ELSE NULL
+          END,
+          COALESCE("t20"."channel", "t20"."source")
+        )
+      ) IN ('wechat')
+      AND COALESCE(
+        LOWER(
+          TRIM(
+            CASE
+              WHEN JSON_TYPE(CAST("t20"."properties" AS JSON) -> '$.text') = 'VARCHAR'
+              THEN (
+                CAST("t20"."properties" AS JSON) -> '$.text'
+              ) ->> '$'
+              ELSE NULL
+            END,
+            ' 	
+'
+          )
+        ) = 'vip',
+        FALSE
+      )
+  ) AS "t24"
+) AS "t29"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -38,7 +39,8 @@ class Members:
     """Facts attributed to profiles, materialised once per build (temporary tables)."""
 
     profiles: ir.Table  # profile_id
-    events: ir.Table  # profile_id, ts, event, source, channel, tz, device_type, os_name, ...
+    # profile_id, ts, event, source, channel, tz, the device fields, push_token, ...
+    events: ir.Table
     orders: ir.Table  # profile_id, source, order_id, ordered_at, channel, total, campaign_id
     deliveries: ir.Table  # profile_id, at, campaign_id
     # Events counted per profile, channel, source, device type and OS, with first and last
@@ -68,9 +70,31 @@ def events_beside_profiles(wh: Warehouse, rules: IdentityRules) -> ir.Table:
     )
 
 
+# The device fields a segment condition tests (``traits/devices.py``).
+DEVICE_FIELDS = ("os_name", "device_type", "app_name", "app_version")
+
+
+def device_columns(e: ir.Table) -> dict[str, Any]:
+    """A raw event's device fields (``events`` columns), and whether it carries a push token.
+
+    The one place they are read from an event: the build's ``profile_devices`` and a
+    segment's reading of the events loaded since the build must agree.
+    """
+    ctx = e.context.cast("json")
+    token = ctx["device"]["token"].str
+    return {
+        "os_name": e.context_os_name,
+        "device_type": e.context_device_type,
+        "app_name": e.context_app_name,
+        "app_version": ctx["app"]["version"].str,
+        "push_token": (token.notnull() & (token.strip() != "")).coalesce(False),
+    }
+
+
 def attributed_events(wh: Warehouse, rules: IdentityRules) -> ir.Table:
     """Events with the profile they belong to (user id first, then anonymous id)."""
     joined = events_beside_profiles(wh, rules)
+    device = device_columns(joined)
     props = joined.properties.cast("json")
     is_product = joined.event.isin(PRODUCT_EVENTS)
     is_content = joined.event.isin(CONTENT_EVENTS)
@@ -82,8 +106,7 @@ def attributed_events(wh: Warehouse, rules: IdentityRules) -> ir.Table:
         source=joined.source,
         channel=joined.channel.coalesce(joined.source),
         tz=joined.context_timezone,
-        device_type=joined.context_device_type,
-        os_name=joined.context_os_name,
+        **device,
         campaign_name=joined.context_campaign_name,
         # JSON is parsed only for the few event names that need it (engines short-circuit CASE).
         category=ibis.ifelse(is_product, props["category"].str, ibis.null(str)),
