@@ -33,20 +33,16 @@ counted with its reason.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 import ibis
 
 from omnichannel.errors import ValidationError
-from omnichannel.ingest.normalize import normalize_country, normalize_email, normalize_phone
+from omnichannel.segments.audience_rules import PER_KIND, RECORD_FIELDS, TAILS, hashed_contacts
 from omnichannel.warehouse.tables import PROFILES
 
 if TYPE_CHECKING:
@@ -61,28 +57,7 @@ AD_CHANNEL = "ads"
 WITHHELD = frozenset({"denied", "unsubscribed"})
 # The channels that use a contact: refusing any of them keeps that contact from an audience.
 CONTACT_CHANNELS = {"email": ("email",), "phone": ("sms", "phone")}
-PER_KIND = 3  # Google and Meta both take up to three email and three phone columns
-GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
-RECORD_FIELDS = ("first_name", "last_name", "city", "region", "postcode", "country")
 NO_CONTACT = "no email, phone or full name and address"
-
-
-@dataclass
-class Contact:
-    """What an audience file can say about one profile, as stored (not yet normalised)."""
-
-    emails: list[str] = field(default_factory=list)
-    phones: list[str] = field(default_factory=list)
-    first_name: str | None = None
-    last_name: str | None = None
-    city: str | None = None
-    region: str | None = None
-    postcode: str | None = None
-    country: str | None = None
-
-    def addressable(self) -> bool:
-        """Enough for a name-and-address match: first and last name, country and zip."""
-        return all((self.first_name, self.last_name, self.country, self.postcode))
 
 
 @dataclass(frozen=True)
@@ -106,107 +81,6 @@ class ExportResult:
         }
 
 
-# --- normalisation ------------------------------------------------------------------
-
-
-def sha256(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
-def google_email(text: str) -> str | None:
-    """``' John.Smith@GMail.com'`` -> ``'johnsmith@gmail.com'``: Google's email rule."""
-    email = normalize_email(text)
-    if email is None:
-        return None
-    local, _, domain = email.rpartition("@")
-    if domain in GMAIL_DOMAINS:
-        local = local.replace(".", "")
-    return f"{local}@{domain}"
-
-
-def meta_email(text: str) -> str | None:
-    """Trimmed and lower-cased, as Meta asks; None when it is not an address."""
-    return normalize_email(text)
-
-
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
-def e164(text: str, region: str) -> str | None:
-    """``'138 1234 5678'`` -> ``'+8613812345678'``; numbers without a country code are read
-    in ``region``; None when it is not a valid number."""
-    value = text.strip()
-    if E164.match(value):
-        # Stored phone identifiers are E.164 already (ingestion normalises them with this
-        # same parser); parsing each again cost 1 ms a number, most of an export's time.
-        return value
-    return normalize_phone(value, region)
-
-
-def meta_phone(text: str, region: str) -> str | None:
-    """Digits only with the country code, no '+' and no leading zeros: ``'8613812345678'``."""
-    number = e164(text, region)
-    return number.lstrip("+").lstrip("0") if number else None
-
-
-def _letters(text: str) -> str:
-    # Letters of any script (Meta: "special characters in UTF-8"), nothing else.
-    return "".join(ch for ch in unicodedata.normalize("NFC", text) if ch.isalpha())
-
-
-def google_name(text: str | None) -> str | None:
-    """Lower-cased, spaces before, after and doubled in between removed."""
-    if text is None:
-        return None
-    value = " ".join(text.lower().split())
-    return value or None
-
-
-def meta_name(text: str | None) -> str | None:
-    """Lower-cased letters only (no punctuation, no spaces), accents kept."""
-    if text is None:
-        return None
-    return _letters(text.lower()) or None
-
-
-def country_code(text: str | None) -> str | None:
-    """ISO 3166-1 alpha-2, upper case (``'China'`` -> ``'CN'``)."""
-    return normalize_country(text) if text else None
-
-
-def meta_zip(text: str | None, country: str | None) -> str | None:
-    """Lower case, no spaces or dashes; a US zip is its first five digits."""
-    if text is None:
-        return None
-    value = re.sub(r"[\s-]", "", text.lower())
-    if country == "US":
-        value = value[:5]
-    return value or None
-
-
-@lru_cache(maxsize=1)
-def _us_states() -> dict[str, str]:
-    import pycountry
-
-    names: dict[str, str] = {}
-    for state in pycountry.subdivisions.get(country_code="US") or ():
-        code = state.code.split("-", 1)[1].lower()
-        names[state.name.casefold()] = code
-        names[code] = code
-    return names
-
-
-def meta_state(text: str | None, country: str | None) -> str | None:
-    """US states as their two-letter code in lower case; others lower-cased letters only."""
-    if text is None:
-        return None
-    if country == "US":
-        code = _us_states().get(" ".join(text.split()).casefold())
-        if code:
-            return code
-    return _letters(text.lower()) or None
-
-
 # --- reading what a profile holds ---------------------------------------------------
 
 
@@ -219,38 +93,26 @@ def _member_ids(wh: Warehouse, members: ir.Table | Iterable[str]) -> ir.Table:
     return ibis.memtable(pa.table({"profile_id": pa.array(ids, pa.string())}))
 
 
-def read_contacts(wh: Warehouse, ids: ir.Table) -> dict[str, Contact]:
-    """Each member profile's linked emails and phones and its newest record fields."""
-    contacts: dict[str, Contact] = {}
+def _identifiers(wh: Warehouse, ids: ir.Table) -> pa.Table:
+    """The members' linked emails and phones, ranked most recently seen first."""
     pi = wh.table("profile_identifiers")
     linked = pi.filter(pi.status == "linked", pi.id_type.isin(("email", "phone")))
     linked = linked.semi_join(ids, "profile_id")
-    linked = linked.order_by(
-        ["profile_id", "id_type", ibis.desc(linked.last_seen), linked.id_value]
-    )
-    for row in wh.query(linked.select("profile_id", "id_type", "id_value")).to_pylist():
-        contact = contacts.setdefault(row["profile_id"], Contact())
-        listed = contact.emails if row["id_type"] == "email" else contact.phones
-        listed.append(row["id_value"])
+    order = [ibis.desc(linked.last_seen), linked.id_value]
+    rank = ibis.row_number().over(group_by=["profile_id", "id_type"], order_by=order) + 1
+    return wh.query(linked.select("profile_id", "id_type", "id_value", rank=rank))
+
+
+def _records(wh: Warehouse, ids: ir.Table) -> pa.Table:
+    """The members' customer records' name and address fields, ranked newest first."""
     rp = wh.table("record_profiles").semi_join(ids, "profile_id")
-    cr = wh.table("customer_records")
-    records = cr.join(rp, ["source", "record_id"]).select(
-        "profile_id", "updated_at", "loaded_at", *RECORD_FIELDS
-    )
-    records = records.order_by(
-        [
-            "profile_id",
-            records.updated_at.desc(nulls_first=False),
-            records.loaded_at.desc(nulls_first=False),
-        ]
-    )
-    for row in wh.query(records).to_pylist():
-        contact = contacts.setdefault(row["profile_id"], Contact())
-        for name in RECORD_FIELDS:
-            value = row[name].strip() if isinstance(row[name], str) else None
-            if value and getattr(contact, name) is None:
-                setattr(contact, name, value)
-    return contacts
+    records = wh.table("customer_records").join(rp, ["source", "record_id"])
+    order = [
+        records.updated_at.desc(nulls_first=False),
+        records.loaded_at.desc(nulls_first=False),
+    ]
+    rank = ibis.row_number().over(group_by="profile_id", order_by=order) + 1
+    return wh.query(records.select("profile_id", *RECORD_FIELDS, rank=rank))
 
 
 def read_consent(
@@ -279,77 +141,38 @@ def _withheld(decisions: dict[str, str], channels: Sequence[str]) -> str | None:
     return None
 
 
-def _consented(contact: Contact, decisions: dict[str, str]) -> tuple[Contact, str | None]:
-    """The contact with what consent withholds removed, and why it cannot go at all."""
+def _consented(
+    row: dict[str, Any], decisions: dict[str, str]
+) -> tuple[list[str], list[str], str | None]:
+    """The hashed emails and phones consent lets go, and why nothing can, if so."""
+    emails, phones = _contacts(row), _contacts(row, "p")
     refused = _withheld(decisions, (AD_CHANNEL,))
     if refused:
-        return contact, refused
+        return emails, phones, refused
     if decisions.get(AD_CHANNEL) == "granted":
-        return contact, None
-    kept = Contact(
-        **{**contact.__dict__, "emails": list(contact.emails), "phones": list(contact.phones)}
-    )
+        return emails, phones, None
     reasons = []
     for kind, channels in CONTACT_CHANNELS.items():
         reason = _withheld(decisions, channels)
-        if reason and getattr(contact, f"{kind}s"):
-            setattr(kept, f"{kind}s", [])
+        if reason and row[f"has_{kind}"]:
+            if kind == "email":
+                emails = []
+            else:
+                phones = []
             reasons.append(reason)
-    if reasons and not (kept.emails or kept.phones):
+    if reasons and not (emails or phones):
         # Every contact was refused: a name-and-address match would go round the refusal.
-        return kept, reasons[0]
-    return kept, None
+        return emails, phones, reasons[0]
+    return emails, phones, None
 
 
-def _google_row(contact: Contact, region: str, emails: int, phones: int) -> list[str]:
-    hashed_emails = _unique(google_email(e) for e in contact.emails)
-    hashed_phones = _unique(e164(p, region) for p in contact.phones)
-    first, last = google_name(contact.first_name), google_name(contact.last_name)
-    return [
-        *_padded([sha256(e) for e in hashed_emails], emails),
-        *_padded([sha256(p) for p in hashed_phones], phones),
-        sha256(first) if first else "",
-        sha256(last) if last else "",
-        country_code(contact.country) or "",
-        (contact.postcode or "").strip(),
-    ]
-
-
-def _meta_row(contact: Contact, region: str, emails: int, phones: int) -> list[str]:
-    country = country_code(contact.country)
-    values = [
-        meta_name(contact.first_name),
-        meta_name(contact.last_name),
-        meta_zip(contact.postcode, country),
-        meta_name(contact.city),
-        meta_state(contact.region, country),
-        country.lower() if country else None,
-    ]
-    return [
-        *_padded([sha256(e) for e in _unique(meta_email(e) for e in contact.emails)], emails),
-        *_padded(
-            [sha256(p) for p in _unique(meta_phone(p, region) for p in contact.phones)], phones
-        ),
-        *(sha256(v) if v else "" for v in values),
-    ]
-
-
-def _unique(values: Iterable[str | None]) -> list[str]:
-    seen: dict[str, None] = {}
-    for value in values:
-        if value:
-            seen.setdefault(value, None)
-    return list(seen)[:PER_KIND]
+def _contacts(row: dict[str, Any], kind: str = "e") -> list[str]:
+    """The hashed emails (``e``) or phones (``p``) of a row of ``hashed_contacts``."""
+    return [v for v in (row[f"{kind}{n}"] for n in range(1, PER_KIND + 1)) if v]
 
 
 def _padded(values: list[str], width: int) -> list[str]:
     return values + [""] * (width - len(values))
-
-
-def _matchable(contact: Contact, region: str) -> bool:
-    emails = _unique(normalize_email(e) for e in contact.emails)
-    phones = _unique(e164(p, region) for p in contact.phones)
-    return bool(emails or phones) or contact.addressable()
 
 
 def check_columns(columns: Sequence[str]) -> list[str]:
@@ -406,44 +229,33 @@ def export_members(
             left_out["no profile row (profiles not built since it joined)"] += missing
         return ExportResult(fmt, total, rows, header, dict(left_out))
 
-    contacts = read_contacts(wh, ids)
-    member_list = [r["profile_id"] for r in wh.query(ids.order_by("profile_id")).to_pylist()]
-    chosen: list[Contact] = []
-    for profile_id in member_list:
-        contact, reason = _consented(
-            contacts.get(profile_id, Contact()), decisions.get(profile_id, {})
-        )
-        if reason is None and not _matchable(contact, region):
+    members = wh.query(ids.select("profile_id"))
+    contacts = hashed_contacts(
+        members, _identifiers(wh, ids), _records(wh, ids), fmt=fmt, region=region
+    )
+    tail_columns = list(TAILS[fmt])
+    names = contacts.column_names
+    chosen: list[tuple[list[str], list[str], list[str]]] = []
+    for values in zip(*(contacts.column(c).to_pylist() for c in names), strict=True):
+        row = dict(zip(names, values, strict=True))
+        decided = decisions.get(row["profile_id"])
+        if decided:
+            emails, phones, reason = _consented(row, decided)
+        else:
+            emails, phones, reason = _contacts(row), _contacts(row, "p"), None
+        if reason is None and not (emails or phones or row["addressable"]):
             reason = NO_CONTACT
         if reason:
             left_out[reason] += 1
             continue
-        chosen.append(contact)
-    emails = max([1, *(min(len(c.emails), PER_KIND) for c in chosen)])
-    phones = max([1, *(min(len(c.phones), PER_KIND) for c in chosen)])
-    if fmt == "google":
-        header = [
-            *["Email"] * emails,
-            *["Phone"] * phones,
-            "First Name",
-            "Last Name",
-            "Country",
-            "Zip",
-        ]
-        make = _google_row
-    else:
-        header = [
-            *["EMAIL"] * emails,
-            *["PHONE"] * phones,
-            "FN",
-            "LN",
-            "ZIP",
-            "CT",
-            "ST",
-            "COUNTRY",
-        ]
-        make = _meta_row
+        chosen.append((emails, phones, [row[c] for c in tail_columns]))
+    width_e = max([1, *(len(e) for e, _, _ in chosen)])
+    width_p = max([1, *(len(p) for _, p, _ in chosen)])
+    email, phone = ("Email", "Phone") if fmt == "google" else ("EMAIL", "PHONE")
+    header = [*[email] * width_e, *[phone] * width_p, *tail_columns]
     writer.writerow(header)
-    for contact in chosen:
-        writer.writerow(make(contact, region, emails, phones))
+    writer.writerows(
+        [*_padded(emails, width_e), *_padded(phones, width_p), *tail]
+        for emails, phones, tail in chosen
+    )
     return ExportResult(fmt, total, len(chosen), header, dict(left_out))
