@@ -14,8 +14,10 @@ from typing import Any
 import pyarrow as pa
 
 from omnichannel.segments.definition import SegmentDefinition, parse_definition
+from omnichannel.segments.membership import current_members
 from omnichannel.segments.store import StoredSegment
 from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.access import WarehouseAccess
 from omnichannel.warehouse.store import conform
 from omnichannel.warehouse.tables import EVENTS
 from tests.profiles.support import T0
@@ -104,3 +106,9 @@ BUYERS = {"event": {"name": "Order Completed", "count": {"at_least": 2}}}
 RECENT_BUYERS = {
     "event": {"name": "Order Completed", "count": {"at_least": 1}, "within": {"last_days": 30}}
 }
+
+
+def current_set(access: WarehouseAccess, segment: str) -> set[str]:
+    """The profile ids in ``segment`` now."""
+    with access.reader() as wh:
+        return set(current_members(wh, segment).to_pyarrow().column("profile_id").to_pylist())

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import ibis
 import pyarrow as pa
-import pytest
 
 from omnichannel.segments.membership import (
     ENTERED_EVENT,
@@ -22,15 +20,6 @@ from omnichannel.segments.membership import (
 from omnichannel.warehouse.access import WarehouseAccess
 
 T0 = datetime(2026, 5, 1, 9, 0)
-
-
-@pytest.fixture
-def access(warehouse_url: str) -> Iterator[WarehouseAccess]:
-    opened = WarehouseAccess.open(warehouse_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _ids(*profiles: str) -> pa.Table:

@@ -8,12 +8,10 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from omnichannel.config import Settings
 from omnichannel.consumers import Checkpoints, ConsumerRunner
@@ -21,40 +19,17 @@ from omnichannel.identity.rules import load_rules
 from omnichannel.installation import initialise
 from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.platform import Platform
-from omnichannel.segments.membership import ENTERED_EVENT, EXITED_EVENT, current_members
+from omnichannel.segments.membership import ENTERED_EVENT, EXITED_EVENT
 from omnichannel.segments.realtime import CONSUMER_NAME, SegmentUpdater
 from omnichannel.segments.refresh import latest_load_seq, refresh_all
 from omnichannel.segments.store import SegmentStore
 from omnichannel.warehouse.access import WarehouseAccess
-from tests.segments.membership_world import NOW, build_people, definition, store_events
+from tests.segments.membership_world import NOW, build_people, current_set, definition, store_events
 from tests.support.collector import bearer, make_admin_token, make_source, running_server
 
 VIEWERS = {"event": {"name": "Product Viewed", "count": {"at_least": 1}}}
 NEVER_ORDERED = {"not": {"event": {"name": "Order Completed", "count": {"at_least": 1}}}}
 VIEWING_NON_BUYERS = {"all": [{"segment": "viewers"}, {"segment": "never-ordered"}]}
-
-
-@pytest.fixture
-def access(warehouse_url: str) -> Iterator[WarehouseAccess]:
-    opened = WarehouseAccess.open(warehouse_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@pytest.fixture
-def opstore(tmp_path: Path) -> Iterator[OpStore]:
-    opened = open_opstore(f"sqlite:///{tmp_path / 'opstore.sqlite'}")
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def _current(access: WarehouseAccess, segment: str) -> set[str]:
-    with access.reader() as wh:
-        return set(current_members(wh, segment).to_pyarrow().column("profile_id").to_pylist())
 
 
 def _changes(access: WarehouseAccess) -> list[tuple[str, str, str]]:
@@ -87,7 +62,7 @@ def test_people_enter_and_leave_as_their_events_arrive_and_dependents_follow(
     ):
         store.create(definition(name, condition), created_by="t")
     refresh_all(access, store, load_rules(), now=NOW)  # the batch run: history's members
-    assert _current(access, "never-ordered") == set(person.values())
+    assert current_set(access, "never-ordered") == set(person.values())
     updater = SegmentUpdater(access, store, load_rules)
     runner = ConsumerRunner(access, Checkpoints(opstore), [updater])
     assert runner.catch_up() == 0  # a new updater starts at the end: history is the batch's
@@ -102,10 +77,10 @@ def test_people_enter_and_leave_as_their_events_arrive_and_dependents_follow(
             ],
         )
     runner.catch_up()
-    assert _current(access, "viewers") == {person["ann"], person["bob"]}
-    assert _current(access, "never-ordered") == set(person.values()) - {person["bob"]}
+    assert current_set(access, "viewers") == {person["ann"], person["bob"]}
+    assert current_set(access, "never-ordered") == set(person.values()) - {person["bob"]}
     # "member of" follows within the same batch: ann is in both, bob left one of them.
-    assert _current(access, "viewing-non-buyers") == {person["ann"]}
+    assert current_set(access, "viewing-non-buyers") == {person["ann"]}
     new = _changes(access)[before:]
     assert sorted(new) == sorted(
         [
@@ -135,7 +110,7 @@ def test_events_of_people_without_a_profile_change_nothing_until_they_have_one(
     with access.writer() as wh:
         store_events(wh, [{"user": "stranger", "event": "Product Viewed"}])
     assert runner.catch_up() == 1
-    assert _current(access, "viewers") == set()
+    assert current_set(access, "viewers") == set()
 
 
 CHILD = textwrap.dedent(
@@ -193,7 +168,7 @@ def test_kill_9_between_storing_an_entry_and_the_checkpoint_loses_nothing_and_re
     subprocess.run([*child, "resume"], check=True)
     access = WarehouseAccess.open(warehouse_url)
     try:
-        assert _current(access, "viewers") == {person["ann"], person["cy"]}
+        assert current_set(access, "viewers") == {person["ann"], person["cy"]}
         # The replayed batch found both already in: one entry each, published once.
         assert sorted(_changes(access)) == [
             (ENTERED_EVENT, "viewers", person["ann"]),
@@ -328,12 +303,12 @@ def test_compiled_queries_are_compiled_again_once_old_and_answer_the_same(
                 store_events(wh, [{"user": user, "event": "Product Viewed"}])
             runner.catch_up()
             # The old SQL answers while the new one compiles aside; both are right.
-            assert person[user] in _current(access, "viewers")
+            assert person[user] in current_set(access, "viewers")
         deadline = time.monotonic() + 60
         while updater.templates.compiles < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert updater.templates.compiles >= 3  # two first compiles, then again aside
-        assert _current(access, "viewers") == {person[u] for u in ("ann", "bob", "cy")}
+        assert current_set(access, "viewers") == {person[u] for u in ("ann", "bob", "cy")}
     finally:
         access.close()
         opstore.close()

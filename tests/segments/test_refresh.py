@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from omnichannel.config import Settings
 from omnichannel.identity.rules import load_rules
 from omnichannel.installation import initialise
-from omnichannel.opstore import OpStore, open_opstore
+from omnichannel.opstore import OpStore
 from omnichannel.platform import Platform
 from omnichannel.segments.compile import members
-from omnichannel.segments.membership import EXITED_EVENT, current_members, history
+from omnichannel.segments.membership import EXITED_EVENT, history
 from omnichannel.segments.refresh import refresh_all
 from omnichannel.segments.store import SegmentStore
 from omnichannel.warehouse.access import WarehouseAccess
@@ -23,6 +20,7 @@ from tests.segments.membership_world import (
     NOW,
     RECENT_BUYERS,
     build_people,
+    current_set,
     definition,
     record_build,
     store_events,
@@ -35,29 +33,6 @@ BROWSING_BUYERS = {
         {"event": {"name": "Product Viewed", "count": {"at_least": 1}}},
     ]
 }
-
-
-@pytest.fixture
-def access(warehouse_url: str) -> Iterator[WarehouseAccess]:
-    opened = WarehouseAccess.open(warehouse_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@pytest.fixture
-def opstore(tmp_path: Path) -> Iterator[OpStore]:
-    opened = open_opstore(f"sqlite:///{tmp_path / 'opstore.sqlite'}")
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def _current(access: WarehouseAccess, segment: str) -> set[str]:
-    with access.reader() as wh:
-        return set(current_members(wh, segment).to_pyarrow().column("profile_id").to_pylist())
 
 
 def _evaluated_in_full(access: WarehouseAccess, store: SegmentStore, segment: str) -> set[str]:
@@ -95,9 +70,9 @@ def test_an_incremental_refresh_evaluates_only_new_events_people_and_equals_a_fu
         ("browsing-buyers", "full"),
         ("light", "full"),
     ]
-    assert _current(access, "buyers") == {person["ann"]}
-    assert _current(access, "browsing-buyers") == {person["ann"]}
-    assert _current(access, "light") == {person[u] for u in ("bob", "cy", "dee", "eve")}
+    assert current_set(access, "buyers") == {person["ann"]}
+    assert current_set(access, "browsing-buyers") == {person["ann"]}
+    assert current_set(access, "light") == {person[u] for u in ("bob", "cy", "dee", "eve")}
 
     with access.writer() as wh:
         store_events(
@@ -115,7 +90,7 @@ def test_an_incremental_refresh_evaluates_only_new_events_people_and_equals_a_fu
     assert (second["buyers"].entered, second["light"].exited) == (2, 2)
     assert second["browsing-buyers"].entered == 1  # cy viewed a product, bob did not
     for name in ("buyers", "browsing-buyers", "light"):
-        assert _current(access, name) == _evaluated_in_full(access, store, name), name
+        assert current_set(access, name) == _evaluated_in_full(access, store, name), name
     with access.reader() as wh:
         bob = history(wh, "light", person["bob"]).to_pyarrow().to_pylist()
     assert len(bob) == 1 and bob[0]["exited_at"] is not None
@@ -138,10 +113,10 @@ def test_a_clock_window_expires_on_a_later_run_with_no_new_event(
     store = SegmentStore(opstore)
     store.create(definition("recent-buyers", RECENT_BUYERS), created_by="t")
     refresh_all(access, store, rules, now=NOW)
-    assert _current(access, "recent-buyers") == {person["ann"]}
+    assert current_set(access, "recent-buyers") == {person["ann"]}
     later = refresh_all(access, store, rules, now=NOW + timedelta(days=40))
     assert [(r.mode, r.exited) for r in later] == [("full", 1)]
-    assert _current(access, "recent-buyers") == set()
+    assert current_set(access, "recent-buyers") == set()
     with access.reader() as wh:
         e = wh.table("events")
         exits = e.filter(e.event == EXITED_EVENT).count().to_pyarrow().as_py()
@@ -178,4 +153,4 @@ def test_the_segments_job_refreshes_every_stored_segment(tmp_path: Path) -> None
         assert run.status == "succeeded", run.error
         assert run.rows == 1
         assert [s["segment"] for s in run.detail["segments"]] == ["buyers"]
-        assert _current(platform.warehouse, "buyers") == {person["eve"]}
+        assert current_set(platform.warehouse, "buyers") == {person["eve"]}
