@@ -295,18 +295,36 @@ class ChannelWorker:
         waiting = self._prefetch() / self.settings.rate_per_second
         return self.settings.timeout * 2 + timedelta(seconds=waiting + 30)
 
-    def _claim(self, limit: int) -> list[tuple[OutboxMessage, str | None]]:
-        """Claimed messages, each with the rule that now forbids it (None: send it)."""
+    def _claim(self, limit: int) -> list[OutboxMessage]:
+        """Lease due messages and check consent and suppressions again, in one transaction:
+        a message a rule now forbids is dropped there, never seen as ``sending``."""
         with self.opstore.session() as session:
             rows = queue.claim(
                 session, channel=self.channel, holder=self.holder, limit=limit, lease=self._lease()
             )
             if not rows:
                 return []
+            checked = self._recheck(session, rows)
+            drops = [(row, rule) for row, rule in checked if rule is not None]
+            settlements = []
+            for row, rule in drops:
+                reason, _, detail = rule.partition(": ")
+                settlements.append(
+                    queue.Settlement(row.id, self.holder, OutboxStatus.DROPPED, reason, detail)
+                )
+            queue.settle(session, settlements)
             session.expunge_all()
-        return self._recheck(rows)
+        if drops:
+            self.stats.dropped += len(drops)
+            self.log.record(
+                DeliveryEvent.of(row, "dropped", reason=s.reason, detail=s.detail)
+                for (row, _), s in zip(drops, settlements, strict=True)
+            )
+        return [row for row, rule in checked if rule is None]
 
-    def _recheck(self, rows: list[OutboxMessage]) -> list[tuple[OutboxMessage, str | None]]:
+    def _recheck(
+        self, session: Any, rows: list[OutboxMessage]
+    ) -> list[tuple[OutboxMessage, str | None]]:
         adapter: Any = registry.adapter_class(self.channel)
         address_type = (adapter.address_types or (None,))[0]
         subjects: dict[int, list[policy.Subject]] = {}
@@ -317,13 +335,12 @@ class ChannelWorker:
             if address_type:
                 mine.append((address_type, row.address))
             subjects[row.id] = mine
-        with self.opstore.session() as session:
-            decisions = policy.load_decisions(
-                session, self.channel, (s for ss in subjects.values() for s in ss)
-            )
-            suppressed = suppressed_among(
-                session, channel=self.channel, addresses=[r.address for r in rows]
-            )
+        decisions = policy.load_decisions(
+            session, self.channel, (s for ss in subjects.values() for s in ss)
+        )
+        suppressed = suppressed_among(
+            session, channel=self.channel, addresses=[r.address for r in rows]
+        )
         checked: list[tuple[OutboxMessage, str | None]] = []
         for row in rows:
             verdict = policy.consent_verdict(self.config, self.channel, subjects[row.id], decisions)
@@ -343,13 +360,8 @@ class ChannelWorker:
         adapter: Any,
         limiter: AsyncLimiter,
         slots: asyncio.Semaphore,
-        claimed: tuple[OutboxMessage, str | None],
+        row: OutboxMessage,
     ) -> None:
-        row, rule = claimed
-        if rule is not None:
-            reason, _, detail = rule.partition(": ")
-            self._drop(row, reason, detail)
-            return
         breaker = self._breaker_of(row)
         mine = self._slots_of(row)
         try:
@@ -402,11 +414,6 @@ class ChannelWorker:
         self, settlement: queue.Settlement, event: DeliveryEvent, reject: Rejected | None = None
     ) -> None:
         self._settlements.append((settlement, event, reject))
-
-    def _drop(self, row: OutboxMessage, reason: str, detail: str) -> None:
-        self.stats.dropped += 1
-        s = queue.Settlement(row.id, self.holder, OutboxStatus.DROPPED, reason, detail)
-        self._queue(s, DeliveryEvent.of(row, "dropped", reason=reason, detail=detail))
 
     def _postpone(
         self, row: OutboxMessage, breaker: CircuitBreaker, reason: str = "breaker_open"
