@@ -8,6 +8,7 @@ and the server keeps answering, saying why it is not ready.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,3 +40,11 @@ def test_the_server_answers_while_its_warehouse_cannot_be_opened(
     warehouse = ready.json()["checks"]["warehouse"]
     assert not warehouse["ok"] and "cannot open warehouse" in warehouse["error"]
     assert not (broken.home / "server.json").exists()  # and a clean stop removed it
+
+
+def test_the_server_imports_no_pandas_before_its_first_answer() -> None:
+    # pandas is a second of the server's start; the warehouse takes DataFrames from
+    # whoever made them (and so imported pandas), so it need not import it itself.
+    code = "import sys, omnichannel.api.app; print('pandas' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"

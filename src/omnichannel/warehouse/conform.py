@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from omnichannel.errors import ValidationError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from omnichannel.warehouse.tables import TableSpec
 
 
@@ -20,7 +22,10 @@ def conform(spec: TableSpec, rows: pa.Table | pd.DataFrame | Mapping[str, Any]) 
     A column the table lacks is an error (it would be silently lost otherwise); a column
     the rows lack is NULL.
     """
-    if isinstance(rows, pd.DataFrame):
+    # pandas is not imported for this (a second of `omni serve`'s start): rows can only
+    # be a DataFrame if whoever made them imported it.
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(rows, pandas.DataFrame):
         table = pa.Table.from_pandas(rows, preserve_index=False)
     elif isinstance(rows, pa.Table):
         table = rows

@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
@@ -32,6 +31,9 @@ from omnichannel.warehouse.replace import Replacement
 from omnichannel.warehouse.tables import ALL_TABLES, BY_NAME, RECORD_HISTORY, TableSpec
 from omnichannel.warehouse.versioning import SchemaReport, ensure_schema
 from omnichannel.warehouse.versions import NEW, NEWER, OLDER, SAME, STATE, classify, history_rows
+
+if TYPE_CHECKING:
+    import pandas as pd  # accepted as rows; imported by whoever made them
 
 __all__ = ["Appended", "Replacement", "UpsertResult", "Warehouse", "conform", "open_warehouse"]
 
