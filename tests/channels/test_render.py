@@ -88,3 +88,11 @@ def test_a_real_person_is_seen_with_traits_record_fields_and_identifiers(
     rendered = render_parts("email", content, context)
     assert rendered["subject"] == "Zoë Pérez Smith in San Francisco"
     assert rendered["text"] == "john.smith@gmail.com prospect spring crm web"
+
+
+def test_an_unsubscribe_link_exists_only_where_the_channel_fills_it_in() -> None:
+    # Only email replaces the placeholder with the message's link when sending; an SMS
+    # template using it is refused instead of sending the placeholder.
+    with pytest.raises(TemplateError, match="added to email messages only") as caught:
+        render_parts("sms", {"body": "Stop: {{ unsubscribe_url }}"}, sample_context("sms"))
+    assert caught.value.variable == "unsubscribe_url"

@@ -31,6 +31,10 @@ audience_home = h2_support.audience_home
 audience_copy = h2_support.audience_copy
 # Each test serves the app over HTTP and runs the email worker: seconds, not milliseconds.
 pytestmark = pytest.mark.slow(seconds=15)
+# How long a poll waits before failing: generous, as the machine running the suite is shared
+# (a poll returns as soon as its condition holds).
+WAIT = 60.0
+SETTLED = ("sent", "dropped", "failed")
 
 BOUNCE_SECRET = "bounce-s3cret"
 SPRING = {
@@ -87,7 +91,7 @@ def test_an_opened_clicked_and_unsubscribed_email_comes_back_to_the_person(
     app, smtp, http = live
     sent = _send(app, "email:john.smith@gmail.com", "spring:ann")
     assert sent["status"] == "queued"
-    wait_for(lambda: smtp.messages, what="the email at the SMTP server")
+    wait_for(lambda: smtp.messages, what="the email at the SMTP server", timeout=WAIT)
     mail = smtp.messages[0]
     assert mail.message["Subject"] == "Spring sale, Zoë"
     page = mail.part("html")
@@ -123,8 +127,12 @@ def test_an_opened_clicked_and_unsubscribed_email_comes_back_to_the_person(
     history = [h["status"] for h in app.platform.messages.get(sent["outbox_id"])["history"]]
     assert history[-3:] == ["opened", "clicked", "unsubscribed"] and "sent" in history
     # The events reached the warehouse through the collector, under ann's own user id.
-    opens = wait_for(lambda: _events(app, "Email Opened"), what="Email Opened in events")
-    clicks = wait_for(lambda: _events(app, "Email Link Clicked"), what="Email Link Clicked")
+    opens = wait_for(
+        lambda: _events(app, "Email Opened"), what="Email Opened in events", timeout=WAIT
+    )
+    clicks = wait_for(
+        lambda: _events(app, "Email Link Clicked"), what="Email Link Clicked", timeout=WAIT
+    )
     assert [(e["user_id"], e["source"]) for e in opens + clicks] == [("ann", "email")] * 2
     properties = json.loads(clicks[0]["properties"])
     assert properties["outbox_id"] == sent["outbox_id"]
@@ -139,7 +147,7 @@ def test_an_opted_out_person_is_never_emailed(
     dropped = _send(app, "email:cy@mail.cn", "spring:cy")
     assert (dropped["status"], dropped["reason"]) == ("dropped", "consent")
     sent = _send(app, "email:bob@mail.cn", "spring:bob")
-    wait_for(lambda: smtp.messages, what="bob's email")
+    wait_for(lambda: smtp.messages, what="bob's email", timeout=WAIT)
     assert [m.recipients for m in smtp.messages] == [["bob@mail.cn"]]
     assert sent["status"] == "queued"
 
@@ -149,7 +157,7 @@ def test_bounce_reports_suppress_addresses_and_refuse_only_what_is_unreadable(
 ) -> None:
     app, smtp, http = live
     sent = _send(app, "email:bob@mail.cn", "spring:bob")
-    wait_for(lambda: smtp.messages, what="bob's email")
+    wait_for(lambda: smtp.messages, what="bob's email", timeout=WAIT)
     message_id = smtp.messages[0].message["Message-ID"]
     events = [
         {
@@ -213,6 +221,7 @@ def test_bounce_reports_suppress_addresses_and_refuse_only_what_is_unreadable(
             _letters(app, "bounce_report") if len(_letters(app, "bounce_report")) == 2 else None
         ),
         what="two dead letters",
+        timeout=WAIT,
     )
     by_field = {letter["field"]: letter for letter in letters}
     assert json.loads(by_field["[1].email"]["payload"]) == events[1]
@@ -240,7 +249,7 @@ def test_a_test_send_goes_to_an_allow_listed_address_only(
         identifier="email:john.smith@gmail.com",
     )
     assert sent["status"] == "queued"
-    wait_for(lambda: smtp.messages, what="the test email")
+    wait_for(lambda: smtp.messages, what="the test email", timeout=WAIT)
     [mail] = smtp.messages
     assert mail.recipients == ["qa@shop.example"]
     assert mail.message["Subject"] == "Spring sale, Zoë"  # rendered for ann, sent to QA
@@ -273,11 +282,11 @@ def test_an_open_by_someone_known_only_by_email_is_attributed_to_their_profile(
         )
     platform.identity.resolve()
     sent = _send(app, "email:lin@mail.cn", "spring:lin")
-    wait_for(lambda: smtp.messages, what="lin's email")
+    wait_for(lambda: smtp.messages, what="lin's email", timeout=WAIT)
     pixel = re.search(r'<img src="([^"]+)"', smtp.messages[0].part("html"))
     assert pixel and http.get(pixel.group(1)).status_code == 200
     anonymous = anonymous_id_for("lin@mail.cn")
-    [opened] = wait_for(lambda: _events(app, "Email Opened"), what="lin's open")
+    [opened] = wait_for(lambda: _events(app, "Email Opened"), what="lin's open", timeout=WAIT)
     assert (opened["user_id"], opened["anonymous_id"]) == (None, anonymous)
     # The identify call beside it ties that anonymous id to her address: after the next
     # resolve, the open is one of her profile's identifiers' events.
@@ -312,16 +321,18 @@ def test_an_unsubscribe_after_queueing_still_stops_the_email(
     control = _send(app, "email:john.smith@gmail.com", "spring:ann:control")
     platform.channels.start(["email"], poll_seconds=0.05)
     # ann's message goes out; bob's, checked again right before sending, does not.
-    wait_for(lambda: smtp.messages, what="ann's email")
+    wait_for(lambda: smtp.messages, what="ann's email", timeout=WAIT)
     final = wait_for(
-        lambda: (m := platform.messages.get(queued["outbox_id"]))["status"] != "queued" and m,
+        lambda: (m := platform.messages.get(queued["outbox_id"]))["status"] in SETTLED and m,
         what="bob's message settled",
+        timeout=WAIT,
     )
     assert (final["status"], final["reason"]) == ("dropped", "consent")
     assert [m.recipients for m in smtp.messages] == [["john.smith@gmail.com"]]
     wait_for(
         lambda: platform.messages.get(control["outbox_id"])["status"] == "sent",
         what="ann's message marked sent",
+        timeout=WAIT,
     )
 
 
@@ -393,7 +404,7 @@ def test_bounce_and_complaint_emails_are_read_as_sent_by_mail_servers(
 ) -> None:
     app, smtp, http = live
     sent = _send(app, "email:bob@mail.cn", "spring:bob:dsn")
-    wait_for(lambda: smtp.messages, what="bob's email")
+    wait_for(lambda: smtp.messages, what="bob's email", timeout=WAIT)
     message_id = smtp.messages[0].message["Message-ID"]
     headers = {"Authorization": f"Bearer {BOUNCE_SECRET}", "Content-Type": "message/rfc822"}
     dsn = DSN.format(message_id=message_id).encode()

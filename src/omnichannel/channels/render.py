@@ -41,6 +41,16 @@ if TYPE_CHECKING:
 
 # What ``{{ unsubscribe_url }}`` renders to until the message is sent (see the docstring).
 UNSUBSCRIBE_PLACEHOLDER = "omni-unsubscribe-url:"
+# Channels whose sending replaces the placeholder with the message's link (the email
+# adapter does, through ``Tracking.personalise``). Elsewhere the variable does not exist,
+# so a template using it is refused when saved instead of sending the placeholder.
+LINKED_CHANNELS = frozenset({"email"})
+_HINTS = {
+    "unsubscribe_url": (
+        "unsubscribe links are added to email messages only; say how to opt out in words "
+        "on other channels, e.g. 'reply STOP'"
+    ),
+}
 HTML_PARTS = frozenset({"html"})
 # Traits stored as JSON text in ``profiles`` that a template iterates or indexes.
 _JSON_TRAITS = (
@@ -98,7 +108,10 @@ class _Undefined(jinja2.StrictUndefined):
         name = str(self._undefined_name) if self._undefined_name is not None else "?"
         owner = self._undefined_obj
         if owner is jinja2.utils.missing:
-            raise _MissingVariable(f"variable '{name}' is undefined", name)
+            hint = _HINTS.get(name)
+            raise _MissingVariable(
+                f"variable '{name}' is undefined" + (f" ({hint})" if hint else ""), name
+            )
         if isinstance(owner, Mapping):
             keys = sorted(str(k) for k in owner)
             close = difflib.get_close_matches(name, keys, n=1)
@@ -262,9 +275,9 @@ def message_context(
     return {
         "message": {"channel": channel, "campaign": campaign, "template": template},
         "segment": {"name": segment} if segment else None,
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "recommendations": [],
         "now": now or datetime.now(UTC),
+        **({"unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER} if channel in LINKED_CHANNELS else {}),
         **(extra or {}),
     }
 
