@@ -136,5 +136,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
         time.sleep(0.02)
 
 
+def settled_history(platform: Platform, outbox_id: int) -> list[dict[str, Any]]:
+    """The message's delivery log once its last row is the message's state (the log is
+    written just after the state, within half a second)."""
+
+    def ready() -> list[dict[str, Any]] | None:
+        message = platform.messages.get(outbox_id)
+        history = message["history"]
+        return history if history and history[-1]["status"] == message["status"] else None
+
+    return list(wait_for(ready, what=f"message {outbox_id}'s log"))
+
+
 def config_of(text: str) -> ChannelsConfig:
     return parse_channels_config(text)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from omnichannel.opstore.consent import set_consent
-from tests.channels.conftest import channels_yaml, wait_for
+from tests.channels.conftest import channels_yaml, settled_history, wait_for
 from tests.channels.servers.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioStandIn
 
 BODY = {"body": {"n": 1}}
@@ -99,7 +99,7 @@ def test_a_webhook_answering_500_opens_its_own_breaker_and_fails_after_its_retri
     dead = platform.messages.get(failing[0]["outbox_id"])
     assert dead["reason"] == "retries_exhausted" and dead["attempts"] == 3
     assert "HTTP 500 POST" in dead["provider_response"]
-    events = [h["status"] for h in dead["history"]]
+    events = [h["status"] for h in settled_history(platform, failing[0]["outbox_id"])]
     assert events[0] == "queued" and events[-1] == "failed" and "retrying" in events
     assert len(receiver.received("/fail/")) == 9, "3 attempts each, never more"
 
@@ -134,7 +134,7 @@ def test_a_429_is_retried_no_sooner_than_its_retry_after(
     first, second = receiver.received("/throttle/")
     assert second.at - first.at >= 1.0, "Retry-After: 1 was honoured"
     assert first.delivery == second.delivery == throttled["idempotency_key"]
-    history = platform.messages.get(throttled["outbox_id"])["history"]
+    history = settled_history(platform, throttled["outbox_id"])
     assert [h["status"] for h in history] == ["queued", "retrying", "sent"]
     assert "HTTP 429" in history[1]["error"]
 
@@ -173,7 +173,8 @@ def test_someone_who_unsubscribes_while_their_message_waits_is_not_contacted(
     wait_for(lambda: _status(platform, queued["outbox_id"]) == "dropped", what="the drop")
     message = platform.messages.get(queued["outbox_id"])
     assert message["reason"] == "consent" and "unsubscribed on sms" in message["reason_detail"]
-    assert [h["status"] for h in message["history"]] == ["queued", "dropped"]
+    history = settled_history(platform, queued["outbox_id"])
+    assert [h["status"] for h in history] == ["queued", "dropped"]
     assert twilio.messages == []
 
 
