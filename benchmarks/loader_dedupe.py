@@ -6,6 +6,9 @@ default one-day ``OMNI_DEDUPE_WINDOW``), then stores micro-batches of new calls 
 window (the default) and no window (every stored messageId compared), at a small and a
 large table. Prints the median batch time of each, the ratio without/with the window, and
 large/small with the window (about 1.0 means the cost follows the batch, not the table).
+It also times how a batch's first number is found, at each size: the writer's last number
+checked against the newest values (``dialect.last_number_sql`` with ``at_least``, what
+the loader runs) beside ``max(load_seq)`` over every event (what it ran before).
 Run: ``python benchmarks/loader_dedupe.py``.
 """
 
@@ -22,7 +25,7 @@ from pathlib import Path
 from omnichannel.ingest.loader import DEDUPE_WINDOW, encode_record, load_once
 from omnichannel.ingest.log import EventLog
 from omnichannel.ingest.segment import Limits, parse_calls
-from omnichannel.warehouse import open_warehouse
+from omnichannel.warehouse import dialect, open_warehouse
 
 _ids = count()
 
@@ -50,6 +53,23 @@ def fill(wh: object, rows: int) -> None:
     )
 
 
+def numbering(wh: object, rounds: int) -> dict[str, float]:
+    """Seconds to find the last number: from the writer's last one, and by a full scan."""
+    raw = wh.con.con  # type: ignore[attr-defined]
+    last = int(raw.execute("SELECT max(load_seq) FROM events").fetchone()[0])
+    ways = {
+        "checked": dialect.last_number_sql("duckdb", "events", "load_seq", last),
+        "scan": dialect.last_number_sql("duckdb", "events", "load_seq", None),
+    }
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    for _ in range(rounds):
+        for way, sql in ways.items():
+            started = time.perf_counter()
+            assert raw.execute(sql).fetchone()[0] == last
+            times[way].append(time.perf_counter() - started)
+    return {way: statistics.median(values) for way, values in times.items()}
+
+
 def measure(rows: int, batch: int, rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {"window": [], "none": []}
     with (
@@ -65,7 +85,8 @@ def measure(rows: int, batch: int, rounds: int) -> dict[str, float]:
                 done = load_once(log, wh, dedupe_window=window)
                 times[mode].append(time.perf_counter() - started)
                 assert done.events_stored == batch, done
-    return {mode: statistics.median(values) for mode, values in times.items()}
+        found = numbering(wh, rounds)
+    return {**{mode: statistics.median(values) for mode, values in times.items()}, **found}
 
 
 def main() -> None:
@@ -81,6 +102,12 @@ def main() -> None:
         print(
             f"events {n:>10,}: batch of {args.batch:,} with the window {r['window'] * 1000:7.1f} ms"
             f", without {r['none'] * 1000:7.1f} ms (ratio without/with {ratio:.2f})"
+        )
+    for n, r in results.items():
+        print(
+            f"events {n:>10,}: the batch's first number from the writer's last one "
+            f"{r['checked'] * 1000:6.2f} ms, by max(load_seq) over every event "
+            f"{r['scan'] * 1000:6.2f} ms (ratio {r['checked'] / r['scan']:.2f})"
         )
     small, large = results[args.small]["window"], results[args.large]["window"]
     print(
