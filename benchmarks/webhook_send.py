@@ -13,7 +13,7 @@ number of signed bodies with the same concurrency and nothing else (no queue, no
 The receiver is a minimal asyncio HTTP/1.1 server (keep-alive, answers 200) in its own
 process, so it does not share the sender's interpreter lock.
 
-    .venv/bin/python benchmarks/webhook_send.py                 # 5,000 messages
+    .venv/bin/python benchmarks/webhook_send.py                 # 5,000 messages, 8 in flight
     .venv/bin/python benchmarks/webhook_send.py --messages 20000 --concurrency 64
 
 Target (issue #10): at least 1,000 webhooks a second delivered on 2 cores.
@@ -155,7 +155,7 @@ def platform_run(home: Path, url: str, n: int, concurrency: int) -> tuple[float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     n, concurrency = args.messages, args.concurrency
 
