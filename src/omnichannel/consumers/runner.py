@@ -167,7 +167,12 @@ class ConsumerRunner:
         backoff = self.interval
         behind = False  # handed a full batch last time: a backlog is being read
         log.info("consumer started", extra={"consumer": consumer.name})
+        woken = self._wake[consumer.name]
         while not self._stop.is_set():
+            # Cleared before reading, not after waiting: a wake that comes while this step
+            # reads (or between the wait and a later clear) must cause one more step, or
+            # the events it announces wait for the next interval.
+            woken.clear()
             try:
                 handled = self.step(consumer)
             except Exception as exc:
@@ -197,8 +202,7 @@ class ConsumerRunner:
             backoff = self.interval
             if handled < self.batch_size:
                 state.idle.set()
-                self._wake[consumer.name].wait(self.interval)
-                self._wake[consumer.name].clear()
+                woken.wait(self.interval)
                 state.idle.clear()
 
     def start(self) -> None:
