@@ -49,7 +49,7 @@ from omnichannel.profiles import timeline_sql as fast
 from omnichannel.profiles.timeline_store import StoredTimeline, current_coverage
 from omnichannel.profiles.traits.base import (
     CONTENT_EVENTS,
-    FAILED_DELIVERY_STATUSES,
+    NOT_TOUCH_DELIVERY_STATUSES,
     VOID_ORDER_STATUSES,
     typed_id,
 )
@@ -403,7 +403,7 @@ def _is_touch(r: dict[str, Any]) -> bool:
     if r["kind"] == "event":
         return bool(r["context_campaign_name"]) or r["event"] in CONTENT_EVENTS
     status = (r["status"] or "").lower()
-    return r["kind"] == "delivery" and status not in FAILED_DELIVERY_STATUSES
+    return r["kind"] == "delivery" and status not in NOT_TOUCH_DELIVERY_STATUSES
 
 
 def _touch_rows(
@@ -435,7 +435,7 @@ def _touch_rows(
     d = d.filter(
         d.ts >= start,
         d.ts < end,
-        d.status.isnull() | ~d.status.lower().isin(FAILED_DELIVERY_STATUSES),
+        d.status.isnull() | ~d.status.lower().isin(NOT_TOUCH_DELIVERY_STATUSES),
     )
     return [{**r, "kind": "event"} for r in touched.to_pyarrow().to_pylist()] + [
         {**r, "kind": "delivery"} for r in d.to_pyarrow().to_pylist()

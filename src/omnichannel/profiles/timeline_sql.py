@@ -26,7 +26,7 @@ from omnichannel.profiles.timeline_store import (
 )
 from omnichannel.profiles.traits.base import (
     CONTENT_EVENTS,
-    FAILED_DELIVERY_STATUSES,
+    NOT_TOUCH_DELIVERY_STATUSES,
     VOID_ORDER_STATUSES,
 )
 from omnichannel.warehouse import Warehouse
@@ -102,9 +102,9 @@ def touches(wh: Warehouse, profile_id: str, start: datetime, end: datetime) -> l
         "AND ts < ? AND ((kind = 'event' AND ((context_campaign_name IS NOT NULL AND "
         f"context_campaign_name <> '') OR event IN ({_marks(CONTENT_EVENTS)}))) OR "
         "(kind = 'delivery' AND (status IS NULL OR lower(status) NOT IN "
-        f"({_marks(FAILED_DELIVERY_STATUSES)}))))"
+        f"({_marks(NOT_TOUCH_DELIVERY_STATUSES)}))))"
     )
-    return query(wh, sql, [profile_id, start, end, *CONTENT_EVENTS, *FAILED_DELIVERY_STATUSES])
+    return query(wh, sql, [profile_id, start, end, *CONTENT_EVENTS, *NOT_TOUCH_DELIVERY_STATUSES])
 
 
 def untouched_since_build(wh: Warehouse, profile_id: str, coverage: StoredTimeline) -> bool:

@@ -32,6 +32,16 @@ OFFLINE_CHANNELS = ("store",)
 # Orders that did not happen as purchases: they count neither as orders nor revenue.
 VOID_ORDER_STATUSES = ("cancelled", "canceled", "refunded", "failed", "voided")
 FAILED_DELIVERY_STATUSES = ("failed", "bounced", "rejected", "dropped")
+# The channels' send path logs one row per step of a message (channels/deliveries.py):
+# steps before the send, and answers to a message already counted, are not touches.
+NOT_TOUCH_DELIVERY_STATUSES = (
+    *FAILED_DELIVERY_STATUSES,
+    "queued",
+    "held",
+    "retrying",
+    "unsubscribed",
+    "complained",
+)
 
 
 @dataclass
@@ -145,9 +155,14 @@ def attributed_orders(wh: Warehouse) -> ir.Table:
 
 
 def attributed_deliveries(wh: Warehouse) -> ir.Table:
-    """Messages sent, with the profile they reached: their own ``profile_id`` or recipient."""
+    """Messages sent, one row each, with the profile they reached: their own ``profile_id``
+    or the recipient's."""
     d = wh.table("deliveries")
-    d = d.filter(d.status.isnull() | ~d.status.lower().isin(FAILED_DELIVERY_STATUSES))
+    status = d.status.lower()
+    # A log with one row per message (imported, generated: no outbox_id) touched the person
+    # unless it failed; the send path's log (one row per step) touched them once, when sent.
+    one_row = d.outbox_id.isnull() & (d.status.isnull() | ~status.isin(FAILED_DELIVERY_STATUSES))
+    d = d.filter(one_row | (d.outbox_id.notnull() & (status == "sent")))
     ids = linked_identifiers(wh).group_by("id_value").agg(found=lambda t: t.profile_id.min())
     joined = d.left_join(ids, d.recipient.strip() == ids.id_value)
     out = joined.select(
