@@ -4,13 +4,18 @@ hours; test sends; bad requests beside good ones. No worker runs here: these are
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from omnichannel.channels.settings import parse_channels_config
 from omnichannel.channels.suppressions import add_suppression
+from omnichannel.config import Settings
 from omnichannel.errors import ValidationError
 from omnichannel.opstore.consent import set_consent
+from omnichannel.platform import Platform
 from tests.channels.conftest import channels_yaml
 
 BODY = {"body": {"hello": "{{ address }}"}}
@@ -207,3 +212,30 @@ def test_a_person_without_an_address_on_the_channel_is_dropped_with_the_reason(
     assert "the profile has no phone to send sms to" in eve["detail"]
     ann = platform.messages.send(channel="sms", profile_id=ids["ann"], content={"body": "hi"})
     assert ann["status"] == "queued" and ann["address"] == "+8613800000001"
+
+
+@pytest.mark.parametrize(
+    "opstore", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_cap_holds_when_sends_to_one_person_race(opstore, people_home, request):
+    """Campaigns sending at the same moment (threads here, processes in production) to
+    one person: the cap is counted again under one lock as each enqueues, so exactly the
+    cap's number go out, whoever wins."""
+    home, ids = people_home
+    url = request.getfixturevalue("postgres_database") if opstore == "postgres" else None
+    platform = Platform(Settings(home=home, **({"opstore_url": url} if url else {})))
+    platform.messages.use_config(parse_channels_config(channels_yaml(extra=CAPS)))
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    start = threading.Barrier(8)
+
+    def send(n: int) -> dict:
+        start.wait()
+        request = {"channel": "webhook", "profile_id": ids["ann"], "content": BODY}
+        return platform.messages.send_many([{**request, "campaign": f"c{n}"}], now=now)[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(8)))
+    statuses = sorted(a["status"] for a in answers)
+    assert statuses == ["dropped"] * 6 + ["queued"] * 2, answers
+    assert {a["reason"] for a in answers if a["status"] == "dropped"} == {"cap:webhook"}
+    platform.close()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from omnichannel.channels.settings import ChannelsConfig
@@ -112,6 +112,25 @@ class Sent:
 
     channel: str
     at: datetime
+
+
+# Any constant: the advisory lock under which capped marketing messages are counted and
+# enqueued on PostgreSQL ("omnicaps" in ASCII).
+_CAPS_LOCK_KEY = 0x6F6D6E6963617073
+
+
+def lock_caps(session: Session) -> None:
+    """Make this transaction the only one counting and enqueueing capped messages until it
+    commits, so two sends racing for one person cannot both pass a cap.
+
+    Must be the transaction's first statement. PostgreSQL: a transaction-scoped advisory
+    lock. SQLite: a write that matches nothing takes the database's write lock now (a
+    deferred transaction that read first could not upgrade without risking SQLITE_BUSY).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CAPS_LOCK_KEY})
+    else:
+        session.execute(text("UPDATE outbox SET id = id WHERE 0 = 1"))
 
 
 def load_history(

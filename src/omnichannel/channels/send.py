@@ -441,6 +441,7 @@ class SendPath:
         events: list[DeliveryEvent] = []
         channels: set[str] = set()
         with self._platform.opstore.session() as session:
+            self._recount_caps(session, pending, rows, now)
             for p, (row, created) in zip(pending, enqueue_many(session, rows), strict=True):
                 _fill(results[p.index], row, duplicate=not created)
                 if created:
@@ -450,6 +451,48 @@ class SendPath:
         self._log.record(events)
         if channels and self._on_enqueued is not None:
             self._on_enqueued(channels)
+
+    def _recount_caps(
+        self, session: Any, pending: list[_Pending], rows: list[dict[str, Any]], now: datetime
+    ) -> None:
+        """Count the caps again under the caps lock, in the transaction that enqueues.
+
+        ``_check`` counted before rendering, outside any lock: another send to the same
+        person (a second campaign, another process) may have enqueued since. Counting here
+        again, serialised with every other capped enqueue, is what makes a cap hold.
+        """
+        window = policy.longest_window(self._config)
+        capped = [
+            (p, row)
+            for p, row in zip(pending, rows, strict=True)
+            if window
+            and p.kind == MessageKind.MARKETING
+            and p.request.origin != "test"
+            and p.verdict.status != OutboxStatus.DROPPED
+        ]
+        if not capped:
+            return
+        policy.lock_caps(session)
+        history = policy.load_history(
+            session,
+            profile_ids=[p.profile_id for p, _ in capped if p.profile_id],
+            addresses=[(p.request.channel, p.address or "") for p, _ in capped if not p.profile_id],
+            since=now - window,
+        )
+        for p, row in capped:
+            channel = p.request.channel
+            sent = history.setdefault(p.profile_id or f"{channel}:{p.address}", [])
+            verdict = policy.cap_verdict(self._config, channel, sent, now)
+            if verdict is None:
+                sent.append(policy.Sent(channel, now))
+                continue
+            p.verdict = verdict
+            row.update(
+                status=verdict.status,
+                reason=verdict.reason,
+                reason_detail=verdict.detail,
+                next_attempt_at=verdict.until,
+            )
 
 
 def _fill(result: SendResult, row: Any, *, duplicate: bool) -> None:
