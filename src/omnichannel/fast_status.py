@@ -59,7 +59,7 @@ CANONICAL_TABLES: tuple[str, ...] = (
     "segment_memberships",
     "segment_refreshes",
 )
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 META_TABLE = "omni_meta"
 
 

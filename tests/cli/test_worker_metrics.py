@@ -41,6 +41,11 @@ def test_the_worker_serves_job_runs_and_consumer_lag_in_prometheus_format(
         "OMNI_WORKER_METRICS_PORT": str(port),
     }
     omni("init", home=home, env=env)
+    # One channel configured: its worker runs in this process and reports in the scrape.
+    (home / "channels.yaml").write_text(
+        "webhook:\n  endpoints:\n"
+        "    crm: {url: 'http://127.0.0.1:9/hook', secret: s3cret-s3cret-s3cret}\n"
+    )
     worker = subprocess.Popen(
         [sys.executable, "-m", "omnichannel", "--home", str(home), "worker"],
         env=omni_env(env),
@@ -75,4 +80,9 @@ def test_the_worker_serves_job_runs_and_consumer_lag_in_prometheus_format(
         if name == "omni_consumer_lag_events"
     }
     assert "segments" in lags and set(lags.values()) == {0.0}
+    assert samples.get(("omni_channel_worker_up", (("channel", "webhook"),))) == 1.0, err
+    assert (
+        samples.get(("omni_channel_queue_depth", (("channel", "webhook"), ("status", "queued"))))
+        == 0.0
+    )
     assert f"metrics at http://127.0.0.1:{port}/metrics" in out

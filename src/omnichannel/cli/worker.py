@@ -62,7 +62,7 @@ def worker(ctx: typer.Context) -> None:
         platform.consumers.start()
         from omnichannel.channels.metrics import run_channels
 
-        run_channels(platform)  # each channel's queue, claimed beside other workers
+        run_channels(platform, metrics)  # each channel's queue, beside other workers
         names = ", ".join(
             f"{row['name']} ({'on demand' if row['every_seconds'] is None else 'scheduled'})"
             for row in platform.jobs.describe()
