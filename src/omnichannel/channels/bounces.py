@@ -219,6 +219,18 @@ def _event(item: Any, place: str) -> BounceReport | None:
     )
 
 
+def _ses_recipient(parsed: Parsed, who: Any, place: str) -> str | None:
+    """An SES recipient's address, or None with its refusal added to ``parsed``."""
+    try:
+        return _address(
+            who.get("emailAddress") if isinstance(who, Mapping) else None,
+            f"{place}.emailAddress",
+        )
+    except ValidationError as exc:
+        parsed.refused.append(Refusal(exc.field, _shown(exc.value), exc.accepted, _payload(who)))
+        return None
+
+
 def _ses(note: Mapping[str, Any]) -> Parsed:
     kind = str(note.get("notificationType") or note.get("eventType"))
     mail = note.get("mail") if isinstance(note.get("mail"), Mapping) else {}
@@ -233,15 +245,8 @@ def _ses(note: Mapping[str, Any]) -> Parsed:
         recipients = bounce.get("bouncedRecipients") or []
         for i, who in enumerate(recipients):
             place = f"bounce.bouncedRecipients[{i}]"
-            try:
-                address = _address(
-                    who.get("emailAddress") if isinstance(who, Mapping) else None,
-                    f"{place}.emailAddress",
-                )
-            except ValidationError as exc:
-                parsed.refused.append(
-                    Refusal(exc.field, _shown(exc.value), exc.accepted, _payload(who))
-                )
+            address = _ses_recipient(parsed, who, place)
+            if address is None:
                 continue
             parsed.reports.append(
                 BounceReport(
@@ -263,15 +268,8 @@ def _ses(note: Mapping[str, Any]) -> Parsed:
             raise ValidationError("complaint", complaint, "the SES complaint object")
         for i, who in enumerate(complaint.get("complainedRecipients") or []):
             place = f"complaint.complainedRecipients[{i}]"
-            try:
-                address = _address(
-                    who.get("emailAddress") if isinstance(who, Mapping) else None,
-                    f"{place}.emailAddress",
-                )
-            except ValidationError as exc:
-                parsed.refused.append(
-                    Refusal(exc.field, _shown(exc.value), exc.accepted, _payload(who))
-                )
+            address = _ses_recipient(parsed, who, place)
+            if address is None:
                 continue
             parsed.reports.append(
                 BounceReport(
