@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from omnichannel.opstore import OpStore
-from omnichannel.opstore.models import JourneyDefinition, Source
+from omnichannel.opstore.models import Journey, JourneyVersion, Source
 
 
 @pytest.fixture
@@ -17,12 +17,17 @@ def web_source(store: OpStore) -> Source:
 
 
 @pytest.fixture
-def journey(store: OpStore) -> JourneyDefinition:
+def journey(store: OpStore) -> Journey:
     with store.session() as session:
-        made = JourneyDefinition(
-            name="welcome",
-            definition={"trigger": {"event": "Signed Up"}, "steps": []},
-            created_by="ana@example.com",
-        )
+        made = Journey(name="welcome", created_by="ana@example.com")
         session.add(made)
+        session.flush()
+        session.add(
+            JourneyVersion(
+                journey_id=made.id,
+                version=1,
+                definition={"entry": {"event": {"name": "Signed Up"}}},
+                created_by="ana@example.com",
+            )
+        )
     return made

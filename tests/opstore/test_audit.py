@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from omnichannel.opstore import OpStore
 from omnichannel.opstore.audit import AuditLogError, entries, record
-from omnichannel.opstore.models import AuditEntry, JourneyDefinition
+from omnichannel.opstore.models import AuditEntry, Journey
 
 
 def test_entries_are_read_back_in_the_order_written(store: OpStore) -> None:
@@ -45,12 +45,12 @@ def test_entries_are_read_back_in_the_order_written(store: OpStore) -> None:
 
 def test_an_entry_rolls_back_with_the_change_it_describes(store: OpStore) -> None:
     with pytest.raises(RuntimeError), store.session() as session:
-        session.add(JourneyDefinition(name="j", definition={}, created_by="cli"))
+        session.add(Journey(name="j", created_by="cli"))
         record(session, actor="cli", action="journey.create", object_type="journey")
         raise RuntimeError("the change failed")
     with store.session() as session:
         assert entries(session) == []
-        assert session.scalars(select(JourneyDefinition)).all() == []
+        assert session.scalars(select(Journey)).all() == []
 
 
 def test_entries_cannot_be_changed_or_deleted(store: OpStore) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from omnichannel.opstore import OpStore
-from omnichannel.opstore.models import JourneyDefinition, JourneyStatus, SegmentDefinition, User
+from omnichannel.opstore.models import Journey, JourneyStatus, SegmentDefinition, User
 
 
 def test_user_email_is_unique_and_role_is_checked(store: OpStore) -> None:
@@ -52,10 +52,12 @@ def test_segment_names_are_unique_and_definitions_round_trip(store: OpStore) -> 
         assert segment.created_at <= segment.updated_at
 
 
-def test_journeys_start_as_drafts(store: OpStore) -> None:
+def test_journeys_start_as_drafts_and_names_are_unique(store: OpStore) -> None:
     with store.session() as session:
-        session.add(JourneyDefinition(name="welcome", definition={}, created_by="ana"))
-        session.add(JourneyDefinition(name="welcome", definition={}, created_by="bo"))
+        session.add(Journey(name="welcome", created_by="ana"))
+        session.add(Journey(name="winback", created_by="bo"))
     with store.session() as session:
-        statuses = session.scalars(select(JourneyDefinition.status)).all()
+        statuses = session.scalars(select(Journey.status)).all()
     assert statuses == [JourneyStatus.DRAFT, JourneyStatus.DRAFT]
+    with pytest.raises(IntegrityError), store.session() as session:
+        session.add(Journey(name="welcome", created_by="cy"))

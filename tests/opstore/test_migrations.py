@@ -28,8 +28,10 @@ EXPECTED_TABLES = {
     "write_keys",
     "users",
     "segment_definitions",
-    "journey_definitions",
-    "journey_enrolments",
+    "journeys",  # 0007 (0001's journey_definitions replaced)
+    "journey_versions",  # 0007
+    "journey_enrolments",  # 0007 (0001's placeholder replaced)
+    "journey_steps",  # 0007
     "consents",
     "audit_log",
     "admin_tokens",  # 0002

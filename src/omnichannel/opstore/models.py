@@ -26,7 +26,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -222,28 +221,11 @@ class UnauthorizedCount(Base):
     bytes_received: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 # --- marketing -------------------------------------------------------------------
-
-
-class JourneyStatus(StrEnum):
-    DRAFT = "draft"
-    PENDING_APPROVAL = "pending_approval"
-    LIVE = "live"
-    PAUSED = "paused"
-    ARCHIVED = "archived"
-
-
-class EnrolmentState(StrEnum):
-    ACTIVE = "active"
-    WAITING = "waiting"
-    COMPLETED = "completed"
-    EXITED = "exited"
-
-
-# A profile may go through a journey again after it finished, but never be in it twice
-# at once: that would send every message twice.
-OPEN_ENROLMENT_STATES = (EnrolmentState.ACTIVE, EnrolmentState.WAITING)
-_OPEN_STATES_SQL = "state IN ('active', 'waiting')"
 
 
 class SegmentDefinition(Base):
@@ -263,82 +245,153 @@ class SegmentDefinition(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class JourneyDefinition(Base):
-    """An automated strategy: trigger, steps, and its approval state.
+class JourneyStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    LIVE = "live"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
 
-    Names are not unique: an archived journey keeps its name and history while a new
-    one with the same name is drafted.
+
+class EnrolmentState(StrEnum):
+    ACTIVE = "active"  # due to run its current step at ``due_at``
+    WAITING = "waiting"  # waiting for an event (or its timeout at ``due_at``)
+    COMPLETED = "completed"  # came to the end of a path, or reached the goal
+    EXITED = "exited"  # an exit step, the goal with exit, a paused-and-archived journey
+
+
+OPEN_ENROLMENT_STATES = (EnrolmentState.ACTIVE, EnrolmentState.WAITING)
+
+
+class Journey(Base):
+    """An automated strategy: its name, lifecycle and which version runs (rev 0007).
+
+    The document itself is in ``journey_versions``: every save is a new version, and the
+    live version is the one approved, so a draft edit never changes what people in flight
+    go through. Actors are recorded by name (a user's email, "cli", "demo").
     """
 
-    __tablename__ = "journey_definitions"
+    __tablename__ = "journeys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[JourneyStatus] = mapped_column(
         str_enum(JourneyStatus, "journey_status"), default=JourneyStatus.DRAFT, index=True
     )
+    # The newest saved version, the one approved, and the one new entries follow.
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # Actors are recorded by name (a user's email, or e.g. "cli"/"demo") rather than as a
-    # foreign key: journeys created by the CLI or a service have no user row.
+    approved_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    live_version: Mapped[int | None] = mapped_column(Integer, default=None)
     created_by: Mapped[str] = mapped_column(String(320))
     approved_by: Mapped[str | None] = mapped_column(String(320), default=None)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    enrolments: Mapped[list[JourneyEnrolment]] = relationship(
-        back_populates="journey", cascade="all, delete-orphan", passive_deletes=True
+
+class JourneyVersion(Base):
+    """One saved version of a journey's document (JSON, as ``journeys.definition`` parses)."""
+
+    __tablename__ = "journey_versions"
+
+    journey_id: Mapped[int] = mapped_column(
+        ForeignKey("journeys.id", ondelete="CASCADE"), primary_key=True
     )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class JourneyEnrolment(Base):
-    """One profile's passage through one journey; the scheduler polls ``next_run_at``."""
+    """One person's passage through one journey (per entry key): where they are, when
+    their next step is due, and which worker holds them.
+
+    Two constraints the database enforces, so neither a replayed event nor two workers
+    racing can break them: one enrolment per entry (``entry_ref``: the entry event's
+    message id, a schedule's tick), and one open enrolment per person and entry key
+    (``open_key`` is set while open and NULL once finished; NULLs never collide).
+    """
 
     __tablename__ = "journey_enrolments"
     __table_args__ = (
-        # Enforced by the database, not by the engine, so two scheduler workers racing
-        # on the same trigger event cannot both enrol a profile. Both SQLite and
-        # PostgreSQL support partial unique indexes.
-        Index(
-            "uq_journey_enrolments_open",
-            "journey_id",
-            "profile_id",
-            unique=True,
-            sqlite_where=text(_OPEN_STATES_SQL),
-            postgresql_where=text(_OPEN_STATES_SQL),
-        ),
+        UniqueConstraint("journey_id", "entry_ref"),
+        UniqueConstraint("journey_id", "open_key"),
+        # The engine's queue: open enrolments by when they are due.
+        Index("ix_journey_enrolments_due", "state", "due_at"),
+        # The trigger's lookup of people waiting for an event.
+        Index("ix_journey_enrolments_waiting", "wait_event", "subject"),
+        Index("ix_journey_enrolments_person", "subject", "journey_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    journey_id: Mapped[int] = mapped_column(
-        ForeignKey("journey_definitions.id", ondelete="CASCADE"), index=True
-    )
-    # The journey version the profile entered, so editing a live journey can leave
-    # people already in it on the steps they were promised.
-    journey_version: Mapped[int] = mapped_column(Integer, default=1)
-    profile_id: Mapped[str] = mapped_column(String(128), index=True)
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    # The version entered: editing a live journey leaves people in flight on theirs.
+    journey_version: Mapped[int] = mapped_column(Integer)
+    # Who: the profile, or (before their profile is built) the identifier of the entry
+    # event, "user_id:42"; ``subject`` is whichever is known, the key of uniqueness.
+    profile_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    subject: Mapped[str] = mapped_column(String(300))
+    entry_key: Mapped[str] = mapped_column(String(300), default="")
+    entry_ref: Mapped[str] = mapped_column(String(300))
+    open_key: Mapped[str | None] = mapped_column(String(700), default=None)
     state: Mapped[EnrolmentState] = mapped_column(
         str_enum(EnrolmentState, "enrolment_state"), default=EnrolmentState.ACTIVE
     )
-    current_step: Mapped[str | None] = mapped_column(String(128), default=None)
-    # Per-enrolment memory: the A/B arm drawn, the trigger event's properties, ...
+    # The step to run next, and how many steps this enrolment has run before it: the
+    # pair (enrolment, visit) names each execution, once.
+    step: Mapped[str | None] = mapped_column(String(64), default=None)
+    visit: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A wait_for step: the event awaited (its timeout is ``due_at``), and when it came.
+    wait_event: Mapped[str | None] = mapped_column(String(200), default=None)
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The split arm drawn ("holdout" for people held out), for Measurement.
+    arm: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The entry event's properties and what steps learned (matched event, ...).
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    goal_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    exit_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Held by a worker until ``lease_until``; a dead worker's enrolments are taken over.
+    lease_holder: Mapped[str | None] = mapped_column(String(128), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
-    exited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-    journey: Mapped[JourneyDefinition] = relationship(back_populates="enrolments")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_ENROLMENT_STATES
 
 
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
-_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+class JourneyStep(Base):
+    """One executed step of one enrolment, written in the transaction that moves the
+    enrolment on: a step recorded here is never run again (unique per visit)."""
+
+    __tablename__ = "journey_steps"
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "visit"),
+        # Counts per step and branch.
+        Index("ix_journey_steps_journey", "journey_id", "step"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    enrolment_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("journey_enrolments.id", ondelete="CASCADE")
+    )
+    journey_id: Mapped[int] = mapped_column(Integer)
+    visit: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    # What happened: the route taken ("next", "then", "on_timeout", an arm's name), or
+    # the send's status; detail says more (the outbox id's reason, the matched event).
+    outcome: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    executed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # --- channels --------------------------------------------------------------------
