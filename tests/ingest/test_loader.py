@@ -225,3 +225,17 @@ def test_a_batch_converted_in_chunks_stores_every_event_as_one_conversion_does(
         {"message_id": m, "load_seq": i, "user_id": "u", "event": "E"}
         for i, m in enumerate("abcde", start=1)
     ]
+
+
+def test_a_large_batch_in_many_chunks_is_numbered_in_log_order(
+    tmp_path: Path, wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB scans a many-chunk Arrow table in parallel; numbering in scan order put
+    # later events before earlier ones, and a consumer reading "after N" skipped them.
+    monkeypatch.setattr(loader, "ARROW_CHUNK_ROWS", 7)
+    ids = [f"m{i:05d}" for i in range(4000)]
+    with EventLog.open(tmp_path / "log") as log:
+        log.append(record(*ids))
+        assert drain(log, wh).events_stored == len(ids)
+    stored = wh.con.sql("SELECT message_id FROM events ORDER BY load_seq").to_pyarrow()
+    assert stored.column("message_id").to_pylist() == ids

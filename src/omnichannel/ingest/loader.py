@@ -131,10 +131,10 @@ def _rows_table(
         pa.Table.from_pylist(rows[i : i + chunk], schema=encoded).cast(schema)
         for i in range(0, len(rows), chunk)
     ]
-    # One chunk again: the insert numbers load_seq with ROW_NUMBER() OVER () in scan
-    # order, and DuckDB scans an Arrow table's chunks in parallel, so several chunks
-    # could be numbered out of log order (seen: e numbered before c and d).
-    return pa.concat_tables(parts).combine_chunks()
+    # Several chunks: DuckDB scans them in parallel, out of order; the insert numbers
+    # load_seq by each row's ordinal in the batch (warehouse/engine.py ORDINAL), not by
+    # scan order, so the log's order is kept.
+    return pa.concat_tables(parts)
 
 
 def first_of_each(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

@@ -60,15 +60,29 @@ def insert_new_sql(
     sequence: str | None = None,
     base: int | None = None,
     returning: bool = False,
+    ordinal: str | None = None,
 ) -> str:
     """INSERT the ``source`` rows whose ``key`` ``table`` does not hold (among rows loaded
     ``since``, if given), numbering ``sequence`` after ``base`` (None: after the stored
-    maximum, read by the statement itself). With no ``key`` every row is inserted."""
+    maximum, read by the statement itself). With no ``key`` every row is inserted.
+
+    ``ordinal``: a column of the source giving each row's place; the rows are numbered in
+    its order. Without it they are numbered in scan order, which an engine reading the
+    source in parallel (DuckDB over a multi-chunk Arrow table) does not keep."""
     literal = None if since is None else sge.convert(since)
     after = None if base is None else sge.Literal.number(int(base))
     if not isinstance(source, sge.Table):
         return _insert_new(
-            engine, table, tuple(columns), source, tuple(key), literal, sequence, after, returning
+            engine,
+            table,
+            tuple(columns),
+            source,
+            tuple(key),
+            literal,
+            sequence,
+            after,
+            returning,
+            ordinal,
         )
     # A staged table: the loader's path, once per micro-batch. Building the tree costs
     # more than the statement on a small batch, so the text is built once per shape.
@@ -81,6 +95,7 @@ def insert_new_sql(
         sequence,
         base is not None,
         returning,
+        ordinal,
     )
     text = template.replace(_SOURCE, source.sql(engine))
     if after is not None:
@@ -103,11 +118,14 @@ def _insert_new_template(
     sequence: str | None,
     based: bool,
     returning: bool,
+    ordinal: str | None,
 ) -> str:
     source = sg.table(_SOURCE.strip('"'), quoted=True)
     since = sg.column(_SINCE) if windowed else None
     base = sg.column(_BASE) if based else None
-    return _insert_new(engine, table, columns, source, key, since, sequence, base, returning)
+    return _insert_new(
+        engine, table, columns, source, key, since, sequence, base, returning, ordinal
+    )
 
 
 def last_number_sql(engine: str, table: str, column: str, at_least: int | None) -> str:
@@ -134,6 +152,7 @@ def _insert_new(
     sequence: str | None,
     base: sge.Expression | None,
     returning: bool,
+    ordinal: str | None = None,
 ) -> str:
     stored = sg.table(table, quoted=True)
     conditions: list[sge.Expression] = [
@@ -149,7 +168,12 @@ def _insert_new(
         if base is None:
             last = sg.select(sge.Max(this=sg.column(sequence, quoted=True))).from_(stored.copy())
             base = sge.Coalesce(this=last.subquery(), expressions=[sge.Literal.number(0)])
-        numbered = sge.Add(this=base, expression=sge.Window(this=sge.RowNumber()))
+        order = None
+        if ordinal is not None:
+            by = sge.Ordered(this=sg.column(ordinal, "r", quoted=True))
+            order = sge.Order(expressions=[by])
+        window = sge.Window(this=sge.RowNumber(), order=order)
+        numbered = sge.Add(this=base, expression=window)
         selected.append(numbered.as_(sequence, quoted=True))
         names.append(sequence)
     rows = source.as_("r") if isinstance(source, sge.Table) else source.as_("r", quoted=True)

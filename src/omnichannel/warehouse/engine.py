@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 # Tables whose new rows are numbered 1, 2, 3... in the order stored, on every path that
 # appends them, so durable consumers can read "after N" (see consumers/runner.py).
 SEQUENCES = {"events": "load_seq"}
+# The column a numbered Arrow batch carries while staged: each row's place in the batch.
+ORDINAL = "__omni_ordinal"
 
 T = TypeVar("T")
 # Told the name of each table once its new rows are written aside (progress).
@@ -171,6 +173,12 @@ class EngineAPI(ABC):
     ) -> tuple[int, pa.Table | None]:
         """One ``INSERT ... SELECT ... WHERE NOT EXISTS`` statement (DuckDB, PostgreSQL)."""
         column = sequence_of(spec)
+        columns = _source_columns(spec, source)
+        ordinal = None
+        if column is not None and isinstance(source, pa.Table):
+            # Numbered in the rows' own order, whatever order the engine scans them in.
+            ordinal = ORDINAL
+            source = source.append_column(ORDINAL, pa.array(range(source.num_rows), pa.int64()))
         with self._held(numbered=column is not None) as held, self._session() as session:
             rows = self._source(session, spec, source)
             base = None
@@ -179,13 +187,14 @@ class EngineAPI(ABC):
             sql = dialect.insert_new_sql(
                 self.name,
                 spec.name,
-                columns=_source_columns(spec, source),
+                columns=columns,
                 source=rows,
                 key=key,
                 since=since,
                 sequence=column,
                 base=base,
                 returning=returning,
+                ordinal=ordinal,
             )
             stored = None
             if returning:
