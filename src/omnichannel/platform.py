@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from omnichannel.consumers import ConsumerRunner
     from omnichannel.identity.resolve import ResolveReport
     from omnichannel.jobs import JobRegistry, JobRunner
+    from omnichannel.journeys.service import JourneysCapability
     from omnichannel.opstore import OpStore
     from omnichannel.profiles.build import BuildReport
     from omnichannel.profiles.lookup import ProfileLookup
@@ -159,6 +160,13 @@ class Platform:
         from omnichannel.channels.templates import TemplatesCapability
 
         return TemplatesCapability(self)
+
+    @cached_property
+    def journeys(self) -> JourneysCapability:
+        """Journeys: documents, lifecycle, enrolments, counts, dry runs; ``.runtime`` runs them."""
+        from omnichannel.journeys.service import JourneysCapability
+
+        return JourneysCapability(self)
 
     @cached_property
     def engagement(self) -> EngagementCapability:
