@@ -163,3 +163,20 @@ def test_two_writers_at_once_and_a_running_consumer_see_every_event_once_in_orde
         numbers = _numbers(wh)
     assert [n for n, _ in numbers] == list(range(1, expected + 1))
     assert seen == [m for _, m in numbers]
+
+
+@pytest.mark.postgres
+def test_postgres_finds_a_batchs_duplicates_by_index(postgres_database: str) -> None:
+    # Each micro-batch looks up its message ids among the last day's events; without an
+    # index that is a scan of every stored event per batch, on every batch.
+    url = postgres_database.replace("postgresql://", "postgres://", 1)
+    with Warehouse.open(url) as wh:
+        wh.append_new("events", _batch("a", 10), ("message_id",))
+        wh.con.raw_sql("SET enable_seqscan = off").close()  # what a large table would do
+        cursor = wh.con.raw_sql(
+            "EXPLAIN SELECT 1 FROM events "
+            "WHERE message_id = 'a-1' AND loaded_at >= now() - interval '1 day'"
+        )
+        plan = " ".join(str(row[0]) for row in cursor.fetchall())
+        cursor.close()
+    assert "omni_events_message_id" in plan, plan

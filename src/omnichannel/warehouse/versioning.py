@@ -42,10 +42,16 @@ def _order_lines_source(con: BaseBackend) -> None:
 
 # Indexes kept on an engine, made when missing (cheap to check, so on every open).
 # PostgreSQL: the writer reads the highest load_seq for every batch (under its numbering
-# lock) and consumers read "after N" in load_seq order; an index makes both a lookup
-# instead of a scan of every event. DuckDB prunes by row-group min/max instead.
+# lock) and consumers read "after N" in load_seq order; every batch also looks up each
+# of its message ids among the last day's events (the dedupe window), and dead letters
+# by their id. Indexes make these lookups instead of scans of every row. DuckDB prunes
+# by row-group min/max instead.
 INDEXES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
-    "postgres": [("events", ("load_seq",))],
+    "postgres": [
+        ("events", ("load_seq",)),
+        ("events", ("message_id", "loaded_at")),
+        ("dead_letters", ("dead_letter_id",)),
+    ],
 }
 
 # version N -> the step that turns an N warehouse into N+1 (beyond additive changes).
