@@ -140,13 +140,18 @@ class Platform:
 
     @cached_property
     def consumers(self) -> ConsumerRunner:
-        """Durable event consumers: the segment updater, the inbox's read receipts (journeys
-        add theirs as they land)."""
+        """Durable event consumers: the segment updater, the inbox's read receipts and the
+        journey trigger (entries, wait_for matches, goals)."""
         from omnichannel.channels.inbox import InboxReads
         from omnichannel.consumers import Checkpoints, Consumer, ConsumerRunner
+        from omnichannel.journeys.trigger import JourneyTrigger
         from omnichannel.segments.realtime import SegmentUpdater
 
-        consumers: list[Consumer] = [SegmentUpdater.of(self), InboxReads.of(self)]
+        consumers: list[Consumer] = [
+            SegmentUpdater.of(self),
+            InboxReads.of(self),
+            JourneyTrigger.of(self),
+        ]
         return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), consumers)
 
     def wake_consumers(self) -> None:

@@ -1,0 +1,162 @@
+"""The journey trigger: entries, wait_for matches and goals from the stored event stream."""
+
+from __future__ import annotations
+
+from omnichannel.consumers import Checkpoints, ConsumerRunner
+from omnichannel.opstore.models import utcnow
+from omnichannel.platform import Platform
+from omnichannel.segments.realtime import SegmentUpdater
+from tests.journeys.conftest import JourneyHome
+from tests.journeys.e2_support import (
+    doc,
+    enrolments,
+    live_journey,
+    make_waiting,
+    store_events,
+    trigger_of,
+)
+
+WAIT_ONLY = doc(name="cart-wait")
+WAIT_ONLY.pop("goal")
+
+
+def test_a_keyed_entry_enrols_once_per_cart_and_a_replayed_batch_enrols_nobody_twice(
+    platform: Platform, journey_home: JourneyHome
+) -> None:
+    journey = live_journey(platform.opstore, doc())
+    trigger, runner = trigger_of(platform)
+    batch = store_events(
+        platform,
+        [
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}},
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}},  # same cart
+            {"user": "ann", "event": "Product Added", "props": {"cartId": 2}},
+            {"user": "ann", "event": "Product Added", "props": {}},  # no key: no entry
+            {"user": "bob", "event": "Page Viewed", "props": {"cartId": "c9"}},
+        ],
+    )
+    assert runner.catch_up() == 5
+    trigger.handle(batch)  # the same batch again, as after a crash before the checkpoint
+    rows = enrolments(platform.opstore, journey)
+    ann = journey_home.profiles["ann"]
+    assert [(r.subject, r.profile_id, r.entry_key) for r in rows] == [
+        (ann, ann, "c1"),
+        (ann, ann, "2"),
+    ]
+    assert rows[0].context["entry"] == {"cartId": "c1"}
+    assert rows[0].context["event"] == "Product Added"
+
+
+def test_wait_for_matches_the_same_cart_and_not_another_carts_event(
+    platform: Platform, journey_home: JourneyHome
+) -> None:
+    journey = live_journey(platform.opstore, WAIT_ONLY)
+    _, runner = trigger_of(platform)
+    store_events(
+        platform,
+        [
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}},
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c2"}},
+        ],
+    )
+    runner.catch_up()
+    timeout = utcnow().replace(year=2099)
+    for row in enrolments(platform.opstore, journey):
+        make_waiting(platform.opstore, row.id, "bought", "Order Completed", timeout)
+    store_events(
+        platform,
+        [
+            {"user": "bob", "event": "Order Completed", "props": {"cartId": "c1"}},  # not ann
+            {"user": "ann", "event": "Order Completed", "props": {"cartId": "c2", "total": 5}},
+        ],
+    )
+    runner.catch_up()
+    c1, c2 = enrolments(platform.opstore, journey)
+    assert (c1.state, c1.matched_at) == ("waiting", None)
+    assert c2.state == "active" and c2.matched_at is not None
+    assert c2.due_at == c2.matched_at  # due now: the engine takes on_event
+    assert c2.context["matched"] == {"cartId": "c2", "total": 5}
+
+
+def test_the_goal_converts_and_exits_only_the_same_carts_enrolment(platform: Platform) -> None:
+    journey = live_journey(platform.opstore, doc())
+    _, runner = trigger_of(platform)
+    store_events(
+        platform,
+        [
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}},
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c2"}},
+            # Bought in the same batch as the entry: it came after, so it counts.
+            {"user": "ann", "event": "Order Completed", "props": {"cartId": "c1"}},
+        ],
+    )
+    runner.catch_up()
+    c1, c2 = enrolments(platform.opstore, journey)
+    assert (c1.state, c1.exit_reason, c1.open_key) == ("exited", "goal", None)
+    assert c1.converted_at is not None and c1.finished_at is not None
+    assert (c2.state, c2.converted_at) == ("active", None)
+    # A purchase before the cart was added converts nothing (earlier in the stream).
+    store_events(
+        platform,
+        [
+            {"user": "bob", "event": "Order Completed", "props": {"cartId": "c5"}},
+            {"user": "bob", "event": "Product Added", "props": {"cartId": "c5"}},
+        ],
+    )
+    runner.catch_up()
+    assert enrolments(platform.opstore, journey)[-1].converted_at is None
+
+
+def test_a_segment_entry_enrols_the_person_the_segment_updater_let_in(
+    platform: Platform, journey_home: JourneyHome
+) -> None:
+    platform.segments.create(
+        {"name": "vips", "condition": {"event": {"name": "VIP Marked"}}}, created_by="t"
+    )
+    document = doc(name="welcome-vips", entry={"segment": {"entered": "vips"}})
+    document.pop("goal")
+    document["steps"]["bought"]["wait_for"]["same_key"] = False
+    journey = live_journey(platform.opstore, document)
+    trigger, _ = trigger_of(platform)
+    runner = ConsumerRunner(
+        platform.warehouse, Checkpoints(platform.opstore), [SegmentUpdater.of(platform), trigger]
+    )
+    runner.catch_up()
+    store_events(platform, [{"user": "bob", "event": "VIP Marked"}])
+    runner.catch_up()  # the updater stores Segment Entered; the trigger reads it
+    runner.catch_up()
+    bob = journey_home.profiles["bob"]
+    rows = enrolments(platform.opstore, journey)
+    assert [(r.subject, r.profile_id, r.context["event"]) for r in rows] == [
+        (bob, bob, "Segment Entered")
+    ]
+
+
+def test_starting_a_journey_never_enrols_from_events_stored_before(platform: Platform) -> None:
+    _, runner = trigger_of(platform)
+    store_events(platform, [{"user": "ann", "event": "Product Added", "props": {"cartId": "old"}}])
+    journey = live_journey(platform.opstore, doc(), started_at=utcnow())
+    store_events(platform, [{"user": "ann", "event": "Product Added", "props": {"cartId": "new"}}])
+    runner.catch_up()  # both events are read now, after the start
+    assert [r.entry_key for r in enrolments(platform.opstore, journey)] == ["new"]
+
+
+def test_someone_without_a_profile_enters_by_identifier_and_their_later_events_match(
+    platform: Platform, journey_home: JourneyHome
+) -> None:
+    journey = live_journey(platform.opstore, WAIT_ONLY)
+    _, runner = trigger_of(platform)
+    store_events(platform, [{"anon": "a-77", "event": "Product Added", "props": {"cartId": "k"}}])
+    runner.catch_up()
+    (row,) = enrolments(platform.opstore, journey)
+    assert (row.subject, row.profile_id) == ("anonymous_id:a-77", None)
+    make_waiting(platform.opstore, row.id, "bought", "Order Completed", utcnow().replace(year=2099))
+    # They sign in and buy: the event carries their user id (a profile) and the same
+    # anonymous id, so it reaches the enrolment made under the identifier.
+    store_events(
+        platform,
+        [{"user": "ann", "anon": "a-77", "event": "Order Completed", "props": {"cartId": "k"}}],
+    )
+    runner.catch_up()
+    (row,) = enrolments(platform.opstore, journey)
+    assert row.state == "active" and row.matched_at is not None
