@@ -217,6 +217,8 @@ class Platform:
 
     def close(self) -> None:
         """Stop what runs and close both stores."""
+        if "journeys" in self.__dict__ and "runtime" in self.journeys.__dict__:
+            self.journeys.runtime.stop()  # it sends and records through the stores below
         if "channels" in self.__dict__:
             self.channels.stop()  # its workers settle their outcomes in the opstore
         if "messages" in self.__dict__:

@@ -108,6 +108,9 @@ class Services:
             from omnichannel.channels.metrics import run_channels
 
             run_channels(self.platform)  # a worker per enabled channel
+            from omnichannel.journeys.runtime import run_journeys
+
+            run_journeys(self.platform, self.metrics)  # journeys' due steps, as they come due
             self._background = True
 
     def _count_batch(self, step: DrainResult) -> None:

@@ -63,6 +63,9 @@ def worker(ctx: typer.Context) -> None:
         from omnichannel.channels.metrics import run_channels
 
         run_channels(platform, metrics)  # each channel's queue, beside other workers
+        from omnichannel.journeys.runtime import run_journeys
+
+        run_journeys(platform, metrics)  # journeys' due steps, beside other workers' leases
         names = ", ".join(
             f"{row['name']} ({'on demand' if row['every_seconds'] is None else 'scheduled'})"
             for row in platform.jobs.describe()

@@ -178,8 +178,16 @@ def best_send_times(
 ) -> dict[str, datetime]:
     """``platform.send_times.next_best`` (naive UTC) as aware UTC; people it has no
     answer for (no profile) are sent at ``now``."""
-    found = platform.send_times.next_best(profile_ids, channel, after=now, within=within)
+    send_times = getattr(platform, "send_times", None)
+    if send_times is None:
+        return send_now_without_send_times(profile_ids, now)
+    found = send_times.next_best(profile_ids, channel, after=now, within=within)
     return {pid: at.replace(tzinfo=UTC) if at.tzinfo is None else at for pid, at in found.items()}
+
+
+def send_now_without_send_times(profile_ids: Sequence[str], now: datetime) -> dict[str, datetime]:
+    """Where this installation has no send-time capability (``sendtime/``), ``now``."""
+    return dict.fromkeys(profile_ids, now)
 
 
 def _wait_send_time(platform: Platform, group: list[Claimed], now: datetime) -> list[Decision]:
