@@ -48,6 +48,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
             "profiles",
             "profiles-build",
             "segments",
+            "send-times",
         }
         assert listed["profiles"]["every_seconds"] == 900
         assert listed["profiles"]["last_run"]["id"] == second.id

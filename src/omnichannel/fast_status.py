@@ -58,6 +58,10 @@ CANONICAL_TABLES: tuple[str, ...] = (
     "profile_builds",
     "segment_memberships",
     "segment_refreshes",
+    "send_times",
+    "send_time_hours",
+    "send_time_peaks",
+    "send_time_builds",
 )
 SCHEMA_VERSION = 3
 META_TABLE = "omni_meta"

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from omnichannel.opstore import OpStore
     from omnichannel.profiles.build import BuildReport
     from omnichannel.profiles.lookup import ProfileLookup
+    from omnichannel.sendtime.service import SendTimesCapability
     from omnichannel.warehouse.access import WarehouseAccess
 
 Progress = Callable[[str, int, int], None]
@@ -186,6 +187,13 @@ class Platform:
         from omnichannel.channels.audiences import AudiencesCapability
 
         return AudiencesCapability(self)
+
+    @cached_property
+    def send_times(self) -> SendTimesCapability:
+        """Best send time per person and channel, and channel peaks (sendtime/, C9)."""
+        from omnichannel.sendtime.service import SendTimesCapability
+
+        return SendTimesCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

@@ -26,6 +26,7 @@ from omnichannel.api.routes import (
     profiles,
     provider_hooks,
     segments,
+    send_times,
     sources,
     templates,
     tracking,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(jobs.router, dependencies=[AdminDep])
     app.include_router(segments.router, dependencies=[AdminDep])
     app.include_router(audiences.router, dependencies=[AdminDep])
+    app.include_router(send_times.router, dependencies=[AdminDep])
     app.include_router(messages.router, dependencies=[AdminDep])
     app.include_router(messages.channels_router, dependencies=[AdminDep])
     app.include_router(messages.suppressions_router, dependencies=[AdminDep])

@@ -121,6 +121,11 @@ COMMANDS = [
         "Ad audiences: a segment's members uploaded, hashed, to Meta or Google Ads.",
     ),
     LazyCommand(
+        "send-times",
+        "omnichannel.cli.send_times:app",
+        "Best send time per person and channel, and each channel's peak hours.",
+    ),
+    LazyCommand(
         "jobs", "omnichannel.cli.jobs:app", "Background jobs: schedules, history, run one now."
     ),
     LazyCommand(

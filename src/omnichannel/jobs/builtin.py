@@ -17,6 +17,8 @@
   costs no other (the run fails naming it, after the others synced).
 - ``inbox`` (daily): in-app inbox messages past their expiry are deleted (an app never
   shows them; the delivery log keeps their history).
+- ``send-times`` (daily): each person's best send hour per channel refitted from their
+  opens, clicks and sessions (``sendtime/``; option ``until``).
 
 Options come from the caller (the CLI's flags): files are paths on the server's machine,
 which is the CLI's machine, since the runtime file that led the CLI there is local.
@@ -41,6 +43,8 @@ SEGMENTS_EVERY = timedelta(minutes=5)
 # Ad platforms match uploads in hours; more often than this only costs API quota.
 AUDIENCES_EVERY = timedelta(hours=6)
 INBOX_EVERY = timedelta(days=1)
+# Habits move slowly; a day's new opens barely shift a fitted hour.
+SEND_TIMES_EVERY = timedelta(days=1)
 
 
 def _path(options: Mapping[str, Any], name: str) -> Path | None:
@@ -205,6 +209,17 @@ def expire_inbox(platform: Platform, progress: Progress, options: Mapping[str, A
     return JobOutcome(rows=removed, detail={"deleted": removed})
 
 
+def build_send_times(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    """Best send hours refitted (sendtime/build.py); option ``until`` (ISO time)."""
+    from omnichannel.jsonable import jsonable
+
+    until = parse_as_of(options.get("until"), field_name="until")
+    report = platform.send_times.build(until=until, progress=progress)
+    return JobOutcome(rows=report.rows, detail=jsonable(report.as_dict()))
+
+
 def builtin_jobs() -> JobRegistry:
     registry = JobRegistry()
     for job in (
@@ -243,6 +258,12 @@ def builtin_jobs() -> JobRegistry:
             "Delete in-app inbox messages past their expiry (inbox.keep_for).",
             expire_inbox,
             every=INBOX_EVERY,
+        ),
+        Job(
+            "send-times",
+            "Refit each person's best send hour per channel (option: until).",
+            build_send_times,
+            every=SEND_TIMES_EVERY,
         ),
     ):
         registry.register(job)

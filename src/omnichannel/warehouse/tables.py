@@ -578,6 +578,67 @@ SEGMENT_REFRESHES = _spec(
     },
 )
 
+# --- send time (C9): written by sendtime/build.py, read by journeys (next_best) ---
+
+SEND_TIMES = _spec(
+    "send_times",
+    ("profile_id", "channel"),
+    "Per profile and channel: the best local hour of week to send, its evidence, own or not.",
+    {
+        "profile_id": "string",
+        "channel": "string",
+        "hour_of_week": "int32",
+        # Active hours observed (those with a response on the channel among them).
+        "evidence": "int64",
+        "engagements": "int64",
+        # Share of the estimate that is the person's own data: n / (n + prior strength).
+        "weight_own": "float64",
+        # own (weight_own >= 0.5) or population.
+        "source": "string",
+        # The person's usual time zone (most frequent of their events'); NULL: unknown.
+        "timezone": "string",
+        "built_at": TS,
+    },
+)
+
+SEND_TIME_HOURS = _spec(
+    "send_time_hours",
+    ("profile_id", "channel", "hour_of_week"),
+    "The evidence a send-time model was fitted on: counts per local hour of week ('*' = activity).",
+    {
+        "profile_id": "string",
+        "channel": "string",
+        "hour_of_week": "int32",
+        "observations": "int64",
+    },
+)
+
+SEND_TIME_PEAKS = _spec(
+    "send_time_peaks",
+    ("channel", "hour_of_week"),
+    "Per channel, the audience's share of observations in each local hour of week, and alpha.",
+    {
+        "channel": "string",
+        "hour_of_week": "int32",
+        "share": "float64",
+        # The channel's fitted prior strength (observations), the same on its 168 rows.
+        "prior_strength": "float64",
+    },
+)
+
+SEND_TIME_BUILDS = _spec(
+    "send_time_builds",
+    ("built_at",),
+    "Each send-time build: what it read up to, per-channel prior strength, counts (report JSON).",
+    {
+        "built_at": TS,
+        "until": TS,
+        "profiles": "int64",
+        "seconds": "float64",
+        "report": "string",
+    },
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     IDENTIFIERS,
@@ -605,6 +666,10 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     PROFILE_BUILDS,
     SEGMENT_MEMBERSHIPS,
     SEGMENT_REFRESHES,
+    SEND_TIMES,
+    SEND_TIME_HOURS,
+    SEND_TIME_PEAKS,
+    SEND_TIME_BUILDS,
 )
 
 BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}
