@@ -89,7 +89,8 @@ def live_journey(
 
 
 def store_events(platform: Platform, events: list[dict[str, Any]]) -> pa.Table:
-    """Track events ``{user | anon, event[, props, at, id]}``, numbered after the stored ones."""
+    """Track events ``{user | anon, event[, props, at, id, tz]}``, numbered after the stored
+    ones."""
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = pa.table(
         {
@@ -102,6 +103,7 @@ def store_events(platform: Platform, events: list[dict[str, Any]]) -> pa.Table:
             "source": ["web"] * len(events),
             "channel": ["web"] * len(events),
             "properties": [json.dumps(e.get("props", {})) for e in events],
+            "context_timezone": [e.get("tz") for e in events],
             "loaded_at": pa.array([now] * len(events), pa.timestamp("us")),
         }
     )

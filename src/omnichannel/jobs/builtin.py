@@ -17,6 +17,9 @@
   costs no other (the run fails naming it, after the others synced).
 - ``inbox`` (daily): in-app inbox messages past their expiry are deleted (an app never
   shows them; the delivery log keeps their history).
+- ``journey-entries`` (every minute): people whose date trait comes round or whose
+  schedule tick passed enter their journeys, in their own time zone
+  (``journeys/scheduled.py``; a tick missed while down is caught up once, within a day).
 - ``send-times`` (daily): each person's best send hour per channel refitted from their
   opens, clicks and sessions (``sendtime/``; option ``until``).
 
@@ -43,6 +46,8 @@ SEGMENTS_EVERY = timedelta(minutes=5)
 # Ad platforms match uploads in hours; more often than this only costs API quota.
 AUDIENCES_EVERY = timedelta(hours=6)
 INBOX_EVERY = timedelta(days=1)
+# Date and schedule entries are due on the minute (enrolled a little ahead).
+JOURNEY_ENTRIES_EVERY = timedelta(minutes=1)
 # Habits move slowly; a day's new opens barely shift a fitted hour.
 SEND_TIMES_EVERY = timedelta(days=1)
 
@@ -209,6 +214,15 @@ def expire_inbox(platform: Platform, progress: Progress, options: Mapping[str, A
     return JobOutcome(rows=removed, detail={"deleted": removed})
 
 
+def enter_journeys(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    """Date and schedule entries of live journeys (journeys/scheduled.py)."""
+    from omnichannel.journeys.scheduled import run_job
+
+    return run_job(platform, progress, options)
+
+
 def build_send_times(
     platform: Platform, progress: Progress, options: Mapping[str, Any]
 ) -> JobOutcome:
@@ -258,6 +272,12 @@ def builtin_jobs() -> JobRegistry:
             "Delete in-app inbox messages past their expiry (inbox.keep_for).",
             expire_inbox,
             every=INBOX_EVERY,
+        ),
+        Job(
+            "journey-entries",
+            "Enrol people whose journey date or schedule moment came (their time zone).",
+            enter_journeys,
+            every=JOURNEY_ENTRIES_EVERY,
         ),
         Job(
             "send-times",
