@@ -112,3 +112,29 @@ def add_step(
                 detail={},
             )
         )
+
+
+def store_events(platform: Any, events: list[dict[str, Any]], *, prefix: str = "o") -> None:
+    """Track events ``{user | anon, at, event, props}`` appended to the warehouse."""
+    import json
+
+    import pyarrow as pa
+
+    with platform.warehouse.writer() as wh:
+        wh.append(
+            "events",
+            pa.table(
+                {
+                    "message_id": [f"{prefix}-{i}" for i in range(len(events))],
+                    "type": ["track"] * len(events),
+                    "event": [e["event"] for e in events],
+                    "user_id": [e.get("user") for e in events],
+                    "anonymous_id": [e.get("anon") for e in events],
+                    "timestamp": [e["at"] for e in events],
+                    "source": ["web"] * len(events),
+                    "channel": ["web"] * len(events),
+                    "properties": [json.dumps(e.get("props", {})) for e in events],
+                    "loaded_at": [e["at"] for e in events],
+                }
+            ),
+        )
