@@ -3,12 +3,21 @@ HTTP receiver that checks the signature; and the signature's own rules."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import timedelta
 
-from omnichannel.channels.webhook import sign, verify_signature
+from omnichannel.channels.adapter import RetryLater, Sent
+from omnichannel.channels.webhook import (
+    WebhookAdapter,
+    WebhookSettings,
+    sign,
+    verify_signature,
+)
 from tests.channels.conftest import channels_yaml, settled_history, wait_for
+from tests.channels.providers import context, delivery, send_all
+from tests.channels.servers.http_standin import Answer, Request, StandIn
 from tests.channels.servers.webhook_receiver import SECRET
 
 
@@ -65,3 +74,34 @@ def test_signature_verifies_only_the_same_body_recently_signed():
     assert verify_signature(SECRET, old, body, tolerance=timedelta(minutes=15))
     assert not verify_signature(SECRET, None, body)
     assert not verify_signature(SECRET, "t=abc,v1=00", body)
+
+
+class ForwardProxy(StandIn):
+    """An HTTP forward proxy that answers for every origin itself (records what it got)."""
+
+    def handle(self, request: Request) -> Answer:
+        return Answer(200, b"{}", {"X-Request-Id": "via-proxy"})
+
+
+def test_webhooks_go_through_the_proxy_the_environment_names(monkeypatch):
+    settings = WebhookSettings.model_validate(
+        {"endpoints": {"crm": {"url": "http://crm.invalid/hooks/omni", "secret": SECRET}}}
+    )
+    with ForwardProxy().running() as proxy:
+        port = proxy.base_url.rsplit(":", 1)[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://omni:pa55@127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        (outcome,) = send_all(WebhookAdapter(settings, context()), [delivery("webhook", "crm", {})])
+        assert isinstance(outcome, Sent) and outcome.provider_message_id == "via-proxy"
+        (seen,) = proxy.received("/hooks/omni")
+        assert seen.headers["host"] == "crm.invalid"
+        assert (
+            seen.headers["proxy-authorization"]
+            == "Basic " + base64.b64encode(b"omni:pa55").decode()
+        )
+        # A host NO_PROXY exempts is called directly (and crm.invalid does not resolve).
+        monkeypatch.setenv("NO_PROXY", "crm.invalid")
+        (direct,) = send_all(WebhookAdapter(settings, context()), [delivery("webhook", "crm", {})])
+        assert isinstance(direct, RetryLater) and "unreachable" in direct.response
+        assert len(proxy.received("/hooks/omni")) == 1

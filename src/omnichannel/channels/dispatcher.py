@@ -402,7 +402,9 @@ class ChannelWorker:
         )
         seconds = self.settings.timeout.total_seconds()
         try:
-            return await asyncio.wait_for(adapter.send(delivery), timeout=seconds)
+            # asyncio.timeout, not wait_for: wait_for (3.11) wraps each send in a task.
+            async with asyncio.timeout(seconds):
+                return await adapter.send(delivery)
         except TimeoutError:
             return RetryLater(f"no answer from the {self.channel} provider within {seconds:g} s")
         except Exception as exc:

@@ -35,7 +35,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 import jwt
 from pydantic import Field, SecretStr, model_validator
 
@@ -49,7 +48,15 @@ from omnichannel.channels.adapter import (
     Sent,
     trim_response,
 )
-from omnichannel.channels.provider_http import client_for, describe, retry_after, unreachable
+from omnichannel.channels.provider_http import (
+    ProviderClient,
+    ProviderResponse,
+    TransportError,
+    client_for,
+    describe,
+    retry_after,
+    unreachable,
+)
 from omnichannel.errors import ConfigError
 from omnichannel.opstore.models import MessageKind
 
@@ -113,7 +120,7 @@ class PushSettings(ChannelSettings):
 class AccessTokens:
     """OAuth2 access tokens for a service account, fetched once and reused until expiry."""
 
-    def __init__(self, account: Mapping[str, Any], client: httpx.AsyncClient) -> None:
+    def __init__(self, account: Mapping[str, Any], client: ProviderClient) -> None:
         self.account = account
         self.client = client
         self._token: str | None = None
@@ -155,7 +162,7 @@ class TokenRefused(Exception):
     """The token endpoint gave no access token (its answer is the message)."""
 
 
-def fcm_error(response: httpx.Response) -> tuple[str, str]:
+def fcm_error(response: ProviderResponse) -> tuple[str, str]:
     """(FCM error code or the HTTP status word, message) from an error body."""
     try:
         error = response.json().get("error", {})
@@ -168,7 +175,7 @@ def fcm_error(response: httpx.Response) -> tuple[str, str]:
     return code or str(error.get("status", "")), str(error.get("message", ""))
 
 
-def _about_token(response: httpx.Response, message: str) -> bool:
+def _about_token(response: ProviderResponse, message: str) -> bool:
     # INVALID_ARGUMENT names its field in a BadRequest detail ("message.token"), and FCM's
     # own message says "registration token" when the token is what is wrong.
     try:
@@ -244,7 +251,7 @@ class PushAdapter:
         self.url = (
             f"{settings.base_url.rstrip('/')}/v1/projects/{settings.project_id}/messages:send"
         )
-        self._client: httpx.AsyncClient | None = None
+        self._client: ProviderClient | None = None
         self.tokens: AccessTokens | None = None
 
     async def open(self) -> None:
@@ -253,7 +260,7 @@ class PushAdapter:
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     async def send(self, delivery: Delivery) -> SendOutcome:
         if not (delivery.content.get("title") or delivery.content.get("body")):
@@ -268,17 +275,17 @@ class PushAdapter:
                 response = await self._post(body, token)
         except TokenRefused as exc:
             return RetryLater(f"the OAuth token endpoint refused the service account: {exc}")
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             return unreachable(exc, "FCM")
         return self._outcome(response)
 
-    async def _post(self, body: dict[str, Any], token: str) -> httpx.Response:
+    async def _post(self, body: dict[str, Any], token: str) -> ProviderResponse:
         assert self._client is not None
         return await self._client.post(
             self.url, json=body, headers={"Authorization": f"Bearer {token}"}
         )
 
-    def _outcome(self, response: httpx.Response) -> SendOutcome:
+    def _outcome(self, response: ProviderResponse) -> SendOutcome:
         text = describe(response)
         if response.is_success:
             name = response.json().get("name")

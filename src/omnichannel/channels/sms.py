@@ -31,7 +31,6 @@ import hmac
 from collections.abc import Mapping
 from typing import ClassVar
 
-import httpx
 from pydantic import Field, SecretStr, model_validator
 
 from omnichannel.channels.adapter import (
@@ -45,7 +44,15 @@ from omnichannel.channels.adapter import (
     trim_response,
 )
 from omnichannel.channels.provider_consent import opt_out
-from omnichannel.channels.provider_http import client_for, describe, retry_after, unreachable
+from omnichannel.channels.provider_http import (
+    ProviderClient,
+    ProviderResponse,
+    TransportError,
+    client_for,
+    describe,
+    retry_after,
+    unreachable,
+)
 
 STATUS_HOOK = "/hooks/sms/twilio/status"
 INBOUND_HOOK = "/hooks/sms/twilio/inbound"
@@ -121,7 +128,7 @@ class SmsAdapter:
     def __init__(self, settings: SmsSettings, context: AdapterContext) -> None:
         self.settings = settings
         self.context = context
-        self._client: httpx.AsyncClient | None = None
+        self._client: ProviderClient | None = None
         sid = settings.account_sid
         self.url = f"{settings.base_url.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
 
@@ -133,7 +140,7 @@ class SmsAdapter:
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     def form(self, delivery: Delivery) -> dict[str, str]:
         """The request's form fields for one message."""
@@ -159,11 +166,11 @@ class SmsAdapter:
         assert self._client is not None, "open() the adapter first"
         try:
             response = await self._client.post(self.url, data=self.form(delivery))
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             return unreachable(exc, "Twilio")
         return await self._outcome(response, delivery)
 
-    async def _outcome(self, response: httpx.Response, delivery: Delivery) -> SendOutcome:
+    async def _outcome(self, response: ProviderResponse, delivery: Delivery) -> SendOutcome:
         text = describe(response)
         try:
             answer = response.json()

@@ -31,7 +31,7 @@ import time
 from datetime import timedelta
 from typing import Any, ClassVar
 
-import httpx
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from omnichannel.channels.adapter import (
@@ -43,7 +43,14 @@ from omnichannel.channels.adapter import (
     SendOutcome,
     Sent,
 )
-from omnichannel.channels.provider_http import client_for, describe, retry_after, unreachable
+from omnichannel.channels.provider_http import (
+    ProviderClient,
+    TransportError,
+    client_for,
+    describe,
+    retry_after,
+    unreachable,
+)
 
 SIGNATURE_HEADER = "X-Omni-Signature"
 DELIVERY_HEADER = "X-Omni-Delivery"
@@ -130,7 +137,11 @@ def body_of(delivery: Delivery) -> bytes:
         "attempt": delivery.attempt,
         "data": data,
     }
-    return json.dumps(document, separators=(",", ":"), default=str).encode()
+    try:
+        # orjson: a fraction of the stdlib's time per body, and UTF-8 rather than \u escapes.
+        return orjson.dumps(document, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # what orjson does not take (an integer past 64 bits)
+        return json.dumps(document, separators=(",", ":"), default=str).encode()
 
 
 class WebhookAdapter:
@@ -142,7 +153,7 @@ class WebhookAdapter:
     def __init__(self, settings: WebhookSettings, context: AdapterContext) -> None:
         self.settings = settings
         self.context = context
-        self._client: httpx.AsyncClient | None = None
+        self._client: ProviderClient | None = None
 
     @staticmethod
     def default_address(settings: WebhookSettings) -> str | None:
@@ -168,8 +179,8 @@ class WebhookAdapter:
             DELIVERY_HEADER: delivery.idempotency_key,
         }
         try:
-            response = await self._client.post(endpoint.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            response = await self._client.post(endpoint.url, data=body, headers=headers)
+        except TransportError as exc:
             return unreachable(exc, f"webhook endpoint {delivery.address}")
         status = response.status_code
         if 200 <= status < 300:
@@ -182,5 +193,5 @@ class WebhookAdapter:
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None

@@ -39,7 +39,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-import httpx
 from pydantic import Field, SecretStr
 
 from omnichannel.channels.adapter import (
@@ -52,7 +51,13 @@ from omnichannel.channels.adapter import (
     Sent,
     trim_response,
 )
-from omnichannel.channels.provider_http import client_for, unreachable
+from omnichannel.channels.provider_http import (
+    ProviderClient,
+    ProviderResponse,
+    TransportError,
+    client_for,
+    unreachable,
+)
 from omnichannel.errors import ValidationError
 
 STALE_TOKEN = frozenset({40001, 40014, 42001})
@@ -146,7 +151,7 @@ class WechatAdapter:
         self.settings = settings
         self.context = context
         self.base = settings.base_url.rstrip("/")
-        self._client: httpx.AsyncClient | None = None
+        self._client: ProviderClient | None = None
         self._token: str | None = None
         self._expires = 0.0
         self.tokens_fetched = 0
@@ -156,7 +161,7 @@ class WechatAdapter:
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     async def access_token(self, *, stale: str | None = None) -> str:
         """The cached token, or a new one (also when ``stale``, the one WeChat refused)."""
@@ -197,11 +202,11 @@ class WechatAdapter:
                 response = await self._post(body, await self.access_token(stale=token))
         except WechatError as exc:
             return RetryLater(f"WeChat refused the access token request: {exc}")
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             return unreachable(exc, "WeChat")
         return self._outcome(response)
 
-    async def _post(self, body: dict[str, Any], token: str) -> httpx.Response:
+    async def _post(self, body: dict[str, Any], token: str) -> ProviderResponse:
         assert self._client is not None
         return await self._client.post(
             f"{self.base}/cgi-bin/message/template/send",
@@ -209,7 +214,7 @@ class WechatAdapter:
             json=body,
         )
 
-    def _outcome(self, response: httpx.Response) -> SendOutcome:
+    def _outcome(self, response: ProviderResponse) -> SendOutcome:
         text = _shown(response)
         answer = _json(response)
         code = answer.get("errcode")
@@ -228,7 +233,7 @@ class WechatAdapter:
         return Rejected(text)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: ProviderResponse) -> dict[str, Any]:
     try:
         value = response.json()
     except ValueError:
@@ -236,11 +241,9 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _shown(response: httpx.Response) -> str:
+def _shown(response: ProviderResponse) -> str:
     # The URL carries the secret or the token in its query: never keep it.
-    return trim_response(
-        f"HTTP {response.status_code} {response.request.url.path}: {response.text}"
-    )
+    return trim_response(f"HTTP {response.status_code} {response.url.path}: {response.text}")
 
 
 # --- callbacks from the account's server -------------------------------------------------
