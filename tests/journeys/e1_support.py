@@ -7,8 +7,10 @@ Journeys and enrolments are written as rows (as ``journeys/store.py`` and
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -156,3 +158,100 @@ def outbox(opstore: OpStore) -> list[OutboxMessage]:
 def per_recipient(messages: list[Any]) -> Counter[str]:
     """How many messages the SMTP server received for each address."""
     return Counter(r for m in messages for r in m.recipients)
+
+
+# --- a home of many people to mail, and a worker process to kill ----------------------
+
+
+def build_mail_home(home: Path, people: int) -> dict[str, str]:
+    """``people`` users (u00, u01...) each with an email, identity resolved; user -> profile."""
+    import pyarrow as pa
+
+    from omnichannel.config import Settings
+    from omnichannel.installation import initialise
+    from tests.profiles.support import T0
+
+    settings = Settings(home=home)
+    initialise(settings)
+    users = [f"u{n:03d}" for n in range(people)]
+    with Platform(settings) as platform:
+        with platform.warehouse.writer() as wh:
+            rows: dict[str, list[Any]] = {"record_id": [], "id_type": [], "id_value": []}
+            for user in users:
+                for id_type, value in (("user_id", user), ("email", f"{user}@mail.example")):
+                    rows["record_id"].append(f"c-{user}")
+                    rows["id_type"].append(id_type)
+                    rows["id_value"].append(value)
+            n = len(rows["record_id"])
+            wh.append(
+                "identifiers", pa.table({"source": ["crm"] * n, **rows, "observed_at": [T0] * n})
+            )
+        platform.identity.resolve()
+        with platform.warehouse.reader() as wh:
+            pi = wh.table("profile_identifiers")
+            found = pi.filter(pi.id_type == "user_id").select("profile_id", "id_value")
+            return {r["id_value"]: r["profile_id"] for r in found.to_pyarrow().to_pylist()}
+
+
+TWO_MAILS = {
+    "name": "two-mails",
+    "entry": {"event": {"name": "Signed Up"}},
+    "start": "hello",
+    "steps": {
+        "hello": {
+            "send": {"channel": "email", "content": {"subject": "Hello", "text": "one"}},
+            "next": "pause",
+        },
+        "pause": {"wait": "1s", "next": "again"},
+        "again": {
+            "send": {"channel": "email", "content": {"subject": "Again", "text": "two"}},
+            "next": "bye",
+        },
+        "bye": {"exit": {}},
+    },
+}
+STEPS_PER_PERSON = 4  # hello, pause, again, bye
+
+
+def worker_command(
+    home: Path, smtp_port: int, *, lease_seconds: float, batch: int, email: bool = True
+) -> list[str]:
+    """A real process running the journey runtime and (``email``) the email channel's
+    worker, as ``omni worker`` does, until SIGTERM or SIGKILL."""
+    return [
+        sys.executable,
+        "-m",
+        "tests.journeys.e1_support",
+        str(home),
+        str(smtp_port),
+        str(lease_seconds),
+        str(batch),
+        "email" if email else "no-email",
+    ]
+
+
+def _run_worker(home: str, smtp_port: str, lease_seconds: str, batch: str, email: str) -> None:
+    import signal
+    import threading
+
+    from omnichannel.config import get_settings
+    from omnichannel.journeys.runtime import JourneyRuntime
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Platform(get_settings(home=Path(home))) as platform:
+        use_smtp(platform, int(smtp_port))
+        runtime = JourneyRuntime(
+            platform, lease=timedelta(seconds=float(lease_seconds)), batch_size=int(batch)
+        )
+        if email == "email":
+            platform.channels.start(["email"], poll_seconds=0.05)
+        runtime.start()
+        sys.stdout.write(f"ready {runtime.holder}\n")
+        sys.stdout.flush()
+        stop.wait()
+        runtime.stop()
+
+
+if __name__ == "__main__":
+    _run_worker(*sys.argv[1:6])
