@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from omnichannel.journeys.definition import JourneyDefinition
@@ -247,13 +247,15 @@ class _Past:
 def _history(
     session: Session, journey_id: int, subjects: Sequence[str]
 ) -> dict[tuple[str, str], list[_Past]]:
-    """Earlier enrolments of these people (by subject or profile id), per (who, key)."""
+    """Earlier enrolments of these people, per (who, key). By ``subject`` only, which the
+    ``(subject, journey_id)`` index serves: a profile id or identifier the person may be
+    enrolled under is among ``subjects`` (``Candidate.subjects``)."""
     found: dict[tuple[str, str], list[_Past]] = {}
     e = JourneyEnrolment
     for chunk in _chunks(subjects):
         rows = session.execute(
             select(e.subject, e.profile_id, e.entry_key, e.entered_at, e.state).where(
-                e.journey_id == journey_id, or_(e.subject.in_(chunk), e.profile_id.in_(chunk))
+                e.subject.in_(chunk), e.journey_id == journey_id
             )
         )
         for subject, profile_id, key, entered_at, state in rows:
@@ -312,10 +314,9 @@ def _apply_limits(
         )
         room.append((LIMIT_PER_DAY, limits.entries_per_day - int(today or 0)))
     if limits.in_flight is not None:
+        # Open means open_key is set: the (journey_id, open_key) index counts them.
         flying = session.scalar(
-            select(func.count()).where(
-                e.journey_id == journey.id, e.state.in_(list(OPEN_ENROLMENT_STATES))
-            )
+            select(func.count()).where(e.journey_id == journey.id, e.open_key.is_not(None))
         )
         room.append((LIMIT_IN_FLIGHT, limits.in_flight - int(flying or 0)))
     if not room:

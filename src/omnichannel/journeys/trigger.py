@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from omnichannel.consumers.runner import StartAt
@@ -53,6 +53,7 @@ from omnichannel.journeys.definition import JourneyDefinition, WaitForStep, pars
 from omnichannel.journeys.enrol import Candidate, enrol_many
 from omnichannel.journeys.matching import key_text, passes, property_value
 from omnichannel.journeys.people import (
+    SUBJECT_TYPES,
     identifier_subjects,
     own_subjects,
     profiles_of,
@@ -316,7 +317,9 @@ class JourneyTrigger:
         waiting = self._enrolments_of(
             session,
             relevant,
-            e.state == EnrolmentState.WAITING,
+            # Through coalesce, so SQLite (no statistics) takes the person or waiting
+            # index rather than walking every waiting enrolment by the state index.
+            func.coalesce(e.state, "") == EnrolmentState.WAITING.value,
             e.wait_event.in_(sorted(awaited)),
             e.journey_id.in_(list(by_id)),
         )
@@ -433,9 +436,9 @@ class JourneyTrigger:
         found: dict[int, JourneyEnrolment] = {}
         for start in range(0, len(subjects), CHUNK):
             chunk = subjects[start : start + CHUNK]
-            rows = session.scalars(
-                select(e).where(*conditions, or_(e.subject.in_(chunk), e.profile_id.in_(chunk)))
-            )
+            # By subject (the (subject, journey_id) index): every subject the person may
+            # be enrolled under is among the events' subjects.
+            rows = session.scalars(select(e).where(e.subject.in_(chunk), *conditions))
             for row in rows:
                 found[row.id] = row
         return sorted(found.values(), key=lambda r: r.id)
@@ -443,20 +446,34 @@ class JourneyTrigger:
     def _add_profile_subjects(self, session: Session, events: list[Event]) -> None:
         """Let identifier-subject enrolments (made before a profile existed) see the
         events of that person's other identifiers: only read when any such is open."""
-        e = JourneyEnrolment
-        anonymous = session.scalar(
-            select(e.id)
-            .where(e.profile_id.is_(None), e.state.in_(list(OPEN_ENROLMENT_STATES)))
-            .limit(1)
-        )
         profiles = sorted({ev.profile_id for ev in events if ev.profile_id})
-        if anonymous is None or not profiles:
+        if not profiles or not _identifier_enrolments_open(session):
             return
         with self.warehouse.reader() as wh:
             linked = identifier_subjects(wh, profiles)
         for ev in events:
             if ev.profile_id in linked:
                 ev.aliases = tuple(dict.fromkeys((*ev.aliases, *linked[ev.profile_id])))
+
+
+def _identifier_enrolments_open(session: Session) -> bool:
+    """Is anyone in a journey under an identifier subject? A range of the subject index
+    per identifier type (``user_id:`` up to ``user_id;``), not a scan of every enrolment."""
+    e = JourneyEnrolment
+    for prefix in SUBJECT_TYPES:
+        low, high = f"{prefix}:", f"{prefix};"
+        found = session.scalar(
+            select(e.id)
+            .where(
+                e.subject >= low,
+                e.subject < high,
+                func.coalesce(e.state, "").in_([s.value for s in OPEN_ENROLMENT_STATES]),
+            )
+            .limit(1)
+        )
+        if found is not None:
+            return True
+    return False
 
 
 # --- what counts -----------------------------------------------------------------------
