@@ -22,6 +22,7 @@ from omnichannel.api.routes import (
     health,
     inbox,
     jobs,
+    journeys,
     messages,
     profiles,
     provider_hooks,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(profiles.router, dependencies=[AdminDep])
     app.include_router(jobs.router, dependencies=[AdminDep])
     app.include_router(segments.router, dependencies=[AdminDep])
+    app.include_router(journeys.router, dependencies=[AdminDep])
     app.include_router(audiences.router, dependencies=[AdminDep])
     app.include_router(send_times.router, dependencies=[AdminDep])
     app.include_router(messages.router, dependencies=[AdminDep])

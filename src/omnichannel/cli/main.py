@@ -101,6 +101,11 @@ COMMANDS = [
         "Segments: who matches a condition document, kept current; preview, explain, export.",
     ),
     LazyCommand(
+        "journeys",
+        "omnichannel.cli.journeys:app",
+        "Journeys: automated multi-step strategies; approve, run, count, simulate.",
+    ),
+    LazyCommand(
         "templates",
         "omnichannel.cli.templates:app",
         "Message templates: versioned, checked when saved, previewed against real people.",
