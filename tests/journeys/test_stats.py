@@ -10,6 +10,7 @@ import pytest
 
 from omnichannel.opstore.models import EnrolmentState
 from omnichannel.platform import Platform
+from tests.journeys.conftest import JourneyHome
 from tests.journeys.o_support import CART, add_enrolment, add_step
 
 DONE = EnrolmentState.COMPLETED
@@ -78,3 +79,64 @@ def test_holdout_against_treated_with_fishers_exact_test(platform: Platform) -> 
     assert conversion["test"] == "fisher_exact"
     assert conversion["p_value"] == pytest.approx(0.0138, abs=1e-4)
     assert conversion["significant"] is True
+
+
+WELCOME = {
+    "name": "welcome",
+    "entry": {"event": {"name": "Signed Up"}},
+    "goal": {"event": "Order Completed", "within": "7d"},
+    "start": "test",
+    "steps": {
+        "test": {
+            "split": {"arms": [{"name": "mail", "weight": 1, "next": "hello"}], "holdout": 50}
+        },
+        "hello": {"send": {"channel": "email", "template": "welcome"}, "next": "done"},
+        "done": {"exit": {}},
+    },
+}
+
+
+def test_the_counts_of_a_journey_the_engine_ran_and_archiving_it(
+    platform: Platform, journey_home: JourneyHome
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.journeys.e1_support import enrol_people
+
+    journeys = platform.journeys
+    journeys.create(WELCOME, actor="ana")
+    journeys.approve("welcome", actor="li")
+    journey = journeys.start("welcome", actor="li")
+    journey_id = journeys.store.require("welcome").id
+    now = datetime.now(UTC)
+    people = sorted(journey_home.profiles.values())
+    enrol_people(
+        platform.opstore,
+        journey_id,
+        [(p, p) for p in people],
+        start="test",
+        now=now,
+        goal_within=timedelta(days=7),
+    )
+    assert journey["live_version"] == 1
+    assert journeys.runtime.run_due(now=now) > 0
+
+    stats = journeys.stats("welcome")
+    arms = {e["arm"] for e in journeys.enrolments("welcome")["enrolments"]}
+    held = stats["arms"].get("holdout", {"entered": 0})["entered"]
+    mailed = stats["arms"].get("mail", {"entered": 0})["entered"]
+    assert held + mailed == len(people) and arms <= {"holdout", "mail"}
+    steps = {s["step"]: s for s in stats["steps"]}
+    assert steps["test"]["outcomes"] == {
+        k: v for k, v in (("holdout", held), ("mail", mailed)) if v
+    }
+    assert steps["hello"]["executed"] == mailed
+    assert sum(steps["hello"]["outcomes"].values()) == mailed
+    assert stats["exit_reasons"].get("exit_step", 0) == mailed
+    assert stats["in_flight"] == held  # held out: waiting for the goal window to close
+
+    archived = journeys.archive("welcome", actor="li")
+    assert archived["exited"] == held
+    assert journeys.runtime.run_due(now=now + timedelta(days=8)) == 0
+    after = journeys.stats("welcome")
+    assert after["in_flight"] == 0 and after["exit_reasons"].get("archived", 0) == held
