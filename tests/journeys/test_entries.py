@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from omnichannel.journeys.definition import parse_journey
 from omnichannel.journeys.enrol import Candidate, enrol, enrol_many
+from omnichannel.opstore import OpStore
 from omnichannel.opstore.models import EnrolmentState, JourneyEnrolment, utcnow
 from omnichannel.platform import Platform
 from tests.journeys.conftest import JourneyHome
@@ -156,3 +157,26 @@ def test_an_audience_admits_its_members_only(platform: Platform, journey_home: J
             session, journey, parse_journey(document), people, now=NOW, warehouse=platform.warehouse
         )
     assert [r.reason for r in results] == [None, "audience", "audience"]
+
+
+def test_entries_are_unique_on_each_operational_store(store: OpStore) -> None:
+    """The same rules on SQLite and PostgreSQL (``store``: both legs of the matrix), where
+    the inserts skip what a unique constraint refuses (ON CONFLICT DO NOTHING)."""
+    journey = live_journey(store, doc(name="both"))
+    definition = parse_journey(doc(name="both"))
+    batch = [
+        Candidate("p-1", "m1", "p-1", "c1"),
+        Candidate("p-1", "m2", "p-1", "c1"),
+        Candidate("p-2", "m3", "p-2", "c1"),
+    ]
+    for expected in (
+        [None, "in_flight_same_key", None],
+        ["duplicate", "in_flight_same_key", "duplicate"],
+    ):
+        with store.session() as session:
+            results = enrol_many(session, journey, definition, batch, now=NOW)
+        assert [r.reason for r in results] == expected
+    assert [(r.subject, r.entry_ref) for r in enrolments(store, journey)] == [
+        ("p-1", "m1"),
+        ("p-2", "m3"),
+    ]

@@ -49,7 +49,6 @@ from sqlalchemy.orm import Session
 
 from omnichannel.journeys.definition import JourneyDefinition
 from omnichannel.opstore.models import (
-    OPEN_ENROLMENT_STATES,
     EnrolmentState,
     Journey,
     JourneyEnrolment,
@@ -213,7 +212,7 @@ def _refuse_known(
     """Duplicate entries, people in flight with the key, and re-entry, from the store."""
     refs = _existing_refs(session, journey.id, [c.entry_ref for c in candidates])
     subjects = sorted({s for c in candidates for s in c.subjects()})
-    history = _history(session, journey.id, subjects)
+    history = _history(session, journey.id, subjects, [c.entry_key for c in candidates])
     rule = definition.reentry
     seen_refs: set[str] = set()
     taken: set[str] = set()  # open keys enrolled earlier in this batch
@@ -245,25 +244,30 @@ class _Past:
 
 
 def _history(
-    session: Session, journey_id: int, subjects: Sequence[str]
+    session: Session, journey_id: int, subjects: Sequence[str], keys: Sequence[str]
 ) -> dict[tuple[str, str], list[_Past]]:
-    """Earlier enrolments of these people, per (who, key). By ``subject`` only, which the
-    ``(subject, journey_id)`` index serves: a profile id or identifier the person may be
-    enrolled under is among ``subjects`` (``Candidate.subjects``)."""
+    """Earlier enrolments of these people with these keys: per (who, key) the last entry
+    and whether one is open. By ``subject`` (the ``(subject, journey_id)`` index; every
+    subject a person may be enrolled under is among ``subjects``), grouped in the query,
+    so a person who has been through a hundred times is one row, not a hundred."""
     found: dict[tuple[str, str], list[_Past]] = {}
     e = JourneyEnrolment
+    wanted = sorted(set(keys))
     for chunk in _chunks(subjects):
         rows = session.execute(
-            select(e.subject, e.profile_id, e.entry_key, e.entered_at, e.state).where(
-                e.subject.in_(chunk), e.journey_id == journey_id
-            )
+            select(e.subject, e.entry_key, func.max(e.entered_at), func.count(e.open_key))
+            .where(e.subject.in_(chunk), e.journey_id == journey_id, e.entry_key.in_(wanted))
+            .group_by(e.subject, e.entry_key)
         )
-        for subject, profile_id, key, entered_at, state in rows:
-            past = _Past(_aware(entered_at), state in OPEN_ENROLMENT_STATES)
-            for who in {subject, profile_id}:
-                if who is not None:
-                    found.setdefault((who, key), []).append(past)
+        for subject, key, entered_at, open_count in rows:
+            # max() comes back as text on SQLite: the column's type does not carry over.
+            last = entered_at if isinstance(entered_at, datetime) else _parse(entered_at)
+            found.setdefault((subject, key), []).append(_Past(last, bool(open_count)))
     return found
+
+
+def _parse(value: object) -> datetime:
+    return _aware(datetime.fromisoformat(str(value)))
 
 
 def _existing_refs(session: Session, journey_id: int, refs: Sequence[str]) -> set[str]:
