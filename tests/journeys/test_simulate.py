@@ -165,3 +165,54 @@ def test_a_stored_journey_by_name_and_bad_input(shop: Platform) -> None:
             with_step(PLAIN, "reminder", {"send": {"channel": "email", "template": "x"}})
         )
     assert bad.value.field == "steps.reminder.send.template"
+
+
+def test_schedule_entries_and_wait_until_in_the_installations_zone(shop: Platform) -> None:
+    doc = {
+        "name": "daily",
+        "entry": {"schedule": {"cron": "0 9 * * *", "segment": "buyers"}},
+        "reentry": {"mode": "always"},
+        "start": "morning",
+        "steps": {
+            "morning": {"wait_until": {"time": "08:00"}, "next": "hello"},
+            "hello": {"send": {"channel": "email", "template": "welcome"}},
+        },
+    }
+    answer = shop.journeys.simulate(doc, days=7, now=NOW)
+    # 7 daily ticks x 6 members; each waits until 08:00 the next day, so the last tick's
+    # people are still waiting at the window's end.
+    assert answer["entered"] == 42 and answer["refused"] == {}
+    assert _steps(answer)["morning"]["waiting"] == 6
+    assert answer["sends"][0] | {} == {
+        "step": "hello",
+        "channel": "email",
+        "template": "welcome",
+        "would_send": 30,  # everyone but eve, six days
+        "no_address": 6,
+        "no_profile": 0,
+    }
+    assert answer["completed"] == 36
+
+
+def test_date_and_segment_entries(shop: Platform) -> None:
+    hello = {"hello": {"send": {"channel": "email", "template": "welcome"}}}
+    # The home's people were last seen on 2026-03-02 ... 03-07, one a day.
+    anniversary = {
+        "name": "first-order",
+        "entry": {"date": {"trait": "last_seen", "at": "10:00"}},
+        "start": "hello",
+        "steps": hello,
+    }
+    dated = shop.journeys.simulate(anniversary, days=5, now=datetime(2027, 3, 6, tzinfo=UTC))
+    assert dated["entered"] == 4  # 03-02 ... 03-05, at 10:00 in the installation's zone
+    with pytest.raises(ValidationError) as unknown:
+        shop.journeys.simulate({**anniversary, "entry": {"date": {"trait": "birthday"}}}, days=5)
+    assert unknown.value.field == "entry.date.trait"
+    # The segment "buyers" was refreshed when the home was built: six entries, stored then.
+    joined = {
+        "name": "joined",
+        "entry": {"segment": {"entered": "buyers"}},
+        "start": "hello",
+        "steps": hello,
+    }
+    assert shop.journeys.simulate(joined, days=30)["entered"] == 6
