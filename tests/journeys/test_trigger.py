@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from omnichannel.consumers import Checkpoints, ConsumerRunner
 from omnichannel.opstore.models import utcnow
 from omnichannel.platform import Platform
@@ -160,3 +162,39 @@ def test_someone_without_a_profile_enters_by_identifier_and_their_later_events_m
     runner.catch_up()
     (row,) = enrolments(platform.opstore, journey)
     assert row.state == "active" and row.matched_at is not None
+
+
+def test_with_the_engine_the_same_carts_purchase_takes_on_event_and_the_others_times_out(
+    platform: Platform,
+) -> None:
+    document = doc(name="cart-engine")
+    document.pop("goal")
+    document["steps"] = {
+        "bought": {
+            "wait_for": {"event": "Order Completed", "same_key": True, "timeout": "1h"},
+            "on_event": "thanks",
+            "on_timeout": "reminder",
+        },
+        "thanks": {"exit": {"reason": "bought"}},
+        "reminder": {"exit": {"reason": "reminded"}},
+    }
+    journey = live_journey(platform.opstore, document)
+    _, runner = trigger_of(platform)
+    runtime = platform.journeys.runtime
+    store_events(
+        platform,
+        [
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}},
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c2"}},
+        ],
+    )
+    runner.catch_up()
+    runtime.run_due()  # both begin to wait
+    assert [r.state for r in enrolments(platform.opstore, journey)] == ["waiting", "waiting"]
+    store_events(platform, [{"user": "ann", "event": "Order Completed", "props": {"cartId": "c2"}}])
+    runner.catch_up()
+    runtime.run_due()
+    runtime.run_due(now=utcnow() + timedelta(hours=2))  # c1's wait times out
+    c1, c2 = enrolments(platform.opstore, journey)
+    assert (c2.state, c2.exit_reason) == ("exited", "bought")
+    assert (c1.state, c1.exit_reason) == ("exited", "reminded")

@@ -14,7 +14,8 @@ journeys) for every journey at once, and does three things:
    ``wait_event``) of the same person, carrying the same entry key with ``same_key`` and
    passing the step's ``where``, happening before the timeout (``due_at``), is made due
    now: ``matched_at``, ``context.matched`` (the event's properties), ``state=active``,
-   ``due_at=now``; the engine then takes ``on_event``.
+   ``due_at=now``, its lease cleared (a worker timing it out right then records
+   nothing); the engine then takes ``on_event``.
 3. **goals**: an enrolment whose goal event comes within ``goal_until`` gets
    ``converted_at`` (once), and with ``goal.exit`` an open one is exited
    (``exit_reason="goal"``, ``open_key`` NULL, its lease cleared so a worker running its
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from omnichannel.consumers.runner import StartAt
@@ -343,7 +344,6 @@ class JourneyTrigger:
                     e.state == EnrolmentState.WAITING,
                     e.step == enrolment.step,
                     e.visit == enrolment.visit,
-                    or_(e.lease_until.is_(None), e.lease_until < now),
                 )
                 .values(
                     matched_at=now,
@@ -351,6 +351,11 @@ class JourneyTrigger:
                     state=EnrolmentState.ACTIVE,
                     due_at=now,
                     updated_at=now,
+                    # A worker holding it is running its timeout: its advance is
+                    # conditional on the lease (and on no match), so it now records
+                    # nothing, and the row is claimable at once for on_event.
+                    lease_holder=None,
+                    lease_until=None,
                 )
             )
             result.matched += int(getattr(done, "rowcount", 0) or 0)
