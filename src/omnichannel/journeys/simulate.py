@@ -8,7 +8,8 @@ What it does, in order:
    segment language uses); an event of an identifier no profile holds yet is the
    person ``user_id:42`` / ``anonymous_id:abc``, as the entries would enrol them;
 2. lists the entry occasions (an event entry's matching events; segment changes; a date
-   trait's anniversaries; a schedule's ticks for the segment's current members), and
+   trait's days and a schedule's ticks as the entries job finds them, in each person's
+   zone, ``journeys/scheduled.py``), and
    applies, in time order and in memory, the audience (its current members), the entry
    key, one open enrolment per person and key, re-entry and the journey's caps;
 3. walks each accepted enrolment through the steps on a virtual clock: waits move the
@@ -160,9 +161,9 @@ class _Run:
                         Occasion(e.at, e.message_id, e.subject, e.profile_id, "", e.properties)
                     )
         elif entry.date is not None:
-            found = self._date_occasions(entry.date)
+            found = self._timed_occasions(entry.date)
         elif entry.schedule is not None:
-            found = self._schedule_occasions(entry.schedule)
+            found = self._timed_occasions(entry.schedule)
         self.seen = len(found) + self.counts.refused.get("no_key", 0)
         if entry.audience is not None:
             members = self._members(entry.audience)
@@ -177,67 +178,24 @@ class _Run:
         ids = current_members(self.wh, segment).to_pyarrow().column("profile_id").to_pylist()
         return {str(p) for p in ids}
 
-    def _date_occasions(self, entry: d.DateEntry) -> list[Occasion]:
-        p = self.wh.table("profiles")
-        if entry.trait not in p.columns:
-            raise ValidationError(
-                "entry.date.trait",
-                entry.trait,
-                "a date column of profiles (e.g. a trait the build keeps)",
-            )
-        rows = p.select("profile_id", value=p[entry.trait]).to_pyarrow().to_pylist()
-        hour, minute = (int(x) for x in entry.at.split(":"))
-        found: list[Occasion] = []
-        for row in rows:
-            value = _as_date(row["value"])
-            if value is None:
-                continue
-            years = range(self.start.year, self.end.year + 1) if entry.yearly else [value.year]
-            for year in years:
-                try:
-                    day = value.replace(year=year)
-                except ValueError:  # 29 February in a common year
-                    day = value.replace(year=year, day=28)
-                local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.zone)
-                at = _naive(local - timedelta(days=entry.days_before))
-                if self.start <= at < self.end:
-                    ref = f"date:{day.isoformat()}"
-                    found.append(
-                        Occasion(
-                            at, f"{ref}:{row['profile_id']}", row["profile_id"], row["profile_id"]
-                        )
-                    )
+    def _timed_occasions(self, entry: d.DateEntry | d.ScheduleEntry) -> list[Occasion]:
+        """A date trait's days or a schedule's ticks in the window, each person's moment
+        in their own zone: the entries' own candidates (``journeys/scheduled.py``)."""
+        from omnichannel.journeys.scheduled import date_candidates, schedule_candidates
+
+        begin, until = self.start.replace(tzinfo=UTC), self.end.replace(tzinfo=UTC)
+        zone = self.platform.config.timezone
+        candidates = (
+            date_candidates(self.wh, entry, begin, until, zone)
+            if isinstance(entry, d.DateEntry)
+            else schedule_candidates(self.wh, entry, begin, until, zone)
+        )
+        found = []
+        for c in candidates:
+            at = _naive(c.due_at or begin)
+            if at < self.end:
+                found.append(Occasion(at, c.entry_ref, c.subject, c.profile_id, c.entry_key))
         return found
-
-    def _schedule_occasions(self, entry: d.ScheduleEntry) -> list[Occasion]:
-        from apscheduler.triggers.cron import CronTrigger
-
-        trigger = CronTrigger.from_crontab(entry.cron, timezone=self.zone)
-        ticks: list[datetime] = []
-        previous = None
-        moment = self.start.replace(tzinfo=UTC)
-        while True:
-            fire = trigger.get_next_fire_time(previous, moment)
-            if fire is None or _naive(fire) >= self.end:
-                break
-            ticks.append(_naive(fire))
-            previous, moment = fire, fire + timedelta(seconds=1)
-        if entry.segment is not None:
-            people = sorted(self._members(entry.segment))
-        else:
-            people = sorted(
-                str(x)
-                for x in self.wh.table("profiles")
-                .select("profile_id")
-                .to_pyarrow()
-                .column(0)
-                .to_pylist()
-            )
-        return [
-            Occasion(tick, f"schedule:{tick.isoformat()}:{pid}", pid, pid)
-            for tick in ticks
-            for pid in people
-        ]
 
     # --- evaluations done once ----------------------------------------------------------
 
@@ -266,16 +224,9 @@ class _Run:
     def _zones(self) -> dict[str, ZoneInfo]:
         if not any(isinstance(s, d.WaitUntilStep) for s in self.j.steps.values()):
             return {}
-        from omnichannel.channels.addresses import identifiers_of, timezones_of
+        from omnichannel.journeys.scheduled import zones_of
 
-        names = timezones_of(self.wh, identifiers_of(self.wh, self.candidates))
-        zones: dict[str, ZoneInfo] = {}
-        for pid, name in names.items():
-            try:
-                zones[pid] = ZoneInfo(name)
-            except (KeyError, ValueError):
-                continue  # a zone the events misspelled: the installation's
-        return zones
+        return zones_of(self.wh, self.candidates, self.platform.config.timezone)
 
     def _best_time(
         self, step: d.WaitSendTimeStep, profile_id: str | None, clock: datetime
@@ -541,21 +492,6 @@ def _send(
         "no_address": no_address,
         "no_profile": no_profile,
     }
-
-
-def _as_date(value: Any) -> Any:
-    from datetime import date
-
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
 
 
 # --- 1. the events ---------------------------------------------------------------------
