@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from omnichannel.consumers import Checkpoints, ConsumerRunner
-from omnichannel.opstore.models import utcnow
+from omnichannel.opstore.models import EnrolmentState, JourneyEnrolment, JourneyStatus, utcnow
 from omnichannel.platform import Platform
 from omnichannel.segments.realtime import SegmentUpdater
 from tests.journeys.conftest import JourneyHome
@@ -107,6 +107,24 @@ def test_the_goal_converts_and_exits_only_the_same_carts_enrolment(platform: Pla
     )
     runner.catch_up()
     assert enrolments(platform.opstore, journey)[-1].converted_at is None
+    # A finished enrolment still in its window is counted as converted, and stays finished.
+    c2_id = enrolments(platform.opstore, journey)[1].id
+    with platform.opstore.session() as session:
+        row = session.get(JourneyEnrolment, c2_id)
+        assert row is not None
+        row.state, row.open_key, row.exit_reason = EnrolmentState.COMPLETED, None, "done"
+    store_events(platform, [{"user": "ann", "event": "Order Completed", "props": {"cartId": "c2"}}])
+    runner.catch_up()
+    c2 = enrolments(platform.opstore, journey)[1]
+    assert (c2.state, c2.exit_reason) == ("completed", "done") and c2.converted_at is not None
+
+
+def test_a_paused_journey_enrols_nobody(platform: Platform) -> None:
+    journey = live_journey(platform.opstore, doc(), status=JourneyStatus.PAUSED)
+    _, runner = trigger_of(platform)
+    store_events(platform, [{"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}}])
+    runner.catch_up()
+    assert enrolments(platform.opstore, journey) == []
 
 
 def test_a_segment_entry_enrols_the_person_the_segment_updater_let_in(
