@@ -93,7 +93,7 @@ def test_simulate_prints_what_would_happen(journey_home: JourneyHome, tmp_path: 
         home=journey_home.home,
     ).stdout
     assert "cart: 7 would enter (6 people) over 7 days" in printed
-    assert "refused: already_in 1, no_key 1 (nothing sent, nothing saved)" in printed
+    assert "refused: in_flight_same_key 1, no_key 1 (nothing sent, nothing saved)" in printed
     assert "on_event 1, on_timeout 5" in printed
     assert "cart-reminder" in printed
     neither = omni("journeys", "simulate", home=journey_home.home, check=False)

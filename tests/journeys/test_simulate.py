@@ -74,7 +74,7 @@ def _steps(answer: dict[str, object]) -> dict[str, dict[str, object]]:
 def test_who_would_enter_reach_each_step_and_be_sent_what(shop: Platform) -> None:
     answer = shop.journeys.simulate(PLAIN, days=7, now=NOW)
     assert answer["entered"] == 7 and answer["people"] == 6
-    assert answer["refused"] == {"already_in": 1, "no_key": 1}
+    assert answer["refused"] == {"in_flight_same_key": 1, "no_key": 1}
     steps = _steps(answer)
     assert steps["wait-an-hour"]["reached"] == 7
     assert steps["wait-an-hour"]["waiting"] == 1  # dee, still waiting at the window's end
@@ -97,13 +97,22 @@ def test_who_would_enter_reach_each_step_and_be_sent_what(shop: Platform) -> Non
             assert session.scalar(select(func.count()).select_from(table)) == 0
 
 
-def test_reentry_never_and_the_daily_cap_refuse_entries(shop: Platform) -> None:
-    once = shop.journeys.simulate({**PLAIN, "reentry": {"mode": "never"}}, days=7, now=NOW)
-    assert once["entered"] == 6 and once["refused"]["reentry"] == 1  # cy's second cart
+def test_reentry_and_the_daily_cap_refuse_entries(shop: Platform) -> None:
+    # ann adds cart c1 again three days after her first journey with it ended.
+    store_events(shop, [_added(D + timedelta(days=3, hours=10), "c1", user="ann")], prefix="x")
+    again = {"in_flight_same_key": 1, "no_key": 1}
+    never = shop.journeys.simulate({**PLAIN, "reentry": {"mode": "never"}}, days=7, now=NOW)
+    assert never["entered"] == 7 and never["refused"] == {**again, "reentry": 1}
+    # cy's second cart is another key: re-entry is per person and entry key.
+    soon = {**PLAIN, "reentry": {"mode": "after", "wait": "5d"}}
+    assert shop.journeys.simulate(soon, days=7, now=NOW)["refused"] == {**again, "reentry": 1}
+    later = {**PLAIN, "reentry": {"mode": "after", "wait": "2d"}}
+    assert shop.journeys.simulate(later, days=7, now=NOW)["entered"] == 8
     capped = shop.journeys.simulate({**PLAIN, "limits": {"entries_per_day": 1}}, days=7, now=NOW)
-    # One a day: ann, bob, the visitor, dee. Refused: eve, and cy's three (c4 never
-    # entered, so its second Product Added is no longer "already in").
-    assert capped["entered"] == 4 and capped["refused"] == {"entries_per_day": 4, "no_key": 1}
+    # One a day: ann, bob, the visitor, ann again, dee. Refused: eve, and cy's three (c4
+    # never entered, so its second Product Added is no longer in flight).
+    assert capped["entered"] == 5
+    assert capped["refused"] == {"limit:entries_per_day": 4, "no_key": 1}
 
 
 def test_the_goal_converts_and_exits(shop: Platform) -> None:

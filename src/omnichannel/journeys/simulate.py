@@ -42,6 +42,13 @@ from zoneinfo import ZoneInfo
 
 from omnichannel.errors import ValidationError
 from omnichannel.journeys import definition as d
+from omnichannel.journeys.enrol import (
+    AUDIENCE,
+    IN_FLIGHT_SAME_KEY,
+    LIMIT_IN_FLIGHT,
+    LIMIT_PER_DAY,
+    REENTRY,
+)
 from omnichannel.journeys.matching import key_text, passes, property_value
 
 if TYPE_CHECKING:
@@ -168,7 +175,7 @@ class _Run:
         if entry.audience is not None:
             members = self._members(entry.audience)
             kept = [o for o in found if o.profile_id in members]
-            self.counts.refused["audience"] += len(found) - len(kept)
+            self.counts.refused[AUDIENCE] += len(found) - len(kept)
             found = kept
         return sorted(found)
 
@@ -250,7 +257,9 @@ class _Run:
     # --- 3. the walk -------------------------------------------------------------------
 
     def result(self, days: int) -> dict[str, Any]:
-        open_until: dict[str, datetime] = {}  # subject + key -> when its enrolment ends
+        # Per person and entry key, as the entries decide (enrol.py): when the open
+        # enrolment ends, and when they last entered.
+        open_until: dict[str, datetime] = {}
         last_entry: dict[str, datetime] = {}
         finishes: list[datetime] = []
         per_day: dict[Any, int] = defaultdict(int)
@@ -258,9 +267,9 @@ class _Run:
         for o in self.occasions:
             open_key = f"{o.subject}\x1f{o.key}"
             if open_until.get(open_key, o.at) > o.at:
-                self.counts.refused["already_in"] += 1
+                self.counts.refused[IN_FLIGHT_SAME_KEY] += 1
                 continue
-            last = last_entry.get(o.subject)
+            last = last_entry.get(open_key)
             if last is not None and (
                 reentry.mode == "never"
                 or (
@@ -269,22 +278,22 @@ class _Run:
                     and o.at < last + reentry.wait
                 )
             ):
-                self.counts.refused["reentry"] += 1
+                self.counts.refused[REENTRY] += 1
                 continue
             if (
                 limits.entries_per_day is not None
                 and per_day[o.at.date()] >= limits.entries_per_day
             ):
-                self.counts.refused["entries_per_day"] += 1
+                self.counts.refused[LIMIT_PER_DAY] += 1
                 continue
             if (
                 limits.in_flight is not None
                 and sum(1 for f in finishes if f > o.at) >= limits.in_flight
             ):
-                self.counts.refused["in_flight"] += 1
+                self.counts.refused[LIMIT_IN_FLIGHT] += 1
                 continue
             per_day[o.at.date()] += 1
-            last_entry[o.subject] = o.at
+            last_entry[open_key] = o.at
             self.entered += 1
             self.people.add(o.subject)
             finish = self._walk(o)
