@@ -90,9 +90,10 @@ def test_a_real_person_is_seen_with_traits_record_fields_and_identifiers(
     assert rendered["text"] == "john.smith@gmail.com prospect spring crm web"
 
 
-def test_an_unsubscribe_link_exists_only_where_the_channel_fills_it_in() -> None:
-    # Only email replaces the placeholder with the message's link when sending; an SMS
-    # template using it is refused instead of sending the placeholder.
-    with pytest.raises(TemplateError, match="added to email messages only") as caught:
-        render_parts("sms", {"body": "Stop: {{ unsubscribe_url }}"}, sample_context("sms"))
-    assert caught.value.variable == "unsubscribe_url"
+def test_every_channel_has_an_unsubscribe_link_to_fill_in() -> None:
+    # The worker of each channel replaces the placeholder with the message's own link
+    # (tests/channels/test_unsubscribe_links.py follows the links to the page).
+    for channel, part in (("sms", "body"), ("push", "body"), ("wechat", "url")):
+        content = {part: "Stop: {{ unsubscribe_url }}"}
+        rendered = render_parts(channel, content, sample_context(channel))
+        assert rendered[part] == f"Stop: {UNSUBSCRIBE_PLACEHOLDER}"

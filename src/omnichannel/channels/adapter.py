@@ -63,6 +63,9 @@ class Delivery:
     template: str | None = None
     template_version: int | None = None
     campaign: str | None = None
+    # This message's signed unsubscribe link (already in ``content`` wherever the template
+    # said ``{{ unsubscribe_url }}``), for adapters that also put it elsewhere (a header).
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)

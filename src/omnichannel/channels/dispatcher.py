@@ -12,6 +12,9 @@ loop keeps sending while a transaction commits; outcomes are settled in small ba
 (every 50 ms or 200 outcomes, one transaction), which is what lets a channel reach
 thousands of messages a second on SQLite.
 
+Each message gets its signed unsubscribe link here (``{{ unsubscribe_url }}`` in any
+part, on every channel), so no adapter has to remember to add it.
+
 Right before sending, consent and the suppression list are read again for the claimed
 messages (the profile's and the address's own decisions): someone who unsubscribed while
 their message waited in the queue (a quiet-hours hold, a retry) is not contacted.
@@ -51,6 +54,7 @@ from omnichannel.channels.breaker import BreakerState, CircuitBreaker
 from omnichannel.channels.deliveries import DeliveryEvent, DeliveryLog
 from omnichannel.channels.settings import ChannelsConfig
 from omnichannel.channels.suppressions import add_suppression, suppressed_among
+from omnichannel.channels.tracking import fill_unsubscribe
 from omnichannel.opstore.consent import PROFILE_SUBJECT
 from omnichannel.opstore.models import OutboxMessage, OutboxStatus, utcnow
 
@@ -387,6 +391,10 @@ class ChannelWorker:
         self._outcome(row, outcome, breaker)
 
     async def _call(self, adapter: Any, row: OutboxMessage) -> SendOutcome:
+        # The message's own unsubscribe link, made here once for every channel: the
+        # outbox keeps the rendered content with the placeholder (its id was not known).
+        tracking = self.context.tracking
+        unsubscribe = tracking.unsubscribe_url(row.id) if tracking is not None else None
         delivery = Delivery(
             outbox_id=row.id,
             idempotency_key=row.idempotency_key,
@@ -394,11 +402,12 @@ class ChannelWorker:
             kind=row.kind,
             profile_id=row.profile_id,
             address=row.address,
-            content=row.content or {},
+            content=fill_unsubscribe(row.content or {}, unsubscribe),
             attempt=row.attempts,
             template=row.template,
             template_version=row.template_version,
             campaign=row.campaign,
+            unsubscribe_url=unsubscribe,
         )
         seconds = self.settings.timeout.total_seconds()
         try:

@@ -1,10 +1,16 @@
 """What people do with a message after it is sent: opens, clicks, unsubscribes, bounces.
 
+Opens and clicks are email's (the pixel and the click redirects of its HTML); the
+unsubscribe link is every channel's (``{{ unsubscribe_url }}`` in an SMS, a push, a
+WeChat message, an inbox message, a webhook body): it records the opt-out on the
+message's own channel.
+
 ``platform.engagement`` turns each into the three records a marketer reads:
 
 - a ``deliveries`` row (``opened``, ``clicked``, ``unsubscribed``, ``bounced``,
   ``complained``), tied to the outbox message, so funnels count exposure per campaign;
-- a Segment track call (``Email Opened``, ``Email Link Clicked``, ``Email Unsubscribed``)
+- a Segment track call (``Email Opened``, ``Email Link Clicked``, ``Email Unsubscribed``;
+  ``Message Unsubscribed`` with ``properties.channel`` for the other channels)
   handed to ``emit``, which in the server is the collector's own ingest path (the durable
   event log, then the loader), so segments and journeys see them like any event. The call
   names the person as the warehouse knows them: their ``userId`` when the profile has one,
@@ -48,6 +54,11 @@ EVENT_NAMES: dict[str, str] = {
     "click": "Email Link Clicked",
     "unsubscribe": "Email Unsubscribed",
 }
+# An unsubscribe link of another channel (an SMS, a push...): one event name with
+# ``properties.channel``, as replies are ``Message Received`` whatever their channel.
+OTHER_UNSUBSCRIBE = "Message Unsubscribed"
+# Address types a person can be recognised by when the message had no profile.
+TRAIT_TYPES = frozenset({"email", "phone"})
 SOURCE = "email"
 ACTOR = "unsubscribe link"
 
@@ -157,8 +168,16 @@ class EngagementCapability:
         _, message = self._link(token, "unsubscribe")
         if message is None:
             raise NotFoundError("this unsubscribe link's message no longer exists")
+        from omnichannel.channels.suppressions import normalise_address
+
         source = "list_unsubscribe_one_click" if one_click else "unsubscribe_link"
-        subjects = [(self._subject_type(message), message.address.lower())]
+        # As the send path compares them: email case-insensitively, a push token or an
+        # OpenID exactly as given.
+        address = normalise_address(message.channel, message.address)
+        subjects = []
+        if self._has_address_type(message) or not message.profile_id:
+            subjects.append((self._subject_type(message), address))
+        # A webhook's address is an endpoint many people share: only the person opts out.
         if message.profile_id:
             subjects.append((PROFILE_SUBJECT, message.profile_id))
         with self._platform.opstore.session() as session:
@@ -177,13 +196,21 @@ class EngagementCapability:
         return {"channel": message.channel, "address": mask(message.address), "source": source}
 
     @staticmethod
-    def _subject_type(message: Message) -> str:
+    def _address_types(message: Message) -> tuple[str, ...]:
         from omnichannel.channels import registry
 
         try:
-            types = getattr(registry.adapter_class(message.channel), "address_types", ())
+            return tuple(getattr(registry.adapter_class(message.channel), "address_types", ()))
         except (ImportError, AttributeError):
-            return message.channel
+            return ()
+
+    def _has_address_type(self, message: Message) -> bool:
+        return bool(self._address_types(message))
+
+    def _subject_type(self, message: Message) -> str:
+        """The identifier type of the message's address (``email``, ``phone``,
+        ``push_token``...), or the channel's name where addresses are not people's."""
+        types = self._address_types(message)
         return str(types[0]) if types else message.channel
 
     # --- bounces and complaints ----------------------------------------------------
@@ -296,6 +323,8 @@ class EngagementCapability:
         """The Segment calls for one open / click / unsubscribe of ``message``."""
         at = at or _now()
         who, identify = self._who(message)
+        address_type = self._subject_type(message)
+        traits = {address_type: message.address} if address_type in TRAIT_TYPES else {}
         properties: dict[str, Any] = {
             "outbox_id": message.outbox_id,
             "channel": message.channel,
@@ -307,12 +336,19 @@ class EngagementCapability:
             properties["url"] = url
         call_context: dict[str, Any] = {
             **(context or {}),
-            "traits": {"email": message.address},
-            "campaign": {"name": message.campaign, "source": "omnichannel", "medium": "email"},
+            "traits": traits,
+            "campaign": {
+                "name": message.campaign,
+                "source": "omnichannel",
+                "medium": message.channel,
+            },
         }
+        name = EVENT_NAMES[kind]
+        if message.channel != "email" and kind == "unsubscribe":
+            name = OTHER_UNSUBSCRIBE
         track = {
             "type": "track",
-            "event": EVENT_NAMES[kind],
+            "event": name,
             "messageId": f"omni-{kind}-{message.outbox_id}-{uuid.uuid4().hex[:12]}",
             "timestamp": at.isoformat(),
             "channel": message.channel,
@@ -330,13 +366,22 @@ class EngagementCapability:
                 return {"userId": ids["user_id"]}, []
             if ids.get("anonymous_id"):
                 return {"anonymousId": ids["anonymous_id"]}, []
-        anonymous = anonymous_id_for(message.address)
+        address_type = self._subject_type(message)
+        if address_type == "phone":
+            from omnichannel.channels.provider_events import sms_anonymous_id
+
+            anonymous = sms_anonymous_id(message.address)  # the one an SMS reply gets
+        else:
+            anonymous = anonymous_id_for(message.address)
+        if address_type not in TRAIT_TYPES:
+            # A device token or an OpenID is no trait identity resolution can link by.
+            return {"anonymousId": anonymous}, []
         identify = {
             "type": "identify",
             # One identify per address: the loader dedupes the repeats by messageId.
             "messageId": f"omni-identify-{anonymous}",
             "anonymousId": anonymous,
-            "traits": {"email": message.address},
+            "traits": {address_type: message.address},
             "timestamp": _now().isoformat(),
         }
         return {"anonymousId": anonymous}, [identify]

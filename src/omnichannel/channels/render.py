@@ -16,8 +16,8 @@ render is refused when it is saved (``check_template``), not discovered per pers
 
 Links to the installation (the unsubscribe page) are per message, and the message's
 outbox id is known only when it is sent; so ``unsubscribe_url`` renders as
-``UNSUBSCRIBE_PLACEHOLDER``, which ``channels.tracking.Tracking.personalise`` replaces
-at send time with the message's own signed link.
+``UNSUBSCRIBE_PLACEHOLDER``, which the channel's worker replaces at send time with the
+message's own signed link, on every channel (``channels.tracking.fill_unsubscribe``).
 """
 
 from __future__ import annotations
@@ -39,18 +39,11 @@ if TYPE_CHECKING:
     from omnichannel.profiles.lookup import ProfileLookup
     from omnichannel.warehouse import Warehouse
 
-# What ``{{ unsubscribe_url }}`` renders to until the message is sent (see the docstring).
+# What ``{{ unsubscribe_url }}`` renders to until the message is sent (see the docstring);
+# every channel's worker replaces it with the message's link (``tracking.fill_unsubscribe``).
 UNSUBSCRIBE_PLACEHOLDER = "omni-unsubscribe-url:"
-# Channels whose sending replaces the placeholder with the message's link (the email
-# adapter does, through ``Tracking.personalise``). Elsewhere the variable does not exist,
-# so a template using it is refused when saved instead of sending the placeholder.
-LINKED_CHANNELS = frozenset({"email"})
-_HINTS = {
-    "unsubscribe_url": (
-        "unsubscribe links are added to email messages only; say how to opt out in words "
-        "on other channels, e.g. 'reply STOP'"
-    ),
-}
+# Words added to an unknown variable's error, by variable name.
+_HINTS: dict[str, str] = {}
 HTML_PARTS = frozenset({"html"})
 # Traits stored as JSON text in ``profiles`` that a template iterates or indexes.
 _JSON_TRAITS = (
@@ -277,7 +270,7 @@ def message_context(
         "segment": {"name": segment} if segment else None,
         "recommendations": [],
         "now": now or datetime.now(UTC),
-        **({"unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER} if channel in LINKED_CHANNELS else {}),
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         **(extra or {}),
     }
 

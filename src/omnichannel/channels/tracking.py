@@ -1,5 +1,9 @@
 """Signed links in messages: the open pixel, click redirects and the unsubscribe link.
 
+Every channel's messages carry their unsubscribe link (``{{ unsubscribe_url }}``, filled
+in by the channel worker with ``fill_unsubscribe`` right before the adapter is called);
+email adds the open pixel, the click redirects and ``List-Unsubscribe`` (``personalise``).
+
 Each link carries a token ``<payload>.<signature>``: the payload is the link's kind, the
 outbox id of the message and, for a click, the target URL, as base64url JSON; the
 signature is HMAC-SHA256 over the kind and the payload with the installation's secret,
@@ -166,7 +170,7 @@ class Tracking:
         """``content`` with its unsubscribe placeholder replaced by this message's link,
         and (asked for) its HTML links through the click redirect and an open pixel."""
         unsubscribe = self.unsubscribe_url(outbox_id)
-        out = _replace_all(dict(content), UNSUBSCRIBE_PLACEHOLDER, unsubscribe)
+        out = fill_unsubscribe(content, unsubscribe)
         page = out.get("html")
         if isinstance(page, str):
             if track_clicks:
@@ -199,6 +203,12 @@ class Tracking:
             at = ends[-1].start()
             return page[:at] + pixel + page[at:]
         return page + pixel
+
+
+def fill_unsubscribe(content: Mapping[str, Any], url: str | None) -> dict[str, Any]:
+    """``content`` with every ``{{ unsubscribe_url }}`` (the render placeholder, in any part,
+    nested data included) replaced by ``url``, or removed when there is none."""
+    return dict(_replace_all(dict(content), UNSUBSCRIBE_PLACEHOLDER, url or ""))
 
 
 def _replace_all(value: Any, old: str, new: str) -> Any:
