@@ -164,6 +164,23 @@ def test_a_condition_is_the_segment_language(shop: Platform) -> None:
     assert _steps(answer)["buyer"]["routes"] == {"then": 5, "else": 1}
 
 
+def test_wait_send_time_asks_the_send_times(shop: Platform) -> None:
+    # No send-time model is built: next_best answers the moment asked, so nobody waits.
+    doc = with_step(
+        PLAIN, "wait-an-hour", {"wait_send_time": {"channel": "email"}, "next": "bought"}
+    )
+    answer = shop.journeys.simulate(doc, days=7, now=NOW)
+    waited = _steps(answer)["wait-an-hour"]
+    assert (waited["kind"], waited["reached"], waited["routes"]) == (
+        "wait_send_time",
+        7,
+        {"next": 7},
+    )
+    # Nobody waits there, so dee (her cart came at 23:30) is in "bought" at the end.
+    assert waited["waiting"] == 0
+    assert _steps(answer)["bought"]["waiting"] == 1
+
+
 def test_a_stored_journey_by_name_and_bad_input(shop: Platform) -> None:
     shop.journeys.create(PLAIN, actor="ana")
     assert shop.journeys.simulate("cart", days=7, now=NOW)["entered"] == 7
@@ -192,7 +209,7 @@ def test_schedule_entries_and_wait_until_in_the_installations_zone(shop: Platfor
     # people are still waiting at the window's end.
     assert answer["entered"] == 42 and answer["refused"] == {}
     assert _steps(answer)["morning"]["waiting"] == 6
-    assert answer["sends"][0] | {} == {
+    assert answer["sends"][0] == {
         "step": "hello",
         "channel": "email",
         "template": "welcome",

@@ -88,6 +88,8 @@ def test_wrong_transitions_name_the_status_and_what_is_allowed(platform: Platfor
     with pytest.raises(ConflictError, match="version 1 of journey 'cart' is approved already"):
         journeys.approve("cart", actor="ana")
     assert journeys.pause("cart", actor="ana")["status"] == "paused"
+    with pytest.raises(ConflictError, match="paused on version 1: resume it"):
+        journeys.start("cart", actor="ana")
     assert journeys.resume("cart", actor="ana")["status"] == "live"
     journeys.archive("cart", actor="ana")
     with pytest.raises(

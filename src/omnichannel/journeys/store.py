@@ -307,11 +307,12 @@ class JourneyStore:
             self._check_may(row, "start")
             if row.approved_version is None or row.approved_version == row.live_version:
                 pending = row.version != (row.approved_version or 0)
-                why = (
-                    f"version {row.version} is not approved: approve it first"
-                    if pending
-                    else f"it is {row.status.value} on version {row.live_version} already"
-                )
+                if pending:
+                    why = f"version {row.version} is not approved: approve it first"
+                elif row.status == JourneyStatus.PAUSED:
+                    why = f"it is paused on version {row.live_version}: resume it"
+                else:
+                    why = f"it is live on version {row.live_version} already"
                 raise ConflictError(f"journey {name!r} cannot start: {why}")
             previous = row.live_version
             row.live_version = row.approved_version
