@@ -1,10 +1,10 @@
 """A small installation whose people keep known hours, for the send-time tests.
 
-- 120 people with a personal evening peak (local hour drawn around 20:00, each keeping
-  within an hour or so of their own), 40 active hours each, a third of them email opens;
-- ``thin``: two email opens, Mondays at 09:00 (too little to trust);
-- ``rich``: 200 active hours, every day at 09:00, a third of them email opens;
-- ``ny``: 60 mornings at 09:00 New York time (events carry ``America/New_York``), across
+- 120 people alike: evening people (a peak near 20:00, hours scattered about three hours
+  either side of it), 40 active hours each, a third of them email clicks;
+- ``thin``: two email clicks, Mondays at 13:00 (too little to trust);
+- ``rich``: 197 active hours, every day at 09:00, a third of them email clicks;
+- ``ny``: 120 mornings at 07:00 New York time (events carry ``America/New_York``), across
   the change to daylight-saving time on 8 March 2026.
 
 Events carry no time zone unless said, so they are in the installation's (Asia/Shanghai).
@@ -35,7 +35,7 @@ def _event(user: str, local: datetime, opened: bool, tz: ZoneInfo = SHANGHAI) ->
     event = {
         "user": user,
         "at": _utc(local, tz),
-        "event": "Email Opened" if opened else "Page Viewed",
+        "event": "Email Link Clicked" if opened else "Page Viewed",
     }
     if tz is not SHANGHAI:
         event["tz"] = tz.key
@@ -47,17 +47,17 @@ def world_events(seed: int = 3) -> tuple[list[str], list[dict[str, Any]]]:
     users = [f"u{i}" for i in range(CROWD)]
     events: list[dict[str, Any]] = []
     for user in users:
-        peak = 20 + rng.normal(0, 1.5)
+        peak = 20 + rng.normal(0, 0.5)
         for day in rng.choice(70, size=40, replace=False):
-            hour = round(float(peak + rng.normal(0, 1.2))) % 24
+            hour = round(float(peak + rng.normal(0, 3.0))) % 24
             local = T0 + timedelta(days=int(day), hours=hour, minutes=10)
             events.append(_event(user, local, opened=bool(rng.random() < 1 / 3)))
     for week in range(2):
-        events.append(_event("thin", T0 + timedelta(weeks=week, hours=9, minutes=5), True))
-    for day in range(200):
+        events.append(_event("thin", T0 + timedelta(weeks=week, hours=13, minutes=5), True))
+    for day in range(197):  # 29 Mondays, 28 of every other day: Monday is the best
         events.append(_event("rich", T0 + timedelta(days=day, hours=9, minutes=5), day % 3 == 0))
-    for day in range(60):
-        local = T0 + timedelta(days=day, hours=9, minutes=5)
+    for day in range(120):
+        local = T0 + timedelta(days=day, hours=7, minutes=5)
         events.append(_event("ny", local, day % 2 == 0, NEW_YORK))
     return [*users, "thin", "rich", "ny"], events
 

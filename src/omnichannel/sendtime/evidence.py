@@ -8,11 +8,11 @@ An observation is one local hour in which the person did something: the hours ho
 response on a channel count for that channel, the others as general activity.
 
 - **engagement on a channel**: the Segment-spec calls a response to a message makes
-  (``Email Opened``, ``Email Link Clicked``, ``SMS Link Clicked``, ``Push Notification
-  Tapped``, ``WeChat Message Clicked``, ``Inbox Message Read``...). The send path writes an
-  ``opened``/``clicked``/``read`` row in ``deliveries`` *and* such an event for every
-  response (docs/channels.md), so only the events are counted: counting both would count
-  each open twice, and imported message logs (the demo's) have the events alone;
+  (``Email Link Clicked``, ``SMS Link Clicked``, ``Push Notification Tapped``, ``WeChat
+  Message Clicked``, ``Inbox Message Read``...; opens: see ``ENGAGEMENT_EVENTS``). The
+  send path writes a ``clicked``/``read`` row in ``deliveries`` *and* such an event for
+  every response (docs/channels.md), so only the events are counted: counting both would
+  count each click twice, and imported message logs (the demo's) have the events alone;
 - **general activity**: the hours a person was active at all, counted once per local
   (date, hour) with any event, so a session of forty page views is one observation, not
   forty (a burst says when someone is around, not forty times how likely), and an open
@@ -49,15 +49,16 @@ CHANNELS = ("email", "sms", "push", "wechat", "inbox")
 # ``send_time_hours.channel`` of general activity (any event), beside the channels' names.
 ACTIVITY = "*"
 # Response events per channel: Segment's Email and Mobile specs, and our own names.
+# Email opens are not among them: an open's time is often the delivery's, not the
+# reader's (Apple Mail Privacy Protection fetches every pixel on arrival, and a message
+# sent at 10:00 is opened after 10:00 whatever the reader's habits), so an open counts
+# as an active hour like any other event, not as a response.
 ENGAGEMENT_EVENTS: dict[str, str] = {
-    "Email Opened": "email",
     "Email Link Clicked": "email",
     "SMS Link Clicked": "sms",
-    "SMS Opened": "sms",
     "Push Notification Tapped": "push",
     "Push Notification Opened": "push",
     "WeChat Message Clicked": "wechat",
-    "WeChat Message Opened": "wechat",
     "Inbox Message Read": "inbox",
     "Inbox Message Clicked": "inbox",
 }

@@ -133,7 +133,9 @@ def log_likelihood(
     return float(people + (gammaln(nonzero + a) - gammaln(a)).sum())
 
 
-def fit_prior_strength(counts: Counts, profiles: int, population: np.ndarray) -> float:
+def fit_prior_strength(
+    counts: Counts, profiles: int, population: np.ndarray, bins: int = HOURS_PER_WEEK
+) -> float:
     """The alpha that makes everyone's counts most likely (empirical Bayes)."""
     totals = counts.per_row(profiles)
     eligible = np.flatnonzero(totals >= 2)
@@ -145,10 +147,10 @@ def fit_prior_strength(counts: Counts, profiles: int, population: np.ndarray) ->
     chosen[eligible] = True
     keep = chosen[counts.rows]
     # Several rows of one (person, hour) are one count: activity and responses add up.
-    key = counts.rows[keep] * HOURS_PER_WEEK + counts.hours[keep]
+    key = counts.rows[keep] * bins + counts.hours[keep]
     keys, inverse = np.unique(key, return_inverse=True)
     nonzero = np.bincount(inverse, weights=counts.values[keep])
-    at = keys % HOURS_PER_WEEK
+    at = keys % bins
     sample_totals = totals[eligible]
     lo, hi = np.log(PRIOR_BOUNDS[0]), np.log(PRIOR_BOUNDS[1])
     result = minimize_scalar(
@@ -217,7 +219,9 @@ def fit_channel(channel: str, activity: Counts, responses: Counts, profiles: int
         ),
     )
     population = population_profile(weighted.per_hour())
-    alpha = fit_prior_strength(weighted, profiles, population)
+    by_day_hour = Counts.of(weighted.rows, weighted.hours % 24, weighted.values)
+    daily = population.reshape(7, 24).sum(axis=0)
+    alpha = fit_prior_strength(by_day_hour, profiles, daily, bins=24)
     return ChannelFit(channel, population, alpha, int(responses.values.sum()))
 
 
