@@ -6,17 +6,21 @@ ann bob cy dee eve fay; eve has no email) plus one visitor known only by an anon
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from omnichannel.config import Settings
 from omnichannel.errors import ValidationError
 from omnichannel.journeys.definition import parse_journey
 from omnichannel.journeys.split import arm_for
 from omnichannel.opstore.models import JourneyEnrolment, JourneyStep, OutboxMessage
 from omnichannel.platform import Platform
 from tests.journeys.o_support import CART, cart, store_events, with_step
+from tests.support.cache import copy_home
 
 D = datetime(2026, 3, 20)  # the window is the 7 days up to NOW
 NOW = datetime(2026, 3, 27, tzinfo=UTC)
@@ -61,8 +65,20 @@ EVENTS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def shop(
+    journey_template: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    """One home with EVENTS for the module: a simulation writes nothing, so tests share it
+    (the one that adds events has its own, ``own_shop``)."""
+    home = copy_home(journey_template[0], tmp_path_factory.mktemp("simulate") / "home")
+    with Platform(Settings(home=home)) as platform:
+        store_events(platform, EVENTS)
+        yield platform
+
+
 @pytest.fixture
-def shop(platform: Platform) -> Platform:
+def own_shop(platform: Platform) -> Platform:
     store_events(platform, EVENTS)
     return platform
 
@@ -97,7 +113,8 @@ def test_who_would_enter_reach_each_step_and_be_sent_what(shop: Platform) -> Non
             assert session.scalar(select(func.count()).select_from(table)) == 0
 
 
-def test_reentry_and_the_daily_cap_refuse_entries(shop: Platform) -> None:
+def test_reentry_and_the_daily_cap_refuse_entries(own_shop: Platform) -> None:
+    shop = own_shop
     # ann adds cart c1 again three days after her first journey with it ended.
     store_events(shop, [_added(D + timedelta(days=3, hours=10), "c1", user="ann")], prefix="x")
     again = {"in_flight_same_key": 1, "no_key": 1}
@@ -181,7 +198,8 @@ def test_wait_send_time_asks_the_send_times(shop: Platform) -> None:
     assert _steps(answer)["bought"]["waiting"] == 1
 
 
-def test_a_stored_journey_by_name_and_bad_input(shop: Platform) -> None:
+def test_a_stored_journey_by_name_and_bad_input(own_shop: Platform) -> None:
+    shop = own_shop
     shop.journeys.create(PLAIN, actor="ana")
     assert shop.journeys.simulate("cart", days=7, now=NOW)["entered"] == 7
     with pytest.raises(ValidationError, match="days=0 is not accepted"):
