@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -166,6 +167,7 @@ class JourneyTrigger:
     # --- the batch ---------------------------------------------------------------------
 
     def handle(self, batch: pa.Table) -> None:
+        started = time.perf_counter()
         now = self.clock()
         journeys = self.journeys()
         if not journeys:
@@ -182,6 +184,24 @@ class JourneyTrigger:
             self._goals(session, journeys, events, now, result, entered)
         if result.enrolled or result.matched:
             self.wake()
+        if result.enrolled or result.matched or result.converted:
+            stored = [e.loaded_at for e in events if e.loaded_at is not None]
+            log.info(
+                "journey trigger: %d entered, %d matched, %d converted",
+                result.enrolled,
+                result.matched,
+                result.converted,
+                extra={
+                    "consumer": self.name,
+                    "events": batch.num_rows,
+                    "refused": result.refused,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    # How long after being stored the batch's oldest event was handled.
+                    "behind_seconds": round((now - min(stored)).total_seconds(), 3)
+                    if stored
+                    else None,
+                },
+            )
         for listener in self.on_batch:
             listener(result)
 
