@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from omnichannel.config import Settings
 from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.opstore.audit import entries
 from omnichannel.opstore.models import (
@@ -17,6 +18,7 @@ from omnichannel.opstore.models import (
     UserRole,
 )
 from omnichannel.platform import Platform
+from tests.journeys.conftest import JourneyHome
 from tests.journeys.o_support import CART, add_enrolment, cart, with_step
 
 
@@ -240,3 +242,38 @@ def test_archiving_exits_open_enrolments_and_leaves_finished_ones(platform: Plat
     assert journeys.show("cart")["enrolments"]["exited"] == 2
     with pytest.raises(ValidationError, match="one of active, waiting, completed, exited"):
         journeys.enrolments("cart", state="gone")
+
+
+@pytest.mark.postgres
+def test_the_lifecycle_counts_and_archiving_on_postgresql(
+    journey_home: JourneyHome, postgres_database: str
+) -> None:
+    url = postgres_database.replace("postgresql://", "postgresql+psycopg://", 1)
+    # This store has no templates: the reminder's content is inline.
+    doc = with_step(
+        CART,
+        "reminder",
+        {
+            "send": {"channel": "email", "content": {"subject": "Your cart", "text": "Hi"}},
+            "next": "done",
+        },
+    )
+    with Platform(Settings(home=journey_home.home, opstore_url=url)) as platform:
+        journeys = platform.journeys
+        journeys.create(doc, actor="ana")
+        journeys.approve("cart", actor="li")
+        journeys.start("cart", actor="li")
+        journeys.save("cart", {**doc, "description": "v2"}, actor="ana")
+        assert journeys.pause("cart", actor="li")["live_version"] == 1
+        journeys.resume("cart", actor="li")
+        journey_id = journeys.store.require("cart").id
+        for subject in ("p_a", "p_b"):
+            add_enrolment(platform.opstore, journey_id, subject)
+        add_enrolment(
+            platform.opstore, journey_id, "p_c", state=EnrolmentState.COMPLETED, arm="holdout"
+        )
+        listed = journeys.list()
+        assert [(j["name"], j["enrolled"], j["in_flight"]) for j in listed] == [("cart", 3, 2)]
+        assert journeys.archive("cart", actor="li")["exited"] == 2
+        stats = journeys.stats("cart")
+        assert stats["exit_reasons"] == {"archived": 2} and stats["arms"]["holdout"]["entered"] == 1
