@@ -107,6 +107,8 @@ def test_bad_arguments_and_unknown_people_are_refused_clearly(platform: Platform
         ValidationError, match=r"channel='fax' is not accepted: expected one of email"
     ):
         platform.send_times.next_best(["x"], "fax", after=after)
+    # A channel the send path has but the model does not cover: send now.
+    assert platform.send_times.next_best(["x"], "webhook", after=after) == {"x": after}
     with pytest.raises(ValidationError, match=r"within=.* positive duration"):
         platform.send_times.next_best(["x"], "email", after=after, within=timedelta(0))
     with pytest.raises(NotFoundError, match=r"no profile has identifier email:ghost@example\.com"):

@@ -47,8 +47,13 @@ IN_LIST_LIMIT = 1_000
 
 
 def known_channel(channel: str) -> str:
-    if channel not in CHANNELS:
-        raise ValidationError("channel", channel, f"one of {', '.join(CHANNELS)}")
+    """A channel the model covers, or one the send path has (webhook: no model, so
+    ``next_best`` answers ``after``); anything else is refused naming them."""
+    from omnichannel.channels.registry import CHANNELS as SENDABLE
+
+    if channel not in CHANNELS and channel not in SENDABLE:
+        names = ", ".join(dict.fromkeys([*CHANNELS, *SENDABLE]))
+        raise ValidationError("channel", channel, f"one of {names}")
     return channel
 
 
