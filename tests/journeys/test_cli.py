@@ -4,12 +4,14 @@ running ``omni serve``, the same commands through its API."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from omnichannel.opstore.models import utcnow
 from tests.cli.run import omni_in_process as omni
 from tests.journeys.conftest import JourneyHome
 from tests.journeys.o_support import CART, cart, store_events, with_step
@@ -116,3 +118,29 @@ def test_beside_a_running_server_through_its_api(journey_home: JourneyHome, tmp_
         assert simulated["entered"] == 7
         refused = omni("journeys", "run-due", home=home, check=False)
         assert refused.returncode == 1 and "runs due journey steps itself" in refused.stderr
+
+
+def test_run_due_runs_the_due_steps_and_stats_count_them(
+    journey_home: JourneyHome, tmp_path: Path
+) -> None:
+    from tests.journeys.e1_support import enrol_people
+    from tests.journeys.test_stats import WELCOME
+
+    home = journey_home.home
+    omni("journeys", "create", "--file", _file(tmp_path, WELCOME), home=home)
+    omni("journeys", "approve", "welcome", home=home)
+    omni("journeys", "start", "welcome", home=home)
+    people = sorted(journey_home.profiles.values())
+    with journey_home.open() as platform:
+        journey_id = platform.journeys.store.require("welcome").id
+        enrol_people(
+            platform.opstore, journey_id, [(p, p) for p in people], start="test", now=utcnow()
+        )
+    ran = _json(home, "run-due")
+    assert ran["steps"] >= len(people)  # every split, and a send and an exit per arm taken
+    stats = _json(home, "stats", "welcome")
+    assert {s["step"]: s["executed"] for s in stats["steps"]}["test"] == len(people)
+    printed = omni("journeys", "stats", "welcome", home=home).stdout
+    assert "holdout vs treated" in printed
+    assert re.search(rf"test\s+│\s+split\s+│\s+{len(people)}\s", printed), printed
+    assert _json(home, "run-due")["steps"] == 0  # nothing is due any more
