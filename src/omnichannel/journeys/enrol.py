@@ -211,9 +211,21 @@ def _refuse_known(
 ) -> None:
     """Duplicate entries, people in flight with the key, and re-entry, from the store."""
     refs = _existing_refs(session, journey.id, [c.entry_ref for c in candidates])
-    subjects = sorted({s for c in candidates for s in c.subjects()})
-    history = _history(session, journey.id, subjects, [c.entry_key for c in candidates])
     rule = definition.reentry
+    if rule.mode == "always":
+        # Only an open enrolment with the key can refuse: looked up by open key (the
+        # (journey_id, open_key) index), not through the person's whole history.
+        wanted = sorted({open_key(s, c.entry_key) for c in candidates for s in c.subjects()})
+        flying = _open_keys(session, journey.id, wanted)
+        history = {
+            (s, c.entry_key): [_Past(now, True)]
+            for c in candidates
+            for s in c.subjects()
+            if open_key(s, c.entry_key) in flying
+        }
+    else:
+        subjects = sorted({s for c in candidates for s in c.subjects()})
+        history = _history(session, journey.id, subjects, [c.entry_key for c in candidates])
     seen_refs: set[str] = set()
     taken: set[str] = set()  # open keys enrolled earlier in this batch
     for i, c in enumerate(candidates):
@@ -268,6 +280,19 @@ def _history(
 
 def _parse(value: object) -> datetime:
     return _aware(datetime.fromisoformat(str(value)))
+
+
+def _open_keys(session: Session, journey_id: int, keys: Sequence[str]) -> set[str]:
+    e = JourneyEnrolment
+    found: set[str] = set()
+    for chunk in _chunks(keys):
+        found |= {
+            str(k)
+            for k in session.scalars(
+                select(e.open_key).where(e.journey_id == journey_id, e.open_key.in_(chunk))
+            )
+        }
+    return found
 
 
 def _existing_refs(session: Session, journey_id: int, refs: Sequence[str]) -> set[str]:
