@@ -130,6 +130,10 @@ def test_reentry_and_the_daily_cap_refuse_entries(own_shop: Platform) -> None:
     # never entered, so its second Product Added is no longer in flight).
     assert capped["entered"] == 5
     assert capped["refused"] == {"limit:entries_per_day": 4, "no_key": 1}
+    one_at_a_time = shop.journeys.simulate({**PLAIN, "limits": {"in_flight": 1}}, days=7, now=NOW)
+    # bob is in from D+1 10:00 to D+2 10:00: eve, the visitor and cy's three wait in vain.
+    assert one_at_a_time["entered"] == 4  # ann, bob, ann again, dee
+    assert one_at_a_time["refused"] == {"limit:in_flight": 5, "no_key": 1}
 
 
 def test_the_goal_converts_and_exits(shop: Platform) -> None:

@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -261,7 +262,7 @@ class _Run:
         # enrolment ends, and when they last entered.
         open_until: dict[str, datetime] = {}
         last_entry: dict[str, datetime] = {}
-        finishes: list[datetime] = []
+        finishes: list[datetime] = []  # a heap of the open enrolments' ends
         per_day: dict[Any, int] = defaultdict(int)
         limits, reentry = self.j.limits, self.j.reentry
         for o in self.occasions:
@@ -286,10 +287,9 @@ class _Run:
             ):
                 self.counts.refused[LIMIT_PER_DAY] += 1
                 continue
-            if (
-                limits.in_flight is not None
-                and sum(1 for f in finishes if f > o.at) >= limits.in_flight
-            ):
+            while finishes and finishes[0] <= o.at:
+                heapq.heappop(finishes)  # ended before this entry: no longer in flight
+            if limits.in_flight is not None and len(finishes) >= limits.in_flight:
                 self.counts.refused[LIMIT_IN_FLIGHT] += 1
                 continue
             per_day[o.at.date()] += 1
@@ -298,7 +298,7 @@ class _Run:
             self.people.add(o.subject)
             finish = self._walk(o)
             open_until[open_key] = finish
-            finishes.append(finish)
+            heapq.heappush(finishes, finish)
         return self._public(days)
 
     def _goal(self, o: Occasion) -> datetime | None:
