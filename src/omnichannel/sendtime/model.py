@@ -1,12 +1,12 @@
 """The estimator: each person's hour-of-week response profile, shrunk toward their channel's.
 
-Per channel, a person's observations are counts per local hour of week of their
-responses on the channel and of their active hours. Responses weigh more in the shape
-(``ENGAGEMENT_WEIGHT``: an open says more about when this person reads this channel than
-a page view does), but the total stays the number of observations, ``n``:
-``x = (ENGAGEMENT_WEIGHT * responses + activity) * n / (ENGAGEMENT_WEIGHT * r + a)``.
-Multiplying counts instead would tell the model that one open was three independent
-observations, and make a person with two opens look as sure as one with six. The model is
+Per channel, a person's observations are their active hours per local hour of week, of
+which those holding a response on the channel (a click, a tap, a read) weigh more in the
+shape (``ENGAGEMENT_WEIGHT``: a click says more about when this person reads this channel
+than a page view does), while the total stays the number of active hours, ``n``:
+``x = (active + (W - 1) * responses) * n / (n + (W - 1) * r)``. Multiplying counts instead
+would tell the model that one click was three independent observations, and make a person
+with two clicks look as sure as one with six. The model is
 Dirichlet-multinomial: each person's hour shares are drawn from a Dirichlet centred on
 the channel's population profile ``pi`` with concentration ``alpha``, and their
 observations are multinomial draws from those shares. The posterior mean is
@@ -196,45 +196,42 @@ class ChannelEstimate:
     weight_own: np.ndarray
 
 
-def mass_scale(activity_n: np.ndarray, responses_n: np.ndarray) -> np.ndarray:
+# Every active hour counts once; one holding a response counts ENGAGEMENT_WEIGHT times
+# in the shape: ``active + (ENGAGEMENT_WEIGHT - 1) * responses`` (responses are among the
+# active hours), rescaled to the number of active hours.
+EXTRA = ENGAGEMENT_WEIGHT - 1
+
+
+def mass_scale(active_n: np.ndarray, responses_n: np.ndarray) -> np.ndarray:
     """Per profile, what brings the weighted counts back to the number of observations."""
-    weighted = activity_n + ENGAGEMENT_WEIGHT * responses_n
-    raw = activity_n + responses_n
-    return np.divide(raw, weighted, out=np.ones_like(raw, dtype=np.float64), where=weighted > 0)
-
-
-def combine(activity: np.ndarray, responses: np.ndarray) -> np.ndarray:
-    """Dense (rows, 168) counts of one channel: responses weighted, mass kept (module doc)."""
-    scale = mass_scale(activity.sum(axis=-1), responses.sum(axis=-1))
-    return np.asarray((activity + ENGAGEMENT_WEIGHT * responses) * scale[..., None])
-
-
-def fit_channel(channel: str, activity: Counts, responses: Counts, profiles: int) -> ChannelFit:
-    scale = mass_scale(activity.per_row(profiles), responses.per_row(profiles))
-    weighted = Counts.of(
-        np.concatenate([activity.rows, responses.rows]),
-        np.concatenate([activity.hours, responses.hours]),
-        np.concatenate(
-            [
-                activity.values * scale[activity.rows],
-                ENGAGEMENT_WEIGHT * responses.values * scale[responses.rows],
-            ]
-        ),
+    weighted = active_n + EXTRA * responses_n
+    return np.divide(
+        active_n, weighted, out=np.ones_like(active_n, dtype=np.float64), where=weighted > 0
     )
-    population = population_profile(weighted.per_hour())
-    by_day_hour = Counts.of(weighted.rows, weighted.hours % 24, weighted.values)
+
+
+def combine(active: np.ndarray, responses: np.ndarray) -> np.ndarray:
+    """Dense (rows, 168) counts of one channel: responses weighted, mass kept (module doc).
+
+    ``active``: every active hour; ``responses``: those holding a response on the channel.
+    """
+    scale = mass_scale(active.sum(axis=-1), responses.sum(axis=-1))
+    return np.asarray((active + EXTRA * responses) * scale[..., None])
+
+
+def fit_channel(channel: str, active: Counts, responses: Counts, profiles: int) -> ChannelFit:
+    scale = mass_scale(active.per_row(profiles), responses.per_row(profiles))
+    # Unsorted: the population profile and the fit group by themselves.
+    rows = np.concatenate([active.rows, responses.rows])
+    hours = np.concatenate([active.hours, responses.hours])
+    values = np.concatenate(
+        [active.values * scale[active.rows], EXTRA * responses.values * scale[responses.rows]]
+    )
+    population = population_profile(np.bincount(hours, weights=values, minlength=HOURS_PER_WEEK))
+    by_day_hour = Counts(rows, hours % 24, values)
     daily = population.reshape(7, 24).sum(axis=0)
     alpha = fit_prior_strength(by_day_hour, profiles, daily, bins=24)
     return ChannelFit(channel, population, alpha, int(responses.values.sum()))
-
-
-def without(active: Counts, responses: Counts) -> Counts:
-    """The active hours that hold no response on the channel (``active - responses``)."""
-    return Counts.of(
-        np.concatenate([active.rows, responses.rows]),
-        np.concatenate([active.hours, responses.hours]),
-        np.concatenate([active.values, -responses.values]),
-    )
 
 
 def estimate(
@@ -244,22 +241,20 @@ def estimate(
 
     ``active``: every active hour; ``channels[c]``: the active hours holding a response on c.
     """
+    n = active.per_row(profiles)
     for channel, responses in channels.items():
-        activity = without(active, responses)
-        fit = fit_channel(channel, activity, responses, profiles)
-        activity_n = activity.per_row(profiles)
+        fit = fit_channel(channel, active, responses, profiles)
         responses_n = responses.per_row(profiles)
         best = np.empty(profiles, dtype=np.int32)
         for start in range(0, profiles, CHUNK):
             stop = min(start + CHUNK, profiles)
-            weighted = combine(activity.dense(start, stop), responses.dense(start, stop))
+            weighted = combine(active.dense(start, stop), responses.dense(start, stop))
             theta = posterior(weighted, fit.population, fit.prior_strength)
             best[start:stop] = np.argmax(theta, axis=1)
-        n = activity_n + responses_n
         yield ChannelEstimate(
             fit=fit,
             best_hour=best,
-            evidence=np.rint(activity_n + responses_n).astype(np.int64),
+            evidence=np.rint(n).astype(np.int64),
             engagements=np.rint(responses_n).astype(np.int64),
             weight_own=n / (n + fit.prior_strength),
         )

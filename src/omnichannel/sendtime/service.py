@@ -67,8 +67,7 @@ class ChannelModel:
 
     def profiles(self, activity: np.ndarray, responses: np.ndarray) -> np.ndarray:
         """Posterior shares per row, from counts of active hours and of those with a response."""
-        others = activity - responses  # active hours without a response on the channel
-        return posterior(combine(others, responses), self.population, self.prior_strength)
+        return posterior(combine(activity, responses), self.population, self.prior_strength)
 
 
 class SendTimesCapability:
