@@ -63,13 +63,16 @@ def mail_home(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> tuple
 
 
 def _counts(opstore) -> tuple[int, int, int]:
-    """(steps recorded, open enrolments, enrolments leased now)."""
+    """(steps recorded, open enrolments, enrolments held by a lease)."""
     with opstore.session() as session:
         steps = session.scalar(select(func.count()).select_from(JourneyStep))
         open_ = session.scalar(
             select(func.count()).where(JourneyEnrolment.state.in_(OPEN_ENROLMENT_STATES))
         )
-        leased = session.scalar(select(func.count()).where(JourneyEnrolment.lease_until > utcnow()))
+        # A dead worker's lease stays written until another worker takes the row over.
+        leased = session.scalar(
+            select(func.count()).where(JourneyEnrolment.lease_holder.is_not(None))
+        )
     return int(steps or 0), int(open_ or 0), int(leased or 0)
 
 

@@ -90,7 +90,8 @@ def test_the_server_runs_due_steps_as_they_come_due_and_reports_them(journey_hom
             )
             assert samples[("omni_journey_runtime_up", ())] == 1
             assert samples[("omni_journey_due_backlog", ())] == 0
-            assert samples[("omni_journey_batch_seconds_count", ())] >= 3
+            # The wait, then the send and the exit together (run one after the other in a batch).
+            assert samples[("omni_journey_batch_seconds_count", ())] >= 2
         finally:
             services.close()
             sys.setswitchinterval(switch)

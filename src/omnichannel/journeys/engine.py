@@ -25,11 +25,11 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, func, or_, select, type_coerce, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from omnichannel.journeys.definition import JourneyDefinition, parse_journey, routes
@@ -75,6 +75,13 @@ class Claimed:
     arm: str | None
     context: dict[str, Any]
     goal_until: datetime | None
+    # The visit the enrolment was claimed at (steps run one after another in a batch
+    # are recorded together, guarded by it).
+    first_visit: int = -1
+
+    def __post_init__(self) -> None:
+        if self.first_visit < 0:
+            self.first_visit = self.visit
 
 
 @dataclass
@@ -148,6 +155,25 @@ class Definitions:
         return {k: self._parsed[k] for k in keys if k in self._parsed}
 
 
+_CLAIMED_COLUMNS = (
+    "id",
+    "journey_id",
+    "journey_version",
+    "subject",
+    "profile_id",
+    "entry_key",
+    "state",
+    "step",
+    "visit",
+    "due_at",
+    "wait_event",
+    "matched_at",
+    "arm",
+    "context",
+    "goal_until",
+)
+
+
 def claim(
     session: Session,
     *,
@@ -157,27 +183,23 @@ def claim(
     now: datetime,
     definitions: Definitions,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due enrolments of live journeys to ``holder``, earliest due first."""
-    pick = select(JourneyEnrolment.id).where(_due(now)).order_by(JourneyEnrolment.due_at)
-    pick = pick.limit(limit)
+    """Lease up to ``limit`` due enrolments of live journeys to ``holder``, earliest due first.
+
+    One statement: ``UPDATE ... WHERE id IN (the due ones, LIMIT n [FOR UPDATE SKIP
+    LOCKED]) RETURNING`` the columns the steps need (SQLite 3.35+ and PostgreSQL)."""
+    table = cast(Table, JourneyEnrolment.__table__)
+    pick = select(table.c.id).where(_due(now)).order_by(table.c.due_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=JourneyEnrolment)
-    ids = list(session.scalars(pick))
-    if not ids:
-        return []
-    session.execute(
-        update(JourneyEnrolment)
-        .where(JourneyEnrolment.id.in_(ids), _due(now))
-        .values(lease_holder=holder, lease_until=now + lease)
-        .execution_options(synchronize_session=False)
-    )
-    rows = list(
-        session.scalars(
-            select(JourneyEnrolment)
-            .where(JourneyEnrolment.id.in_(ids), JourneyEnrolment.lease_holder == holder)
-            .order_by(JourneyEnrolment.due_at, JourneyEnrolment.id)
-            .execution_options(populate_existing=True)
-        )
+        pick = pick.with_for_update(skip_locked=True)
+    returned = [table.c[name] for name in _CLAIMED_COLUMNS]
+    rows = sorted(
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(pick.scalar_subquery()), _due(now))
+            .values(lease_holder=holder, lease_until=now + lease)
+            .returning(*returned)
+        ),
+        key=lambda r: (r.due_at, r.id),
     )
     found = definitions.get(session, {(r.journey_id, r.journey_version) for r in rows})
     claimed: list[Claimed] = []
@@ -233,6 +255,45 @@ def release(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+# --- chaining steps that are due at once ---------------------------------------------
+
+# Steps after which the next step may run in the same batch, before this one is recorded:
+# their outcome is the same when run again after a crash (a split is a hash, a send's
+# and an update's effects are keyed by the visit), so a re-run takes the same path. A
+# condition may answer differently later, and an enter enrols in the recording
+# transaction: the batch stops there, and the next round goes on.
+CHAINABLE = frozenset({"split", "send", "webhook", "update", "wait_for"})
+
+
+def follow(decision: Decision, now: datetime) -> Claimed | None:
+    """The enrolment as it is once ``decision`` applies, if its next step is due now and
+    may run in the same batch; else None."""
+    c = decision.claimed
+    if decision.outcome is None or decision.finish is not None or decision.in_record:
+        return None
+    if decision.kind not in CHAINABLE or c.step is None:
+        return None
+    if (decision.due_at or now) > now or decision.changes.get("state") is not None:
+        return None
+    target = routes(c.definition.steps[c.step]).get(decision.route or "next")
+    if target is None:
+        return None
+    changes = decision.changes
+    return replace(
+        c,
+        step=target,
+        visit=c.visit + 1,
+        state=EnrolmentState.ACTIVE,
+        due_at=now,
+        wait_event=None,
+        matched_at=None,
+        arm=changes.get("arm", c.arm),
+        profile_id=changes.get("profile_id", c.profile_id),
+        context=changes.get("context", c.context),
+        first_visit=c.first_visit,
+    )
+
+
 # --- recording -----------------------------------------------------------------------
 
 
@@ -275,6 +336,40 @@ def _values(decision: Decision, now: datetime) -> dict[str, Any]:
     return values
 
 
+# One compiled UPDATE per set of columns decisions change (a wait, an exit...).
+_STATEMENTS: dict[frozenset[str], Any] = {}
+
+
+def _advance_statement(columns: frozenset[str]) -> Any:
+    """The UPDATE for decisions that change ``columns`` (compiled once per set of columns,
+    run for every row of the batch with that set, as the outbox's ``settle`` is): a row
+    changes only while ``holder`` leases it at the visit run. Applied rows are marked
+    ``lease_holder = :marker`` so they can be told apart afterwards."""
+    statement = _STATEMENTS.get(columns)
+    if statement is None:
+        table = cast(Table, JourneyEnrolment.__table__)
+        c = table.c
+        values: dict[str, Any] = {
+            name: bindparam(f"v_{name}", type_=c[name].type) for name in sorted(columns)
+        }
+        values.update(
+            lease_holder=bindparam("marker"),
+            lease_until=None,
+            updated_at=bindparam("now", type_=UTCDateTime()),
+        )
+        statement = _STATEMENTS[columns] = (
+            update(table)
+            .where(
+                c.id == bindparam("e_id"),
+                c.lease_holder == bindparam("holder"),
+                c.visit == bindparam("e_visit"),
+                or_(bindparam("unless_matched") == 0, c.matched_at.is_(None)),
+            )
+            .values(**values)
+        )
+    return statement
+
+
 def record(
     session: Session, *, holder: str, decisions: Sequence[Decision], now: datetime
 ) -> list[Decision]:
@@ -284,26 +379,56 @@ def record(
     (a worker that lost its lease writes nothing); its ``journey_steps`` row goes in the
     same transaction, so a step is recorded exactly when its enrolment moved past it.
     """
-    applied: list[Decision] = []
-    for decision in decisions:
-        c = decision.claimed
-        guard = [
-            JourneyEnrolment.id == c.id,
-            JourneyEnrolment.lease_holder == holder,
-            JourneyEnrolment.visit == c.visit,
-        ]
-        if decision.unless_matched:
-            guard.append(JourneyEnrolment.matched_at.is_(None))
-        result = session.execute(
-            update(JourneyEnrolment)
-            .where(*guard)
-            .values(**_values(decision, now))
-            .execution_options(synchronize_session=False)
+    if not decisions:
+        return []
+    marker = f"{holder}#recording"
+    chains: dict[int, list[Decision]] = {}
+    for decision in decisions:  # in execution order: a chain's steps follow each other
+        chains.setdefault(decision.claimed.id, []).append(decision)
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for chain in chains.values():
+        first = chain[0]
+        changed: dict[str, Any] = {}
+        for decision in chain:
+            changed.update(_values(decision, now))
+        for name in ("lease_holder", "lease_until", "updated_at"):
+            changed.pop(name, None)
+        row: dict[str, Any] = {
+            "e_id": first.claimed.id,
+            "e_visit": first.claimed.first_visit,
+            "holder": holder,
+            "marker": marker,
+            "now": now,
+            "unless_matched": 1 if first.unless_matched else 0,
+        }
+        row.update({f"v_{name}": value for name, value in changed.items()})
+        shapes.setdefault(frozenset(changed), []).append(row)
+    connection = session.connection()
+    done = sum(
+        int(connection.execute(_advance_statement(columns), rows).rowcount)
+        for columns, rows in shapes.items()
+    )
+    ids = list(chains)
+    if done != len(chains):  # some leases were lost: which rows did move on?
+        moved = set(
+            session.scalars(
+                select(JourneyEnrolment.id).where(
+                    JourneyEnrolment.id.in_(ids), JourneyEnrolment.lease_holder == marker
+                )
+            )
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            if decision.in_record is not None:
-                decision.in_record(session, decision)
-            applied.append(decision)
+        applied = [d for d in decisions if d.claimed.id in moved]
+    else:
+        applied = list(decisions)
+    session.execute(
+        update(JourneyEnrolment)
+        .where(JourneyEnrolment.id.in_(ids), JourneyEnrolment.lease_holder == marker)
+        .values(lease_holder=None)
+        .execution_options(synchronize_session=False)
+    )
+    for decision in applied:
+        if decision.in_record is not None:
+            decision.in_record(session, decision)
     rows = [
         {
             "enrolment_id": d.claimed.id,

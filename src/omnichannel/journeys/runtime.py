@@ -48,6 +48,8 @@ FAILED_STEP_RETRY = timedelta(seconds=30)
 # Seconds a batch of steps took, claim to commit.
 BATCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 RETRY_MAX_SECONDS = 30.0
+# Steps run one after another for an enrolment within one batch, at most.
+MAX_CHAIN = 8
 
 
 class RuntimeStats:
@@ -125,12 +127,7 @@ class JourneyRuntime:
             )
         if not claimed:
             return 0, 0
-        failed: list[int] = []
-        try:
-            decisions = decide(self._platform, claimed, at)
-        except PartialBatch as partial:
-            decisions, failed = partial.decisions, partial.failed
-            self.error = str(partial)
+        decisions, failed = self._decide(claimed, at)
         finish = now or utcnow()
         with opstore.session() as session:
             if time.perf_counter() - started > self.lease.total_seconds() / 2:
@@ -145,6 +142,27 @@ class JourneyRuntime:
                 )
         self.stats.count(applied, time.perf_counter() - started)
         return sum(1 for d in applied if d.outcome is not None), len(claimed)
+
+    def _decide(
+        self, claimed: list[engine.Claimed], at: datetime
+    ) -> tuple[list[engine.Decision], list[int]]:
+        """Decide the claimed steps, then the steps that follow at once (``engine.follow``:
+        a split's arm, the send after it...), up to ``MAX_CHAIN`` deep: one claim and one
+        record for a run of steps that are due together."""
+        decisions: list[engine.Decision] = []
+        failed: list[int] = []
+        pending = claimed
+        for _ in range(MAX_CHAIN):
+            try:
+                made = decide(self._platform, pending, at)
+            except PartialBatch as partial:
+                made, failed = partial.decisions, [*failed, *partial.failed]
+                self.error = str(partial)
+            decisions.extend(made)
+            pending = [n for n in (engine.follow(d, at) for d in made) if n is not None]
+            if not pending:
+                break
+        return decisions, failed
 
     # --- the thread ------------------------------------------------------------------
 
