@@ -176,7 +176,14 @@ def test_entries_are_unique_on_each_operational_store(store: OpStore) -> None:
         with store.session() as session:
             results = enrol_many(session, journey, definition, batch, now=NOW)
         assert [r.reason for r in results] == expected
-    assert [(r.subject, r.entry_ref) for r in enrolments(store, journey)] == [
-        ("p-1", "m1"),
-        ("p-2", "m3"),
-    ]
+    # A message id longer than the column (PostgreSQL would refuse it) enrols, once.
+    long_ref = "m" * 400
+    for expected_reason in (None, "duplicate"):
+        with store.session() as session:
+            (result,) = enrol_many(
+                session, journey, definition, [Candidate("p-3", long_ref, "p-3", "c1")], now=NOW
+            )
+        assert result.reason == expected_reason
+    rows = enrolments(store, journey)
+    assert [(r.subject, r.entry_ref) for r in rows[:2]] == [("p-1", "m1"), ("p-2", "m3")]
+    assert rows[2].entry_ref.startswith("m" * 200) and len(rows[2].entry_ref) == 300

@@ -40,7 +40,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from omnichannel.journeys.definition import JourneyDefinition
+from omnichannel.journeys.people import fit
 from omnichannel.opstore.models import (
     EnrolmentState,
     Journey,
@@ -155,6 +156,16 @@ def enrol_many(
     duplicate; two carts of one person are two enrolments)."""
     if not candidates:
         return []
+    # Long message ids and user ids are kept as their start and a hash (``people.fit``).
+    candidates = [
+        replace(
+            c,
+            subject=fit(c.subject),
+            entry_ref=fit(c.entry_ref),
+            aliases=tuple(fit(a) for a in c.aliases),
+        )
+        for c in candidates
+    ]
     now = _aware(now)
     reasons: list[str | None] = [None] * len(candidates)
     _refuse_known(session, journey, definition, candidates, reasons, now)

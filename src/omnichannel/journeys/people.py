@@ -17,6 +17,7 @@ expression costs more than the query for a batch), Ibis elsewhere.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -32,6 +33,18 @@ EVENT_IDENTIFIERS = (
 )
 # The subjects an enrolment made before a profile existed is stored under.
 SUBJECT_TYPES = ("user_id", "anonymous_id")
+# journey_enrolments.subject and .entry_ref are 300 characters.
+TEXT_LIMIT = 300
+
+
+def fit(text: str, limit: int = TEXT_LIMIT) -> str:
+    """``text`` as a column of ``limit`` characters holds it: unchanged when it fits, else
+    its start and a hash of the whole, so the same long message id or user id always
+    gives the same value (PostgreSQL refuses a longer value, which would fail its batch)."""
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return f"{text[: limit - len(digest) - 1]}~{digest}"
 
 
 def typed_identifiers(row: dict[str, Any], rules: IdentityRules) -> list[tuple[str, str]]:
@@ -51,7 +64,7 @@ def own_subjects(row: dict[str, Any]) -> list[str]:
     for column in SUBJECT_TYPES:
         value = row.get(column)
         if isinstance(value, str) and value.strip():
-            out.append(f"{column}:{value.strip()}")
+            out.append(fit(f"{column}:{value.strip()}"))
     return out
 
 
@@ -79,7 +92,7 @@ def identifier_subjects(wh: Warehouse, profile_ids: Sequence[str]) -> dict[str, 
     for start in range(0, len(ids), CHUNK):
         for row in _linked(wh, "profile_id", ids[start : start + CHUNK]):
             if row["id_type"] in SUBJECT_TYPES:
-                subject = f"{row['id_type']}:{row['id_value']}"
+                subject = fit(f"{row['id_type']}:{row['id_value']}")
                 found.setdefault(row["profile_id"], []).append(subject)
     return found
 
