@@ -210,3 +210,15 @@ def test_a_preheader_is_the_hidden_first_text_of_the_html_body() -> None:
     page = server.messages[0].part("html")
     assert page.startswith('<html><body><div style="display:none;')
     assert ">Up to 50% off &lt;this week&gt;</div><p>Hello</p>" in page
+
+
+def test_an_address_that_is_not_ascii_goes_out_where_the_server_offers_smtputf8() -> None:
+    with smtp_server() as server:
+        (outcome,) = send_all(settings_for(server), [delivery(1, "zoë@mail.cn")])
+        assert isinstance(outcome, Sent)
+        assert server.messages[0].recipients == ["zoë@mail.cn"]
+    # A relay without it cannot take the address: retried (its settings are the problem).
+    with smtp_server(smtputf8=False) as plain:
+        (refused,) = send_all(settings_for(plain), [delivery(2, "zoë@mail.cn")])
+        assert isinstance(refused, RetryLater) and "SMTPUTF8" in refused.response
+        assert plain.messages == []

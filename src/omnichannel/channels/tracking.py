@@ -166,10 +166,12 @@ class Tracking:
         *,
         track_opens: bool = False,
         track_clicks: bool = False,
+        unsubscribe: str | None = None,
     ) -> dict[str, Any]:
-        """``content`` with its unsubscribe placeholder replaced by this message's link,
-        and (asked for) its HTML links through the click redirect and an open pixel."""
-        unsubscribe = self.unsubscribe_url(outbox_id)
+        """``content`` with its unsubscribe placeholder replaced by this message's link
+        (``unsubscribe``, when made already), and (asked for) its HTML links through the
+        click redirect and an open pixel."""
+        unsubscribe = unsubscribe or self.unsubscribe_url(outbox_id)
         out = fill_unsubscribe(content, unsubscribe)
         page = out.get("html")
         if isinstance(page, str):

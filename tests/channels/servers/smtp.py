@@ -137,11 +137,14 @@ def smtp_server(
     login: tuple[str, str] | None = None,
     answers: dict[str, str] | None = None,
     implicit_tls: bool = False,
+    smtputf8: bool = True,
 ) -> Iterator[SmtpServer]:
     """A running server; ``tls_dir`` turns on (and requires) STARTTLS, or TLS from the
-    first byte with ``implicit_tls`` (SMTPS, port 465 style); ``login`` AUTH."""
+    first byte with ``implicit_tls`` (SMTPS, port 465 style); ``login`` AUTH;
+    ``smtputf8=False`` does not offer SMTPUTF8 (addresses that are not ASCII, RFC 6531),
+    which aiosmtpd offers by default."""
     handler = Handler(answers={k.lower(): v for k, v in (answers or {}).items()})
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {} if smtputf8 else {"enable_SMTPUTF8": False}
     cert = None
     if tls_dir is not None:
         cert, key = self_signed(tls_dir)
