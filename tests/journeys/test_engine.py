@@ -50,9 +50,13 @@ WELCOME = {
 
 
 def _event(
-    platform: Platform, user: str, name: str, message_id: str, tz: str | None = None
+    platform: Platform,
+    user: str,
+    name: str,
+    message_id: str,
+    tz: str | None = None,
+    at: datetime = datetime(2026, 11, 1, 12, 0),
 ) -> None:
-    at = datetime(2026, 11, 1, 12, 0)
     with platform.warehouse.writer() as wh:
         wh.append(
             "events",
@@ -383,3 +387,42 @@ def test_enter_puts_the_person_into_another_live_journey_once(platform, journey_
     [entered] = enrolments(platform.opstore, second_id).values()
     assert entered.entry_ref == f"enter:{ann_id}:0"
     assert entered.state == EnrolmentState.EXITED and entered.profile_id == profiles["ann"]
+
+
+def test_wait_send_time_waits_for_next_best_and_a_webhook_step_is_a_keyed_send(
+    platform, journey_home
+):
+    use_smtp(platform, 9)
+    profiles = journey_home.profiles
+    document = {
+        "name": "best-time",
+        "entry": {"event": {"name": "Signed Up"}},
+        "start": "best",
+        "steps": {
+            "best": {"wait_send_time": {"channel": "email", "within": "12h"}, "next": "crm"},
+            "crm": {"webhook": {"endpoint": "crm", "body": {"who": "{{ address }}"}}},
+        },
+    }
+    # ann opens her email around 03:00 UTC: the model says so, and the step waits for it.
+    for day in range(1, 15):
+        _event(platform, "ann", "Email Opened", f"open-{day}", at=datetime(2026, 11, day, 3, 10))
+    platform.send_times.build()
+    journey_id = add_journey(platform.opstore, document)
+    t0 = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+    [ann_id] = enrol_people(
+        platform.opstore, journey_id, [(profiles["ann"], profiles["ann"])], start="best", now=t0
+    )
+    best = platform.send_times.next_best(
+        [profiles["ann"]], "email", after=t0, within=timedelta(hours=12)
+    )[profiles["ann"]].replace(tzinfo=UTC)
+    assert best > t0 + timedelta(hours=1)  # the model answers: not "now"
+    runtime = JourneyRuntime(platform)
+    assert runtime.run_due(now=t0) == 1
+    [row] = enrolments(platform.opstore, journey_id).values()
+    assert row.due_at == best and row.step == "crm"
+    assert runtime.run_due(now=row.due_at) == 1
+    [message] = outbox(platform.opstore)
+    assert (message.channel, message.address) == ("webhook", "crm")
+    assert message.idempotency_key == f"journey:{ann_id}:1"
+    assert message.content["body"] == {"who": "crm"}
+    assert steps_of(platform.opstore, ann_id)[1] == (1, "crm", "queued")
