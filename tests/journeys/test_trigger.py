@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from omnichannel.consumers import Checkpoints, ConsumerRunner
-from omnichannel.opstore.models import EnrolmentState, JourneyEnrolment, JourneyStatus, utcnow
+from omnichannel.opstore.models import (
+    EnrolmentState,
+    JourneyEnrolment,
+    JourneyStatus,
+    JourneyVersion,
+    utcnow,
+)
 from omnichannel.platform import Platform
 from omnichannel.segments.realtime import SegmentUpdater
 from tests.journeys.conftest import JourneyHome
@@ -216,3 +222,19 @@ def test_with_the_engine_the_same_carts_purchase_takes_on_event_and_the_others_t
     c1, c2 = enrolments(platform.opstore, journey)
     assert (c2.state, c2.exit_reason) == ("exited", "bought")
     assert (c1.state, c1.exit_reason) == ("exited", "reminded")
+
+
+def test_a_stored_document_that_no_longer_parses_costs_no_other_journey(
+    platform: Platform,
+) -> None:
+    broken = live_journey(platform.opstore, doc(name="broken"))
+    with platform.opstore.session() as session:
+        version = session.get(JourneyVersion, (broken.id, 1))
+        assert version is not None
+        version.definition = {"name": "broken", "entry": {"event": {}}}
+    good = live_journey(platform.opstore, doc())
+    _, runner = trigger_of(platform)
+    store_events(platform, [{"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}}])
+    runner.catch_up()
+    assert [r.entry_key for r in enrolments(platform.opstore, good)] == ["c1"]
+    assert enrolments(platform.opstore, broken) == []

@@ -101,7 +101,9 @@ def enter_scheduled(
     now = _aware(now or utcnow())
     start = max(_aware(since) if since else _last_until(platform) or now, now - CATCH_UP)
     result = ScheduledResult(since=start, until=now + LOOKAHEAD)
-    for journey, definition in _journeys(platform):
+    journeys, unreadable = _journeys(platform)
+    result.failed |= unreadable
+    for journey, definition in journeys:
         entry = definition.entry
         begin = max(start, _aware(journey.started_at or journey.updated_at))
         if begin > result.until:
@@ -158,9 +160,13 @@ def run_job(platform: Platform, progress: Progress, options: Any) -> JobOutcome:
     return JobOutcome(rows=result.total, detail=result.as_dict())
 
 
-def _journeys(platform: Platform) -> list[tuple[Journey, JourneyDefinition]]:
-    """Live journeys whose entry is a date or a schedule, with their live definition."""
+def _journeys(
+    platform: Platform,
+) -> tuple[list[tuple[Journey, JourneyDefinition]], dict[str, str]]:
+    """Live journeys whose entry is a date or a schedule, with their live definition;
+    and the live journeys whose stored document does not parse, with why."""
     out = []
+    unreadable: dict[str, str] = {}
     with platform.opstore.session() as session:
         rows = session.scalars(select(Journey).where(Journey.status == JourneyStatus.LIVE))
         for journey in rows:
@@ -169,10 +175,14 @@ def _journeys(platform: Platform) -> list[tuple[Journey, JourneyDefinition]]:
             stored = session.get(JourneyVersion, (journey.id, journey.live_version))
             if stored is None:
                 continue
-            definition = parse_journey(stored.definition)
+            try:
+                definition = parse_journey(stored.definition)
+            except OmniError as exc:
+                unreadable[journey.name] = str(exc)
+                continue
             if definition.entry.date is not None or definition.entry.schedule is not None:
                 out.append((journey, definition))
-    return out
+    return out, unreadable
 
 
 def _last_until(platform: Platform) -> datetime | None:

@@ -50,6 +50,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from omnichannel.consumers.runner import StartAt
+from omnichannel.errors import OmniError
 from omnichannel.identity.rules import IdentityRules
 from omnichannel.journeys.definition import JourneyDefinition, WaitForStep, parse_journey
 from omnichannel.journeys.enrol import Candidate, enrol_many
@@ -154,6 +155,7 @@ class JourneyTrigger:
     on_batch: list[Callable[[BatchResult], None]] = field(default_factory=list)
     # Parsed documents by (journey id, version): a version never changes once saved.
     _parsed: dict[tuple[int, int], JourneyDefinition] = field(default_factory=dict)
+    _broken: set[tuple[int, int]] = field(default_factory=set)
 
     @classmethod
     def of(cls, platform: Platform) -> JourneyTrigger:
@@ -223,11 +225,25 @@ class JourneyTrigger:
                     JourneyVersion.journey_id.in_(ids)
                 )
             ).all()
-            missing = [(j, v) for j, v in pairs if (j, v) not in self._parsed]
+            missing = [
+                (j, v)
+                for j, v in pairs
+                if (j, v) not in self._parsed and (j, v) not in self._broken
+            ]
             for j, v in missing:
                 stored = session.get(JourneyVersion, (j, v))
-                if stored is not None:
+                if stored is None:
+                    continue
+                try:
                     self._parsed[(j, v)] = parse_journey(stored.definition)
+                except OmniError as exc:
+                    # A stored document that no longer parses (written by another version
+                    # of Omnichannel?) must not stop every other journey's entries.
+                    self._broken.add((j, v))
+                    log.error(
+                        "journey trigger: a stored journey version does not parse; skipped",
+                        extra={"journey_id": j, "version": v, "error": str(exc)},
+                    )
         out = []
         for journey in rows:
             versions = {v: d for (j, v), d in self._parsed.items() if j == journey.id}
