@@ -27,9 +27,13 @@ def demo(
     reset: bool = typer.Option(
         False, "--reset", help="Empty the warehouse first (required if it holds data)."
     ),
+    no_journeys: bool = typer.Option(
+        False, "--no-journeys", help="Skip the journeys (welcome, abandoned cart, win-back)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """Generate a synthetic retailer, feed it through ingestion, then link, resolve, profile."""
+    """Generate a synthetic retailer, feed it through ingestion, link, resolve, profile,
+    then run its journeys against local stand-in servers."""
     from omnichannel.cli.output import progress_bars
     from omnichannel.cli.remote import refuse_while_served
     from omnichannel.demo import DemoConfig, run_demo
@@ -61,7 +65,14 @@ def demo(
                 opstore=store,
             )
             stages = run_pipeline(settings, wh, progress=progress)
-    result = {**summary.to_dict(), **stages}
+    journeys: dict[str, object] = {}
+    if not no_journeys:
+        from omnichannel.demo.journeys import run_journeys
+
+        # After the stores above are closed: the journeys run on a Platform of their own.
+        with progress_bars(enabled=not as_json) as progress:
+            journeys = run_journeys(settings, config=config, progress=progress)
+    result = {**summary.to_dict(), **stages, **({"journeys": journeys} if journeys else {})}
     if as_json:
         emit_json(result)
         return
@@ -72,12 +83,45 @@ def demo(
         f"{result['dead_letters']} planted bad records are in dead letters "
         "([bold]omni dlq list[/])."
     )
+    if journeys:
+        console.print(journeys_table(journeys))
     console.print(
         "\nNext: [bold]omni serve[/] and open "
         f"[link]http://{settings.host}:{settings.port}/[/link] (API at /docs); "
         '[bold]omni status[/] for row counts; [bold]omni query "SELECT ..."[/] for SQL; '
         "[bold]omni profile show user_id:...[/] for one customer's 360° card."
     )
+
+
+def journeys_table(journeys: dict[str, object]) -> object:
+    """One row per demo journey: entered, sent, opened, clicked, converted, holdout."""
+    from rich.table import Table
+
+    table = Table(
+        title="Journeys: converted of entered for treated and holdout (omni journeys stats NAME)"
+    )
+    for column in (
+        "journey",
+        "entered",
+        "sent",
+        "opened",
+        "clicked",
+        "converted",
+        "treated",
+        "holdout",
+    ):
+        table.add_column(column, justify="left" if column == "journey" else "right")
+    for name, row in journeys.items():
+        if not isinstance(row, dict) or "entered" not in row:
+            continue  # the sink's total, the seconds taken
+        groups = [row.get(g) or {} for g in ("treated", "holdout")]
+        shown = [f"{g.get('converted', 0)} of {g.get('entered', 0)}" for g in groups]
+        table.add_row(
+            name,
+            *(str(row.get(k, 0)) for k in ("entered", "sent", "opened", "clicked", "converted")),
+            *shown,
+        )
+    return table
 
 
 def _as_date(value: datetime | date) -> date:

@@ -1,0 +1,160 @@
+"""The demo's journeys, run for real: real SMTP to the demo's sink, real HTTP tracking.
+
+One small demo home (the shared 300-person business, its identities resolved and
+profiles built here) runs ``run_journeys`` once for the module; the tests read what a
+marketer would: the journeys' status and stats, the outbox, the delivery log and the
+events the recipients' opens, clicks and purchases became.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from omnichannel.config import Settings
+from omnichannel.demo import DemoConfig
+from omnichannel.demo.journeys import CART, JOURNEYS, WELCOME, WINBACK, run_journeys
+from omnichannel.installation import initialise
+from omnichannel.opstore.models import Journey, JourneyEnrolment, OutboxMessage, OutboxStatus
+from omnichannel.platform import Platform
+from tests.support.demo import DUCKDB_FILE, cached_demo
+
+# The business tests/identity and tests/api share: generated once per test run.
+CONFIG = DemoConfig(seed=7, people=300, days=30)
+pytestmark = pytest.mark.slow(seconds=40)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, dict[str, Any]]]:
+    """(the home's platform, what run_journeys returned)."""
+    cached = cached_demo(tmp_path_factory, CONFIG)
+    home = tmp_path_factory.mktemp("demo-journeys") / "home"
+    home.mkdir()
+    shutil.copyfile(cached / DUCKDB_FILE, home / DUCKDB_FILE)
+    shutil.copytree(cached / "truth", home / "truth")
+    settings = Settings(home=home, loader_interval=0.05)
+    initialise(settings)
+    with Platform(settings) as platform:
+        # What `omni demo` runs before the journeys, without linkage (not needed here).
+        platform.identity.resolve(full=True)
+        platform.profiles.build(force=True)
+    summary = run_journeys(settings, config=CONFIG)
+    with Platform(settings) as platform:
+        yield platform, summary
+
+
+def _journey_id(platform: Platform, name: str) -> int:
+    with platform.opstore.session() as session:
+        found = session.scalar(select(Journey.id).where(Journey.name == name))
+    assert found is not None, name
+    return int(found)
+
+
+def _outbox(platform: Platform, journey: str, *statuses: OutboxStatus) -> list[OutboxMessage]:
+    journey_id = _journey_id(platform, journey)
+    with platform.opstore.session() as session:
+        query = select(OutboxMessage).where(OutboxMessage.journey_id == journey_id)
+        if statuses:
+            query = query.where(OutboxMessage.status.in_(statuses))
+        rows = list(session.scalars(query))
+        session.expunge_all()
+        return rows
+
+
+def _counts(expr: Any, key: str) -> dict[str, int]:
+    return {r[key]: int(r["n"]) for r in expr.to_pyarrow().to_pylist()}
+
+
+def test_the_three_journeys_are_live_and_their_emails_arrived_at_the_sink(
+    demo: tuple[Platform, dict[str, Any]],
+) -> None:
+    platform, summary = demo
+    statuses = {j["name"]: j["status"] for j in platform.journeys.list()}
+    assert {name: statuses.get(name) for name in JOURNEYS} == dict.fromkeys(JOURNEYS, "live")
+    for name in JOURNEYS:
+        sent = _outbox(platform, name, OutboxStatus.SENT)
+        # Every message the email worker had accepted by SMTP was read at the sink.
+        assert summary[name]["sent"] == len(sent) > 0, name
+        assert summary[name]["entered"] > 0, name
+    assert summary["emails_at_sink"] == sum(summary[name]["sent"] for name in JOURNEYS)
+    # The welcome series sent both its emails: the second after the 2-day wait.
+    steps = summary[WELCOME]["steps"]
+    assert steps["welcome-1"].get("queued", 0) > 0
+    assert steps["welcome-2"].get("queued", 0) == steps["wait"]["next"] > 0
+
+
+def test_recipients_opened_and_clicked_through_the_real_tracking_links(
+    demo: tuple[Platform, dict[str, Any]],
+) -> None:
+    platform, summary = demo
+    opened = sum(summary[name]["opened"] for name in JOURNEYS)
+    clicked = sum(summary[name]["clicked"] for name in JOURNEYS)
+    assert opened > clicked > 0
+    ids = [str(_journey_id(platform, name)) for name in JOURNEYS]
+    with platform.warehouse.reader() as wh:
+        log = wh.table("deliveries")
+        engaged = log.filter(log.journey_id.isin(ids) & log.status.isin(["opened", "clicked"]))
+        counts = _counts(engaged.group_by("status").aggregate(n=engaged.count()), "status")
+        events = wh.table("events")
+        # The tracking routes' events name their message; the demo's history has its own.
+        tracked = events.filter(
+            events.event.isin(["Email Opened", "Email Link Clicked"])
+            & events.properties.contains('"outbox_id"')
+        )
+        stored = _counts(tracked.group_by("event").aggregate(n=tracked.count()), "event")
+    # The delivery log has each open and click, and the collector stored their events.
+    assert counts == {"opened": opened, "clicked": clicked}
+    assert stored == {"Email Opened": opened, "Email Link Clicked": clicked}
+
+
+def test_the_cart_journey_waited_for_purchases_of_the_same_cart(
+    demo: tuple[Platform, dict[str, Any]],
+) -> None:
+    platform, summary = demo
+    waited = summary[CART]["steps"]["wait-for-purchase"]
+    assert waited.get("on_event", 0) > 0 and waited.get("on_timeout", 0) > 0
+    journey_id = _journey_id(platform, CART)
+    with platform.opstore.session() as session:
+        rows = session.execute(
+            select(JourneyEnrolment.entry_key, JourneyEnrolment.context).where(
+                JourneyEnrolment.journey_id == journey_id
+            )
+        ).all()
+    matched = [(key, (context or {}).get("matched") or {}) for key, context in rows]
+    matched = [(key, found) for key, found in matched if found]
+    # Each wait ended on an Order Completed of its own cart.
+    assert len(matched) == waited["on_event"]
+    assert all(found.get("cartId") == key for key, found in matched)
+    # Only carts nobody bought within 4 hours were reminded.
+    assert len(_outbox(platform, CART)) == waited["on_timeout"]
+    assert summary[CART]["converted"] >= waited["on_event"]
+
+
+def test_the_win_back_holds_out_about_a_tenth_and_sends_them_nothing(
+    demo: tuple[Platform, dict[str, Any]],
+) -> None:
+    platform, summary = demo
+    winback = summary[WINBACK]
+    held, treated = winback["holdout"]["entered"], winback["treated"]["entered"]
+    assert held + treated == winback["entered"] > 20
+    assert 0 < held < 0.25 * winback["entered"]
+    journey_id = _journey_id(platform, WINBACK)
+    with platform.opstore.session() as session:
+        holdout = set(
+            session.scalars(
+                select(JourneyEnrolment.profile_id).where(
+                    JourneyEnrolment.journey_id == journey_id, JourneyEnrolment.arm == "holdout"
+                )
+            )
+        )
+    reached = {m.profile_id for m in _outbox(platform, WINBACK)}
+    assert len(holdout) == held and not holdout & reached
+    assert reached  # the treated were sent the offer
+    stats = platform.journeys.stats(WINBACK)
+    assert stats["conversion"]["holdout"]["entered"] == held
+    json.dumps(summary)  # what `omni demo --json` prints
