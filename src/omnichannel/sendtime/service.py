@@ -21,14 +21,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import ibis
 import numpy as np
-import pyarrow as pa
 
 from omnichannel.errors import NotFoundError, ValidationError
 from omnichannel.sendtime.evidence import ACTIVITY, CHANNELS, HOURS_PER_WEEK
 from omnichannel.sendtime.labels import hour_label
 from omnichannel.sendtime.model import combine, posterior
+from omnichannel.sendtime.reads import Row, evidence_rows, peak_rows
 from omnichannel.sendtime.schedule import (
     best_moments,
     checked_within,
@@ -42,8 +41,6 @@ if TYPE_CHECKING:
     from omnichannel.warehouse import Warehouse
 
 Progress = Callable[[str, int, int], None]
-# Above this many profiles the list is joined as a table rather than written as IN (...).
-IN_LIST_LIMIT = 1_000
 
 
 def known_channel(channel: str) -> str:
@@ -191,45 +188,18 @@ class SendTimesCapability:
     # --- reading the stored model -------------------------------------------------------
 
     def _models(self, wh: Warehouse, channel: str | None) -> dict[str, ChannelModel]:
-        peaks = wh.table("send_time_peaks")
-        if channel is not None:
-            peaks = peaks.filter(peaks.channel == channel)
-        table = peaks.order_by(["channel", "hour_of_week"]).to_pyarrow()
+        rows = peak_rows(wh, channel)
         models: dict[str, ChannelModel] = {}
-        names = table.column("channel").to_pylist()
-        shares = table.column("share").to_numpy()
-        strengths = table.column("prior_strength").to_numpy()
-        for start in range(0, len(names), HOURS_PER_WEEK):
-            name = names[start]
-            population = np.asarray(shares[start : start + HOURS_PER_WEEK], dtype=np.float64)
-            models[name] = ChannelModel(name, population, float(strengths[start]))
+        for start in range(0, len(rows), HOURS_PER_WEEK):
+            week = rows[start : start + HOURS_PER_WEEK]
+            name = week[0]["channel"]
+            population = np.array([r["share"] for r in week], dtype=np.float64)
+            models[name] = ChannelModel(name, population, float(week[0]["prior_strength"]))
         return models
 
-    def _evidence(self, wh: Warehouse, ids: list[str], channel: str | None) -> pa.Table:
+    def _evidence(self, wh: Warehouse, ids: list[str], channel: str | None) -> list[Row]:
         """One query: each profile's stored row (its zone) and the counts it was fitted on."""
-        st = wh.table("send_times")
-        hours = wh.table("send_time_hours")
-        if len(ids) > IN_LIST_LIMIT:
-            wanted = ibis.memtable(pa.table({"profile_id": pa.array(ids, pa.string())}))
-            st = st.semi_join(wanted, "profile_id")
-            hours = hours.semi_join(wanted, "profile_id")
-        else:
-            st = st.filter(st.profile_id.isin(ids))
-            hours = hours.filter(hours.profile_id.isin(ids))
-        if channel is not None:
-            st = st.filter(st.channel == channel)
-            hours = hours.filter(hours.channel.isin([channel, ACTIVITY]))
-        else:
-            st = st.filter(st.channel == CHANNELS[0])  # the zone is the same on every channel
-        mine = st.select("profile_id", "timezone")
-        joined = mine.left_join(hours, mine.profile_id == hours.profile_id)
-        return joined.select(
-            mine.profile_id,
-            mine.timezone,
-            hours.channel,
-            hours.hour_of_week,
-            hours.observations,
-        ).to_pyarrow()
+        return evidence_rows(wh, ids, channel)
 
     def _profile_of(self, wh: Warehouse, identifier: str) -> str:
         """A profile id as given, else the profile holding ``type:value``; 404 when none."""
@@ -251,14 +221,14 @@ class SendTimesCapability:
 
 
 def _dense(
-    ids: list[str], found: pa.Table, channel: str
+    ids: list[str], found: list[Row], channel: str
 ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
     """Activity and response counts per profile (rows in ``ids`` order) and each zone."""
     position = {pid: i for i, pid in enumerate(ids)}
     activity = np.zeros((len(ids), HOURS_PER_WEEK))
     responses = np.zeros((len(ids), HOURS_PER_WEEK))
     zones: list[str | None] = [None] * len(ids)
-    for row in found.to_pylist():
+    for row in found:
         i = position[row["profile_id"]]
         zones[i] = row["timezone"]
         if row["channel"] == ACTIVITY:
