@@ -7,6 +7,7 @@ from datetime import timedelta
 from omnichannel.consumers import Checkpoints, ConsumerRunner
 from omnichannel.opstore.models import (
     EnrolmentState,
+    Journey,
     JourneyEnrolment,
     JourneyStatus,
     JourneyVersion,
@@ -133,29 +134,42 @@ def test_a_paused_journey_enrols_nobody(platform: Platform) -> None:
     assert enrolments(platform.opstore, journey) == []
 
 
-def test_a_segment_entry_enrols_the_person_the_segment_updater_let_in(
+def _segment_journey(platform: Platform, name: str, entry: dict[str, str]) -> Journey:
+    document = doc(name=name, entry={"segment": entry})
+    document.pop("goal")
+    document["steps"]["bought"]["wait_for"]["same_key"] = False
+    return live_journey(platform.opstore, document)
+
+
+def test_segment_entries_enrol_whom_the_segment_updater_let_in_or_out(
     platform: Platform, journey_home: JourneyHome
 ) -> None:
     platform.segments.create(
         {"name": "vips", "condition": {"event": {"name": "VIP Marked"}}}, created_by="t"
     )
-    document = doc(name="welcome-vips", entry={"segment": {"entered": "vips"}})
-    document.pop("goal")
-    document["steps"]["bought"]["wait_for"]["same_key"] = False
-    journey = live_journey(platform.opstore, document)
+    platform.segments.create(  # everyone now; whoever opts out leaves
+        {"name": "reachable", "condition": {"not": {"event": {"name": "Opted Out"}}}},
+        created_by="t",
+    )
+    welcome = _segment_journey(platform, "welcome-vips", {"entered": "vips"})
+    goodbye = _segment_journey(platform, "goodbye", {"exited": "reachable"})
     trigger, _ = trigger_of(platform)
     runner = ConsumerRunner(
         platform.warehouse, Checkpoints(platform.opstore), [SegmentUpdater.of(platform), trigger]
     )
     runner.catch_up()
-    store_events(platform, [{"user": "bob", "event": "VIP Marked"}])
-    runner.catch_up()  # the updater stores Segment Entered; the trigger reads it
+    store_events(
+        platform, [{"user": "bob", "event": "VIP Marked"}, {"user": "cy", "event": "Opted Out"}]
+    )
+    runner.catch_up()  # the updater stores Segment Entered / Exited; the trigger reads them
     runner.catch_up()
-    bob = journey_home.profiles["bob"]
-    rows = enrolments(platform.opstore, journey)
-    assert [(r.subject, r.profile_id, r.context["event"]) for r in rows] == [
-        (bob, bob, "Segment Entered")
+    bob, cy = journey_home.profiles["bob"], journey_home.profiles["cy"]
+    entered = [
+        (r.subject, r.profile_id, r.context["event"]) for r in enrolments(platform.opstore, welcome)
     ]
+    assert entered == [(bob, bob, "Segment Entered")]
+    left = [(r.subject, r.context["event"]) for r in enrolments(platform.opstore, goodbye)]
+    assert left == [(cy, "Segment Exited")]
 
 
 def test_starting_a_journey_never_enrols_from_events_stored_before(platform: Platform) -> None:
