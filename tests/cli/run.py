@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -54,9 +55,10 @@ def omni_in_process(
     each time).
 
     For tests of what a command does; tests of the process itself (start-up, imports,
-    signals, a server) use ``omni``. The environment, working directory, ``sys.argv`` and
-    standard streams are the command's for the call and restored after it; an unexpected
-    exception becomes a traceback on stderr and exit code 1, as in a real process.
+    signals, a server) use ``omni``. The environment, working directory, ``sys.argv``,
+    standard streams and the CLI's output width are the command's for the call and
+    restored after it; an unexpected exception becomes a traceback on stderr and exit
+    code 1, as in a real process.
     """
     from omnichannel.cli.main import main
 
@@ -70,7 +72,11 @@ def omni_in_process(
     try:
         if cwd is not None:
             os.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            _console_width(os.environ["COLUMNS"]),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             try:
                 main()
             except SystemExit as exc:
@@ -87,6 +93,28 @@ def omni_in_process(
     if check and code != 0:
         raise AssertionError(f"omni {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@contextlib.contextmanager
+def _console_width(columns: str) -> Iterator[None]:
+    """The CLI's Rich consoles ``columns`` wide for one call, as a new process would make them.
+
+    Rich reads ``COLUMNS`` once, when a console is made (``omnichannel.cli.output`` is
+    imported once per test process), and a width read then is kept: a test run under a
+    terminal that exports ``COLUMNS=80`` printed every later in-process table at 80
+    columns and cut the values a test looked for.
+    """
+    from omnichannel.cli import output
+
+    consoles = (output.console, output.errors)
+    kept = [console._width for console in consoles]  # None: read from the environment
+    for console in consoles:
+        console.width = int(columns)
+    try:
+        yield
+    finally:
+        for console, width in zip(consoles, kept, strict=True):
+            console._width = width
 
 
 def _exit_code(code: object) -> int:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import MARKUP_VALUES
 
-# A real process: in this one, after some other tests, Rich printed these tables at 80
-# columns, not COLUMNS=250 (not yet understood), and cut the values they look for.
-from tests.cli.run import omni
+# The commands run in this process: what they print is under test, not process start-up.
+from tests.cli.run import omni_in_process as omni
 
 
 def test_dlq_list_prints_markup_in_values_literally(crm_home: Path) -> None:
@@ -71,3 +72,21 @@ def test_the_profile_card_prints_markup_in_the_data_literally() -> None:
     shown = console.export_text()
     for value in ("p_[/b]", "[red]r[/red]@example.com", "[bold]vip", "[/i] viewed", "[o]1"):
         assert value in shown, value
+
+
+def test_in_process_commands_print_as_wide_as_a_new_process_after_a_narrow_import(
+    crm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rich keeps the ``COLUMNS`` it saw when the CLI's consoles were made: here, as if
+    ``omnichannel.cli.output`` had been imported under a terminal exporting COLUMNS=80
+    (a full run printed the dead-letter table in process at 80 columns that way, and
+    cut the values above)."""
+    from omnichannel.cli import output
+
+    for console in (output.console, output.errors):
+        monkeypatch.setattr(console, "_width", 80)  # what Console() kept from COLUMNS=80
+    listed = omni("dlq", "list", "--all", "--limit", "1000", home=crm_home)
+    assert max(len(line) for line in listed.stdout.splitlines()) > 80
+    for value in MARKUP_VALUES:
+        assert value in listed.stdout, value
+    assert output.console.width == output.errors.width == 80  # restored after the call
