@@ -1,4 +1,8 @@
-"""``omni templates`` as a user runs it (a real process, offline on the home)."""
+"""``omni templates`` as a user runs it, offline on the home and beside a running server.
+
+The commands run in this process (what they do is under test, not process start-up:
+tests/cli/test_startup.py); the server they talk to is a real ``omni serve``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.channels import h2_support
-from tests.cli.run import omni
+from tests.cli.run import omni_in_process as omni
 from tests.support.collector import running_server
 
 audience_home = h2_support.audience_home

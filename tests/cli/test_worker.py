@@ -12,15 +12,15 @@ import pytest
 
 from omnichannel.jobs import JobHistory
 from omnichannel.opstore import open_opstore
-from tests.cli.run import omni, omni_env
+from tests.cli.run import omni_env, omni_in_process
 
 
 def test_on_the_duckdb_file_the_worker_refuses_and_says_serve_runs_the_jobs(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    omni("init", home=home)
-    refused = omni("worker", home=home, check=False)
+    omni_in_process("init", home=home)
+    refused = omni_in_process("worker", home=home, check=False)
     assert refused.returncode == 1
     assert "omni serve` runs the jobs itself" in refused.stderr
 
@@ -32,9 +32,14 @@ def test_on_postgresql_the_worker_runs_scheduled_jobs_until_stopped(
     home = tmp_path / "home"
     env = {
         "OMNI_WAREHOUSE_URL": postgres_database.replace("postgresql://", "postgres://", 1),
-        "OMNI_JOB_SCHEDULES": "profiles=1s",
+        # A cheap job, so two scheduled runs come quickly (the profiles job's run in a
+        # worker on PostgreSQL is test_worker_metrics.py's).
+        "OMNI_JOB_SCHEDULES": "inbox=1s",
+        # No metrics server (test_worker_metrics.py scrapes one on a free port): the
+        # default port 9464 would collide with another worker of a parallel run.
+        "OMNI_WORKER_METRICS_PORT": "0",
     }
-    omni("init", home=home, env=env)
+    omni_in_process("init", home=home, env=env)
     worker = subprocess.Popen(
         [sys.executable, "-m", "omnichannel", "--home", str(home), "worker"],
         env=omni_env(env),
@@ -48,7 +53,7 @@ def test_on_postgresql_the_worker_runs_scheduled_jobs_until_stopped(
         runs = []
         while time.monotonic() < deadline and len(runs) < 2:
             assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
-            runs = [r for r in JobHistory(store).recent("profiles") if r.status == "succeeded"]
+            runs = [r for r in JobHistory(store).recent("inbox") if r.status == "succeeded"]
             time.sleep(0.2)
         assert len(runs) >= 2 and {r.trigger for r in runs} == {"schedule"}
     finally:
@@ -56,4 +61,4 @@ def test_on_postgresql_the_worker_runs_scheduled_jobs_until_stopped(
         out, err = worker.communicate(timeout=60)
         store.close()
     assert worker.returncode == 0, err
-    assert "omni worker" in out and "profiles (scheduled)" in out
+    assert "omni worker" in out and "inbox (scheduled)" in out

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from omnichannel.ingest.mapping import load_mapping
+from tests.cli.run import omni_in_process
 
 DATA = Path(__file__).parent / "data"
 
 
 def omni(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "omnichannel", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"omni {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+    # In this process: what the commands do is under test, not process start-up
+    # (tests/cli/test_startup.py), and a new interpreter costs about two seconds a call.
+    return omni_in_process(*args, home=home, check=check)
 
 
 def test_ingest_list_fix_replay_and_quality(tmp_path: Path) -> None:
