@@ -252,3 +252,39 @@ def test_a_stored_document_that_no_longer_parses_costs_no_other_journey(
     runner.catch_up()
     assert [r.entry_key for r in enrolments(platform.opstore, good)] == ["c1"]
     assert enrolments(platform.opstore, broken) == []
+
+
+def test_a_purchase_during_the_wait_before_a_wait_for_counts_for_it(platform: Platform) -> None:
+    document = doc(name="cart-hour")
+    document.pop("goal")
+    document["start"] = "an-hour"
+    document["steps"] = {
+        "an-hour": {"wait": "1h", "next": "bought"},
+        "bought": {
+            "wait_for": {"event": "Order Completed", "same_key": True, "timeout": "23h"},
+            "on_event": "thanks",
+            "on_timeout": "reminder",
+        },
+        "thanks": {"exit": {"reason": "bought"}},
+        "reminder": {"exit": {"reason": "reminded"}},
+    }
+    journey = live_journey(platform.opstore, document)
+    _, runner = trigger_of(platform)
+    runtime = platform.journeys.runtime
+    store_events(
+        platform,
+        [
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}},
+            {"user": "ann", "event": "Product Added", "props": {"cartId": "c2"}},
+        ],
+    )
+    runner.catch_up()
+    runtime.run_due()  # the hour's wait begins; bought is next
+    store_events(platform, [{"user": "ann", "event": "Order Completed", "props": {"cartId": "c1"}}])
+    runner.catch_up()  # bought within the hour
+    later = utcnow() + timedelta(hours=1, minutes=1)
+    runtime.run_due(now=later)
+    runtime.run_due(now=later)
+    runtime.run_due(now=later + timedelta(days=1))
+    c1, c2 = enrolments(platform.opstore, journey)
+    assert (c1.exit_reason, c2.exit_reason) == ("bought", "reminded")

@@ -15,7 +15,9 @@ journeys) for every journey at once, and does three things:
    passing the step's ``where``, happening before the timeout (``due_at``), is made due
    now: ``matched_at``, ``context.matched`` (the event's properties), ``state=active``,
    ``due_at=now``, its lease cleared (a worker timing it out right then records
-   nothing); the engine then takes ``on_event``.
+   nothing); the engine then takes ``on_event``. An enrolment whose next step is the
+   wait_for (during a ``wait`` before it) is matched too and keeps its due time.
+
 3. **goals**: an enrolment whose goal event comes within ``goal_until`` gets
    ``converted_at`` (once), and with ``goal.exit`` an open one is exited
    (``exit_reason="goal"``, ``open_key`` NULL, its lease cleared so a worker running its
@@ -351,16 +353,35 @@ class JourneyTrigger:
             return
         self._add_profile_subjects(session, relevant)
         e = JourneyEnrolment
+        wait_steps = sorted(
+            {
+                name
+                for live in journeys
+                for d in live.versions.values()
+                for name, step in d.steps.items()
+                if isinstance(step, WaitForStep)
+            }
+        )
+        # Through coalesce, so SQLite (no statistics) takes the person or waiting index
+        # rather than walking every waiting enrolment by the state index.
+        state = func.coalesce(e.state, "")
         waiting = self._enrolments_of(
             session,
             relevant,
-            # Through coalesce, so SQLite (no statistics) takes the person or waiting
-            # index rather than walking every waiting enrolment by the state index.
-            func.coalesce(e.state, "") == EnrolmentState.WAITING.value,
+            state == EnrolmentState.WAITING.value,
             e.wait_event.in_(sorted(awaited)),
             e.journey_id.in_(list(by_id)),
         )
-        for enrolment in waiting:
+        # Not waiting yet, but their next step is the wait_for (after a wait, say): an
+        # event now counts too, and the engine takes on_event when it gets there.
+        coming = self._enrolments_of(
+            session,
+            relevant,
+            state == EnrolmentState.ACTIVE.value,
+            e.step.in_(wait_steps),
+            e.journey_id.in_(list(by_id)),
+        )
+        for enrolment in [*waiting, *coming]:
             live = by_id[enrolment.journey_id]
             definition = live.versions.get(enrolment.journey_version)
             step = definition.steps.get(enrolment.step or "") if definition else None
@@ -373,26 +394,28 @@ class JourneyTrigger:
                 continue
             context = {**(enrolment.context or {}), "matched": match.properties}
             context["matched_event"] = {"event": match.name, "message_id": match.message_id}
+            values: dict[str, Any] = {
+                "matched_at": now,
+                "context": context,
+                "updated_at": now,
+                # A worker holding it is timing the wait out, or beginning it: its
+                # advance is conditional on the lease (and on no match), so it now
+                # records nothing, and the row is claimed again for on_event.
+                "lease_holder": None,
+                "lease_until": None,
+            }
+            if enrolment.state == EnrolmentState.WAITING:
+                values |= {"state": EnrolmentState.ACTIVE, "due_at": now}
             done = session.execute(
                 update(e)
                 .where(
                     e.id == enrolment.id,
-                    e.state == EnrolmentState.WAITING,
+                    e.state == enrolment.state,
                     e.step == enrolment.step,
                     e.visit == enrolment.visit,
+                    e.matched_at.is_(None),
                 )
-                .values(
-                    matched_at=now,
-                    context=context,
-                    state=EnrolmentState.ACTIVE,
-                    due_at=now,
-                    updated_at=now,
-                    # A worker holding it is running its timeout: its advance is
-                    # conditional on the lease (and on no match), so it now records
-                    # nothing, and the row is claimable at once for on_event.
-                    lease_holder=None,
-                    lease_until=None,
-                )
+                .values(**values)
             )
             result.matched += int(getattr(done, "rowcount", 0) or 0)
 
@@ -587,7 +610,8 @@ def _waited(
         return False
     if not _same_person(enrolment, event):
         return False
-    if enrolment.due_at is not None and event.at > _aware(enrolment.due_at):
+    waiting = enrolment.state == EnrolmentState.WAITING
+    if waiting and enrolment.due_at is not None and event.at > _aware(enrolment.due_at):
         return False  # it came after the timeout
     if wait.same_key and _key_of(definition, event) != enrolment.entry_key:
         return False
