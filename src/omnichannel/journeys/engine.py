@@ -190,12 +190,17 @@ def claim(
     table = cast(Table, JourneyEnrolment.__table__)
     pick = select(table.c.id).where(_due(now)).order_by(table.c.due_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
+        # In a CTE, evaluated once: as an IN (subquery) PostgreSQL may run the locking
+        # subquery again for each row it updates, leasing more than ``limit`` rows.
+        picked = pick.with_for_update(skip_locked=True).cte("picked")
+        chosen = table.c.id == picked.c.id
+    else:
+        chosen = table.c.id.in_(pick.scalar_subquery())
     returned = [table.c[name] for name in _CLAIMED_COLUMNS]
     rows = sorted(
         session.execute(
             update(table)
-            .where(table.c.id.in_(pick.scalar_subquery()), _due(now))
+            .where(chosen, _due(now))
             .values(lease_holder=holder, lease_until=now + lease)
             .returning(*returned)
         ),
