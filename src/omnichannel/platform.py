@@ -31,6 +31,7 @@ from omnichannel.config import Settings, get_settings
 from omnichannel.segments.service import SegmentsCapability  # light: imports on use
 
 if TYPE_CHECKING:
+    from omnichannel.analytics.attribution.service import AttributionCapability
     from omnichannel.channels.audiences import AudiencesCapability
     from omnichannel.channels.engagement import EngagementCapability
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
@@ -194,6 +195,13 @@ class Platform:
         from omnichannel.sendtime.service import SendTimesCapability
 
         return SendTimesCapability(self)
+
+    @cached_property
+    def attribution(self) -> AttributionCapability:
+        """Multi-touch attribution of conversions to channels (analytics/attribution/, C11)."""
+        from omnichannel.analytics.attribution.service import AttributionCapability
+
+        return AttributionCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

@@ -15,6 +15,7 @@ from omnichannel import __version__
 from omnichannel.api.auth import AdminDep
 from omnichannel.api.errors import install_error_handlers, install_openapi
 from omnichannel.api.routes import (
+    analytics,
     audiences,
     collector,
     dead_letters,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(journeys.router, dependencies=[AdminDep])
     app.include_router(audiences.router, dependencies=[AdminDep])
     app.include_router(send_times.router, dependencies=[AdminDep])
+    app.include_router(analytics.router, dependencies=[AdminDep])
     app.include_router(messages.router, dependencies=[AdminDep])
     app.include_router(messages.channels_router, dependencies=[AdminDep])
     app.include_router(messages.suppressions_router, dependencies=[AdminDep])

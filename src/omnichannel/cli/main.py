@@ -126,6 +126,11 @@ COMMANDS = [
         "Ad audiences: a segment's members uploaded, hashed, to Meta or Google Ads.",
     ),
     LazyCommand(
+        "attribution",
+        "omnichannel.cli.attribution:attribution",
+        "Credit conversions to channels: heuristics, Markov removal effect or Shapley value.",
+    ),
+    LazyCommand(
         "send-times",
         "omnichannel.cli.send_times:app",
         "Best send time per person and channel, and each channel's peak hours.",
