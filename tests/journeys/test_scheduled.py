@@ -125,3 +125,22 @@ def test_the_job_is_registered_and_starts_where_its_last_run_stopped(platform: P
     assert run.status == "succeeded", run.error
     until = datetime.fromisoformat(run.detail["until"])
     assert enter_scheduled(platform).since == until
+
+
+def test_a_schedule_in_each_persons_zone_enters_them_at_their_own_nine(
+    platform: Platform, journey_home: JourneyHome
+) -> None:
+    bob = journey_home.profiles["bob"]
+    store_events(platform, [{"user": "bob", "event": "App Opened", "tz": "America/New_York"}])
+    journey = live_journey(
+        platform.opstore,
+        {"name": "mornings", "entry": {"schedule": {"cron": "0 9 * * *"}}, **STEPS},
+        started_at=JUNE,
+    )
+    new_york_nine = datetime(2026, 6, 10, 9, tzinfo=ZoneInfo("America/New_York"))
+    minute = timedelta(minutes=1)
+    run = enter_scheduled(platform, now=new_york_nine - minute, since=new_york_nine - 5 * minute)
+    assert run.enrolled == {"mornings": 1}  # the others' zone (the installation's) is not at 9
+    (row,) = enrolments(platform.opstore, journey)
+    assert (row.subject, row.due_at) == (bob, new_york_nine.astimezone(UTC))
+    assert row.entry_ref == f"schedule:{new_york_nine.astimezone(UTC).isoformat()}:{bob}"

@@ -27,6 +27,9 @@ and unique per journey, so a run repeated after a crash enrols nobody twice.
 from __future__ import annotations
 
 import logging
+import threading
+import time as time_module
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -68,6 +71,8 @@ LOOKAHEAD = timedelta(minutes=2)
 # Every zone's local day overlaps a UTC window widened by this much.
 _ZONE_SPAN = timedelta(hours=15)
 _CHUNK = 500
+# How long people's time zones are reused by schedules read in each person's zone.
+ZONES_FRESH = timedelta(minutes=15)
 
 
 @dataclass
@@ -120,7 +125,12 @@ def enter_scheduled(
                     assert entry.schedule is not None
                     candidates = list(
                         schedule_candidates(
-                            wh, entry.schedule, begin, result.until, platform.config.timezone
+                            wh,
+                            entry.schedule,
+                            begin,
+                            result.until,
+                            platform.config.timezone,
+                            cache=zone_cache(platform),
                         )
                     )
             with platform.opstore.session() as session:
@@ -321,7 +331,13 @@ def _as_date(value: Any) -> date:
 
 
 def schedule_candidates(
-    wh: Warehouse, entry: ScheduleEntry, begin: datetime, until: datetime, default_zone: str
+    wh: Warehouse,
+    entry: ScheduleEntry,
+    begin: datetime,
+    until: datetime,
+    default_zone: str,
+    *,
+    cache: ZoneCache | None = None,
 ) -> Iterator[Candidate]:
     """The people of ``entry`` at each of its ticks in ``[begin, until]`` (their zone's)."""
     from apscheduler.triggers.cron import CronTrigger
@@ -333,7 +349,7 @@ def schedule_candidates(
         return
     people = audience(wh, entry.segment)
     if entry.timezone == "person":
-        zones = zones_of(wh, people, default_zone)
+        zones = (cache or ZoneCache()).zones(wh, people, default_zone)
     else:
         zones = dict.fromkeys(people, _zone(default_zone))
     by_zone: dict[str, list[str]] = {}
@@ -375,6 +391,46 @@ def audience(wh: Warehouse, segment: str | None) -> list[str]:
 
 
 # --- time zones ------------------------------------------------------------------------
+
+
+class ZoneCache:
+    """People's time zones, read again at most every ``ZONES_FRESH``: a schedule in each
+    person's zone is looked at every minute for everyone in its audience, and a person's
+    zone (their latest event's) rarely changes; someone new is read at once."""
+
+    def __init__(self, fresh: timedelta = ZONES_FRESH) -> None:
+        self.fresh = fresh.total_seconds()
+        self._zones: dict[str, ZoneInfo] = {}
+        self._read_at = 0.0
+        self._default: str | None = None
+        self._lock = threading.Lock()
+
+    def zones(
+        self, wh: Warehouse, profile_ids: Sequence[str], default_zone: str
+    ) -> dict[str, ZoneInfo]:
+        with self._lock:
+            stale = _monotonic() - self._read_at > self.fresh
+            if stale or default_zone != self._default:
+                self._zones, self._read_at, self._default = {}, _monotonic(), default_zone
+            missing = [p for p in profile_ids if p not in self._zones]
+            if missing:
+                self._zones |= zones_of(wh, missing, default_zone)
+            return {p: self._zones[p] for p in profile_ids}
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, ZoneCache] = weakref.WeakKeyDictionary()
+
+
+def zone_cache(platform: Platform) -> ZoneCache:
+    """The installation's zone cache (one per open Platform)."""
+    cache = _CACHES.get(platform)
+    if cache is None:
+        cache = _CACHES[platform] = ZoneCache()
+    return cache
+
+
+def _monotonic() -> float:
+    return time_module.monotonic()
 
 
 def zones_of(wh: Warehouse, profile_ids: Iterable[str], default_zone: str) -> dict[str, ZoneInfo]:
