@@ -15,10 +15,12 @@ provider's answer as the one line a dead letter shows (``describe``), and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
+import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -158,6 +160,49 @@ def client_for(
 ) -> ProviderClient:
     """A pooled client sized to the channel's concurrency, with its timeout."""
     return ProviderClient(settings, headers=headers, auth=auth)
+
+
+class CachedToken:
+    """An access token a provider issues for a while (FCM's OAuth token, WeChat's
+    access_token), fetched once and reused until ``margin`` seconds before it expires.
+
+    ``fetch()`` returns (token, seconds it lives) or raises the provider's refusal. One
+    fetch at a time: sends waiting for a token share the one being fetched.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]], margin: float) -> None:
+        self._fetch = fetch
+        self._margin = margin
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+        self.fetched = 0
+
+    async def get(self, *, stale: str | None = None) -> str:
+        """A valid token; ``stale`` is one the provider refused (fetched again unless
+        another send replaced it meanwhile)."""
+        async with self._lock:
+            now = time.time()
+            if self._token and self._token != stale and now < self._expires - self._margin:
+                return self._token
+            token, lifetime = await self._fetch()
+            self._token, self._expires = token, now + lifetime
+            self.fetched += 1
+            return token
+
+
+async def with_token(
+    tokens: CachedToken,
+    call: Callable[[str], Awaitable[ProviderResponse]],
+    refused: Callable[[ProviderResponse], bool],
+) -> ProviderResponse:
+    """``call(token)``, and once more with a new token when the provider ``refused`` it
+    (another process fetched a newer one, or it lapsed early)."""
+    token = await tokens.get()
+    response = await call(token)
+    if refused(response):
+        response = await call(await tokens.get(stale=token))
+    return response
 
 
 def describe(response: ProviderResponse) -> str:

@@ -27,7 +27,6 @@ most recent event that carried one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -49,6 +48,7 @@ from omnichannel.channels.adapter import (
     trim_response,
 )
 from omnichannel.channels.provider_http import (
+    CachedToken,
     ProviderClient,
     ProviderResponse,
     TransportError,
@@ -56,6 +56,7 @@ from omnichannel.channels.provider_http import (
     describe,
     retry_after,
     unreachable,
+    with_token,
 )
 from omnichannel.errors import ConfigError
 from omnichannel.opstore.models import MessageKind
@@ -117,16 +118,13 @@ class PushSettings(ChannelSettings):
         return account
 
 
-class AccessTokens:
-    """OAuth2 access tokens for a service account, fetched once and reused until expiry."""
+class AccessTokens(CachedToken):
+    """OAuth2 access tokens for a service account: a signed JWT exchanged at ``token_uri``."""
 
     def __init__(self, account: Mapping[str, Any], client: ProviderClient) -> None:
+        super().__init__(self._exchange, REFRESH_MARGIN)
         self.account = account
         self.client = client
-        self._token: str | None = None
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
-        self.fetched = 0
 
     def assertion(self, now: float) -> str:
         claims = {
@@ -139,23 +137,15 @@ class AccessTokens:
         headers = {"kid": self.account.get("private_key_id", "")}
         return jwt.encode(claims, self.account["private_key"], algorithm="RS256", headers=headers)
 
-    async def get(self, *, stale: str | None = None) -> str:
-        """A valid token; ``stale`` is one the provider refused (fetched again unless replaced)."""
-        async with self._lock:
-            now = time.time()
-            if self._token and self._token != stale and now < self._expires - REFRESH_MARGIN:
-                return self._token
-            response = await self.client.post(
-                self.account["token_uri"],
-                data={"grant_type": JWT_GRANT, "assertion": self.assertion(now)},
-            )
-            answer = response.json() if response.is_success else {}
-            if not answer.get("access_token"):
-                raise TokenRefused(describe(response))
-            self._token = str(answer["access_token"])
-            self._expires = now + float(answer.get("expires_in", 3600))
-            self.fetched += 1
-            return self._token
+    async def _exchange(self) -> tuple[str, float]:
+        response = await self.client.post(
+            self.account["token_uri"],
+            data={"grant_type": JWT_GRANT, "assertion": self.assertion(time.time())},
+        )
+        answer = response.json() if response.is_success else {}
+        if not answer.get("access_token"):
+            raise TokenRefused(describe(response))
+        return str(answer["access_token"]), float(answer.get("expires_in", 3600))
 
 
 class TokenRefused(Exception):
@@ -268,22 +258,22 @@ class PushAdapter:
         assert self._client is not None and self.tokens is not None, "open() the adapter first"
         body = message_body(delivery, self.settings.validate_only, self.settings.ttl)
         try:
-            token = await self.tokens.get()
-            response = await self._post(body, token)
-            if response.status_code == 401:
-                token = await self.tokens.get(stale=token)
-                response = await self._post(body, token)
+            response = await with_token(
+                self.tokens,
+                lambda token: self._client_or_fail().post(
+                    self.url, json=body, headers={"Authorization": f"Bearer {token}"}
+                ),
+                refused=lambda answer: answer.status_code == 401,
+            )
         except TokenRefused as exc:
             return RetryLater(f"the OAuth token endpoint refused the service account: {exc}")
         except TransportError as exc:
             return unreachable(exc, "FCM")
         return self._outcome(response)
 
-    async def _post(self, body: dict[str, Any], token: str) -> ProviderResponse:
-        assert self._client is not None
-        return await self._client.post(
-            self.url, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
+    def _client_or_fail(self) -> ProviderClient:
+        assert self._client is not None, "open() the adapter first"
+        return self._client
 
     def _outcome(self, response: ProviderResponse) -> SendOutcome:
         text = describe(response)

@@ -33,7 +33,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -52,11 +51,13 @@ from omnichannel.channels.adapter import (
     trim_response,
 )
 from omnichannel.channels.provider_http import (
+    CachedToken,
     ProviderClient,
     ProviderResponse,
     TransportError,
     client_for,
     unreachable,
+    with_token,
 )
 from omnichannel.errors import ValidationError
 
@@ -152,9 +153,9 @@ class WechatAdapter:
         self.context = context
         self.base = settings.base_url.rstrip("/")
         self._client: ProviderClient | None = None
-        self._token: str | None = None
-        self._expires = 0.0
-        self.tokens_fetched = 0
+        # WeChat issues one current token per account: reused until five minutes before
+        # it expires, and fetched again once when WeChat says it is stale.
+        self.tokens = CachedToken(self._fetch_token, REFRESH_MARGIN)
 
     async def open(self) -> None:
         self._client = client_for(self.settings)
@@ -163,17 +164,13 @@ class WechatAdapter:
         if self._client is not None:
             await self._client.close()
 
-    async def access_token(self, *, stale: str | None = None) -> str:
-        """The cached token, or a new one (also when ``stale``, the one WeChat refused)."""
-        # One event loop per channel and no await between the check and the use: two
-        # sends cannot both see an expired token and fetch it twice... except across the
-        # await below, where a second fetch only costs a request (both tokens stay valid
-        # for five minutes after a new one is issued).
-        now = time.time()
-        if self._token and self._token != stale and now < self._expires - REFRESH_MARGIN:
-            return self._token
-        assert self._client is not None, "open() the adapter first"
-        response = await self._client.get(
+    @property
+    def tokens_fetched(self) -> int:
+        return self.tokens.fetched
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        """A new access token and how long it lives; WechatError naming the setting to fix."""
+        response = await self._client_or_fail().get(
             f"{self.base}/cgi-bin/token",
             params={
                 "grant_type": "client_credential",
@@ -186,33 +183,31 @@ class WechatAdapter:
             code = answer.get("errcode")
             hint = BAD_ACCOUNT.get(code) if isinstance(code, int) else None
             raise WechatError(code, _shown(response) + (f" (check {hint})" if hint else ""))
-        self._token = str(answer["access_token"])
-        self._expires = now + float(answer.get("expires_in", 7200))
-        self.tokens_fetched += 1
-        return self._token
+        return str(answer["access_token"]), float(answer.get("expires_in", 7200))
 
     async def send(self, delivery: Delivery) -> SendOutcome:
         if not delivery.content.get("template_id"):
             return Rejected("the message has no template_id", reason="invalid_message")
         body = template_body(delivery)
         try:
-            token = await self.access_token()
-            response = await self._post(body, token)
-            if _json(response).get("errcode") in STALE_TOKEN:
-                response = await self._post(body, await self.access_token(stale=token))
+            response = await with_token(
+                self.tokens,
+                lambda token: self._client_or_fail().post(
+                    f"{self.base}/cgi-bin/message/template/send",
+                    params={"access_token": token},
+                    json=body,
+                ),
+                refused=lambda answer: _json(answer).get("errcode") in STALE_TOKEN,
+            )
         except WechatError as exc:
             return RetryLater(f"WeChat refused the access token request: {exc}")
         except TransportError as exc:
             return unreachable(exc, "WeChat")
         return self._outcome(response)
 
-    async def _post(self, body: dict[str, Any], token: str) -> ProviderResponse:
-        assert self._client is not None
-        return await self._client.post(
-            f"{self.base}/cgi-bin/message/template/send",
-            params={"access_token": token},
-            json=body,
-        )
+    def _client_or_fail(self) -> ProviderClient:
+        assert self._client is not None, "open() the adapter first"
+        return self._client
 
     def _outcome(self, response: ProviderResponse) -> SendOutcome:
         text = _shown(response)
