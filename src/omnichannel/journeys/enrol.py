@@ -21,8 +21,9 @@ per journey while open), so a race between two enrollers cannot break them: rows
 inserted with ``ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL), and a row the database
 refused is reported as ``duplicate`` / ``in_flight_same_key`` without costing the rest
 of the batch. ``enrol_many`` takes a list of candidates and costs a handful of queries
-however many there are (chunks of ``CHUNK``), which is what the trigger and the
-scheduled entries use; ``enrol`` is one candidate (an ``enter`` step).
+however many there are (reads of ``CHUNK`` values, inserts of ``INSERT_CHUNK`` rows),
+which is what the trigger and the scheduled entries use; ``enrol`` is one candidate (an
+``enter`` step).
 
 Nothing here commits: the caller's session decides (the engine enrols in the
 transaction that records its ``enter`` step).
@@ -58,7 +59,10 @@ from omnichannel.opstore.models import (
 if TYPE_CHECKING:
     from omnichannel.warehouse.access import WarehouseAccess
 
-CHUNK = 500
+# Values per IN list (SQLite allows 32,766 parameters, PostgreSQL 65,535), and rows per
+# insert (about 15 parameters each): a runner's batch of 10,000 events is a few queries.
+CHUNK = 5_000
+INSERT_CHUNK = 500
 SEP = "\x1f"
 
 DUPLICATE = "duplicate"
@@ -416,8 +420,8 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
         raise ValueError(f"the operational store does not run on {dialect}")
     statement = statement.returning(JourneyEnrolment.id, JourneyEnrolment.entry_ref)
     made: dict[str, int] = {}
-    for start in range(0, len(rows), CHUNK):
-        for row_id, ref in session.execute(statement, rows[start : start + CHUNK]):
+    for start in range(0, len(rows), INSERT_CHUNK):
+        for row_id, ref in session.execute(statement, rows[start : start + INSERT_CHUNK]):
             made[str(ref)] = int(row_id)
     return made
 
