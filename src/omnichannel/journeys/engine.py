@@ -192,15 +192,18 @@ def claim(
     if session.get_bind().dialect.name == "postgresql":
         # In a CTE, evaluated once: as an IN (subquery) PostgreSQL may run the locking
         # subquery again for each row it updates, leasing more than ``limit`` rows.
+        # The rows it locked are due (PostgreSQL re-checks the condition on the version it
+        # locks), so the update joins them by id alone: repeating the condition made the
+        # planner scan every due row for each picked one.
         picked = pick.with_for_update(skip_locked=True).cte("picked")
-        chosen = table.c.id == picked.c.id
+        chosen = [table.c.id == picked.c.id]
     else:
-        chosen = table.c.id.in_(pick.scalar_subquery())
+        chosen = [table.c.id.in_(pick.scalar_subquery()), _due(now)]
     returned = [table.c[name] for name in _CLAIMED_COLUMNS]
     rows = sorted(
         session.execute(
             update(table)
-            .where(chosen, _due(now))
+            .where(*chosen)
             .values(lease_holder=holder, lease_until=now + lease)
             .returning(*returned)
         ),
