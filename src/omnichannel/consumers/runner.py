@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
@@ -33,6 +33,16 @@ from omnichannel.warehouse.access import WarehouseAccess
 log = logging.getLogger(__name__)
 
 StartAt = Literal["beginning", "end"]
+
+
+_AFTER = 'SELECT * FROM "events" WHERE "load_seq" > ? ORDER BY "load_seq" LIMIT ?'
+_LATEST = 'SELECT max("load_seq") FROM "events"'
+
+
+def _duckdb(wh: Any) -> Any:
+    """The DuckDB connection of a reader, or None on other engines (they take Ibis)."""
+    con = getattr(wh.con, "con", None)
+    return con if wh.engine == "duckdb" and hasattr(con, "execute") else None
 
 
 class Consumer(Protocol):
@@ -102,8 +112,12 @@ class ConsumerRunner:
     def latest(self) -> int:
         """The highest ``load_seq`` stored (0 when none)."""
         with self.access.reader() as wh:
-            events = wh.table("events")
-            value = events.load_seq.max().to_pyarrow().as_py()
+            con = _duckdb(wh)
+            if con is not None:
+                value = con.execute(_LATEST).fetchone()[0]
+            else:
+                events = wh.table("events")
+                value = events.load_seq.max().to_pyarrow().as_py()
         return int(value or 0)
 
     def _position(self, consumer: Consumer) -> int:
@@ -115,6 +129,12 @@ class ConsumerRunner:
 
     def _batch_after(self, position: int) -> pa.Table:
         with self.access.reader() as wh:
+            con = _duckdb(wh)
+            if con is not None:
+                # One prepared statement: building and compiling the same Ibis query on
+                # every step cost several times the read itself (291 vs 50 ms median
+                # beside a busy journey engine), and every consumer steps on each wake.
+                return con.execute(_AFTER, [position, self.batch_size]).to_arrow_table()
             events = wh.table("events")
             expr = (
                 events.filter(events.load_seq > position)
