@@ -58,9 +58,8 @@ JOURNEYS = (WELCOME, CART, WINBACK)
 # Shares of the members who sign up / leave a cart during the demo's "today".
 SIGN_UP_SHARE = 0.025
 CART_SHARE = 0.05
-# Carts bought before the reminder is due (the wait_for's event), winback's baseline.
+# Carts bought before the reminder is due (the wait_for's event).
 CART_BOUGHT_ANYWAY = 0.25
-WINBACK_BOUGHT_ANYWAY = 0.03
 CART_TIMEOUT = timedelta(hours=4)
 # Purchases must reach the collector, which refuses events more than a day ahead.
 LAST_EVENT = timedelta(hours=22)
@@ -146,10 +145,10 @@ def _run(
     platform = api.platform
     started = perf_counter()
     seconds: dict[str, float] = {}
-    people = recipients(platform, settings.truth_dir)
-    if not people:
+    people = recipients(platform, settings.truth_dir, config.days)
+    if not any(p.member for p in people.values()):
         raise OmniError("the demo's journeys found no member with an email and a user id")
-    by_email = {p.email.lower(): p for p in people.values()}
+    by_email = {p.email.lower(): p for p in people.values() if p.email}
     by_email |= _other_emails(settings.truth_dir, people)
     material = shipped()
     for name, content in material["templates"].items():
@@ -171,6 +170,7 @@ def _run(
     keys = register_sources(platform.opstore)
     tally = Tally()
     carts = {c["userId"]: c["properties"]["cartId"] for _, c in _cart_adds(plan)}
+    plan = sorted(plan + _organic(people, t0, responders))
     ticks = 0
     try:
         with httpx.Client(base_url=api.url, timeout=60) as http:
@@ -230,8 +230,9 @@ def _steps_due(platform: Platform, now: datetime) -> bool:
 # --- who: members of the truth the platform can reach by email -------------------------
 
 
-def recipients(platform: Platform, truth_dir: Path) -> dict[str, Recipient]:
-    """Truth people with a CRM record naming both a user id and an email, by person id."""
+def recipients(platform: Platform, truth_dir: Path, days: int) -> dict[str, Recipient]:
+    """Every person of the truth, by person id, with the user id and email of their CRM
+    record when they have one (members: the people who sign up and shop online)."""
     records = pq.read_table(
         truth_dir / "records.parquet", columns=["source", "record_id", "person_id"]
     )
@@ -254,17 +255,22 @@ def recipients(platform: Platform, truth_dir: Path) -> dict[str, Recipient]:
             found.setdefault(person, {}).setdefault(row["id_type"], row["id_value"])
     truth = pq.read_table(truth_dir / "people.parquet")
     affinity_columns = [f"affinity_{c}" for c in CONTENT_TYPES]
+    columns = ["person_id", "hour_profile", "purchase_rate", "last_active_day", *affinity_columns]
     out: dict[str, Recipient] = {}
-    for row in truth.select(["person_id", "hour_profile", *affinity_columns]).to_pylist():
+    for row in truth.select(columns).to_pylist():
         known = found.get(row["person_id"], {})
-        if "user_id" in known and "email" in known:
-            out[row["person_id"]] = Recipient(
-                person_id=row["person_id"],
-                user_id=known["user_id"],
-                email=known["email"],
-                hour_profile=tuple(row["hour_profile"]),
-                affinity={c: float(row[f"affinity_{c}"]) for c in CONTENT_TYPES},
-            )
+        out[row["person_id"]] = Recipient(
+            person_id=row["person_id"],
+            user_id=known.get("user_id"),
+            email=known.get("email"),
+            hour_profile=tuple(row["hour_profile"]),
+            affinity={c: float(row[f"affinity_{c}"]) for c in CONTENT_TYPES},
+            # Purchases a day while the person is still a customer (BG/NBD: once they
+            # have left, never again).
+            daily_purchases=float(row["purchase_rate"])
+            if row["last_active_day"] >= days - 1
+            else 0.0,
+        )
     return out
 
 
@@ -354,7 +360,7 @@ def _today(
     with platform.warehouse.reader() as wh:
         products = wh.table("products").select("product_id", "name", "category", "price")
         catalogue = products.order_by("product_id").to_pyarrow().to_pylist()
-    ids = sorted(people)
+    ids = sorted(p for p, person in people.items() if person.member)
     n_sign = max(1, round(len(ids) * SIGN_UP_SHARE))
     n_cart = max(1, round(len(ids) * CART_SHARE))
     chosen = rng.permutation(len(ids))
@@ -384,6 +390,21 @@ def _today(
             later = at + timedelta(minutes=responders.minutes(person, "cart", 40, 220))
             plan.append(_order(later, person, cart, float(item["price"])))
     return sorted(plan)
+
+
+def _organic(people: dict[str, Recipient], t0: datetime, responders: Responders) -> list[Planned]:
+    """Today's purchases nobody prompted, at each customer's own daily rate: the baseline
+    a holdout measures. Only members' orders are seen online (a user id)."""
+    plan = []
+    for person_id in sorted(people):
+        person = people[person_id]
+        if person.user_id is None or not responders.buys_anyway(
+            person, "today", person.daily_purchases
+        ):
+            continue
+        at = t0 + timedelta(minutes=responders.minutes(person, "today", 0, 22 * 60))
+        plan.append(_order(at, person, None, 199.0))
+    return plan
 
 
 def _cart_adds(plan: list[Planned]) -> Iterator[tuple[datetime, dict[str, Any]]]:
@@ -497,7 +518,7 @@ def _respond(
     links = [(kind, url.replace("&amp;", "&")) for kind, url in LINK.findall(mail.html())]
     pixel = next((u for k, u in links if k == "img src"), None)
     click = next((u for k, u in links if k == "a href"), None)
-    if pixel is None or not responders.opens(person, template, now):
+    if pixel is None or not responders.opens(person, template, now - t0):
         return []
     if http.get(pixel).status_code == 200:
         tally.add(tally.opened, template)
@@ -505,8 +526,8 @@ def _respond(
         return []
     if http.get(click, follow_redirects=False).status_code == 302:
         tally.add(tally.clicked, template)
-    if not responders.buys_after_click(person, template):
-        return []
+    if person.user_id is None or not responders.buys_after_click(person, template):
+        return []  # without a user id their order is a store's walk-in: nobody's
     at = now + timedelta(minutes=responders.minutes(person, template, 5, 90))
     if at > t0 + LAST_EVENT:
         return []

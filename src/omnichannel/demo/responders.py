@@ -2,21 +2,22 @@
 
 Each person of ``truth/people.parquet`` has a 24-hour activity profile and affinities for
 content types; a message is opened with a probability that follows the person's
-activity at the local hour it arrived (UTC+8), and a link is followed with one that
-follows their affinity for what it links to. Some clicks, and a few people without any,
-then buy. Every draw is a hash of (seed, person, what, ...), not a draw from a shared
-stream, so the outcome of one message does not depend on the order messages arrived in:
-the same seed gives the same counts.
+activity at the local hour it arrived (the demo's day starts at 08:00 local), and a
+link is followed with one that follows their affinity for what it links to. Some clicks
+then buy, and customers who have not left buy at their own rate, unprompted. Every draw
+is a hash of (seed, person, what, ...), not a draw from a shared stream, so the outcome
+of one message does not depend on the order messages arrived in: the same seed gives
+the same counts.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 
-from omnichannel.demo.model import UTC_OFFSET_HOURS
-
+# The local hour (Asia/Shanghai) the recipients' day begins at.
+DAY_STARTS = 8
 CONTENT_TYPES = ("article", "review", "photo_gallery", "video", "store_page")
 
 
@@ -25,16 +26,21 @@ class Recipient:
     """What the demo knows of one person: who they are to the platform, and their habits."""
 
     person_id: str
-    user_id: str
-    email: str
+    user_id: str | None  # their member id, when they have a CRM record with one
+    email: str | None
     hour_profile: tuple[float, ...]  # 24 shares of activity, local hours 0-23
     affinity: dict[str, float]  # content type -> share of interest (sums to 1)
+    daily_purchases: float = 0.0  # expected orders a day, 0 once they have left
 
-    def activity_at(self, at: datetime) -> float:
-        """Activity at ``at``'s local hour relative to the person's peak hour (0..1)."""
+    @property
+    def member(self) -> bool:
+        """Reachable online: a member id to act under and an email to be written to."""
+        return self.user_id is not None and self.email is not None
+
+    def activity_at(self, local_hour: int) -> float:
+        """Activity at a local hour relative to the person's peak hour (0..1)."""
         peak = max(self.hour_profile) or 1.0
-        local_hour = (at.hour + UTC_OFFSET_HOURS) % 24
-        return self.hour_profile[local_hour] / peak
+        return self.hour_profile[local_hour % 24] / peak
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,14 @@ class Responders:
         digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2**64
 
-    def opens(self, person: Recipient, template: str, sent_at: datetime) -> bool:
-        """About 12 % at the person's quietest hour up to 50 % at their peak."""
-        p = 0.12 + 0.38 * person.activity_at(sent_at)
+    def opens(self, person: Recipient, template: str, sent_after: timedelta) -> bool:
+        """About 12 % at the person's quietest hour up to 50 % at their peak.
+
+        ``sent_after``: when the message went, after the start of the demo's day, which the
+        recipients live as if it began at ``DAY_STARTS`` local time whatever the hour the
+        demo runs, so the same seed gives the same counts at any time of day."""
+        local_hour = DAY_STARTS + int(sent_after.total_seconds() // 3600)
+        p = 0.12 + 0.38 * person.activity_at(local_hour)
         return self.draw(person.person_id, template, "open") < p
 
     def clicks(self, person: Recipient, template: str) -> bool:
