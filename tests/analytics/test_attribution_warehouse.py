@@ -18,13 +18,13 @@ import ibis
 import pytest
 from typer.testing import CliRunner
 
-from omnichannel.analytics.attribution.touches import Window, path_rows
+from omnichannel.analytics.attribution.touches import Window, path_rows, person_paths
 from omnichannel.cli.main import app as cli
 from omnichannel.errors import ValidationError
 from omnichannel.identity.rules import load_rules
 from omnichannel.platform import Platform
 from omnichannel.warehouse import Warehouse
-from tests.analytics.world import at
+from tests.analytics.world import at, build_world
 from tests.profiles.support import T0
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -67,6 +67,29 @@ def test_each_persons_touches_before_each_purchase_make_a_path(platform: Platfor
     ]
     longer = named_paths(platform, lookback_days=30)
     assert (("search", "direct"), 1.0, 50.0, 0.0) in longer
+
+
+def test_the_same_paths_on_every_engine(warehouse_url: str) -> None:
+    with Warehouse.open(warehouse_url) as wh:
+        build_world(wh)
+        paths, untouched = person_paths(wh, load_rules(), Window(lookback_days=10))
+    named = sorted(
+        (
+            tuple(
+                paths.channels[c] for c in paths.touches[paths.offsets[i] : paths.offsets[i + 1]]
+            ),
+            float(paths.conversions[i]),
+            float(paths.value[i]),
+        )
+        for i in range(paths.n_paths)
+    )
+    assert named == [
+        (("direct",), 0.0, 0.0),
+        (("direct",), 1.0, 50.0),
+        (("search", "email", "direct"), 1.0, 100.0),
+        (("store", "offline_flyer"), 1.0, 80.0),
+    ]
+    assert untouched == 0
 
 
 def test_since_keeps_conversions_from_then_and_their_earlier_touches(platform: Platform) -> None:

@@ -308,23 +308,16 @@ SELECT
   *
 FROM (
   SELECT
-    "t54"."profile_id",
-    "t54"."seq",
-    "t54"."ts",
-    "t54"."channel",
-    "t54"."age_days",
-    "t54"."converted",
-    "t54"."value"
+    "t55"."profile_id",
+    "t55"."seq",
+    "t55"."ts",
+    "t55"."channel",
+    "t55"."age_days",
+    "t55"."converted",
+    "t55"."value"
   FROM (
     SELECT
-      "profile_id",
-      "seq",
-      "ts",
-      "channel",
-      "age_days",
-      "converted",
-      "conv_ts",
-      "value"
+      *
     FROM (
       SELECT
         "t53"."profile_id",
@@ -339,12 +332,7 @@ FROM (
           PARTITION BY "t53"."profile_id", "t53"."seq"
           ORDER BY "t53"."ts" ASC, "t53"."channel" ASC
           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-        ) AS _w,
-        LAG("t53"."channel") OVER (
-          PARTITION BY "t53"."profile_id", "t53"."seq"
-          ORDER BY "t53"."ts" ASC, "t53"."channel" ASC
-          ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-        ) AS _w_2
+        ) AS "previous"
       FROM (
         SELECT
           *
@@ -390,17 +378,17 @@ FROM (
             )
           )
       ) AS "t53"
-    ) AS _t
+    ) AS "t54"
     WHERE
       (
-        _w IS NULL
+        "t54"."previous" IS NULL
       ) OR (
-        _w_2 <> "t53"."channel"
+        "t54"."previous" <> "t54"."channel"
       )
-  ) AS "t54"
-) AS "t55"
+  ) AS "t55"
+) AS "t56"
 ORDER BY
-  "t55"."profile_id" ASC,
-  "t55"."seq" ASC,
-  "t55"."ts" ASC,
-  "t55"."channel" ASC
+  "t56"."profile_id" ASC,
+  "t56"."seq" ASC,
+  "t56"."ts" ASC,
+  "t56"."channel" ASC

@@ -148,9 +148,11 @@ def path_rows(wh: Warehouse, rules: IdentityRules, window: Window, until: dateti
     if window.since is not None:
         rows = rows.filter(rows.conv_ts.isnull() | (rows.conv_ts >= window.since))
     in_path = ibis.window(group_by=["profile_id", "seq"], order_by=[rows.ts, rows.channel])
-    previous = rows.channel.lag().over(in_path)
-    rows = rows.filter(previous.isnull() | (previous != rows.channel))
-    return rows.drop("conv_ts").order_by(["profile_id", "seq", "ts", "channel"])
+    # The window as a column first: a window inside a filter compiles to SQL PostgreSQL
+    # refuses (the filter's subquery loses its table alias).
+    rows = rows.mutate(previous=rows.channel.lag().over(in_path))
+    rows = rows.filter(rows.previous.isnull() | (rows.previous != rows.channel))
+    return rows.drop("conv_ts", "previous").order_by(["profile_id", "seq", "ts", "channel"])
 
 
 def data_end(wh: Warehouse) -> datetime | None:
