@@ -258,6 +258,16 @@ def test_a_send_to_someone_without_a_profile_is_retried_for_an_hour_then_recorde
     assert runtime.run_due(now=t0 + timedelta(minutes=60)) == 1
     assert steps_of(platform.opstore, row.id) == [(0, "hello", "no_profile")]
     assert outbox(platform.opstore) == []
+    # Someone whose identifier the lookup knows is sent to at once, and gets their profile.
+    [bob_id] = enrol_people(
+        platform.opstore, journey_id, [("user_id:bob", None)], start="hello", now=t0
+    )
+    assert runtime.run_due(now=t0) == 1
+    bob = journey_home.profiles["bob"]
+    assert enrolments(platform.opstore, journey_id)["user_id:bob"].profile_id == bob
+    assert [(m.profile_id, m.idempotency_key) for m in outbox(platform.opstore)] == [
+        (bob, f"journey:{bob_id}:0")
+    ]
 
 
 def test_wait_until_is_the_local_time_in_the_persons_zone(platform, journey_home):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -321,6 +322,21 @@ def _send_requests(c: Claimed) -> dict[str, Any]:
     }
 
 
+def profiles_of(platform: Platform, subjects: Sequence[str]) -> dict[str, str | None]:
+    """The profile each subject (``user_id:42``) belongs to now, through the Profile
+    lookup (its index is rebuilt when identity changes); None while there is none."""
+    from omnichannel.errors import OmniError
+
+    answers: dict[str, str | None] = {}
+    with platform.warehouse.reader() as wh:
+        for subject in dict.fromkeys(subjects):
+            try:
+                answers[subject] = platform.lookup.find(wh, subject).profile_id
+            except OmniError:  # not found, ambiguous, or not an identifier at all
+                answers[subject] = None
+    return answers
+
+
 def _no_profile_yet(c: Claimed, now: datetime) -> Decision:
     """Try again in five minutes, for up to an hour; then record ``no_profile``."""
     since_text = c.context.get(WAITING_FOR_PROFILE)
@@ -337,17 +353,27 @@ def _no_profile_yet(c: Claimed, now: datetime) -> Decision:
 def _sends(platform: Platform, group: list[Claimed], now: datetime) -> list[Decision]:
     out: list[Decision] = []
     ready: list[Claimed] = []
+    unknown = [
+        c
+        for c in group
+        if c.profile_id is None and isinstance(c.definition.steps[c.step or ""], SendStep)
+    ]
+    found = profiles_of(platform, [c.subject for c in unknown]) if unknown else {}
+    waiting = {c.id for c in unknown}
+    resolved: set[int] = set()
     for c in group:
-        needs_person = isinstance(c.definition.steps[c.step or ""], SendStep)
-        if needs_person and c.profile_id is None:
-            out.append(_no_profile_yet(c, now))
-        else:
-            ready.append(c)
+        if c.id in waiting:
+            if found.get(c.subject) is None:
+                out.append(_no_profile_yet(c, now))
+                continue
+            c = replace(c, profile_id=found[c.subject])
+            resolved.add(c.id)
+        ready.append(c)
     if not ready:
         return out
     answers = platform.messages.send_many([_send_requests(c) for c in ready], now=now)
     for c, answer in zip(ready, answers, strict=True):
-        changes = {}
+        changes: dict[str, Any] = {"profile_id": c.profile_id} if c.id in resolved else {}
         if WAITING_FOR_PROFILE in c.context:
             changes["context"] = {k: v for k, v in c.context.items() if k != WAITING_FOR_PROFILE}
         if answer.get("error"):
