@@ -188,3 +188,19 @@ def test_the_unsubscribe_link_reaches_the_person_and_opts_them_out(
     app.platform.messages.flush_log()
     history = [h["status"] for h in app.platform.messages.get(sent["outbox_id"])["history"]]
     assert history[-1] == "unsubscribed" and "sent" in history
+    # The opt-out is an event of ann's, of the message's own channel as its source (what
+    # a segment on "unsubscribed from SMS" or a per-source report reads), not email's.
+    (event,) = wait_for(
+        lambda: _unsubscribed_events(app, sent["outbox_id"]),
+        what=f"the {channel} Message Unsubscribed event",
+        timeout=WAIT,
+    )
+    assert (event["user_id"], event["source"]) == ("ann", channel)
+
+
+def _unsubscribed_events(app: LiveApp, outbox_id: int) -> list[dict[str, Any]]:
+    with app.platform.warehouse.reader() as wh:
+        t = wh.table("events")
+        rows = t.filter(t.event == "Message Unsubscribed").select("user_id", "source", "properties")
+        found = wh.query(rows).to_pylist()
+    return [e for e in found if json.loads(e["properties"])["outbox_id"] == outbox_id]

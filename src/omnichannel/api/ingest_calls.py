@@ -9,9 +9,9 @@ and funnels see them like any event and a retried callback dedupes on its messag
 
 Example::
 
-    emit = emitter(services, source="email", origin="tracking /t/o")
+    emit = emitter(services, origin="tracking /t/o")
     if emit is not None:
-        emit([{"type": "track", "event": "Email Opened", "userId": "ann", ...}])
+        emit("email", [{"type": "track", "event": "Email Opened", "userId": "ann", ...}])
 """
 
 from __future__ import annotations
@@ -109,9 +109,11 @@ def _write(
         raise WarehouseError(f"the event log cannot be written now: {exc}") from exc
 
 
-def emitter(services: Services, *, source: str, origin: str) -> Callable[[Calls], None] | None:
-    """``emit(calls)`` into this server's collector, or None when ingestion is not running."""
+def emitter(services: Services, *, origin: str) -> Callable[[str, Calls], None] | None:
+    """``emit(source, calls)`` into this server's collector, or None when ingestion is not
+    running. The caller names the source per call: an unsubscribe link's events are its
+    message's channel's (``sms``, ``push``...), not the route's."""
     runtime = services.ingest
     if runtime is None:
         return None
-    return lambda calls: submit_calls(runtime, calls, source=source, origin=origin)
+    return lambda source, calls: submit_calls(runtime, calls, source=source, origin=origin)

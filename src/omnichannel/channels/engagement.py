@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Hands Segment calls to the collector's ingest path (the server gives one).
-Emit = Callable[[Sequence[Mapping[str, Any]]], None]
+# Hands Segment calls to the collector's ingest path as ``source`` (the server gives one):
+# the source is the message's channel, so an SMS unsubscribe is an event of source ``sms``.
+Emit = Callable[[str, Sequence[Mapping[str, Any]]], None]
 EVENT_NAMES: dict[str, str] = {
     "open": "Email Opened",
     "click": "Email Link Clicked",
@@ -59,7 +60,7 @@ EVENT_NAMES: dict[str, str] = {
 OTHER_UNSUBSCRIBE = "Message Unsubscribed"
 # Address types a person can be recognised by when the message had no profile.
 TRAIT_TYPES = frozenset({"email", "phone"})
-SOURCE = "email"
+SOURCE = "email"  # the source of bounce reports kept as dead letters (email's alone)
 ACTOR = "unsubscribe link"
 
 
@@ -301,7 +302,7 @@ class EngagementCapability:
         if emit is None:
             return
         try:
-            emit(self.calls(message, kind, context=context, url=url))
+            emit(message.channel, self.calls(message, kind, context=context, url=url))
         except Exception:
             # The delivery log has it; the event stream missing one open must not turn a
             # person's click into an error page.

@@ -42,8 +42,9 @@ BOUNCES_ORIGIN = "POST /hooks/email/bounces"
 
 
 def collector_emitter(services: Services, origin: str) -> Emit | None:
-    """Hand Segment calls to the collector's durable log, as if a source had posted them."""
-    return emitter(services, source=SOURCE, origin=origin)
+    """Hand Segment calls to the collector's durable log, as if a source had posted them
+    (the source is the message's channel: ``platform.engagement`` names it)."""
+    return emitter(services, origin=origin)
 
 
 def keep_refused(services: Services, refused: Sequence[Refusal]) -> None:
