@@ -305,87 +305,84 @@ WITH "t17" AS (
   ) AS "t45"
 )
 SELECT
-  *
+  "t54"."profile_id",
+  "t54"."seq",
+  "t54"."ts",
+  "t54"."channel",
+  "t54"."age_days",
+  "t54"."converted",
+  "t54"."value"
 FROM (
   SELECT
-    "t55".*
-    EXCLUDE ("previous", "conv_ts")
+    "t53"."profile_id",
+    "t53"."seq",
+    "t53"."ts",
+    "t53"."channel",
+    "t53"."age_days",
+    "t53"."converted",
+    "t53"."conv_ts",
+    "t53"."value",
+    LAG("t53"."channel") OVER (
+      PARTITION BY "t53"."profile_id", "t53"."seq"
+      ORDER BY "t53"."ts" ASC, "t53"."channel" ASC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) AS "previous"
   FROM (
     SELECT
       *
     FROM (
       SELECT
-        "t53"."profile_id",
-        "t53"."seq",
-        "t53"."ts",
-        "t53"."channel",
-        "t53"."age_days",
-        "t53"."converted",
-        "t53"."conv_ts",
-        "t53"."value",
-        LAG("t53"."channel") OVER (
-          PARTITION BY "t53"."profile_id", "t53"."seq"
-          ORDER BY "t53"."ts" ASC, "t53"."channel" ASC
-          ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-        ) AS "previous"
+        "t50"."profile_id",
+        "t50"."seq",
+        "t50"."ts",
+        "t50"."channel",
+        (
+          EPOCH(
+            CAST(COALESCE("t51"."conv_ts", MAKE_TIMESTAMP(2026, 5, 31, 0, 0, 0.0)) AS TIMESTAMP)
+          ) - EPOCH(CAST("t50"."ts" AS TIMESTAMP))
+        ) / 86400.0 AS "age_days",
+        "t51"."conv_ts" IS NOT NULL AS "converted",
+        "t51"."conv_ts",
+        COALESCE("t51"."conv_value", 0.0) AS "value"
       FROM (
         SELECT
           *
-        FROM (
-          SELECT
-            "t50"."profile_id",
-            "t50"."seq",
-            "t50"."ts",
-            "t50"."channel",
-            (
-              EPOCH(
-                CAST(COALESCE("t51"."conv_ts", MAKE_TIMESTAMP(2026, 5, 31, 0, 0, 0.0)) AS TIMESTAMP)
-              ) - EPOCH(CAST("t50"."ts" AS TIMESTAMP))
-            ) / 86400.0 AS "age_days",
-            "t51"."conv_ts" IS NOT NULL AS "converted",
-            "t51"."conv_ts",
-            COALESCE("t51"."conv_value", 0.0) AS "value"
-          FROM (
-            SELECT
-              *
-            FROM "t46" AS "t47"
-            WHERE
-              "t47"."is_conv" = 0
-          ) AS "t50"
-          LEFT OUTER JOIN (
-            SELECT
-              "t47"."profile_id" AS "c_profile",
-              "t47"."seq" AS "c_seq",
-              "t47"."ts" AS "conv_ts",
-              "t47"."value" AS "conv_value"
-            FROM "t46" AS "t47"
-            WHERE
-              "t47"."is_conv" = 1
-          ) AS "t51"
-            ON "t50"."profile_id" = "t51"."c_profile" AND "t50"."seq" = "t51"."c_seq"
-        ) AS "t52"
+        FROM "t46" AS "t47"
         WHERE
-          "t52"."age_days" <= 30
-          AND (
-            (
-              "t52"."conv_ts" IS NULL
-            )
-            OR (
-              "t52"."conv_ts" >= MAKE_TIMESTAMP(2026, 3, 2, 0, 0, 0.0)
-            )
-          )
-      ) AS "t53"
-    ) AS "t54"
+          "t47"."is_conv" = 0
+      ) AS "t50"
+      LEFT OUTER JOIN (
+        SELECT
+          "t47"."profile_id" AS "c_profile",
+          "t47"."seq" AS "c_seq",
+          "t47"."ts" AS "conv_ts",
+          "t47"."value" AS "conv_value"
+        FROM "t46" AS "t47"
+        WHERE
+          "t47"."is_conv" = 1
+      ) AS "t51"
+        ON "t50"."profile_id" = "t51"."c_profile" AND "t50"."seq" = "t51"."c_seq"
+    ) AS "t52"
     WHERE
-      (
-        "t54"."previous" IS NULL
-      ) OR (
-        "t54"."previous" <> "t54"."channel"
+      "t52"."age_days" <= 30
+      AND (
+        (
+          "t52"."conv_ts" IS NULL
+        )
+        OR (
+          "t52"."conv_ts" >= MAKE_TIMESTAMP(2026, 3, 2, 0, 0, 0.0)
+        )
       )
-  ) AS "t55"
-) AS "t56"
+  ) AS "t53"
+) AS "t54"
+WHERE
+  (
+    "t54"."previous" IS NULL
+  ) OR (
+    "t54"."previous" <> "t54"."channel"
+  )
 ORDER BY
-  "t56"."profile_id" ASC,
-  "t56"."seq" ASC,
-  "t56"."ts" ASC,
-  "t56"."channel" ASC
+  "t54"."profile_id" ASC,
+  "t54"."seq" ASC,
+  "t54"."ts" ASC,
+  "t54"."channel" ASC

@@ -152,7 +152,9 @@ def path_rows(wh: Warehouse, rules: IdentityRules, window: Window, until: dateti
     # refuses (the filter's subquery loses its table alias).
     rows = rows.mutate(previous=rows.channel.lag().over(in_path))
     rows = rows.filter(rows.previous.isnull() | (rows.previous != rows.channel))
-    return rows.drop("conv_ts", "previous").order_by(["profile_id", "seq", "ts", "channel"])
+    # A select, not drop(): drop's column order varies run to run in the compiled SQL.
+    kept = rows.select("profile_id", "seq", "ts", "channel", "age_days", "converted", "value")
+    return kept.order_by(["profile_id", "seq", "ts", "channel"])
 
 
 def data_end(wh: Warehouse) -> datetime | None:
