@@ -82,6 +82,7 @@ def test_the_three_journeys_are_live_and_their_emails_arrived_at_the_sink(
         assert summary[name]["sent"] == len(sent) > 0, name
         assert summary[name]["entered"] > 0, name
     assert summary["emails_at_sink"] == sum(summary[name]["sent"] for name in JOURNEYS)
+    assert summary["journeys_from_earlier_runs"] == []  # a first run on this home
     # The welcome series sent both its emails: the second after the 2-day wait.
     steps = summary[WELCOME]["steps"]
     assert steps["welcome-1"].get("queued", 0) > 0

@@ -85,6 +85,11 @@ def demo(
     )
     if journeys:
         console.print(journeys_table(journeys))
+        if journeys.get("journeys_from_earlier_runs"):
+            console.print(
+                "These journeys ran on this home before: their counts include the earlier "
+                "runs, whose people re-entry rules keep out (use a fresh --home for new counts)."
+            )
     console.print(
         "\nNext: [bold]omni serve[/] and open "
         f"[link]http://{settings.host}:{settings.port}/[/link] (API at /docs); "

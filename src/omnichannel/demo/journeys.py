@@ -155,8 +155,9 @@ def _run(
         platform.templates.save(name, channel="email", content=content, created_by=ACTOR)
     _ensure_segment(platform, config.days)
     trigger = _trigger(platform)
-    for document in material["journeys"]:
-        _go_live(platform, document)
+    # A home that ran the demo before keeps those enrolments: counts add up, and re-entry
+    # rules refuse the people already welcomed or won back (a fresh --home starts anew).
+    earlier = [d["name"] for d in material["journeys"] if _go_live(platform, d)]
     # Journeys see what is stored from now on (after a --reset the old position is gone).
     first_seq = platform.consumers.latest()
     platform.consumers.checkpoints.set(trigger.name, first_seq)
@@ -202,6 +203,7 @@ def _run(
         retire_keys(platform.opstore, keys)
     seconds["ticks"] = perf_counter() - started - seconds["setup"]
     out = summary(platform, tally, sink)
+    out["journeys_from_earlier_runs"] = earlier
     out["events_stored"] = platform.consumers.latest() - first_seq  # beside the demo's own
     out["virtual_ticks"] = ticks
     out["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
@@ -325,16 +327,17 @@ def _ensure_segment(platform: Platform, days: int) -> None:
         platform.segments.create(document, created_by=ACTOR, refresh=False)
 
 
-def _go_live(platform: Platform, document: dict[str, Any]) -> None:
-    """Create (or save a new version of), approve and start one journey."""
+def _go_live(platform: Platform, document: dict[str, Any]) -> bool:
+    """Create (or save a new version of), approve and start one journey; did it exist?"""
     journeys = platform.journeys
-    existing = {j["name"] for j in journeys.list()}
-    if document["name"] in existing:
+    existed = document["name"] in {j["name"] for j in journeys.list()}
+    if existed:
         journeys.save(document["name"], document, actor=ACTOR)
     else:
         journeys.create(document, actor=ACTOR)
     journeys.approve(document["name"], actor=APPROVER)
     journeys.start(document["name"], actor=APPROVER)
+    return existed
 
 
 def _trigger(platform: Platform) -> Any:
