@@ -62,9 +62,13 @@ def test_each_persons_touches_before_each_purchase_make_a_path(platform: Platfor
         # bob: his search visit is 24 days before his order, outside 10 days.
         (("direct",), 1.0, 50.0, 0.0),
         (("search", "email", "direct"), 1.0, 100.0, 0.0),
+        # dan: the SMS he clicked (the sent step is no touch).
+        (("sms",), 1.0, 30.0, 0.0),
         # cat: a kiosk visit, then the flyer's coupon on her store order.
         (("store", "offline_flyer"), 1.0, 80.0, 0.0),
     ]
+    # Nulls have a lookback too: ann's direct visit is 7.4 days before the data's end.
+    assert (("direct",), 0.0, 0.0, 1.0) not in named_paths(platform, lookback_days=5)
     longer = named_paths(platform, lookback_days=30)
     assert (("search", "direct"), 1.0, 50.0, 0.0) in longer
 
@@ -87,6 +91,7 @@ def test_the_same_paths_on_every_engine(warehouse_url: str) -> None:
         (("direct",), 0.0, 0.0),
         (("direct",), 1.0, 50.0),
         (("search", "email", "direct"), 1.0, 100.0),
+        (("sms",), 1.0, 30.0),
         (("store", "offline_flyer"), 1.0, 80.0),
     ]
     assert untouched == 0
@@ -96,6 +101,7 @@ def test_since_keeps_conversions_from_then_and_their_earlier_touches(platform: P
     got = named_paths(platform, lookback_days=30, since=at(6))
     assert [p for p in got if p[1]] == [
         (("search", "direct"), 1.0, 50.0, 0.0),
+        (("sms",), 1.0, 30.0, 0.0),
         (("store", "offline_flyer"), 1.0, 80.0, 0.0),
     ]
 
@@ -103,11 +109,12 @@ def test_since_keeps_conversions_from_then_and_their_earlier_touches(platform: P
 def test_run_credits_channels_and_joins_spend_for_roas_and_cpa(platform: Platform) -> None:
     result = platform.attribution.run("first_touch", lookback_days=10)
     rows = {r["channel"]: r for r in result["channels"]}
-    assert result["conversions"] == 3 and result["value"] == 230
+    assert result["conversions"] == 4 and result["value"] == 260
     assert {c: r["conversions"] for c, r in rows.items()} == {
         "search": 1.0,
         "store": 1.0,
         "direct": 1.0,
+        "sms": 1.0,
         "email": 0.0,
         "offline_flyer": 0.0,
     }
@@ -116,10 +123,10 @@ def test_run_credits_channels_and_joins_spend_for_roas_and_cpa(platform: Platfor
     assert rows["offline_flyer"]["roas"] == 0 and rows["offline_flyer"]["cpa"] is None
     assert rows["direct"]["spend"] is None
     markov = platform.attribution.run("markov", lookback_days=10)
-    # P(conversion) = 1/2 * 2/3 (direct) + 1/4 * 2/3 (search > email > direct) + 1/4 (store >
-    # flyer) = 3/4; without the flyer cat's path ends in null: 1/2, an effect of 1/3.
-    assert markov["details"]["conversion_probability"] == pytest.approx(0.75)
-    assert markov["details"]["removal_effects"]["offline_flyer"] == pytest.approx(1 / 3)
+    # P(conversion) = 2/5 * 2/3 (direct) + 1/5 * 2/3 (search > email > direct) + 1/5 (store >
+    # flyer) + 1/5 (sms) = 4/5; without the flyer cat's path ends in null: 3/5, effect 1/4.
+    assert markov["details"]["conversion_probability"] == pytest.approx(0.8)
+    assert markov["details"]["removal_effects"]["offline_flyer"] == pytest.approx(0.25)
 
 
 def test_omni_attribution_on_the_installation_and_on_a_file(

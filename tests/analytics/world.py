@@ -33,8 +33,10 @@ def build_world(wh: Warehouse) -> None:
     then direct on day 20 and nothing more (a null path).
     bob: search on day 2 (older than a 10-day lookback before his order), direct on day 25,
     buys 50 on day 26 (a cancelled order on day 27 is no purchase).
-    cat: a store kiosk visit on day 8, buys 80 in store with the flyer coupon on day 8."""
-    add_identities(wh, ["ann", "bob", "cat"])
+    cat: a store kiosk visit on day 8, buys 80 in store with the flyer coupon on day 8.
+    dan: clicks an SMS (a ``clicked`` step of the delivery log, found by his recipient) on
+    day 10 and buys 30 on day 11."""
+    add_identities(wh, ["ann", "bob", "cat", "dan"])
     add_events(
         wh,
         [
@@ -85,6 +87,7 @@ def build_world(wh: Warehouse) -> None:
                 "campaign": "F1",
                 "source": "pos",
             },
+            {"id": "o5", "user": "dan", "day": 11, "total": 30, "channel": "web"},
         ],
     )
     wh.append(
@@ -106,6 +109,19 @@ def build_world(wh: Warehouse) -> None:
                 "channel": list(SPEND),
                 "campaign_id": ["S1", "E1", "F1"],
                 "spend": [Decimal(str(v)) for v in SPEND.values()],
+            }
+        ),
+    )
+    wh.append(
+        "deliveries",
+        pa.table(
+            {
+                "delivery_id": ["d1", "d2"],
+                "channel": ["sms", "sms"],
+                "recipient": ["dan", "dan"],
+                "status": ["sent", "clicked"],
+                "queued_at": [at(10), at(10)],
+                "sent_at": [at(10), at(10.1)],
             }
         ),
     )
