@@ -139,7 +139,7 @@ def read_paths_csv(
 ) -> PathSet:
     """A ``PathSet`` from a CSV of path counts (a file path, or the CSV text itself).
 
-    The field delimiter is sniffed (comma, semicolon, tab); the path separator is ``sep``
+    The field delimiter (comma, semicolon, tab) is read off the header; the separator is ``sep``
     or detected from the paths. A missing column, a bad separator or no usable row is an
     error naming it; a row with a bad number is left out and listed in ``rejected``.
     """
@@ -158,7 +158,7 @@ def read_paths_csv(
     columns = _columns(header, label)
     body = rows[1:]
     path_cells = [r[columns["path"]] if columns["path"] < len(r) else "" for r in body]
-    separator = _separator(path_cells, sep, delimiter=None)
+    separator = _separator(path_cells, sep)
     paths: list[list[str]] = []
     numbers: dict[str, list[float]] = {"conversions": [], "value": [], "nulls": []}
     rejected: list[Rejected] = []
@@ -197,7 +197,7 @@ def paths_from_counts(counts: Sequence[dict[str, Any]], *, sep: str | None = Non
     paths: list[list[str]] = []
     numbers: dict[str, list[float]] = {"conversions": [], "value": [], "nulls": []}
     texts = [c.get("path") for c in counts if isinstance(c.get("path"), str)]
-    separator = _separator([str(t) for t in texts], sep, delimiter=None) if texts else None
+    separator = _separator([str(t) for t in texts], sep) if texts else None
     for i, item in enumerate(counts):
         where = f"paths[{i}]"
         raw = item.get("path")
@@ -250,10 +250,10 @@ def _columns(header: list[str], label: str) -> dict[str, int]:
     return found
 
 
-def _separator(cells: Sequence[str], given: str | None, *, delimiter: str | None) -> str | None:
+def _separator(cells: Sequence[str], given: str | None) -> str | None:
     """``given`` checked against the paths, else the candidate the most paths contain."""
     if given is not None:
-        if not given.strip() or given == delimiter:
+        if not given.strip():
             raise ValidationError("sep", given, "a visible separator such as '>' or '|'")
         if cells and not any(given in c for c in cells):
             seen = [s for s in SEPARATORS if any(s in c for c in cells)]
