@@ -44,6 +44,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
             "identity",
             "inbox",
             "ingest",
+            "journey-entries",
             "linkage",
             "profiles",
             "profiles-build",
@@ -66,7 +67,7 @@ def test_a_schedule_for_an_unknown_job_or_a_bad_period_is_refused(tmp_path: Path
         Platform.open(tmp_path / "home", job_schedules="profile=5m") as platform,
         pytest.raises(
             ValidationError,
-            match=r"job='profile'.*identity, inbox, ingest, linkage, profiles, profiles-build",
+            match=r"job='profile'.*identity, inbox, ingest, journey-entries, linkage, profiles",
         ),
     ):
         platform.jobs.describe()
