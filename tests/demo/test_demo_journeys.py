@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -87,6 +88,12 @@ def test_the_three_journeys_are_live_and_their_emails_arrived_at_the_sink(
     steps = summary[WELCOME]["steps"]
     assert steps["welcome-1"].get("queued", 0) > 0
     assert steps["welcome-2"].get("queued", 0) == steps["wait"]["next"] > 0
+    sent_at: dict[str | None, dict[str | None, Any]] = {}
+    for message in _outbox(platform, WELCOME):
+        sent_at.setdefault(message.profile_id, {})[message.template] = message.created_at
+    gaps = [times["welcome-2"] - times["welcome-1"] for times in sent_at.values()]
+    assert len(gaps) == steps["wait"]["next"]
+    assert all(timedelta(days=2) <= gap <= timedelta(days=2, minutes=30) for gap in gaps), gaps
 
 
 def test_recipients_opened_and_clicked_through_the_real_tracking_links(

@@ -68,8 +68,8 @@ LAST_EVENT = timedelta(hours=22)
 # past every goal window.
 TICKS = (
     *(timedelta(minutes=30 * k) for k in range(49)),
-    timedelta(days=2),
-    timedelta(days=2, hours=1),
+    # The welcome's second emails: two days after the first, sent over the first 2.5 hours.
+    *(timedelta(days=2, minutes=30 * k) for k in range(7)),
     timedelta(days=15),
 )
 WAIT_SECONDS = 120.0
