@@ -125,7 +125,7 @@ def test_settings_need_exactly_one_key_and_a_readable_one(tmp_path):
         partial.service_account()
 
 
-def test_a_profiles_push_token_is_the_one_its_latest_event_carried(people_home):
+def test_a_profiles_push_tokens_are_its_devices_latest_first(people_home):
     home, ids = people_home  # the channel tests' people (conftest.py), identity resolved
     with Platform(Settings(home=home)) as platform:
         with platform.warehouse.writer() as wh:
@@ -153,7 +153,8 @@ def test_a_profiles_push_token_is_the_one_its_latest_event_carried(people_home):
             )
         with platform.warehouse.reader() as wh:
             found = PushAdapter.lookup_addresses(wh, [ids["ann"], ids["bob"]])
-    assert found == {ids["ann"]: "ann-new"}
+    # Every device of the person, the one seen last first; a blank token is none.
+    assert found == {ids["ann"]: ["ann-new", "ann-old"]}
 
 
 def test_urgency_follows_the_kind_and_a_ttl_and_link_reach_every_platform(fcm):

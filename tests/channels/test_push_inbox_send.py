@@ -138,3 +138,85 @@ def test_an_opted_out_person_gets_no_push_and_no_inbox_message(open_platform, pe
     assert fcm.received("messages:send") == []
     assert list_inbox(platform.opstore, "ann")["messages"] == []
     assert [m["body"] for m in list_inbox(platform.opstore, "bob")["messages"]] == [NOTE["body"]]
+
+
+def _devices(platform: Any, user: str, tokens: list[str]) -> None:
+    """``user``'s app opened on each device, the last of ``tokens`` most recently."""
+    with platform.warehouse.writer() as wh:
+        wh.append(
+            "events",
+            pa.table(
+                {
+                    "message_id": [f"dev-{user}-{i}" for i in range(len(tokens))],
+                    "type": ["track"] * len(tokens),
+                    "event": ["Application Opened"] * len(tokens),
+                    "user_id": [user] * len(tokens),
+                    "timestamp": [T0 + timedelta(days=1, hours=i) for i in range(len(tokens))],
+                    "source": ["app"] * len(tokens),
+                    "context": [json.dumps({"device": {"token": t}}) for t in tokens],
+                    "loaded_at": [T0 + timedelta(days=1)] * len(tokens),
+                }
+            ),
+        )
+
+
+def _log(platform: Any, outbox_id: int) -> list[tuple[str, str | None]]:
+    platform.messages.flush_log()
+    with platform.warehouse.reader() as wh:
+        t = wh.table("deliveries")
+        rows = t.filter(t.outbox_id == outbox_id).select("status", "recipient")
+        return sorted((r["status"], r["recipient"]) for r in rows.to_pyarrow().to_pylist())
+
+
+def test_a_push_reaches_every_device_and_a_dead_one_costs_the_others_nothing(
+    open_platform, people_home, fcm
+):
+    platform = open_platform(yaml_for(fcm))
+    ann = people_home[1]["ann"]
+    _devices(platform, "ann", ["ann-tablet", "ann-phone"])  # the phone seen last
+    fcm.unregistered.add("ann-tablet")  # the app was uninstalled from the tablet
+    first = platform.messages.send(channel="push", profile_id=ann, content=PUSH)
+    assert first["status"] == "queued" and first["address"] == "ann-phone"
+    platform.channels.start(["push"], poll_seconds=0.05)
+    wait_for(
+        lambda: _status(platform, first["outbox_id"]) == OutboxStatus.SENT.value,
+        what="the push to be sent",
+    )
+    # One message, one copy per device: the phone's sent, the tablet's refused as gone.
+    asked = [json.loads(r.body)["message"]["token"] for r in fcm.received("messages:send")]
+    assert sorted(asked) == ["ann-phone", "ann-tablet"]
+    assert [m["token"] for m in fcm.messages] == ["ann-phone"]
+    assert _log(platform, first["outbox_id"]) == [
+        ("failed", "ann-tablet"),
+        ("queued", "ann-phone"),
+        ("sent", "ann-phone"),
+    ]
+    # The dead token is suppressed alone: the next push goes to the phone only, and is sent.
+    again = platform.messages.send(channel="push", profile_id=ann, content=PUSH)
+    assert again["status"] == "queued" and again["address"] == "ann-phone"
+    wait_for(
+        lambda: _status(platform, again["outbox_id"]) == OutboxStatus.SENT.value,
+        what="the second push",
+    )
+    assert [m["token"] for m in fcm.messages] == ["ann-phone", "ann-phone"]
+    assert len(fcm.received("messages:send")) == 3
+
+
+def test_a_device_that_answers_later_is_retried_alone(open_platform, people_home, fcm):
+    platform = open_platform(yaml_for(fcm))
+    ann = people_home[1]["ann"]
+    _devices(platform, "ann", ["ann-tablet", "ann-phone"])
+    fcm.unavailable = 1  # FCM answers one of the two copies 503
+    sent = platform.messages.send(channel="push", profile_id=ann, content=PUSH)
+    platform.channels.start(["push"], poll_seconds=0.05)
+    wait_for(
+        lambda: _status(platform, sent["outbox_id"]) == OutboxStatus.SENT.value,
+        what="the push to be sent to both devices",
+        timeout=30,
+    )
+    # Each device got its copy once: the retry went to the one that was refused only.
+    assert sorted(m["token"] for m in fcm.messages) == ["ann-phone", "ann-tablet"]
+    assert len(fcm.received("messages:send")) == 3
+    log = _log(platform, sent["outbox_id"])
+    assert [e for e in log if e[0] == "sent"] == [("sent", "ann-phone"), ("sent", "ann-tablet")]
+    assert len([e for e in log if e[0] == "retrying"]) == 1

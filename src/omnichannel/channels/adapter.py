@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 
 # How much of a provider's answer is kept with a message (a dead letter shows it).
 RESPONSE_KEEP_CHARS = 2000
+# The outbox content key of a message to several of a person's devices (push): their
+# addresses, newest first. The worker sends each its own copy (``address`` is the first)
+# and settles them one by one; an adapter never sees the key.
+DEVICES = "devices"
 
 
 @dataclass(frozen=True)

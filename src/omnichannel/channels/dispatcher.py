@@ -18,6 +18,12 @@ part, on every channel), so no adapter has to remember to add it.
 Right before sending, consent and the suppression list are read again for the claimed
 messages (the profile's and the address's own decisions): someone who unsubscribed while
 their message waited in the queue (a quiet-hours hold, a retry) is not contacted.
+
+A message to several of a person's devices (push: content ``devices``) is one outbox
+message sent as one provider call per device, each settled on its own: every copy's
+``sent`` or ``failed`` is its own ``deliveries`` row (``recipient`` the device), a dead
+token is suppressed alone, the message is ``sent`` once any copy is, and a retry goes to
+the devices that answered "later" only.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from aiolimiter import AsyncLimiter
 
 from omnichannel.channels import policy, queue, registry
 from omnichannel.channels.adapter import (
+    DEVICES,
     AdapterContext,
     ChannelSettings,
     Delivery,
@@ -135,7 +142,7 @@ class ChannelWorker:
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"omni-{channel}-db")
-        self._settlements: list[tuple[queue.Settlement, DeliveryEvent, Rejected | None]] = []
+        self._settlements: list[Settling] = []
         self.error: BaseException | None = None
 
     # --- control, from any thread ------------------------------------------------------
@@ -308,7 +315,8 @@ class ChannelWorker:
             )
             if not rows:
                 return []
-            checked = self._recheck(session, rows)
+            reachable: dict[int, list[str]] = {}
+            checked = self._recheck(session, rows, reachable)
             drops = [(row, rule) for row, rule in checked if rule is not None]
             settlements = []
             for row, rule in drops:
@@ -318,6 +326,10 @@ class ChannelWorker:
                 )
             queue.settle(session, settlements)
             session.expunge_all()
+        for claimed, forbidden in checked:
+            if forbidden is None and DEVICES in (claimed.content or {}):
+                # Detached: the worker's view only, the outbox keeps the devices it has.
+                claimed.content = {**claimed.content, DEVICES: reachable[claimed.id]}
         if drops:
             self.stats.dropped += len(drops)
             self.log.record(
@@ -327,36 +339,50 @@ class ChannelWorker:
         return [row for row, rule in checked if rule is None]
 
     def _recheck(
-        self, session: Any, rows: list[OutboxMessage]
+        self, session: Any, rows: list[OutboxMessage], reachable: dict[int, list[str]]
     ) -> list[tuple[OutboxMessage, str | None]]:
+        """Per row the rule that now forbids it (None: send). A row to several devices is
+        checked device by device; ``reachable`` gets the devices still allowed."""
         adapter: Any = registry.adapter_class(self.channel)
         address_type = (adapter.address_types or (None,))[0]
-        subjects: dict[int, list[policy.Subject]] = {}
-        for row in rows:
+
+        def subjects_of(row: OutboxMessage, address: str) -> list[policy.Subject]:
             mine: list[policy.Subject] = []
             if row.profile_id:
                 mine.append((PROFILE_SUBJECT, row.profile_id))
             if address_type:
-                mine.append((address_type, row.address))
-            subjects[row.id] = mine
+                mine.append((address_type, address))
+            return mine
+
+        wanted = {row.id: devices_of(row) for row in rows}
         decisions = policy.load_decisions(
-            session, self.channel, (s for ss in subjects.values() for s in ss)
+            session,
+            self.channel,
+            (s for row in rows for a in wanted[row.id] for s in subjects_of(row, a)),
         )
         suppressed = suppressed_among(
-            session, channel=self.channel, addresses=[r.address for r in rows]
+            session, channel=self.channel, addresses=[a for ds in wanted.values() for a in ds]
         )
         checked: list[tuple[OutboxMessage, str | None]] = []
         for row in rows:
-            verdict = policy.consent_verdict(self.config, self.channel, subjects[row.id], decisions)
             rule = None
-            if verdict is not None:
-                rule = f"consent: {verdict.detail}"
-            elif row.address in suppressed:
-                found = suppressed[row.address]
-                rule = (
-                    f"suppression: {found.address} is suppressed on {self.channel} ({found.reason})"
+            allowed: list[str] = []
+            for address in wanted[row.id]:
+                verdict = policy.consent_verdict(
+                    self.config, self.channel, subjects_of(row, address), decisions
                 )
-            checked.append((row, rule))
+                if verdict is not None:
+                    rule = rule or f"consent: {verdict.detail}"
+                elif address in suppressed:
+                    found = suppressed[address]
+                    rule = rule or (
+                        f"suppression: {found.address} is suppressed on {self.channel} "
+                        f"({found.reason})"
+                    )
+                else:
+                    allowed.append(address)
+            reachable[row.id] = allowed
+            checked.append((row, None if allowed else rule))
         return checked
 
     async def _deliver(
@@ -377,8 +403,13 @@ class ChannelWorker:
                     return
                 self.stats.in_flight += 1
                 try:
-                    async with limiter:
-                        outcome = await self._call(adapter, row)
+                    if DEVICES in (row.content or {}):
+                        outcomes = await asyncio.gather(
+                            *(self._call_limited(adapter, limiter, row, d) for d in devices_of(row))
+                        )
+                    else:
+                        async with limiter:
+                            outcome = await self._call(adapter, row)
                 finally:
                     self.stats.in_flight -= 1
         except asyncio.CancelledError:
@@ -388,9 +419,20 @@ class ChannelWorker:
         finally:
             if mine is not None:
                 mine.release()
-        self._outcome(row, outcome, breaker)
+        if DEVICES in (row.content or {}):
+            self._device_outcomes(row, list(zip(devices_of(row), outcomes, strict=True)), breaker)
+        else:
+            self._outcome(row, outcome, breaker)
 
-    async def _call(self, adapter: Any, row: OutboxMessage) -> SendOutcome:
+    async def _call_limited(
+        self, adapter: Any, limiter: AsyncLimiter, row: OutboxMessage, address: str
+    ) -> SendOutcome:
+        async with limiter:  # each device's copy is its own provider call
+            return await self._call(adapter, row, address)
+
+    async def _call(
+        self, adapter: Any, row: OutboxMessage, address: str | None = None
+    ) -> SendOutcome:
         # The message's own unsubscribe link, made here once for every channel: the
         # outbox keeps the rendered content with the placeholder (its id was not known).
         tracking = self.context.tracking
@@ -401,8 +443,10 @@ class ChannelWorker:
             channel=row.channel,
             kind=row.kind,
             profile_id=row.profile_id,
-            address=row.address,
-            content=fill_unsubscribe(row.content or {}, unsubscribe),
+            address=address or row.address,
+            content=fill_unsubscribe(
+                {k: v for k, v in (row.content or {}).items() if k != DEVICES}, unsubscribe
+            ),
             attempt=row.attempts,
             template=row.template,
             template_version=row.template_version,
@@ -424,7 +468,8 @@ class ChannelWorker:
     def _queue(
         self, settlement: queue.Settlement, event: DeliveryEvent, reject: Rejected | None = None
     ) -> None:
-        self._settlements.append((settlement, event, reject))
+        address = event.address or ""
+        self._settlements.append((settlement, [event], [(address, reject)] if reject else []))
 
     def _postpone(
         self, row: OutboxMessage, breaker: CircuitBreaker, reason: str = "breaker_open"
@@ -532,6 +577,102 @@ class ChannelWorker:
                 },
             )
 
+    def _device_outcomes(
+        self,
+        row: OutboxMessage,
+        outcomes: list[tuple[str, SendOutcome]],
+        breaker: CircuitBreaker,
+    ) -> None:
+        """Settle a message sent as one copy per device (see the module docstring)."""
+        sent = [(d, o) for d, o in outcomes if isinstance(o, Sent)]
+        later = [(d, o) for d, o in outcomes if isinstance(o, RetryLater)]
+        refused = [(d, o) for d, o in outcomes if isinstance(o, Rejected)]
+        if sent or refused:
+            breaker.success()  # the provider answered
+        else:
+            breaker.failure()
+        self.stats.outcome(bool(sent or refused))
+        events = [
+            DeliveryEvent.of(
+                row,
+                "sent",
+                address=d,
+                reason=None,
+                detail=None,
+                provider_message_id=o.provider_message_id,
+            )
+            for d, o in sent
+        ]
+        events += [
+            DeliveryEvent.of(row, "failed", address=d, reason=o.reason, detail=o.response)
+            for d, o in refused
+        ]
+        suppress = [(d, o) for d, o in refused if o.suppress]
+        if refused:
+            self.stats.last_error = refused[0][1].response
+        first_id = sent[0][1].provider_message_id if sent else None
+        # A copy reached a device in an earlier attempt (its id is kept on the message).
+        reached = bool(sent) or row.provider_message_id is not None
+        response = trim_response(
+            "; ".join(f"{d}: {getattr(o, 'response', '')}" for d, o in outcomes)
+        )
+        if later and not exhausted(self.settings.retry, row.attempts):
+            self.stats.retried += 1
+            self.stats.last_error = later[0][1].response
+            delay = retry_delay(
+                self.settings.retry,
+                row.attempts,
+                retry_after=max((o.retry_after or 0.0 for _, o in later), default=None) or None,
+            )
+            remaining = [d for d, _ in later]
+            s = queue.Settlement(
+                row.id,
+                self.holder,
+                OutboxStatus.QUEUED,
+                "retrying",
+                response,
+                provider_message_id=first_id,
+                provider_response=response,
+                next_attempt_at=utcnow() + delay,
+                content={**(row.content or {}), DEVICES: remaining},
+            )
+            detail = f"next attempt in {delay.total_seconds():.1f} s: {response}"
+            events += [
+                DeliveryEvent.of(row, "retrying", address=d, reason="retrying", detail=detail)
+                for d in remaining
+            ]
+        elif reached:
+            self.stats.sent += 1
+            events += [
+                DeliveryEvent.of(
+                    row, "failed", address=d, reason="retries_exhausted", detail=o.response
+                )
+                for d, o in later
+            ]
+            s = queue.Settlement(
+                row.id,
+                self.holder,
+                OutboxStatus.SENT,
+                provider_message_id=first_id,
+                provider_response=response,
+            )
+        else:
+            self.stats.failed += 1
+            reason = refused[0][1].reason if refused and not later else "retries_exhausted"
+            events += [
+                DeliveryEvent.of(row, "failed", address=d, reason=reason, detail=o.response)
+                for d, o in later
+            ]
+            s = queue.Settlement(
+                row.id,
+                self.holder,
+                OutboxStatus.FAILED,
+                reason,
+                response,
+                provider_response=response,
+            )
+        self._settlements.append((s, events, list(suppress)))
+
     async def _settle_loop(self) -> None:
         while not self._stopping.is_set():
             await asyncio.sleep(SETTLE_EVERY)
@@ -543,37 +684,43 @@ class ChannelWorker:
         if batch:
             await self._db_call(self._write_settlements, batch)
 
-    def _write_settlements(
-        self, batch: list[tuple[queue.Settlement, DeliveryEvent, Rejected | None]]
-    ) -> None:
+    def _write_settlements(self, batch: list[Settling]) -> None:
         for start in range(0, len(batch), SETTLE_BATCH):
             part = batch[start : start + SETTLE_BATCH]
             try:
                 with self.opstore.session() as session:
                     queue.settle(session, [s for s, _, _ in part])
-                    for s, _, reject in part:
-                        if reject is not None:
-                            self._suppress(session, s.outbox_id, reject)
+                    for _, _, rejects in part:
+                        for address, reject in rejects:
+                            self._suppress(session, address, reject)
             except Exception:
                 # The leases expire and the messages come back: nothing is lost, and the
                 # idempotency key lets the provider (or the receiver) skip a repeat.
                 log.exception("could not settle channel outcomes", extra={"channel": self.channel})
                 continue
-            self.log.record(e for _, e, _ in part)
+            self.log.record(e for _, events, _ in part for e in events)
 
-    def _suppress(self, session: Any, outbox_id: int, reject: Rejected) -> None:
-        row = session.get(OutboxMessage, outbox_id)
-        if row is None:
-            return
+    def _suppress(self, session: Any, address: str, reject: Rejected) -> None:
         add_suppression(
             session,
             channel=self.channel,
-            address=row.address,
+            address=address,
             reason=_suppression_reason(reject.reason),
             source=f"{self.channel} provider",
             detail={"response": reject.response[:500]},
             actor=f"dispatcher {self.holder}",
         )
+
+
+# A settlement, its delivery-log rows, and the addresses to suppress with why.
+Settling = tuple[queue.Settlement, list[DeliveryEvent], list[tuple[str, Rejected]]]
+
+
+def devices_of(row: OutboxMessage) -> list[str]:
+    """The addresses a message goes to: its ``devices`` (push to every device of a
+    person), else its one address."""
+    devices = (row.content or {}).get(DEVICES)
+    return [str(d) for d in devices] if isinstance(devices, list) else [row.address]
 
 
 def _loop_factory() -> Any:

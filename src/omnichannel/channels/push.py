@@ -21,8 +21,12 @@ What FCM answers (firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode):
   that a fresh token does not cure: retried (settings to fix), the breaker opens meanwhile.
 
 Addresses are device push tokens, read from events (``context.device.token``, as
-Segment's mobile SDKs send it): ``lookup_addresses`` gives each profile the token of its
-most recent event that carried one.
+Segment's mobile SDKs send it): ``lookup_addresses`` gives each profile every token its
+events carried, newest first, so a person with a phone and a tablet is reached on both.
+FCM HTTP v1 takes one token per request, so the message stays one outbox message (one
+idempotency key, one count against the caps) whose ``devices`` the channel's worker sends
+one request each and settles token by token: an ``UNREGISTERED`` tablet is suppressed
+while the phone's copy is sent (``channels.dispatcher``).
 """
 
 from __future__ import annotations
@@ -296,15 +300,16 @@ class PushAdapter:
     @staticmethod
     def lookup_addresses(
         wh: Warehouse, profile_ids: Iterable[str], rules: IdentityRules | None = None
-    ) -> dict[str, str]:
-        """Each profile's push token: the one its most recent event carried."""
-        return latest_push_tokens(wh, profile_ids, rules)
+    ) -> dict[str, list[str]]:
+        """Each profile's device tokens, the one its most recent event carried first."""
+        return push_tokens(wh, profile_ids, rules)
 
 
-def latest_push_tokens(
+def push_tokens(
     wh: Warehouse, profile_ids: Iterable[str], rules: IdentityRules | None = None
-) -> dict[str, str]:
-    """``{profile_id: token}`` from ``context.device.token`` of the profiles' events.
+) -> dict[str, list[str]]:
+    """``{profile_id: [token, ...]}`` from ``context.device.token`` of the profiles' events,
+    each device once, the most recently seen first (one query for the batch).
 
     An event belongs to the profile holding its user id (as the rules type it for its
     source), else the one holding its anonymous id, as everywhere else. Only the events that
@@ -352,10 +357,11 @@ def latest_push_tokens(
         seq=joined.load_seq,
     )
     found = found.filter(found.profile_id.notnull()).semi_join(wanted, "profile_id")
-    ranked = found.mutate(
-        _rank=ibis.row_number().over(
-            group_by="profile_id", order_by=[ibis.desc(found.at), ibis.desc(found.seq)]
-        )
+    devices = found.group_by(["profile_id", "token"]).agg(at=found.at.max(), seq=found.seq.max())
+    devices = devices.order_by(
+        ["profile_id", ibis.desc(devices.at), ibis.desc(devices.seq), "token"]
     )
-    newest = ranked.filter(ranked._rank == 0).select("profile_id", "token")
-    return {r["profile_id"]: r["token"] for r in wh.query(newest).to_pylist()}
+    tokens: dict[str, list[str]] = {}
+    for row in wh.query(devices.select("profile_id", "token")).to_pylist():
+        tokens.setdefault(row["profile_id"], []).append(row["token"])
+    return tokens

@@ -174,6 +174,8 @@ class Settlement:
     next_attempt_at: datetime | None = None
     # A retry that must not count as an attempt (the channel's breaker was open).
     uncount_attempt: bool = False
+    # The message's content from now on: a retry to the devices still to be reached.
+    content: dict[str, Any] | None = None
 
 
 def settle(
@@ -189,6 +191,18 @@ def settle(
     now = now or utcnow()
     table = cast(Table, OutboxMessage.__table__)
     c = table.c
+    narrowed = [s for s in settlements if s.content is not None]
+    if narrowed:  # rare (a retry of some devices), so its own statement
+        session.connection().execute(
+            update(table)
+            .where(
+                c.id == bindparam("s_id"),
+                c.status == OutboxStatus.SENDING,
+                c.lease_holder == bindparam("s_holder"),
+            )
+            .values(content=bindparam("s_content", type_=c.content.type)),
+            [{"s_id": s.outbox_id, "s_holder": s.holder, "s_content": s.content} for s in narrowed],
+        )
     statement = (
         update(table)
         .where(

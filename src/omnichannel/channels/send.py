@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from omnichannel.channels import addresses as addressing
 from omnichannel.channels import policy, registry
+from omnichannel.channels.adapter import DEVICES
 from omnichannel.channels.deliveries import DeliveryEvent, DeliveryLog
 from omnichannel.channels.settings import ChannelsConfig
 from omnichannel.channels.suppressions import suppressed_among
@@ -129,6 +130,8 @@ class _Pending:
     address: str | None = None
     verdict: policy.Verdict = policy.PASS
     content: dict[str, Any] = field(default_factory=dict)
+    # Every device of the person where a lookup gives several (push tokens), newest first.
+    devices: list[str] = field(default_factory=list)
     template_version: int | None = None
 
 
@@ -272,7 +275,11 @@ class SendPath:
                 mine = {pid: identifiers.get(pid, []) for pid in ids}
                 found = addressing.addresses_from(mine, adapter.address_types)
             for p in group:
-                p.address = found.get(p.profile_id or "") or fallback
+                address = found.get(p.profile_id or "")
+                if isinstance(address, list):
+                    p.devices = list(address)
+                    address = address[0] if address else None
+                p.address = address or fallback
                 if p.address is None:
                     p.verdict = policy.Verdict(
                         OutboxStatus.DROPPED,
@@ -326,7 +333,10 @@ class SendPath:
                     session, channel, (s for p in group for s in subjects[p.index])
                 )
                 suppressed[channel] = suppressed_among(
-                    session, channel=channel, addresses=[p.address or "" for p in group], now=now
+                    session,
+                    channel=channel,
+                    addresses=[a for p in group for a in p.devices or [p.address or ""]],
+                    now=now,
                 )
             history = (
                 policy.load_history(
@@ -342,6 +352,9 @@ class SendPath:
             )
         for p in live:
             channel = p.request.channel
+            reachable = [d for d in p.devices if d not in suppressed[channel]]
+            if reachable:  # a suppressed (uninstalled) device costs the others nothing
+                p.devices, p.address = reachable, reachable[0]
             verdict = policy.consent_verdict(config, channel, subjects[p.index], decisions[channel])
             if verdict is None and (p.address or "") in suppressed[channel]:
                 row = suppressed[channel][p.address or ""]
@@ -428,7 +441,7 @@ class SendPath:
                 "campaign": p.request.campaign,
                 "journey_id": p.request.journey_id,
                 "journey_step": p.request.journey_step,
-                "content": p.content,
+                "content": {**p.content, DEVICES: p.devices} if len(p.devices) > 1 else p.content,
                 "status": p.verdict.status,
                 "reason": p.verdict.reason,
                 "reason_detail": p.verdict.detail,
