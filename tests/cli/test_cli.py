@@ -11,6 +11,7 @@ from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION
 
 # The commands run in this process: what they do is under test, not process start-up.
 from tests.cli.run import omni_in_process as omni
+from tests.support.homes import SMALL_DEMO_ARGS, small_demo_home
 
 
 def test_help_lists_the_commands() -> None:
@@ -77,15 +78,18 @@ def test_warehouse_schema_names_columns_and_rejects_unknown_tables(tmp_path: Pat
 
 
 @pytest.mark.slow(seconds=70)
-def test_demo_loads_a_business_and_refuses_to_overwrite_without_reset(tmp_path: Path) -> None:
+def test_demo_loads_a_business_and_refuses_to_overwrite_without_reset(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     home = tmp_path / "home"
-    args = ("demo", "--people", "300", "--days", "30", "--json")
-    summary = json.loads(omni(*args, home=home).stdout)
+    # `omni demo --people 300 --json` run once per test run (the README tour's home too).
+    summary = small_demo_home(tmp_path_factory, home)
     for key in ("people", "identifiers", "events", "orders", "campaigns", "profiles_built"):
         assert summary[key] > 0, key
     # identity resolution merges records into fewer profiles than there are records
     assert summary["profiles"] == summary["profiles_built"] < summary["customer_records"]
     assert summary["people"] == 300
+    args = (*SMALL_DEMO_ARGS, "--json")
     again = omni(*args, home=home, check=False)
     assert again.returncode == 1 and "--reset" in again.stderr
     replaced = json.loads(omni(*args, "--reset", home=home).stdout)

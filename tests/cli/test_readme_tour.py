@@ -1,9 +1,11 @@
 """The README's tour, parsed out of README.md and run line by line on a small demo home.
 
 The commands are the README's own, so the test fails as soon as the README promises
-something the CLI does not do. Two changes keep it affordable: `--people N` becomes
-`--people 300` (a small business of the same shape) and `omni serve` gets a free port,
-is asked for /healthz, then stopped.
+something the CLI does not do. Three changes keep it affordable: the home `make demo`
+makes is `omni demo --people 300`'s, made once per test run (tests/support/homes.py,
+shared with the CLI's demo test) and copied; `--people N` becomes `--people 300 --days 30`
+(a small business of the same shape); and `omni serve` gets a free port, is asked for
+/healthz, then stopped.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.run import omni, omni_env
+from tests.cli.run import omni_env
+from tests.support.homes import small_demo_home
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SMALL_DEMO = "--people 300"
+SMALL_DEMO = "--people 300 --days 30"
 
 
 def tour_commands(readme: str) -> list[str]:
@@ -69,9 +72,11 @@ def test_the_tour_is_found_and_names_the_commands_it_shows() -> None:
 
 
 @pytest.mark.slow(seconds=140)
-def test_every_line_of_the_readme_tour_runs_on_a_fresh_demo_home(tmp_path: Path) -> None:
+def test_every_line_of_the_readme_tour_runs_on_a_fresh_demo_home(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     # The tour runs from the repository root with the default home ./omni-home.
-    omni("demo", "--people", "300", cwd=tmp_path)
+    small_demo_home(tmp_path_factory, tmp_path / "omni-home")
     env = omni_env()
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     script: list[str] = ["set -euo pipefail"]
