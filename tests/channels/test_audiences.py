@@ -33,7 +33,7 @@ from tests.channels.servers.ads import (
     GoogleAdsStandIn,
     MetaStandIn,
 )
-from tests.segments.audience import build_audience_home
+from tests.support.homes import audience_home
 
 BUYERS = {"name": "buyers", "condition": {"event": {"name": "Order Completed"}}}
 
@@ -45,7 +45,7 @@ def sha(text: str) -> str:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("audiences") / "home"
-    build_audience_home(home)
+    audience_home(tmp_path_factory, home)  # built once per test run, copied
     with Platform(Settings(home=home)) as platform:
         platform.segments.create(BUYERS, created_by="test")
     return home

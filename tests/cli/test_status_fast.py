@@ -26,7 +26,7 @@ from omnichannel.opstore.migrate import head_revision
 from omnichannel.opstore.models import UnauthorizedCount
 from omnichannel.opstore_revisions import head_revision_from_files
 from omnichannel.warehouse import open_warehouse, tables
-from tests.cli.run import omni, omni_env
+from tests.cli.run import omni, omni_env, omni_in_process
 
 # What status would pay seconds to import; it needs none of them on this path.
 HEAVY = {"ibis", "pandas", "pyarrow", "sqlalchemy", "alembic"}
@@ -37,14 +37,14 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An installation with a few CRM records and some refused collector requests."""
     base = tmp_path_factory.mktemp("status")
     home = base / "home"
-    omni("init", home=home)
+    omni_in_process("init", home=home)  # the set-up: in this process, no new interpreter
     export = base / "contacts.csv"
     export.write_text(
         "record_id,email,first_name\nc1,ann@example.com,Ann\nc2,bo@example.com,Bo\n"
         "c3,not-an-email,Cy\n",
         encoding="utf-8",
     )
-    omni("ingest", str(export), "--kind", "crm", "--source", "crm", home=home)
+    omni_in_process("ingest", str(export), "--kind", "crm", "--source", "crm", home=home)
     hour = datetime(2026, 1, 1, 9, tzinfo=UTC)
     with open_opstore(Settings(home=home).resolved_opstore_url) as store, store.session() as s:
         s.add(UnauthorizedCount(hour=hour, reason="missing_key", requests=7, sampled=2))
@@ -122,7 +122,7 @@ def test_head_from_files_declines_a_branch(tmp_path: Path) -> None:
 
 def test_a_warehouse_short_of_a_table_takes_the_full_path(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    omni("init", home=home)
+    omni_in_process("init", home=home)
     with duckdb.connect(str(home / "omni.duckdb")) as con:
         con.execute('DROP TABLE "profile_builds"')
     settings = Settings(home=home)
@@ -134,7 +134,7 @@ def test_a_warehouse_short_of_a_table_takes_the_full_path(tmp_path: Path) -> Non
 
 def test_a_store_not_yet_created_reports_no_revision_and_no_counts(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    omni("init", home=home)
+    omni_in_process("init", home=home)
     (home / "opstore.sqlite").unlink()
     settings = Settings(home=home)
     fast = describe_installation_fast(settings)

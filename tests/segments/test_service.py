@@ -19,6 +19,7 @@ import pytest
 from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.platform import Platform
 from tests.segments.audience import audience_settings, build_audience_home
+from tests.support.homes import audience_home
 from tests.support.postgres import create_database
 
 EARLY = """
@@ -35,7 +36,7 @@ ALL_BUYERS = {"event": {"name": "Order Completed", "count": {"at_least": 1}}}
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     home = tmp_path_factory.mktemp("service") / "home"
-    return home, build_audience_home(home)
+    return home, audience_home(tmp_path_factory, home)  # built once per test run, copied
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
