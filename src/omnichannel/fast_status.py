@@ -63,7 +63,7 @@ CANONICAL_TABLES: tuple[str, ...] = (
     "send_time_peaks",
     "send_time_builds",
 )
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 META_TABLE = "omni_meta"
 
 

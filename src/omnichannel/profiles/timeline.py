@@ -57,6 +57,12 @@ from omnichannel.warehouse import Warehouse
 
 KINDS = ("event", "order", "delivery")
 MAX_LIMIT = 1000
+# How far a message got with the person, by its deliveries step: the one a conversion
+# path shows for a message (an opened email is one touch, not a sent and an opened one).
+STEP_RANK = {"sent": 1, "delivered": 2, "read": 3, "opened": 3, "clicked": 4}
+# The open and click events our tracking links record (context.campaign.source).
+OUR_CAMPAIGN_SOURCE = "omnichannel"
+EVENT_STEPS = {"open": "opened", "click": "clicked"}
 
 
 @dataclass
@@ -388,8 +394,10 @@ def touchpoints(
     push tap), ``open``, ``visit`` (a UTM-tagged page or screen), ``content_view``.
     """
     coverage = _usable(wh, profile_id, stored)
-    return _touchpoints(
-        _touch_rows(wh, profile_id, rules, coverage, start, end), _campaigns(wh, coverage)
+    return one_touch_per_message(
+        _touchpoints(
+            _touch_rows(wh, profile_id, rules, coverage, start, end), _campaigns(wh, coverage)
+        )
     )
 
 
@@ -464,12 +472,19 @@ def _touchpoints(
                     "event": r["template"],
                     "content_id": None,
                     "id": r["delivery_id"],
+                    "outbox_id": r.get("outbox_id"),
+                    "step": r["status"],
                 }
             )
             continue
         name = r["context_campaign_name"] or None
         ids = by_name.get(name or "", [])
-        props = _json(r["properties"]) if r["event"] in CONTENT_EVENTS else {}
+        ours = r["context_campaign_source"] == OUR_CAMPAIGN_SOURCE
+        props = _json(r["properties"]) if r["event"] in CONTENT_EVENTS or ours else {}
+        props = props if isinstance(props, dict) else {}
+        kind = _touch_kind(r["event"], r["type"], name is not None)
+        # An open or click of one of our messages names it (channels/engagement.py).
+        outbox_id = props.get("outbox_id") if ours else None
         out.append(
             {
                 "at": r["ts"],
@@ -480,12 +495,38 @@ def _touchpoints(
                 "utm_source": r["context_campaign_source"],
                 "utm_medium": r["context_campaign_medium"],
                 "event": r["event"] or r["name"] or r["type"],
-                "content_id": props.get("content_id") if isinstance(props, dict) else None,
+                "content_id": props.get("content_id"),
                 "id": r["message_id"],
+                "outbox_id": outbox_id if isinstance(outbox_id, int) else None,
+                "step": EVENT_STEPS.get(kind) if isinstance(outbox_id, int) else None,
             }
         )
     out.sort(key=lambda t: (t["at"], t["id"]))
     return out
+
+
+def one_touch_per_message(touches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A message is one touch: of the touches naming the same ``outbox_id`` (its sent,
+    delivered, opened, clicked rows, and the open and click events), the furthest step
+    stays (ties: the latest), oldest first like the rest. Touches with no outbox id (an
+    older delivery log, a UTM visit) are each their own."""
+    best: dict[int, dict[str, Any]] = {}
+    rest: list[dict[str, Any]] = []
+    for t in touches:
+        message = t.get("outbox_id")
+        if message is None:
+            rest.append(t)
+            continue
+        kept = best.get(message)
+        if kept is None or _reach(t) >= _reach(kept):
+            best[message] = t
+    out = rest + list(best.values())
+    out.sort(key=lambda t: (t["at"], t["id"]))
+    return out
+
+
+def _reach(touch: dict[str, Any]) -> tuple[int, datetime]:
+    return STEP_RANK.get(str(touch.get("step") or "").lower(), 0), touch["at"]
 
 
 def conversion_paths(
@@ -534,7 +575,7 @@ def conversion_paths(
     paths = []
     for r in orders:
         at = r["ordered_at"]
-        path = [t for t in touches if at - window <= t["at"] < at]
+        path = one_touch_per_message([t for t in touches if at - window <= t["at"] < at])
         campaign = r["campaign_id"]
         paths.append(
             {

@@ -64,6 +64,9 @@ ORDER_COLUMNS = (
 )
 DELIVERY_COLUMNS = (
     "delivery_id",
+    # The message each row is a step of (deliveries v3): a conversion path counts one
+    # message once, at its furthest step, however many steps it logged.
+    "outbox_id",
     "channel",
     "campaign_id",
     "journey_id",
@@ -80,8 +83,9 @@ SCHEMA = ibis.schema(
         **{
             c: "string"
             for c in dict.fromkeys((*EVENT_COLUMNS, *ORDER_COLUMNS, *DELIVERY_COLUMNS))
-            if c not in ("total", "ordered_at")
+            if c not in ("total", "ordered_at", "outbox_id")
         },
+        "outbox_id": "int64",
         "total": "decimal(18, 2)",
         "ordered_at": "timestamp",
     }

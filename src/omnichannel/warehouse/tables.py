@@ -25,7 +25,8 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.expr.schema import Schema
 
-SCHEMA_VERSION = 3
+# 4: the profile build's profile_timeline carries each delivery's outbox_id.
+SCHEMA_VERSION = 4
 
 MONEY = dt.Decimal(18, 2)
 TS = dt.Timestamp()

@@ -40,6 +40,17 @@ def _order_lines_source(con: BaseBackend) -> None:
     )
 
 
+def _timeline_outbox_id(con: BaseBackend) -> None:
+    """Version 4: ``profile_timeline`` (the profile build's) gains ``outbox_id``.
+
+    Rows stored before it stay NULL (each delivery its own touch) until the next build
+    rewrites the table; the Profile API keeps reading it meanwhile.
+    """
+    table = "profile_timeline"
+    if table in con.list_tables() and "outbox_id" not in con.get_schema(table):
+        dialect.add_column(con, table, "outbox_id", dt.int64)
+
+
 # Indexes kept on an engine, made when missing (cheap to check, so on every open).
 # PostgreSQL: the writer reads the highest load_seq for every batch (under its numbering
 # lock) and consumers read "after N" in load_seq order; every batch also looks up each
@@ -55,7 +66,7 @@ INDEXES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 }
 
 # version N -> the step that turns an N warehouse into N+1 (beyond additive changes).
-UPGRADE_STEPS: dict[int, UpgradeStep] = {1: _order_lines_source}
+UPGRADE_STEPS: dict[int, UpgradeStep] = {1: _order_lines_source, 3: _timeline_outbox_id}
 
 
 @dataclass
