@@ -71,12 +71,13 @@ def _counts(expr: Any, key: str) -> dict[str, int]:
     return {r[key]: int(r["n"]) for r in expr.to_pyarrow().to_pylist()}
 
 
-def test_the_three_journeys_are_live_and_their_emails_arrived_at_the_sink(
+def test_the_three_journeys_ran_and_their_emails_arrived_at_the_sink(
     demo: tuple[Platform, dict[str, Any]],
 ) -> None:
     platform, summary = demo
     statuses = {j["name"]: j["status"] for j in platform.journeys.list()}
-    assert {name: statuses.get(name) for name in JOURNEYS} == dict.fromkeys(JOURNEYS, "live")
+    # Paused once the demo's sink stopped, so `omni serve` sends nothing to a dead port.
+    assert {name: statuses.get(name) for name in JOURNEYS} == dict.fromkeys(JOURNEYS, "paused")
     for name in JOURNEYS:
         sent = _outbox(platform, name, OutboxStatus.SENT)
         # Every message the email worker had accepted by SMTP was read at the sink.

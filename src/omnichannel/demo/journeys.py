@@ -136,7 +136,14 @@ def run_journeys(
             channels_yaml(sink, base_url), encoding="utf-8"
         )
         with api_server(settings, port) as api:
-            return _run(api, sink, settings, config, report)
+            out = _run(api, sink, settings, config, report)
+            # The sink and the demo's server stop with the demo: live journeys would go on
+            # sending (new lapsing customers, say) to a port where nothing listens. Paused,
+            # they keep their counts; `omni journeys resume` once email goes somewhere real.
+            for document in shipped()["journeys"]:
+                api.platform.journeys.pause(document["name"], actor=APPROVER)
+            out["paused_after_demo"] = [d["name"] for d in shipped()["journeys"]]
+            return out
 
 
 def _run(

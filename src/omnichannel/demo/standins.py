@@ -98,13 +98,8 @@ def free_port() -> int:
 @contextmanager
 def smtp_sink() -> Iterator[SmtpSink]:
     """An aiosmtpd server on a free port of 127.0.0.1, stopped on leaving."""
-    try:
-        from aiosmtpd.controller import Controller
-    except ImportError as exc:  # a dev extra today: see docs/demo.md#journeys
-        raise OmniError(
-            "the demo's journeys need aiosmtpd for their local SMTP sink "
-            "(pip install aiosmtpd), or run `omni demo --no-journeys`"
-        ) from exc
+    from aiosmtpd.controller import Controller
+
     handler = _Handler()
     port = free_port()
     controller = Controller(handler, hostname=HOST, port=port, ready_timeout=30)
