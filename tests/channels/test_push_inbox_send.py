@@ -46,22 +46,7 @@ def yaml_for(fcm: FcmStandIn) -> str:
 
 
 def _token_event(platform: Any, user: str, token: str) -> None:
-    with platform.warehouse.writer() as wh:
-        wh.append(
-            "events",
-            pa.table(
-                {
-                    "message_id": [f"tok-{user}"],
-                    "type": ["track"],
-                    "event": ["Application Opened"],
-                    "user_id": [user],
-                    "timestamp": [T0 + timedelta(days=1)],
-                    "source": ["app"],
-                    "context": [json.dumps({"device": {"token": token, "type": "ios"}})],
-                    "loaded_at": [T0 + timedelta(days=1)],
-                }
-            ),
-        )
+    _devices(platform, user, [token])
 
 
 def _withhold(platform: Any, profile_id: str, channel: str) -> None:

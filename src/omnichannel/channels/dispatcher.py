@@ -20,10 +20,8 @@ messages (the profile's and the address's own decisions): someone who unsubscrib
 their message waited in the queue (a quiet-hours hold, a retry) is not contacted.
 
 A message to several of a person's devices (push: content ``devices``) is one outbox
-message sent as one provider call per device, each settled on its own: every copy's
-``sent`` or ``failed`` is its own ``deliveries`` row (``recipient`` the device), a dead
-token is suppressed alone, the message is ``sent`` once any copy is, and a retry goes to
-the devices that answered "later" only.
+message sent as one provider call per device (each through the rate limit), its copies
+settled one by one (``channels.devices``).
 """
 
 from __future__ import annotations
@@ -59,6 +57,7 @@ from omnichannel.channels.adapter import (
 from omnichannel.channels.backoff import exhausted, retry_delay
 from omnichannel.channels.breaker import BreakerState, CircuitBreaker
 from omnichannel.channels.deliveries import DeliveryEvent, DeliveryLog
+from omnichannel.channels.devices import devices_of, fans_out, settle_copies, without_devices
 from omnichannel.channels.settings import ChannelsConfig
 from omnichannel.channels.suppressions import add_suppression, suppressed_among
 from omnichannel.channels.tracking import fill_unsubscribe
@@ -327,7 +326,7 @@ class ChannelWorker:
             queue.settle(session, settlements)
             session.expunge_all()
         for claimed, forbidden in checked:
-            if forbidden is None and DEVICES in (claimed.content or {}):
+            if forbidden is None and fans_out(claimed):
                 # Detached: the worker's view only, the outbox keeps the devices it has.
                 claimed.content = {**claimed.content, DEVICES: reachable[claimed.id]}
         if drops:
@@ -403,7 +402,7 @@ class ChannelWorker:
                     return
                 self.stats.in_flight += 1
                 try:
-                    if DEVICES in (row.content or {}):
+                    if fans_out(row):
                         outcomes = await asyncio.gather(
                             *(self._call_limited(adapter, limiter, row, d) for d in devices_of(row))
                         )
@@ -419,7 +418,7 @@ class ChannelWorker:
         finally:
             if mine is not None:
                 mine.release()
-        if DEVICES in (row.content or {}):
+        if fans_out(row):
             self._device_outcomes(row, list(zip(devices_of(row), outcomes, strict=True)), breaker)
         else:
             self._outcome(row, outcome, breaker)
@@ -444,9 +443,7 @@ class ChannelWorker:
             kind=row.kind,
             profile_id=row.profile_id,
             address=address or row.address,
-            content=fill_unsubscribe(
-                {k: v for k, v in (row.content or {}).items() if k != DEVICES}, unsubscribe
-            ),
+            content=fill_unsubscribe(without_devices(row.content or {}), unsubscribe),
             attempt=row.attempts,
             template=row.template,
             template_version=row.template_version,
@@ -583,95 +580,23 @@ class ChannelWorker:
         outcomes: list[tuple[str, SendOutcome]],
         breaker: CircuitBreaker,
     ) -> None:
-        """Settle a message sent as one copy per device (see the module docstring)."""
-        sent = [(d, o) for d, o in outcomes if isinstance(o, Sent)]
-        later = [(d, o) for d, o in outcomes if isinstance(o, RetryLater)]
-        refused = [(d, o) for d, o in outcomes if isinstance(o, Rejected)]
-        if sent or refused:
-            breaker.success()  # the provider answered
+        """Settle a message sent as one copy per device (``channels.devices``)."""
+        done = settle_copies(row, outcomes, retry=self.settings.retry, holder=self.holder)
+        if done.answered:
+            breaker.success()
         else:
             breaker.failure()
-        self.stats.outcome(bool(sent or refused))
-        events = [
-            DeliveryEvent.of(
-                row,
-                "sent",
-                address=d,
-                reason=None,
-                detail=None,
-                provider_message_id=o.provider_message_id,
-            )
-            for d, o in sent
-        ]
-        events += [
-            DeliveryEvent.of(row, "failed", address=d, reason=o.reason, detail=o.response)
-            for d, o in refused
-        ]
-        suppress = [(d, o) for d, o in refused if o.suppress]
-        if refused:
-            self.stats.last_error = refused[0][1].response
-        first_id = sent[0][1].provider_message_id if sent else None
-        # A copy reached a device in an earlier attempt (its id is kept on the message).
-        reached = bool(sent) or row.provider_message_id is not None
-        response = trim_response(
-            "; ".join(f"{d}: {getattr(o, 'response', '')}" for d, o in outcomes)
-        )
-        if later and not exhausted(self.settings.retry, row.attempts):
-            self.stats.retried += 1
-            self.stats.last_error = later[0][1].response
-            delay = retry_delay(
-                self.settings.retry,
-                row.attempts,
-                retry_after=max((o.retry_after or 0.0 for _, o in later), default=None) or None,
-            )
-            remaining = [d for d, _ in later]
-            s = queue.Settlement(
-                row.id,
-                self.holder,
-                OutboxStatus.QUEUED,
-                "retrying",
-                response,
-                provider_message_id=first_id,
-                provider_response=response,
-                next_attempt_at=utcnow() + delay,
-                content={**(row.content or {}), DEVICES: remaining},
-            )
-            detail = f"next attempt in {delay.total_seconds():.1f} s: {response}"
-            events += [
-                DeliveryEvent.of(row, "retrying", address=d, reason="retrying", detail=detail)
-                for d in remaining
-            ]
-        elif reached:
+        self.stats.outcome(done.answered)
+        if done.last_error is not None:
+            self.stats.last_error = done.last_error
+        status = done.settlement.status
+        if status == OutboxStatus.SENT:
             self.stats.sent += 1
-            events += [
-                DeliveryEvent.of(
-                    row, "failed", address=d, reason="retries_exhausted", detail=o.response
-                )
-                for d, o in later
-            ]
-            s = queue.Settlement(
-                row.id,
-                self.holder,
-                OutboxStatus.SENT,
-                provider_message_id=first_id,
-                provider_response=response,
-            )
+        elif status == OutboxStatus.QUEUED:
+            self.stats.retried += 1
         else:
             self.stats.failed += 1
-            reason = refused[0][1].reason if refused and not later else "retries_exhausted"
-            events += [
-                DeliveryEvent.of(row, "failed", address=d, reason=reason, detail=o.response)
-                for d, o in later
-            ]
-            s = queue.Settlement(
-                row.id,
-                self.holder,
-                OutboxStatus.FAILED,
-                reason,
-                response,
-                provider_response=response,
-            )
-        self._settlements.append((s, events, list(suppress)))
+        self._settlements.append((done.settlement, done.events, done.suppress))
 
     async def _settle_loop(self) -> None:
         while not self._stopping.is_set():
@@ -714,13 +639,6 @@ class ChannelWorker:
 
 # A settlement, its delivery-log rows, and the addresses to suppress with why.
 Settling = tuple[queue.Settlement, list[DeliveryEvent], list[tuple[str, Rejected]]]
-
-
-def devices_of(row: OutboxMessage) -> list[str]:
-    """The addresses a message goes to: its ``devices`` (push to every device of a
-    person), else its one address."""
-    devices = (row.content or {}).get(DEVICES)
-    return [str(d) for d in devices] if isinstance(devices, list) else [row.address]
 
 
 def _loop_factory() -> Any:
