@@ -108,6 +108,34 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_settle(store):
         assert row.lease_holder is None and row.sent_at is not None
 
 
+def test_a_retry_to_some_devices_keeps_only_those_and_only_for_the_lease_holder(store):
+    devices = {"title": "Sale", "body": "20% off", "devices": ["phone", "tablet"]}
+    with store.session() as s:
+        queue.enqueue(s, _values("d", channel="push", address="phone", content=devices))
+    with store.session() as s:
+        (row,) = queue.claim(s, channel="push", holder="w", limit=1, lease=timedelta(minutes=1))
+    narrowed = {**devices, "devices": ["tablet"]}
+    with store.session() as s:
+        stale = queue.Settlement(
+            row.id, "other", OutboxStatus.QUEUED, "retrying", content={**devices, "devices": []}
+        )
+        mine = queue.Settlement(
+            row.id,
+            "w",
+            OutboxStatus.QUEUED,
+            "retrying",
+            provider_message_id="p-1",
+            content=narrowed,
+        )
+        assert queue.settle(s, [stale, mine]) == 1
+    with store.session() as s:
+        from omnichannel.opstore.models import OutboxMessage
+
+        again = s.get(OutboxMessage, row.id)
+        assert again.content == narrowed and again.status == OutboxStatus.QUEUED
+        assert again.provider_message_id == "p-1"  # the phone's copy went: the message reached
+
+
 @pytest.mark.postgres
 def test_workers_claiming_at_once_on_postgresql_never_share_a_message(postgres_database):
     from omnichannel.opstore import open_opstore
