@@ -195,7 +195,7 @@ def _query(server_url: str, token: str, sql: str) -> list[dict[str, Any]]:
         f"{server_url}/v1/warehouse/query",
         json={"sql": sql},
         headers=bearer(token),
-        timeout=10,
+        timeout=60,
     )
     assert response.status_code == 200, response.text
     return response.json()["rows"]  # type: ignore[no-any-return]
