@@ -129,12 +129,30 @@ def test_a_profiles_push_tokens_are_its_devices_latest_first(people_home):
     home, ids = people_home  # the channel tests' people (conftest.py), identity resolved
     with Platform(Settings(home=home)) as platform:
         with platform.warehouse.writer() as wh:
+            # Ann's app cookie, so events that name only it are hers.
+            wh.append(
+                "identifiers",
+                pa.table(
+                    {
+                        "source": ["crm"],
+                        "record_id": ["c-ann"],
+                        "id_type": ["anonymous_id"],
+                        "id_value": ["ann-cookie"],
+                        "observed_at": [T0],
+                    }
+                ),
+            )
             rows = [
-                ("ann", T0, {"device": {"token": "ann-old"}}),
-                ("ann", T0 + timedelta(days=2), {"device": {"token": "ann-new"}}),
-                ("ann", T0 + timedelta(days=3), {"device": {"type": "ios"}}),  # no token
-                ("bob", T0, {"device": {"token": "  "}}),  # blank: none
-                ("cy", T0, {"device": {"token": "cy-1"}}),
+                ("ann", None, T0, {"device": {"token": "ann-old"}}),
+                ("ann", None, T0 + timedelta(days=2), {"device": {"token": "ann-new"}}),
+                ("ann", None, T0 + timedelta(days=3), {"device": {"type": "ios"}}),  # no token
+                (None, "ann-cookie", T0 + timedelta(days=4), {"device": {"token": "ann-tab"}}),
+                # Ann's cookie, but Cy's user id: Cy's device (the user id wins), though
+                # Cy is not among the people looked up.
+                ("cy", "ann-cookie", T0 + timedelta(days=5), {"device": {"token": "cy-tab"}}),
+                ("bob", None, T0, {"device": {"token": "bob-1"}}),
+                ("bob", None, T0 + timedelta(days=1), {"device": {"token": "  "}}),  # blank
+                ("cy", None, T0, {"device": {"token": "cy-1"}}),
             ]
             wh.append(
                 "events",
@@ -144,17 +162,25 @@ def test_a_profiles_push_tokens_are_its_devices_latest_first(people_home):
                         "type": ["track"] * len(rows),
                         "event": ["Application Opened"] * len(rows),
                         "user_id": [r[0] for r in rows],
-                        "timestamp": [r[1] for r in rows],
+                        "anonymous_id": [r[1] for r in rows],
+                        "timestamp": [r[2] for r in rows],
                         "source": ["app"] * len(rows),
-                        "context": [json.dumps(r[2]) for r in rows],
-                        "loaded_at": [r[1] for r in rows],
+                        "context": [json.dumps(r[3]) for r in rows],
+                        "loaded_at": [r[2] for r in rows],
                     }
                 ),
             )
+        platform.identity.resolve()
         with platform.warehouse.reader() as wh:
             found = PushAdapter.lookup_addresses(wh, [ids["ann"], ids["bob"]])
+            # The portable Ibis query (other engines) answers the same.
+            from omnichannel.channels.push import _push_tokens_ibis
+            from omnichannel.identity.rules import load_rules
+
+            portable = _push_tokens_ibis(wh, sorted([ids["ann"], ids["bob"]]), load_rules())
     # Every device of the person, the one seen last first; a blank token is none.
-    assert found == {ids["ann"]: ["ann-new", "ann-old"]}
+    assert found == {ids["ann"]: ["ann-tab", "ann-new", "ann-old"], ids["bob"]: ["bob-1"]}
+    assert portable == found
 
 
 def test_urgency_follows_the_kind_and_a_ttl_and_link_reach_every_platform(fcm):
