@@ -183,6 +183,48 @@ def test_a_profiles_push_tokens_are_its_devices_latest_first(people_home):
     assert portable == found
 
 
+def test_push_tokens_read_the_same_on_each_warehouse_engine(warehouse_url):
+    from omnichannel.channels.push import _push_tokens_ibis, push_tokens
+    from omnichannel.identity.rules import load_rules
+    from omnichannel.warehouse import Warehouse
+
+    with Warehouse.open(warehouse_url) as wh:
+        wh.append(
+            "profile_identifiers",
+            pa.table(
+                {
+                    "profile_id": ["p-ann", "p-ann", "p-bob"],
+                    "id_type": ["user_id", "anonymous_id", "user_id"],
+                    "id_value": ["ann", "ann-cookie", "bob"],
+                    "status": ["linked"] * 3,
+                }
+            ),
+        )
+        tokens = [("ann", None, 1, "ann-phone"), (None, "ann-cookie", 2, "ann-tab")]
+        tokens += [("bob", None, 1, "bob-1"), ("ann", None, 3, None)]
+        wh.append(
+            "events",
+            pa.table(
+                {
+                    "message_id": [f"t{i}" for i in range(len(tokens))],
+                    "type": ["track"] * len(tokens),
+                    "user_id": [t[0] for t in tokens],
+                    "anonymous_id": [t[1] for t in tokens],
+                    "timestamp": [T0 + timedelta(days=t[2]) for t in tokens],
+                    "source": ["app"] * len(tokens),
+                    "context": [
+                        json.dumps({"device": {"token": t[3]} if t[3] else {"type": "ios"}})
+                        for t in tokens
+                    ],
+                    "loaded_at": [T0] * len(tokens),
+                }
+            ),
+        )
+        found = push_tokens(wh, ["p-ann", "p-bob", "p-nobody"])
+        assert found == {"p-ann": ["ann-tab", "ann-phone"], "p-bob": ["bob-1"]}
+        assert _push_tokens_ibis(wh, ["p-ann", "p-bob", "p-nobody"], load_rules()) == found
+
+
 def test_urgency_follows_the_kind_and_a_ttl_and_link_reach_every_platform(fcm):
     from omnichannel.opstore.models import MessageKind
 

@@ -405,8 +405,8 @@ def _push_tokens_sql(wh: Warehouse, ids: list[str], rules: IdentityRules) -> dic
         f"SELECT user_id, anonymous_id, source, {token} AS token, "
         'COALESCE("timestamp", received_at) AS at, load_seq FROM events '
         f"WHERE (trim(user_id) IN ({marks}) OR trim(anonymous_id) IN ({marks})) "
-        "AND context LIKE '%\"token\"%'",
-        [*values, *values],
+        "AND context LIKE ?",  # a parameter: psycopg reads a literal % as a placeholder
+        [*values, *values, '%"token"%'],
     )
 
     def typed(source: str | None, column: str) -> str:
