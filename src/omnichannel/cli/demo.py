@@ -32,8 +32,9 @@ def demo(
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """Generate a synthetic retailer, feed it through ingestion, link, resolve, profile,
-    then run its journeys against local stand-in servers."""
+    """Generate a synthetic retailer, feed it through ingestion, link, profile, run journeys.
+
+    The journeys (welcome, abandoned cart, win-back) send to local stand-in servers."""
     from omnichannel.cli.output import progress_bars
     from omnichannel.cli.remote import refuse_while_served
     from omnichannel.demo import DemoConfig, run_demo

@@ -17,7 +17,7 @@ COMMANDS = [
     LazyCommand(
         "demo",
         "omnichannel.cli.demo:demo",
-        "Generate a synthetic retailer, feed it through ingestion, then link, resolve, profile.",
+        "Generate a synthetic retailer, feed it through ingestion, link, profile, run journeys.",
     ),
     LazyCommand(
         "serve",
