@@ -245,6 +245,7 @@ WITH "t17" AS (
                     'delivery:' || "t7"."delivery_id" AS "uid",
                     'delivery' AS "kind",
                     "t7"."delivery_id",
+                    "t7"."outbox_id",
                     "t7"."channel",
                     "t7"."campaign_id",
                     "t7"."journey_id",
