@@ -43,7 +43,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import pydantic
-import yaml
 from pydantic import BeforeValidator, Discriminator, Field, Tag, WithJsonSchema, model_validator
 
 from omnichannel.errors import ValidationError
@@ -55,6 +54,7 @@ from omnichannel.segments.definition import (
     _path,
     _Strict,
     _translate,
+    read_document,
 )
 
 STEP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -644,19 +644,7 @@ def parse_journey(doc: Mapping[str, Any] | str) -> JourneyDefinition:
     >>> j.name, step_kind(j.steps["bye"])
     ('hi', 'exit')
     """
-    data: Any = doc
-    if isinstance(doc, str):
-        try:
-            data = json.loads(doc) if doc.lstrip().startswith("{") else yaml.safe_load(doc)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else getattr(exc, "lineno", "?")
-            reason = getattr(exc, "problem", None) or getattr(exc, "msg", str(exc))
-            raise ValidationError(
-                "definition", doc[:80], f"JSON or YAML text ({reason}, line {line})"
-            ) from None
-    if not isinstance(data, Mapping):
-        raise ValidationError("definition", data, "an object with name, entry, start and steps")
+    data = read_document(doc, "an object with name, entry, start and steps")
     try:
         return JourneyDefinition.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -685,6 +685,18 @@ def parse_definition(doc: Mapping[str, Any] | str) -> SegmentDefinition:
     >>> parse_definition("name: buyers\\ncondition: {order: {count: {at_least: 1}}}").name
     'buyers'
     """
+    data = read_document(doc, "an object with name and condition")
+    try:
+        return SegmentDefinition.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise _translate(exc, data) from None
+
+
+def read_document(doc: Mapping[str, Any] | str, accepted: str) -> Mapping[str, Any]:
+    """A document's mapping: given, or parsed from JSON or YAML text (segments, journeys).
+
+    Unparseable text and anything but an object raise ValidationError on ``definition``,
+    naming the line and column, or ``accepted``."""
     data: Any = doc
     if isinstance(doc, str):
         try:
@@ -698,11 +710,8 @@ def parse_definition(doc: Mapping[str, Any] | str) -> SegmentDefinition:
                 "definition", doc[:80], f"JSON or YAML text ({reason}, line {line} column {column})"
             ) from None
     if not isinstance(data, Mapping):
-        raise ValidationError("definition", data, "an object with name and condition")
-    try:
-        return SegmentDefinition.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise _translate(exc, data) from None
+        raise ValidationError("definition", data, accepted)
+    return data
 
 
 def _translate(exc: pydantic.ValidationError, doc: Any) -> ValidationError:
