@@ -35,12 +35,11 @@ from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from omnichannel.identity.components import Scratch
 from omnichannel.identity.rules import IdentityRules
 from omnichannel.profiles.traits.base import events_beside_profiles, top_value
-from omnichannel.profiles.traits.hours import offset_minutes, zone
+from omnichannel.profiles.traits.hours import zone, zone_offsets
 from omnichannel.warehouse import Warehouse
 
 HOURS_PER_WEEK = 168
@@ -136,20 +135,7 @@ def _local_times(events: ir.Table, default_timezone: str, fallback: ZoneInfo) ->
     """Each event's local time: its own zone, else the installation's (see the module doc)."""
     tz_name = events.tz.coalesce(ibis.literal(default_timezone))
     keyed = events.mutate(tz_name=tz_name, utc_day=events.ts.date())
-    days = keyed.select("tz_name", "utc_day").distinct().to_pyarrow().to_pylist()
-    offsets = ibis.memtable(
-        pa.table(
-            {
-                "tz_name": pa.array([d["tz_name"] for d in days], pa.string()),
-                "utc_day": pa.array([d["utc_day"] for d in days], pa.date32()),
-                "offset_min": pa.array(
-                    [offset_minutes(d["tz_name"], d["utc_day"], fallback) for d in days],
-                    pa.int64(),
-                ),
-            }
-        )
-    )
-    joined = keyed.join(offsets, ["tz_name", "utc_day"])
+    joined = keyed.join(zone_offsets(keyed, fallback), ["tz_name", "utc_day"])
     return joined.select(
         "profile_id", "event", local_ts=joined.ts + joined.offset_min.as_interval("m")
     )

@@ -51,14 +51,12 @@ def offset_minutes(tz_name: str, day: date, fallback: ZoneInfo) -> int:
     return int(delta.total_seconds() // 60) if delta is not None else 0
 
 
-def hour_counts(m: Members) -> ir.Table:
-    """``profile_id, hour_of_week, events``: the long form (written to ``profile_hours``)."""
-    fallback = zone(m.default_timezone)
-    e = m.events
-    tz = ibis.ifelse(e.tz.isnull() | (e.tz.strip() == ""), m.default_timezone, e.tz.strip())
-    local = e.select("profile_id", "ts", tz_name=tz, utc_day=e.ts.date())
+def zone_offsets(local: ir.Table, fallback: ZoneInfo) -> ir.Table:
+    """``tz_name, utc_day, offset_min`` for each zone and UTC day of ``local`` (which has
+    those two columns): offsets computed in Python once per pair, daylight saving included,
+    since the engines differ in what zone names they know."""
     days = local.select("tz_name", "utc_day").distinct().to_pyarrow().to_pylist()
-    offsets = ibis.memtable(
+    return ibis.memtable(
         pa.table(
             {
                 "tz_name": pa.array([d["tz_name"] for d in days], pa.string()),
@@ -70,7 +68,15 @@ def hour_counts(m: Members) -> ir.Table:
             }
         )
     )
-    joined = local.join(offsets, ["tz_name", "utc_day"])
+
+
+def hour_counts(m: Members) -> ir.Table:
+    """``profile_id, hour_of_week, events``: the long form (written to ``profile_hours``)."""
+    fallback = zone(m.default_timezone)
+    e = m.events
+    tz = ibis.ifelse(e.tz.isnull() | (e.tz.strip() == ""), m.default_timezone, e.tz.strip())
+    local = e.select("profile_id", "ts", tz_name=tz, utc_day=e.ts.date())
+    joined = local.join(zone_offsets(local, fallback), ["tz_name", "utc_day"])
     at = joined.ts + joined.offset_min.as_interval("m")
     bucketed = joined.select(
         "profile_id", hour_of_week=(at.day_of_week.index() * 24 + at.hour()).cast("int32")
