@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,28 +25,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from omnichannel.api.deps import ServicesDep
-from omnichannel.api.ingest_calls import submit_calls
+from omnichannel.api.ingest_calls import emitter
 from omnichannel.api.services import Services
-from omnichannel.channels.provider_events import Emit, ProviderEvents
+from omnichannel.channels.provider_events import ProviderEvents
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["provider hooks"])
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def provider_emitter(services: Services, origin: str) -> Emit | None:
-    """``emit(source, calls)`` into this server's collector (``api/ingest_calls.py``)."""
-    runtime = services.ingest
-    if runtime is None:
-        return None
-
-    def emit(source: str, calls: Sequence[Mapping[str, Any]]) -> None:
-        # A log that cannot be written raises WarehouseError: 503, and the provider sends
-        # the callback again (its messageId dedupes the retry).
-        submit_calls(runtime, calls, source=source, origin=origin)
-
-    return emit
 
 
 def _forbidden(field: str, accepted: str) -> JSONResponse:
@@ -110,7 +95,7 @@ async def twilio_inbound(request: Request, services: ServicesDep) -> Response:
     if isinstance(form, Response):
         return form
     events = ProviderEvents(services.platform)
-    emit = provider_emitter(services, "provider hook /hooks/sms/twilio/inbound")
+    emit = emitter(services, origin="provider hook /hooks/sms/twilio/inbound")
     await run_in_threadpool(events.sms_inbound, form, emit)
     # An empty TwiML answer: no automatic reply (Twilio confirms STOP/START itself).
     return Response(EMPTY_TWIML, media_type="text/xml")
@@ -194,7 +179,7 @@ async def wechat_callback(request: Request, services: ServicesDep) -> Response:
         body = opened
     fields = parse_callback(body)
     events = ProviderEvents(services.platform)
-    emit = provider_emitter(services, "provider hook /hooks/wechat")
+    emit = emitter(services, origin="provider hook /hooks/wechat")
     result = await run_in_threadpool(events.wechat_callback, fields, emit)
     log.debug("wechat callback: %s", result)
     # WeChat retries three times unless it reads "success" (or an empty body).
