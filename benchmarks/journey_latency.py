@@ -28,15 +28,11 @@ import json
 import os
 import shutil
 import sqlite3
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.segment_realtime import build_home
+from benchmarks.support import ms, quantile, server
 
 JOURNEY = {
     "name": "latency",
@@ -53,48 +50,6 @@ JOURNEY = {
     "start": "done",
     "steps": {"done": {"exit": {}}},
 }
-
-
-@contextmanager
-def server(home: Path, port: int, log: Path, timeout: float = 300.0) -> Iterator[str]:
-    """``omni serve`` on ``home`` in a process of its own, its JSON log lines in ``log``
-    (``benchmarks/support.py``'s server, keeping the log: the trigger's lines say how
-    long each batch took and how long after being stored it was handled)."""
-    env = {**os.environ, "OMNI_LOG_FORMAT": "json"}
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "omnichannel",
-                "--home",
-                str(home),
-                "serve",
-                "--port",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None:
-                    raise RuntimeError(f"omni serve exited with {process.returncode}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"omni serve did not answer within {timeout:.0f} s")
-                time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=120)
 
 
 def trigger_batches(log: Path) -> tuple[list[float], list[float]]:
@@ -205,20 +160,6 @@ def stored_times(home: Path, messages: set[str]) -> dict[str, float]:
     return {str(m): float(at) for m, at in rows if m in messages}
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def ms(values: list[float]) -> str:
-    if not values:
-        return "none seen"
-    return (
-        f"p50 {statistics.median(values) * 1000:.0f} ms, "
-        f"p99 {quantile(values, 0.99) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profiles", type=int, default=10_000)
@@ -250,7 +191,7 @@ def main() -> None:
         assert key is not None
         log = root / "serve.log"
         with (
-            server(home, args.port, log) as base,
+            server(home, args.port, log=log) as base,
             Poller(home / "opstore.sqlite", args.poll) as seen,
         ):
             acks, sent, failed = send(

@@ -37,7 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support import server
+from benchmarks.support import ms, quantile, server
 
 SEGMENT = {
     "name": "viewing-not-buying",
@@ -176,17 +176,6 @@ def stored_times(home: Path) -> tuple[dict[str, float], dict[str, float], list[f
         {str(u): float(at) for u, at in entered},
         [float(c[0]) for c in cycles],
     )
-
-
-def ms(values: list[float]) -> str:
-    return (
-        f"p50 {statistics.median(values) * 1000:.0f} ms, p99 {quantile(values, 0.99) * 1000:.0f} ms"
-    )
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def main() -> None:
