@@ -32,6 +32,7 @@ from omnichannel.segments.service import SegmentsCapability  # light: imports on
 
 if TYPE_CHECKING:
     from omnichannel.analytics.attribution.service import AttributionCapability
+    from omnichannel.analytics.kpis.service import KpisCapability
     from omnichannel.channels.audiences import AudiencesCapability
     from omnichannel.channels.engagement import EngagementCapability
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
@@ -202,6 +203,13 @@ class Platform:
         from omnichannel.analytics.attribution.service import AttributionCapability
 
         return AttributionCapability(self)
+
+    @cached_property
+    def kpis(self) -> KpisCapability:
+        """KPIs per channel, campaign, content and period, compared (analytics/kpis/, C10)."""
+        from omnichannel.analytics.kpis.service import KpisCapability
+
+        return KpisCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

@@ -24,6 +24,7 @@ from omnichannel.api.routes import (
     inbox,
     jobs,
     journeys,
+    kpis,
     messages,
     profiles,
     provider_hooks,
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(audiences.router, dependencies=[AdminDep])
     app.include_router(send_times.router, dependencies=[AdminDep])
     app.include_router(analytics.router, dependencies=[AdminDep])
+    app.include_router(kpis.router, dependencies=[AdminDep])
     app.include_router(messages.router, dependencies=[AdminDep])
     app.include_router(messages.channels_router, dependencies=[AdminDep])
     app.include_router(messages.suppressions_router, dependencies=[AdminDep])

@@ -131,6 +131,11 @@ COMMANDS = [
         "Credit conversions to channels: heuristics, Markov removal effect or Shapley value.",
     ),
     LazyCommand(
+        "kpis",
+        "omnichannel.cli.kpis:app",
+        "KPIs per channel, campaign, content and period; comparisons; channel coverage.",
+    ),
+    LazyCommand(
         "send-times",
         "omnichannel.cli.send_times:app",
         "Best send time per person and channel, and each channel's peak hours.",
