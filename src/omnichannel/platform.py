@@ -32,7 +32,9 @@ from omnichannel.segments.service import SegmentsCapability  # light: imports on
 
 if TYPE_CHECKING:
     from omnichannel.analytics.attribution.service import AttributionCapability
+    from omnichannel.analytics.funnels.service import FunnelsCapability
     from omnichannel.analytics.kpis.service import KpisCapability
+    from omnichannel.analytics.retention import RetentionCapability
     from omnichannel.channels.audiences import AudiencesCapability
     from omnichannel.channels.engagement import EngagementCapability
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
@@ -203,6 +205,20 @@ class Platform:
         from omnichannel.analytics.attribution.service import AttributionCapability
 
         return AttributionCapability(self)
+
+    @cached_property
+    def funnels(self) -> FunnelsCapability:
+        """Funnels: step conversion, time to convert, drop-off lists (analytics/funnels/, C10)."""
+        from omnichannel.analytics.funnels.service import FunnelsCapability
+
+        return FunnelsCapability(self)
+
+    @cached_property
+    def retention(self) -> RetentionCapability:
+        """Retention and cohort tables: who comes back, period by period (C10)."""
+        from omnichannel.analytics.retention import RetentionCapability
+
+        return RetentionCapability(self)
 
     @cached_property
     def kpis(self) -> KpisCapability:

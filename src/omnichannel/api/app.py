@@ -20,6 +20,7 @@ from omnichannel.api.routes import (
     collector,
     dead_letters,
     events,
+    funnels,
     health,
     inbox,
     jobs,
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(send_times.router, dependencies=[AdminDep])
     app.include_router(analytics.router, dependencies=[AdminDep])
     app.include_router(kpis.router, dependencies=[AdminDep])
+    app.include_router(funnels.router, dependencies=[AdminDep])
     app.include_router(messages.router, dependencies=[AdminDep])
     app.include_router(messages.channels_router, dependencies=[AdminDep])
     app.include_router(messages.suppressions_router, dependencies=[AdminDep])

@@ -136,6 +136,16 @@ COMMANDS = [
         "KPIs per channel, campaign, content and period; comparisons; channel coverage.",
     ),
     LazyCommand(
+        "funnel",
+        "omnichannel.cli.funnels:app",
+        "Funnels: step conversion, time to convert, drop-off lists saved as segments.",
+    ),
+    LazyCommand(
+        "retention",
+        "omnichannel.cli.funnels:retention",
+        "Cohort table: people by the period of their first event or order, and who came back.",
+    ),
+    LazyCommand(
         "send-times",
         "omnichannel.cli.send_times:app",
         "Best send time per person and channel, and each channel's peak hours.",

@@ -1,0 +1,209 @@
+"""The funnel's Ibis expressions: each entry's step times, and their summary.
+
+``entries`` gives one row per entry (a person, or a person and breakdown value) with
+``t0..t{K-1}``: when the entry reached each step (NULL: not reached). Every mode starts
+at the **first entry**: the person's first step-1 event in ``[since, until)`` (``any``:
+their first event of any step), and the window runs from it.
+
+- ``ordered``: step k is the first step-k event after step k-1's (the greedy earliest
+  chain: if any chain of events in order fits the window, this one does). No self-join:
+  one join of the matching rows to the entry time, then a window minimum per step over
+  the rows inside the window only.
+- ``strict``: step k is the very next fact of the person after step k-1's (no other
+  event, order or message in between): ``lead(k)`` over the person's facts in time.
+- ``any``: the k-th distinct step done, in whatever order; t_k is when the (k+1)-th
+  distinct step first happened.
+
+A fact at the same moment as step k-1's that also matches step k-1 does not count for
+step k (one event is one step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from omnichannel.analytics.funnels.stream import flag_names
+
+
+def _in_range(t: ir.Table, since: datetime | None, until: datetime | None) -> ir.BooleanValue:
+    preds: list[ir.BooleanValue] = [ibis.literal(True)]
+    if since is not None:
+        preds.append(t.ts >= since)
+    if until is not None:
+        preds.append(t.ts < until)
+    return ibis.and_(*preds)
+
+
+def entries(
+    stream: ir.Table,
+    *,
+    steps: int,
+    order: str,
+    window_seconds: int,
+    since: datetime | None,
+    until: datetime | None,
+    dimensions: Sequence[str] = (),
+    per_breakdown: bool = False,
+) -> ir.Table:
+    """``person, <dimensions>, t0..t{K-1}``: one row per entry."""
+    build = {"ordered": _ordered, "strict": _strict, "any": _any_order}[order]
+    return build(stream, steps, window_seconds, since, until, list(dimensions), per_breakdown)
+
+
+def _entry_keys(
+    s: ir.Table,
+    first: ir.BooleanValue,
+    since: datetime | None,
+    until: datetime | None,
+    dims: list[str],
+    per_breakdown: bool,
+) -> tuple[ir.Table, list[str]]:
+    """The first entry time ``t0`` per entry key (``e_person`` [, ``e_<dim>``])."""
+    key = {"e_person": s.person, **({f"e_{d}": s[d] for d in dims} if per_breakdown else {})}
+    entered = s.filter(first, _in_range(s, since, until))
+    firsts = entered.group_by(**key).agg(t0=entered.ts.min())
+    return firsts, list(key)
+
+
+def _ordered(
+    s: ir.Table,
+    k: int,
+    window_seconds: int,
+    since: datetime | None,
+    until: datetime | None,
+    dims: list[str],
+    per_breakdown: bool,
+) -> ir.Table:
+    m = flag_names(k)
+    firsts, key = _entry_keys(s, s.m0, since, until, dims, per_breakdown)
+    j = s.join(firsts, s.person == firsts.e_person)
+    j = j.filter(j.ts >= j.t0, j.ts <= j.t0 + ibis.interval(seconds=window_seconds))
+    per_entry = ibis.window(group_by=key)
+    for i in range(1, k):
+        prev = j[f"t{i - 1}"]
+        later = (j.ts > prev) | ((j.ts == prev) & ~j[m[i - 1]])
+        reached = ibis.cases((j[m[i]] & later, j.ts), else_=ibis.null("timestamp"))
+        j = j.mutate(**{f"t{i}": reached.min().over(per_entry)})
+    return _one_per_entry(j, k, key, dims, per_breakdown, j.m0 & (j.ts == j.t0))
+
+
+def _one_per_entry(
+    j: ir.Table,
+    k: int,
+    key: list[str],
+    dims: list[str],
+    per_breakdown: bool,
+    at_entry: ir.BooleanValue,
+) -> ir.Table:
+    times = {f"t{i}": j[f"t{i}"].max() for i in range(k)}
+    if per_breakdown:
+        values = {d: j[f"e_{d}"].min() for d in dims}
+    else:
+        # The breakdown of the entry: the value on the row that entered.
+        values = {d: j[d].min(where=at_entry) for d in dims}
+    out = j.group_by(key).agg(**values, **times)
+    return out.select(
+        person=out.e_person, **{d: out[d] for d in dims}, **{t: out[t] for t in times}
+    )
+
+
+def _strict(
+    s: ir.Table,
+    k: int,
+    window_seconds: int,
+    since: datetime | None,
+    until: datetime | None,
+    dims: list[str],
+    per_breakdown: bool,
+) -> ir.Table:
+    m = flag_names(k)
+    in_time = ibis.window(group_by="person", order_by=[s.ts, *[ibis.desc(s[f]) for f in m]])
+    nexts = {f"n_ts{i}": s.ts.lead(i).over(in_time) for i in range(1, k)}
+    nexts |= {f"n_m{i}": s[m[i]].lead(i).over(in_time) for i in range(1, k)}
+    s = s.mutate(**nexts)
+    entered = s.filter(s.m0, _in_range(s, since, until))
+    key = ["person", *(dims if per_breakdown else [])]
+    first = ibis.window(group_by=key, order_by=[entered.ts])
+    entered = entered.mutate(_n=ibis.row_number().over(first))
+    e = entered.filter(entered._n == 0)
+    end = e.ts + ibis.interval(seconds=window_seconds)
+    times: dict[str, ir.Value] = {"t0": e.ts}
+    ok: ir.BooleanValue = ibis.literal(True)
+    for i in range(1, k):
+        ok = ok & e[f"n_m{i}"].coalesce(False) & (e[f"n_ts{i}"] <= end)
+        times[f"t{i}"] = ibis.cases((ok, e[f"n_ts{i}"]), else_=ibis.null("timestamp"))
+    return e.select(person=e.person, **{d: e[d] for d in dims}, **times)
+
+
+def _any_order(
+    s: ir.Table,
+    k: int,
+    window_seconds: int,
+    since: datetime | None,
+    until: datetime | None,
+    dims: list[str],
+    per_breakdown: bool,
+) -> ir.Table:
+    m = flag_names(k)
+    some = ibis.or_(*[s[f] for f in m])
+    firsts, key = _entry_keys(s, some, since, until, dims, per_breakdown)
+    j = s.join(firsts, s.person == firsts.e_person)
+    j = j.filter(j.ts >= j.t0, j.ts <= j.t0 + ibis.interval(seconds=window_seconds))
+    at_entry = (j.ts == j.t0) & ibis.or_(*[j[f] for f in m])
+    if per_breakdown:
+        values = {d: j[f"e_{d}"].min() for d in dims}
+    else:
+        values = {d: j[d].min(where=at_entry) for d in dims}
+    firsts_of = {f"f{i}": j.ts.min(where=j[m[i]]) for i in range(k)}
+    per = j.group_by(key).agg(**values, **firsts_of)
+    f = [per[f"f{i}"] for i in range(k)]
+    # Rank each step's first time among the steps done (ties: the earlier step first),
+    # then t_r is the time of the step ranked r: the (r+1)-th distinct step done.
+    ranks = []
+    for i in range(k):
+        before = [
+            ((f[j2] < f[i]) | ((f[j2] == f[i]) & ibis.literal(j2 <= i)))
+            .coalesce(False)
+            .cast("int32")
+            for j2 in range(k)
+        ]
+        ranks.append(
+            ibis.cases((f[i].notnull(), sum(before[1:], before[0])), else_=ibis.null("int32"))
+        )
+    times = {
+        f"t{r}": ibis.cases(
+            *[(ranks[i] == r + 1, f[i]) for i in range(k)], else_=ibis.null("timestamp")
+        )
+        for r in range(k)
+    }
+    return per.select(person=per.e_person, **{d: per[d] for d in dims}, **times)
+
+
+def seconds_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+    return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64")
+
+
+def summary(per_entry: ir.Table, steps: int, dims: Sequence[str]) -> ir.Table:
+    """Per breakdown value (and overall: ``_all`` true, dimensions NULL): entered per step,
+    median and p90 seconds from the step before."""
+    t = per_entry
+    metrics: dict[str, ir.Value] = {}
+    for i in range(steps):
+        metrics[f"entered_{i}"] = t[f"t{i}"].count()
+        if i:
+            gap = seconds_between(t[f"t{i}"], t[f"t{i - 1}"])
+            metrics[f"median_{i}"] = gap.quantile(0.5)
+            metrics[f"p90_{i}"] = gap.quantile(0.9)
+    if not dims:
+        return t.aggregate(**metrics)
+    # One pass for the total and the breakdown: each entry twice, once with its values
+    # and once as part of the total (the breakdown's values NULL).
+    both = t.mutate(_all=ibis.array([True, False]).unnest())
+    keyed = both.mutate(
+        **{d: ibis.cases((both._all, ibis.null("string")), else_=both[d]) for d in dims}
+    )
+    return keyed.group_by(["_all", *dims]).aggregate(**metrics)
