@@ -35,7 +35,7 @@ from omnichannel.segments.definition import (
     walk,
 )
 from omnichannel.segments.leaves import Measure, measure
-from omnichannel.segments.sources import EventSource, Sources
+from omnichannel.segments.sources import EventSource, Sources, where
 from omnichannel.warehouse import Warehouse
 
 
@@ -123,7 +123,7 @@ def leaf_members(m: Measure, src: Sources, *, distinct: bool = True) -> ir.Table
         return without(src.universe(), failing.select("profile_id"))
     if m.facts is not None:
         return _once(m.facts.select("profile_id"), distinct)
-    passing = m.table.filter(m.passes(m.table))
+    passing = m.table.filter(where(m.passes(m.table)))
     return passing.select("profile_id")
 
 

@@ -231,9 +231,12 @@ def _filtered_events(
     where: list[PropertyTest],
     channel: list[str] | None,
     within: Window | None,
+    columns: tuple[str, ...] = (),
 ) -> ir.Table:
+    """The named events passing the filters, with ``profile_id`` and ``columns``."""
     start, end = _window(within, src.now)
-    e = src.events([name], start, end)
+    read = {*columns, *(["channel"] if channel else []), *(["properties"] if where else [])}
+    e = src.events([name], start, end, columns=tuple(read))
     if channel:
         e = e.filter(e.channel.isin(channel))
     for test in where:
@@ -255,8 +258,9 @@ def _count_measure(rows: ir.Table, low: int, high: int | None) -> Measure:
 
 def _event(node: EventCondition, src: Sources) -> Measure:
     ev = node.event
-    e = _filtered_events(src, ev.name, ev.where, ev.channel, ev.within)
     kind = ev.measure()
+    reads = {"count": (), "sum": ("properties",), "average": ("properties",)}
+    e = _filtered_events(src, ev.name, ev.where, ev.channel, ev.within, reads.get(kind, ("ts",)))
     if kind == "count":
         low, high = ev.counted().range()
         return _count_measure(e, low, high)
@@ -284,9 +288,10 @@ def _event(node: EventCondition, src: Sources) -> Measure:
 def _sequence(node: SequenceCondition, src: Sources) -> Measure:
     seq = node.sequence
     gap = seq.max_gap.delta()
-    a = _filtered_events(src, seq.first.name, seq.first.where, None, seq.within)
+    a = _filtered_events(src, seq.first.name, seq.first.where, None, seq.within, ("ts",))
     start, end = _window(seq.within, src.now)
-    b = src.events([seq.then.name], start, end + gap if end is not None else None)
+    then = ("ts", "properties") if seq.then.where else ("ts",)
+    b = src.events([seq.then.name], start, end + gap if end is not None else None, then)
     for test in seq.then.where:
         b = b.filter(property_predicate(b.properties, test, src.now))
     a = a.select(profile_id="profile_id", a_ts="ts")
@@ -327,7 +332,7 @@ def _order(node: OrderCondition, src: Sources) -> Measure:
 def _message(node: MessageCondition, src: Sources) -> Measure:
     m = node.message
     start, end = _window(m.within, src.now)
-    e = src.events([MESSAGE_EVENT], start, end)
+    e = src.events([MESSAGE_EVENT], start, end, ("channel", "properties"))
     props = e.properties
     if m.channel:
         via = json_path(props, "channel").str.coalesce(e.channel).lower()

@@ -23,15 +23,17 @@ before the mapping joins, so the joins see only the candidate events.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, cast
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from omnichannel.identity.rules import IdentityRules
+from omnichannel.profiles.timeline_store import SCHEMA as TIMELINE_SCHEMA
 from omnichannel.profiles.timeline_store import TIMELINE_TABLE, current_coverage
 from omnichannel.profiles.traits.base import (
     DEVICE_FIELDS,
@@ -41,6 +43,7 @@ from omnichannel.profiles.traits.base import (
     typed_id,
 )
 from omnichannel.profiles.traits.devices import DEVICES_TABLE
+from omnichannel.profiles.traits.devices import SCHEMA as DEVICES_SCHEMA
 from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.tables import BY_NAME
 
@@ -48,15 +51,6 @@ EventSource = Literal["auto", "timeline", "identifiers"]
 # A device condition's test, given the device fields (``DEVICE_FIELDS``, ``push_token``).
 DeviceMatch = Callable[[dict[str, ir.Value]], ir.BooleanValue]
 EVENT_COLUMNS = ("profile_id", "ts", "event", "channel", "source", "properties")
-BEHAVIOUR_COLUMNS = (
-    "event",
-    "source",
-    "channel",
-    "properties",
-    "user_id",
-    "anonymous_id",
-    "context_device_id",
-)
 ID_COLUMNS = ("source", "user_id", "anonymous_id", "context_device_id")
 RAW_COLUMNS = (
     "event",
@@ -74,11 +68,47 @@ RAW_COLUMNS = (
 )
 
 
-class CachedTables:
-    """The warehouse seen through a cache of its tables: one schema read per table.
+def where(predicate: ir.BooleanValue) -> ir.BooleanValue:
+    """``predicate`` for a WHERE clause, without its ``coalesce(..., False)`` guards.
 
-    Each ``Warehouse.table`` asks the engine for the table's schema (tens of milliseconds
-    on a busy machine); an evaluation names the same tables many times.
+    A test is ``coalesce(test, False)`` so that NULL fails it even when negated; a filter
+    keeps only rows where it is true, which NULL never is, so there the guard changes
+    nothing, and it hides the comparison from the engine: DuckDB pushes ``os_name =
+    'iOS'`` into the scan of the compressed column but evaluates ``COALESCE(os_name =
+    'iOS', false)`` row by row (half the scan time of ``profile_devices``).
+    """
+    op = predicate.op()
+    if (
+        isinstance(op, ops.Coalesce)
+        and len(op.arg) == 2
+        and isinstance(op.arg[1], ops.Literal)
+        and op.arg[1].value is False
+    ):
+        return where(cast(ir.BooleanValue, op.arg[0].to_expr()))
+    if isinstance(op, ops.And | ops.Or):
+        left = where(cast(ir.BooleanValue, op.left.to_expr()))
+        right = where(cast(ir.BooleanValue, op.right.to_expr()))
+        return left & right if isinstance(op, ops.And) else left | right
+    return predicate
+
+
+# Tables the warehouse creates with a schema known here: read without asking the engine.
+KNOWN_SCHEMAS: dict[str, ibis.Schema] = {
+    **{name: spec.schema for name, spec in BY_NAME.items()},
+    TIMELINE_TABLE: TIMELINE_SCHEMA,
+    DEVICES_TABLE: DEVICES_SCHEMA,
+}
+
+
+class CachedTables:
+    """The warehouse seen through a cache of its tables: no schema read for the tables the
+    warehouse creates (``KNOWN_SCHEMAS``), one per evaluation for any other.
+
+    Each ``Warehouse.table`` asks the engine for the table's schema (2-3 ms each on DuckDB,
+    tens of milliseconds on a busy machine; an evaluation names seven tables, about a
+    tenth of a three-condition segment's time at a million profiles). The warehouse
+    creates those tables with these schemas and upgrades them when it opens, and the
+    build writes its tables with them, so the engine's answer would be the same.
     """
 
     def __init__(self, wh: Warehouse) -> None:
@@ -90,8 +120,17 @@ class CachedTables:
 
     def table(self, name: str) -> ir.Table:
         if name not in self._tables:
-            known = name in BY_NAME
-            self._tables[name] = self.wh.table(name) if known else self.wh.con.table(name)
+            schema = KNOWN_SCHEMAS.get(name)
+            if schema is None:
+                self._tables[name] = self.wh.con.table(name)
+            else:
+                op = ops.DatabaseTable(
+                    name,
+                    schema=schema,
+                    source=self.con,
+                    namespace=ops.Namespace(catalog=None, database=None),
+                )
+                self._tables[name] = op.to_expr()
         return self._tables[name]
 
     def has(self, name: str) -> bool:
@@ -170,18 +209,25 @@ class Sources:
         names: list[str] | None,
         start: datetime | None = None,
         end: datetime | None = None,
+        columns: Sequence[str] = EVENT_COLUMNS[1:],
     ) -> ir.Table:
-        """``EVENT_COLUMNS`` of the events named (any when None), ``start <= ts < end``."""
+        """``profile_id`` and ``columns`` (of ``EVENT_COLUMNS``) of the events named (any
+        when None), ``start <= ts < end``.
+
+        Ask for the columns the condition reads: each one carried through the union and
+        the identifier joins is more for Ibis to compile and the engine to move.
+        """
         # Few operations on purpose: Ibis's compile time grows quickly with nested selects.
-        carried = list(EVENT_COLUMNS[1:])
+        carried = [c for c in EVENT_COLUMNS[1:] if c in columns]
+        raw_columns = tuple(dict.fromkeys([*(c for c in carried if c != "ts"), *ID_COLUMNS]).keys())
         if self.chosen_event_source() == "identifiers":
-            raw = self._raw_events(names, start, end, BEHAVIOUR_COLUMNS)
+            raw = self._raw_events(names, start, end, raw_columns)
             return self.only_evaluated(self.attribute(raw, carried))
-        raw = self._raw_events(names, start, end, BEHAVIOUR_COLUMNS, newer=True)
+        raw = self._raw_events(names, start, end, raw_columns, newer=True)
         tl = self.table(TIMELINE_TABLE)
         named = [tl.event.isin(names)] if names is not None else []
         tl = tl.filter(tl.kind == "event", *named, *self._window(tl.ts, start, end))
-        stored = self.only_evaluated(tl.select(*EVENT_COLUMNS))
+        stored = self.only_evaluated(tl.select("profile_id", *carried))
         fresh = self.only_evaluated(self.attribute(raw, carried, few=True))
         return ibis.union(stored, fresh, distinct=False)
 
@@ -227,7 +273,7 @@ class Sources:
             return self._device_seen_in(self._raw_events(None, start, end), matches)
         d = self.table(DEVICES_TABLE)
         since = [d.last_seen >= ibis.literal(start, "timestamp")] if start is not None else []
-        stored = d.filter(matches({c: d[c] for c in (*DEVICE_FIELDS, "push_token")}), *since)
+        stored = d.filter(where(matches({c: d[c] for c in (*DEVICE_FIELDS, "push_token")})), *since)
         fresh = self._raw_events(None, start, end, newer=True)
         return ibis.union(
             self.only_evaluated(stored.select("profile_id", "last_seen")),
@@ -238,7 +284,7 @@ class Sources:
     def _device_seen_in(
         self, raw: ir.Table, matches: DeviceMatch, *, few: bool = False
     ) -> ir.Table:
-        e = raw.filter(matches(device_columns(raw)))
+        e = raw.filter(where(matches(device_columns(raw))))
         # Many events share a person's ids: group them per id combination first, so the
         # identifier joins see one row per combination instead of one per event.
         per_ids = e.group_by(list(ID_COLUMNS)).agg(last_seen=e.ts.max())
@@ -263,31 +309,28 @@ class Sources:
         identifiers are looked up.
         """
         ids = self._linked_ids_of(e) if few else self.linked_ids()
-        typed = e.mutate(
-            _user_type=typed_id(e.source, "user_id", self.rules),
-            _anon_type=typed_id(e.source, "anonymous_id", self.rules),
-        )
-        by_user = ids.select(_ut="id_type", _uv="id_value", _up="profile_id")
-        by_anon = ids.select(_at="id_type", _av="id_value", _ap="profile_id")
-        device = ids.filter(ids.id_type == "device_id")
-        by_device = device.select(_dv="id_value", _dp="profile_id")
+        # The identifier tables are joined as they are and only the columns wanted are
+        # selected from the join: renamed copies of them and an intermediate projection
+        # of every column made the expression twice as large, and Ibis's compile time
+        # (tens of milliseconds a segment) follows its size.
+        by_user, by_anon = ids.view(), ids.view()
+        by_device = ids.filter(ids.id_type == "device_id")
+        user_type = typed_id(e.source, "user_id", self.rules)
+        anon_type = typed_id(e.source, "anonymous_id", self.rules)
         joined = (
-            typed.left_join(
-                by_user,
-                [typed._user_type == by_user._ut, typed.user_id.strip() == by_user._uv],
+            e.left_join(
+                by_user, [user_type == by_user.id_type, e.user_id.strip() == by_user.id_value]
             )
             .left_join(
                 by_anon,
-                [typed._anon_type == by_anon._at, typed.anonymous_id.strip() == by_anon._av],
+                [anon_type == by_anon.id_type, e.anonymous_id.strip() == by_anon.id_value],
             )
-            .left_join(by_device, typed.context_device_id.strip() == by_device._dv)
+            .left_join(by_device, e.context_device_id.strip() == by_device.id_value)
         )
-        profile = joined._up.coalesce(joined._ap, joined._dp)
-        values = {
-            c: joined.channel.coalesce(joined.source) if c == "channel" else joined[c]
-            for c in carried
-        }
-        return joined.filter(profile.notnull()).select(profile_id=profile, **values)
+        profile = by_user.profile_id.coalesce(by_anon.profile_id, by_device.profile_id)
+        values = {c: e.channel.coalesce(e.source) if c == "channel" else e[c] for c in carried}
+        out = joined.select(profile_id=profile, **values)
+        return out.filter(out.profile_id.notnull())
 
     def _linked_ids_of(self, e: ir.Table) -> ir.Table:
         """``linked_ids`` for the ids ``e`` carries, looked up once per evaluation.
@@ -298,7 +341,9 @@ class Sources:
         set and gets a stand-in table, which ``bind`` replaces by the one lookup of them
         all when the expression is complete.
         """
-        self._wanted.extend(e.select(v=e[c].strip()) for c in ID_COLUMNS[1:])
+        # One row per id of each event (user, anonymous, device): one scan of ``e``.
+        ids = ibis.array([e[c].strip() for c in ID_COLUMNS[1:]])
+        self._wanted.append(e.select(v=ids.unnest()))
         if self._newer_ids is None:
             self._newer_ids = ibis.table(
                 {"id_type": "string", "id_value": "string", "profile_id": "string"},
@@ -312,7 +357,10 @@ class Sources:
         if self._newer_ids is None:
             return expr
         pi = self.table("profile_identifiers")
-        values = ibis.union(*self._wanted, distinct=True)
+        # No DISTINCT: the IN below is a semi-join, which a repeated value does not change.
+        values = (
+            ibis.union(*self._wanted, distinct=False) if len(self._wanted) > 1 else self._wanted[0]
+        )
         linked = pi.filter(pi.status == "linked", pi.id_value.isin(values.v))
         found = linked.group_by(["id_type", "id_value"]).agg(profile_id=linked.profile_id.min())
         return cast(ir.Table, expr.op().replace({self._newer_ids.op(): found.op()}).to_expr())

@@ -18,133 +18,90 @@ SELECT
   *
 FROM (
   SELECT
-    "t21"."profile_id"
+    "t18"."profile_id"
   FROM (
     SELECT DISTINCT
-      COALESCE("t19"."_up", "t19"."_ap", "t19"."_dp") AS "profile_id"
+      "t16"."profile_id"
     FROM (
       SELECT
-        "t18"."source",
-        "t18"."user_id",
-        "t18"."anonymous_id",
-        "t18"."context_device_id",
-        "t18"."last_seen",
-        "t18"."_user_type",
-        "t18"."_anon_type",
-        "t13"."_ut",
-        "t13"."_uv",
-        "t13"."_up",
-        "t14"."_at",
-        "t14"."_av",
-        "t14"."_ap",
-        "t15"."_dv",
-        "t15"."_dp"
+        COALESCE("t9"."profile_id", "t10"."profile_id", "t14"."profile_id") AS "profile_id",
+        "t15"."last_seen"
       FROM (
         SELECT
-          "t16"."source",
-          "t16"."user_id",
-          "t16"."anonymous_id",
-          "t16"."context_device_id",
-          "t16"."last_seen",
-          CASE
-            WHEN "t16"."source" = 'tmall'
-            THEN 'marketplace_buyer_id'
-            ELSE CASE WHEN "t16"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-          END AS "_user_type",
-          CASE WHEN "t16"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END AS "_anon_type"
+          "t8"."source",
+          "t8"."user_id",
+          "t8"."anonymous_id",
+          "t8"."context_device_id",
+          MAX("t8"."ts") AS "last_seen"
         FROM (
           SELECT
-            "t11"."source",
-            "t11"."user_id",
-            "t11"."anonymous_id",
-            "t11"."context_device_id",
-            MAX("t11"."ts") AS "last_seen"
-          FROM (
-            SELECT
-              "t1"."event",
-              "t1"."source",
-              "t1"."channel",
-              "t1"."properties",
-              "t1"."user_id",
-              "t1"."anonymous_id",
-              "t1"."context_device_id",
-              "t1"."context_os_name",
-              "t1"."context_device_type",
-              "t1"."context_app_name",
-              "t1"."context",
-              "t1"."loaded_at",
-              COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") AS "ts"
-            FROM "events" AS "t1"
-            WHERE
-              COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") IS NOT NULL
-              AND COALESCE("t1"."context_os_name" = 'iOS', FALSE)
-              AND COALESCE(
-                (
-                  CASE
-                    WHEN JSON_TYPE(CAST("t1"."context" AS JSON) -> '$.device' -> '$.token') = 'VARCHAR'
-                    THEN (
-                      CAST("t1"."context" AS JSON) -> '$.device' -> '$.token'
-                    ) ->> '$'
-                    ELSE NULL
-                  END IS NOT NULL
-                )
-                AND (
-                  TRIM(
-                    CASE
-                      WHEN JSON_TYPE(CAST("t1"."context" AS JSON) -> '$.device' -> '$.token') = 'VARCHAR'
-                      THEN (
-                        CAST("t1"."context" AS JSON) -> '$.device' -> '$.token'
-                      ) ->> '$'
-                      ELSE NULL
-                    END,
-                    ' 	
+            "t1"."event",
+            "t1"."source",
+            "t1"."channel",
+            "t1"."properties",
+            "t1"."user_id",
+            "t1"."anonymous_id",
+            "t1"."context_device_id",
+            "t1"."context_os_name",
+            "t1"."context_device_type",
+            "t1"."context_app_name",
+            "t1"."context",
+            "t1"."loaded_at",
+            COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") AS "ts"
+          FROM "events" AS "t1"
+          WHERE
+            COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") IS NOT NULL
+            AND "t1"."context_os_name" = 'iOS'
+            AND CASE
+              WHEN JSON_TYPE(CAST("t1"."context" AS JSON) -> '$.device' -> '$.token') = 'VARCHAR'
+              THEN (
+                CAST("t1"."context" AS JSON) -> '$.device' -> '$.token'
+              ) ->> '$'
+              ELSE NULL
+            END IS NOT NULL
+            AND TRIM(
+              CASE
+                WHEN JSON_TYPE(CAST("t1"."context" AS JSON) -> '$.device' -> '$.token') = 'VARCHAR'
+                THEN (
+                  CAST("t1"."context" AS JSON) -> '$.device' -> '$.token'
+                ) ->> '$'
+                ELSE NULL
+              END,
+              ' 	
 '
-                  ) <> ''
-                ),
-                FALSE
-              )
-          ) AS "t11"
-          GROUP BY
-            1,
-            2,
-            3,
-            4
-        ) AS "t16"
-      ) AS "t18"
+            ) <> ''
+        ) AS "t8"
+        GROUP BY
+          1,
+          2,
+          3,
+          4
+      ) AS "t15"
+      LEFT OUTER JOIN "t5" AS "t9"
+        ON CASE
+          WHEN "t15"."source" = 'tmall'
+          THEN 'marketplace_buyer_id'
+          ELSE CASE WHEN "t15"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+        END = "t9"."id_type"
+        AND TRIM("t15"."user_id", ' 	
+') = "t9"."id_value"
+      LEFT OUTER JOIN "t5" AS "t10"
+        ON CASE WHEN "t15"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t10"."id_type"
+        AND TRIM("t15"."anonymous_id", ' 	
+') = "t10"."id_value"
       LEFT OUTER JOIN (
         SELECT
-          "t6"."id_type" AS "_ut",
-          "t6"."id_value" AS "_uv",
-          "t6"."profile_id" AS "_up"
-        FROM "t5" AS "t6"
-      ) AS "t13"
-        ON "t18"."_user_type" = "t13"."_ut"
-        AND TRIM("t18"."user_id", ' 	
-') = "t13"."_uv"
-      LEFT OUTER JOIN (
-        SELECT
-          "t6"."id_type" AS "_at",
-          "t6"."id_value" AS "_av",
-          "t6"."profile_id" AS "_ap"
-        FROM "t5" AS "t6"
-      ) AS "t14"
-        ON "t18"."_anon_type" = "t14"."_at"
-        AND TRIM("t18"."anonymous_id", ' 	
-') = "t14"."_av"
-      LEFT OUTER JOIN (
-        SELECT
-          "t6"."id_value" AS "_dv",
-          "t6"."profile_id" AS "_dp"
+          *
         FROM "t5" AS "t6"
         WHERE
           "t6"."id_type" = 'device_id'
-      ) AS "t15"
-        ON TRIM("t18"."context_device_id", ' 	
-') = "t15"."_dv"
-    ) AS "t19"
+      ) AS "t14"
+        ON TRIM("t15"."context_device_id", ' 	
+') = "t14"."id_value"
+    ) AS "t16"
     WHERE
-      COALESCE("t19"."_up", "t19"."_ap", "t19"."_dp") IS NOT NULL
-  ) AS "t21"
+      "t16"."profile_id" IS NOT NULL
+  ) AS "t18"
   ANTI JOIN (
     SELECT
       "t4"."profile_id"
@@ -161,7 +118,7 @@ FROM (
       FROM "profiles" AS "t0"
     ) AS "t4"
     WHERE
-      COALESCE("t4"."value" = 'granted', FALSE)
-  ) AS "t10"
-    ON "t21"."profile_id" = "t10"."profile_id"
-) AS "t23"
+      "t4"."value" = 'granted'
+  ) AS "t11"
+    ON "t18"."profile_id" = "t11"."profile_id"
+) AS "t20"

@@ -21,7 +21,7 @@ FROM (
     *
   FROM (
     SELECT
-      "t7"."profile_id"
+      "t9"."profile_id"
     FROM (
       SELECT
         *
@@ -38,7 +38,7 @@ FROM (
           "t2"."profile_id"
         FROM "profile_identifiers" AS "t2"
       ) AS "t4"
-    ) AS "t7"
+    ) AS "t9"
     ANTI JOIN (
       SELECT
         "t23"."profile_id"
@@ -48,87 +48,47 @@ FROM (
           COUNT(*) AS "value"
         FROM (
           SELECT
-            COALESCE("t21"."_up", "t21"."_ap", "t21"."_dp") AS "profile_id",
-            "t21"."ts",
-            "t21"."event",
-            COALESCE("t21"."channel", "t21"."source") AS "channel",
-            "t21"."source",
-            "t21"."properties"
+            *
           FROM (
             SELECT
-              "t11"."event",
-              "t11"."source",
-              "t11"."channel",
-              "t11"."properties",
-              "t11"."user_id",
-              "t11"."anonymous_id",
-              "t11"."context_device_id",
-              "t11"."ts",
-              "t11"."_user_type",
-              "t11"."_anon_type",
-              "t17"."_ut",
-              "t17"."_uv",
-              "t17"."_up",
-              "t18"."_at",
-              "t18"."_av",
-              "t18"."_ap",
-              "t19"."_dv",
-              "t19"."_dp"
+              COALESCE("t16"."profile_id", "t17"."profile_id", "t19"."profile_id") AS "profile_id"
             FROM (
               SELECT
-                "t0"."event",
                 "t0"."source",
-                "t0"."channel",
-                "t0"."properties",
                 "t0"."user_id",
                 "t0"."anonymous_id",
                 "t0"."context_device_id",
-                COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") AS "ts",
-                CASE
-                  WHEN "t0"."source" = 'tmall'
-                  THEN 'marketplace_buyer_id'
-                  ELSE CASE WHEN "t0"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-                END AS "_user_type",
-                CASE WHEN "t0"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END AS "_anon_type"
+                COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") AS "ts"
               FROM "events" AS "t0"
               WHERE
                 COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") IS NOT NULL
                 AND COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") >= MAKE_TIMESTAMP(2026, 3, 3, 12, 0, 0.0)
                 AND "t0"."event" IN ('Order Completed')
             ) AS "t11"
-            LEFT OUTER JOIN (
-              SELECT
-                "t13"."id_type" AS "_ut",
-                "t13"."id_value" AS "_uv",
-                "t13"."profile_id" AS "_up"
-              FROM "t12" AS "t13"
-            ) AS "t17"
-              ON "t11"."_user_type" = "t17"."_ut"
+            LEFT OUTER JOIN "t12" AS "t16"
+              ON CASE
+                WHEN "t11"."source" = 'tmall'
+                THEN 'marketplace_buyer_id'
+                ELSE CASE WHEN "t11"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+              END = "t16"."id_type"
               AND TRIM("t11"."user_id", ' 	
-') = "t17"."_uv"
-            LEFT OUTER JOIN (
-              SELECT
-                "t13"."id_type" AS "_at",
-                "t13"."id_value" AS "_av",
-                "t13"."profile_id" AS "_ap"
-              FROM "t12" AS "t13"
-            ) AS "t18"
-              ON "t11"."_anon_type" = "t18"."_at"
+') = "t16"."id_value"
+            LEFT OUTER JOIN "t12" AS "t17"
+              ON CASE WHEN "t11"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t17"."id_type"
               AND TRIM("t11"."anonymous_id", ' 	
-') = "t18"."_av"
+') = "t17"."id_value"
             LEFT OUTER JOIN (
               SELECT
-                "t13"."id_value" AS "_dv",
-                "t13"."profile_id" AS "_dp"
+                *
               FROM "t12" AS "t13"
               WHERE
                 "t13"."id_type" = 'device_id'
             ) AS "t19"
               ON TRIM("t11"."context_device_id", ' 	
-') = "t19"."_dv"
+') = "t19"."id_value"
           ) AS "t21"
           WHERE
-            COALESCE("t21"."_up", "t21"."_ap", "t21"."_dp") IS NOT NULL
+            "t21"."profile_id" IS NOT NULL
         ) AS "t22"
         GROUP BY
           1
@@ -142,88 +102,57 @@ FROM (
           )
         )
     ) AS "t26"
-      ON "t7"."profile_id" = "t26"."profile_id"
+      ON "t9"."profile_id" = "t26"."profile_id"
   ) AS "t28"
   UNION
   SELECT
     *
   FROM (
     SELECT
-      COALESCE("t20"."_up", "t20"."_ap", "t20"."_dp") AS "profile_id"
+      "t20"."profile_id"
     FROM (
       SELECT
-        "t10"."event",
-        "t10"."source",
-        "t10"."channel",
-        "t10"."properties",
-        "t10"."user_id",
-        "t10"."anonymous_id",
-        "t10"."context_device_id",
-        "t10"."ts",
-        "t10"."_user_type",
-        "t10"."_anon_type",
-        "t17"."_ut",
-        "t17"."_uv",
-        "t17"."_up",
-        "t18"."_at",
-        "t18"."_av",
-        "t18"."_ap",
-        "t19"."_dv",
-        "t19"."_dp"
+        COALESCE("t14"."profile_id", "t15"."profile_id", "t19"."profile_id") AS "profile_id",
+        COALESCE("t10"."channel", "t10"."source") AS "channel",
+        "t10"."properties"
       FROM (
         SELECT
-          "t0"."event",
-          "t0"."source",
           "t0"."channel",
           "t0"."properties",
+          "t0"."source",
           "t0"."user_id",
           "t0"."anonymous_id",
           "t0"."context_device_id",
-          COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") AS "ts",
-          CASE
-            WHEN "t0"."source" = 'tmall'
-            THEN 'marketplace_buyer_id'
-            ELSE CASE WHEN "t0"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-          END AS "_user_type",
-          CASE WHEN "t0"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END AS "_anon_type"
+          COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") AS "ts"
         FROM "events" AS "t0"
         WHERE
           COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") IS NOT NULL
           AND "t0"."event" IN ('Message Received')
       ) AS "t10"
-      LEFT OUTER JOIN (
-        SELECT
-          "t13"."id_type" AS "_ut",
-          "t13"."id_value" AS "_uv",
-          "t13"."profile_id" AS "_up"
-        FROM "t12" AS "t13"
-      ) AS "t17"
-        ON "t10"."_user_type" = "t17"."_ut"
+      LEFT OUTER JOIN "t12" AS "t14"
+        ON CASE
+          WHEN "t10"."source" = 'tmall'
+          THEN 'marketplace_buyer_id'
+          ELSE CASE WHEN "t10"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+        END = "t14"."id_type"
         AND TRIM("t10"."user_id", ' 	
-') = "t17"."_uv"
-      LEFT OUTER JOIN (
-        SELECT
-          "t13"."id_type" AS "_at",
-          "t13"."id_value" AS "_av",
-          "t13"."profile_id" AS "_ap"
-        FROM "t12" AS "t13"
-      ) AS "t18"
-        ON "t10"."_anon_type" = "t18"."_at"
+') = "t14"."id_value"
+      LEFT OUTER JOIN "t12" AS "t15"
+        ON CASE WHEN "t10"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t15"."id_type"
         AND TRIM("t10"."anonymous_id", ' 	
-') = "t18"."_av"
+') = "t15"."id_value"
       LEFT OUTER JOIN (
         SELECT
-          "t13"."id_value" AS "_dv",
-          "t13"."profile_id" AS "_dp"
+          *
         FROM "t12" AS "t13"
         WHERE
           "t13"."id_type" = 'device_id'
       ) AS "t19"
         ON TRIM("t10"."context_device_id", ' 	
-') = "t19"."_dv"
+') = "t19"."id_value"
     ) AS "t20"
     WHERE
-      COALESCE("t20"."_up", "t20"."_ap", "t20"."_dp") IS NOT NULL
+      "t20"."profile_id" IS NOT NULL
       AND LOWER(
         COALESCE(
           CASE
@@ -233,7 +162,7 @@ FROM (
             ) ->> '$'
             ELSE NULL
           END,
-          COALESCE("t20"."channel", "t20"."source")
+          "t20"."channel"
         )
       ) IN ('wechat')
       AND COALESCE(
