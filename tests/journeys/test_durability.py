@@ -9,10 +9,11 @@ Then: every enrolment finished, every visit has exactly one ``journey_steps`` ro
 the SMTP server received exactly one message per person per send step.
 
 The email worker is not in the killed process: a channel worker killed between the SMTP
-server's "250 queued" and its settle commit (up to 50 ms) sends that message again,
-with the same Message-ID, after its lease (at-least-once towards the provider, see
-docs/channels.md); that is the channel's guarantee, not the engine's, and would make
-this count depend on where the kill lands.
+server's "250 queued" and its commit of that outcome (a few milliseconds) sends that
+message again, with the same Message-ID, after its lease (at-least-once towards the
+provider, see docs/channels.md); that is the channel's guarantee, tested by
+tests/channels/test_email_kill.py, not the engine's, and would make this count depend on
+where the kill lands.
 """
 
 from __future__ import annotations

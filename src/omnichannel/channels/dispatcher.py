@@ -12,6 +12,14 @@ loop keeps sending while a transaction commits; outcomes are settled in small ba
 (every 50 ms or 200 outcomes, one transaction), which is what lets a channel reach
 thousands of messages a second on SQLite.
 
+A channel whose provider takes no idempotency key (SMTP: ``record_before_next`` on the
+adapter) records each accepted message at once instead: a ``Sent`` outcome wakes the
+settler, which commits every outcome waiting (a group commit), and the send's slot is
+not given to the next message until that commit is done. So a worker killed after the
+server accepted a message and before it was recorded (the message would be sent again
+after the lease) can be so for at most ``concurrency`` messages, each for the time of one
+or two commits, not for the 50 ms batch.
+
 Each message gets its signed unsubscribe link here (``{{ unsubscribe_url }}`` in any
 part, on every channel), so no adapter has to remember to add it.
 
@@ -142,6 +150,13 @@ class ChannelWorker:
         self._ready = threading.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"omni-{channel}-db")
         self._settlements: list[Settling] = []
+        # record_before_next (see the module docstring): sends wait for their commit.
+        self.record_before_next = bool(
+            getattr(registry.adapter_class(self.channel), "record_before_next", False)
+        )
+        self._urgent: asyncio.Event | None = None
+        self._batch_done: asyncio.Future[None] | None = None
+        self._settler_done = False
         self.error: BaseException | None = None
 
     # --- control, from any thread ------------------------------------------------------
@@ -217,6 +232,7 @@ class ChannelWorker:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
         adapter = registry.adapter_class(self.channel)(self.settings, self.context)
         self._ready.set()
         if not await self._open(adapter):
@@ -255,6 +271,9 @@ class ChannelWorker:
                 if late:
                     await asyncio.wait(late, timeout=1)
             self._stopping.set()
+            self._settler_done = True
+            if self._urgent is not None:
+                self._urgent.set()
             await settler
             await self._settle_now()
             await adapter.close()
@@ -393,6 +412,7 @@ class ChannelWorker:
     ) -> None:
         breaker = self._breaker_of(row)
         mine = self._slots_of(row)
+        settled = False
         try:
             if mine is not None:
                 await mine.acquire()  # before the channel's slots: a hung address waits here
@@ -411,9 +431,17 @@ class ChannelWorker:
                             outcome = await self._call(adapter, row)
                 finally:
                     self.stats.in_flight -= 1
+                if self.record_before_next and not fans_out(row):
+                    # Recorded before this slot sends anything else (module docstring).
+                    self._outcome(row, outcome, breaker)
+                    settled = True
+                    if isinstance(outcome, Sent):
+                        await self._committed()
+                    return
         except asyncio.CancelledError:
             # The worker is stopping: back in the queue now, not when its lease ends.
-            self._postpone(row, breaker, reason="worker_stopped")
+            if not settled:
+                self._postpone(row, breaker, reason="worker_stopped")
             raise
         finally:
             if mine is not None:
@@ -598,16 +626,35 @@ class ChannelWorker:
             self.stats.failed += 1
         self._settlements.append((done.settlement, done.events, done.suppress))
 
+    async def _committed(self) -> None:
+        """Until the outcomes queued so far are committed (the next settle, started now)."""
+        if self._batch_done is None:
+            self._batch_done = asyncio.get_running_loop().create_future()
+        done = self._batch_done
+        assert self._urgent is not None
+        self._urgent.set()
+        # Shielded: a send cancelled while it waits must not cancel the others' wait.
+        await asyncio.shield(done)
+
     async def _settle_loop(self) -> None:
-        while not self._stopping.is_set():
-            await asyncio.sleep(SETTLE_EVERY)
+        assert self._urgent is not None
+        while not self._settler_done:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SETTLE_EVERY):
+                    await self._urgent.wait()
+            self._urgent.clear()
             await self._settle_now()
 
     async def _settle_now(self) -> None:
         # Swapped on the loop's thread, which is the only one appending.
         batch, self._settlements = self._settlements, []
-        if batch:
-            await self._db_call(self._write_settlements, batch)
+        done, self._batch_done = self._batch_done, None
+        try:
+            if batch:
+                await self._db_call(self._write_settlements, batch)
+        finally:
+            if done is not None and not done.done():
+                done.set_result(None)
 
     def _write_settlements(self, batch: list[Settling]) -> None:
         for start in range(0, len(batch), SETTLE_BATCH):

@@ -278,6 +278,9 @@ class EmailAdapter:
     address_types: ClassVar[tuple[str, ...]] = ("email",)
     required_parts: ClassVar[tuple[str, ...]] = ("subject", "text")
     optional_parts: ClassVar[tuple[str, ...]] = ("html", "preheader")
+    # SMTP takes no idempotency key: the worker records each 250 before the slot sends
+    # another message (channels/dispatcher.py), so a kill re-sends as little as it can.
+    record_before_next: ClassVar[bool] = True
 
     def __init__(self, settings: EmailSettings, context: AdapterContext) -> None:
         self.settings = settings
