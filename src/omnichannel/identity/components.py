@@ -96,18 +96,21 @@ def _hook(scratch: Scratch, e: ir.Table) -> ir.Table:
 
 
 def _jump(scratch: Scratch, pointer: ir.Table) -> ir.Table:
-    """Follow pointers until every node points at a root (a node pointing at itself)."""
+    """Follow pointers until every node points at a root (a node pointing at itself).
+
+    Checked before each jump rather than after it: a jump that would change nothing is
+    never materialised (after hooking, most pointers already end at a root).
+    """
     while True:
         target = pointer.view()
+        beyond = pointer.join(target, pointer.m == target.n).filter(lambda t: t.m_right != t.m)
+        if not scratch.rows(beyond.select("n")):
+            return pointer
         joined = pointer.left_join(target, pointer.m == target.n)
         jumped = joined.select(n=joined.n, m=joined.m_right.coalesce(joined.m))
         nxt = scratch.keep(jumped)
-        moved = nxt.join(pointer, "n").filter(lambda t: t.m != t.m_right)
-        changed = scratch.rows(moved.select("n"))
         scratch.drop(pointer)
         pointer = nxt
-        if not changed:
-            return pointer
 
 
 def _contract(e: ir.Table, pointer: ir.Table) -> ir.Table:

@@ -137,8 +137,7 @@ def enforce_limits(
     """
     live = scratch.keep(link)
     lab = scratch.keep(live.select("rid").distinct().mutate(comp=ibis._.rid))
-    order = live.select("id_type", "priority").distinct().order_by(["priority", "id_type"])
-    types = order.id_type.to_pyarrow().to_pylist()
+    types = _bridging_types(live)
     refused: list[ir.Table] = []
     after_links = False  # a link may have put several values of an exempt type on a part
     for step, id_type in enumerate(types):
@@ -163,6 +162,11 @@ def enforce_limits(
         else:
             found = violations(live, lab2.select("rid", "grp"), "grp")
         bad = scratch.keep(found)
+        if not scratch.rows(bad):  # every merge of this type holds: keep them all
+            new_lab = scratch.keep(lab2.select("rid", comp=lab2.grp))
+            scratch.drop(bridges, merged, lab2, bad, lab)
+            lab = new_lab
+            continue
         refusals = _refused_bridges(bridges, lab2, bad, live, id_type)
         kept_refusals = scratch.keep(refusals)
         refused.append(kept_refusals)
@@ -189,6 +193,15 @@ def enforce_limits(
             records=ibis.literal(0, "int64"),
         )
     return lab, refusals_all
+
+
+def _bridging_types(live: ir.Table) -> list[str]:
+    """The types, most trusted first, with a value on two records or more: only they can
+    merge anything. Groups only grow and ``live`` only shrinks from type to type, so a
+    value on one record never bridges two groups later either."""
+    spread = live.group_by(["id_type", "priority", "vid"]).agg(k=live.rid.nunique())
+    shared = spread.filter(spread.k >= 2).select("id_type", "priority").distinct()
+    return list(shared.order_by(["priority", "id_type"]).id_type.to_pyarrow().to_pylist())
 
 
 def _refused_bridges(
