@@ -21,7 +21,7 @@ WITH "t16" AS (
       *
     FROM (
       SELECT
-        COALESCE("t31"."profile_id", "t28"."found") AS "person",
+        COALESCE("t31"."profile_id", "t26"."found") AS "person",
         "t31"."ts",
         "t31"."m0",
         "t31"."m1",
@@ -131,9 +131,9 @@ WITH "t16" AS (
         FROM "t16" AS "t18"
         GROUP BY
           1
-      ) AS "t28"
+      ) AS "t26"
         ON TRIM("t31"."recipient", ' 	
-') = "t28"."id_value"
+') = "t26"."id_value"
     ) AS "t35"
     WHERE
       "t35"."person" IS NOT NULL AND "t35"."ts" IS NOT NULL
@@ -150,16 +150,16 @@ WITH "t16" AS (
       FROM (
         SELECT
           COALESCE(
-            "t25"."u_profile",
-            "t26"."a_profile",
-            'user_id:' || "t27"."user_id",
-            'anonymous_id:' || "t27"."anonymous_id"
+            "t27"."u_profile",
+            "t28"."a_profile",
+            'user_id:' || "t25"."user_id",
+            'anonymous_id:' || "t25"."anonymous_id"
           ) AS "person",
-          "t27"."ts",
-          "t27"."m0",
-          "t27"."m1",
-          "t27"."m2",
-          "t27"."d_channel"
+          "t25"."ts",
+          "t25"."m0",
+          "t25"."m1",
+          "t25"."m2",
+          "t25"."d_channel"
         FROM (
           SELECT
             "t1"."user_id",
@@ -203,29 +203,33 @@ WITH "t16" AS (
               )
               OR FALSE
             )
-        ) AS "t27"
+        ) AS "t25"
         LEFT OUTER JOIN (
           SELECT
             "t18"."id_type" AS "u_type",
             "t18"."id_value" AS "u_value",
             "t18"."profile_id" AS "u_profile"
           FROM "t16" AS "t18"
-        ) AS "t25"
+          WHERE
+            "t18"."id_type" IN ('marketplace_buyer_id', 'user_id')
+        ) AS "t27"
           ON CASE
-            WHEN "t27"."source" = 'tmall'
+            WHEN "t25"."source" = 'tmall'
             THEN 'marketplace_buyer_id'
-            ELSE CASE WHEN "t27"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-          END = "t25"."u_type"
-          AND "t27"."user_id" = "t25"."u_value"
+            ELSE CASE WHEN "t25"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+          END = "t27"."u_type"
+          AND "t25"."user_id" = "t27"."u_value"
         LEFT OUTER JOIN (
           SELECT
             "t18"."id_type" AS "a_type",
             "t18"."id_value" AS "a_value",
             "t18"."profile_id" AS "a_profile"
           FROM "t16" AS "t18"
-        ) AS "t26"
-          ON CASE WHEN "t27"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t26"."a_type"
-          AND "t27"."anonymous_id" = "t26"."a_value"
+          WHERE
+            "t18"."id_type" IN ('anonymous_id', 'wechat_openid')
+        ) AS "t28"
+          ON CASE WHEN "t25"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t28"."a_type"
+          AND "t25"."anonymous_id" = "t28"."a_value"
       ) AS "t33"
       WHERE
         "t33"."person" IS NOT NULL AND "t33"."ts" IS NOT NULL

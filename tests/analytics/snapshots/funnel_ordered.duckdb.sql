@@ -21,7 +21,7 @@ WITH "t16" AS (
       *
     FROM (
       SELECT
-        COALESCE("t31"."profile_id", "t28"."found") AS "person",
+        COALESCE("t31"."profile_id", "t26"."found") AS "person",
         "t31"."ts",
         "t31"."m0",
         "t31"."m1",
@@ -131,9 +131,9 @@ WITH "t16" AS (
         FROM "t16" AS "t18"
         GROUP BY
           1
-      ) AS "t28"
+      ) AS "t26"
         ON TRIM("t31"."recipient", ' 	
-') = "t28"."id_value"
+') = "t26"."id_value"
     ) AS "t35"
     WHERE
       "t35"."person" IS NOT NULL AND "t35"."ts" IS NOT NULL
@@ -150,16 +150,16 @@ WITH "t16" AS (
       FROM (
         SELECT
           COALESCE(
-            "t25"."u_profile",
-            "t26"."a_profile",
-            'user_id:' || "t27"."user_id",
-            'anonymous_id:' || "t27"."anonymous_id"
+            "t27"."u_profile",
+            "t28"."a_profile",
+            'user_id:' || "t25"."user_id",
+            'anonymous_id:' || "t25"."anonymous_id"
           ) AS "person",
-          "t27"."ts",
-          "t27"."m0",
-          "t27"."m1",
-          "t27"."m2",
-          "t27"."d_channel"
+          "t25"."ts",
+          "t25"."m0",
+          "t25"."m1",
+          "t25"."m2",
+          "t25"."d_channel"
         FROM (
           SELECT
             "t1"."user_id",
@@ -203,29 +203,33 @@ WITH "t16" AS (
               )
               OR FALSE
             )
-        ) AS "t27"
+        ) AS "t25"
         LEFT OUTER JOIN (
           SELECT
             "t18"."id_type" AS "u_type",
             "t18"."id_value" AS "u_value",
             "t18"."profile_id" AS "u_profile"
           FROM "t16" AS "t18"
-        ) AS "t25"
+          WHERE
+            "t18"."id_type" IN ('marketplace_buyer_id', 'user_id')
+        ) AS "t27"
           ON CASE
-            WHEN "t27"."source" = 'tmall'
+            WHEN "t25"."source" = 'tmall'
             THEN 'marketplace_buyer_id'
-            ELSE CASE WHEN "t27"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-          END = "t25"."u_type"
-          AND "t27"."user_id" = "t25"."u_value"
+            ELSE CASE WHEN "t25"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+          END = "t27"."u_type"
+          AND "t25"."user_id" = "t27"."u_value"
         LEFT OUTER JOIN (
           SELECT
             "t18"."id_type" AS "a_type",
             "t18"."id_value" AS "a_value",
             "t18"."profile_id" AS "a_profile"
           FROM "t16" AS "t18"
-        ) AS "t26"
-          ON CASE WHEN "t27"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t26"."a_type"
-          AND "t27"."anonymous_id" = "t26"."a_value"
+          WHERE
+            "t18"."id_type" IN ('anonymous_id', 'wechat_openid')
+        ) AS "t28"
+          ON CASE WHEN "t25"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t28"."a_type"
+          AND "t25"."anonymous_id" = "t28"."a_value"
       ) AS "t33"
       WHERE
         "t33"."person" IS NOT NULL AND "t33"."ts" IS NOT NULL
@@ -337,196 +341,284 @@ WITH "t16" AS (
         "t38"."person" IS NOT NULL
     ) AS "t39"
   ) AS "t40"
+), "t49" AS (
+  SELECT
+    "t46"."person" AS "e_person",
+    MIN("t46"."ts") AS "t0"
+  FROM (
+    SELECT
+      *
+    FROM "t41" AS "t42"
+    WHERE
+      "t42"."m0"
+      AND TRUE
+      AND "t42"."ts" >= MAKE_TIMESTAMP(2026, 3, 2, 0, 0, 0.0)
+      AND "t42"."ts" < MAKE_TIMESTAMP(2026, 4, 1, 0, 0, 0.0)
+  ) AS "t46"
+  GROUP BY
+    1
+), "t62" AS (
+  SELECT
+    "t61"."e_person",
+    MIN("t61"."r_ts") AS "t",
+    MAX("t61"."end") AS "end"
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        "t47"."r_person",
+        "t47"."r_ts",
+        "t47"."r_same",
+        "t59"."e_person",
+        "t59"."t0",
+        "t59"."d_channel",
+        "t59"."prev",
+        "t59"."end"
+      FROM (
+        SELECT
+          "t42"."person" AS "r_person",
+          "t42"."ts" AS "r_ts",
+          "t42"."m0" AS "r_same"
+        FROM "t41" AS "t42"
+        WHERE
+          "t42"."m1"
+      ) AS "t47"
+      INNER JOIN (
+        SELECT
+          "t57"."e_person",
+          "t57"."t0",
+          "t57"."d_channel",
+          "t57"."t0" AS "prev",
+          "t57"."t0" + INTERVAL '604800' SECOND AS "end"
+        FROM (
+          SELECT
+            "t51"."e_person",
+            "t51"."t0",
+            "t56"."d_channel"
+          FROM "t49" AS "t51"
+          INNER JOIN (
+            SELECT
+              "t54"."e_person",
+              MIN("t54"."d_channel") AS "d_channel"
+            FROM (
+              SELECT
+                *
+              FROM (
+                SELECT
+                  "t43"."person",
+                  "t43"."ts",
+                  "t43"."m0",
+                  "t43"."m1",
+                  "t43"."m2",
+                  "t43"."d_channel",
+                  "t52"."e_person",
+                  "t52"."t0"
+                FROM "t41" AS "t43"
+                INNER JOIN "t49" AS "t52"
+                  ON "t43"."person" = "t52"."e_person" AND "t43"."ts" = "t52"."t0"
+              ) AS "t53"
+              WHERE
+                "t53"."m0"
+            ) AS "t54"
+            GROUP BY
+              1
+          ) AS "t56"
+            ON "t51"."e_person" = "t56"."e_person"
+        ) AS "t57"
+      ) AS "t59"
+        ON "t47"."r_person" = "t59"."e_person"
+    ) AS "t60"
+    WHERE
+      (
+        (
+          "t60"."r_ts" > "t60"."prev"
+        )
+        OR (
+          (
+            "t60"."r_ts" = "t60"."prev"
+          ) AND NOT (
+            "t60"."r_same"
+          )
+        )
+      )
+      AND "t60"."r_ts" <= "t60"."end"
+  ) AS "t61"
+  GROUP BY
+    1
 )
 SELECT
-  "t58"."_all",
-  "t58"."d_channel",
-  "t58"."d_segment_vip",
-  COUNT("t58"."t0") AS "entered_0",
-  COUNT("t58"."t1") AS "entered_1",
+  "t80"."_all",
+  "t80"."d_channel",
+  "t80"."d_segment_vip",
+  COUNT("t80"."t0") AS "entered_0",
+  COUNT("t80"."t1") AS "entered_1",
   QUANTILE_CONT(
-    CAST(EPOCH(CAST("t58"."t1" AS TIMESTAMP)) - EPOCH(CAST("t58"."t0" AS TIMESTAMP)) AS DOUBLE),
+    CAST(EPOCH(CAST("t80"."t1" AS TIMESTAMP)) - EPOCH(CAST("t80"."t0" AS TIMESTAMP)) AS DOUBLE),
     0.5
   ) AS "median_1",
   QUANTILE_CONT(
-    CAST(EPOCH(CAST("t58"."t1" AS TIMESTAMP)) - EPOCH(CAST("t58"."t0" AS TIMESTAMP)) AS DOUBLE),
+    CAST(EPOCH(CAST("t80"."t1" AS TIMESTAMP)) - EPOCH(CAST("t80"."t0" AS TIMESTAMP)) AS DOUBLE),
     0.9
   ) AS "p90_1",
-  COUNT("t58"."t2") AS "entered_2",
+  COUNT("t80"."t2") AS "entered_2",
   QUANTILE_CONT(
-    CAST(EPOCH(CAST("t58"."t2" AS TIMESTAMP)) - EPOCH(CAST("t58"."t1" AS TIMESTAMP)) AS DOUBLE),
+    CAST(EPOCH(CAST("t80"."t2" AS TIMESTAMP)) - EPOCH(CAST("t80"."t1" AS TIMESTAMP)) AS DOUBLE),
     0.5
   ) AS "median_2",
   QUANTILE_CONT(
-    CAST(EPOCH(CAST("t58"."t2" AS TIMESTAMP)) - EPOCH(CAST("t58"."t1" AS TIMESTAMP)) AS DOUBLE),
+    CAST(EPOCH(CAST("t80"."t2" AS TIMESTAMP)) - EPOCH(CAST("t80"."t1" AS TIMESTAMP)) AS DOUBLE),
     0.9
   ) AS "p90_2"
 FROM (
   SELECT
-    "t57"."person",
-    CASE WHEN "t57"."_all" THEN CAST(NULL AS TEXT) ELSE "t57"."d_channel" END AS "d_channel",
-    "t57"."t0",
-    "t57"."t1",
-    "t57"."t2",
-    CASE WHEN "t57"."_all" THEN CAST(NULL AS TEXT) ELSE "t57"."d_segment_vip" END AS "d_segment_vip",
-    "t57"."_all"
+    "t79"."person",
+    CASE WHEN "t79"."_all" THEN CAST(NULL AS TEXT) ELSE "t79"."d_channel" END AS "d_channel",
+    "t79"."t0",
+    "t79"."t1",
+    "t79"."t2",
+    CASE WHEN "t79"."_all" THEN CAST(NULL AS TEXT) ELSE "t79"."d_segment_vip" END AS "d_segment_vip",
+    "t79"."_all"
   FROM (
     SELECT
-      "t56"."person",
-      "t56"."d_channel",
-      "t56"."t0",
-      "t56"."t1",
-      "t56"."t2",
-      "t56"."d_segment_vip",
+      "t78"."person",
+      "t78"."d_channel",
+      "t78"."t0",
+      "t78"."t1",
+      "t78"."t2",
+      "t78"."d_segment_vip",
       UNNEST(CAST([TRUE, FALSE] AS BOOLEAN[])) AS "_all"
     FROM (
       SELECT
-        "t55".*
+        "t77".*
         EXCLUDE ("member")
       FROM (
         SELECT
-          "t54"."person",
-          "t54"."d_channel",
-          "t54"."t0",
-          "t54"."t1",
-          "t54"."t2",
-          "t54"."member",
-          CASE WHEN "t54"."member" IS NOT NULL THEN 'vip' ELSE 'not vip' END AS "d_segment_vip"
+          "t76"."person",
+          "t76"."d_channel",
+          "t76"."t0",
+          "t76"."t1",
+          "t76"."t2",
+          "t76"."member",
+          CASE WHEN "t76"."member" IS NOT NULL THEN 'vip' ELSE 'not vip' END AS "d_segment_vip"
         FROM (
           SELECT
-            "t53"."person",
-            "t53"."d_channel",
-            "t53"."t0",
-            "t53"."t1",
-            "t53"."t2",
+            "t75"."person",
+            "t75"."d_channel",
+            "t75"."t0",
+            "t75"."t1",
+            "t75"."t2",
             "t12"."member"
           FROM (
             SELECT
-              "t51"."e_person" AS "person",
-              "t51"."d_channel",
-              "t51"."t0",
-              "t51"."t1",
-              "t51"."t2"
+              "t73"."e_person" AS "person",
+              "t73"."d_channel",
+              "t73"."t0",
+              "t73"."t1",
+              "t73"."t2"
             FROM (
               SELECT
-                "t50"."e_person",
-                MIN("t50"."d_channel") FILTER(WHERE
-                  "t50"."m0" AND (
-                    "t50"."ts" = "t50"."t0"
-                  )) AS "d_channel",
-                MAX("t50"."t0") AS "t0",
-                MAX("t50"."t1") AS "t1",
-                MAX("t50"."t2") AS "t2"
-              FROM (
+                "t66"."e_person",
+                "t51"."t0",
+                "t56"."d_channel",
+                "t66"."t1",
+                "t72"."t2"
+              FROM "t49" AS "t51"
+              INNER JOIN (
                 SELECT
-                  "t49"."person",
-                  "t49"."ts",
-                  "t49"."m0",
-                  "t49"."m1",
-                  "t49"."m2",
-                  "t49"."d_channel",
-                  "t49"."e_person",
-                  "t49"."t0",
-                  "t49"."t1",
-                  MIN(
-                    CASE
-                      WHEN "t49"."m2"
-                      AND (
-                        (
-                          "t49"."ts" > "t49"."t1"
-                        )
-                        OR (
-                          (
-                            "t49"."ts" = "t49"."t1"
-                          ) AND NOT (
-                            "t49"."m1"
-                          )
-                        )
-                      )
-                      THEN "t49"."ts"
-                      ELSE CAST(NULL AS TIMESTAMP)
-                    END
-                  ) OVER (
-                    PARTITION BY "t49"."e_person"
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-                  ) AS "t2"
+                  "t54"."e_person",
+                  MIN("t54"."d_channel") AS "d_channel"
                 FROM (
                   SELECT
-                    "t48"."person",
-                    "t48"."ts",
-                    "t48"."m0",
-                    "t48"."m1",
-                    "t48"."m2",
-                    "t48"."d_channel",
-                    "t48"."e_person",
-                    "t48"."t0",
-                    MIN(
-                      CASE
-                        WHEN "t48"."m1"
-                        AND (
-                          (
-                            "t48"."ts" > "t48"."t0"
-                          )
-                          OR (
-                            (
-                              "t48"."ts" = "t48"."t0"
-                            ) AND NOT (
-                              "t48"."m0"
-                            )
-                          )
-                        )
-                        THEN "t48"."ts"
-                        ELSE CAST(NULL AS TIMESTAMP)
-                      END
-                    ) OVER (
-                      PARTITION BY "t48"."e_person"
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-                    ) AS "t1"
+                    *
+                  FROM (
+                    SELECT
+                      "t43"."person",
+                      "t43"."ts",
+                      "t43"."m0",
+                      "t43"."m1",
+                      "t43"."m2",
+                      "t43"."d_channel",
+                      "t52"."e_person",
+                      "t52"."t0"
+                    FROM "t41" AS "t43"
+                    INNER JOIN "t49" AS "t52"
+                      ON "t43"."person" = "t52"."e_person" AND "t43"."ts" = "t52"."t0"
+                  ) AS "t53"
+                  WHERE
+                    "t53"."m0"
+                ) AS "t54"
+                GROUP BY
+                  1
+              ) AS "t56"
+                ON "t51"."e_person" = "t56"."e_person"
+              LEFT OUTER JOIN (
+                SELECT
+                  "t63"."e_person",
+                  "t63"."t" AS "t1"
+                FROM "t62" AS "t63"
+              ) AS "t66"
+                ON "t51"."e_person" = "t66"."e_person"
+              LEFT OUTER JOIN (
+                SELECT
+                  "t70"."e_person",
+                  "t70"."t" AS "t2"
+                FROM (
+                  SELECT
+                    "t69"."e_person",
+                    MIN("t69"."r_ts") AS "t",
+                    MAX("t69"."end") AS "end"
                   FROM (
                     SELECT
                       *
                     FROM (
                       SELECT
-                        "t43"."person",
-                        "t43"."ts",
-                        "t43"."m0",
-                        "t43"."m1",
-                        "t43"."m2",
-                        "t43"."d_channel",
-                        "t46"."e_person",
-                        "t46"."t0"
-                      FROM "t41" AS "t43"
+                        "t48"."r_person",
+                        "t48"."r_ts",
+                        "t48"."r_same",
+                        "t67"."e_person",
+                        "t67"."prev",
+                        "t67"."end"
+                      FROM (
+                        SELECT
+                          "t42"."person" AS "r_person",
+                          "t42"."ts" AS "r_ts",
+                          "t42"."m1" AS "r_same"
+                        FROM "t41" AS "t42"
+                        WHERE
+                          "t42"."m2"
+                      ) AS "t48"
                       INNER JOIN (
                         SELECT
-                          "t44"."person" AS "e_person",
-                          MIN("t44"."ts") AS "t0"
-                        FROM (
-                          SELECT
-                            *
-                          FROM "t41" AS "t42"
-                          WHERE
-                            "t42"."m0"
-                            AND TRUE
-                            AND "t42"."ts" >= MAKE_TIMESTAMP(2026, 3, 2, 0, 0, 0.0)
-                            AND "t42"."ts" < MAKE_TIMESTAMP(2026, 4, 1, 0, 0, 0.0)
-                        ) AS "t44"
-                        GROUP BY
-                          1
-                      ) AS "t46"
-                        ON "t43"."person" = "t46"."e_person"
-                    ) AS "t47"
+                          "t63"."e_person",
+                          "t63"."t" AS "prev",
+                          "t63"."end"
+                        FROM "t62" AS "t63"
+                      ) AS "t67"
+                        ON "t48"."r_person" = "t67"."e_person"
+                    ) AS "t68"
                     WHERE
-                      "t47"."ts" >= "t47"."t0"
-                      AND "t47"."ts" <= (
-                        "t47"."t0" + INTERVAL '604800' SECOND
+                      (
+                        (
+                          "t68"."r_ts" > "t68"."prev"
+                        )
+                        OR (
+                          (
+                            "t68"."r_ts" = "t68"."prev"
+                          ) AND NOT (
+                            "t68"."r_same"
+                          )
+                        )
                       )
-                  ) AS "t48"
-                ) AS "t49"
-              ) AS "t50"
-              GROUP BY
-                1
-            ) AS "t51"
-          ) AS "t53"
+                      AND "t68"."r_ts" <= "t68"."end"
+                  ) AS "t69"
+                  GROUP BY
+                    1
+                ) AS "t70"
+              ) AS "t72"
+                ON "t66"."e_person" = "t72"."e_person"
+            ) AS "t73"
+          ) AS "t75"
           LEFT OUTER JOIN (
             SELECT DISTINCT
               "t0"."profile_id" AS "member"
@@ -534,12 +626,12 @@ FROM (
             WHERE
               "t0"."segment" = 'vip' AND "t0"."exited_at" IS NULL
           ) AS "t12"
-            ON "t53"."person" = "t12"."member"
-        ) AS "t54"
-      ) AS "t55"
-    ) AS "t56"
-  ) AS "t57"
-) AS "t58"
+            ON "t75"."person" = "t12"."member"
+        ) AS "t76"
+      ) AS "t77"
+    ) AS "t78"
+  ) AS "t79"
+) AS "t80"
 GROUP BY
   1,
   2,

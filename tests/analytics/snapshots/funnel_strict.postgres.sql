@@ -161,7 +161,7 @@ FROM (
                         *
                       FROM (
                         SELECT
-                          COALESCE("t31"."profile_id", "t28"."found") AS "person",
+                          COALESCE("t31"."profile_id", "t26"."found") AS "person",
                           "t31"."ts",
                           "t31"."m0",
                           "t31"."m1",
@@ -267,9 +267,9 @@ FROM (
                           FROM "t16" AS "t18"
                           GROUP BY
                             1
-                        ) AS "t28"
+                        ) AS "t26"
                           ON TRIM(' 	
-' FROM "t31"."recipient") = "t28"."id_value"
+' FROM "t31"."recipient") = "t26"."id_value"
                       ) AS "t35"
                       WHERE
                         "t35"."person" IS NOT NULL AND "t35"."ts" IS NOT NULL
@@ -286,8 +286,8 @@ FROM (
                         FROM (
                           SELECT
                             COALESCE(
-                              "t26"."u_profile",
-                              "t27"."a_profile",
+                              "t27"."u_profile",
+                              "t28"."a_profile",
                               'user_id:' || "t21"."user_id",
                               'anonymous_id:' || "t21"."anonymous_id"
                             ) AS "person",
@@ -331,22 +331,26 @@ FROM (
                               "t18"."id_value" AS "u_value",
                               "t18"."profile_id" AS "u_profile"
                             FROM "t16" AS "t18"
-                          ) AS "t26"
+                            WHERE
+                              "t18"."id_type" IN ('marketplace_buyer_id', 'user_id')
+                          ) AS "t27"
                             ON CASE
                               WHEN "t21"."source" = 'tmall'
                               THEN 'marketplace_buyer_id'
                               ELSE CASE WHEN "t21"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-                            END = "t26"."u_type"
-                            AND "t21"."user_id" = "t26"."u_value"
+                            END = "t27"."u_type"
+                            AND "t21"."user_id" = "t27"."u_value"
                           LEFT OUTER JOIN (
                             SELECT
                               "t18"."id_type" AS "a_type",
                               "t18"."id_value" AS "a_value",
                               "t18"."profile_id" AS "a_profile"
                             FROM "t16" AS "t18"
-                          ) AS "t27"
-                            ON CASE WHEN "t21"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t27"."a_type"
-                            AND "t21"."anonymous_id" = "t27"."a_value"
+                            WHERE
+                              "t18"."id_type" IN ('anonymous_id', 'wechat_openid')
+                          ) AS "t28"
+                            ON CASE WHEN "t21"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t28"."a_type"
+                            AND "t21"."anonymous_id" = "t28"."a_value"
                         ) AS "t32"
                         WHERE
                           "t32"."person" IS NOT NULL AND "t32"."ts" IS NOT NULL

@@ -22,8 +22,8 @@ WITH "t13" AS (
     FROM (
       SELECT
         COALESCE(
-          "t18"."u_profile",
-          "t19"."a_profile",
+          "t19"."u_profile",
+          "t20"."a_profile",
           'user_id:' || "t11"."user_id",
           'anonymous_id:' || "t11"."anonymous_id"
         ) AS "person",
@@ -50,26 +50,30 @@ WITH "t13" AS (
           "t15"."id_value" AS "u_value",
           "t15"."profile_id" AS "u_profile"
         FROM "t13" AS "t15"
-      ) AS "t18"
+        WHERE
+          "t15"."id_type" IN ('marketplace_buyer_id', 'user_id')
+      ) AS "t19"
         ON CASE
           WHEN "t11"."source" = 'tmall'
           THEN 'marketplace_buyer_id'
           ELSE CASE WHEN "t11"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-        END = "t18"."u_type"
-        AND "t11"."user_id" = "t18"."u_value"
+        END = "t19"."u_type"
+        AND "t11"."user_id" = "t19"."u_value"
       LEFT OUTER JOIN (
         SELECT
           "t15"."id_type" AS "a_type",
           "t15"."id_value" AS "a_value",
           "t15"."profile_id" AS "a_profile"
         FROM "t13" AS "t15"
-      ) AS "t19"
-        ON CASE WHEN "t11"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t19"."a_type"
-        AND "t11"."anonymous_id" = "t19"."a_value"
+        WHERE
+          "t15"."id_type" IN ('anonymous_id', 'wechat_openid')
+      ) AS "t20"
+        ON CASE WHEN "t11"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t20"."a_type"
+        AND "t11"."anonymous_id" = "t20"."a_value"
     ) AS "t23"
     WHERE
       "t23"."person" IS NOT NULL AND "t23"."ts" IS NOT NULL
-  ) AS "t24"
+  ) AS "t25"
   UNION ALL
   SELECT
     *
@@ -84,29 +88,29 @@ WITH "t13" AS (
         "t22"."m1"
       FROM (
         SELECT
-          "t20"."order_id",
-          "t20"."source",
-          "t20"."channel",
-          "t20"."store_id",
-          "t20"."customer_record_id",
-          "t20"."user_id",
-          "t20"."anonymous_id",
-          "t20"."ordered_at",
-          "t20"."status",
-          "t20"."currency",
-          "t20"."subtotal",
-          "t20"."discount",
-          "t20"."tax",
-          "t20"."shipping",
-          "t20"."total",
-          "t20"."campaign_id",
-          "t20"."coupon",
-          "t20"."fulfilment",
-          "t20"."attributes",
-          "t20"."updated_at",
-          "t20"."loaded_at",
-          "t20"."cid",
-          "t20"."cname",
+          "t18"."order_id",
+          "t18"."source",
+          "t18"."channel",
+          "t18"."store_id",
+          "t18"."customer_record_id",
+          "t18"."user_id",
+          "t18"."anonymous_id",
+          "t18"."ordered_at",
+          "t18"."status",
+          "t18"."currency",
+          "t18"."subtotal",
+          "t18"."discount",
+          "t18"."tax",
+          "t18"."shipping",
+          "t18"."total",
+          "t18"."campaign_id",
+          "t18"."coupon",
+          "t18"."fulfilment",
+          "t18"."attributes",
+          "t18"."updated_at",
+          "t18"."loaded_at",
+          "t18"."cid",
+          "t18"."cname",
           FALSE AS "m0",
           TRUE AS "m1"
         FROM (
@@ -153,7 +157,7 @@ WITH "t13" AS (
               1
           ) AS "t10"
             ON "t14"."campaign_id" = "t10"."cid"
-        ) AS "t20"
+        ) AS "t18"
         WHERE
           FALSE OR TRUE
       ) AS "t22"
@@ -165,9 +169,9 @@ WITH "t13" AS (
         FROM "record_profiles" AS "t1"
       ) AS "t6"
         ON "t22"."source" = "t6"."r_source" AND "t22"."order_id" = "t6"."r_id"
-    ) AS "t25"
+    ) AS "t24"
     WHERE
-      "t25"."person" IS NOT NULL
+      "t24"."person" IS NOT NULL
   ) AS "t26"
 ), "t33" AS (
   SELECT

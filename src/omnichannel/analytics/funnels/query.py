@@ -80,15 +80,33 @@ def _ordered(
 ) -> ir.Table:
     m = flag_names(k)
     firsts, key = _entry_keys(s, s.m0, since, until, dims, per_breakdown)
-    j = s.join(firsts, s.person == firsts.e_person)
-    j = j.filter(j.ts >= j.t0, j.ts <= j.t0 + ibis.interval(seconds=window_seconds))
-    per_entry = ibis.window(group_by=key)
+    if dims and not per_breakdown:
+        # The breakdown of the entry: the value on the row that entered.
+        at_entry = s.join(firsts, [s.person == firsts.e_person, s.ts == firsts.t0])
+        at_entry = at_entry.filter(at_entry.m0)
+        values = at_entry.group_by("e_person").agg(**{d: at_entry[d].min() for d in dims})
+        firsts = firsts.join(values, "e_person")
+    # Step by step, each step's rows only, joined to the entries that reached the step
+    # before: hash joins and minimums (a window per step over every row is slower).
+    reached = firsts.mutate(prev=firsts.t0, end=firsts.t0 + ibis.interval(seconds=window_seconds))
+    times = [reached.select(*key, "t0")]
     for i in range(1, k):
-        prev = j[f"t{i - 1}"]
-        later = (j.ts > prev) | ((j.ts == prev) & ~j[m[i - 1]])
-        reached = ibis.cases((j[m[i]] & later, j.ts), else_=ibis.null("timestamp"))
-        j = j.mutate(**{f"t{i}": reached.min().over(per_entry)})
-    return _one_per_entry(j, k, key, dims, per_breakdown, j.m0 & (j.ts == j.t0))
+        rows = s.filter(s[m[i]]).select(r_person="person", r_ts="ts", r_same=s[m[i - 1]])
+        j = rows.join(reached, rows.r_person == reached.e_person)
+        later = (j.r_ts > j.prev) | ((j.r_ts == j.prev) & ~j.r_same)
+        j = j.filter(later, j.r_ts <= j.end)
+        step = j.group_by(key).agg(t=j.r_ts.min(), end=j.end.max())
+        times.append(step.select(*key, **{f"t{i}": step.t}))
+        reached = step.select(*key, prev=step.t, end=step.end)
+    out = firsts
+    for i, part in enumerate(times[1:], start=1):
+        joined = out.left_join(part, [out[c] == part[c] for c in key])
+        out = joined.select(*[out[c] for c in out.columns], part[f"t{i}"])
+    return out.select(
+        person=out.e_person,
+        **{d: out[f"e_{d}"] if per_breakdown else out[d] for d in dims},
+        **{f"t{i}": out[f"t{i}"] for i in range(k)},
+    )
 
 
 def _one_per_entry(

@@ -138,8 +138,12 @@ def _events(wh: Warehouse, rules: IdentityRules, spec: StreamSpec) -> ir.Table:
         **{dimension_column(d): _event_dimension(e, d).cast("string") for d in spec.dimensions},
     )
     ids = linked_identifiers(wh)
-    by_user = ids.select(u_type="id_type", u_value="id_value", u_profile="profile_id")
-    by_anon = ids.select(a_type="id_type", a_value="id_value", a_profile="profile_id")
+    # Each side's lookup holds only the identifier types that column can be read as:
+    # the anonymous ids' lookup stays small where most identifiers are user ids.
+    user_ids = ids.filter(ids.id_type.isin(_types_of(rules, "user_id")))
+    anon_ids = ids.filter(ids.id_type.isin(_types_of(rules, "anonymous_id")))
+    by_user = user_ids.select(u_type="id_type", u_value="id_value", u_profile="profile_id")
+    by_anon = anon_ids.select(a_type="id_type", a_value="id_value", a_profile="profile_id")
     j = e.left_join(
         by_user,
         [typed_id(e.source, "user_id", rules) == by_user.u_type, e.user_id == by_user.u_value],
@@ -163,6 +167,12 @@ def _events(wh: Warehouse, rules: IdentityRules, spec: StreamSpec) -> ir.Table:
         **{dimension_column(d): j[dimension_column(d)] for d in spec.dimensions},
     )
     return out.filter(out.person.notnull(), out.ts.notnull())
+
+
+def _types_of(rules: IdentityRules, column: str) -> list[str]:
+    """The identifier types ``typed_id`` can read ``column`` as, for any source."""
+    types = {column} | {m[column] for m in rules.source_id_types.values() if column in m}
+    return sorted(types)
 
 
 # --- orders ------------------------------------------------------------------------------
