@@ -144,3 +144,22 @@ def test_run_due_runs_the_due_steps_and_stats_count_them(
     assert "holdout vs treated" in printed
     assert re.search(rf"test\s+│\s+split\s+│\s+{len(people)}\s", printed), printed
     assert _json(home, "run-due")["steps"] == 0  # nothing is due any more
+
+
+def test_the_list_fits_80_columns_one_line_per_journey(
+    journey_home: JourneyHome, tmp_path: Path
+) -> None:
+    home = journey_home.home
+    names = ["abandoned-cart-reminder-weekend", "win-back-lapsing-customers"]
+    for name in names:
+        long = cart(description="A description long enough to wrap every row " * 3)
+        omni("journeys", "create", "--file", _file(tmp_path, {**long, "name": name}), home=home)
+    narrow = omni("journeys", "list", home=home, env={"COLUMNS": "80"}).stdout
+    lines = narrow.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for name in names:  # whole, on one line with its counts
+        [row] = [line for line in lines if name in line]
+        assert "draft" in row and "event" in row
+    assert len([line for line in lines if "draft" in line]) == len(names)  # no wrapped rows
+    wide = omni("journeys", "list", home=home, env={"COLUMNS": "160"}).stdout
+    assert "A description long enough" in wide and "…" in wide

@@ -232,34 +232,54 @@ def list_journeys(
     if as_json:
         emit_json(rows)
         return
-    console.print(
-        rows_table(
-            f"{len(rows)} journey{'' if len(rows) == 1 else 's'}",
-            [
-                "journey",
-                "status",
-                "entry",
-                "version",
-                "live",
-                "in flight",
-                "enrolled",
-                "description",
-            ],
-            [
-                [
-                    r["name"],
-                    r["status"],
-                    r["entry"],
-                    r["version"],
-                    r["live_version"] or "-",
-                    r["in_flight"],
-                    r["enrolled"],
-                    r["description"],
-                ]
-                for r in rows
-            ],
-        )
+    console.print(_list_table(rows, console.width))
+
+
+# Below this width the list leaves out the description (it would wrap every row).
+NARROW = 100
+
+
+def _list_table(rows: list[dict[str, Any]], width: int) -> Any:
+    """The journeys as one line each: names never wrap; the description, last, is cut
+    with an ellipsis to the room left, and left out (with the grid's inner lines) on a
+    narrow terminal. Columns: version and live version, enrolments open and in all."""
+    from rich import box
+    from rich.table import Table
+
+    from omnichannel.cli.output import cell
+
+    wide = width >= NARROW
+    table = Table(
+        title=Text(f"{len(rows)} journey{'' if len(rows) == 1 else 's'}"),
+        title_justify="left",
+        box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD,
+        pad_edge=wide,
     )
+    headers = ["journey", "status", "entry", "ver", "live", "open", "enrolled"]
+    lines = [
+        [
+            str(r["name"]),
+            str(r["status"]),
+            str(r["entry"] or "-"),
+            str(r["version"]),
+            str(r["live_version"] or "-"),
+            str(r["in_flight"]),
+            str(r["enrolled"]),
+        ]
+        for r in rows
+    ]
+    # Each column as wide as its widest value, so Rich never cuts an id or a count.
+    widths = [max([len(h), *(len(line[i]) for line in lines)]) for i, h in enumerate(headers)]
+    for i, (header, room) in enumerate(zip(headers, widths, strict=True)):
+        table.add_column(header, no_wrap=True, min_width=room, justify="right" if i > 2 else "left")
+    used = sum(widths) + 3 * len(widths) + 1
+    if wide:
+        table.add_column(
+            "description", no_wrap=True, overflow="ellipsis", max_width=width - used - 3
+        )
+    for r, line in zip(rows, lines, strict=True):
+        table.add_row(*(cell(v) for v in [*line, *([r["description"] or ""] if wide else [])]))
+    return table
 
 
 @app.command("show")
