@@ -231,6 +231,13 @@ class FunnelsCapability:
             left = t.filter(t[f"t{step - 1}"].notnull(), t[f"t{step}"].isnull())
             people = left.group_by("person").agg(reached_at=left[f"t{step - 1}"].min())
             total = int(people.count().to_pyarrow().as_py())
+            if save_segment is not None and total > MAX_DROPOFF_LIST:
+                raise ValidationError(
+                    "save_segment",
+                    save_segment,
+                    f"a drop-off of at most {MAX_DROPOFF_LIST:,} people to save as a list "
+                    f"(this one has {total:,}: narrow the date range or add a filter)",
+                )
             listed = people.order_by(["reached_at", "person"]).limit(
                 max(limit, total if save_segment else limit)
             )
