@@ -288,3 +288,27 @@ def test_a_purchase_during_the_wait_before_a_wait_for_counts_for_it(platform: Pl
     runtime.run_due(now=later + timedelta(days=1))
     c1, c2 = enrolments(platform.opstore, journey)
     assert (c1.exit_reason, c2.exit_reason) == ("bought", "reminded")
+
+
+def test_the_trigger_stamps_entries_and_matches_with_the_engines_clock(
+    platform: Platform,
+) -> None:
+    """A virtual clock set on the runtime (as the demo does) is the trigger's "now" too."""
+    journey = live_journey(platform.opstore, WAIT_ONLY)
+    _, runner = trigger_of(platform)
+    virtual = [utcnow().replace(microsecond=0) + timedelta(hours=5)]
+    platform.journeys.runtime.clock = lambda: virtual[0]
+    store_events(platform, [{"user": "ann", "event": "Product Added", "props": {"cartId": "c1"}}])
+    runner.catch_up()
+    [row] = enrolments(platform.opstore, journey)
+    assert (row.entered_at, row.due_at) == (virtual[0], virtual[0])
+    make_waiting(
+        platform.opstore, row.id, "bought", "Order Completed", virtual[0].replace(year=2099)
+    )
+    virtual[0] += timedelta(minutes=30)
+    store_events(platform, [{"user": "ann", "event": "Order Completed", "props": {"cartId": "c1"}}])
+    runner.catch_up()
+    [row] = enrolments(platform.opstore, journey)
+    assert row.matched_at == virtual[0] and row.due_at == virtual[0]
+    # The engine runs on the same clock (on the real one the match is 5 h in the future).
+    assert platform.journeys.runtime.run_due() > 0  # due at the virtual now, run at it

@@ -14,10 +14,11 @@ After ``omni demo`` has loaded Lotus & Pine and built its profiles, ``run_journe
    open pixel and follow the tracked links of what arrived, over HTTP;
 4. returns the counts per journey (``platform.journeys.stats``) and what the sink saw.
 
-Times: entries and matches happen on the real clock (the trigger's), so the day starts
-now; the collector accepts events up to a day ahead, so purchases fall within the first
-day and the virtual clock then runs on (the welcome's second email after two days, the
-win-back's 14-day goal window) without any more events.
+Times: the day starts now; the collector accepts events up to a day ahead, so purchases
+fall within the first day and the virtual clock then runs on (the welcome's second email
+after two days, the win-back's 14-day goal window) without any more events. The engine
+and the journey trigger share that clock (``JourneyRuntime.clock``), so entries, matches
+and steps are stamped with the virtual time of the tick that handled them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from omnichannel.demo.model import DOMAIN, DemoConfig, child_rng
 from omnichannel.demo.responders import CONTENT_TYPES, Recipient, Responders
 from omnichannel.demo.standins import ApiServer, Mail, SmtpSink, api_server, free_port, smtp_sink
 from omnichannel.errors import OmniError
+from omnichannel.opstore.models import utcnow
 
 if TYPE_CHECKING:
     from omnichannel.config import Settings
@@ -180,10 +182,13 @@ def _run(
     carts = {c["userId"]: c["properties"]["cartId"] for _, c in _cart_adds(plan)}
     plan = sorted(plan + _organic(people, t0, responders))
     ticks = 0
+    virtual = [t0]
+    runtime = platform.journeys.runtime
+    runtime.clock = lambda: virtual[0]  # the trigger reads the same clock
     try:
         with httpx.Client(base_url=api.url, timeout=60) as http:
             for k, offset in enumerate(TICKS):
-                now = t0 + offset
+                now = virtual[0] = t0 + offset
                 report("journeys", k, len(TICKS))
                 due = [p for p in plan if p.at <= now]
                 if k > 0 and not due and not _steps_due(platform, now):
@@ -207,6 +212,7 @@ def _run(
             api.settle_ingest()  # the last opens and clicks, stored
             report("journeys", len(TICKS), len(TICKS))
     finally:
+        runtime.clock = utcnow
         retire_keys(platform.opstore, keys)
     seconds["ticks"] = perf_counter() - started - seconds["setup"]
     out = summary(platform, tally, sink)

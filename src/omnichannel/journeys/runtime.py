@@ -9,7 +9,9 @@ at most ``idle_seconds``, so enrolments made by another process are seen too. It
 polls in a loop: an idle runtime makes one indexed query per ``idle_seconds``.
 
 ``omni serve`` and ``omni worker`` start it (``run_journeys``); tests and
-``omni journeys run-due`` call ``run_due(now=...)`` with a clock of their own.
+``omni journeys run-due`` call ``run_due(now=...)`` with a clock of their own. ``clock``
+is what "now" is for the engine and for the journey trigger (``JourneyTrigger.of`` reads
+it): the real clock, or a virtual one (the demo steps both through its day with it).
 
 Example::
 
@@ -24,8 +26,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -86,6 +88,8 @@ class JourneyRuntime:
         holder: str | None = None,
     ) -> None:
         self._platform = platform
+        # "Now" for the engine and the trigger (entered_at, matched_at): one clock.
+        self.clock: Callable[[], datetime] = utcnow
         self.lease = lease
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
@@ -114,7 +118,7 @@ class JourneyRuntime:
     def run_batch(self, now: datetime | None = None, limit: int | None = None) -> tuple[int, int]:
         """One round: (steps executed, enrolments claimed)."""
         opstore = self._platform.opstore
-        at = now or utcnow()
+        at = now or self.clock()
         started = time.perf_counter()
         with opstore.session() as session:
             claimed = engine.claim(
@@ -128,7 +132,7 @@ class JourneyRuntime:
         if not claimed:
             return 0, 0
         decisions, failed = self._decide(claimed, at)
-        finish = now or utcnow()
+        finish = now or self.clock()
         with opstore.session() as session:
             if time.perf_counter() - started > self.lease.total_seconds() / 2:
                 # Still ours? A lease that ran out may have been taken over: record()
@@ -219,11 +223,11 @@ class JourneyRuntime:
             due = engine.next_due_at(session)
         if due is None:
             return self.idle_seconds
-        return max(0.0, min((due - datetime.now(UTC)).total_seconds(), self.idle_seconds))
+        return max(0.0, min((due - self.clock()).total_seconds(), self.idle_seconds))
 
     def backlog(self) -> int:
         with self._platform.opstore.session() as session:
-            return engine.backlog(session, utcnow())
+            return engine.backlog(session, self.clock())
 
 
 # --- metrics and start-up --------------------------------------------------------------

@@ -166,6 +166,7 @@ class JourneyTrigger:
             platform.warehouse,
             lambda: platform.config.rules,
             wake=lambda: wake_engine(platform),
+            clock=lambda: clock_of(platform),
         )
 
     # --- the batch ---------------------------------------------------------------------
@@ -278,7 +279,7 @@ class JourneyTrigger:
                     seq=int(row["load_seq"] or 0),
                     message_id=str(row["message_id"]),
                     name=str(row["event"]),
-                    at=_aware(row["timestamp"]) if row.get("timestamp") else utcnow(),
+                    at=_aware(row["timestamp"]) if row.get("timestamp") else self.clock(),
                     loaded_at=_aware(row["loaded_at"]) if row.get("loaded_at") else None,
                     properties=props,
                     subject=subject,
@@ -649,6 +650,13 @@ def _properties(value: Any) -> dict[str, Any]:
 
 def _aware(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def clock_of(platform: Platform) -> datetime:
+    """Now, as the journey engine sees it (``JourneyRuntime.clock``: real or virtual)."""
+    capability: Any = getattr(platform, "journeys", None)
+    runtime = getattr(capability, "runtime", None) if capability is not None else None
+    return runtime.clock() if runtime is not None else utcnow()
 
 
 def wake_engine(platform: Platform) -> None:
