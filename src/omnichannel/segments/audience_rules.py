@@ -29,6 +29,7 @@ from functools import lru_cache
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnichannel.ingest.normalize import EMAIL_PATTERN, register_udfs
 
@@ -55,10 +56,14 @@ TAILS = {
 
 def _strip(x: str) -> str:
     # trim() of spaces is fast and trim() of a list of characters slow (microseconds a
-    # value): the list only where other whitespace is left at either end.
+    # value): the list only where other whitespace is left at either end. The test is a
+    # search of the edge characters in the list: ``unicode(t) IN (codes...)`` became a
+    # join per test (DuckDB plans a long IN list as one), 40 % of a Google file's SQL.
     t = f"trim({x})"
-    codes = ", ".join(str(ord(c)) for c in WS_CHARS)
-    edge = f"unicode({t}) IN ({codes}) OR unicode(right({t}, 1)) IN ({codes})"
+    edge = (
+        f"{t} <> '' AND (contains('{WS_CHARS}', left({t}, 1)) "
+        f"OR contains('{WS_CHARS}', right({t}, 1)))"
+    )
     return f"CASE WHEN {edge} THEN trim({t}, '{WS_CHARS}') ELSE {t} END"
 
 
@@ -158,9 +163,9 @@ def hashed_contacts(
             f"arg_min({f}, rank) FILTER (WHERE {f} <> '') AS {f}" for f in RECORD_FIELDS
         )
         stripped = ", ".join(f"{_strip(f)} AS {f}" for f in RECORD_FIELDS)
+        # Each kept value hashed once (in ``kept``), then spread over its slot.
         slots = ", ".join(
-            f"max(CASE WHEN id_type = '{kind}' AND n = {n} AND v <> '' THEN sha256(v) END) "
-            f"AS {kind[0]}{n}"
+            f"max(h) FILTER (WHERE id_type = '{kind}' AND n = {n}) AS {kind[0]}{n}"
             for kind in ("email", "phone")
             for n in range(1, PER_KIND + 1)
         )
@@ -170,7 +175,7 @@ def hashed_contacts(
         tail = ", ".join(
             f'{expr} AS "{col}"' for expr, col in zip(_tail(fmt), TAILS[fmt], strict=True)
         )
-        return con.sql(f"""
+        out = con.sql(f"""
         WITH trimmed AS (
           SELECT profile_id, id_type, rank, {_strip("id_value")} AS s FROM identifiers
         ),
@@ -186,7 +191,8 @@ def hashed_contacts(
         ),
         kept AS (  -- no filter on v: one would be pushed below the grouping and rerun
           SELECT *, row_number() OVER (
-                   PARTITION BY profile_id, id_type ORDER BY coalesce(v, '') = '', rank) AS n
+                   PARTITION BY profile_id, id_type ORDER BY coalesce(v, '') = '', rank) AS n,
+                 CASE WHEN v <> '' THEN sha256(v) END AS h
           FROM once QUALIFY n <= {PER_KIND}
         ),
         contacts AS (  -- has_: what the person gave, valid or not (consent withholds it)
@@ -210,7 +216,9 @@ def hashed_contacts(
         LEFT JOIN contacts c USING (profile_id)
         LEFT JOIN r USING (profile_id)
         {states}
-        ORDER BY m.profile_id
         """).to_arrow_table()
+        # Sorted by Arrow (byte order, as DuckDB's ORDER BY): a tenth of the time DuckDB
+        # took to sort the rows with all their hashes.
+        return out.take(pc.sort_indices(out, sort_keys=[("profile_id", "ascending")]))
     finally:
         con.close()

@@ -141,38 +141,78 @@ def _withheld(decisions: dict[str, str], channels: Sequence[str]) -> str | None:
     return None
 
 
-def _consented(
-    row: dict[str, Any], decisions: dict[str, str]
-) -> tuple[list[str], list[str], str | None]:
-    """The hashed emails and phones consent lets go, and why nothing can, if so."""
-    emails, phones = _contacts(row), _contacts(row, "p")
+def _consented(row: dict[str, Any], decisions: dict[str, str]) -> tuple[bool, bool, str | None]:
+    """Whether consent lets the emails and the phones go, and why nothing can, if so."""
     refused = _withheld(decisions, (AD_CHANNEL,))
     if refused:
-        return emails, phones, refused
+        return True, True, refused
     if decisions.get(AD_CHANNEL) == "granted":
-        return emails, phones, None
+        return True, True, None
+    keep = {"email": True, "phone": True}
     reasons = []
     for kind, channels in CONTACT_CHANNELS.items():
         reason = _withheld(decisions, channels)
         if reason and row[f"has_{kind}"]:
-            if kind == "email":
-                emails = []
-            else:
-                phones = []
+            keep[kind] = False
             reasons.append(reason)
+    emails = keep["email"] and row["e1"] is not None
+    phones = keep["phone"] and row["p1"] is not None
     if reasons and not (emails or phones):
         # Every contact was refused: a name-and-address match would go round the refusal.
-        return emails, phones, reasons[0]
-    return emails, phones, None
+        return keep["email"], keep["phone"], reasons[0]
+    return keep["email"], keep["phone"], None
 
 
-def _contacts(row: dict[str, Any], kind: str = "e") -> list[str]:
-    """The hashed emails (``e``) or phones (``p``) of a row of ``hashed_contacts``."""
-    return [v for v in (row[f"{kind}{n}"] for n in range(1, PER_KIND + 1)) if v]
+def _ad_file(
+    contacts: pa.Table, decisions: dict[str, dict[str, str]], fmt: str
+) -> tuple[list[str], list[pa.Array], Counter[str]]:
+    """The header, the columns and who was left out and why, of an ad audience file.
 
+    Column by column (Arrow), not row by row: building a mapping per member and a list
+    per contact cost more than all the SQL of a hundred thousand people. Only the
+    members with a consent decision are read as rows. ``hashed_contacts`` packs each
+    person's emails and phones to the left (``e1`` is the first), so ``e1`` says whether
+    there is any.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-def _padded(values: list[str], width: int) -> list[str]:
-    return values + [""] * (width - len(values))
+    n = contacts.num_rows
+    keep_e, keep_p = [True] * n, [True] * n
+    reasons: list[str | None] = [None] * n
+    if decisions:
+        ids = contacts.column("profile_id").to_pylist()
+        decided = [i for i, profile in enumerate(ids) if profile in decisions]
+        for i, row in zip(decided, contacts.take(decided).to_pylist(), strict=True):
+            keep_e[i], keep_p[i], reasons[i] = _consented(row, decisions[row["profile_id"]])
+    emails = [
+        pc.if_else(pa.array(keep_e, pa.bool_()), contacts.column(f"e{k}"), None)
+        for k in range(1, PER_KIND + 1)
+    ]
+    phones = [
+        pc.if_else(pa.array(keep_p, pa.bool_()), contacts.column(f"p{k}"), None)
+        for k in range(1, PER_KIND + 1)
+    ]
+    reason = pa.array(reasons, pa.string())
+    reachable = pc.or_(
+        pc.or_(pc.is_valid(emails[0]), pc.is_valid(phones[0])), contacts.column("addressable")
+    )
+    reason = pc.if_else(pc.or_(pc.is_valid(reason), reachable), reason, NO_CONTACT)
+    counts = pc.value_counts(pc.drop_null(reason)).to_pylist()
+    left_out: Counter[str] = Counter({str(r["values"]): int(r["counts"]) for r in counts})
+    kept = pc.is_null(reason)
+
+    def used(cols: list[Any]) -> list[pa.Array]:
+        present = [pc.filter(c, kept) for c in cols]
+        width = max([1, *(k + 1 for k, c in enumerate(present) if c.null_count < len(c))])
+        return [pc.fill_null(c, "") for c in present[:width]]
+
+    picked_e, picked_p = used(emails), used(phones)
+    tail_columns = list(TAILS[fmt])
+    tails = [pc.fill_null(pc.filter(contacts.column(c), kept), "") for c in tail_columns]
+    email, phone = ("Email", "Phone") if fmt == "google" else ("EMAIL", "PHONE")
+    header = [*[email] * len(picked_e), *[phone] * len(picked_p), *tail_columns]
+    return header, [*picked_e, *picked_p, *tails], left_out
 
 
 def check_columns(columns: Sequence[str]) -> list[str]:
@@ -233,29 +273,26 @@ def export_members(
     contacts = hashed_contacts(
         members, _identifiers(wh, ids), _records(wh, ids), fmt=fmt, region=region
     )
-    tail_columns = list(TAILS[fmt])
-    names = contacts.column_names
-    chosen: list[tuple[list[str], list[str], list[str]]] = []
-    for values in zip(*(contacts.column(c).to_pylist() for c in names), strict=True):
-        row = dict(zip(names, values, strict=True))
-        decided = decisions.get(row["profile_id"])
-        if decided:
-            emails, phones, reason = _consented(row, decided)
-        else:
-            emails, phones, reason = _contacts(row), _contacts(row, "p"), None
-        if reason is None and not (emails or phones or row["addressable"]):
-            reason = NO_CONTACT
-        if reason:
-            left_out[reason] += 1
-            continue
-        chosen.append((emails, phones, [row[c] for c in tail_columns]))
-    width_e = max([1, *(len(e) for e, _, _ in chosen)])
-    width_p = max([1, *(len(p) for _, p, _ in chosen)])
-    email, phone = ("Email", "Phone") if fmt == "google" else ("EMAIL", "PHONE")
-    header = [*[email] * width_e, *[phone] * width_p, *tail_columns]
+    header, columns_out, left_out = _ad_file(contacts, decisions, fmt)
     writer.writerow(header)
-    writer.writerows(
-        [*_padded(emails, width_e), *_padded(phones, width_p), *tail]
-        for emails, phones, tail in chosen
-    )
-    return ExportResult(fmt, total, len(chosen), header, dict(left_out))
+    rows = _write_lines(out, columns_out)
+    return ExportResult(fmt, total, rows, header, dict(left_out))
+
+
+def _write_lines(out: TextIO, columns: list[pa.Array]) -> int:
+    """Write the rows of ``columns`` (strings, no NULL) as ``csv.writer`` writes them
+    (minimal quoting, ``\n`` line ends), joined by Arrow: ``writerows`` of a hundred
+    thousand rows took a second of the export."""
+    import pyarrow.compute as pc
+
+    fields = []
+    for column in columns:
+        # What Python's csv quotes with lineterminator "\n": a comma, a quote, a newline.
+        special = pc.match_substring_regex(column, '[,"\n]')
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
+        fields.append(pc.if_else(special, quoted, column))
+    lines = pc.binary_join_element_wise(*fields, ",")
+    if len(lines):
+        out.write("\n".join(lines.to_pylist()))
+        out.write("\n")
+    return len(lines)
