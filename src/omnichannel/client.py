@@ -46,6 +46,12 @@ def _message(response: httpx.Response) -> str:
     return str(detail)
 
 
+def cli_actor() -> str:
+    from omnichannel.access.principal import cli_actor as named
+
+    return named()
+
+
 class ServerClient:
     """Calls the API of the server in a runtime file, with its local admin token."""
 
@@ -53,7 +59,8 @@ class ServerClient:
         self.runtime = runtime
         self._http = httpx.Client(
             base_url=runtime.url,
-            headers={"Authorization": f"Bearer {runtime.token}"},
+            # The local admin token lets the CLI in as an admin; the audit log names who.
+            headers={"Authorization": f"Bearer {runtime.token}", "X-Omni-Actor": cli_actor()},
             timeout=timeout,
         )
 

@@ -101,6 +101,27 @@ class Settings(BaseSettings):
         description="How long the collector trusts a write-key lookup (a revocation made "
         "outside the server takes effect within this time).",
     )
+    session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="How long a web sign-in lasts at most (hours), however active.",
+    )
+    session_idle_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="A web session unused this long (minutes) ends; the next page asks to sign in.",
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure; unset: when the request came over https "
+        "(directly or per X-Forwarded-Proto from a proxy).",
+    )
+    large_send_threshold: int = Field(
+        default=10_000,
+        ge=1,
+        description="A send to a segment of more people than this needs an approver's "
+        "approval first (someone other than who asked for it).",
+    )
     job_schedules: str = Field(
         default="",
         description="How often `omni serve` (or `omni worker`) runs each background job, "

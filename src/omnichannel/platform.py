@@ -31,6 +31,8 @@ from omnichannel.config import Settings, get_settings
 from omnichannel.segments.service import SegmentsCapability  # light: imports on use
 
 if TYPE_CHECKING:
+    from omnichannel.access.capability import AccessCapability
+    from omnichannel.access.users import UsersCapability
     from omnichannel.analytics.attribution.service import AttributionCapability
     from omnichannel.analytics.funnels.service import FunnelsCapability
     from omnichannel.analytics.kpis.service import KpisCapability
@@ -247,6 +249,20 @@ class Platform:
         from omnichannel.channels.service import ChannelsCapability
 
         return ChannelsCapability(self)
+
+    @cached_property
+    def users(self) -> UsersCapability:
+        """Users, roles, passwords and API tokens (access/users.py, C16/C18)."""
+        from omnichannel.access.users import UsersCapability
+
+        return UsersCapability(self)
+
+    @cached_property
+    def access(self) -> AccessCapability:
+        """Roles and permissions, the audit log, role checks of library calls (access/)."""
+        from omnichannel.access.capability import AccessCapability
+
+        return AccessCapability(self)
 
     def status(self) -> dict[str, Any]:
         """Version, home, warehouse (engine, schema, rows per table), operational store."""

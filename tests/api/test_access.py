@@ -20,7 +20,7 @@ from omnichannel.cli import app as cli_app
 from omnichannel.config import Settings
 from omnichannel.installation import describe_installation, initialise
 from tests.ingest.test_collector import rows
-from tests.support.collector import bearer
+from tests.support.collector import bearer, make_admin_token
 
 
 @pytest.fixture
@@ -131,7 +131,8 @@ def test_keyless_requests_are_all_counted_and_only_a_truncated_sample_kept(
         for n in range(9):
             call = {"userId": "u", "event": f"E{n}", "writeKey": "wk_unknown" if n % 2 else ""}
             assert client.post("/v1/track", json=call).status_code == 401
-        stats = client.get("/v1/events/stats").json()
+        stats = client.get("/v1/events/stats", headers=bearer(make_admin_token(settings.home)))
+        stats = stats.json()
         letters = rows(client, "dead_letters", "received_at")
     assert stats["unauthorized"]["requests"] == 10
     assert stats["unauthorized"]["sampled"] == 3
@@ -174,8 +175,9 @@ def test_omni_init_prints_the_whole_token_once_and_it_opens_the_admin_routes(
 
 def test_an_unreachable_warehouse_is_503_with_the_reason_not_500(tmp_path: Path) -> None:
     broken = Settings(home=tmp_path, warehouse_url="postgres://nobody@127.0.0.1:1/none")
+    token = make_admin_token(tmp_path)
     with TestClient(create_app(broken), raise_server_exceptions=False) as client:
-        response = client.get("/v1/warehouse/tables")
+        response = client.get("/v1/warehouse/tables", headers=bearer(token))
     assert response.status_code == 503
     assert "cannot open warehouse postgres://nobody@127.0.0.1:1/none" in response.text
 

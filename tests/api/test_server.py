@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from omnichannel.api import create_app
 from omnichannel.config import Settings
 from omnichannel.warehouse import SCHEMA_VERSION, open_warehouse
+from tests.support.collector import bearer, make_admin_token
 
 
 @pytest.fixture
@@ -63,7 +64,8 @@ def test_an_unreachable_warehouse_leaves_healthz_ok_and_readyz_503_with_the_reas
 def test_home_page_and_table_api_show_what_the_warehouse_holds(settings: Settings) -> None:
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         wh.append("stores", pa.table({"store_id": [f"s{i}" for i in range(1234)]}))
-    with TestClient(create_app(settings)) as client:
+    token = bearer(make_admin_token(settings.home))
+    with TestClient(create_app(settings), headers=token) as client:
         page = client.get("/")
         tables = {t["table"]: t for t in client.get("/v1/warehouse/tables").json()}
     assert page.status_code == 200

@@ -109,7 +109,7 @@ def test_wrong_transitions_name_the_status_and_what_is_allowed(platform: Platfor
 def test_once_users_exist_the_approver_is_another_active_user(platform: Platform) -> None:
     with platform.opstore.session() as session:
         for email in ("ana@shop.example", "li@shop.example"):
-            session.add(User(email=email, role=UserRole.MARKETER))
+            session.add(User(email=email, role=UserRole.APPROVER))
     journeys = platform.journeys
     journeys.create(CART, actor="ana@shop.example")
     with pytest.raises(ValidationError, match=r"someone other than ana@shop\.example") as own:

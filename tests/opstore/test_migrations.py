@@ -44,6 +44,8 @@ EXPECTED_TABLES = {
     "message_template_versions",  # 0005
     "suppressions",  # 0005
     "inbox_messages",  # 0005
+    "api_tokens",  # 0008
+    "web_sessions",  # 0008
 }
 
 

@@ -97,6 +97,7 @@ def start_server(
             stderr=subprocess.STDOUT,
         )
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    _homes[server.url] = home
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -119,6 +120,19 @@ def running_server(home: Path, **kwargs: object) -> Iterator[Server]:
         server.stop()
 
 
+# Each started server's home: its runtime file has the local admin token the stats need.
+_homes: dict[str, Path] = {}
+
+
+def server_token(url: str) -> str:
+    """The local admin token of a server ``start_server`` started (from its runtime file)."""
+    from omnichannel.server_runtime import read_runtime
+
+    runtime = read_runtime(_homes[url])
+    assert runtime is not None, f"no runtime file for the server at {url}"
+    return runtime.token
+
+
 def wait_until_loaded(url: str, expected_events: int, timeout: float = 120) -> dict[str, object]:
     """Poll the stats API until the loader has caught up with the log.
 
@@ -127,7 +141,8 @@ def wait_until_loaded(url: str, expected_events: int, timeout: float = 120) -> d
     does not fail them."""
     deadline = time.monotonic() + timeout
     while True:
-        stats = httpx.get(f"{url}/v1/events/stats", timeout=60).json()
+        headers = bearer(server_token(url))
+        stats = httpx.get(f"{url}/v1/events/stats", headers=headers, timeout=60).json()
         caught_up = stats["log"]["pending_bytes"] == 0
         if caught_up and stats["events"]["total"] >= expected_events:
             return stats  # type: ignore[no-any-return]

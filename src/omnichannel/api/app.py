@@ -8,15 +8,20 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 
 from omnichannel import __version__
+from omnichannel.access import web as access_web
+from omnichannel.access.api import guard, public
+from omnichannel.access.permissions import AccessDenied
 from omnichannel.api.auth import AdminDep
 from omnichannel.api.errors import install_error_handlers, install_openapi
 from omnichannel.api.routes import (
     analytics,
     audiences,
+    audit,
     collector,
     dead_letters,
     events,
@@ -34,6 +39,7 @@ from omnichannel.api.routes import (
     sources,
     templates,
     tracking,
+    users,
     warehouse,
 )
 from omnichannel.api.services import SWITCH_INTERVAL, Services
@@ -42,6 +48,16 @@ from omnichannel.metrics import RequestMetrics
 from omnichannel.web import pages
 
 log = logging.getLogger(__name__)
+
+
+# Journey lifecycle moves that need journeys:operate (approve needs journeys:approve).
+LIFECYCLE = ("start", "pause", "resume", "archive")
+
+
+async def _denied(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AccessDenied)
+    detail = {"field": "role", "value": exc.role, "permission": exc.permission}
+    return JSONResponse({"detail": {**detail, "message": str(exc)}}, status_code=403)
 
 
 # How long a failed start of the jobs and consumers waits before the next try, at most.
@@ -121,33 +137,54 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
         max_age=600,
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(collector.router)
+    app.add_exception_handler(AccessDenied, _denied)
+    # Every router has its gate (access/api.py): a permission, or `public` saying why;
+    # tests/access/test_every_route.py fails for a route with neither.
+    app.include_router(health.router, dependencies=[public("probes and Prometheus scrapes")])
+    app.include_router(collector.router, dependencies=[public("write keys, per call")])
     # Links in messages are followed by their recipients: each URL carries a signed token.
-    app.include_router(tracking.router)
+    app.include_router(tracking.router, dependencies=[public("signed tokens in links")])
     # The app's own user reads their inbox with the app's write key, as events are sent.
-    app.include_router(inbox.router)
+    app.include_router(inbox.router, dependencies=[public("the app's write key")])
     # Providers' callbacks prove themselves by their own signatures (provider_hooks.py).
-    app.include_router(provider_hooks.router)
-    # Write keys are public (they ship in web pages); managing them, personal data, SQL
-    # and jobs need an admin token until users and roles arrive (per route in warehouse).
-    app.include_router(warehouse.router)
-    app.include_router(sources.router, dependencies=[AdminDep])
-    app.include_router(events.router)
-    app.include_router(profiles.router, dependencies=[AdminDep])
-    app.include_router(jobs.router, dependencies=[AdminDep])
-    app.include_router(segments.router, dependencies=[AdminDep])
-    app.include_router(journeys.router, dependencies=[AdminDep])
-    app.include_router(audiences.router, dependencies=[AdminDep])
-    app.include_router(send_times.router, dependencies=[AdminDep])
-    app.include_router(analytics.router, dependencies=[AdminDep])
+    app.include_router(provider_hooks.router, dependencies=[public("provider signatures")])
+    app.include_router(access_web.router)
+    app.include_router(users.router)
+    app.include_router(audit.router)
+    app.include_router(warehouse.router, dependencies=[guard("warehouse", write="warehouse:query")])
+    app.include_router(sources.router, dependencies=[guard("sources")])
+    app.include_router(events.router, dependencies=[guard("events")])
+    app.include_router(profiles.router, dependencies=[guard("profiles")])
+    app.include_router(jobs.router, dependencies=[guard("jobs", write="jobs:run")])
+    segment_actions = {
+        "preview_segment": "segments:read",
+        "export_segment": "segments:export",
+    }
+    app.include_router(segments.router, dependencies=[guard("segments", **segment_actions)])
+    journey_actions = {
+        "validate_journey": "journeys:read",
+        "simulate_journey": "journeys:read",
+        "approve_journey": "journeys:approve",
+        **{f"{verb}_journey": "journeys:operate" for verb in LIFECYCLE},
+    }
+    app.include_router(journeys.router, dependencies=[guard("journeys", **journey_actions)])
+    app.include_router(audiences.router, dependencies=[guard("audiences", write="audiences:sync")])
+    app.include_router(send_times.router, dependencies=[guard("analytics", write="analytics:run")])
+    app.include_router(
+        analytics.router,
+        dependencies=[guard("analytics", attribution_of_paths="analytics:read")],
+    )
     app.include_router(kpis.router, dependencies=[AdminDep])
     app.include_router(funnels.router, dependencies=[AdminDep])
-    app.include_router(messages.router, dependencies=[AdminDep])
-    app.include_router(messages.channels_router, dependencies=[AdminDep])
-    app.include_router(messages.suppressions_router, dependencies=[AdminDep])
-    app.include_router(templates.router, dependencies=[AdminDep])
-    app.include_router(dead_letters.router, dependencies=[AdminDep])
-    app.include_router(pages.router)
+    sends = guard("messages", write="messages:send")
+    app.include_router(messages.router, dependencies=[sends])
+    app.include_router(messages.channels_router, dependencies=[sends])
+    app.include_router(messages.suppressions_router, dependencies=[sends])
+    app.include_router(
+        templates.router, dependencies=[guard("templates", preview_template="templates:read")]
+    )
+    app.include_router(dead_letters.router, dependencies=[guard("events")])
+    # Pages: signed in (or a bearer token) with the page's permission (access/web.py).
+    app.include_router(pages.router, dependencies=[access_web.require_pages()])
     install_openapi(app)
     return app

@@ -1,27 +1,21 @@
-"""Admin tokens on the HTTP API: management and profile routes need ``Authorization: Bearer``.
+"""Bearer tokens on the HTTP API: admin tokens, and the admins-only gate ``AdminDep``.
 
-Until users and roles arrive, an active admin token (``omni init`` prints the first one,
-``omni admin token`` replaces it) is what separates an operator from anyone who can reach
-the port: write keys are public by design (they ship inside web pages and apps), and
-the Profile API returns personal data.
+An active admin token (``omni init`` prints the first one, ``omni admin token`` replaces
+it, ``omni serve`` makes a local one for the CLI) authenticates as the admin role; users'
+API tokens and web sessions authenticate as their user's role. Which role may call which
+route is ``omnichannel.access``: routers are mounted with ``guard(resource)`` or
+``require(permission)`` (``access/api.py``). ``AdminDep`` is kept for routers that have no
+finer gate yet: it lets only admins through (permission ``admin:all``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
+from omnichannel.access.api import require
 from omnichannel.opstore import OpStore
 from omnichannel.opstore.admin_tokens import find_admin_token, hash_token
-
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="An admin token: printed once by `omni init`, replaced by `omni admin token`.",
-)
 
 
 class AdminTokens:
@@ -53,35 +47,4 @@ class AdminTokens:
         return ok
 
 
-def _refuse(value: str, message: str) -> HTTPException:
-    return HTTPException(
-        401,
-        {"field": "Authorization", "value": value, "message": message},
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
-def require_admin(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Let the request through only with an active admin token."""
-    if credentials is None:
-        header = request.headers.get("authorization")
-        shown = "(missing)" if header is None else f"{header.partition(' ')[0]} ..."
-        raise _refuse(
-            shown,
-            f"Authorization={shown} is not accepted: expected `Bearer <admin token>` (the "
-            "token `omni init` printed; `omni admin token` makes a new one)",
-        )
-    tokens: AdminTokens = request.app.state.services.admin_tokens()
-    if not tokens.valid(credentials.credentials):
-        shown = f"Bearer {credentials.credentials[:15]}..."
-        raise _refuse(
-            shown,
-            f"Authorization={shown} is not accepted: expected an active admin token "
-            "(it may have been replaced by `omni admin token`)",
-        )
-
-
-AdminDep = Depends(require_admin)
+AdminDep = require("admin:all")

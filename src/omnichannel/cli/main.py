@@ -159,6 +159,16 @@ COMMANDS = [
         "Run the background jobs on their schedules (and the consumers) until stopped.",
     ),
     LazyCommand(
+        "users",
+        "omnichannel.cli.users:app",
+        "Users, their roles and API tokens: create, list, disable, enable, role, password.",
+    ),
+    LazyCommand(
+        "audit",
+        "omnichannel.cli.audit:app",
+        "The audit log: every change, who made it, when, before and after.",
+    ),
+    LazyCommand(
         "admin",
         "omnichannel.cli.admin:app",
         "Administration: the admin token of the HTTP API's management and profile routes.",

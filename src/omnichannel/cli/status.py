@@ -15,22 +15,49 @@ from omnichannel.installation import describe_installation, initialise
 
 def init(
     ctx: typer.Context,
+    admin_email: str = typer.Option(
+        "admin@localhost", "--admin-email", help="The first admin's email (when no user exists)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Create the home directory, the warehouse tables and the operational store."""
     settings = settings_of(ctx, needs_installation=False)
     info = initialise(settings)
+    info["first_admin"] = _first_admin(settings, admin_email)
     if as_json:
         emit_json(info)
         return
     token = info.pop("admin_token", "")
+    admin = info.pop("first_admin")
     console.print(key_value_table("Initialised", _flatten(info)))
+    if admin is not None:
+        console.print(
+            f"First admin {admin['email']}: sign in at /login with this one-time password "
+            "(shown once; you choose your own at first sign-in):",
+            highlight=False,
+        )
+        print(admin["password"])
+    else:
+        console.print("users: exist already (`omni users list`)", highlight=False)
     if token.startswith("omni_admin_"):
         # On a line of its own: a table cell would cut it, and it is shown only this once.
         console.print("Admin token for the API's management and profile routes, shown once:")
         print(token)
     else:
         console.print(f"admin token: {token}", highlight=False)
+
+
+def _first_admin(settings: Settings, email: str) -> dict[str, Any] | None:
+    """The first admin with a one-time password, when the installation has no user yet."""
+    from omnichannel.access.principal import cli_actor
+    from omnichannel.access.users import UsersCapability
+    from omnichannel.platform import Platform
+
+    platform = Platform(settings)
+    try:
+        return UsersCapability(platform).ensure_first_admin(email=email, actor=cli_actor())
+    finally:
+        platform.close()
 
 
 def status(

@@ -123,8 +123,12 @@ class JourneysCapability:
     # --- lifecycle -------------------------------------------------------------------
 
     def approve(self, name: str, *, actor: str = "system") -> dict[str, Any]:
-        """Approve the newest version (checked again: a template may have gone meanwhile)."""
+        """Approve the newest version (checked again: a template may have gone meanwhile).
+
+        Once users exist the approver must be an active user other than the version's
+        author whose role has ``journeys:approve`` (approver, admin); see docs/access.md."""
         self._check_installation(self.store.require(name).definition)
+        self._platform.access.check_actor(actor, "journeys:approve")
         return self._public(self.store.approve(name, actor=actor))
 
     def start(self, name: str, *, actor: str = "system") -> dict[str, Any]:

@@ -34,8 +34,11 @@ def record(
     object_id: str | int | None = None,
     details: Mapping[str, Any] | None = None,
     at: datetime | None = None,
+    before: Any = None,
+    after: Any = None,
 ) -> AuditEntry:
-    """Add one audit entry to the session's transaction (so it commits with the change)."""
+    """Add one audit entry to the session's transaction (so it commits with the change);
+    ``before`` and ``after`` are the object's JSON-ready state around it."""
     if not actor:
         raise ValueError("audit actor is empty; expected who acted, e.g. a user's email or 'cli'")
     if not action:
@@ -47,6 +50,8 @@ def record(
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),
         details=dict(details or {}),
+        before=before,
+        after=after,
     )
     session.add(entry)
     # Flush now so ``id`` (the log's order) follows the order of calls, and the caller

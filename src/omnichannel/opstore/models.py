@@ -1,7 +1,7 @@
 """Every table of the operational store, on one ``Base.metadata`` that Alembic compares.
 
-Sections: shared types; access (sources, write keys, users, admin tokens, refused
-anonymous requests); marketing (segments, journeys, enrolments); channels (the outbox,
+Sections: shared types; access (sources, write keys, users, API tokens, web sessions,
+admin tokens, refused anonymous requests); marketing (segments, journeys, enrolments); channels (the outbox,
 templates, suppressions, in-app inbox); privacy (consent, audit log); background jobs;
 durable event consumers.
 """
@@ -125,11 +125,14 @@ class SourceKind(StrEnum):
 
 
 class UserRole(StrEnum):
+    """Roles of users and API tokens; what each may do is ``omnichannel.access.permissions``."""
+
     ADMIN = "admin"
     MARKETER = "marketer"
     ANALYST = "analyst"
-    ENGINEER = "engineer"
-    SERVICE = "service"
+    APPROVER = "approver"
+    VIEWER = "viewer"
+    SERVICE_DESK = "service_desk"
 
 
 class Source(Base):
@@ -186,6 +189,46 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A one-time password (``omni init``, a reset by an admin) must be changed at login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class ApiToken(Base):
+    """A user's bearer token for programs, scoped to a role no wider than the user's own.
+
+    Only its SHA-256 digest is kept (256 random bits: a fast hash is enough); shown once.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[UserRole] = mapped_column(str_enum(UserRole, "api_token_role"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie carries the secret, the row its digest and expiry."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The synchronizer token every state-changing form and htmx request must carry.
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class AdminToken(Base):
@@ -612,6 +655,9 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[str | None] = mapped_column(String(128), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The object's state before and after the change (None: it did not exist / is gone).
+    before: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
 
 
 # --- background jobs -------------------------------------------------------------

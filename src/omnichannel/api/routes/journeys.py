@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from omnichannel.access.api import PrincipalDep, acting
 from omnichannel.api.deps import PlatformDep
 
 router = APIRouter(prefix="/api/journeys", tags=["journeys"])
@@ -238,8 +239,9 @@ def list_journeys(platform: PlatformDep) -> list[JourneyListed]:
     summary="Save a new journey (version 1, a draft)",
     responses={409: {"description": "A journey has this name already."}},
 )
-def create_journey(body: JourneyCreate, platform: PlatformDep) -> JourneyPublic:
-    saved = platform.journeys.create(_document(body, "actor"), actor=body.actor)
+def create_journey(body: JourneyCreate, platform: PlatformDep, who: PrincipalDep) -> JourneyPublic:
+    actor = acting(who, body.actor)
+    saved = platform.journeys.create(_document(body, "actor"), actor=actor)
     return JourneyPublic.model_validate(saved)
 
 
@@ -274,8 +276,10 @@ def show_journey(name: NamePath, platform: PlatformDep) -> JourneyShown:
     summary="Save a new version (a live journey keeps its live version until this is started)",
     responses={404: {"description": "No journey has this name."}},
 )
-def save_journey(name: NamePath, body: JourneyUpdate, platform: PlatformDep) -> JourneyPublic:
-    saved = platform.journeys.save(name, _document(body, "actor"), actor=body.actor)
+def save_journey(
+    name: NamePath, body: JourneyUpdate, platform: PlatformDep, who: PrincipalDep
+) -> JourneyPublic:
+    saved = platform.journeys.save(name, _document(body, "actor"), actor=acting(who, body.actor))
     return JourneyPublic.model_validate(saved)
 
 
@@ -286,41 +290,41 @@ _LIFECYCLE: dict[int | str, dict[str, Any]] = {
 
 @router.post("/{name}/approve", summary="Approve the newest version", responses=_LIFECYCLE)
 def approve_journey(
-    name: NamePath, platform: PlatformDep, body: ActorBody | None = None
+    name: NamePath, platform: PlatformDep, who: PrincipalDep, body: ActorBody | None = None
 ) -> JourneyPublic:
-    actor = body.actor if body is not None else "api"
+    actor = acting(who, body.actor if body is not None else None)
     return JourneyPublic.model_validate(platform.journeys.approve(name, actor=actor))
 
 
 @router.post("/{name}/start", summary="Go live on the approved version", responses=_LIFECYCLE)
 def start_journey(
-    name: NamePath, platform: PlatformDep, body: ActorBody | None = None
+    name: NamePath, platform: PlatformDep, who: PrincipalDep, body: ActorBody | None = None
 ) -> JourneyPublic:
-    actor = body.actor if body is not None else "api"
+    actor = acting(who, body.actor if body is not None else None)
     return JourneyPublic.model_validate(platform.journeys.start(name, actor=actor))
 
 
 @router.post("/{name}/pause", summary="No entries and no steps until resumed", responses=_LIFECYCLE)
 def pause_journey(
-    name: NamePath, platform: PlatformDep, body: ActorBody | None = None
+    name: NamePath, platform: PlatformDep, who: PrincipalDep, body: ActorBody | None = None
 ) -> JourneyPublic:
-    actor = body.actor if body is not None else "api"
+    actor = acting(who, body.actor if body is not None else None)
     return JourneyPublic.model_validate(platform.journeys.pause(name, actor=actor))
 
 
 @router.post("/{name}/resume", summary="Live again after a pause", responses=_LIFECYCLE)
 def resume_journey(
-    name: NamePath, platform: PlatformDep, body: ActorBody | None = None
+    name: NamePath, platform: PlatformDep, who: PrincipalDep, body: ActorBody | None = None
 ) -> JourneyPublic:
-    actor = body.actor if body is not None else "api"
+    actor = acting(who, body.actor if body is not None else None)
     return JourneyPublic.model_validate(platform.journeys.resume(name, actor=actor))
 
 
 @router.post("/{name}/archive", summary="Archive: open enrolments exit", responses=_LIFECYCLE)
 def archive_journey(
-    name: NamePath, platform: PlatformDep, body: ActorBody | None = None
+    name: NamePath, platform: PlatformDep, who: PrincipalDep, body: ActorBody | None = None
 ) -> JourneyArchived:
-    actor = body.actor if body is not None else "api"
+    actor = acting(who, body.actor if body is not None else None)
     return JourneyArchived.model_validate(platform.journeys.archive(name, actor=actor))
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from omnichannel.access.api import MaskingRoute
 from omnichannel.api.deps import ServicesDep
 from omnichannel.errors import ValidationError
 from omnichannel.profiles.lookup import (
@@ -26,7 +27,8 @@ from omnichannel.profiles.lookup import (
 )
 from omnichannel.profiles.timeline import KINDS, MAX_LIMIT, conversion_paths, timeline
 
-router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
+# Emails and phones masked for roles without profiles:read_pii (the service desk).
+router = APIRouter(prefix="/v1/profiles", tags=["profiles"], route_class=MaskingRoute)
 T = TypeVar("T")
 
 
