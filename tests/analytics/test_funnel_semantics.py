@@ -105,6 +105,13 @@ def test_breakdown_by_channel_and_segment_membership(wh: Warehouse) -> None:
     }
 
 
+def test_entry_per_breakdown_value_counts_null_values_too(wh: Warehouse) -> None:
+    result = funnel(wh, by="campaign", entry="breakdown")
+    got = {b["values"]["campaign"]: [s["entered"] for s in b["steps"]] for b in result["breakdown"]}
+    # ann viewed from the campaign; bob, cat and dan with no campaign (bob added later).
+    assert got == {"Spring mail": [1, 1, 1], None: [3, 1, 0]}
+
+
 def test_new_events_count_in_the_next_query_before_identity_resolution(tmp_path: Path) -> None:
     with Warehouse.open(f"duckdb:///{tmp_path / 'w.duckdb'}") as fresh:
         add_events(fresh, [{"user": "zed", "at": at(0), "event": "Product Viewed"}])

@@ -101,7 +101,9 @@ def _ordered(
         reached = step.select(*key, prev=step.t, end=step.end)
     out = firsts
     for i, part in enumerate(times[1:], start=1):
-        joined = out.left_join(part, [out[c] == part[c] for c in key])
+        # A breakdown value may be NULL: keys compare NULL-safely.
+        same = [out[c] == part[c] if c == "e_person" else out[c].identical_to(part[c]) for c in key]
+        joined = out.left_join(part, same)
         out = joined.select(*[out[c] for c in out.columns], part[f"t{i}"])
     return out.select(
         person=out.e_person,
