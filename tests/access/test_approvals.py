@@ -48,6 +48,11 @@ def test_over_the_api_the_author_cannot_approve_and_an_approver_can(
     assert own.status_code == 400 and "someone other than" in own.json()["detail"]["message"]
     entries = platform.access.audit(target="journey:welcome", action="journey.approve")
     assert [e["actor"] for e in entries] == [users["approver"]]
+    assert entries[0]["before"]["status"] == "draft" and entries[0]["before"]["approved_by"] is None
+    assert entries[0]["after"]["status"] == "approved"
+    assert entries[0]["after"]["approved_by"] == users["approver"]
+    started = platform.access.audit(target="journey:welcome", action="journey.start")[0]
+    assert (started["before"]["live_version"], started["after"]["live_version"]) == (None, 1)
 
 
 def test_in_python_a_user_without_the_approver_role_is_refused(

@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import builtins
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,20 @@ ARCHIVED_REASON = "archived"
 
 # action -> the statuses it may start from. Wrong ones are refused naming both.
 TRANSITIONS: dict[str, tuple[JourneyStatus, ...]] = {
+# Each journey row's lifecycle as ``_row`` read it: the audit entry's "before".
+_BEFORE: weakref.WeakKeyDictionary[Journey, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def lifecycle(row: Journey) -> dict[str, Any]:
+    """What the audit log keeps of a journey before and after a change."""
+    return {
+        "status": JourneyStatus(row.status).value,
+        "version": row.version,
+        "approved_version": row.approved_version,
+        "approved_by": row.approved_by,
+        "live_version": row.live_version,
+    }
+
     "approve": (JourneyStatus.DRAFT, JourneyStatus.LIVE, JourneyStatus.PAUSED),
     "start": (JourneyStatus.APPROVED, JourneyStatus.LIVE, JourneyStatus.PAUSED),
     "pause": (JourneyStatus.LIVE,),
@@ -452,3 +467,6 @@ class JourneyStore:
             object_id=row.name,
             details={"status": JourneyStatus(row.status).value, **details},
         )
+        _BEFORE[row] = lifecycle(row)
+            before=_BEFORE.pop(row, None),
+            after=lifecycle(row),
