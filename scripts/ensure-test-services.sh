@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real: Debian's PostgreSQL (the suite starts
-# a private cluster from its binaries). As root it installs; otherwise it says what
-# is missing and the PostgreSQL leg is skipped with that reason.
+# a private cluster from its binaries) and Debian's chromium (the web pages' browser
+# tests drive it through Playwright). As root it installs; otherwise it says what is
+# missing and those tests are skipped with that reason.
 set -euo pipefail
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is not installed and this user cannot install it: the browser tests will be skipped"
+  fi
+fi
 
 have_postgres() {
   command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null

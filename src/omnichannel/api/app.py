@@ -45,7 +45,7 @@ from omnichannel.api.routes import (
 from omnichannel.api.services import SWITCH_INTERVAL, Services
 from omnichannel.config import Settings, get_settings
 from omnichannel.metrics import RequestMetrics
-from omnichannel.web import pages
+from omnichannel.web import pages, serve_static
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     )
     app.include_router(dead_letters.router, dependencies=[guard("events")])
     # Pages: signed in (or a bearer token) with the page's permission (access/web.py).
+    serve_static(app)  # /static: the pages' CSS and JS, vendored htmx and ECharts; public
     app.include_router(pages.router, dependencies=[access_web.require_pages()])
     install_openapi(app)
     return app

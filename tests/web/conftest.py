@@ -1,0 +1,47 @@
+"""The web pages' tests: one copy of the small demo home per module, and a person in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from omnichannel.api.app import create_app
+from omnichannel.config import Settings
+from tests.support.collector import bearer, make_admin_token
+from tests.support.homes import small_demo_home
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("web") / "home"
+    small_demo_home(tmp_path_factory, home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def client(demo_home: Path) -> Iterator[TestClient]:
+    settings = Settings(home=demo_home)
+    token = bearer(make_admin_token(demo_home))
+    with TestClient(create_app(settings), headers=token) as test_client:
+        yield test_client
+
+
+def a_member(client: TestClient, segment: str = "lapsing") -> dict[str, Any]:
+    """A member of ``segment`` with an email and a phone: its 360° card from the API."""
+    exported = client.get(f"/segments/{segment}", params={"format": "csv", "table": "members"})
+    for line in exported.text.lstrip("\ufeff").splitlines()[1:]:
+        profile_id = line.strip()
+        card: dict[str, Any] = client.get(f"/v1/profiles/profile_id:{profile_id}/card").json()
+        ids = card["identifiers"]
+        if ids.get("email") and ids.get("phone") and ids.get("user_id"):
+            return card
+    raise AssertionError(f"no member of {segment} has an email, a phone and a user id")
+
+
+@pytest.fixture(scope="module")
+def person(client: TestClient) -> dict[str, Any]:
+    return a_member(client)
