@@ -46,3 +46,20 @@ def test_the_last_admin_keeps_the_role_and_disabling_stops_tokens(
     assert client.get("/api/segments", headers=marketer).status_code == 401
     entry = platform.access.audit(action="user.disable")[0]
     assert entry["before"]["active"] is True and entry["after"]["active"] is False
+
+
+def test_a_segment_change_is_recorded_with_the_definition_before_and_after(
+    client: TestClient, tokens: dict[str, str], users: dict[str, str], platform: Platform
+) -> None:
+    marketer = bearer(tokens["marketer"])
+    first = {"all": [{"trait": {"field": "orders", "gte": 1}}]}
+    then = {"all": [{"trait": {"field": "orders", "gte": 2}}]}
+    platform.segments.create({"name": "city", "condition": first}, created_by=users["marketer"])
+    changed = client.put("/api/segments/city", json={"condition": then}, headers=marketer)
+    assert changed.status_code == 200, changed.text
+    entries = platform.access.audit(target="segment:city")
+    update = next(e for e in entries if e["action"] == "segment.update")
+    assert update["before"]["definition"]["condition"] == first
+    assert update["after"]["definition"]["condition"] == then
+    created = next(e for e in entries if e["action"] == "segment.create")
+    assert created["before"] is None and created["after"]["version"] == 1

@@ -125,6 +125,7 @@ class SegmentStore:
                     object_type="segment",
                     object_id=name,
                     details={"version": 1},
+                    after={"version": 1, "definition": row.definition},
                 )
                 return _stored(row)
         except IntegrityError:
@@ -157,6 +158,8 @@ class SegmentStore:
                 object_type="segment",
                 object_id=name,
                 details={"version": row.version, "previous": previous},
+                before=previous,
+                after={"version": int(row.version), "definition": row.definition},
             )
             return _stored(row)
 
@@ -183,6 +186,7 @@ class SegmentStore:
                 object_type="segment",
                 object_id=name,
                 details={"version": int(row.version), "definition": row.definition},
+                before={"version": int(row.version), "definition": row.definition},
             )
             session.delete(row)
 
