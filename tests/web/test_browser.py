@@ -1,0 +1,123 @@
+"""The pages in a real browser: Debian's chromium driven by Playwright, against a real
+``omni serve`` on a copy of the small demo home (one server for the module).
+
+Screenshots go to ``$OMNI_TEST_ARTEFACTS/web`` (default ``build/test-artefacts/web`` in
+the checkout), kept after the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.collector import Server, bearer, server_token, start_server
+from tests.web.conftest import a_member
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTEFACTS = (
+    Path(
+        os.environ.get(
+            "OMNI_TEST_ARTEFACTS", Path(__file__).resolve().parents[2] / "build" / "test-artefacts"
+        )
+    )
+    / "web"
+)
+WAIT_MS = 120_000  # a wait for what must happen on a loaded machine, not a speed claim
+
+if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+    pytest.skip(
+        "Debian's chromium is not installed (scripts/ensure-test-services.sh installs it)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(demo_home: Path) -> Iterator[Server]:
+    running = start_server(demo_home)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def person(server: Server) -> dict[str, Any]:
+    """A demo customer, found through the running server (this module's home is its)."""
+    headers = bearer(server_token(server.url))
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
+        return a_member(http)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: Server) -> Iterator[Any]:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            base_url=server.url,
+            extra_http_headers=bearer(server_token(server.url)),
+            locale="en-GB",
+        )
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def test_overview_chart_renders(browser_page: Any) -> None:
+    page = browser_page
+    page.goto("/")
+    page.wait_for_selector("#chart-revenue canvas")
+    assert page.locator("#sources tbody tr").count() > 0
+    page.screenshot(path=str(ARTEFACTS / "overview.png"), full_page=True)
+
+
+def test_find_a_customer_by_email_and_see_their_timeline(
+    browser_page: Any, person: dict[str, Any]
+) -> None:
+    page = browser_page
+    page.goto("/customers")
+    page.get_by_label("Find a person by email, phone, user id or TYPE:VALUE").fill(
+        person["identifiers"]["email"][0]
+    )
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector("#timeline-rows tr")
+    assert person["profile_id"] in page.locator("#profile-card").inner_text()
+    rows = page.locator("#timeline-rows tr").count()
+    page.get_by_role("button", name="Older").click()  # the next page, appended by htmx
+    page.wait_for_function(f"document.querySelectorAll('#timeline-rows tr').length > {rows}")
+    page.screenshot(path=str(ARTEFACTS / "customer-360.png"), full_page=True)
+
+
+def test_switch_to_chinese_and_see_translated_labels(browser_page: Any) -> None:
+    page = browser_page
+    page.goto("/journeys")
+    page.get_by_label("Language").select_option("zh")
+    page.wait_for_selector("html[lang='zh-CN']")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("旅程")
+    assert "概览" in page.locator("nav").inner_text()
+    page.goto("/journeys/abandoned-cart")  # the cookie keeps the choice
+    page.wait_for_selector("#journey-graph canvas")
+    assert "步骤与分支" in page.content()
+    page.screenshot(path=str(ARTEFACTS / "journey-zh.png"), full_page=True)
