@@ -22,14 +22,12 @@ The cookie is HttpOnly, SameSite=Lax, and Secure behind https (``OMNI_SECURE_COO
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from omnichannel.access.api import (
     CSRF_FIELD,
@@ -44,7 +42,6 @@ from omnichannel.errors import ValidationError
 if TYPE_CHECKING:
     from omnichannel.api.services import Services
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "web" / "templates")
 LOGIN_CSRF_COOKIE = "omni_login_csrf"
 PASSWORD_PAGE = "/account/password"
 
@@ -167,12 +164,14 @@ async def _form(request: Request) -> dict[str, str]:
 def _login_page(
     request: Request, *, error: str | None = None, next_url: str = "/", status: int = 200
 ) -> HTMLResponse:
+    from omnichannel.web.render import render
+
     token = secrets.token_urlsafe(24)
-    response = TEMPLATES.TemplateResponse(
+    response = render(
         request,
         "login.html",
         {"error": error, "next": next_url, "csrf_token": token, "csrf_field": CSRF_FIELD},
-        status_code=status,
+        status=status,
     )
     # Login CSRF, double submit: the form's token must equal this cookie's.
     response.set_cookie(
@@ -252,7 +251,9 @@ def password_page(request: Request, user: UserDep) -> HTMLResponse:
 def _password_page(
     request: Request, user: Principal, *, error: str | None = None, status: int = 200
 ) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(
+    from omnichannel.web.render import render
+
+    return render(
         request,
         "login.html",
         {
@@ -262,7 +263,7 @@ def _password_page(
             "csrf_token": csrf_token(request),
             "csrf_field": CSRF_FIELD,
         },
-        status_code=status,
+        status=status,
     )
 
 
