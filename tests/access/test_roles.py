@@ -115,3 +115,27 @@ def test_the_service_desk_sees_masked_contacts_and_an_admin_the_real_ones(
     # The rest of the card is there: the masking hides contacts, not the person's story.
     assert masked.json()["profile_id"] == full.json()["profile_id"]
     assert masked.json()["timeline"] == full.json()["timeline"] or "timeline" in masked.json()
+
+
+def test_on_the_pages_the_service_desk_sees_masked_phones_and_cannot_reach_the_overview(
+    profile_home: Path,
+) -> None:
+    from tests.access.conftest import login
+
+    settings = Settings(home=profile_home, write_key_cache_seconds=0)
+    with Platform(settings) as platform:
+        for email, role in (("desk@shop.example", "service_desk"), ("ma@shop.example", "marketer")):
+            if email not in {u["email"] for u in platform.users.list()}:
+                platform.users.create(email, role=role, password=PASSWORD, actor="t")
+    with TestClient(create_app(settings)) as client:
+        assert login(client, "desk@shop.example", PASSWORD).status_code == 303
+        home = client.get("/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/service-desk"
+        for url in ("/service-desk?q=user_id:ann", "/customers?q=phone:%2B8613812345678"):
+            page = client.get(url)
+            assert page.status_code == 200, (url, page.text[:300])
+            assert "+8613812345678" not in page.text and "5678" in page.text, url
+        assert client.get("/segments").status_code == 403
+        client.cookies.clear()
+        assert login(client, "ma@shop.example", PASSWORD).status_code == 303
+        assert "+8613812345678" in client.get("/customers?q=user_id:ann").text
