@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from omnichannel.access.api import PrincipalDep, acting
 from omnichannel.api.deps import PlatformDep
 
 router = APIRouter(prefix="/api/segments", tags=["segments"])
@@ -135,8 +136,9 @@ def list_segments(platform: PlatformDep) -> list[SegmentPublic]:
     summary="Save a segment and compute its members",
     responses={409: {"description": "A segment has this name already."}},
 )
-def create_segment(body: SegmentCreate, platform: PlatformDep) -> SegmentPublic:
-    saved = platform.segments.create(_document(body, "created_by"), created_by=body.created_by)
+def create_segment(body: SegmentCreate, platform: PlatformDep, who: PrincipalDep) -> SegmentPublic:
+    author = acting(who, body.created_by)
+    saved = platform.segments.create(_document(body, "created_by"), created_by=author)
     return SegmentPublic.model_validate(saved)
 
 
@@ -165,8 +167,12 @@ def show_segment(name: NamePath, platform: PlatformDep) -> SegmentPublic:
     summary="Replace a segment's definition (its version goes up) and recompute its members",
     responses={404: {"description": "No segment has this name."}},
 )
-def update_segment(name: NamePath, body: SegmentUpdate, platform: PlatformDep) -> SegmentPublic:
-    updated = platform.segments.update(name, _document(body, "actor"), actor=body.actor)
+def update_segment(
+    name: NamePath, body: SegmentUpdate, platform: PlatformDep, who: PrincipalDep
+) -> SegmentPublic:
+    updated = platform.segments.update(
+        name, _document(body, "actor"), actor=acting(who, body.actor)
+    )
     return SegmentPublic.model_validate(updated)
 
 
@@ -178,8 +184,9 @@ def update_segment(name: NamePath, body: SegmentUpdate, platform: PlatformDep) -
         409: {"description": "Another segment refers to it."},
     },
 )
-def delete_segment(name: NamePath, platform: PlatformDep) -> SegmentDeleted:
-    return SegmentDeleted.model_validate(platform.segments.delete(name, actor="api"))
+def delete_segment(name: NamePath, platform: PlatformDep, who: PrincipalDep) -> SegmentDeleted:
+    deleted = platform.segments.delete(name, actor=acting(who, None))
+    return SegmentDeleted.model_validate(deleted)
 
 
 @router.get("/{name}/members", summary="The current members' profile ids, sorted")

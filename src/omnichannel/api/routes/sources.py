@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from omnichannel.access.api import ActorDep
 from omnichannel.api.deps import ServicesDep
 from omnichannel.errors import ValidationError
 from omnichannel.ingest.sources import (
@@ -19,8 +20,6 @@ from omnichannel.ingest.sources import (
 from omnichannel.opstore.models import SourceKind
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
-
-ACTOR = "api"
 
 
 class SourceCreate(BaseModel):
@@ -64,7 +63,7 @@ def list_all(services: ServicesDep) -> list[SourcePublic]:
 
 
 @router.post("", response_model=SourceCreated, status_code=201)
-def create(body: SourceCreate, services: ServicesDep) -> SourceCreated:
+def create(body: SourceCreate, services: ServicesDep, actor: ActorDep) -> SourceCreated:
     """Create a source and its first write key (400 names a taken or malformed name)."""
     with services.opstore().session() as session:
         info = create_source(
@@ -72,28 +71,28 @@ def create(body: SourceCreate, services: ServicesDep) -> SourceCreated:
             name=body.name,
             kind=body.kind.value,
             description=body.description,
-            actor=ACTOR,
+            actor=actor,
         )
     return SourceCreated.model_validate(info.public())
 
 
 @router.post("/{name}/keys", response_model=SourceCreated, status_code=201)
-def new_key(name: str, services: ServicesDep) -> SourceCreated:
+def new_key(name: str, services: ServicesDep, actor: ActorDep) -> SourceCreated:
     """Add a write key to a source (rotate: add, deploy, then revoke the old one)."""
     try:
         with services.opstore().session() as session:
-            info = add_write_key(session, name=name, actor=ACTOR)
+            info = add_write_key(session, name=name, actor=actor)
     except ValidationError as exc:
         raise HTTPException(404, {"field": exc.field, "message": str(exc)}) from None
     return SourceCreated.model_validate(info.public())
 
 
 @router.post("/{target}/revoke", response_model=Revoked)
-def revoke_keys(target: str, services: ServicesDep) -> Revoked:
+def revoke_keys(target: str, services: ServicesDep, actor: ActorDep) -> Revoked:
     """Revoke all keys of the source named ``target``, or the one key with that prefix."""
     try:
         with services.opstore().session() as session:
-            prefixes = revoke(session, target=target, actor=ACTOR)
+            prefixes = revoke(session, target=target, actor=actor)
     except ValidationError as exc:
         raise HTTPException(404, {"field": exc.field, "message": str(exc)}) from None
     if services.ingest is not None:

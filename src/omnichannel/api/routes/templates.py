@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from omnichannel.access.api import PrincipalDep, acting
 from omnichannel.api.deps import PlatformDep
 
 router = APIRouter(prefix="/api/templates", tags=["templates"])
@@ -74,7 +75,9 @@ def list_templates(
     response_model=TemplateSaved,
     summary="Save a template (create it, or add a version when the content changed)",
 )
-def save_template(name: NamePath, body: TemplateSave, platform: PlatformDep) -> Any:
+def save_template(
+    name: NamePath, body: TemplateSave, platform: PlatformDep, who: PrincipalDep
+) -> Any:
     """Refused (400) when a part cannot render, with the part, the line and the variable."""
     return platform.templates.save(
         name,
@@ -82,7 +85,7 @@ def save_template(name: NamePath, body: TemplateSave, platform: PlatformDep) -> 
         content=body.content,
         kind=body.kind,
         description=body.description,
-        created_by=body.created_by,
+        created_by=acting(who, body.created_by),
     )
 
 
@@ -131,6 +134,7 @@ def preview_template(
 def archive_template(
     name: NamePath,
     platform: PlatformDep,
+    who: PrincipalDep,
     actor: Annotated[str, Query(description="Who archives it (audited).")] = "api",
 ) -> Any:
-    return platform.templates.archive(name, actor=actor)
+    return platform.templates.archive(name, actor=acting(who, actor))
