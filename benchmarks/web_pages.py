@@ -1,0 +1,135 @@
+"""Every dashboard page on the demo data: time to render over HTTP, beside the JSON API
+call behind it (the same library call without the template), on one ``omni serve``.
+
+Each page and its baseline are requested alternately, ``--repeat`` times each after one
+warm-up of both (the warm-up builds the lookup index and opens the warehouse); the
+figure is the median, with the p99 seen; the ratio is page / baseline. Target: every
+page under 1 s. Without ``--home`` it makes ``omni demo --people 300`` in a temporary
+directory first (about a minute, not timed).
+
+    .venv/bin/python benchmarks/web_pages.py
+    .venv/bin/python benchmarks/web_pages.py --home /tmp/webdemo/omni-home --repeat 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from support import quantile, server
+
+TARGET_SECONDS = 1.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _demo_home(directory: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "omnichannel", "demo", "--people", "300", "--json"],
+        cwd=directory,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return directory / "omni-home"
+
+
+def _a_customer(http: httpx.Client) -> tuple[str, str]:
+    members = http.get("/segments/lapsing", params={"format": "csv", "table": "members"})
+    for line in members.text.lstrip("\ufeff").splitlines()[1:]:
+        card = http.get(f"/v1/profiles/profile_id:{line.strip()}/card").json()
+        if card["identifiers"].get("email"):
+            return card["profile_id"], card["identifiers"]["email"][0]
+    raise RuntimeError("no member of 'lapsing' has an email")
+
+
+def _pairs(profile_id: str, email: str) -> list[tuple[str, str]]:
+    """(page, the JSON call behind it)."""
+    return [
+        ("/", "/v1/warehouse/status"),
+        (
+            "/overview/activity",
+            "/api/analytics/kpis?kpis=reach,interactions,revenue&by=channel&period=month",
+        ),
+        (f"/customers?q={email}", f"/v1/profiles/email:{email}/card"),
+        (f"/service-desk?q={email}", f"/v1/profiles/email:{email}/card"),
+        (
+            f"/customers/{profile_id}/timeline",
+            f"/v1/profiles/profile_id:{profile_id}/events?limit=20",
+        ),
+        ("/segments", "/api/segments"),
+        (
+            f"/segments/lapsing?profile={profile_id}",
+            f"/api/segments/lapsing/explain?profile={profile_id}",
+        ),
+        ("/journeys", "/api/journeys"),
+        ("/journeys/abandoned-cart", "/api/journeys/abandoned-cart/stats"),
+    ]
+
+
+def _time(http: httpx.Client, url: str) -> float:
+    start = time.perf_counter()
+    answer = http.get(url)
+    elapsed = time.perf_counter() - start
+    if answer.status_code != 200:
+        raise RuntimeError(f"{url} answered {answer.status_code}: {answer.text[:300]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="An installation (default: a new demo).")
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="omni-web-bench-") as tmp:
+        home = args.home or _demo_home(Path(tmp))
+        print(f"home {home}; load average {os.getloadavg()[0]:.1f} at start")
+        with server(home, _free_port()) as base:
+            from omnichannel.server_runtime import read_runtime
+
+            runtime = read_runtime(home)
+            assert runtime is not None, "omni serve wrote no runtime file"
+            headers = {"Authorization": f"Bearer {runtime.token}"}
+            with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+                profile_id, email = _a_customer(http)
+                results: list[dict[str, Any]] = []
+                for page, api in _pairs(profile_id, email):
+                    _time(http, page), _time(http, api)  # warm-up
+                    pages, apis = [], []
+                    for _ in range(args.repeat):
+                        pages.append(_time(http, page))
+                        apis.append(_time(http, api))
+                    results.append({"page": page, "pages": pages, "apis": apis})
+        print(f"{'page':<44} {'median':>8} {'p99':>8} {'JSON API':>9} {'ratio':>6}")
+        slow = []
+        for r in results:
+            page_ms = statistics.median(r["pages"]) * 1000
+            api_ms = statistics.median(r["apis"]) * 1000
+            shown = r["page"].split("?")[0]
+            print(
+                f"{shown:<44} {page_ms:>6.0f} ms {quantile(r['pages'], 0.99) * 1000:>5.0f} ms"
+                f" {api_ms:>6.0f} ms {page_ms / api_ms:>5.2f}x"
+            )
+            if statistics.median(r["pages"]) >= TARGET_SECONDS:
+                slow.append(shown)
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
+        verdict = "every page under 1 s" if not slow else "over 1 s: " + ", ".join(slow)
+        print(f"target < {TARGET_SECONDS:.0f} s per page (median): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
