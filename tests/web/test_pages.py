@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import re
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -83,6 +84,12 @@ def test_service_desk_masks_contacts_and_records_an_interaction(
         follow_redirects=False,
     )
     assert recorded.status_code == 303 and "recorded=1" in recorded.headers["location"]
+    assert email not in recorded.headers["location"]
+    # It is an event like any other: loaded, then on the person's timeline.
+    deadline = time.monotonic() + 120  # a wait for the loader, not a speed claim
+    while "Service Interaction Recorded" not in client.get("/customers", params={"q": email}).text:
+        assert time.monotonic() < deadline, "the recorded interaction never reached the timeline"
+        time.sleep(0.2)
     refused = client.post(
         "/service-desk/interactions", data={"q": email, "kind": "fax", "note": "x"}
     )

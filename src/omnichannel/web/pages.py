@@ -406,7 +406,9 @@ async def record_interaction(request: Request, services: ServicesDep) -> Respons
         )
     from urllib.parse import quote
 
-    return RedirectResponse(f"/service-desk?q={quote(q, safe='')}&recorded=1", status_code=303)
+    # Back to the person by profile id: the address bar shows no contact detail either.
+    target = quote(f"profile_id:{card['profile_id']}", safe="")
+    return RedirectResponse(f"/service-desk?q={target}&recorded=1", status_code=303)
 
 
 # --- Segments -------------------------------------------------------------------------------
