@@ -134,3 +134,13 @@ def test_journeys_list_and_graph_with_counts_per_step(client: TestClient) -> Non
     assert "wait-for-purchase" in page.text and "on_timeout" in page.text
     steps = {r["step"]: r for r in _csv(client.get("/journeys/abandoned-cart?format=csv").text)}
     assert int(steps["wait-for-purchase"]["executed"]) > 0
+
+
+def test_an_unknown_segment_journey_or_person_is_a_page_saying_so(client: TestClient) -> None:
+    segment = client.get("/segments/no-such-segment")
+    assert segment.status_code == 404 and "no-such-segment" in segment.text
+    assert 'id="not-found"' in segment.text and 'href="/segments"' in segment.text
+    journey = client.get("/journeys/no-such-journey")
+    assert journey.status_code == 404 and "no-such-journey" in journey.text
+    why = client.get("/segments/lapsing", params={"profile": "nobody@example.invalid"})
+    assert why.status_code == 200 and "email:nobody@example.invalid" in why.text

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from omnichannel.api.deps import ServicesDep
 from omnichannel.api.services import Services
-from omnichannel.errors import OmniError, ValidationError
+from omnichannel.errors import NotFoundError, OmniError, ValidationError
 from omnichannel.privacy.masking import mask_data
 from omnichannel.profiles.lookup import AmbiguousIdentifierError, ProfileNotFoundError
 from omnichannel.web.i18n import gettext as _
@@ -433,7 +433,12 @@ def segment_page(
     request: Request, name: str, services: ServicesDep, profile: str | None = None
 ) -> Response:
     platform = services.platform
-    segment = platform.segments.show(name)
+    try:
+        segment = platform.segments.show(name)
+    except NotFoundError as exc:
+        return render(
+            request, "not_found.html", {"error": str(exc), "back": "/segments"}, status=404
+        )
     preview = platform.segments.preview(segment["definition"], sample=0)
     conditions = [
         {"condition": _leaf_label(c.get("condition", c)), **c}
@@ -445,7 +450,12 @@ def segment_page(
             who = profile.strip()
             target = who if who.startswith("p_") else identifier_of(who)
             why = platform.segments.why(name, profile=target)
-        except (ValidationError, ProfileNotFoundError, AmbiguousIdentifierError) as exc:
+        except (
+            ValidationError,
+            NotFoundError,
+            ProfileNotFoundError,
+            AmbiguousIdentifierError,
+        ) as exc:
             with speaking(pick(request)):
                 why_error, _status = _lookup_error(exc)
     if wants_csv(request):
@@ -563,7 +573,12 @@ def journey_graph(definition: dict[str, Any], stats: dict[str, Any]) -> dict[str
 @journeys_router.get("/journeys/{name}")
 def journey_page(request: Request, name: str, services: ServicesDep) -> Response:
     platform = services.platform
-    journey = platform.journeys.show(name)
+    try:
+        journey = platform.journeys.show(name)
+    except NotFoundError as exc:
+        return render(
+            request, "not_found.html", {"error": str(exc), "back": "/journeys"}, status=404
+        )
     stats = platform.journeys.stats(name)
     definition = journey.get("live_definition") or journey["definition"]
     if wants_csv(request):
