@@ -5,12 +5,13 @@
 # missing and those tests are skipped with that reason.
 set -euo pipefail
 
-if ! command -v chromium >/dev/null 2>&1; then
+if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's chromium for the browser tests"
+    # A CJK font, so the Chinese pages' screenshots show characters, not boxes.
+    echo "installing Debian's chromium and a Chinese font for the browser tests"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq chromium >/dev/null
+    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
   else
     echo "chromium is not installed and this user cannot install it: the browser tests will be skipped"
   fi
