@@ -10,7 +10,7 @@ from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, escape, key_value_table
 from omnichannel.errors import OmniError
 from omnichannel.installation import initialise
-from omnichannel.opstore import open_opstore
+from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.warehouse import open_warehouse
 
 
@@ -25,7 +25,10 @@ def demo(
         "2026-01-01", "--start", formats=["%Y-%m-%d"], help="First day of history."
     ),
     reset: bool = typer.Option(
-        False, "--reset", help="Empty the warehouse first (required if it holds data)."
+        False,
+        "--reset",
+        help="Empty the warehouse and delete the demo's journeys first (required if it "
+        "holds data).",
     ),
     no_journeys: bool = typer.Option(
         False, "--no-journeys", help="Skip the journeys (welcome, abandoned cart, win-back)."
@@ -56,6 +59,7 @@ def demo(
             )
         if reset:
             wh.truncate()
+            _reset_demo_journeys(store)
         with progress_bars(enabled=not as_json) as progress:
             summary = run_demo(
                 warehouse=wh,
@@ -86,17 +90,21 @@ def demo(
     )
     if journeys:
         console.print(journeys_table(journeys))
-        if journeys.get("journeys_from_earlier_runs"):
-            console.print(
-                "These journeys ran on this home before: their counts include the earlier "
-                "runs, whose people re-entry rules keep out (use a fresh --home for new counts)."
-            )
     console.print(
         "\nNext: [bold]omni serve[/] and open "
         f"[link]http://{settings.host}:{settings.port}/[/link] (API at /docs); "
         '[bold]omni status[/] for row counts; [bold]omni query "SELECT ..."[/] for SQL; '
         "[bold]omni profile show user_id:...[/] for one customer's 360° card."
     )
+
+
+def _reset_demo_journeys(store: OpStore) -> None:
+    """The demo's journeys go with the warehouse: their enrolments, steps and messages were
+    about the people just deleted, and a second demo must count from nothing."""
+    from omnichannel.demo.journeys import JOURNEYS
+    from omnichannel.journeys.store import JourneyStore
+
+    JourneyStore(store).reset(list(JOURNEYS), actor="omni demo --reset")
 
 
 def journeys_table(journeys: dict[str, object]) -> object:

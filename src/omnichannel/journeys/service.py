@@ -154,6 +154,13 @@ class JourneysCapability:
         stored, exited = self.store.archive(name, actor=actor)
         return {**self._public(stored), "exited": exited}
 
+    def reset(
+        self, names: builtins.list[str] | None = None, *, actor: str = "system"
+    ) -> dict[str, dict[str, int]]:
+        """Delete journeys (``names``, default all) with their versions, enrolments, steps
+        and the messages they queued; per journey the rows deleted (``omni demo --reset``)."""
+        return self.store.reset(names, actor=actor)
+
     # --- reading ---------------------------------------------------------------------
 
     def list(self) -> builtins.list[dict[str, Any]]:

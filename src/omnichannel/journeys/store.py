@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,7 +44,9 @@ from omnichannel.opstore.models import (
     Journey,
     JourneyEnrolment,
     JourneyStatus,
+    JourneyStep,
     JourneyVersion,
+    OutboxMessage,
     User,
     utcnow,
 )
@@ -55,8 +57,6 @@ if TYPE_CHECKING:
 
 ARCHIVED_REASON = "archived"
 
-# action -> the statuses it may start from. Wrong ones are refused naming both.
-TRANSITIONS: dict[str, tuple[JourneyStatus, ...]] = {
 # Each journey row's lifecycle as ``_row`` read it: the audit entry's "before".
 _BEFORE: weakref.WeakKeyDictionary[Journey, dict[str, Any]] = weakref.WeakKeyDictionary()
 
@@ -71,6 +71,8 @@ def lifecycle(row: Journey) -> dict[str, Any]:
         "live_version": row.live_version,
     }
 
+# action -> the statuses it may start from. Wrong ones are refused naming both.
+TRANSITIONS: dict[str, tuple[JourneyStatus, ...]] = {
     "approve": (JourneyStatus.DRAFT, JourneyStatus.LIVE, JourneyStatus.PAUSED),
     "start": (JourneyStatus.APPROVED, JourneyStatus.LIVE, JourneyStatus.PAUSED),
     "pause": (JourneyStatus.LIVE,),
@@ -389,6 +391,36 @@ class JourneyStore:
             )
             return _stored(row, self._version_row(session, row)), int(exited)
 
+    def reset(
+        self, names: builtins.list[str] | None = None, *, actor: str
+    ) -> dict[str, dict[str, int]]:
+        """Delete journeys (``names``, default every one) with all their state: versions,
+        enrolments, executed steps and the outbox messages they made; per journey what
+        went. One transaction, audited (``journey.reset``). What ``omni demo --reset``
+        does to the demo's journeys, so a second run starts from nothing.
+
+        The messages go with the enrolments: their idempotency keys name enrolment ids,
+        which a store may hand out again once the rows are gone.
+        """
+        gone: dict[str, dict[str, int]] = {}
+        with self.opstore.session() as session:
+            query = select(Journey).order_by(Journey.id)
+            if names is not None:
+                query = query.where(Journey.name.in_([check_name(n) for n in names]))
+            for row in session.scalars(query).all():
+                counts = {
+                    "messages": _delete(session, OutboxMessage, OutboxMessage.journey_id, row.id),
+                    "steps": _delete(session, JourneyStep, JourneyStep.journey_id, row.id),
+                    "enrolments": _delete(
+                        session, JourneyEnrolment, JourneyEnrolment.journey_id, row.id
+                    ),
+                    "versions": _delete(session, JourneyVersion, JourneyVersion.journey_id, row.id),
+                }
+                self._audit(session, actor, "reset", row, counts)
+                session.delete(row)
+                gone[row.name] = counts
+        return gone
+
     # --- helpers ---------------------------------------------------------------------
 
     def _move(self, name: str, action: str, to: JourneyStatus, actor: str) -> StoredJourney:
@@ -445,6 +477,7 @@ class JourneyStore:
         row = session.scalars(query).first()
         if row is None:
             raise not_found(name)
+        _BEFORE[row] = lifecycle(row)
         return row
 
     @staticmethod
@@ -466,7 +499,13 @@ class JourneyStore:
             object_type="journey",
             object_id=row.name,
             details={"status": JourneyStatus(row.status).value, **details},
-        )
-        _BEFORE[row] = lifecycle(row)
             before=_BEFORE.pop(row, None),
             after=lifecycle(row),
+        )
+
+
+def _delete(session: Session, model: Any, column: Any, journey_id: int) -> int:
+    result: Any = session.execute(
+        delete(model).where(column == journey_id).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
