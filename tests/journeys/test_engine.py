@@ -17,6 +17,7 @@ from omnichannel.journeys.runtime import JourneyRuntime
 from omnichannel.journeys.steps import next_local_time
 from omnichannel.opstore.models import EnrolmentState, JourneyEnrolment, JourneyStatus, utcnow
 from omnichannel.platform import Platform
+from tests.journeys.conftest import JourneyHome
 from tests.journeys.e1_support import (
     EMAIL_CONTENT,
     add_journey,
@@ -436,3 +437,35 @@ def test_wait_send_time_waits_for_next_best_and_a_webhook_step_is_a_keyed_send(
     assert message.idempotency_key == f"journey:{ann_id}:1"
     assert message.content["body"] == {"who": "crm"}
     assert steps_of(platform.opstore, ann_id)[1] == (1, "crm", "queued")
+
+
+def test_tags_an_update_step_sets_are_the_profiles_tags_that_segments_read(
+    platform: Platform, journey_home: JourneyHome
+) -> None:
+    profiles = journey_home.profiles
+    tag = {
+        "name": "tag-them",
+        "entry": {"event": {"name": "Signed Up"}},
+        "start": "mark",
+        "steps": {"mark": {"update": {"add_tags": ["vip", "early bird"]}}},
+    }
+    untag = {**tag, "name": "untag", "steps": {"mark": {"update": {"remove_tags": ["early bird"]}}}}
+    t0 = utcnow()
+    people = [(profiles[u], profiles[u]) for u in ("ann", "bob")]
+    enrol_people(platform.opstore, add_journey(platform.opstore, tag), people, start="mark", now=t0)
+    assert JourneyRuntime(platform).run_due(now=t0) == 2
+    later = t0 + timedelta(seconds=5)
+    bob = [(profiles["bob"], profiles["bob"])]
+    enrol_people(
+        platform.opstore, add_journey(platform.opstore, untag), bob, start="mark", now=later
+    )
+    assert JourneyRuntime(platform).run_due(now=later) == 1
+    platform.profiles.build(force=True)
+    # The Profile API's card shows them beside the rule tags ...
+    assert {"vip", "early bird"} <= set(platform.profiles.card("user_id:ann")["tags"])
+    bobs = set(platform.profiles.card("user_id:bob")["tags"])
+    assert "vip" in bobs and "early bird" not in bobs  # removed by the later call
+    # ... and a segment on a tag has whom the journeys tagged.
+    for name, members in (("vip", {"ann", "bob"}), ("early bird", {"ann"})):
+        found = platform.segments.preview({"condition": {"tag": name}}, sample=10)
+        assert found["size"] == len(members), (name, found)

@@ -9,7 +9,8 @@ step's effect key ``journey:{enrolment}:{visit}``: a step run again after a cras
 it stored and adds nothing.
 
 Tags have no event of their own: ``add_tags`` / ``remove_tags`` travel in the traits
-(``journey_add_tags``, ``journey_remove_tags``) for the profile build to read.
+(``journey_add_tags``, ``journey_remove_tags``); the profile build replays them into the
+profile's ``tags`` (``profiles.tags.called_tags``), which segments and the Profile API read.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ import pyarrow as pa
 
 from omnichannel.identity.rules import IdentityRules, load_rules
 from omnichannel.profiles.lookup import identity_stamp
-from omnichannel.profiles.tags import TagSet, load_tags, tag_column
+from omnichannel.profiles.tags import TagSet, called_tags, load_tags, tag_column
 from omnichannel.profiles.timeline_store import SCHEMA as TIMELINE_SCHEMA
 from omnichannel.profiles.timeline_store import TIMELINE_TABLE, coverage_now, timeline_rows
 from omnichannel.profiles.traits import (
@@ -180,7 +180,8 @@ def build_profiles(
         step("profiles", 5, STAGES)
         built_at = datetime.now(UTC).replace(tzinfo=None)
         final = assembled.mutate(
-            tags=tag_column(assembled, tags), built_at=ibis.literal(built_at).cast("timestamp")
+            tags=tag_column(assembled, tags, called_tags(wh, rules)),
+            built_at=ibis.literal(built_at).cast("timestamp"),
         )
         wh.replace_all(
             [

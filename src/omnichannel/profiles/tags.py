@@ -17,10 +17,18 @@ A tag has a ``name`` and exactly one of ``all`` / ``any`` (a list of conditions)
 condition is a leaf ``{field, op, value}`` or a nested ``{all: [...]}``, ``{any: [...]}``
 or ``{not: condition}``. A comparison with an empty trait is false. The shipped tags are
 ``profiles/default_tags.yaml``; ``HOME/tags.yaml`` or ``--tags FILE`` replaces them.
+
+Tags are also set on a person by identify calls whose traits say ``journey_add_tags`` /
+``journey_remove_tags`` (a list of names: what journeys' ``update`` steps send).
+``called_tags`` replays those calls in time order (the latest add or remove of a name
+wins) and ``tag_column`` puts the tags still set beside the rule tags, so segments (``tag:
+X``) and the Profile API see them after the next build.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -33,6 +41,7 @@ import ibis.expr.types as ir
 import yaml
 
 from omnichannel.errors import ValidationError
+from omnichannel.identity.rules import IdentityRules
 from omnichannel.warehouse.tables import PROFILES
 
 TAGS_FILE_NAME = "tags.yaml"
@@ -42,6 +51,8 @@ NO_VALUE = ("is null", "is not null")
 # Traits holding JSON arrays: ``contains`` tests membership of an element.
 LIST_FIELDS = ("source_systems", "channels")
 NOT_TAGGABLE = ("tags", "built_at")
+# Identify traits that set and unset tags (journeys' update steps send them).
+ADD_TRAIT, REMOVE_TRAIT = "journey_add_tags", "journey_remove_tags"
 FIELDS: dict[str, dt.DataType] = {
     name: dtype for name, dtype in PROFILES.schema.items() if name not in NOT_TAGGABLE
 }
@@ -215,13 +226,69 @@ def _short(value: object) -> object:
     return value if len(text) <= 80 else text[:77] + "..."
 
 
-def tag_column(t: ir.Table, tags: TagSet) -> ir.StringValue:
-    """The JSON array of the tags whose condition holds on each row of ``t``."""
-    if not tags.tags:
+def called_tags(wh: Any, rules: IdentityRules) -> dict[str, list[str]]:
+    """Tag name -> the profiles an identify call's ``journey_add_tags`` left it on (a
+    later ``journey_remove_tags`` of the name takes it off again)."""
+    from omnichannel.profiles.traits.base import events_beside_profiles
+
+    e = events_beside_profiles(wh, rules)
+    calls = e.filter((e.type == "identify") & e.traits.contains('"journey_'))
+    rows = (
+        calls.select(
+            profile_id=calls.user_profile.coalesce(calls.anon_profile),
+            ts=calls.timestamp.coalesce(calls.received_at),
+            message_id=calls.message_id,
+            traits=calls.traits,
+        )
+        .filter(lambda r: r.profile_id.notnull())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    state: dict[tuple[str, str], bool] = {}
+    for row in sorted(rows, key=lambda r: (r["ts"] is None, r["ts"], r["message_id"] or "")):
+        try:
+            traits = json.loads(row["traits"] or "{}")
+        except ValueError:
+            continue
+        for trait, on in ((ADD_TRAIT, True), (REMOVE_TRAIT, False)):
+            names = traits.get(trait) if isinstance(traits, dict) else None
+            for name in names if isinstance(names, list) else []:
+                if isinstance(name, str) and name:
+                    state[(name, row["profile_id"])] = on
+    out: dict[str, list[str]] = {}
+    for (name, profile), on in sorted(state.items()):
+        if on:
+            out.setdefault(name, []).append(profile)
+    return out
+
+
+def tag_column(
+    t: ir.Table, tags: TagSet, called: Mapping[str, Sequence[str]] | None = None
+) -> ir.StringValue:
+    """The JSON array of the tags whose condition holds on each row of ``t``, then the
+    tags ``called`` (``called_tags``) set on its profile."""
+    called = called or {}
+    if not tags.tags and not called:
         return ibis.literal("[]")
+
+    def holds(name: str, condition: ir.BooleanValue | None) -> ir.BooleanValue:
+        ids = called.get(name)
+        by_call = t.profile_id.isin(list(ids)) if ids else None
+        if condition is None:
+            assert by_call is not None
+            return by_call
+        return condition if by_call is None else condition | by_call
+
+    ruled = {tag.name for tag in tags.tags}
     pieces = [
-        ibis.ifelse(compile_condition(t, tag.condition), f',"{_json_escape(tag.name)}"', "")
+        ibis.ifelse(
+            holds(tag.name, compile_condition(t, tag.condition)), f',"{_json_escape(tag.name)}"', ""
+        )
         for tag in tags.tags
+    ] + [
+        ibis.ifelse(holds(name, None), f',"{_json_escape(name)}"', "")
+        for name in sorted(called)
+        if name not in ruled
     ]
     joined = ibis.literal("").join(pieces)
     # Every piece starts with a comma; dropping the first leaves a valid JSON list.
