@@ -312,3 +312,25 @@ def test_the_trigger_stamps_entries_and_matches_with_the_engines_clock(
     assert row.matched_at == virtual[0] and row.due_at == virtual[0]
     # The engine runs on the same clock (on the real one the match is 5 h in the future).
     assert platform.journeys.runtime.run_due() > 0  # due at the virtual now, run at it
+
+
+def test_a_capped_journey_takes_the_same_people_whatever_order_one_moments_events_came_in(
+    platform: Platform, journey_home: JourneyHome
+) -> None:
+    """A segment refresh stores thousands of Segment Entered at one moment, in whatever
+    order the warehouse produced its members: the cap's places go by person, not by that
+    order, so a demo with a given seed enrols the same people every run."""
+    journey = live_journey(platform.opstore, doc(name="capped", limits={"entries_per_day": 2}))
+    _, runner = trigger_of(platform)
+    at = utcnow().replace(tzinfo=None)
+    by_profile = sorted(journey_home.profiles.items(), key=lambda item: item[1], reverse=True)
+    store_events(  # stored in the reverse order of their people
+        platform,
+        [
+            {"user": user, "event": "Product Added", "props": {"cartId": f"c-{user}"}, "at": at}
+            for user, _ in by_profile
+        ],
+    )
+    runner.catch_up()
+    entered = sorted(r.subject for r in enrolments(platform.opstore, journey))
+    assert entered == sorted(p for _, p in by_profile)[:2]

@@ -313,6 +313,10 @@ class JourneyTrigger:
                 for c in [_candidate(definition, e, now)]
                 if c is not None
             ]
+            # Earlier events first, and among events of one moment (a segment refresh's
+            # thousands of Segment Entered) by person: who takes a capped journey's last
+            # places must not depend on the order the warehouse happened to store them.
+            chosen.sort(key=lambda pair: (pair[0].at, pair[0].subject, pair[0].message_id))
             if not chosen:
                 continue
             results = enrol_many(
