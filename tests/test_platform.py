@@ -40,6 +40,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
         assert second.detail["build"] == "unchanged"
         listed = {row["name"]: row for row in platform.jobs.describe()}
         assert set(listed) == {
+            "alerts",
             "audiences",
             "identity",
             "inbox",

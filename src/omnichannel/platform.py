@@ -33,6 +33,7 @@ from omnichannel.segments.service import SegmentsCapability  # light: imports on
 if TYPE_CHECKING:
     from omnichannel.access.capability import AccessCapability
     from omnichannel.access.users import UsersCapability
+    from omnichannel.analytics.alerts.service import AlertsCapability
     from omnichannel.analytics.attribution.service import AttributionCapability
     from omnichannel.analytics.funnels.service import FunnelsCapability
     from omnichannel.analytics.kpis.service import KpisCapability
@@ -228,6 +229,13 @@ class Platform:
         from omnichannel.analytics.kpis.service import KpisCapability
 
         return KpisCapability(self)
+
+    @cached_property
+    def alerts(self) -> AlertsCapability:
+        """Alert rules, their evaluation and the alerts they opened (analytics/alerts/)."""
+        from omnichannel.analytics.alerts.service import AlertsCapability
+
+        return AlertsCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

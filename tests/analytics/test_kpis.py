@@ -208,3 +208,48 @@ def test_the_facts_query_matches_its_snapshot(empty: Warehouse, dialect: str) ->
 def test_the_duckdb_snapshot_runs_on_its_engine(empty: Warehouse) -> None:
     text = (SNAPSHOTS / "kpi_measures.duckdb.sql").read_bytes().decode()
     assert empty.con.sql(text).to_pyarrow().num_rows == 0
+
+
+def test_the_same_kpis_on_duckdb_and_postgresql(warehouse_url: str) -> None:
+    from omnichannel.analytics.kpis.service import KpiQuery
+
+    with Warehouse.open(warehouse_url) as wh:
+        build_kpi_world(wh)
+        runner = KpiQuery.of(
+            ["ctr", "open_rate", "deal_rate", "revenue", "roas"], by="channel", period="week"
+        )
+        got = {
+            (r["group"]["channel"], r["period"]): {k: v["value"] for k, v in r["kpis"].items()}
+            for r in runner.run(wh, load_rules())["rows"]
+        }
+    assert got[("email", "2026-03-02")] == {
+        "ctr": 0.25,
+        "open_rate": 0.5,
+        "deal_rate": 0.25,
+        "revenue": 100,
+        "roas": 5,
+    }
+    assert got[("search", "2026-03-02")]["roas"] == 0.4
+
+
+def test_audience_coverage_is_the_reached_share_of_the_segment(kpi_home: Path) -> None:
+    import pyarrow as pa
+
+    with Platform.open(kpi_home) as platform:
+        with platform.warehouse.writer() as wh:
+            pi = wh.table("profile_identifiers")
+            ids = pi.filter(pi.id_type == "user_id").to_pyarrow().to_pylist()
+            profile = {r["id_value"]: r["profile_id"] for r in ids}
+            members = [profile["cat"], profile["dan"]]
+            wh.append(
+                "segment_memberships",
+                pa.table({"segment": ["vip"] * 2, "profile_id": members, "entered_at": [T0] * 2}),
+            )
+        search = platform.kpis.run("audience_coverage", segment="vip", channel="search")
+        anyone = platform.kpis.run("audience_coverage,reach", segment="vip")
+        unknown = platform.kpis.run("audience_coverage", segment="nobody")
+    # cat visited from the search campaign; dan got the email: both reached, one by search.
+    assert search["rows"][0]["kpis"]["audience_coverage"]["value"] == 0.5
+    assert search["parameters"]["segment_size"] == 2
+    assert anyone["rows"][0]["kpis"]["audience_coverage"]["value"] == 1.0
+    assert "nobody" in unknown["no_data"]["audience_coverage"]

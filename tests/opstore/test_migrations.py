@@ -46,6 +46,8 @@ EXPECTED_TABLES = {
     "inbox_messages",  # 0005
     "api_tokens",  # 0008
     "web_sessions",  # 0008
+    "alert_rules",  # 0009
+    "alerts",  # 0009
 }
 
 

@@ -19,6 +19,7 @@ from omnichannel.access.permissions import AccessDenied
 from omnichannel.api.auth import AdminDep
 from omnichannel.api.errors import install_error_handlers, install_openapi
 from omnichannel.api.routes import (
+    alerts,
     analytics,
     audiences,
     audit,
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     )
     app.include_router(kpis.router, dependencies=[AdminDep])
     app.include_router(funnels.router, dependencies=[AdminDep])
+    app.include_router(alerts.router, dependencies=[AdminDep])
     sends = guard("messages", write="messages:send")
     app.include_router(messages.router, dependencies=[sends])
     app.include_router(messages.channels_router, dependencies=[sends])

@@ -136,6 +136,11 @@ COMMANDS = [
         "KPIs per channel, campaign, content and period; comparisons; channel coverage.",
     ),
     LazyCommand(
+        "alerts",
+        "omnichannel.cli.alerts:app",
+        "Alerts: rules on KPIs, silent tracking, spend without conversions, funnel drops.",
+    ),
+    LazyCommand(
         "funnel",
         "omnichannel.cli.funnels:app",
         "Funnels: step conversion, time to convert, drop-off lists saved as segments.",

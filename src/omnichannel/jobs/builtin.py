@@ -22,6 +22,8 @@
   (``journeys/scheduled.py``; a tick missed while down is caught up once, within a day).
 - ``send-times`` (daily): each person's best send hour per channel refitted from their
   opens, clicks and sessions (``sendtime/``; option ``until``).
+- ``alerts`` (every 15 minutes): the alert rules evaluated; alerts opened and resolved,
+  notified by webhook and email (``analytics/alerts/``; option ``as_of``).
 
 Options come from the caller (the CLI's flags): files are paths on the server's machine,
 which is the CLI's machine, since the runtime file that led the CLI there is local.
@@ -50,6 +52,8 @@ INBOX_EVERY = timedelta(days=1)
 JOURNEY_ENTRIES_EVERY = timedelta(minutes=1)
 # Habits move slowly; a day's new opens barely shift a fitted hour.
 SEND_TIMES_EVERY = timedelta(days=1)
+# A pixel that stopped firing should be known within the hour, not the next morning.
+ALERTS_EVERY = timedelta(minutes=15)
 
 
 def _path(options: Mapping[str, Any], name: str) -> Path | None:
@@ -234,6 +238,20 @@ def build_send_times(
     return JobOutcome(rows=report.rows, detail=jsonable(report.as_dict()))
 
 
+def check_alerts(platform: Platform, progress: Progress, options: Mapping[str, Any]) -> JobOutcome:
+    """Alert rules evaluated, alerts opened, resolved and notified (analytics/alerts/)."""
+    from omnichannel.jsonable import jsonable
+
+    report = platform.alerts.check(as_of=parse_as_of(options.get("as_of")))
+    detail = {k: report[k] for k in ("rules", "judged", "errors")}
+    detail.update(
+        opened=[a["id"] for a in report["opened"]],
+        resolved=[a["id"] for a in report["resolved"]],
+        open=len(report["open"]),
+    )
+    return JobOutcome(rows=len(report["opened"]) + len(report["resolved"]), detail=jsonable(detail))
+
+
 def builtin_jobs() -> JobRegistry:
     registry = JobRegistry()
     for job in (
@@ -284,6 +302,12 @@ def builtin_jobs() -> JobRegistry:
             "Refit each person's best send hour per channel (option: until).",
             build_send_times,
             every=SEND_TIMES_EVERY,
+        ),
+        Job(
+            "alerts",
+            "Evaluate the alert rules; open, resolve and notify alerts (option: as_of).",
+            check_alerts,
+            every=ALERTS_EVERY,
         ),
     ):
         registry.register(job)

@@ -712,3 +712,46 @@ class ConsumerCheckpoint(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- alerts (analytics/alerts/) ----------------------------------------------------
+
+
+class AlertRule(Base):
+    """A stored alert rule: its kind and its checked document (docs/alerts.md)."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Alert(Base):
+    """One alert: a rule's subject out of its normal range, opened and later resolved."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_rule_subject_state", "rule_name", "subject", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(64))
+    # What the rule watched: a KPI and its filters, a source/event, a campaign, a funnel step.
+    subject: Mapped[str] = mapped_column(String(320))
+    # open or resolved.
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    value: Mapped[float | None] = mapped_column(default=None)
+    low: Mapped[float | None] = mapped_column(default=None)
+    high: Mapped[float | None] = mapped_column(default=None)
+    message: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320), default=None)
