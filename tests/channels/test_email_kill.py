@@ -1,12 +1,12 @@
 """kill -9 of a process running the email worker: what the SMTP server accepted is not sent twice.
 
-SMTP has no idempotency key, so the worker records each accepted message (its 250)
-before its slot sends the next one (``record_before_next``). The server here checks that
-at every DATA: each message it accepted before is already ``sent`` in the outbox. At the
-fourth DATA it kills the worker's process with SIGKILL and answers 451 (that message was
-never accepted). A second worker takes over once the dead one's leases are over (their
-expiry is moved to the past rather than waited for): every message reaches the server
-exactly once, its Message-ID never twice.
+SMTP has no idempotency key, so the worker commits each accepted message (its 250) at
+once and, with ``record_before_next: true``, before its slot sends the next one. The
+server here checks that at every DATA: each message it accepted before is already
+``sent`` in the outbox. At the fourth DATA it kills the worker's process with SIGKILL
+and answers 451 (that message was never accepted). A second worker takes over once the
+dead one's leases are over (their expiry is moved to the past rather than waited for):
+every message reaches the server exactly once, its Message-ID never twice.
 
 Run as a module, this file is the worker process (``python -m tests.channels.test_email_kill
 HOME PORT``): the email channel alone, one connection and one send at a time.
@@ -50,6 +50,7 @@ def _yaml(port: int) -> str:
         f"  port: {port}\n"
         "  from_address: shop@example.com\n  starttls: false\n"
         "  concurrency: 1\n  pool_size: 1\n  rate_per_second: 1000\n  timeout: 5\n"
+        "  record_before_next: true\n"
         "  retry: {max_attempts: 5, base: 0.05, max: 0.2}\n"
     )
 

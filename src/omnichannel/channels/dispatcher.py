@@ -12,13 +12,14 @@ loop keeps sending while a transaction commits; outcomes are settled in small ba
 (every 50 ms or 200 outcomes, one transaction), which is what lets a channel reach
 thousands of messages a second on SQLite.
 
-A channel whose provider takes no idempotency key (SMTP: ``record_before_next`` on the
+A channel whose provider takes no idempotency key (SMTP: ``settle_at_once`` on the
 adapter) records each accepted message at once instead: a ``Sent`` outcome wakes the
-settler, which commits every outcome waiting (a group commit), and the send's slot is
-not given to the next message until that commit is done. So a worker killed after the
-server accepted a message and before it was recorded (the message would be sent again
-after the lease) can be so for at most ``concurrency`` messages, each for the time of one
-or two commits, not for the 50 ms batch.
+settler, which commits every outcome waiting (a group commit), so a message the server
+accepted is unrecorded (and would be sent again after a kill) for one or two commits'
+time, not for the 50 ms batch. With the channel's ``record_before_next: true`` the
+send's slot moreover waits for that commit before it sends another message: at most
+``concurrency`` messages can be in that window, at the price of throughput (each send
+waits for a commit).
 
 Each message gets its signed unsubscribe link here (``{{ unsubscribe_url }}`` in any
 part, on every channel), so no adapter has to remember to add it.
@@ -150,9 +151,13 @@ class ChannelWorker:
         self._ready = threading.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"omni-{channel}-db")
         self._settlements: list[Settling] = []
-        # record_before_next (see the module docstring): sends wait for their commit.
-        self.record_before_next = bool(
-            getattr(registry.adapter_class(self.channel), "record_before_next", False)
+        # See the module docstring: a Sent outcome is committed at once (the adapter says
+        # so), and with the channel's record_before_next its slot waits for that commit.
+        self.settle_at_once = bool(
+            getattr(registry.adapter_class(self.channel), "settle_at_once", False)
+        )
+        self.record_before_next = self.settle_at_once and bool(
+            getattr(self.settings, "record_before_next", False)
         )
         self._urgent: asyncio.Event | None = None
         self._batch_done: asyncio.Future[None] | None = None
@@ -431,12 +436,15 @@ class ChannelWorker:
                             outcome = await self._call(adapter, row)
                 finally:
                     self.stats.in_flight -= 1
-                if self.record_before_next and not fans_out(row):
-                    # Recorded before this slot sends anything else (module docstring).
+                if self.settle_at_once and not fans_out(row):
                     self._outcome(row, outcome, breaker)
                     settled = True
                     if isinstance(outcome, Sent):
-                        await self._committed()
+                        if self.record_before_next:
+                            # Recorded before this slot sends anything else.
+                            await self._committed()
+                        elif self._urgent is not None:
+                            self._urgent.set()  # the next commit, now
                     return
         except asyncio.CancelledError:
             # The worker is stopping: back in the queue now, not when its lease ends.

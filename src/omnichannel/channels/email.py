@@ -156,6 +156,9 @@ class EmailSettings(ChannelSettings):
     track_clicks: bool = True
     # RFC 8058 headers on marketing messages (transactional ones carry none).
     list_unsubscribe: bool = True
+    # Each accepted message committed before its send slot sends another: at most
+    # `concurrency` messages sent again after a kill -9, for less throughput (channels.md).
+    record_before_next: bool = False
     # What the provider's bounce/complaint webhook authenticates with (POST
     # /hooks/email/bounces: Bearer, basic-auth password or ?token=); usually ${ENV}.
     bounce_secret: str | None = None
@@ -278,9 +281,9 @@ class EmailAdapter:
     address_types: ClassVar[tuple[str, ...]] = ("email",)
     required_parts: ClassVar[tuple[str, ...]] = ("subject", "text")
     optional_parts: ClassVar[tuple[str, ...]] = ("html", "preheader")
-    # SMTP takes no idempotency key: the worker records each 250 before the slot sends
-    # another message (channels/dispatcher.py), so a kill re-sends as little as it can.
-    record_before_next: ClassVar[bool] = True
+    # SMTP takes no idempotency key: the worker commits each 250 at once (and, with
+    # record_before_next, before the slot sends another; channels/dispatcher.py).
+    settle_at_once: ClassVar[bool] = True
 
     def __init__(self, settings: EmailSettings, context: AdapterContext) -> None:
         self.settings = settings
