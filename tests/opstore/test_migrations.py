@@ -48,6 +48,8 @@ EXPECTED_TABLES = {
     "web_sessions",  # 0008
     "alert_rules",  # 0009
     "alerts",  # 0009
+    "experiments",  # 0010
+    "experiment_exposures",  # 0010
 }
 
 

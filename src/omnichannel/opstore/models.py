@@ -755,3 +755,40 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     acknowledged_by: Mapped[str | None] = mapped_column(String(320), default=None)
+
+
+# --- experiments (analytics/experiments/) -------------------------------------------
+
+
+class Experiment(Base):
+    """A stored experiment: its checked document (docs/experiments.md) and its state."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # running (assigns and records exposures) or stopped (assigns, records nothing new).
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExperimentExposure(Base):
+    """A person's first exposure to an experiment: the variant drawn and when.
+
+    One row per (experiment, person): the assignment is a pure function of the salt and
+    the person, so the row records *when* the person was first shown it (the start of
+    their metric window) and is what the analysis counts.
+    """
+
+    __tablename__ = "experiment_exposures"
+    __table_args__ = (Index("ix_experiment_exposures_variant", "experiment_id", "variant"),)
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    person: Mapped[str] = mapped_column(String(300), primary_key=True)
+    variant: Mapped[str] = mapped_column(String(64))
+    exposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

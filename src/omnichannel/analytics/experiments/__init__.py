@@ -1,0 +1,1 @@
+"""Experiments (C13): assignment, tests, CUPED, SRM, sample size, always-valid reading."""
