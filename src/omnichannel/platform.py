@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from omnichannel.access.users import UsersCapability
     from omnichannel.analytics.alerts.service import AlertsCapability
     from omnichannel.analytics.attribution.service import AttributionCapability
+    from omnichannel.analytics.experiments.service import ExperimentsCapability
     from omnichannel.analytics.funnels.service import FunnelsCapability
     from omnichannel.analytics.kpis.service import KpisCapability
     from omnichannel.analytics.retention import RetentionCapability
@@ -236,6 +237,13 @@ class Platform:
         from omnichannel.analytics.alerts.service import AlertsCapability
 
         return AlertsCapability(self)
+
+    @cached_property
+    def experiments(self) -> ExperimentsCapability:
+        """Experiments and journey holdouts: assignment, tests, always-valid reading (C13)."""
+        from omnichannel.analytics.experiments.service import ExperimentsCapability
+
+        return ExperimentsCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

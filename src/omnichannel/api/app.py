@@ -26,6 +26,7 @@ from omnichannel.api.routes import (
     collector,
     dead_letters,
     events,
+    experiments,
     funnels,
     health,
     inbox,
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
         analytics.router,
         dependencies=[guard("analytics", attribution_of_paths="analytics:read")],
     )
+    app.include_router(experiments.router, dependencies=[guard("analytics", write="analytics:run")])
     app.include_router(kpis.router, dependencies=[AdminDep])
     app.include_router(funnels.router, dependencies=[AdminDep])
     app.include_router(alerts.router, dependencies=[AdminDep])

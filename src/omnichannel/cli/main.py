@@ -131,6 +131,11 @@ COMMANDS = [
         "Credit conversions to channels: heuristics, Markov removal effect or Shapley value.",
     ),
     LazyCommand(
+        "experiments",
+        "omnichannel.cli.experiments:app",
+        "Experiments and journey holdouts: assignment, z/Welch tests, CUPED, SRM, mSPRT.",
+    ),
+    LazyCommand(
         "kpis",
         "omnichannel.cli.kpis:app",
         "KPIs per channel, campaign, content and period; comparisons; channel coverage.",
