@@ -71,6 +71,7 @@ def lifecycle(row: Journey) -> dict[str, Any]:
         "live_version": row.live_version,
     }
 
+
 # action -> the statuses it may start from. Wrong ones are refused naming both.
 TRANSITIONS: dict[str, tuple[JourneyStatus, ...]] = {
     "approve": (JourneyStatus.DRAFT, JourneyStatus.LIVE, JourneyStatus.PAUSED),

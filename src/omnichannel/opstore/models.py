@@ -1,9 +1,10 @@
 """Every table of the operational store, on one ``Base.metadata`` that Alembic compares.
 
 Sections: shared types; access (sources, write keys, users, API tokens, web sessions,
-admin tokens, refused anonymous requests); marketing (segments, journeys, enrolments); channels (the outbox,
-templates, suppressions, in-app inbox); privacy (consent, audit log); background jobs;
-durable event consumers.
+admin tokens, refused anonymous requests); marketing (segments, journeys, enrolments);
+channels (the outbox, templates, suppressions, in-app inbox); privacy (consent, audit
+log); background jobs; durable event consumers; analytics (alert rules and alerts,
+experiments and their exposures).
 """
 
 from __future__ import annotations
