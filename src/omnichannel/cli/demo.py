@@ -70,6 +70,11 @@ def demo(
                 opstore=store,
             )
             stages = run_pipeline(settings, wh, progress=progress)
+    from omnichannel.cli.status import first_admin
+
+    # The dashboard needs a user to sign in: the first admin, made once a home (before the
+    # journeys' author and approver, or the home would already have users).
+    admin = first_admin(settings, "admin@localhost")
     journeys: dict[str, object] = {}
     if not no_journeys:
         from omnichannel.demo.journeys import run_journeys
@@ -78,10 +83,13 @@ def demo(
         with progress_bars(enabled=not as_json) as progress:
             journeys = run_journeys(settings, config=config, progress=progress)
     result = {**summary.to_dict(), **stages, **({"journeys": journeys} if journeys else {})}
+    if admin is not None:
+        result["dashboard_admin"] = {"email": admin["email"], "password": admin["password"]}
     if as_json:
         emit_json(result)
         return
     shown = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
+    dashboard_admin = result.pop("dashboard_admin", None)
     console.print(key_value_table("Demo business loaded", shown))
     console.print(
         f"Exports the connectors read are in {escape(str(result['exports_dir']))}; "
@@ -96,6 +104,13 @@ def demo(
         '[bold]omni status[/] for row counts; [bold]omni query "SELECT ..."[/] for SQL; '
         "[bold]omni profile show user_id:...[/] for one customer's 360° card."
     )
+    if isinstance(dashboard_admin, dict):
+        console.print(
+            f"Dashboard sign-in: {dashboard_admin['email']} with this one-time password "
+            "(shown once; you choose your own at first sign-in):",
+            highlight=False,
+        )
+        print(dashboard_admin["password"])
 
 
 def _reset_demo_journeys(store: OpStore) -> None:

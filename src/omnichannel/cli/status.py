@@ -23,7 +23,7 @@ def init(
     """Create the home directory, the warehouse tables and the operational store."""
     settings = settings_of(ctx, needs_installation=False)
     info = initialise(settings)
-    info["first_admin"] = _first_admin(settings, admin_email)
+    info["first_admin"] = first_admin(settings, admin_email)
     if as_json:
         emit_json(info)
         return
@@ -47,7 +47,7 @@ def init(
         console.print(f"admin token: {token}", highlight=False)
 
 
-def _first_admin(settings: Settings, email: str) -> dict[str, Any] | None:
+def first_admin(settings: Settings, email: str) -> dict[str, Any] | None:
     """The first admin with a one-time password, when the installation has no user yet."""
     from omnichannel.access.principal import cli_actor
     from omnichannel.access.users import UsersCapability
