@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from omnichannel.client import ServerClient
     from omnichannel.platform import Platform
 
-app = typer.Typer(help="Experiments: sticky assignment, tests, CUPED, SRM, always-valid reading.")
+app = typer.Typer(
+    help="Experiments and journey holdouts: assignment, z/Welch tests, CUPED, SRM, mSPRT."
+)
 
 
 def _run(ctx: typer.Context, local: Any, remote: Any) -> Any:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Funnels: step conversion, time to convert, drop-off lists (docs/funnels.md).",
+    help="Funnels: step conversion, time to convert, drop-off lists saved as segments.",
 )
 
 FILE_HELP = "A funnel document, YAML or JSON (docs/funnels.md); or give --steps."
