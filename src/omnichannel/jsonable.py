@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -68,3 +69,14 @@ def _sorted(values: set[Any] | frozenset[Any]) -> list[Any]:
         return sorted(values)
     except TypeError:
         return list(values)
+
+
+def trait_value(value: Any) -> Any:
+    """A trait as JSON: traits stored as JSON text (tags, channels, affinities, consent)
+    are decoded; anything else, or text that is not JSON after all, is returned as is."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from omnichannel.api.deps import ServicesDep
 from omnichannel.api.services import Services
 from omnichannel.errors import NotFoundError, OmniError, ValidationError
+from omnichannel.jsonable import trait_value
 from omnichannel.privacy.masking import mask_data
 from omnichannel.profiles.lookup import AmbiguousIdentifierError, ProfileNotFoundError
 from omnichannel.web.i18n import gettext as _
@@ -209,15 +210,6 @@ def identifier_of(query: str) -> str:
     return f"user_id:{text}"
 
 
-def _decoded(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _memberships(services: Services, profile_id: str) -> dict[str, list[dict[str, Any]]]:
     platform = services.platform
     segments = []
@@ -250,7 +242,7 @@ def _person(services: Services, identifier: str) -> dict[str, Any]:
     traits = card.get("all_traits", {})
     return {
         "card": card,
-        "consent": _decoded(traits.get("consent")),
+        "consent": trait_value(traits.get("consent")),
         **_memberships(services, card["profile_id"]),
     }
 

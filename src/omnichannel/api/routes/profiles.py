@@ -10,7 +10,6 @@ share a refused identifier.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from omnichannel.access.api import MaskingRoute
 from omnichannel.api.deps import ServicesDep
 from omnichannel.errors import ValidationError
+from omnichannel.jsonable import trait_value
 from omnichannel.profiles.lookup import (
     AmbiguousIdentifierError,
     ProfileLookup,
@@ -49,16 +49,6 @@ def _answer(call: Callable[[], T]) -> T:
         raise HTTPException(
             409, {"identifier": exc.identifier, "profiles": exc.profiles, "message": str(exc)}
         ) from None
-
-
-def _decoded(value: Any) -> Any:
-    """Traits stored as JSON text (tags, channels, affinities) are returned as JSON."""
-    if isinstance(value, str) and value[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _cursor(request: Request, next_cursor: str | None) -> dict[str, Any]:
@@ -92,7 +82,7 @@ def traits(
         row.pop("profile_id", None)
         return {
             "profile_id": ref.profile_id,
-            "traits": {k: _decoded(v) for k, v in row.items()},
+            "traits": {k: trait_value(v) for k, v in row.items()},
             "cursor": _cursor(request, None),
         }
 
