@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from omnichannel.privacy.masking import mask_email, mask_phone
-from omnichannel.web.pages import identifier_of
+from omnichannel.web.pages.people import identifier_of
 
 
 def _csv(text: str) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import jinja2
 from fastapi.responses import HTMLResponse, Response
@@ -125,3 +126,14 @@ def render(
     if request.query_params.get("lang") in i18n.LOCALES:
         response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
     return response
+
+
+def table_of(request: Request, default: str) -> str:
+    """Which of a page's tables a CSV export asks for (``&table=``)."""
+    return request.query_params.get("table") or default
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """A posted HTML form's fields (first value of each), without python-multipart."""
+    body = (await request.body()).decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
