@@ -774,6 +774,11 @@ class Experiment(Base):
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by stop (revision 0011): the arm it was concluded with (everyone gets it from
+    # then on), or NULL when stopped without one.
+    winner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    stopped_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
 
 
 class ExperimentExposure(Base):
