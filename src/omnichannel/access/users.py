@@ -27,6 +27,7 @@ from omnichannel.access import passwords
 from omnichannel.access.audit import record
 from omnichannel.access.permissions import check_role, narrower_or_equal
 from omnichannel.access.principal import Principal
+from omnichannel.access.ratelimit import Lockout, LoginLimiter
 from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.opstore.admin_tokens import hash_token
 from omnichannel.opstore.models import ApiToken, User, UserRole, WebSession, utcnow
@@ -246,9 +247,51 @@ class UsersCapability:
 
     # --- signing in ----------------------------------------------------------------------
 
-    def authenticate(self, email: str, password: str) -> Principal:
+    @functools.cached_property
+    def limiter(self) -> LoginLimiter:
+        """This process's sign-in limits (``access/ratelimit.py``)."""
+        return LoginLimiter()
+
+    def authenticate(self, email: str, password: str, *, client: str | None = None) -> Principal:
         """The user's principal if ``password`` is theirs and the account is active; the
-        hash is replaced when the hasher's parameters changed since it was made."""
+        hash is replaced when the hasher's parameters changed since it was made.
+
+        Failed sign-ins are limited per account and per ``client`` address (the caller's
+        IP) before any hash is computed: ``LoginLocked`` while either is locked out,
+        ``LoginBusy`` when too many checks already run (see ``access/ratelimit.py``)."""
+        account = email.strip().lower()[:320]
+        address = client or "local"
+        self.limiter.check(account, address)
+        try:
+            with self.limiter.turn():
+                principal = self._verify(email, password)
+        except LoginRefused:
+            lockouts = self.limiter.failed(account, address)
+            if lockouts:
+                self._audit_lockouts(lockouts, account, address)
+            raise
+        self.limiter.succeeded(account)
+        return principal
+
+    def _audit_lockouts(self, lockouts: builtins.list[Lockout], account: str, address: str) -> None:
+        with self._store.session() as session:
+            for lockout in lockouts:
+                target = f"user:{account}" if lockout.scope == "account" else f"client:{address}"
+                record(
+                    session,
+                    f"client:{address}",
+                    "login.lockout",
+                    target,
+                    details={
+                        "scope": lockout.scope,
+                        "email": account,
+                        "address": address,
+                        "failures": lockout.failures,
+                        "seconds": int(lockout.seconds),
+                    },
+                )
+
+    def _verify(self, email: str, password: str) -> Principal:
         try:
             address = check_email(email)
         except ValidationError:

@@ -115,9 +115,17 @@ PAGE_AREAS: tuple[tuple[str, str, str], ...] = (
     ("/service-desk", "profiles:read", "interactions:write"),
     ("/segments", "segments:read", "segments:write"),
     ("/journeys", "journeys:read", "journeys:write"),
+    ("/analytics", "analytics:read", "analytics:run"),
+    ("/reports", "analytics:read", "reports:write"),
 )
 # Page actions that need their own permission (suffix of the path, for POSTs).
-PAGE_ACTIONS = {"/approve": "journeys:approve"}
+PAGE_ACTIONS = {
+    "/approve": "journeys:approve",
+    **{f"/{verb}": "journeys:operate" for verb in ("start", "pause", "resume", "archive")},
+    # The builders' live estimate and validation change nothing.
+    "/segments/builder/preview": "segments:read",
+    "/journeys/builder/validate": "journeys:read",
+}
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -193,6 +201,7 @@ def login_page(request: Request, next: str = "/") -> HTMLResponse:
 @router.post("/login", dependencies=[public("signing in")])
 async def login(request: Request) -> Response:
     from omnichannel.access import sessions
+    from omnichannel.access.ratelimit import LoginBusy, LoginLocked
     from omnichannel.access.users import LoginRefused
 
     form = await _form(request)
@@ -206,12 +215,24 @@ async def login(request: Request) -> Response:
             status=403,
         )
     services: Services = request.app.state.services
+    client = request.client.host if request.client else None
     try:
         principal = await run_in_threadpool(
-            services.platform.users.authenticate, form.get("email", ""), form.get("password", "")
+            lambda: services.platform.users.authenticate(
+                form.get("email", ""), form.get("password", ""), client=client
+            )
         )
     except LoginRefused:
         return _login_page(request, error="Wrong email or password.", next_url=next_url, status=401)
+    except LoginLocked as exc:
+        message = _locked_message(request, exc)
+        page = _login_page(request, error=message, next_url=next_url, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    except LoginBusy as exc:
+        page = _login_page(request, error=str(exc), next_url=next_url, status=503)
+        page.headers["Retry-After"] = "5"
+        return page
     cookie, _ = await run_in_threadpool(
         sessions.start, services.opstore(), principal, services.settings
     )
@@ -228,6 +249,25 @@ async def login(request: Request) -> Response:
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
+
+
+def _locked_message(request: Request, exc: Any) -> str:
+    """The lockout in the visitor's language, with the minutes left."""
+    from omnichannel.web import i18n
+
+    minutes = max(1, (exc.retry_after + 59) // 60)
+    with i18n.speaking(i18n.pick(request)):
+        if exc.scope == "account":
+            text = i18n.gettext(
+                "Too many failed sign-ins for this account: sign-in is locked for "
+                "%(minutes)s more minutes. Wait, or ask an administrator to reset the password."
+            )
+        else:
+            text = i18n.gettext(
+                "Too many failed sign-ins from this address: sign-in is locked for "
+                "%(minutes)s more minutes."
+            )
+    return text % {"minutes": minutes}
 
 
 @router.post("/logout")
