@@ -58,6 +58,35 @@ def test_create_approve_start_list_show_and_archive(
     assert (archived["status"], archived["exited"]) == ("archived", 0)
 
 
+def test_reset_deletes_a_journey_after_asking_and_is_audited(
+    journey_home: JourneyHome, tmp_path: Path
+) -> None:
+    from omnichannel.opstore.audit import entries
+
+    home = journey_home.home
+    omni("journeys", "create", "--file", _file(tmp_path, CART), "--actor", "ana", home=home)
+    omni("journeys", "approve", "cart", "--actor", "li", home=home)
+    omni("journeys", "start", "cart", home=home)
+    live = omni("journeys", "reset", "cart", "--yes", home=home, check=False)
+    assert live.returncode == 1 and "journey 'cart' is live: pause it first" in live.stderr
+    omni("journeys", "pause", "cart", home=home)
+    # Nobody answered the question (no terminal): nothing is deleted.
+    unanswered = omni("journeys", "reset", "cart", home=home, check=False)
+    assert unanswered.returncode == 1 and "was not reset (not confirmed" in unanswered.stderr
+    assert [j["name"] for j in _json(home, "list")] == ["cart"]
+    done = _json(home, "reset", "cart", "--yes", "--actor", "ana")
+    assert done == {
+        "journey": "cart",
+        "deleted": {"messages": 0, "steps": 0, "enrolments": 0, "versions": 1},
+    }
+    assert _json(home, "list") == []
+    unknown = omni("journeys", "reset", "cart", "--yes", home=home, check=False)
+    assert unknown.returncode == 1 and "no journey named 'cart'" in unknown.stderr
+    with journey_home.open() as platform, platform.opstore.session() as session:
+        actions = [(e.action, e.actor) for e in entries(session, object_type="journey")]
+    assert actions[-1] == ("journey.reset", "ana")
+
+
 def test_a_bad_file_names_the_file_and_the_path(journey_home: JourneyHome, tmp_path: Path) -> None:
     doc = with_step(
         CART, "reminder", {"send": {"channel": "sms", "content": {"body": "hi"}}, "next": "done"}
@@ -118,6 +147,9 @@ def test_beside_a_running_server_through_its_api(journey_home: JourneyHome, tmp_
         assert simulated["entered"] == 7
         refused = omni("journeys", "run-due", home=home, check=False)
         assert refused.returncode == 1 and "runs due journey steps itself" in refused.stderr
+        reset = _json(home, "reset", "cart", "--yes")  # POST /api/journeys/cart/reset
+        assert (reset["journey"], reset["deleted"]["versions"]) == ("cart", 1)
+        assert _json(home, "list") == []
 
 
 def test_run_due_runs_the_due_steps_and_stats_count_them(

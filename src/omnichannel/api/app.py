@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 
 # Journey lifecycle moves that need journeys:operate (approve needs journeys:approve).
-LIFECYCLE = ("start", "pause", "resume", "archive")
+LIFECYCLE = ("start", "pause", "resume", "archive", "reset")
 
 
 async def _denied(_: Request, exc: Exception) -> JSONResponse:

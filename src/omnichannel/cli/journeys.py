@@ -221,6 +221,42 @@ def archive(
     _lifecycle(ctx, "archive", name, actor, as_json)
 
 
+@app.command("reset")
+def reset(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The journey (not live: pause it first)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    actor: str = typer.Option(ACTOR, "--actor", help=ACTOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Delete a journey with its versions, enrolments, executed steps and queued messages
+    (audited as journey.reset): what `omni demo --reset` does to the demo's journeys."""
+    if not yes:
+        import sys
+
+        # A script's omni has nobody to answer: refuse rather than wait on its stdin.
+        if not sys.stdin.isatty() or not typer.confirm(
+            f"Delete journey {name!r} with all its versions, enrolments, steps and queued "
+            "messages? This cannot be undone",
+            default=False,
+        ):
+            raise OmniError(
+                f"journey {name!r} was not reset (not confirmed; --yes skips the question)"
+            )
+
+    def local(platform: Platform) -> dict[str, Any]:
+        gone = platform.journeys.reset([name], actor=actor)
+        return {"journey": name, "deleted": gone.get(name, {})}
+
+    done = _run(
+        ctx, local, lambda server: server.post(f"/api/journeys/{name}/reset", json={"actor": actor})
+    )
+    if as_json:
+        emit_json(done)
+        return
+    console.print(key_value_table(f"journey {name} reset: rows deleted", done["deleted"]))
+
+
 @app.command("list")
 def list_journeys(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP)

@@ -158,7 +158,19 @@ class JourneysCapability:
         self, names: builtins.list[str] | None = None, *, actor: str = "system"
     ) -> dict[str, dict[str, int]]:
         """Delete journeys (``names``, default all) with their versions, enrolments, steps
-        and the messages they queued; per journey the rows deleted (``omni demo --reset``)."""
+        and the messages they queued; per journey the rows deleted (``omni demo --reset``,
+        ``omni journeys reset NAME``). A named journey that does not exist is a
+        ``NotFoundError``; a live one a ``ConflictError`` (pause it first: the engine may
+        be running its steps)."""
+        from omnichannel.errors import ConflictError
+        from omnichannel.opstore.models import JourneyStatus
+
+        for name in names or []:
+            if self.store.require(name).status == JourneyStatus.LIVE:
+                raise ConflictError(
+                    f"journey {name!r} is live: pause it first (omni journeys pause {name}), "
+                    "then reset it"
+                )
         return self.store.reset(names, actor=actor)
 
     # --- reading ---------------------------------------------------------------------

@@ -328,6 +328,30 @@ def archive_journey(
     return JourneyArchived.model_validate(platform.journeys.archive(name, actor=actor))
 
 
+class JourneyReset(BaseModel):
+    journey: str
+    deleted: dict[str, int] = Field(
+        description="Rows deleted: messages, steps, enrolments, versions (the journey too)."
+    )
+
+
+@router.post(
+    "/{name}/reset",
+    summary="Delete a journey with its versions, enrolments, steps and queued messages",
+    responses={
+        404: {"description": "No journey has this name."},
+        409: {"description": "The journey is live: pause it first."},
+    },
+)
+def reset_journey(
+    name: NamePath, platform: PlatformDep, who: PrincipalDep, body: ActorBody | None = None
+) -> JourneyReset:
+    """What `omni journeys reset NAME` and `omni demo --reset` do; audited (journey.reset)."""
+    actor = acting(who, body.actor if body is not None else None)
+    gone = platform.journeys.reset([name], actor=actor)
+    return JourneyReset(journey=name, deleted=gone.get(name, {}))
+
+
 @router.get("/{name}/enrolments", summary="The newest enrolments and where each one is")
 def journey_enrolments(
     name: NamePath,
