@@ -47,6 +47,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
             "ingest",
             "journey-entries",
             "linkage",
+            "models-retrain",
             "profiles",
             "profiles-build",
             "segments",

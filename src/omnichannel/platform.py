@@ -48,9 +48,11 @@ if TYPE_CHECKING:
     from omnichannel.identity.resolve import ResolveReport
     from omnichannel.jobs import JobRegistry, JobRunner
     from omnichannel.journeys.service import JourneysCapability
+    from omnichannel.models.service import ModelsCapability
     from omnichannel.opstore import OpStore
     from omnichannel.profiles.build import BuildReport
     from omnichannel.profiles.lookup import ProfileLookup
+    from omnichannel.recommendations.service import RecommendationsCapability
     from omnichannel.sendtime.service import SendTimesCapability
     from omnichannel.warehouse.access import WarehouseAccess
 
@@ -149,17 +151,19 @@ class Platform:
 
     @cached_property
     def consumers(self) -> ConsumerRunner:
-        """Durable event consumers: the segment updater, the inbox's read receipts and the
-        journey trigger (entries, wait_for matches, goals)."""
+        """Durable event consumers: the segment updater, the inbox's read receipts, the
+        journey trigger (entries, wait_for matches, goals) and the recommendations' feed."""
         from omnichannel.channels.inbox import InboxReads
         from omnichannel.consumers import Checkpoints, Consumer, ConsumerRunner
         from omnichannel.journeys.trigger import JourneyTrigger
+        from omnichannel.recommendations.live import RecommendationFeed
         from omnichannel.segments.realtime import SegmentUpdater
 
         consumers: list[Consumer] = [
             SegmentUpdater.of(self),
             InboxReads.of(self),
             JourneyTrigger.of(self),
+            RecommendationFeed(self.recommendations.observe),
         ]
         return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), consumers)
 
@@ -244,6 +248,20 @@ class Platform:
         from omnichannel.analytics.experiments.service import ExperimentsCapability
 
         return ExperimentsCapability(self)
+
+    @cached_property
+    def models(self) -> ModelsCapability:
+        """Model versions with their metrics, promotion, retraining (models/, C14)."""
+        from omnichannel.models.service import ModelsCapability
+
+        return ModelsCapability(self)
+
+    @cached_property
+    def recommendations(self) -> RecommendationsCapability:
+        """Products per person with a reason each, folded in live (recommendations/, C8)."""
+        from omnichannel.recommendations.service import RecommendationsCapability
+
+        return RecommendationsCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

@@ -50,6 +50,8 @@ EXPECTED_TABLES = {
     "alerts",  # 0009
     "experiments",  # 0010
     "experiment_exposures",  # 0010
+    "model_versions",  # 0012
+    "model_evaluations",  # 0012
 }
 
 

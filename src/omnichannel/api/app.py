@@ -35,6 +35,7 @@ from omnichannel.api.routes import (
     messages,
     profiles,
     provider_hooks,
+    recommendations,
     segments,
     send_times,
     sources,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(sources.router, dependencies=[guard("sources")])
     app.include_router(events.router, dependencies=[guard("events")])
     app.include_router(profiles.router, dependencies=[guard("profiles")])
+    app.include_router(recommendations.profiles_router, dependencies=[guard("profiles")])
     app.include_router(jobs.router, dependencies=[guard("jobs", write="jobs:run")])
     segment_actions = {
         "preview_segment": "segments:read",
@@ -182,6 +184,9 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(kpis.router, dependencies=[queries])
     app.include_router(funnels.router, dependencies=[queries])
     app.include_router(alerts.router, dependencies=[guard("analytics", write="analytics:run")])
+    app.include_router(
+        recommendations.router, dependencies=[guard("analytics", write="analytics:run")]
+    )
     sends = guard("messages", write="messages:send")
     app.include_router(messages.router, dependencies=[sends])
     app.include_router(messages.channels_router, dependencies=[sends])

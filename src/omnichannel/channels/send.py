@@ -402,6 +402,11 @@ class SendPath:
                 **people.get(p.profile_id or "", {"profile": {}, "identifiers": {}}),
                 "address": p.address,
             }
+            if "recommendations" not in (r.data or {}):
+                # Fetched only if the template reads it (recommendations/service.py).
+                context["recommendations"] = self._platform.recommendations.lazy_items(
+                    p.profile_id, r.channel
+                )
             try:
                 if r.template is not None:
                     stored, p.content = templates.render_for(

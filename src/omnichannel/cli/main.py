@@ -126,6 +126,16 @@ COMMANDS = [
         "Ad audiences: a segment's members uploaded, hashed, to Meta or Google Ads.",
     ),
     LazyCommand(
+        "recs",
+        "omnichannel.cli.recs:app",
+        "Recommendations: one person's products with a reason each; offline evaluation.",
+    ),
+    LazyCommand(
+        "models",
+        "omnichannel.cli.models:app",
+        "Models: train versions, keep their metrics, promote the better one.",
+    ),
+    LazyCommand(
         "attribution",
         "omnichannel.cli.attribution:attribution",
         "Credit conversions to channels: heuristics, Markov removal effect or Shapley value.",

@@ -24,6 +24,9 @@
   opens, clicks and sessions (``sendtime/``; option ``until``).
 - ``alerts`` (every 15 minutes): the alert rules evaluated; alerts opened and resolved,
   notified by webhook and email (``analytics/alerts/``; option ``as_of``).
+- ``models-retrain`` (daily): each model with a version in use (recommendations...) is
+  trained again on the latest data and put in use unless it scores worse (``models/``;
+  option ``model``).
 
 Options come from the caller (the CLI's flags): files are paths on the server's machine,
 which is the CLI's machine, since the runtime file that led the CLI there is local.
@@ -54,6 +57,8 @@ JOURNEY_ENTRIES_EVERY = timedelta(minutes=1)
 SEND_TIMES_EVERY = timedelta(days=1)
 # A pixel that stopped firing should be known within the hour, not the next morning.
 ALERTS_EVERY = timedelta(minutes=15)
+# Tastes move over days; a day's new interactions are folded in live meanwhile.
+MODELS_RETRAIN_EVERY = timedelta(days=1)
 
 
 def _path(options: Mapping[str, Any], name: str) -> Path | None:
@@ -252,6 +257,29 @@ def check_alerts(platform: Platform, progress: Progress, options: Mapping[str, A
     return JobOutcome(rows=len(report["opened"]) + len(report["resolved"]), detail=jsonable(detail))
 
 
+def retrain_models(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    """Retrain each model in use (or the one named); a refused promotion is reported."""
+    from omnichannel.models.registry import model_names
+
+    wanted = options.get("model")
+    names = [str(wanted)] if wanted else model_names()
+    detail: dict[str, Any] = {}
+    for name in names:
+        if platform.models.active(name) is None and not wanted:
+            detail[name] = "no version in use: train one with omni models train " + name
+            continue
+        version = platform.models.retrain(name)
+        detail[name] = {
+            "version": version["version"],
+            "status": version["status"],
+            "score": version["score"],
+            "promotion_refused": version.get("promotion_refused"),
+        }
+    return JobOutcome(rows=sum(isinstance(v, dict) for v in detail.values()), detail=detail)
+
+
 def builtin_jobs() -> JobRegistry:
     registry = JobRegistry()
     for job in (
@@ -308,6 +336,12 @@ def builtin_jobs() -> JobRegistry:
             "Evaluate the alert rules; open, resolve and notify alerts (option: as_of).",
             check_alerts,
             every=ALERTS_EVERY,
+        ),
+        Job(
+            "models-retrain",
+            "Retrain each model in use; promote unless it scores worse (option: model).",
+            retrain_models,
+            every=MODELS_RETRAIN_EVERY,
         ),
     ):
         registry.register(job)

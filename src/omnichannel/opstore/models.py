@@ -798,3 +798,51 @@ class ExperimentExposure(Base):
     person: Mapped[str] = mapped_column(String(300), primary_key=True)
     variant: Mapped[str] = mapped_column(String(64))
     exposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- models (C14): every trained version, its metrics over time, the one in use ---------
+
+
+class ModelVersion(Base):
+    """One trained version of a model (``models/``): its algorithm, artefact and scores.
+
+    ``status`` is ``trained`` (a candidate), ``active`` (the one in use; at most one per
+    model) or ``retired`` (was active, replaced). ``metrics`` are the training evaluation's
+    (the time split's scores); ``model_evaluations`` keeps every evaluation since.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model", "version"),
+        Index("ix_model_versions_status", "model", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    algorithm: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="trained")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    primary_metric: Mapped[str] = mapped_column(String(64))
+    # Relative to the home: models/<model>/v<version>.pkl
+    artefact: Mapped[str] = mapped_column(String(500))
+    trained_by: Mapped[str] = mapped_column(String(320))
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ModelEvaluation(Base):
+    """One evaluation of a model version: its scores on a time split, when and why."""
+
+    __tablename__ = "model_evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), index=True
+    )
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The split: cut-off and held-out days, people scored.
+    split: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(64))

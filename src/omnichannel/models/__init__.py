@@ -1,0 +1,1 @@
+"""The model lifecycle: versions with metrics, promotion, scheduled retraining (C14)."""
