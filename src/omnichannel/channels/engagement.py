@@ -30,7 +30,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -78,10 +78,6 @@ class Message:
     row: OutboxMessage
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def anonymous_id_for(address: str) -> str:
     """A stable anonymous id for an address seen only through a message (never the address
     itself: event tables are read by more people than the consent table)."""
@@ -100,6 +96,14 @@ class EngagementCapability:
     def __init__(self, platform: Platform, tracking: Tracking | None = None) -> None:
         self._platform = platform
         self._tracking = tracking
+
+    def now(self) -> datetime:
+        """When an open, click or unsubscribe happens: the platform's clock, the one its
+        journeys run on (``JourneyRuntime.clock``: the real clock, or a virtual one such as
+        the demo's), so what people do with a message is on the clock that sent it."""
+        from omnichannel.journeys.trigger import clock_of
+
+        return clock_of(self._platform)
 
     @property
     def tracking(self) -> Tracking:
@@ -223,6 +227,7 @@ class EngagementCapability:
         counts = {"bounced": 0, "complained": 0, "delivered": 0, "suppressed": 0}
         events: list[DeliveryEvent] = []
         by_id = self._messages(r.outbox_id for r in reports)
+        now = self.now()
         with self._platform.opstore.session() as session:
             for report in reports:
                 if report.event is None:
@@ -247,7 +252,7 @@ class EngagementCapability:
                             report.event,
                             reason=report.reason,
                             detail=report.description,
-                            at=report.at or _now(),
+                            at=report.at or now,
                         )
                     )
                 else:
@@ -259,7 +264,7 @@ class EngagementCapability:
                             address=report.address,
                             reason=report.reason,
                             detail=report.description,
-                            at=report.at or _now(),
+                            at=report.at or now,
                         )
                     )
         self._platform.messages.record(events)
@@ -288,7 +293,9 @@ class EngagementCapability:
     # --- records ---------------------------------------------------------------------
 
     def _record(self, message: Message, event: str, **changes: Any) -> None:
-        self._platform.messages.record([DeliveryEvent.of(message.row, event, **changes)])
+        self._platform.messages.record(
+            [DeliveryEvent.of(message.row, event, at=self.now(), **changes)]
+        )
 
     def _emit(
         self,
@@ -322,8 +329,8 @@ class EngagementCapability:
         at: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """The Segment calls for one open / click / unsubscribe of ``message``."""
-        at = at or _now()
-        who, identify = self._who(message)
+        at = at or self.now()
+        who, identify = self._who(message, at)
         address_type = self._subject_type(message)
         traits = {address_type: message.address} if address_type in TRAIT_TYPES else {}
         properties: dict[str, Any] = {
@@ -359,7 +366,7 @@ class EngagementCapability:
         }
         return [*identify, track]
 
-    def _who(self, message: Message) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    def _who(self, message: Message, at: datetime) -> tuple[dict[str, str], list[dict[str, Any]]]:
         """How the events name the person, and an identify call when they need one."""
         if message.profile_id:
             ids = self._profile_ids(message.profile_id)
@@ -383,7 +390,7 @@ class EngagementCapability:
             "messageId": f"omni-identify-{anonymous}",
             "anonymousId": anonymous,
             "traits": {address_type: message.address},
-            "timestamp": _now().isoformat(),
+            "timestamp": at.isoformat(),
         }
         return {"anonymousId": anonymous}, [identify]
 

@@ -11,14 +11,17 @@ After ``omni demo`` has loaded Lotus & Pine and built its profiles, ``run_journe
    a virtual clock steps the engine through the waits (``run_due(now=...)``) and the
    journey trigger reads the stored events (entries, wait_for matches, goals). The email
    worker sends over SMTP to the sink; simulated recipients (``responders.py``) fetch the
-   open pixel and follow the tracked links of what arrived, over HTTP;
-4. returns the counts per journey (``platform.journeys.stats``) and what the sink saw.
+   open pixel and follow the tracked links of what arrived, over HTTP, land on the
+   link's page (a page call with its UTM campaign) and some buy, online or in a store;
+4. loads the day's orders through the connectors (``today_orders.py``: the storefront's
+   export and the tills' tickets), resolves identities incrementally, and returns the
+   counts per journey (``platform.journeys.stats``) and what the sink saw.
 
-Times: the day starts now; the collector accepts events up to a day ahead, so purchases
-fall within the first day and the virtual clock then runs on (the welcome's second email
-after two days, the win-back's 14-day goal window) without any more events. The engine
-and the journey trigger share that clock (``JourneyRuntime.clock``), so entries, matches
-and steps are stamped with the virtual time of the tick that handled them.
+Times: the day starts now and the virtual clock runs on (the welcome's second email
+after two days, the win-back's 14-day goal window). The engine, the journey trigger and
+the tracking links' opens and clicks share that clock (``JourneyRuntime.clock``), so
+entries, matches, steps, opens and clicks are stamped with the virtual time of the tick
+that handled them; the demo's server accepts events as far ahead as the clock runs.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from omnichannel.demo.feed import register_sources, retire_keys
 from omnichannel.demo.model import DOMAIN, DemoConfig, child_rng
 from omnichannel.demo.responders import CONTENT_TYPES, Recipient, Responders
 from omnichannel.demo.standins import ApiServer, Mail, SmtpSink, api_server, free_port, smtp_sink
+from omnichannel.demo.today_orders import Purchase, load_purchases
 from omnichannel.errors import OmniError
 from omnichannel.opstore.models import utcnow
 
@@ -66,8 +70,10 @@ CART_SHARE = 0.05
 # Carts bought before the reminder is due (the wait_for's event).
 CART_BOUGHT_ANYWAY = 0.25
 CART_TIMEOUT = timedelta(hours=4)
-# Purchases must reach the collector, which refuses events more than a day ahead.
-LAST_EVENT = timedelta(hours=22)
+# Today's own purchases (organic ones) fall within the first day.
+TODAY = timedelta(hours=22)
+# The win-back's offer code (journeys.yaml): a purchase after its click uses it.
+WINBACK_CODE = "HELLO15"
 # The virtual clock's ticks: every half hour through the first day (so an event never
 # shares a tick with the step that waits for it), then the welcome's second email, then
 # past every goal window.
@@ -77,6 +83,9 @@ TICKS = (
     *(timedelta(days=2, minutes=30 * k) for k in range(7)),
     timedelta(days=15),
 )
+LAST_EVENT = TICKS[-1]
+# The demo's server takes events as far ahead of the real clock as the virtual one runs.
+MAX_FUTURE = LAST_EVENT + timedelta(days=1)
 WAIT_SECONDS = 120.0
 
 
@@ -99,6 +108,22 @@ class Tally:
     @staticmethod
     def add(counter: dict[str, int], key: str) -> None:
         counter[key] = counter.get(key, 0) + 1
+
+
+@dataclass
+class Day:
+    """What the day's shoppers buy from, and what they bought (for the orders exports)."""
+
+    catalogue: list[dict[str, Any]]
+    stores: list[str]
+    purchases: list[Purchase] = field(default_factory=list)
+
+    def product(self, responders: Responders, person: Recipient, what: str) -> dict[str, Any]:
+        pick = responders.draw(person.person_id, what, "product")
+        return self.catalogue[int(pick * len(self.catalogue))]
+
+    def store(self, responders: Responders, person: Recipient) -> str:
+        return self.stores[int(responders.draw(person.person_id, "store") * len(self.stores))]
 
 
 @dataclass(order=True)
@@ -140,7 +165,10 @@ def run_journeys(
         (settings.home / "channels.yaml").write_text(
             channels_yaml(sink, base_url), encoding="utf-8"
         )
-        with api_server(settings, port) as api:
+        # The virtual clock runs days ahead of the real one; the opens and clicks it stamps
+        # (and the purchases) must not be refused as from the future.
+        ahead = settings.model_copy(update={"event_max_future": MAX_FUTURE})
+        with api_server(ahead, port) as api:
             out = _run(api, sink, settings, config, report)
             # The sink and the demo's server stop with the demo: live journeys would go on
             # sending (new lapsing customers, say) to a port where nothing listens. Paused,
@@ -179,11 +207,12 @@ def _run(
     rng = child_rng(config, "journeys")
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     responders = Responders(config.seed)
-    plan = _today(rng, platform, people, t0, responders)
+    day = _day(platform)
+    plan = _today(rng, people, t0, responders, day)
     keys = register_sources(platform.opstore)
     tally = Tally()
     carts = {c["userId"]: c["properties"]["cartId"] for _, c in _cart_adds(plan)}
-    plan = sorted(plan + _organic(people, t0, responders))
+    plan = sorted(plan + _organic(people, t0, responders, day))
     ticks = 0
     virtual = [t0]
     runtime = platform.journeys.runtime
@@ -210,7 +239,7 @@ def _run(
                 _settle_sends(platform)
                 for mail in sink.take():
                     plan += _respond(
-                        http, platform, mail, now, t0, by_email, carts, responders, tally
+                        http, platform, mail, now, t0, by_email, carts, responders, tally, day
                     )
             api.settle_ingest()  # the last opens and clicks, stored
             report("journeys", len(TICKS), len(TICKS))
@@ -218,7 +247,12 @@ def _run(
         runtime.clock = utcnow
         retire_keys(platform.opstore, keys)
     seconds["ticks"] = perf_counter() - started - seconds["setup"]
+    loading = perf_counter()
+    bought = [p for p in day.purchases if p.at <= t0 + LAST_EVENT]
+    orders = load_purchases(platform, settings.home / "demo" / "exports" / "journeys", bought)
+    seconds["orders"] = perf_counter() - loading
     out = summary(platform, tally, sink)
+    out["orders_stored"] = orders
     out["events_stored"] = platform.consumers.latest() - first_seq  # beside the demo's own
     out["virtual_ticks"] = ticks
     out["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
@@ -251,12 +285,22 @@ def recipients(platform: Platform, truth_dir: Path, days: int) -> dict[str, Reci
     """Every person of the truth, by person id, with the user id and email of their CRM
     record when they have one (members: the people who sign up and shop online)."""
     records = pq.read_table(
-        truth_dir / "records.parquet", columns=["source", "record_id", "person_id"]
+        truth_dir / "records.parquet",
+        columns=["source", "record_id", "person_id", "kind", "is_linkage_record"],
     )
     crm = records.filter(pc.equal(records.column("source"), "crm"))
     person_of = dict(
         zip(crm.column("record_id").to_pylist(), crm.column("person_id").to_pylist(), strict=True)
     )
+    own = records.filter(
+        pc.and_(
+            pc.equal(records.column("kind"), "customer_record"),
+            pc.invert(records.column("is_linkage_record")),
+        )
+    )
+    record_of: dict[tuple[str, str], str] = {}
+    for row in own.select(["source", "record_id", "person_id"]).to_pylist():
+        record_of.setdefault((row["source"], row["person_id"]), row["record_id"])
     with platform.warehouse.reader() as wh:
         ids = wh.table("identifiers")
         rows = (
@@ -287,6 +331,8 @@ def recipients(platform: Platform, truth_dir: Path, days: int) -> dict[str, Reci
             daily_purchases=float(row["purchase_rate"])
             if row["last_active_day"] >= days - 1
             else 0.0,
+            crm_record=record_of.get(("crm", row["person_id"])),
+            loyalty_record=record_of.get(("pos", row["person_id"])),
         )
     return out
 
@@ -376,17 +422,24 @@ def _trigger(platform: Platform) -> Any:
 # --- today: what the members do --------------------------------------------------------
 
 
+def _day(platform: Platform) -> Day:
+    """The catalogue and the stores, as the warehouse holds them."""
+    with platform.warehouse.reader() as wh:
+        products = wh.table("products").select("product_id", "sku", "name", "category", "price")
+        catalogue = products.order_by("product_id").to_pyarrow().to_pylist()
+        stores = wh.table("stores").select("store_id").order_by("store_id").to_pyarrow()
+    return Day(catalogue, [str(s) for s in stores.column("store_id").to_pylist()])
+
+
 def _today(
     rng: np.random.Generator,
-    platform: Platform,
     people: dict[str, Recipient],
     t0: datetime,
     responders: Responders,
+    day: Day,
 ) -> list[Planned]:
     """Sign-ups, carts and the carts bought before any reminder, in time order."""
-    with platform.warehouse.reader() as wh:
-        products = wh.table("products").select("product_id", "name", "category", "price")
-        catalogue = products.order_by("product_id").to_pyarrow().to_pylist()
+    catalogue = day.catalogue
     ids = sorted(p for p, person in people.items() if person.member)
     n_sign = max(1, round(len(ids) * SIGN_UP_SHARE))
     n_cart = max(1, round(len(ids) * CART_SHARE))
@@ -415,23 +468,37 @@ def _today(
         plan.append(_call(at, "app", person, "Product Added", properties))
         if responders.buys_anyway(person, "cart", CART_BOUGHT_ANYWAY):
             later = at + timedelta(minutes=responders.minutes(person, "cart", 40, 220))
-            plan.append(_order(later, person, cart, float(item["price"])))
+            plan += _buy(day, Purchase(later, person, item, cart=cart))
     return sorted(plan)
 
 
-def _organic(people: dict[str, Recipient], t0: datetime, responders: Responders) -> list[Planned]:
+def _organic(
+    people: dict[str, Recipient], t0: datetime, responders: Responders, day: Day
+) -> list[Planned]:
     """Today's purchases nobody prompted, at each customer's own daily rate: the baseline
-    a holdout measures. Only members' orders are seen online (a user id)."""
+    a holdout measures. Members buy online (a user id), other card holders in a store."""
     plan = []
+    minutes = int(TODAY.total_seconds() // 60)
     for person_id in sorted(people):
         person = people[person_id]
-        if person.user_id is None or not responders.buys_anyway(
-            person, "today", person.daily_purchases
-        ):
+        if person.user_id is None and person.loyalty_record is None:
+            continue  # a walk-in's order is nobody's
+        if not responders.buys_anyway(person, "today", person.daily_purchases):
             continue
-        at = t0 + timedelta(minutes=responders.minutes(person, "today", 0, 22 * 60))
-        plan.append(_order(at, person, None, 199.0))
+        at = t0 + timedelta(minutes=responders.minutes(person, "today", 0, minutes))
+        product = day.product(responders, person, "today")
+        store = day.store(responders, person) if person.user_id is None else None
+        plan += _buy(day, Purchase(at, person, product, store_id=store))
     return plan
+
+
+def _buy(day: Day, purchase: Purchase) -> list[Planned]:
+    """Record a purchase for the day's exports; an online one is also the app's call."""
+    day.purchases.append(purchase)
+    if purchase.store_id is not None:
+        return []  # a till sends no event: the ticket export is all there is
+    total = float(purchase.total)
+    return [_order(purchase.at, purchase.person, purchase.cart, total, purchase.order_id)]
 
 
 def _cart_adds(plan: list[Planned]) -> Iterator[tuple[datetime, dict[str, Any]]]:
@@ -456,9 +523,9 @@ def _call(
     return Planned(at, source, call)
 
 
-def _order(at: datetime, person: Recipient, cart: str | None, total: float) -> Planned:
-    made = uuid.uuid5(uuid.NAMESPACE_URL, f"{person.person_id}/{at.isoformat()}")
-    order_id = f"LP-J{made.hex[:10].upper()}"
+def _order(
+    at: datetime, person: Recipient, cart: str | None, total: float, order_id: str
+) -> Planned:
     properties: dict[str, Any] = {
         "order_id": order_id,
         "total": total,
@@ -529,8 +596,10 @@ def _respond(
     carts: dict[str, str],
     responders: Responders,
     tally: Tally,
+    day: Day,
 ) -> list[Planned]:
-    """What the recipient of ``mail`` does: open, click, maybe buy (planned for later)."""
+    """What the recipient of ``mail`` does: open, click and land on the link's page, maybe
+    buy (planned for later: online, or in a store)."""
     outbox_id = mail.outbox_id
     message = platform.engagement.message_of(outbox_id) if outbox_id is not None else None
     if message is None or message.template is None:
@@ -551,16 +620,59 @@ def _respond(
         tally.add(tally.opened, template)
     if click is None or not responders.clicks(person, template):
         return []
-    if http.get(click, follow_redirects=False).status_code == 302:
-        tally.add(tally.clicked, template)
-    if person.user_id is None or not responders.buys_after_click(person, template):
-        return []  # without a user id their order is a store's walk-in: nobody's
-    at = now + timedelta(minutes=responders.minutes(person, template, 5, 90))
-    if at > t0 + LAST_EVENT:
+    answer = http.get(click, follow_redirects=False)
+    if answer.status_code != 302:
         return []
+    tally.add(tally.clicked, template)
+    # The browser lands on the link's page: the site's analytics.js records the view, as
+    # the person the platform knows (the click event's user or anonymous id).
+    who = platform.engagement.calls(message, "click")[-1]
+    seconds = 3 + int(responders.draw(person.person_id, template, "landing") * 40)
+    plan = [_landing(now + timedelta(seconds=seconds), who, answer.headers["location"])]
+    if not responders.buys_after_click(person, template):
+        return plan
+    in_store = responders.buys_in_store(person, template)
+    if not in_store and person.user_id is None:
+        return plan  # no member id, no card: their order would be a walk-in's, nobody's
+    if in_store:  # a store visit later that day or the next
+        at = now + timedelta(minutes=responders.minutes(person, template, 120, 30 * 60))
+    else:
+        at = now + timedelta(minutes=responders.minutes(person, template, 5, 90))
+    if at > t0 + LAST_EVENT:
+        return plan
     tally.add(tally.bought, template)
-    cart = carts.get(person.user_id) if template == "cart-reminder" else None
-    return [_order(at, person, cart, 299.0)]
+    cart = carts.get(person.user_id or "") if template == "cart-reminder" else None
+    product = day.product(responders, person, template)
+    coupon = WINBACK_CODE if template == "winback-offer" else None
+    store = day.store(responders, person) if in_store else None
+    return plan + _buy(day, Purchase(at, person, product, store, cart=cart, coupon=coupon))
+
+
+def _landing(at: datetime, who: dict[str, Any], url: str) -> Planned:
+    """The page view of a followed link, its campaign read from the URL's UTM parameters."""
+    from urllib.parse import parse_qs, urlsplit
+
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    utm = {"name": "utm_campaign", "source": "utm_source", "medium": "utm_medium"}
+    utm |= {"content": "utm_content", "term": "utm_term"}
+    campaign = {key: query[name] for key, name in utm.items() if name in query}
+    identity = {k: who[k] for k in ("userId", "anonymousId") if who.get(k)}
+    what = f"landing/{identity}/{at.isoformat()}/{url}"
+    call = {
+        "type": "page",
+        "name": "Campaign Landing",
+        **identity,
+        "messageId": f"demo-journeys-{uuid.uuid5(uuid.NAMESPACE_URL, what)}",
+        "timestamp": at.isoformat(),
+        "properties": {"name": "Campaign Landing", "url": url},
+        "context": {
+            "locale": "zh-CN",
+            "timezone": "Asia/Shanghai",
+            "page": {"url": url},
+            "campaign": campaign,
+        },
+    }
+    return Planned(at, "web", call)
 
 
 # --- what it came to -------------------------------------------------------------------

@@ -3,8 +3,10 @@
 Each person of ``truth/people.parquet`` has a 24-hour activity profile and affinities for
 content types; a message is opened with a probability that follows the person's
 activity at the local hour it arrived (the demo's day starts at 08:00 local), and a
-link is followed with one that follows their affinity for what it links to. Some clicks
-then buy, and customers who have not left buy at their own rate, unprompted. Every draw
+link is followed with one that follows their affinity for what it links to. A click
+lands on the link's page (a page view), and some clicks then buy, online or, for those
+with a loyalty card, in a store later; customers who have not left buy at their own
+rate, unprompted. Every draw
 is a hash of (seed, person, what, ...), not a draw from a shared stream, so the outcome
 of one message does not depend on the order messages arrived in: the same seed gives
 the same counts.
@@ -31,6 +33,8 @@ class Recipient:
     hour_profile: tuple[float, ...]  # 24 shares of activity, local hours 0-23
     affinity: dict[str, float]  # content type -> share of interest (sums to 1)
     daily_purchases: float = 0.0  # expected orders a day, 0 once they have left
+    crm_record: str | None = None  # their CRM record (a storefront order's Customer ID)
+    loyalty_record: str | None = None  # their loyalty card's record (shown at the till)
 
     @property
     def member(self) -> bool:
@@ -50,6 +54,11 @@ class Response:
     content_type: str | None  # what the link points to (None: a product, not content)
     click_base: float
     buy_after_click: float
+
+
+# Of the clicks that buy, the share bought in a store by those with a loyalty card (all of
+# them for people without a member id, who cannot order online as themselves).
+IN_STORE = 0.35
 
 
 # Per template: what its main link shows and how persuasive it is.
@@ -93,6 +102,14 @@ class Responders:
     def buys_after_click(self, person: Recipient, template: str) -> bool:
         response = RESPONSES.get(template, Response(None, 0.1, 0.0))
         return self.draw(person.person_id, template, "buy") < response.buy_after_click
+
+    def buys_in_store(self, person: Recipient, template: str) -> bool:
+        """Where a click's purchase happens: in a store (loyalty card shown) or online."""
+        if person.loyalty_record is None:
+            return False
+        if person.user_id is None:
+            return True
+        return self.draw(person.person_id, template, "store") < IN_STORE
 
     def buys_anyway(self, person: Recipient, what: str, rate: float) -> bool:
         """A purchase with no message to thank for it (the baseline a holdout measures)."""
