@@ -26,7 +26,7 @@ def test_a_missing_file_gives_the_four_slots_with_their_defaults() -> None:
     ],
 )
 def test_a_bad_value_is_refused_naming_its_path(text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match="recommendations.yaml: ") as caught:
+    with pytest.raises(ConfigError, match=r"recommendations\.yaml: ") as caught:
         parse_config(text)
     assert message in str(caught.value)
 
@@ -35,5 +35,5 @@ def test_a_slot_is_overridden_key_by_key_and_an_unknown_slot_is_named() -> None:
     config = parse_config("slots:\n  home: {k: 20, exclude_viewed: true}\n")
     home = config.slot("home")
     assert (home.k, home.exclude_viewed, home.max_per_category) == (20, True, 3)
-    with pytest.raises(ValidationError, match="slot='banner' .* one of email, home, push"):
+    with pytest.raises(ValidationError, match=r"slot=.banner. .* one of email, home, push"):
         config.slot("banner")

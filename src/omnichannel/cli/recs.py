@@ -97,6 +97,52 @@ def evaluate(
     print_evaluation(result)
 
 
+@app.command("rules")
+def rules(
+    ctx: typer.Context,
+    top: int = typer.Option(20, "--top", help="Rules wanted, strongest lift first."),
+    product: str | None = typer.Option(None, "--product", help="Only rules with this product."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Association rules of online and store baskets (FP-growth): bought X, also buy Y."""
+    from omnichannel.cli.remote import on_installation
+
+    def local(platform: Platform) -> dict[str, Any]:
+        return platform.recommendations.rules(top=top, product=product)
+
+    def remote(server: ServerClient) -> dict[str, Any]:
+        params: dict[str, Any] = {"top": top}
+        if product:
+            params["product"] = product
+        answer: dict[str, Any] = server.get("/api/recommendations/rules", **params)
+        return answer
+
+    result = on_installation(settings_of(ctx), local=local, remote=remote)
+    if as_json:
+        emit_json(result)
+        return
+    summary = result["summary"]
+    console.print(
+        rows_table(
+            f"rules of {summary.get('baskets', 0):,} baskets "
+            f"(min support {summary.get('min_support', 0):.4f}, "
+            f"{summary.get('rules', 0):,} rules)",
+            ["bought", "also buy", "support", "confidence", "lift", "baskets"],
+            [
+                [
+                    ", ".join(r["antecedent_names"]),
+                    ", ".join(r["consequent_names"]),
+                    f"{r['support']:.4f}",
+                    f"{r['confidence']:.2f}",
+                    f"{r['lift']:.2f}",
+                    r["baskets"],
+                ]
+                for r in result["rules"]
+            ],
+        )
+    )
+
+
 def print_evaluation(result: dict[str, Any]) -> None:
     console.print(
         rows_table(

@@ -63,7 +63,7 @@ DEFAULT_SLOTS = {
     "email": Slot("email", k=6, max_per_category=2),
     "home": Slot("home", k=12, max_per_category=3),
     "push": Slot("push", k=1, max_per_category=1),
-    "in_app": Slot("in_app", k=4, max_per_category=2),
+    "in_app": Slot("in_app", k=4, max_per_category=2, exclude_viewed=True),
 }
 
 

@@ -88,6 +88,7 @@ def time_split(data: TrainingData, holdout_days: int) -> Split:
         content_reads=reads,
         cities=data.cities,
         until=cutoff,
+        baskets=data.baskets,
     )
     return Split(cutoff=cutoff, train=train, relevant=relevant)
 

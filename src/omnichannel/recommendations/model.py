@@ -8,7 +8,8 @@ artefact carries, whatever its algorithm:
   items each person bought and viewed (for the business rules),
 - item popularity overall and per category (the baseline, and "popular in Z"),
 - item-item cosine neighbours (item-kNN's scores, and every algorithm's "similar to Y"
-  reason) and co-purchases by the same people ("bought together with X"),
+  reason), association rules of the baskets ("bought together with X", ``rules.py``) and
+  co-purchases by the same people ("people who bought X also bought it"),
 - the content features of the cold start (``content.py``).
 
 Algorithms: ``als`` and ``bpr`` (``implicit``'s matrix factorisation), ``item_knn``
@@ -31,6 +32,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from omnichannel.recommendations.content import ContentFeatures
+from omnichannel.recommendations.rules import Rule
 
 NEIGHBOURS = 50
 
@@ -56,6 +58,9 @@ class Recommender:
     in_stock: np.ndarray  # bool per item
     stock_known: bool
     content: ContentFeatures
+    rules: list[Rule]  # association rules of the baskets, strongest lift first
+    rules_summary: dict[str, Any]
+    rule_pairs: dict[tuple[int, int], tuple[float, float]]  # (X, Y) -> (lift, confidence)
     trained_until: datetime | None
     # The newest ``events.load_seq`` when the data was read: later events are folded in.
     trained_load_seq: int = 0

@@ -10,7 +10,8 @@ plus those that arrived since, ``live.py``). Someone with fewer interactions tha
    (``attributes.in_stock``; the warehouse has no inventory, so without that attribute every
    product counts as in stock and the answer says so);
 2. diversity: best first, at most ``max_per_category`` items of one category;
-3. a reason per item: "bought together with X" (people who bought X bought it),
+3. a reason per item: "bought together with X" (an association rule X -> it of the
+   baskets, ``rules.py``, X one of their purchases), "people who bought X also bought it",
    "similar to Y you viewed" (Y the item of theirs that weighs most in its score),
    "popular in Z", or the content term that put it there.
 """
@@ -126,12 +127,16 @@ def _reason(model: Recommender, state: PersonState, item: int) -> tuple[str, str
         return "you viewed it", model.items[item]
     if row.nnz:
         owned = row.indices
-        bought = [j for j in owned if j in state.purchased]
+        bought = [int(j) for j in owned if j in state.purchased] or sorted(state.purchased)
+        rules = [(model.rule_pairs[(j, item)], j) for j in bought if (j, item) in model.rule_pairs]
+        if rules:
+            _, j = max(rules)  # the strongest lift
+            return f"bought together with {model.item_names[j]}", model.items[j]
         if bought:
             together = np.asarray(model.co_purchase[item, bought].todense()).ravel()
             if together.max(initial=0) > 0:
                 j = bought[int(np.argmax(together))]
-                return f"bought together with {model.item_names[j]}", model.items[j]
+                return f"people who bought {model.item_names[j]} also bought it", model.items[j]
         weights = np.asarray(model.similarity[owned, item].todense()).ravel() * row.data
         if weights.max(initial=0) > 0:
             j = int(owned[int(np.argmax(weights))])

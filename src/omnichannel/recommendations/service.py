@@ -185,6 +185,33 @@ class RecommendationsCapability:
             return {pid: [] for pid in profile_ids}
         return {pid: self.for_profile(pid, slot=slot)["items"] for pid in profile_ids}
 
+    def rules(self, *, top: int = 20, product: str | None = None) -> dict[str, Any]:
+        """The association rules of the model in use, strongest lift first (``product``:
+        only rules with it on either side), each side with the products' names."""
+        if not 1 <= top <= 1000:
+            raise ValidationError("top", top, "a whole number 1-1000")
+        version, model = self.model()
+        names = dict(zip(model.items, model.item_names, strict=True))
+        if product is not None and product not in names:
+            raise ValidationError("product", product, "a product id of the catalogue")
+        chosen = [
+            r
+            for r in model.rules
+            if product is None or product in r.antecedents or product in r.consequents
+        ][:top]
+        return {
+            "model": {"name": MODEL, "version": version},
+            "summary": model.rules_summary,
+            "rules": [
+                {
+                    **r.as_dict(),
+                    "antecedent_names": [names.get(p, p) for p in r.antecedents],
+                    "consequent_names": [names.get(p, p) for p in r.consequents],
+                }
+                for r in chosen
+            ],
+        }
+
     def lazy_items(self, profile_id: str | None, channel: str) -> LazyItems:
         """``recommendations`` of a message's template: computed only if the template
         reads it, so messages that show none cost nothing."""

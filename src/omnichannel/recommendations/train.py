@@ -29,6 +29,7 @@ from omnichannel.recommendations.model import (
     item_neighbours,
     popularity_of,
 )
+from omnichannel.recommendations.rules import mine_rules, pair_lifts, read_baskets
 from omnichannel.warehouse import Warehouse
 
 
@@ -43,6 +44,8 @@ class TrainingData:
     content_reads: pa.Table
     cities: pa.Table
     until: datetime | None
+    # One row per product per order (``rules.read_baskets``); None: no rules mined.
+    baskets: pa.Table | None = None
 
     @property
     def latest(self) -> datetime | None:
@@ -64,6 +67,7 @@ def read_training_data(
         content_reads=reads.content_reads(wh, rules, until=until),
         cities=reads.profile_cities(wh),
         until=until,
+        baskets=read_baskets(wh),
     )
 
 
@@ -106,6 +110,9 @@ def fit_recommender(
     stock = catalogue.column("in_stock_flag").to_pylist()
     stock_known = any(s is not None for s in stock)
     in_stock = np.array([s is not False for s in stock])
+    rules, rules_summary = (
+        mine_rules(data.baskets) if data.baskets is not None else ([], {"baskets": 0})
+    )
     content = build_content(
         catalogue,
         data.content_views,
@@ -132,6 +139,9 @@ def fit_recommender(
         in_stock=in_stock,
         stock_known=stock_known,
         content=content,
+        rules=rules,
+        rules_summary=rules_summary,
+        rule_pairs=pair_lifts(rules, items),
         trained_until=data.until or data.latest,
         user_factors=_array(getattr(estimator, "user_factors", None)),
         item_factors=_array(getattr(estimator, "item_factors", None)),

@@ -6,6 +6,7 @@ Thin calls into ``platform.recommendations`` and ``platform.models``; ``omni rec
 - ``GET /v1/profiles/{type}:{value}/recommendations?slot=&k=``: the slot's items, each with
   its reason (the Profile API's identifiers and errors);
 - ``GET /api/recommendations/evaluation``: every algorithm on one time split;
+- ``GET /api/recommendations/rules``: the association rules (bought X, also buy Y);
 - ``/api/models``: versions with metrics, train, promote (409 names both scores when a
   version scores worse than the one in use).
 """
@@ -78,6 +79,16 @@ async def evaluation(
         platform.recommendations.evaluate, algorithm, holdout_days=holdout_days
     )
     return jsonable(result)
+
+
+@router.get("/recommendations/rules", summary="Association rules of the baskets")
+def association_rules_route(
+    platform: PlatformDep,
+    top: Annotated[int, Query(description="Rules wanted, strongest lift first (1-1000).")] = 20,
+    product: Annotated[str | None, Query(description="Only rules with this product.")] = None,
+) -> Any:
+    """FP-growth rules of the model in use: support, confidence, lift, baskets."""
+    return jsonable(platform.recommendations.rules(top=top, product=product))
 
 
 class TrainRequest(BaseModel):
