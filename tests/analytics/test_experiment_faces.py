@@ -10,6 +10,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from omnichannel.access.audit import entries as audit_entries
 from omnichannel.cli.main import app as cli
 from omnichannel.journeys.stats import journey_stats
 from omnichannel.platform import Platform
@@ -85,3 +86,17 @@ def test_cli_locally_and_through_the_server_and_bad_input(home: Path, tmp_path: 
         peek = http.get("/api/experiments/subject-line/assignment", params={"person": "p-1"})
         assert peek.status_code == 200 and peek.json()["recorded"] is False
         assert httpx.get(f"{server.url}/api/experiments").status_code == 401
+        wrong = http.post("/api/experiments/subject-line/stop", json={"winner": "bold"})
+        assert wrong.status_code == 400 and wrong.json()["detail"]["field"] == "winner"
+        stop = ["--home", str(home), "experiments", "stop", "subject-line", "--winner", "emoji"]
+        stopped = runner.invoke(cli, [*stop, "--actor", "ana@shop.example", "--json"])
+        assert stopped.exit_code == 0, stopped.output
+        assert json.loads(stopped.output)["winner"] == "emoji"
+        assert http.post("/api/experiments/subject-line/stop").status_code == 409
+        shown = runner.invoke(cli, ["--home", str(home), "experiments", "show", "subject-line"])
+        assert (
+            shown.exit_code == 0 and "emoji" in shown.output and "ana@shop.example" in shown.output
+        )
+    with Platform.open(home) as platform:
+        stops = audit_entries(platform.opstore, action="experiment.stop")
+    assert [(e["actor"], e["after"]["winner"]) for e in stops] == [("ana@shop.example", "emoji")]

@@ -13,7 +13,13 @@ import typer
 from rich.text import Text
 
 from omnichannel.cli.context import settings_of
-from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
+from omnichannel.cli.output import (
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    key_value_table,
+    rows_table,
+)
 
 if TYPE_CHECKING:
     from omnichannel.client import ServerClient
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Experiments and journey holdouts: assignment, z/Welch tests, CUPED, SRM, mSPRT."
 )
+ACTOR_HELP = "Who does it (recorded in the audit log); a user's email once users exist."
+ACTOR = "cli"
 
 
 def _run(ctx: typer.Context, local: Any, remote: Any) -> Any:
@@ -34,16 +42,18 @@ def _run(ctx: typer.Context, local: Any, remote: Any) -> Any:
 def create(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="The experiment document (YAML or JSON)."),
+    actor: str = typer.Option(ACTOR, "--actor", help=ACTOR_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Store an experiment (docs/experiments.md describes the document)."""
     text = file.read_text(encoding="utf-8")
 
     def local(platform: Platform) -> dict[str, Any]:
-        return platform.experiments.create(text, actor="cli")
+        return platform.experiments.create(text, actor=actor)
 
     def remote(server: ServerClient) -> dict[str, Any]:
-        answer: dict[str, Any] = server.post("/api/experiments", json={"document": text})
+        body = {"document": text, "actor": actor}
+        answer: dict[str, Any] = server.post("/api/experiments", json=body)
         return answer
 
     result = _run(ctx, local, remote)
@@ -70,13 +80,73 @@ def list_(
     console.print(
         rows_table(
             "experiments",
-            ["name", "status", "exposures"],
+            ["name", "status", "winner", "exposures"],
             [
-                [r["name"], r["status"], ", ".join(f"{k} {v:,}" for k, v in r["exposures"].items())]
+                [
+                    r["name"],
+                    r["status"],
+                    r.get("winner") or "",
+                    ", ".join(f"{k} {v:,}" for k, v in r["exposures"].items()),
+                ]
                 for r in result
             ],
         )
     )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The experiment."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """One experiment: its state (running, stopped, the winner), exposures and document."""
+
+    def remote(server: ServerClient) -> dict[str, Any]:
+        answer: dict[str, Any] = server.get(f"/api/experiments/{name}")
+        return answer
+
+    result = _run(ctx, lambda p: p.experiments.show(name), remote)
+    emit_json(result) if as_json else _print_experiment(result)
+
+
+@app.command("stop")
+def stop(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The experiment."),
+    winner: str | None = typer.Option(
+        None, "--winner", help="Conclude with this arm: everyone is assigned it from now on."
+    ),
+    actor: str = typer.Option(ACTOR, "--actor", help=ACTOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Stop recording exposures; with --winner, conclude it (audited)."""
+
+    def local(platform: Platform) -> dict[str, Any]:
+        return platform.experiments.stop(name, winner=winner, actor=actor)
+
+    def remote(server: ServerClient) -> dict[str, Any]:
+        body = {"winner": winner, "actor": actor}
+        answer: dict[str, Any] = server.post(f"/api/experiments/{name}/stop", json=body)
+        return answer
+
+    result = _run(ctx, local, remote)
+    emit_json(result) if as_json else _print_experiment(result)
+
+
+def _print_experiment(result: dict[str, Any]) -> None:
+    summary = {
+        "status": result["status"],
+        "winner": result.get("winner") or "-",
+        "stopped": (
+            f"{str(result['stopped_at'])[:19]} by {result['stopped_by']}"
+            if result.get("stopped_at")
+            else "-"
+        ),
+        "exposures": ", ".join(f"{k} {v:,}" for k, v in result["exposures"].items()) or "-",
+        "created": f"{str(result['created_at'])[:19]} by {result['created_by']}",
+    }
+    console.print(key_value_table(f"experiment {result['name']}", summary))
 
 
 @app.command("assign")

@@ -51,8 +51,9 @@ def goal_rows(wh: Warehouse, rules: IdentityRules, metric: Metric) -> ir.Table:
     return e.select(profile_id=e.profile_id, ts=e.ts, value=ibis.literal(1.0))
 
 
-def per_unit(wh: Warehouse, rules: IdentityRules, units: Units, metric: Metric) -> pa.Table:
-    """``i, post_count, post_value, pre_count, pre_value`` for every unit (index ``i``)."""
+def unit_profiles(wh: Warehouse, units: Units) -> ir.Table:
+    """``i, exposed_at, profile_id``: each unit's person as a profile (by profile id or any
+    linked identifier's value; else the person as given)."""
     table = ibis.memtable(
         {
             "i": list(range(len(units.person))),
@@ -70,7 +71,12 @@ def per_unit(wh: Warehouse, rules: IdentityRules, units: Units, metric: Metric) 
     )
     keys = keys.group_by("key").agg(profile_id=keys.profile_id.min())
     u = table.left_join(keys, table.person == keys.key)
-    u = u.select(u.i, u.exposed_at, profile_id=u.profile_id.coalesce(u.person))
+    return u.select(u.i, u.exposed_at, profile_id=u.profile_id.coalesce(u.person))
+
+
+def per_unit(wh: Warehouse, rules: IdentityRules, units: Units, metric: Metric) -> pa.Table:
+    """``i, post_count, post_value, pre_count, pre_value`` for every unit (index ``i``)."""
+    u = unit_profiles(wh, units)
     g = goal_rows(wh, rules, metric)
     g = g.select(g_profile=g.profile_id, g_ts=g.ts, g_value=g.value)
     span = metric.within_days * 86_400.0
@@ -167,20 +173,14 @@ def _daily(
 
 
 def by_segment(wh: Warehouse, units: Units, segments: list[str]) -> dict[str, np.ndarray]:
-    """Per segment, which units were members when they were exposed."""
+    """Per segment, which units were members when they were exposed (a unit given by a
+    user id or an email is matched through its profile, as the metrics are)."""
     if not segments:
         return {}
     m = wh.table("segment_memberships")
     m = m.filter(m.segment.isin(segments))
-    table = ibis.memtable(
-        {
-            "i": list(range(len(units.person))),
-            "person": units.person,
-            "exposed_at": [_naive(t) for t in units.exposed_at],
-        },
-        schema={"i": "int64", "person": "string", "exposed_at": "timestamp"},
-    )
-    j = table.join(m, table.person == m.profile_id)
+    table = unit_profiles(wh, units).view()
+    j = table.join(m, table.profile_id == m.profile_id)
     j = j.filter(j.entered_at <= j.exposed_at, j.exited_at.isnull() | (j.exited_at > j.exposed_at))
     rows = j.select(j.i, j.segment).distinct().to_pyarrow()
     out = {s: np.zeros(len(units.person), dtype=bool) for s in segments}

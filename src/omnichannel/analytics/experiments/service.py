@@ -7,6 +7,10 @@ Example::
         platform.experiments.assign("button", "profile-42")     # {"variant": "b", ...}
         platform.experiments.analyse("button")                 # tests, CUPED, SRM, mSPRT
         platform.experiments.analyse(journey="win-back")       # holdout vs treated
+        platform.experiments.stop("button", winner="b", actor="ana@shop.example")
+
+Creating and stopping are written to the audit log (``experiment:NAME``, before and
+after) in the transaction of the change, with the actor the face authenticated.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from omnichannel.access.audit import record as audit_record
 from omnichannel.analytics.experiments import analysis, stats
 from omnichannel.analytics.experiments.assign import variant_for
 from omnichannel.analytics.experiments.definition import (
@@ -51,12 +56,15 @@ class ExperimentsCapability:
         definition = parse_experiment(document)
         try:
             with self._platform.opstore.session() as session:
-                session.add(
-                    Experiment(
-                        name=definition.name, definition=definition.document(), created_by=actor
-                    )
+                row = Experiment(
+                    name=definition.name, definition=definition.document(), created_by=actor
                 )
+                session.add(row)
                 session.flush()
+                after = self._public(row, session)
+                audit_record(
+                    session, actor, "experiment.create", f"experiment:{row.name}", None, after
+                )
         except IntegrityError:
             raise ConflictError(f"an experiment named {definition.name!r} exists") from None
         return self.show(definition.name)
@@ -70,13 +78,35 @@ class ExperimentsCapability:
         with self._platform.opstore.session() as session:
             return self._public(self._row(session, name), session)
 
-    def stop(self, name: str) -> dict[str, Any]:
-        """Stop recording exposures (assignment keeps answering the same variants)."""
+    def stop(
+        self, name: str, *, winner: str | None = None, actor: str = "system"
+    ) -> dict[str, Any]:
+        """Stop recording exposures; with ``winner``, conclude it: from then on everyone is
+        assigned that arm (without one, assignment keeps answering the same variants).
+
+        A stopped experiment may be concluded later; stopping it again, or naming a second
+        winner, is a ``ConflictError``. The recorded exposures stay, so it reads as before.
+        """
         with self._platform.opstore.session() as session:
             row = self._row(session, name)
-            row.status = "stopped"
-            row.updated_at = datetime.now(UTC)
-        return self.show(name)
+            arms = [v["name"] for v in row.definition.get("variants", [])]
+            if winner is not None and winner not in arms:
+                raise ValidationError("winner", winner, f"one of the arms: {', '.join(arms)}")
+            if row.status == "stopped" and (winner is None or row.winner is not None):
+                done = f" with winner {row.winner!r}" if row.winner else ""
+                raise ConflictError(
+                    f"experiment {row.name!r} was stopped{done} at {row.stopped_at} by "
+                    f"{row.stopped_by}" + ("" if row.winner else "; give a winner to conclude it")
+                )
+            before = self._public(row, session)
+            now = datetime.now(UTC)
+            if row.status != "stopped":
+                row.status, row.stopped_at, row.stopped_by = "stopped", now, actor
+            row.winner, row.updated_at = winner, now
+            session.flush()
+            after = self._public(row, session)
+            audit_record(session, actor, "experiment.stop", f"experiment:{row.name}", before, after)
+        return after
 
     def definition(self, name: str) -> ExperimentDefinition:
         with self._platform.opstore.session() as session:
@@ -87,12 +117,15 @@ class ExperimentsCapability:
     def assign(
         self, name: str, person: str, *, record: bool = True, now: datetime | None = None
     ) -> dict[str, Any]:
-        """The person's variant; the first call while running records their exposure."""
+        """The person's variant; the first call while running records their exposure
+        (``now``: when, default the clock; a time without a zone is read as UTC)."""
         now = now or datetime.now(UTC)
+        now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         with self._platform.opstore.session() as session:
             row = self._row(session, name)
             definition = parse_experiment(row.definition)
-            variant = variant_for(definition, person)
+            winner = row.winner
+            variant = winner or variant_for(definition, person)
             live = (
                 row.status == "running"
                 and (definition.start is None or now >= definition.start)
@@ -111,6 +144,7 @@ class ExperimentsCapability:
             "variant": variant,
             "exposed_at": exposed_at,
             "recorded": exposed_at is not None,
+            "concluded": winner is not None,
         }
 
     # --- analysis ------------------------------------------------------------------
@@ -227,8 +261,12 @@ class ExperimentsCapability:
             "status": row.status,
             "definition": row.definition,
             "exposures": {str(k): int(v) for k, v in counts.items()},
+            "winner": row.winner,
+            "stopped_at": row.stopped_at,
+            "stopped_by": row.stopped_by,
             "created_by": row.created_by,
             "created_at": row.created_at,
+            "updated_at": row.updated_at,
         }
 
     def _exposures(self, name: str) -> analysis.Units:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from omnichannel.access.api import PrincipalDep, acting
 from omnichannel.api.deps import PlatformDep
 from omnichannel.jsonable import jsonable
 
@@ -19,6 +20,14 @@ router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 
 class ExperimentCreate(BaseModel):
     document: dict[str, Any] | str = Field(description="The experiment (object, YAML or JSON).")
+    actor: str = Field("api", description="Who creates it (audited; a user is always themselves).")
+
+
+class ExperimentStop(BaseModel):
+    winner: str | None = Field(
+        None, description="Conclude with this arm: everyone is assigned it from now on."
+    )
+    actor: str = Field("api", description="Who stops it (audited; a user is always themselves).")
 
 
 Alpha = Annotated[float, Query(description="Significance level.")]
@@ -31,9 +40,12 @@ async def list_experiments(platform: PlatformDep) -> Any:
 
 
 @router.post("", summary="Create an experiment", status_code=201)
-async def create_experiment(body: ExperimentCreate, platform: PlatformDep) -> Any:
+async def create_experiment(
+    body: ExperimentCreate, platform: PlatformDep, who: PrincipalDep
+) -> Any:
+    actor = acting(who, body.actor)
     return jsonable(
-        await run_in_threadpool(platform.experiments.create, body.document, actor="api")
+        await run_in_threadpool(platform.experiments.create, body.document, actor=actor)
     )
 
 
@@ -65,6 +77,17 @@ async def assign_person(
     name: str, platform: PlatformDep, person: Annotated[str, Query(min_length=1)]
 ) -> Any:
     return jsonable(await run_in_threadpool(platform.experiments.assign, name, person))
+
+
+@router.post("/{name}/stop", summary="Stop an experiment, or conclude it with a winner")
+async def stop_experiment(
+    name: str, platform: PlatformDep, who: PrincipalDep, body: ExperimentStop | None = None
+) -> Any:
+    body = body or ExperimentStop(winner=None, actor="api")
+    result = await run_in_threadpool(
+        platform.experiments.stop, name, winner=body.winner, actor=acting(who, body.actor)
+    )
+    return jsonable(result)
 
 
 @router.get("/{name}/analysis", summary="Read an experiment")
