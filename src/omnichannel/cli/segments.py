@@ -179,33 +179,41 @@ def update(
 
 @app.command("list")
 def list_segments(
-    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP)
+    ctx: typer.Context,
+    trend_days: int | None = typer.Option(
+        None, "--trend-days", help="Also a sparkline of members per day over these last days."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Every segment: its version, its current members, its description."""
     rows = _run(
         ctx,
-        lambda platform: platform.segments.list(),
-        lambda server: server.get("/api/segments"),
+        lambda platform: platform.segments.list(trend_days=trend_days),
+        lambda server: server.get("/api/segments", trend_days=trend_days),
     )
     if as_json:
         emit_json(rows)
         return
-    console.print(
-        rows_table(
-            f"{len(rows)} segment{'' if len(rows) == 1 else 's'}",
-            ["segment", "version", "members", "updated", "description"],
-            [
-                [
-                    r["name"],
-                    r["version"],
-                    r["members"],
-                    (r["updated_at"] or "")[:19],
-                    r["description"],
-                ]
-                for r in rows
-            ],
-        )
-    )
+    columns = ["segment", "version", "members", "updated", "description"]
+    if trend_days is not None:
+        columns.insert(3, f"last {trend_days} days")
+    table = []
+    for r in rows:
+        row = [r["name"], r["version"], r["members"], (r["updated_at"] or "")[:19]]
+        if trend_days is not None:
+            row.append(sparkline(r.get("trend") or []))
+        table.append([*row, r["description"]])
+    console.print(rows_table(f"{len(rows)} segment{'' if len(rows) == 1 else 's'}", columns, table))
+
+
+def sparkline(values: list[int]) -> str:
+    """``values`` as block characters, lowest to highest: ▁▂▄█."""
+    bars = "▁▂▃▄▅▆▇█"
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1
+    return "".join(bars[(v - low) * (len(bars) - 1) // span] for v in values)
 
 
 @app.command("show")
@@ -356,6 +364,31 @@ def explain(
             console.print(Text(line))
         return
     _print_sql(answer["sql"])
+
+
+@app.command("trend")
+def trend(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The segment."),
+    days: int = typer.Option(30, "--days", help="How many days back (1 to 366)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Members at the end of each of the last N days (UTC), with who came in and left."""
+    answer = _run(
+        ctx,
+        lambda platform: platform.segments.trend(name, days=days),
+        lambda server: server.get(f"/api/segments/{name}/trend", days=days),
+    )
+    if as_json:
+        emit_json(answer)
+        return
+    console.print(
+        rows_table(
+            f"{answer['segment']}: members per day, {answer['from']} to {answer['to']} (UTC)",
+            ["day", "members", "entered", "exited"],
+            [[p["day"], p["members"], p["entered"], p["exited"]] for p in answer["points"]],
+        )
+    )
 
 
 @app.command("refresh")

@@ -10,6 +10,7 @@ Example::
         platform.segments.create(open("vip.yaml").read(), created_by="ana")
         platform.segments.members("vip", limit=20)["profile_ids"]
         platform.segments.why("vip", profile="p_1a2b3c")        # which condition failed
+        platform.segments.trend("vip", days=30)["points"][-1]   # members at the end of today
         with open("vip.csv", "w") as out:
             platform.segments.export("vip", fmt="google", out=out)
 """
@@ -115,10 +116,21 @@ class SegmentsCapability:
         result = self._refresh(stored, now) if refresh else None
         return self._public(stored, refreshed=result)
 
-    def list(self) -> list[dict[str, Any]]:
-        """Every segment with its version and current member count, by name."""
+    def list(
+        self, *, trend_days: int | None = None, now: datetime | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Every segment with its version and current member count, by name; with
+        ``trend_days``, also ``trend``: members at the end of each of those last days."""
         counts = self._member_counts()
-        return [self._public(s, members=counts.get(s.name, 0)) for s in self.store.list()]
+        listed = [self._public(s, members=counts.get(s.name, 0)) for s in self.store.list()]
+        if trend_days is not None:
+            from omnichannel.segments.trend import trends
+
+            with self._platform.warehouse.reader() as wh:
+                found = trends(wh, [s["name"] for s in listed], days=trend_days, now=_now(now))
+            for s in listed:
+                s["trend"] = [p.members for p in found[s["name"]]]
+        return listed
 
     def show(self, name: str) -> dict[str, Any]:
         """One segment: its document, version, member count and last refresh."""
@@ -235,6 +247,23 @@ class SegmentsCapability:
                 stored.definition, wh, profile_id, now=_now(now), rules=self._platform.config.rules
             )
         return {"segment": stored.name, **_json_ready(found.as_dict()), "lines": found.lines()}
+
+    def trend(self, name: str, *, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
+        """Members at the end of each of the last ``days`` UTC days (today: now), with the
+        entries and exits of each day, from the stays in ``segment_memberships``."""
+        from omnichannel.segments.trend import check_days, trend
+
+        check_days(days)
+        stored = self._stored(name)
+        with self._platform.warehouse.reader() as wh:
+            points = trend(wh, stored.name, days=days, now=_now(now))
+        return {
+            "segment": stored.name,
+            "days": days,
+            "from": points[0].day.isoformat(),
+            "to": points[-1].day.isoformat(),
+            "points": [p.as_dict() for p in points],
+        }
 
     # --- exports -------------------------------------------------------------------
 

@@ -78,6 +78,9 @@ class SegmentPublic(BaseModel):
     members: int | None = Field(description="Current members.")
     refresh: RefreshPublic | None = Field(None, description="The refresh a save ran.")
     last_refresh: dict[str, Any] | None = Field(None, description="The latest refresh (show).")
+    trend: list[int] | None = Field(
+        None, description="With ?trend_days=N (list): members at the end of each of N days."
+    )
 
 
 class SegmentDeleted(BaseModel):
@@ -126,8 +129,14 @@ def _document(body: BaseModel, *drop: str) -> dict[str, Any]:
 
 
 @router.get("", summary="Every segment with its version and member count")
-def list_segments(platform: PlatformDep) -> list[SegmentPublic]:
-    return [SegmentPublic.model_validate(s) for s in platform.segments.list()]
+def list_segments(
+    platform: PlatformDep,
+    trend_days: Annotated[
+        int | None, Query(description="Also each one's members per day over these last days.")
+    ] = None,
+) -> list[SegmentPublic]:
+    rows = platform.segments.list(trend_days=trend_days)
+    return [SegmentPublic.model_validate(s) for s in rows]
 
 
 @router.post(
@@ -208,6 +217,36 @@ def explain_segment(
     profile: Annotated[str | None, Query(description="A profile id (p_...).")] = None,
 ) -> SegmentExplanation:
     return SegmentExplanation.model_validate(platform.segments.explain(name, profile=profile))
+
+
+class TrendPoint(BaseModel):
+    day: str = Field(description="A UTC day, 2026-06-01.")
+    members: int = Field(description="Members at the day's end (now, for today).")
+    entered: int = Field(description="Stays that began that day.")
+    exited: int = Field(description="Stays that ended that day.")
+
+
+class SegmentTrend(BaseModel):
+    segment: str
+    days: int
+    from_: str = Field(alias="from", description="The first day.")
+    to: str = Field(description="The last day (today, UTC).")
+    points: list[TrendPoint] = Field(description="One per day, oldest first.")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+@router.get(
+    "/{name}/trend",
+    summary="Members at the end of each of the last N days, with entries and exits",
+    response_model_by_alias=True,
+)
+def segment_trend(
+    name: NamePath,
+    platform: PlatformDep,
+    days: Annotated[int, Query(description="How many days back, 1 to 366.")] = 30,
+) -> SegmentTrend:
+    return SegmentTrend.model_validate(platform.segments.trend(name, days=days))
 
 
 @router.post("/{name}/refresh", summary="Recompute a segment's members now")
