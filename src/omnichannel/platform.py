@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from omnichannel.channels.engagement import EngagementCapability
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
     from omnichannel.channels.templates import TemplatesCapability
+    from omnichannel.collaboration.service import CollaborationCapability
     from omnichannel.configuration import InstallationConfig
     from omnichannel.consumers import ConsumerRunner
     from omnichannel.identity.resolve import ResolveReport
@@ -290,6 +291,13 @@ class Platform:
         from omnichannel.access.users import UsersCapability
 
         return UsersCapability(self)
+
+    @cached_property
+    def collaboration(self) -> CollaborationCapability:
+        """Comments with @mentions on segments, journeys and reports; notifications (C16)."""
+        from omnichannel.collaboration.service import CollaborationCapability
+
+        return CollaborationCapability(self)
 
     @cached_property
     def access(self) -> AccessCapability:

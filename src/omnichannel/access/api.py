@@ -67,13 +67,21 @@ class TokenCache:
         self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, services: Services, token: str) -> Principal | None:
+    def peek(self, token: str) -> tuple[bool, Principal | None]:
+        """(True, principal or None) when the cache still holds an answer; no I/O."""
         digest = hash_token(token) if token.isascii() else ""
-        now = time.monotonic()
         with self._lock:
             cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        if cached is not None and cached[1] > time.monotonic():
+            return True, cached[0]
+        return False, None
+
+    def get(self, services: Services, token: str) -> Principal | None:
+        hit, cached = self.peek(token)
+        if hit:
+            return cached
+        digest = hash_token(token) if token.isascii() else ""
+        now = time.monotonic()
         found = services.platform.users.principal_for_token(token)
         with self._lock:
             if len(self._cache) > 10_000:  # wrong guesses must not grow memory without bound
@@ -112,12 +120,26 @@ def forbidden(principal: Principal, permission: str) -> HTTPException:
     )
 
 
+def _admin(request: Request, token: str) -> Principal:
+    named = request.headers.get(ACTOR_HEADER, "").strip()[:200]
+    return Principal(actor=named or f"admin-token:{token[:15]}", role="admin", kind="admin_token")
+
+
+def _bearer_cached(services: Services, request: Request, token: str) -> Principal | None:
+    """The caller by a token checked within the trust window, without any I/O; None when
+    the token must be looked up (or is refused: ``_bearer_principal`` says so by name)."""
+    if token.startswith(ADMIN_PREFIX):
+        if services.admin_token_known(token):
+            return _admin(request, token)
+    elif token.startswith("omni_tok_"):
+        return _tokens(services).peek(token)[1]
+    return None
+
+
 def _bearer_principal(services: Services, request: Request, token: str) -> Principal:
     if token.startswith(ADMIN_PREFIX):
         if services.admin_tokens().valid(token):
-            named = request.headers.get(ACTOR_HEADER, "").strip()[:200]
-            actor = named or f"admin-token:{token[:15]}"
-            return Principal(actor=actor, role="admin", kind="admin_token")
+            return _admin(request, token)
     elif token.startswith("omni_tok_"):
         found = _tokens(services).get(services, token)
         if found is not None:
@@ -143,12 +165,19 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
-    """Who calls (None: nobody signed in). Cached per request by FastAPI."""
+    """Who calls (None: nobody signed in). Cached per request by FastAPI.
+
+    On the event loop while the token's answer is cached (a dict read): a thread hand-off
+    per request is what a lookup beside the collector waits for; the database is read on
+    a worker thread, at most once per token per trust window.
+    """
     services: Services = request.app.state.services
     if credentials is not None:
-        return await run_in_threadpool(
-            _bearer_principal, services, request, credentials.credentials
-        )
+        token = credentials.credentials
+        known = _bearer_cached(services, request, token)
+        if known is not None:
+            return known
+        return await run_in_threadpool(_bearer_principal, services, request, token)
     if request.headers.get("authorization") is not None:
         return None  # Basic, or a scheme we do not take: refused as missing, by name
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -180,7 +209,7 @@ async def current_principal(
 OptionalPrincipalDep = Annotated[Principal | None, Depends(current_principal)]
 
 
-def signed_in(request: Request, principal: OptionalPrincipalDep) -> Principal:
+async def signed_in(request: Request, principal: OptionalPrincipalDep) -> Principal:
     """The caller, or 401 naming what credentials would be accepted."""
     if principal is None:
         header = request.headers.get("authorization")
@@ -220,7 +249,7 @@ def require(permission: str) -> Any:
     if permission not in PERMISSIONS:
         raise KeyError(f"unknown permission {permission!r}")
 
-    def required(request: Request, principal: PrincipalDep) -> Principal:
+    async def required(request: Request, principal: PrincipalDep) -> Principal:
         return _checked(request, principal, permission)
 
     required.permission = permission  # type: ignore[attr-defined]
@@ -246,7 +275,7 @@ def guard(
             return actions[endpoint_name]
         return reads if method in SAFE_METHODS else writes
 
-    def guarded(request: Request, principal: PrincipalDep) -> Principal:
+    async def guarded(request: Request, principal: PrincipalDep) -> Principal:
         endpoint = request.scope.get("endpoint")
         name = getattr(endpoint, "__name__", "")
         return _checked(request, principal, permission_of(request.method, name))
@@ -259,7 +288,7 @@ def guard(
 def public(reason: str) -> Any:
     """Marks a router or route open to anyone, and says why (the route walk reads it)."""
 
-    def open_to_all() -> None:
+    async def open_to_all() -> None:
         return None
 
     open_to_all.public = reason  # type: ignore[attr-defined]
@@ -267,7 +296,7 @@ def public(reason: str) -> Any:
     return Depends(open_to_all)
 
 
-def actor_of(principal: PrincipalDep) -> str:
+async def actor_of(principal: PrincipalDep) -> str:
     """The audit log's name for the caller: the user's email, or what the CLI named."""
     return principal.actor
 

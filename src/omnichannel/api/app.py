@@ -23,6 +23,7 @@ from omnichannel.api.routes import (
     audiences,
     audit,
     collector,
+    comments,
     dead_letters,
     events,
     experiments,
@@ -187,7 +188,12 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(
         recommendations.router, dependencies=[guard("analytics", write="analytics:run")]
     )
-    sends = guard("messages", write="messages:send")
+    sends = guard(
+        "messages",
+        write="messages:send",
+        approve_send="messages:approve",
+        reject_send="messages:approve",
+    )
     app.include_router(messages.router, dependencies=[sends])
     app.include_router(messages.channels_router, dependencies=[sends])
     app.include_router(messages.suppressions_router, dependencies=[sends])
@@ -195,6 +201,8 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
         templates.router, dependencies=[guard("templates", preview_template="templates:read")]
     )
     app.include_router(dead_letters.router, dependencies=[guard("events")])
+    app.include_router(comments.router, dependencies=[guard("comments")])
+    app.include_router(comments.notifications_router, dependencies=[guard("comments")])
     # Pages: signed in (or a bearer token) with the page's permission (access/web.py).
     serve_static(app)  # /static: the pages' CSS and JS, vendored htmx and ECharts; public
     app.include_router(pages.router, dependencies=[access_web.require_pages()])

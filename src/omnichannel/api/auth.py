@@ -31,6 +31,13 @@ class AdminTokens:
         self._cache: dict[str, tuple[bool, float]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, token: str) -> bool:
+        """True when the token was found valid within ``ttl`` seconds; never reads the store."""
+        digest = hash_token(token) if token.isascii() else ""
+        with self._lock:
+            cached = self._cache.get(digest)
+        return cached is not None and cached[0] and cached[1] > time.monotonic()
+
     def valid(self, token: str) -> bool:
         digest = hash_token(token) if token.isascii() else ""
         now = time.monotonic()

@@ -17,17 +17,24 @@ from omnichannel.config import Settings
 from omnichannel.platform import Platform
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
+    """The installation's server parts, for code that has the request."""
     services: Services = request.app.state.services
     return services
 
 
-def get_platform(request: Request) -> Platform:
-    return get_services(request).platform
+# Async: they only read app state, and a plain ``def`` dependency costs every request a
+# round trip through the thread pool (what a lookup beside the collector waits for).
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return get_services(request).settings
+async def get_platform(request: Request) -> Platform:
+    return services_of(request).platform
+
+
+async def get_settings_dep(request: Request) -> Settings:
+    return services_of(request).settings
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

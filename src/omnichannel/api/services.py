@@ -74,6 +74,12 @@ class Services:
                 self._admin_tokens = AdminTokens(store, self.settings.write_key_cache_seconds)
             return self._admin_tokens
 
+    def admin_token_known(self, token: str) -> bool:
+        """True when ``token`` was checked valid within the trust window (no I/O, so the
+        event loop may ask; a False means: check it with ``admin_tokens().valid``)."""
+        tokens = self._admin_tokens
+        return tokens is not None and tokens.peek(token)
+
     def start_ingest(self) -> None:
         """Open the event log and start the loader on the warehouse's writer path."""
         if self.ingest is None:

@@ -189,6 +189,11 @@ COMMANDS = [
         "The audit log: every change, who made it, when, before and after.",
     ),
     LazyCommand(
+        "comments",
+        "omnichannel.cli.comments:app",
+        "Comments with @mentions on segments, journeys and reports; your notifications.",
+    ),
+    LazyCommand(
         "admin",
         "omnichannel.cli.admin:app",
         "Administration: the admin token of the HTTP API's management and profile routes.",

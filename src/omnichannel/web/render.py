@@ -52,6 +52,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/service-desk", "Service desk"),
     ("/segments", "Segments"),
     ("/journeys", "Journeys"),
+    ("/messages", "Messages"),
+    ("/channels", "Channels"),
 )
 
 
@@ -59,6 +61,7 @@ def _nav_words() -> None:
     """The labels above, for ``pybabel extract`` (to it they are plain strings)."""
     _ = i18n.gettext
     _("Overview"), _("Customers"), _("Service desk"), _("Segments"), _("Journeys")
+    _("Messages"), _("Channels")
 
 
 def wants_csv(request: Request) -> bool:

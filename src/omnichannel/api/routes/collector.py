@@ -14,8 +14,8 @@ import json
 import logging
 import uuid
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -100,11 +100,11 @@ def _limit_for(path_type: str | None, runtime: IngestRuntime) -> int:
 
 
 def _decode_body(
-    request: Request, raw: bytes, path_type: str | None, runtime: IngestRuntime
+    encoding: str, raw: bytes, path_type: str | None, runtime: IngestRuntime
 ) -> tuple[bytes, object, Cut]:
     limit = _limit_for(path_type, runtime)
     data = raw
-    if request.headers.get("content-encoding", "").lower() == "gzip":
+    if encoding.lower() == "gzip":
         data = _gunzip(raw, limit)
     if len(data) > limit:
         what = "a call" if path_type is not None else "a batch"
@@ -175,8 +175,24 @@ def _letter(
     )
 
 
+@dataclass
+class _Prepared:
+    """A request's body checked, off the event loop: the log record to make durable
+    (None: nothing to keep), and either the parsed calls or why the request is refused."""
+
+    record: bytes | None
+    parsed: Parsed | None = None
+    source: str = ""
+    refused: RequestRefused | None = None
+
+
 async def collect(request: Request, path_type: str | None) -> JSONResponse:
-    """Shared body of every collector route (``path_type`` None for batch/import)."""
+    """Shared body of every collector route (``path_type`` None for batch/import).
+
+    The event loop only reads the body and answers; the body's checks and its log record
+    (a few ms of Python for 100 calls) run in one worker-thread call, so a lookup's
+    answer beside the collector waits for the loop at most one hand-off per batch.
+    """
     services: Services = request.app.state.services
     runtime = services.ingest
     if runtime is None:
@@ -189,34 +205,61 @@ async def collect(request: Request, path_type: str | None) -> JSONResponse:
             },
         )
     received_at = _now()
+    route = request.scope["route"].path
     origin = f"collector {request.url.path}"
     header_key = _header_key(request)
-    # The lookup may hit the database (cache miss): keep it off the event loop.
-    source = await run_in_threadpool(runtime.keys.source_of, header_key) if header_key else None
     raw = await _read(request)
+    prepared = await run_in_threadpool(
+        _prepare,
+        runtime,
+        raw,
+        request.headers.get("content-encoding", ""),
+        path_type,
+        header_key,
+        origin,
+        received_at,
+    )
+    if prepared.refused is not None:
+        if prepared.record is not None:
+            await _durable(runtime, prepared.record)
+        services.metrics.collector_request_refused(route, prepared.refused.code)
+        return _refused_answer(prepared.refused)
+    assert prepared.parsed is not None and prepared.record is not None
+    answer = await _store(runtime, prepared.record, prepared.parsed)
+    services.metrics.collector_answered(
+        route, answer.status_code, len(prepared.parsed.rows), len(prepared.parsed.refusals)
+    )
+    return answer
+
+
+def _prepare(
+    runtime: IngestRuntime,
+    raw: bytes,
+    encoding: str,
+    path_type: str | None,
+    header_key: str | None,
+    origin: str,
+    received_at: datetime,
+) -> _Prepared:
+    """Key, decode, check and encode a request's body (on a worker thread)."""
+    source = runtime.keys.source_of(header_key) if header_key else None
     payload: bytes = raw
     try:
-        payload, body, cut = _decode_body(request, raw, path_type, runtime)
+        payload, body, cut = _decode_body(encoding, raw, path_type, runtime)
         key = header_key or (body.get("writeKey") if isinstance(body, dict) else None)
         if source is None and isinstance(key, str) and _plausible_key(key):
-            source = await run_in_threadpool(runtime.keys.source_of, key)
+            source = runtime.keys.source_of(key)
         if source is None:
             raise _unauthorized(key)
         try:
-            # Checking 100 calls is 1-2 ms of Python: on a worker thread, not the event
-            # loop, so the loop keeps answering (a lookup's response waits for the loop,
-            # never for a whole batch's checks).
-            parsed = await run_in_threadpool(
-                partial(
-                    parse_calls,
-                    body,
-                    source=source,
-                    received_at=received_at,
-                    limits=runtime.limits,
-                    path_type=path_type,
-                    body_bytes=len(payload),
-                    cut=cut,
-                )
+            parsed = parse_calls(
+                body,
+                source=source,
+                received_at=received_at,
+                limits=runtime.limits,
+                path_type=path_type,
+                body_bytes=len(payload),
+                cut=cut,
             )
         except Refused as exc:
             raise RequestRefused(400, "invalid_request", exc.field, exc.value, exc.reason) from None
@@ -224,14 +267,11 @@ async def collect(request: Request, path_type: str | None) -> JSONResponse:
         if source is None and not refused.key:
             # Unusable before any key was found (too large, not JSON): no source vouches.
             refused.key = INVALID_KEY if header_key else MISSING_KEY
-        await _keep_refused(runtime, refused, source, origin, payload, raw, received_at)
-        services.metrics.collector_request_refused(request.scope["route"].path, refused.code)
-        return _refused_answer(refused)
-    answer = await _store(runtime, parsed, source=source, origin=origin, received_at=received_at)
-    services.metrics.collector_answered(
-        request.scope["route"].path, answer.status_code, len(parsed.rows), len(parsed.refusals)
-    )
-    return answer
+        record = _refused_record(runtime, refused, source, origin, payload, raw, received_at)
+        return _Prepared(record, refused=refused)
+    letters = [_letter(source, origin, r.payload, r, received_at) for r in parsed.refusals]
+    record = encode_record(source=source, origin=origin, events=parsed.rows, dead_letters=letters)
+    return _Prepared(record, parsed, source)
 
 
 def _plausible_key(key: str) -> bool:
@@ -251,7 +291,7 @@ def _unauthorized(key: object) -> RequestRefused:
     )
 
 
-async def _keep_refused(
+def _refused_record(
     runtime: IngestRuntime,
     refused: RequestRefused,
     source: str | None,
@@ -259,22 +299,21 @@ async def _keep_refused(
     payload: bytes,
     raw: bytes,
     received_at: datetime,
-) -> None:
-    """Keep a refused request as a dead letter: every one with a key, a sample without."""
+) -> bytes | None:
+    """The dead letter of a refused request: every one with a key, a sample without."""
     if refused.key:
         limit = runtime.unauthorized.sample_bytes
         keep = runtime.unauthorized.note(refused.key, size=len(raw))
         if runtime.unauthorized.flush_due():
-            await run_in_threadpool(_flush_counts, runtime)
+            _flush_counts(runtime)
         if not keep:
-            return
+            return None
         if len(payload) > limit:
             origin += f" (first {limit} of {len(payload)} bytes kept)"
             payload = payload[:limit]
     letter = _letter(source or "unknown", origin, payload[:READ_CAP], refused, received_at)
-    await _durable(
-        runtime,
-        encode_record(source=source or "unknown", origin=origin, events=[], dead_letters=[letter]),
+    return encode_record(
+        source=source or "unknown", origin=origin, events=[], dead_letters=[letter]
     )
 
 
@@ -304,11 +343,7 @@ def _refused_answer(refused: RequestRefused) -> JSONResponse:
     )
 
 
-async def _store(
-    runtime: IngestRuntime, parsed: Parsed, *, source: str, origin: str, received_at: datetime
-) -> JSONResponse:
-    letters = [_letter(source, origin, r.payload, r, received_at) for r in parsed.refusals]
-    record = encode_record(source=source, origin=origin, events=parsed.rows, dead_letters=letters)
+async def _store(runtime: IngestRuntime, record: bytes, parsed: Parsed) -> JSONResponse:
     try:
         await _durable(runtime, record)
     except Exception as exc:
