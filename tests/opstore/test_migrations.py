@@ -52,6 +52,9 @@ EXPECTED_TABLES = {
     "experiment_exposures",  # 0010
     "model_versions",  # 0012
     "model_evaluations",  # 0012
+    "comments",  # 0013
+    "notifications",  # 0013
+    "large_sends",  # 0013
 }
 
 

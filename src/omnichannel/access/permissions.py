@@ -49,6 +49,8 @@ PERMISSIONS: dict[str, str] = {
     "users:write": "create, disable, enable users, change roles, reset passwords",
     "tokens:write": "create and revoke one's own API tokens",
     "audit:read": "read the audit log",
+    "comments:read": "read the comments on segments, journeys and reports",
+    "comments:write": "comment on segments, journeys and reports, @mention users",
     "admin:all": "what only admins do (routes mounted with AdminDep, not yet given a finer gate)",
 }
 
@@ -71,13 +73,23 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "audiences:sync",
         "analytics:run",
         "tokens:write",
+        "comments:write",
     },
     "analyst": _READS - {"users:read", "audit:read"}
-    | {"warehouse:query", "profiles:read_pii", "segments:export", "analytics:run", "tokens:write"},
+    | {
+        "warehouse:query",
+        "profiles:read_pii",
+        "segments:export",
+        "analytics:run",
+        "tokens:write",
+        "comments:write",
+    },
     # Approvers read what they approve (the journey, its segments and templates) and sign
     # it off; they write nothing themselves.
-    "approver": _READS - {"users:read"} | {"journeys:approve", "messages:approve", "tokens:write"},
-    "viewer": _READS - {"users:read", "audit:read"},
+    "approver": _READS - {"users:read"}
+    | {"journeys:approve", "messages:approve", "tokens:write", "comments:write"},
+    # Viewers change nothing, but they may join the discussion (comments change no object).
+    "viewer": _READS - {"users:read", "audit:read"} | {"comments:write"},
     # A support agent finds one customer and records what happened; contact details masked.
     "service_desk": frozenset({"profiles:read", "interactions:write", "messages:read"}),
 }

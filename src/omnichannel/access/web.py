@@ -117,7 +117,17 @@ PAGE_AREAS: tuple[tuple[str, str, str], ...] = (
     ("/journeys", "journeys:read", "journeys:write"),
     ("/analytics", "analytics:read", "analytics:run"),
     ("/reports", "analytics:read", "reports:write"),
+    ("/messages/templates", "templates:read", "templates:write"),
+    ("/messages", "messages:read", "messages:send"),
+    ("/channels", "messages:read", "messages:send"),
+    ("/comments", "comments:read", "comments:write"),
+    ("/me", "comments:read", "comments:read"),  # one's own notifications
 )
+# Actions of one area that need another permission: (area, path suffix) -> permission.
+AREA_ACTIONS = {
+    ("/messages", "/approve"): "messages:approve",
+    ("/messages", "/reject"): "messages:approve",
+}
 # Page actions that need their own permission (suffix of the path, for POSTs).
 PAGE_ACTIONS = {
     "/approve": "journeys:approve",
@@ -137,6 +147,9 @@ def page_permission(method: str, path: str) -> str:
         if path == prefix or path.startswith(prefix + "/"):
             if method in _SAFE:
                 return reads
+            for (area, suffix), permission in AREA_ACTIONS.items():
+                if area == prefix and path.endswith(suffix):
+                    return permission
             for suffix, permission in PAGE_ACTIONS.items():
                 if path.endswith(suffix):
                     return permission

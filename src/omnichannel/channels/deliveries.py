@@ -228,3 +228,63 @@ def read_log(access: WarehouseAccess, outbox_id: int) -> list[dict[str, Any]]:
         expr = t.filter(t.outbox_id == outbox_id).order_by(t.at)
         expr = expr.select("status", "at", "attempt", "reason", "error", "provider_message_id")
         return wh.query(expr).to_pylist()
+
+
+LOG_COLUMNS = (
+    "at",
+    "outbox_id",
+    "status",
+    "channel",
+    "profile_id",
+    "recipient",
+    "campaign_id",
+    "template",
+    "template_version",
+    "journey_id",
+    "step_id",
+    "kind",
+    "origin",
+    "attempt",
+    "reason",
+    "error",
+    "provider_message_id",
+)
+MAX_LOG_PAGE = 1000
+
+
+def search_log(
+    access: WarehouseAccess,
+    *,
+    channel: str | None = None,
+    status: str | None = None,
+    campaign: str | None = None,
+    journey_id: str | None = None,
+    profile_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Log rows, newest first, filtered (each filter an exact value); ``total`` matching."""
+    if status is not None and status not in EVENTS:
+        raise ValidationError("status", status, f"one of {', '.join(EVENTS)}")
+    if not 1 <= limit <= MAX_LOG_PAGE:
+        raise ValidationError("limit", limit, f"a number of rows from 1 to {MAX_LOG_PAGE}")
+    if offset < 0:
+        raise ValidationError("offset", offset, "0 or more rows to skip")
+    with access.reader() as wh:
+        t = wh.table(TABLE)
+        filters = [
+            getattr(t, column) == value
+            for column, value in (
+                ("channel", channel),
+                ("status", status),
+                ("campaign_id", campaign),
+                ("journey_id", journey_id),
+                ("profile_id", profile_id),
+            )
+            if value is not None
+        ]
+        expr = t.filter(*filters) if filters else t
+        total = int(expr.count().to_pyarrow().as_py())
+        page = expr.order_by([t.at.desc(), t.delivery_id]).select(*LOG_COLUMNS)
+        rows = wh.query(page.limit(limit, offset=offset)).to_pylist()
+    return {"rows": rows, "total": total, "limit": limit, "offset": offset}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +30,13 @@ from omnichannel.errors import NotFoundError, OmniError, ValidationError
 if TYPE_CHECKING:
     from omnichannel.channels.deliveries import DeliveryEvent, DeliveryLog
     from omnichannel.channels.dispatcher import ChannelWorker
+    from omnichannel.channels.large_sends import LargeSends
     from omnichannel.channels.send import SendPath, SendRequest
     from omnichannel.channels.settings import ChannelsConfig
     from omnichannel.platform import Platform
 
 SEGMENT_PAGE = 1000
+HEALTH_HOURS = 24.0
 log = logging.getLogger(__name__)
 
 
@@ -144,13 +146,48 @@ class MessagesCapability:
         kind: str | None = None,
         origin: str = "campaign",
         limit: int | None = None,
+        actor: str = "system",
+        approved_send: int | None = None,
     ) -> dict[str, Any]:
         """Send to every current member of ``segment``; counts by status and reason.
 
         With a ``campaign``, each person's idempotency key is the campaign, channel and
-        profile, so running the same campaign again reaches nobody twice.
+        profile, so running the same campaign again reaches nobody twice. A send to more
+        than ``OMNI_LARGE_SEND_THRESHOLD`` people queues nothing: it waits for another
+        person's approval (``pending_approval: true`` and its ``send_id``; see
+        ``approve_send`` and ``channels/large_sends.py``).
         """
         members = self._platform.segments.members(segment, limit=limit)["profile_ids"]
+        if approved_send is None and len(members) > self.large_sends.threshold:
+            request = {
+                "segment": segment,
+                "channel": channel,
+                "template": template,
+                "content": dict(content) if content is not None else None,
+                "campaign": campaign,
+                "kind": kind,
+            }
+            registry_check(channel)
+            held = self.large_sends.hold(request, len(members), actor=actor)
+            return {
+                "segment": segment,
+                "channel": channel,
+                "campaign": campaign,
+                "members": len(members),
+                "by_status": {},
+                "by_reason": {},
+                "errors": [],
+                "pending_approval": True,
+                "send_id": held["id"],
+                "threshold": held["threshold"],
+            }
+        key_of = (
+            (lambda pid: f"campaign:{campaign}:{channel}:{pid}")
+            if campaign
+            else (lambda pid: f"send:{approved_send}:{channel}:{pid}")
+            if approved_send is not None
+            else (lambda pid: None)
+        )
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}
         errors: list[str] = []
@@ -166,7 +203,7 @@ class MessagesCapability:
                     "kind": kind,
                     "origin": origin,
                     "segment": segment,
-                    "idempotency_key": f"campaign:{campaign}:{channel}:{pid}" if campaign else None,
+                    "idempotency_key": key_of(pid),
                 }
                 for pid in page
             ]
@@ -185,7 +222,33 @@ class MessagesCapability:
             "by_status": counts,
             "by_reason": reasons,
             "errors": errors,
+            "pending_approval": False,
+            "send_id": approved_send,
+            "threshold": self.large_sends.threshold,
         }
+
+    # --- large sends ---------------------------------------------------------------------
+
+    @cached_property
+    def large_sends(self) -> LargeSends:
+        from omnichannel.channels.large_sends import LargeSends
+
+        return LargeSends(self._platform)
+
+    def sends(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Large sends, newest first: pending_approval, sending, sent or rejected."""
+        return self.large_sends.list(status=status, limit=limit)
+
+    def get_send(self, send_id: int) -> dict[str, Any]:
+        return self.large_sends.get(send_id)
+
+    def approve_send(self, send_id: int, *, actor: str, note: str = "") -> dict[str, Any]:
+        """Approve a large send (not its author's own) and send it now."""
+        return self.large_sends.approve(send_id, actor=actor, note=note)
+
+    def reject_send(self, send_id: int, *, actor: str, note: str = "") -> dict[str, Any]:
+        """End a pending large send unsent."""
+        return self.large_sends.reject(send_id, actor=actor, note=note)
 
     def test(
         self,
@@ -283,6 +346,48 @@ class MessagesCapability:
         return {"campaign": campaign, "channels": channels}
 
     # --- the delivery log --------------------------------------------------------------
+
+    def deliveries(
+        self,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        campaign: str | None = None,
+        journey: str | None = None,
+        profile_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """The delivery log, newest first, filtered by channel, step (``status``: sent,
+        opened, failed...), campaign, journey (name or id) or person; one page of rows
+        and the ``total`` that match."""
+        from omnichannel.channels import registry
+        from omnichannel.channels.deliveries import search_log
+
+        if channel is not None:
+            registry.known(channel)
+        self.flush_log()
+        return search_log(
+            self._platform.warehouse,
+            channel=channel,
+            status=status,
+            campaign=campaign,
+            journey_id=self._journey_id(journey),
+            profile_id=profile_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    def _journey_id(self, journey: str | None) -> str | None:
+        if journey is None or journey.isdigit():
+            return journey
+        from omnichannel.opstore.models import Journey
+
+        with self._platform.opstore.session() as session:
+            found = session.scalars(select(Journey.id).where(Journey.name == journey)).first()
+        if found is None:
+            raise NotFoundError(f"no journey named {journey!r} (see omni journeys list)")
+        return str(found)
 
     def record(self, events: Iterable[DeliveryEvent]) -> None:
         """Append events (opened, clicked, bounced...) to the delivery log (buffered)."""
@@ -426,6 +531,112 @@ class ChannelsCapability:
                     entry["worker"] = f"stopped: {worker.error}"
             answers.append(entry)
         return answers
+
+    def health(self, *, hours: float = HEALTH_HOURS) -> list[dict[str, Any]]:
+        """``status()`` plus what the dashboard's channel page shows: the lag of the oldest
+        due message, active suppressions, and the delivery log's steps in the last
+        ``hours`` (sent, delivered, failed, bounced, dropped, retrying) per channel."""
+        from datetime import timedelta
+
+        from omnichannel.channels import registry
+        from omnichannel.opstore.models import utcnow
+
+        now = utcnow()
+        rows = {row["channel"]: row for row in self.status()}
+        with self._platform.opstore.session() as session:
+            lag = _waiting_lag(session, now)
+            suppressed = _suppressed(session, now)
+        recent = _recent_steps(self._platform, now - timedelta(hours=hours))
+        names = sorted((set(rows) | set(suppressed) | set(recent)) & set(registry.CHANNELS))
+        answers = []
+        for name in names:
+            steps = recent.get(name, {})
+            base = rows.get(name) or {
+                "channel": name,
+                "enabled": False,
+                "worker": "stopped",
+                "queue_depth": 0,
+                "queued": 0,
+                "held": 0,
+                "sending": 0,
+                "breaker": None,
+                "open_breakers": [],
+                "error_rate": None,
+                "sent": None,
+                "retried": None,
+                "failed": None,
+                "dropped": None,
+                "last_error": None,
+            }
+            answers.append(
+                {
+                    **base,
+                    "lag_seconds": round(lag.get(name, 0.0), 1),
+                    "suppressions": suppressed.get(name, 0),
+                    "recent_hours": hours,
+                    "recent": {step: steps.get(step, 0) for step in _RECENT_STEPS},
+                }
+            )
+        return answers
+
+
+_RECENT_STEPS = ("sent", "delivered", "failed", "bounced", "dropped", "retrying")
+
+
+def _waiting_lag(session: Any, now: datetime) -> dict[str, float]:
+    """Per channel, how long its oldest due queued message has waited (seconds)."""
+    from sqlalchemy import func, type_coerce
+
+    from omnichannel.opstore.models import OutboxMessage, OutboxStatus, UTCDateTime
+
+    due = func.coalesce(OutboxMessage.next_attempt_at, OutboxMessage.created_at)
+    query = (
+        select(OutboxMessage.channel, type_coerce(func.min(due), UTCDateTime()))
+        .where(OutboxMessage.status == OutboxStatus.QUEUED, due <= now)
+        .group_by(OutboxMessage.channel)
+    )
+    return {
+        channel: max(0.0, (now - oldest).total_seconds())
+        for channel, oldest in session.execute(query)
+        if oldest is not None
+    }
+
+
+def _suppressed(session: Any, now: datetime) -> dict[str, int]:
+    from sqlalchemy import func, or_
+
+    from omnichannel.opstore.models import Suppression
+
+    query = (
+        select(Suppression.channel, func.count())
+        .where(or_(Suppression.expires_at.is_(None), Suppression.expires_at > now))
+        .group_by(Suppression.channel)
+    )
+    return {channel: int(count) for channel, count in session.execute(query)}
+
+
+def _recent_steps(platform: Platform, since: datetime) -> dict[str, dict[str, int]]:
+    """Per channel, the delivery log's sent/failed/... rows since ``since``."""
+    from omnichannel.channels.deliveries import TABLE
+
+    platform.messages.flush_log()
+    with platform.warehouse.reader() as wh:
+        t = wh.table(TABLE)
+        naive = since.astimezone(UTC).replace(tzinfo=None)
+        recent = t.filter(t.at >= naive, t.status.isin(_RECENT_STEPS))
+        expr = recent.group_by(["channel", "status"]).aggregate(n=recent.count())
+        rows = wh.query(expr).to_pylist()
+    found: dict[str, dict[str, int]] = {}
+    for row in rows:
+        found.setdefault(row["channel"], {})[row["status"]] = int(row["n"])
+    return found
+
+
+def registry_check(channel: str) -> None:
+    """An unknown channel is the request's error before anything is stored."""
+    from omnichannel.channels import registry
+
+    registry.known(channel)
 
 
 def public_message(row: Any, *, content: bool = False) -> dict[str, Any]:

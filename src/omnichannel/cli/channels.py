@@ -62,6 +62,38 @@ def status(
             console.print(f"{r['channel']}: last error: {r['last_error']}", highlight=False)
 
 
+@app.command("health")
+def health(
+    ctx: typer.Context,
+    hours: float = typer.Option(24.0, "--hours", help="The recent counts' window."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Per channel: breaker, queue depth and lag, suppressions, and the last hours' steps."""
+    rows = _run(
+        ctx,
+        lambda p: p.channels.health(hours=hours),
+        lambda server: server.get("/api/channels/health", hours=hours),
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    columns = ["channel", "worker", "breaker", "waiting", "lag s", "suppressed"]
+    steps = ["sent", "delivered", "failed", "bounced", "dropped"]
+    table = [
+        [
+            r["channel"],
+            r["worker"],
+            r["breaker"] or "-",
+            r["queue_depth"],
+            r["lag_seconds"],
+            r["suppressions"],
+            *(r["recent"].get(s, 0) for s in steps),
+        ]
+        for r in rows
+    ]
+    console.print(rows_table(f"channels (steps in the last {hours:g} h)", columns + steps, table))
+
+
 @app.command("check")
 def check(
     ctx: typer.Context,

@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from omnichannel.access.principal import cli_actor
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, key_value_table, rows_table
 from omnichannel.errors import OmniError, ValidationError
@@ -110,12 +111,21 @@ def send(
         summary = _run(
             ctx,
             lambda p: p.messages.send_segment(
-                segment, **{k: v for k, v in body.items() if k != "segment"}
+                segment, **{k: v for k, v in body.items() if k != "segment"}, actor=cli_actor()
             ),
             lambda server: server.post("/api/messages/segment", json=body),
         )
         if as_json:
             emit_json(summary)
+            return
+        if summary.get("pending_approval"):
+            console.print(
+                f"Segment {segment} has {summary['members']:,} members, more than "
+                f"OMNI_LARGE_SEND_THRESHOLD ({summary['threshold']:,}): nothing was sent. "
+                f"Large send {summary['send_id']} waits for an approver "
+                f"(omni messages approve {summary['send_id']} --actor APPROVER).",
+                highlight=False,
+            )
             return
         rows = {
             "members": summary["members"],
@@ -303,3 +313,138 @@ def show(
             ],
         )
     )
+
+
+SEND_COLUMNS = ["id", "status", "segment", "channel", "template", "campaign", "audience", "by"]
+
+
+def _send_row(r: dict[str, Any]) -> list[Any]:
+    return [
+        r["id"],
+        r["status"],
+        r["segment"],
+        r["channel"],
+        r["template"] or "",
+        r["campaign"] or "",
+        r["audience"],
+        r["requested_by"] + (f" / {r['decided_by']}" if r["decided_by"] else ""),
+    ]
+
+
+@app.command("sends")
+def sends(
+    ctx: typer.Context,
+    status: str | None = typer.Option(
+        None, "--status", help="pending_approval, sending, sent or rejected."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Large sends (above OMNI_LARGE_SEND_THRESHOLD people), newest first."""
+    params = {"status": status} if status else {}
+    rows = _run(
+        ctx,
+        lambda p: p.messages.sends(**params),
+        lambda server: server.get("/api/messages/sends", **params),
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    console.print(rows_table("large sends", SEND_COLUMNS, [_send_row(r) for r in rows]))
+
+
+def _decide(ctx: typer.Context, verb: str, send_id: int, actor: str | None, note: str) -> Any:
+    who = actor or cli_actor()
+    body = {"note": note, "actor": who}
+    return _run(
+        ctx,
+        lambda p: getattr(p.messages, f"{verb}_send")(send_id, actor=who, note=note),
+        lambda server: server.post(f"/api/messages/sends/{send_id}/{verb}", json=body),
+    )
+
+
+ACTOR_HELP = (
+    "Who decides (the audit log's actor): once users exist, an approver's or admin's email "
+    "other than the send's author."
+)
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context,
+    send_id: int = typer.Argument(..., help="The large send's id (omni messages sends)."),
+    actor: str | None = typer.Option(None, "--actor", help=ACTOR_HELP),
+    note: str = typer.Option("", "--note", help="Why (kept with the decision)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Approve a large send someone else asked for; it is sent at once."""
+    row = _decide(ctx, "approve", send_id, actor, note)
+    if as_json:
+        emit_json(row)
+        return
+    console.print(rows_table("large send", SEND_COLUMNS, [_send_row(row)]))
+    result = row.get("result") or {}
+    console.print(key_value_table("sent", dict(result.get("by_status", {}))))
+
+
+@app.command("reject")
+def reject(
+    ctx: typer.Context,
+    send_id: int = typer.Argument(..., help="The large send's id (omni messages sends)."),
+    actor: str | None = typer.Option(None, "--actor", help=ACTOR_HELP),
+    note: str = typer.Option("", "--note", help="Why (kept with the decision)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """End a pending large send unsent."""
+    row = _decide(ctx, "reject", send_id, actor, note)
+    if as_json:
+        emit_json(row)
+        return
+    console.print(rows_table("large send", SEND_COLUMNS, [_send_row(row)]))
+
+
+@app.command("log")
+def delivery_log(
+    ctx: typer.Context,
+    channel: str | None = typer.Option(None, "--channel", "-c"),
+    status: str | None = typer.Option(
+        None, "--status", help="A step: queued, sent, delivered, opened, clicked, failed..."
+    ),
+    campaign: str | None = typer.Option(None, "--campaign"),
+    journey: str | None = typer.Option(None, "--journey", help="A journey's name or id."),
+    profile_id: str | None = typer.Option(None, "--profile-id"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+    offset: int = typer.Option(0, "--offset", min=0),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """The delivery log (every step of every message), newest first."""
+    filters = {
+        "channel": channel,
+        "status": status,
+        "campaign": campaign,
+        "journey": journey,
+        "profile_id": profile_id,
+    }
+    filters = {k: v for k, v in filters.items() if v is not None}
+    page = _run(
+        ctx,
+        lambda p: p.messages.deliveries(**filters, limit=limit, offset=offset),
+        lambda server: server.get("/api/messages/log", **filters, limit=limit, offset=offset),
+    )
+    if as_json:
+        emit_json(page)
+        return
+    columns = ["at", "message", "step", "channel", "to", "campaign", "reason"]
+    rows = [
+        [
+            str(r["at"] or "")[:19],
+            r["outbox_id"],
+            r["status"],
+            r["channel"],
+            r["recipient"] or "",
+            r["campaign_id"] or "",
+            r["reason"] or "",
+        ]
+        for r in page["rows"]
+    ]
+    shown = f"{offset + 1}-{offset + len(rows)}" if rows else "none"
+    console.print(rows_table(f"delivery log: {shown} of {page['total']:,}", columns, rows))

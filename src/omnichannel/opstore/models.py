@@ -846,3 +846,72 @@ class ModelEvaluation(Base):
     # The split: cut-off and held-out days, people scored.
     split: Mapped[dict[str, Any]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(String(64))
+
+
+# --- collaboration (collaboration/) and large sends (channels/large_sends.py) ---------
+
+
+class Comment(Base):
+    """A comment on a segment, journey or report; ``edits`` keeps each earlier body."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_subject", "subject_kind", "subject_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    author: Mapped[str] = mapped_column(String(320))
+    body: Mapped[str] = mapped_column(Text)
+    # Emails of the users it mentions (resolved when written).
+    mentions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Earlier bodies, oldest first: [{"body", "until"}].
+    edits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Notification(Base):
+    """Something for one user to see: a mention of them in a comment (the bell)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user", "user_email", "read_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_email: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(320))
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), nullable=True
+    )
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LargeSend(Base):
+    """A send to a segment above ``OMNI_LARGE_SEND_THRESHOLD`` people, waiting for (or
+    given) a second person's approval; nothing is queued until it is approved."""
+
+    __tablename__ = "large_sends"
+    __table_args__ = (Index("ix_large_sends_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # pending_approval -> sending -> sent, or rejected
+    status: Mapped[str] = mapped_column(String(24), default="pending_approval")
+    segment: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(32))
+    template: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    campaign: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    audience: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str] = mapped_column(String(320))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # What the send did once approved (send_segment's counts).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -9,11 +9,13 @@ render); 404 an unknown message, template or profile.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from omnichannel.access.api import PrincipalDep, acting
 from omnichannel.api.deps import PlatformDep
 from omnichannel.channels.send import SendRequest
 
@@ -75,6 +77,66 @@ class SegmentSent(BaseModel):
     by_status: dict[str, int] = Field(description="queued, held, dropped, duplicate, error.")
     by_reason: dict[str, int]
     errors: list[str] = Field(description="The first few requests' errors.")
+    pending_approval: bool = Field(
+        False,
+        description="More members than OMNI_LARGE_SEND_THRESHOLD: nothing was queued; the "
+        "send waits for another person's approval (POST /api/messages/sends/{send_id}/approve).",
+    )
+    send_id: int | None = Field(None, description="The large send this is (or is waiting as).")
+    threshold: int | None = None
+
+
+class LargeSendPublic(BaseModel):
+    id: int
+    status: str = Field(description="pending_approval, sending, sent or rejected.")
+    segment: str
+    channel: str
+    template: str | None
+    content: dict[str, Any] | None
+    campaign: str | None
+    kind: str | None
+    audience: int = Field(description="Members when it was asked for.")
+    threshold: int
+    requested_by: str
+    requested_at: str
+    decided_by: str | None
+    decided_at: str | None
+    note: str
+    result: dict[str, Any] | None = Field(description="What the send did once approved.")
+
+
+class SendDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=2000)
+    actor: str | None = Field(None, description="Admin tokens (the CLI) only: who decides.")
+
+
+class DeliveryRow(BaseModel):
+    at: datetime | None
+    outbox_id: int | None
+    status: str
+    channel: str | None
+    profile_id: str | None
+    recipient: str | None
+    campaign_id: str | None
+    template: str | None
+    template_version: int | None
+    journey_id: str | None
+    step_id: str | None
+    kind: str | None
+    origin: str | None
+    attempt: int | None
+    reason: str | None
+    error: str | None
+    provider_message_id: str | None
+
+
+class DeliveryPage(BaseModel):
+    rows: list[DeliveryRow]
+    total: int = Field(description="Rows matching the filters.")
+    limit: int
+    offset: int
 
 
 class MessagePublic(BaseModel):
@@ -133,6 +195,16 @@ class ChannelHealth(BaseModel):
     last_error: str | None
 
 
+class ChannelHealthDetail(ChannelHealth):
+    lag_seconds: float = Field(description="How long the oldest due queued message has waited.")
+    suppressions: int = Field(description="Addresses suppressed on the channel now.")
+    recent_hours: float
+    recent: dict[str, int] = Field(
+        description="Delivery log steps in the last recent_hours: sent, delivered, failed, "
+        "bounced, dropped, retrying."
+    )
+
+
 class SuppressionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -171,11 +243,79 @@ def send_test(body: TestSend, platform: PlatformDep) -> MessageSent:
     return MessageSent.model_validate(platform.messages.test(**body.model_dump()))
 
 
-@router.post("/segment", summary="Send to every current member of a segment")
-def send_segment(body: SegmentSend, platform: PlatformDep) -> SegmentSent:
+@router.post(
+    "/segment",
+    summary="Send to every current member of a segment (above the threshold: held for approval)",
+)
+def send_segment(body: SegmentSend, platform: PlatformDep, who: PrincipalDep) -> SegmentSent:
     values = body.model_dump()
     segment = values.pop("segment")
-    return SegmentSent.model_validate(platform.messages.send_segment(segment, **values))
+    sent = platform.messages.send_segment(segment, **values, actor=who.actor)
+    return SegmentSent.model_validate(sent)
+
+
+@router.get("/sends", summary="Large sends, newest first (pending approval, sent, rejected)")
+def list_sends(
+    platform: PlatformDep,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[LargeSendPublic]:
+    return [
+        LargeSendPublic.model_validate(r)
+        for r in platform.messages.sends(status=status, limit=limit)
+    ]
+
+
+@router.get("/sends/{send_id}", summary="One large send")
+def get_send(send_id: int, platform: PlatformDep) -> LargeSendPublic:
+    return LargeSendPublic.model_validate(platform.messages.get_send(send_id))
+
+
+@router.post(
+    "/sends/{send_id}/approve",
+    summary="Approve a large send (not one's own) and send it now",
+    responses={409: {"description": "not pending"}},
+)
+def approve_send(
+    send_id: int, platform: PlatformDep, who: PrincipalDep, body: SendDecision | None = None
+) -> LargeSendPublic:
+    decision = body or SendDecision()
+    actor = acting(who, decision.actor)
+    approved = platform.messages.approve_send(send_id, actor=actor, note=decision.note)
+    return LargeSendPublic.model_validate(approved)
+
+
+@router.post("/sends/{send_id}/reject", summary="End a pending large send unsent")
+def reject_send(
+    send_id: int, platform: PlatformDep, who: PrincipalDep, body: SendDecision | None = None
+) -> LargeSendPublic:
+    decision = body or SendDecision()
+    actor = acting(who, decision.actor)
+    rejected = platform.messages.reject_send(send_id, actor=actor, note=decision.note)
+    return LargeSendPublic.model_validate(rejected)
+
+
+@router.get("/log", summary="The delivery log, newest first, filtered and paged")
+def delivery_log(
+    platform: PlatformDep,
+    channel: str | None = None,
+    status: Annotated[str | None, Query(description="A step: sent, opened, failed...")] = None,
+    campaign: str | None = None,
+    journey: Annotated[str | None, Query(description="A journey's name or id.")] = None,
+    profile_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DeliveryPage:
+    page = platform.messages.deliveries(
+        channel=channel,
+        status=status,
+        campaign=campaign,
+        journey=journey,
+        profile_id=profile_id,
+        limit=limit,
+        offset=offset,
+    )
+    return DeliveryPage.model_validate(page)
 
 
 @router.get("", summary="Messages, newest first")
@@ -217,6 +357,15 @@ def get_message(
 @channels_router.get("", summary="Each channel's health: queue depth, error rate, breaker")
 def channels_status(platform: PlatformDep) -> list[ChannelHealth]:
     return [ChannelHealth.model_validate(c) for c in platform.channels.status()]
+
+
+@channels_router.get(
+    "/health", summary="Each channel's health with lag, suppressions and the last hours' steps"
+)
+def channels_health(
+    platform: PlatformDep, hours: Annotated[float, Query(gt=0, le=24 * 31)] = 24.0
+) -> list[ChannelHealthDetail]:
+    return [ChannelHealthDetail.model_validate(c) for c in platform.channels.health(hours=hours)]
 
 
 # --- suppressions ---------------------------------------------------------------------

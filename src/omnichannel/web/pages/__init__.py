@@ -13,9 +13,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from omnichannel.web.pages import customers, journeys, overview, segments
+from omnichannel.web.pages import (
+    channels,
+    comments,
+    customers,
+    journeys,
+    me,
+    messages,
+    overview,
+    segments,
+)
 
-ROUTERS = (overview.router, customers.router, segments.router, journeys.router)
+ROUTERS = (
+    overview.router,
+    customers.router,
+    segments.router,
+    journeys.router,
+    messages.router,
+    channels.router,
+    me.router,
+    comments.router,
+)
 router = APIRouter(include_in_schema=False)
 for _page_router in ROUTERS:
     router.include_router(_page_router)
