@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import ibis
 import ibis.expr.datatypes as dt
 import pydantic
 import yaml
@@ -43,6 +44,9 @@ from pydantic import (
 
 from omnichannel.errors import ValidationError
 from omnichannel.warehouse.tables import PROFILES
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 # Inbound messages (what a person sent us: a WeChat keyword, an SMS reply) are track
@@ -121,9 +125,27 @@ class DaysAgo(_Strict):
 Moment = Annotated[datetime | DaysAgo, BeforeValidator(_to_datetime)]
 
 
-def resolve_moment(moment: datetime | DaysAgo, now: datetime) -> datetime:
+# The evaluation's clock: a Python datetime, or an Ibis timestamp (a literal, or the
+# parameter of SQL compiled once and run at many clocks, see ``segments/prepared.py``).
+Clock = TypeVar("Clock", datetime, "ir.TimestampValue")
+
+
+def shifted(at: Clock, delta: timedelta) -> Clock:
+    """``at + delta``; on an Ibis timestamp the engine computes it, so the SQL keeps the
+    clock as one value (a whole number of days reads ``INTERVAL '30' DAY``)."""
+    if isinstance(at, datetime):
+        return at + delta
+    size = abs(delta)
+    if size == timedelta(days=size.days):
+        interval = ibis.interval(days=size.days)
+    else:
+        interval = ibis.interval(microseconds=size // timedelta(microseconds=1))
+    return at - interval if delta < timedelta(0) else at + interval
+
+
+def resolve_moment(moment: datetime | DaysAgo, now: Clock) -> Clock | datetime:
     if isinstance(moment, DaysAgo):
-        return now - timedelta(days=moment.days_ago)
+        return shifted(now, -timedelta(days=moment.days_ago))
     return moment
 
 
@@ -143,10 +165,10 @@ class Window(_Strict):
             )
         return self
 
-    def bounds(self, now: datetime) -> tuple[datetime, datetime | None]:
+    def bounds(self, now: Clock) -> tuple[Clock | datetime, Clock | datetime | None]:
         """[start, end) in warehouse time; end None = open."""
         if self.last_days is not None:
-            return now - timedelta(days=self.last_days), None
+            return shifted(now, -timedelta(days=self.last_days)), None
         if self.since is not None:
             return resolve_moment(self.since, now), None
         assert self.between is not None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 import ibis
@@ -35,8 +34,9 @@ from omnichannel.segments.definition import (
     ValueTest,
     Window,
     resolve_moment,
+    shifted,
 )
-from omnichannel.segments.sources import Sources
+from omnichannel.segments.sources import Moment, Sources, timestamp
 from omnichannel.warehouse import Warehouse
 
 
@@ -65,14 +65,14 @@ def measure(node: object, src: Sources) -> Measure:
 
 
 def value_predicate(
-    test: ValueTest, value: ir.Value, now: datetime, *, is_list: bool = False
+    test: ValueTest, value: ir.Value, now: Moment, *, is_list: bool = False
 ) -> ir.BooleanValue:
     """Every operator of ``test`` on ``value``, ANDed; NULL counts as failing."""
     parts = [_operator(op, arg, value, now, is_list) for op, arg in test.operators().items()]
     return ibis.and_(*parts).coalesce(False)
 
 
-def _operator(op: str, arg: Any, v: Any, now: datetime, is_list: bool) -> ir.BooleanValue:
+def _operator(op: str, arg: Any, v: Any, now: Moment, is_list: bool) -> ir.BooleanValue:
     if op == "exists":
         return v.notnull() if arg else v.isnull()
     if op == "equals":
@@ -96,7 +96,7 @@ def _operator(op: str, arg: Any, v: Any, now: datetime, is_list: bool) -> ir.Boo
     if op == "starts_with":
         return v.startswith(str(arg))
     if op in ("after", "before"):
-        at = ibis.literal(resolve_moment(arg, now), "timestamp")
+        at = timestamp(resolve_moment(arg, now))
         return v >= at if op == "after" else v < at
     raise ValueError(f"unknown operator {op}")
 
@@ -125,7 +125,7 @@ def json_path(text: ir.StringValue, path: str) -> Any:
     return j
 
 
-def property_predicate(props: ir.StringValue, test: PropertyTest, now: datetime) -> ir.BooleanValue:
+def property_predicate(props: ir.StringValue, test: PropertyTest, now: Moment) -> ir.BooleanValue:
     """A property filter: each operator reads the property as its operand's type."""
     j = json_path(props, test.property)
     parts = []
@@ -146,7 +146,7 @@ def property_predicate(props: ir.StringValue, test: PropertyTest, now: datetime)
     return ibis.and_(*parts).coalesce(False)
 
 
-def _window(within: Window | None, now: datetime) -> tuple[datetime | None, datetime | None]:
+def _window(within: Window | None, now: ir.TimestampValue) -> tuple[Moment | None, Moment | None]:
     return within.bounds(now) if within is not None else (None, None)
 
 
@@ -177,7 +177,7 @@ def _trait(node: TraitCondition, src: Sources) -> Measure:
         parts = []
         if plain.operators():
             parts.append(
-                value_predicate(plain, r.value, src.now, is_list=test.field in LIST_TRAITS)
+                value_predicate(plain, r.value, src.clock, is_list=test.field in LIST_TRAITS)
             )
         if test.top_percent is not None:
             parts.append(r.top_rank < test.top_percent / 100)
@@ -234,13 +234,13 @@ def _filtered_events(
     columns: tuple[str, ...] = (),
 ) -> ir.Table:
     """The named events passing the filters, with ``profile_id`` and ``columns``."""
-    start, end = _window(within, src.now)
+    start, end = _window(within, src.clock)
     read = {*columns, *(["channel"] if channel else []), *(["properties"] if where else [])}
     e = src.events([name], start, end, columns=tuple(read))
     if channel:
         e = e.filter(e.channel.isin(channel))
     for test in where:
-        e = e.filter(property_predicate(e.properties, test, src.now))
+        e = e.filter(property_predicate(e.properties, test, src.clock))
     return e
 
 
@@ -274,7 +274,7 @@ def _event(node: EventCondition, src: Sources) -> Measure:
         absent = kind == "sum" and python_passes(plain, 0.0)
         return Measure(
             t,
-            lambda r: value_predicate(plain, r.value, src.now),
+            lambda r: value_predicate(plain, r.value, src.clock),
             absent_passes=absent,
             absent_value=0.0 if kind == "sum" else None,
         )
@@ -282,18 +282,18 @@ def _event(node: EventCondition, src: Sources) -> Measure:
     assert span is not None
     t = e.group_by("profile_id").agg(value=e.ts.min() if kind == "first_time" else e.ts.max())
     bounds = ValueTest.model_construct(after=span.after, before=span.before)
-    return Measure(t, lambda r: value_predicate(bounds, r.value, src.now), absent_passes=False)
+    return Measure(t, lambda r: value_predicate(bounds, r.value, src.clock), absent_passes=False)
 
 
 def _sequence(node: SequenceCondition, src: Sources) -> Measure:
     seq = node.sequence
     gap = seq.max_gap.delta()
     a = _filtered_events(src, seq.first.name, seq.first.where, None, seq.within, ("ts",))
-    start, end = _window(seq.within, src.now)
+    start, end = _window(seq.within, src.clock)
     then = ("ts", "properties") if seq.then.where else ("ts",)
-    b = src.events([seq.then.name], start, end + gap if end is not None else None, then)
+    b = src.events([seq.then.name], start, shifted(end, gap) if end is not None else None, then)
     for test in seq.then.where:
-        b = b.filter(property_predicate(b.properties, test, src.now))
+        b = b.filter(property_predicate(b.properties, test, src.clock))
     a = a.select(profile_id="profile_id", a_ts="ts")
     b = b.select(b_profile="profile_id", b_ts="ts")
     pairs = a.join(
@@ -310,7 +310,7 @@ def _sequence(node: SequenceCondition, src: Sources) -> Measure:
 
 def _order(node: OrderCondition, src: Sources) -> Measure:
     o = node.order
-    start, end = _window(o.within, src.now)
+    start, end = _window(o.within, src.clock)
     rows = src.orders(start, end)
     if o.channel:
         rows = rows.filter(rows.channel.lower().isin([c.lower() for c in o.channel]))
@@ -321,7 +321,7 @@ def _order(node: OrderCondition, src: Sources) -> Measure:
         t = rows.group_by("profile_id").agg(value=rows.total.sum().cast("float64"))
         return Measure(
             t,
-            lambda r: value_predicate(total, r.value, src.now),
+            lambda r: value_predicate(total, r.value, src.clock),
             absent_passes=python_passes(total, 0.0),
             absent_value=0.0,
         )
@@ -331,7 +331,7 @@ def _order(node: OrderCondition, src: Sources) -> Measure:
 
 def _message(node: MessageCondition, src: Sources) -> Measure:
     m = node.message
-    start, end = _window(m.within, src.now)
+    start, end = _window(m.within, src.clock)
     e = src.events([MESSAGE_EVENT], start, end, ("channel", "properties"))
     props = e.properties
     if m.channel:
@@ -349,11 +349,11 @@ def _message(node: MessageCondition, src: Sources) -> Measure:
 def _device(node: DeviceCondition, src: Sources) -> Measure:
     """The last time an event came from a matching device (in the window, if given)."""
     d = node.device
-    start, end = _window(d.within, src.now)
+    start, end = _window(d.within, src.clock)
 
     def matches(cols: dict[str, ir.Value]) -> ir.BooleanValue:
         parts = [
-            value_predicate(test, cols[name], src.now)
+            value_predicate(test, cols[name], src.clock)
             for name in DEVICE_FIELDS
             if (test := getattr(d, name)) is not None
         ]

@@ -1,6 +1,6 @@
 """Batch refresh: compute a segment's members and move its membership history to them.
 
-``refresh`` evaluates a stored segment (``compile.members``) on a reader, so the loader
+``refresh`` evaluates a stored segment (``prepared.member_ids``) on a reader, so the loader
 keeps appending meanwhile, then applies the result on the writer path in one
 transaction (``membership.apply``): exits closed, entries opened, their events stored.
 
@@ -147,7 +147,7 @@ def refresh(
     on the writer path) or one ``Warehouse`` used for both (a CLI run without a server).
     ``rules`` are the installation's identity rules (how events' ids are typed).
     """
-    from omnichannel.segments.compile import members
+    from omnichannel.segments.prepared import member_ids
 
     at = _now(now)
     started = time.perf_counter()
@@ -165,14 +165,9 @@ def refresh(
         if scope is not None and scope.num_rows == 0:
             found = scope  # nobody to evaluate: only the baseline moves
         else:
-            expr = members(
-                segment.definition,
-                wh,
-                now=at,
-                profile_ids=None if scope is None else ibis.memtable(scope),
-                rules=rules,
-            )
-            found = expr.select("profile_id").to_pyarrow()
+            # The SQL compiled once per segment and warehouse state: a run of the job
+            # after the first binds its clock and skips Ibis (``prepared.py``).
+            found = member_ids(segment.definition, wh, now=at, rules=rules, scope=scope)
     run_mode = mode or ("full" if scope is None else "incremental")
     with _writing(where) as wh:
         change = apply(

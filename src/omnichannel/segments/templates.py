@@ -7,14 +7,15 @@ belong to, and which of those are members. So each is compiled once against a vi
 of a fixed name, and a batch only re-registers that view (its events, or the profiles
 to evaluate) on the updater's connection and runs the SQL.
 
-A segment's SQL carries its clock: "in the last 30 days" starts at the compile's
-``now`` minus 30 days. A template is therefore compiled again in the background once
-it is ``MAX_AGE`` old (the old one answers meanwhile), so relative windows are at most
-about that much behind while every new event still counts (their windows are
-open-ended); the ``segments`` job re-evaluates clock-sensitive segments whole on its
-schedule, which is what moves people out by the clock. A new definition version, or
-other identity rules, compile afresh at once. ``warm`` compiles every stored segment's
-templates ahead of the first batch.
+The members query is ``prepared.member_ids`` over the scope view: its clock and the
+timeline's mark are bound on every batch, so "in the last 30 days" is as of the batch
+and a profile build since the compile moves the mark at once; a changed definition,
+other identity rules or a timeline no longer usable (a resolve since the build) is
+another query, compiled on first use. The batch query (which profiles the events
+belong to) has no clock; it is compiled again in the background once it is
+``MAX_AGE`` old (the old one answers meanwhile). The ``segments`` job re-evaluates
+clock-sensitive segments whole on its schedule, which is what moves people out by the
+clock alone. ``warm`` compiles every stored segment's queries ahead of the first batch.
 
 Other engines run the Ibis expressions directly (``realtime.py`` falls back).
 """
@@ -104,16 +105,20 @@ class Templates:
         scope: pa.Table,
         rules: IdentityRules,
     ) -> tuple[pa.Table, datetime]:
-        """The members among ``scope``, and the clock their SQL was compiled with."""
+        """The members among ``scope``, and the clock they were evaluated at."""
+        from omnichannel.segments.prepared import member_ids
+
         con.register(SCOPE_VIEW, scope.select(["profile_id"]).cast(_SCOPE_SCHEMA))
-        return self._run(wh, con, _members_key(segment, rules), _members_builder(segment, rules))
+        now = _utc_now()
+        found = member_ids(segment.definition, wh, now=now, rules=rules, scope=SCOPE_VIEW)
+        return found, now
 
     def warm(self, segments: list[StoredSegment], rules: IdentityRules) -> threading.Thread:
         """Compile every segment's templates in the background, ahead of the first batch."""
 
         def work() -> None:
             for segment in segments:
-                self._compile_aside(_members_key(segment, rules), _members_builder(segment, rules))
+                self._prepare_members_aside(segment, rules)
                 names = segment.definition.event_names()
 
                 def build(w: Warehouse, names: set[str] | None = names) -> ir.Table:
@@ -171,6 +176,20 @@ class Templates:
             target=self._compile_aside, args=(key, build), name="segment-templates", daemon=True
         ).start()
 
+    def _prepare_members_aside(self, segment: StoredSegment, rules: IdentityRules) -> None:
+        """Compile ``segment``'s members query into ``member_ids``'s cache."""
+        from omnichannel.segments.prepared import prepare_members
+
+        try:
+            with self.access.reader() as wh:
+                definition = segment.definition
+                prepare_members(definition, wh, now=_utc_now(), rules=rules, scope_name=SCOPE_VIEW)
+            with self._lock:
+                self.compiles += 1
+        except Exception:
+            # Not fatal: the query compiles on use (as ``_compile_aside`` below).
+            log.debug("segment templates: a background compile failed", exc_info=True)
+
     def _compile_aside(self, key: Hashable, build: Callable[[Warehouse], ir.Table]) -> None:
         """Compile on this thread's own reader; keep the SQL if it runs anywhere."""
         try:
@@ -191,23 +210,6 @@ class Templates:
         finally:
             with self._lock:
                 self._pending.discard(key)
-
-
-def _members_key(segment: StoredSegment, rules: IdentityRules) -> Hashable:
-    return ("members", segment.name, segment.version, id(rules))
-
-
-def _members_builder(
-    segment: StoredSegment, rules: IdentityRules
-) -> Callable[[Warehouse], ir.Table]:
-    def build(wh: Warehouse) -> ir.Table:
-        from omnichannel.segments.compile import members
-
-        scope = wh.con.table(SCOPE_VIEW)
-        expr = members(segment.definition, wh, now=_utc_now(), profile_ids=scope, rules=rules)
-        return expr.select("profile_id")
-
-    return build
 
 
 def _utc_now() -> datetime:

@@ -18,14 +18,14 @@ SELECT
   *
 FROM (
   SELECT
-    "t18"."profile_id"
+    "t20"."profile_id"
   FROM (
     SELECT DISTINCT
-      "t16"."profile_id"
+      "t18"."profile_id"
     FROM (
       SELECT
-        COALESCE("t9"."profile_id", "t10"."profile_id", "t14"."profile_id") AS "profile_id",
-        "t15"."last_seen"
+        COALESCE("t14"."profile_id", "t15"."profile_id", "t16"."profile_id") AS "profile_id",
+        "t17"."last_seen"
       FROM (
         SELECT
           "t8"."source",
@@ -76,32 +76,44 @@ FROM (
           2,
           3,
           4
-      ) AS "t15"
-      LEFT OUTER JOIN "t5" AS "t9"
+      ) AS "t17"
+      LEFT OUTER JOIN (
+        SELECT
+          *
+        FROM "t5" AS "t6"
+        WHERE
+          "t6"."id_type" IN ('marketplace_buyer_id', 'user_id')
+      ) AS "t14"
         ON CASE
-          WHEN "t15"."source" = 'tmall'
+          WHEN "t17"."source" = 'tmall'
           THEN 'marketplace_buyer_id'
-          ELSE CASE WHEN "t15"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-        END = "t9"."id_type"
-        AND TRIM("t15"."user_id", ' 	
-') = "t9"."id_value"
-      LEFT OUTER JOIN "t5" AS "t10"
-        ON CASE WHEN "t15"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t10"."id_type"
-        AND TRIM("t15"."anonymous_id", ' 	
-') = "t10"."id_value"
+          ELSE CASE WHEN "t17"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+        END = "t14"."id_type"
+        AND TRIM("t17"."user_id", ' 	
+') = "t14"."id_value"
+      LEFT OUTER JOIN (
+        SELECT
+          *
+        FROM "t5" AS "t6"
+        WHERE
+          "t6"."id_type" IN ('anonymous_id', 'wechat_openid')
+      ) AS "t15"
+        ON CASE WHEN "t17"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t15"."id_type"
+        AND TRIM("t17"."anonymous_id", ' 	
+') = "t15"."id_value"
       LEFT OUTER JOIN (
         SELECT
           *
         FROM "t5" AS "t6"
         WHERE
           "t6"."id_type" = 'device_id'
-      ) AS "t14"
-        ON TRIM("t15"."context_device_id", ' 	
-') = "t14"."id_value"
-    ) AS "t16"
+      ) AS "t16"
+        ON TRIM("t17"."context_device_id", ' 	
+') = "t16"."id_value"
+    ) AS "t18"
     WHERE
-      "t16"."profile_id" IS NOT NULL
-  ) AS "t18"
+      "t18"."profile_id" IS NOT NULL
+  ) AS "t20"
   ANTI JOIN (
     SELECT
       "t4"."profile_id"
@@ -119,6 +131,6 @@ FROM (
     ) AS "t4"
     WHERE
       "t4"."value" = 'granted'
-  ) AS "t11"
-    ON "t18"."profile_id" = "t11"."profile_id"
-) AS "t20"
+  ) AS "t9"
+    ON "t20"."profile_id" = "t9"."profile_id"
+) AS "t22"

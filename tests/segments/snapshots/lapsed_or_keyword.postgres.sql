@@ -21,7 +21,7 @@ FROM (
     *
   FROM (
     SELECT
-      "t9"."profile_id"
+      "t8"."profile_id"
     FROM (
       SELECT
         *
@@ -38,7 +38,7 @@ FROM (
           "t2"."profile_id"
         FROM "profile_identifiers" AS "t2"
       ) AS "t4"
-    ) AS "t9"
+    ) AS "t8"
     WHERE
       NOT EXISTS(
         SELECT
@@ -55,7 +55,7 @@ FROM (
                 *
               FROM (
                 SELECT
-                  COALESCE("t16"."profile_id", "t17"."profile_id", "t19"."profile_id") AS "profile_id"
+                  COALESCE("t17"."profile_id", "t18"."profile_id", "t19"."profile_id") AS "profile_id"
                 FROM (
                   SELECT
                     "t0"."source",
@@ -66,21 +66,45 @@ FROM (
                   FROM "events" AS "t0"
                   WHERE
                     COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") IS NOT NULL
-                    AND COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") >= CAST('2026-03-03T12:00:00' AS TIMESTAMP)
+                    AND COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") >= (
+                      CAST('2026-06-01T12:00:00' AS TIMESTAMP) - INTERVAL '90 DAY'
+                    )
+                    AND (
+                      (
+                        "t0"."timestamp" IS NULL
+                      )
+                      OR (
+                        "t0"."timestamp" >= (
+                          CAST('2026-06-01T12:00:00' AS TIMESTAMP) - INTERVAL '90 DAY'
+                        )
+                      )
+                    )
                     AND "t0"."event" IN ('Order Completed')
                 ) AS "t11"
-                LEFT OUTER JOIN "t12" AS "t16"
+                LEFT OUTER JOIN (
+                  SELECT
+                    *
+                  FROM "t12" AS "t13"
+                  WHERE
+                    "t13"."id_type" IN ('marketplace_buyer_id', 'user_id')
+                ) AS "t17"
                   ON CASE
                     WHEN "t11"."source" = 'tmall'
                     THEN 'marketplace_buyer_id'
                     ELSE CASE WHEN "t11"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-                  END = "t16"."id_type"
+                  END = "t17"."id_type"
                   AND TRIM(' 	
-' FROM "t11"."user_id") = "t16"."id_value"
-                LEFT OUTER JOIN "t12" AS "t17"
-                  ON CASE WHEN "t11"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t17"."id_type"
+' FROM "t11"."user_id") = "t17"."id_value"
+                LEFT OUTER JOIN (
+                  SELECT
+                    *
+                  FROM "t12" AS "t13"
+                  WHERE
+                    "t13"."id_type" IN ('anonymous_id', 'wechat_openid')
+                ) AS "t18"
+                  ON CASE WHEN "t11"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t18"."id_type"
                   AND TRIM(' 	
-' FROM "t11"."anonymous_id") = "t17"."id_value"
+' FROM "t11"."anonymous_id") = "t18"."id_value"
                 LEFT OUTER JOIN (
                   SELECT
                     *
@@ -107,7 +131,7 @@ FROM (
             )
         ) AS "t26"
         WHERE
-          "t9"."profile_id" = "t26"."profile_id"
+          "t8"."profile_id" = "t26"."profile_id"
       )
   ) AS "t28"
   UNION
@@ -118,7 +142,7 @@ FROM (
       "t20"."profile_id"
     FROM (
       SELECT
-        COALESCE("t14"."profile_id", "t15"."profile_id", "t19"."profile_id") AS "profile_id",
+        COALESCE("t17"."profile_id", "t18"."profile_id", "t19"."profile_id") AS "profile_id",
         COALESCE("t10"."channel", "t10"."source") AS "channel",
         "t10"."properties"
       FROM (
@@ -135,18 +159,30 @@ FROM (
           COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") IS NOT NULL
           AND "t0"."event" IN ('Message Received')
       ) AS "t10"
-      LEFT OUTER JOIN "t12" AS "t14"
+      LEFT OUTER JOIN (
+        SELECT
+          *
+        FROM "t12" AS "t13"
+        WHERE
+          "t13"."id_type" IN ('marketplace_buyer_id', 'user_id')
+      ) AS "t17"
         ON CASE
           WHEN "t10"."source" = 'tmall'
           THEN 'marketplace_buyer_id'
           ELSE CASE WHEN "t10"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-        END = "t14"."id_type"
+        END = "t17"."id_type"
         AND TRIM(' 	
-' FROM "t10"."user_id") = "t14"."id_value"
-      LEFT OUTER JOIN "t12" AS "t15"
-        ON CASE WHEN "t10"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t15"."id_type"
+' FROM "t10"."user_id") = "t17"."id_value"
+      LEFT OUTER JOIN (
+        SELECT
+          *
+        FROM "t12" AS "t13"
+        WHERE
+          "t13"."id_type" IN ('anonymous_id', 'wechat_openid')
+      ) AS "t18"
+        ON CASE WHEN "t10"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t18"."id_type"
         AND TRIM(' 	
-' FROM "t10"."anonymous_id") = "t15"."id_value"
+' FROM "t10"."anonymous_id") = "t18"."id_value"
       LEFT OUTER JOIN (
         SELECT
           *

@@ -31,17 +31,17 @@ FROM (
     *
   FROM (
     SELECT
-      "t15"."profile_id"
+      "t17"."profile_id"
     FROM (
       SELECT
-        "t14"."profile_id",
+        "t16"."profile_id",
         COUNT(*) AS "value"
       FROM (
         SELECT
           *
         FROM (
           SELECT
-            COALESCE("t9"."profile_id", "t10"."profile_id", "t12"."profile_id") AS "profile_id"
+            COALESCE("t12"."profile_id", "t13"."profile_id", "t14"."profile_id") AS "profile_id"
           FROM (
             SELECT
               "t1"."source",
@@ -52,38 +52,62 @@ FROM (
             FROM "events" AS "t1"
             WHERE
               COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") IS NOT NULL
-              AND COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") >= MAKE_TIMESTAMP(2026, 5, 2, 12, 0, 0.0)
+              AND COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") >= (
+                MAKE_TIMESTAMP(2026, 6, 1, 12, 0, 0.0) - INTERVAL '30' DAY
+              )
+              AND (
+                (
+                  "t1"."timestamp" IS NULL
+                )
+                OR (
+                  "t1"."timestamp" >= (
+                    MAKE_TIMESTAMP(2026, 6, 1, 12, 0, 0.0) - INTERVAL '30' DAY
+                  )
+                )
+              )
               AND "t1"."event" IN ('Order Completed')
           ) AS "t6"
-          LEFT OUTER JOIN "t7" AS "t9"
+          LEFT OUTER JOIN (
+            SELECT
+              *
+            FROM "t7" AS "t8"
+            WHERE
+              "t8"."id_type" IN ('marketplace_buyer_id', 'user_id')
+          ) AS "t12"
             ON CASE
               WHEN "t6"."source" = 'tmall'
               THEN 'marketplace_buyer_id'
               ELSE CASE WHEN "t6"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-            END = "t9"."id_type"
+            END = "t12"."id_type"
             AND TRIM("t6"."user_id", ' 	
-') = "t9"."id_value"
-          LEFT OUTER JOIN "t7" AS "t10"
-            ON CASE WHEN "t6"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t10"."id_type"
+') = "t12"."id_value"
+          LEFT OUTER JOIN (
+            SELECT
+              *
+            FROM "t7" AS "t8"
+            WHERE
+              "t8"."id_type" IN ('anonymous_id', 'wechat_openid')
+          ) AS "t13"
+            ON CASE WHEN "t6"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t13"."id_type"
             AND TRIM("t6"."anonymous_id", ' 	
-') = "t10"."id_value"
+') = "t13"."id_value"
           LEFT OUTER JOIN (
             SELECT
               *
             FROM "t7" AS "t8"
             WHERE
               "t8"."id_type" = 'device_id'
-          ) AS "t12"
+          ) AS "t14"
             ON TRIM("t6"."context_device_id", ' 	
-') = "t12"."id_value"
-        ) AS "t13"
+') = "t14"."id_value"
+        ) AS "t15"
         WHERE
-          "t13"."profile_id" IS NOT NULL
-      ) AS "t14"
+          "t15"."profile_id" IS NOT NULL
+      ) AS "t16"
       GROUP BY
         1
-    ) AS "t15"
+    ) AS "t17"
     WHERE
-      "t15"."value" >= 2
-  ) AS "t16"
-) AS "t17"
+      "t17"."value" >= 2
+  ) AS "t18"
+) AS "t19"
