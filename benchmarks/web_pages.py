@@ -71,7 +71,7 @@ def _pairs(profile_id: str, email: str) -> list[tuple[str, str]]:
             f"/customers/{profile_id}/timeline",
             f"/v1/profiles/profile_id:{profile_id}/events?limit=20",
         ),
-        ("/segments", "/api/segments"),
+        ("/segments", "/api/segments?trend_days=30"),
         (
             f"/segments/lapsing?profile={profile_id}",
             f"/api/segments/lapsing/explain?profile={profile_id}",
@@ -81,9 +81,43 @@ def _pairs(profile_id: str, email: str) -> list[tuple[str, str]]:
     ]
 
 
-def _time(http: httpx.Client, url: str) -> float:
+Call = str | tuple[str, dict[str, Any]]  # a GET, or a POST with its httpx arguments
+
+
+def _builder_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
+    """The builders' pages and fragments beside the library call each one makes."""
+    import json
+
+    segment = {"condition": http.get("/api/segments/lapsing").json()["definition"]["condition"]}
+    journey = http.get("/api/journeys/welcome-series").json()["definition"]
+    return [
+        ("/segments/new", ("/api/segments/preview", {"json": {**NEW_SEGMENT, "sample": 0}})),
+        ("/segments/lapsing/edit", ("/api/segments/preview", {"json": {**segment, "sample": 0}})),
+        (
+            ("/segments/builder/preview", {"data": {"document": json.dumps(segment)}}),
+            ("/api/segments/preview", {"json": {**segment, "sample": 0}}),
+        ),
+        ("/journeys/welcome-series/edit", ("/api/journeys/validate", {"json": journey})),
+        (
+            ("/journeys/builder/validate", {"data": {"document": json.dumps(journey)}}),
+            ("/api/journeys/validate", {"json": journey}),
+        ),
+        (
+            "/journeys/win-back/simulate?days=7",
+            ("/api/journeys/simulate", {"json": {"name": "win-back", "days": 7}}),
+        ),
+    ]
+
+
+NEW_SEGMENT = {"condition": {"all": [{"trait": {"field": "orders", "gte": 1}}]}}
+
+
+def _time(http: httpx.Client, call: Call) -> float:
     start = time.perf_counter()
-    answer = http.get(url)
+    if isinstance(call, str):
+        url, answer = call, http.get(call)
+    else:
+        url, answer = call[0], http.post(call[0], **call[1])
     elapsed = time.perf_counter() - start
     if answer.status_code != 200:
         raise RuntimeError(f"{url} answered {answer.status_code}: {answer.text[:300]}")
@@ -107,7 +141,9 @@ def main() -> None:
             with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
                 profile_id, email = _a_customer(http)
                 results: list[dict[str, Any]] = []
-                for page, api in _pairs(profile_id, email):
+                pairs: list[tuple[Call, Call]] = [*_pairs(profile_id, email)]
+                pairs.extend(_builder_pairs(http))
+                for page, api in pairs:
                     _time(http, page), _time(http, api)  # warm-up
                     pages, apis = [], []
                     for _ in range(args.repeat):
@@ -119,7 +155,8 @@ def main() -> None:
         for r in results:
             page_ms = statistics.median(r["pages"]) * 1000
             api_ms = statistics.median(r["apis"]) * 1000
-            shown = r["page"].split("?")[0]
+            shown = r["page"] if isinstance(r["page"], str) else "POST " + r["page"][0]
+            shown = shown.split("?")[0]
             print(
                 f"{shown:<44} {page_ms:>6.0f} ms {quantile(r['pages'], 0.99) * 1000:>5.0f} ms"
                 f" {api_ms:>6.0f} ms {page_ms / api_ms:>5.2f}x"

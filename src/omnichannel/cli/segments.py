@@ -196,7 +196,7 @@ def list_segments(
         return
     columns = ["segment", "version", "members", "updated", "description"]
     if trend_days is not None:
-        columns.insert(3, f"last {trend_days} days")
+        columns.insert(4, f"last {trend_days} days")
     table = []
     for r in rows:
         row = [r["name"], r["version"], r["members"], (r["updated_at"] or "")[:19]]

@@ -13,6 +13,7 @@ enabled channels) and the labels of the kinds in the visitor's language.
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from omnichannel.errors import ValidationError
@@ -38,12 +39,14 @@ NEW_JOURNEY: dict[str, Any] = {
 }
 
 
+@cache  # the models do not change while the process runs
 def segment_schema() -> dict[str, Any]:
     from omnichannel.segments.definition import json_schema
 
     return json_schema()
 
 
+@cache
 def journey_schema() -> dict[str, Any]:
     from omnichannel.journeys.definition import json_schema
 

@@ -79,10 +79,13 @@ def _editor(
     document: dict[str, Any] | str,
     *,
     name: str | None,
+    journey: dict[str, Any] | None = None,
     error: Exception | None = None,
     status: int = 200,
 ) -> Response:
     platform = services.platform
+    if name and journey is None:
+        journey = platform.journeys.show(name)
     text = document if isinstance(document, str) else builders.pretty(document)
     with speaking(pick(request)):
         labels = builders.labels()
@@ -91,7 +94,7 @@ def _editor(
         "journey_editor.html",
         {
             "name": name,
-            "journey": platform.journeys.show(name) if name else None,
+            "journey": journey,
             "document": text,
             "schema": builders.journey_schema(),
             "hints": builders.journey_hints(platform, own=name),
@@ -159,7 +162,7 @@ def edit_journey_page(request: Request, name: str, services: ServicesDep) -> Res
         return render(
             request, "not_found.html", {"error": str(exc), "back": "/journeys"}, status=404
         )
-    return _editor(request, services, journey["definition"], name=journey["name"])
+    return _editor(request, services, journey["definition"], name=journey["name"], journey=journey)
 
 
 @router.post("/journeys/{name}/edit")
@@ -279,7 +282,9 @@ def journey_graph(definition: dict[str, Any], stats: dict[str, Any]) -> dict[str
             {
                 "name": name,
                 "x": col * 240,
-                "y": row * 120,
+                # Alternate columns a little apart: a graph all on one line has no height,
+                # which ECharts cannot scale to its box.
+                "y": row * 120 + (col % 2) * 40,
                 "value": count,
                 "symbolSize": 44,
                 "category": kind,

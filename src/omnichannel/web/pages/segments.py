@@ -76,11 +76,14 @@ def _builder(
     document: dict[str, Any] | str,
     *,
     name: str | None,
+    segment: dict[str, Any] | None = None,
     error: Exception | None = None,
     status: int = 200,
 ) -> Response:
     """The builder page for a new segment (``name`` None) or an existing one."""
     platform = services.platform
+    if name and segment is None:
+        segment = platform.segments.show(name)
     text = document if isinstance(document, str) else builders.pretty(document)
     with speaking(pick(request)):
         labels = builders.labels()
@@ -90,7 +93,7 @@ def _builder(
         "segment_builder.html",
         {
             "name": name,
-            "segment": platform.segments.show(name) if name else None,
+            "segment": segment,
             "document": text,
             "schema": builders.segment_schema(),
             "hints": builders.segment_hints(platform, own=name),
@@ -187,7 +190,7 @@ def edit_segment_page(request: Request, name: str, services: ServicesDep) -> Res
         return render(
             request, "not_found.html", {"error": str(exc), "back": "/segments"}, status=404
         )
-    return _builder(request, services, segment["definition"], name=segment["name"])
+    return _builder(request, services, segment["definition"], name=segment["name"], segment=segment)
 
 
 @router.post("/segments/{name}/edit")
