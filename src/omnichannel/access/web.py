@@ -127,11 +127,14 @@ PAGE_AREAS: tuple[tuple[str, str, str], ...] = (
 AREA_ACTIONS = {
     ("/messages", "/approve"): "messages:approve",
     ("/messages", "/reject"): "messages:approve",
+    **{
+        ("/journeys", f"/{verb}"): "journeys:operate"
+        for verb in ("start", "pause", "resume", "archive")
+    },
 }
 # Page actions that need their own permission (suffix of the path, for POSTs).
 PAGE_ACTIONS = {
     "/approve": "journeys:approve",
-    **{f"/{verb}": "journeys:operate" for verb in ("start", "pause", "resume", "archive")},
     # The builders' live estimate and validation change nothing.
     "/segments/builder/preview": "segments:read",
     "/journeys/builder/validate": "journeys:read",
