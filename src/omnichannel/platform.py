@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from omnichannel.profiles.build import BuildReport
     from omnichannel.profiles.lookup import ProfileLookup
     from omnichannel.recommendations.service import RecommendationsCapability
+    from omnichannel.reports.service import ReportsCapability
     from omnichannel.sendtime.service import SendTimesCapability
     from omnichannel.warehouse.access import WarehouseAccess
 
@@ -249,6 +250,13 @@ class Platform:
         from omnichannel.analytics.experiments.service import ExperimentsCapability
 
         return ExperimentsCapability(self)
+
+    @cached_property
+    def reports(self) -> ReportsCapability:
+        """Saved reports and teams: run, version, share, email on a schedule (C15, C16)."""
+        from omnichannel.reports.service import ReportsCapability
+
+        return ReportsCapability(self)
 
     @cached_property
     def models(self) -> ModelsCapability:

@@ -55,6 +55,10 @@ EXPECTED_TABLES = {
     "comments",  # 0013
     "notifications",  # 0013
     "large_sends",  # 0013
+    "teams",  # 0014
+    "team_members",  # 0014
+    "reports",  # 0014
+    "report_versions",  # 0014
 }
 
 

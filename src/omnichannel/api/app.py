@@ -37,6 +37,7 @@ from omnichannel.api.routes import (
     profiles,
     provider_hooks,
     recommendations,
+    reports,
     segments,
     send_times,
     sources,
@@ -185,6 +186,8 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(kpis.router, dependencies=[queries])
     app.include_router(funnels.router, dependencies=[queries])
     app.include_router(alerts.router, dependencies=[guard("analytics", write="analytics:run")])
+    reports_gate = guard("analytics", write="reports:write", **reports.ACTIONS)
+    app.include_router(reports.router, dependencies=[reports_gate])
     app.include_router(
         recommendations.router, dependencies=[guard("analytics", write="analytics:run")]
     )

@@ -92,6 +92,19 @@ def _text_part(subtype: str, body: str) -> MIMENonMultipart:
     return part
 
 
+def _attachment(item: Any) -> MIMENonMultipart:
+    """An attachment part from ``{"filename", "content", "content_type"}`` (text, base64)."""
+    import base64
+
+    maintype, _, subtype = str(item.get("content_type") or "text/plain").partition("/")
+    part = MIMENonMultipart(maintype, subtype or "plain", charset="utf-8")
+    part.set_payload(base64.b64encode(str(item.get("content", "")).encode("utf-8")).decode())
+    part["Content-Transfer-Encoding"] = "base64"
+    name = str(item.get("filename") or "attachment.txt")
+    part.add_header("Content-Disposition", "attachment", filename=name)
+    return part
+
+
 def _header(value: str) -> str:
     """A header value as is when ASCII, else RFC 2047 encoded words."""
     return value if value.isascii() else Header(value, "utf-8").encode()
@@ -280,7 +293,7 @@ class EmailAdapter:
     channel: ClassVar[str] = "email"
     address_types: ClassVar[tuple[str, ...]] = ("email",)
     required_parts: ClassVar[tuple[str, ...]] = ("subject", "text")
-    optional_parts: ClassVar[tuple[str, ...]] = ("html", "preheader")
+    optional_parts: ClassVar[tuple[str, ...]] = ("html", "preheader", "attachments")
     # SMTP takes no idempotency key: the worker commits each 250 at once (and, with
     # record_before_next, before the slot sends another; channels/dispatcher.py).
     settle_at_once: ClassVar[bool] = True
@@ -340,6 +353,12 @@ class EmailAdapter:
             message = MIMEMultipart("alternative", boundary=f"=_omni_{secrets.token_hex(12)}")
             message.attach(text)
             message.attach(_text_part("html", page))
+        if content.get("attachments"):  # a report's CSV (reports/): multipart/mixed
+            mixed = MIMEMultipart("mixed", boundary=f"=_omni_{secrets.token_hex(12)}")
+            mixed.attach(message)
+            for item in content["attachments"]:
+                mixed.attach(_attachment(item))
+            message = mixed
         sender = (
             formataddr((s.from_name, s.from_address), "utf-8") if s.from_name else s.from_address
         )

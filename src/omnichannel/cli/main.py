@@ -151,6 +151,16 @@ COMMANDS = [
         "KPIs per channel, campaign, content and period; comparisons; channel coverage.",
     ),
     LazyCommand(
+        "reports",
+        "omnichannel.cli.reports:app",
+        "Saved reports: run, version, share with a team, email on a schedule.",
+    ),
+    LazyCommand(
+        "teams",
+        "omnichannel.cli.reports:teams_app",
+        "Teams: named sets of users that reports are shared with.",
+    ),
+    LazyCommand(
         "alerts",
         "omnichannel.cli.alerts:app",
         "Alerts: rules on KPIs, silent tracking, spend without conversions, funnel drops.",

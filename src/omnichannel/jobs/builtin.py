@@ -15,6 +15,8 @@
 - ``audiences`` (every 6 hours): each ad-audience destination of ``audiences.yaml`` that
   names a ``segment`` is replaced with that segment's members; one failing destination
   costs no other (the run fails naming it, after the others synced).
+- ``reports`` (every 15 minutes): each scheduled report that is due is run and emailed
+  to its team's members, an HTML table with the CSV attached (``reports/``).
 - ``inbox`` (daily): in-app inbox messages past their expiry are deleted (an app never
   shows them; the delivery log keeps their history).
 - ``journey-entries`` (every minute): people whose date trait comes round or whose
@@ -51,6 +53,8 @@ SEGMENTS_EVERY = timedelta(minutes=5)
 # Ad platforms match uploads in hours; more often than this only costs API quota.
 AUDIENCES_EVERY = timedelta(hours=6)
 INBOX_EVERY = timedelta(days=1)
+# Schedules name an hour: a quarter-hour check sends within 15 minutes of it.
+REPORTS_EVERY = timedelta(minutes=15)
 # Date and schedule entries are due on the minute (enrolled a little ahead).
 JOURNEY_ENTRIES_EVERY = timedelta(minutes=1)
 # Habits move slowly; a day's new opens barely shift a fitted hour.
@@ -77,6 +81,14 @@ def _config(platform: Platform, options: Mapping[str, Any]) -> InstallationConfi
     return InstallationConfig.load(
         platform.settings, rules_file=rules, tags_file=tags, timezone=timezone
     )
+
+
+def send_reports(platform: Platform, progress: Progress, options: Mapping[str, Any]) -> JobOutcome:
+    """Email every scheduled report that is due (option ``as_of``: as at that time)."""
+    from omnichannel.jsonable import jsonable
+
+    result = platform.reports.send_due(now=parse_as_of(options.get("as_of")))
+    return JobOutcome(rows=len(result["sent"]), detail=jsonable(result))
 
 
 def parse_as_of(value: object, *, field_name: str = "as_of") -> datetime | None:
@@ -318,6 +330,12 @@ def builtin_jobs() -> JobRegistry:
             "Delete in-app inbox messages past their expiry (inbox.keep_for).",
             expire_inbox,
             every=INBOX_EVERY,
+        ),
+        Job(
+            "reports",
+            "Email each scheduled report that is due to its team (option: as_of).",
+            send_reports,
+            every=REPORTS_EVERY,
         ),
         Job(
             "journey-entries",

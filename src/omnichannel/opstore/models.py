@@ -848,6 +848,69 @@ class ModelEvaluation(Base):
     reason: Mapped[str] = mapped_column(String(64))
 
 
+# --- teams and reports (reports/) ----------------------------------------------------
+
+
+class Team(Base):
+    """A named set of users a report can be shared with (docs/access.md, "Teams")."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TeamMember(Base):
+    """One user in one team."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    """A saved report: its owner, who it is shared with, its schedule; versions below."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(320), index=True)
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), default=None, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # {"every": "day"|"week"|"month", "hour": 0-23, "weekday": 0-6, "day": 1-28} or None.
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReportVersion(Base):
+    """Every saved definition of a report (metric, dimensions, filters, presentation)."""
+
+    __tablename__ = "report_versions"
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # --- collaboration (collaboration/) and large sends (channels/large_sends.py) ---------
 
 

@@ -105,12 +105,26 @@ def _diverse(
     scores: np.ndarray, allowed: np.ndarray, category: np.ndarray, k: int, cap: int | None
 ) -> list[int]:
     """Best first, at most ``cap`` per category (ties: the lower item index)."""
-    order = np.lexsort((np.arange(len(scores)), -scores))
+    masked = np.where(allowed, scores, -np.inf)
+    # The best few hundred are enough unless the cap skips most of them; else all.
+    wanted = min(len(scores), max(20 * k, 200))
+    candidates = np.argpartition(-masked, wanted - 1)[:wanted] if wanted < len(scores) else None
+    chosen = _take(masked, candidates, category, k, cap)
+    if len(chosen) < k and candidates is not None:
+        chosen = _take(masked, None, category, k, cap)
+    return chosen
+
+
+def _take(
+    masked: np.ndarray, candidates: np.ndarray | None, category: np.ndarray, k: int, cap: int | None
+) -> list[int]:
+    pool = np.arange(len(masked)) if candidates is None else candidates
+    order = pool[np.lexsort((pool, -masked[pool]))]
     taken: dict[int, int] = {}
     chosen: list[int] = []
     for i in order:
-        if not allowed[i]:
-            continue
+        if masked[i] == -np.inf:
+            break
         c = int(category[i])
         if cap is not None and taken.get(c, 0) >= cap:
             continue
@@ -133,15 +147,22 @@ def _reason(model: Recommender, state: PersonState, item: int) -> tuple[str, str
             _, j = max(rules)  # the strongest lift
             return f"bought together with {model.item_names[j]}", model.items[j]
         if bought:
-            together = np.asarray(model.co_purchase[item, bought].todense()).ravel()
-            if together.max(initial=0) > 0:
-                j = bought[int(np.argmax(together))]
+            buyers, together = model.row_of("co_purchase", item)
+            mine = np.isin(buyers, bought)
+            if mine.any():
+                j = int(buyers[mine][int(np.argmax(together[mine]))])
                 return f"people who bought {model.item_names[j]} also bought it", model.items[j]
-        weights = np.asarray(model.similarity[owned, item].todense()).ravel() * row.data
-        if weights.max(initial=0) > 0:
-            j = int(owned[int(np.argmax(weights))])
-            verb = "bought" if j in state.purchased else "viewed"
-            return f"similar to {model.item_names[j]} you {verb}", model.items[j]
+        sources, similarity = model.row_of("similarity_t", item)
+        mine = np.isin(sources, owned)
+        if mine.any():
+            order = np.argsort(owned, kind="stable")
+            at = order[np.searchsorted(owned, sources[mine], sorter=order)]
+            weights = similarity[mine] * row.data[at]
+            best = int(np.argmax(weights))  # sources are sorted: ties go to the lower item
+            if weights[best] > 0:
+                j = int(sources[mine][best])
+                verb = "bought" if j in state.purchased else "viewed"
+                return f"similar to {model.item_names[j]} you {verb}", model.items[j]
     return f"popular in {model.categories[model.item_category[item]]}", None
 
 

@@ -36,7 +36,7 @@ from omnichannel.recommendations.config import (
 )
 from omnichannel.recommendations.content import CONTENT_TYPES
 from omnichannel.recommendations.live import WANTED_EVENTS, LiveInteractions, entries_of
-from omnichannel.recommendations.model import Recommender
+from omnichannel.recommendations.model import Recommender, single_threaded_blas
 from omnichannel.recommendations.recommend import PersonState, recommend
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class RecommendationsCapability:
                 "trains one (it is put in use when it is the first)"
             )
         version, recommender = loaded
+        single_threaded_blas()
         with self._lock:
             if self._model is None or self._model[0] != version:
                 self._model = (version, recommender)

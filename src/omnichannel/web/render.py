@@ -54,6 +54,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/journeys", "Journeys"),
     ("/messages", "Messages"),
     ("/channels", "Channels"),
+    ("/analytics", "Analytics"),
 )
 
 
@@ -62,6 +63,7 @@ def _nav_words() -> None:
     _ = i18n.gettext
     _("Overview"), _("Customers"), _("Service desk"), _("Segments"), _("Journeys")
     _("Messages"), _("Channels")
+    _("Analytics")
 
 
 def wants_csv(request: Request) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from omnichannel.web.pages import (
+    analytics,
     channels,
     comments,
     customers,
@@ -21,6 +22,7 @@ from omnichannel.web.pages import (
     me,
     messages,
     overview,
+    reports,
     segments,
 )
 
@@ -29,6 +31,8 @@ ROUTERS = (
     customers.router,
     segments.router,
     journeys.router,
+    analytics.router,
+    reports.router,
     messages.router,
     channels.router,
     me.router,
