@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic_core import to_json
 
 from omnichannel.access.api import MaskingRoute
 from omnichannel.api.deps import ServicesDep
@@ -51,6 +54,21 @@ def _answer(call: Callable[[], T]) -> T:
         ) from None
 
 
+async def _respond(call: Callable[[], dict[str, Any]]) -> Response:
+    """Run a lookup on a worker thread and render its JSON there too.
+
+    One thread hand-off per request: a plain ``def`` route costs FastAPI two (the route,
+    then validating its answer) plus serialising on the event loop, and each waits for
+    the loop and the GIL beside the collector. ``pydantic_core.to_json`` writes what
+    FastAPI's own serialiser writes (ISO datetimes, decimals as strings).
+    """
+
+    def rendered() -> Response:
+        return Response(to_json(_answer(call)), media_type="application/json")
+
+    return await run_in_threadpool(rendered)
+
+
 def _cursor(request: Request, next_cursor: str | None) -> dict[str, Any]:
     return {"url": request.url.path, "has_more": next_cursor is not None, "next": next_cursor or ""}
 
@@ -64,18 +82,18 @@ def _offset(cursor: str | None) -> int:
         raise ValidationError("cursor", cursor, "a cursor returned by this API") from None
 
 
-@router.get("/{identifier:path}/traits")
-def traits(
+@router.get("/{identifier:path}/traits", response_model=dict[str, Any])
+async def traits(
     identifier: str,
     request: Request,
     services: ServicesDep,
     include: str | None = Query(None, description="Comma-separated trait names to return."),
-) -> dict[str, Any]:
+) -> Response:
     """The profile's traits (its row of ``profiles``); ``?include=`` selects some."""
-    lookup = _lookup(request, services)
     wanted = [t.strip() for t in include.split(",") if t.strip()] if include else None
 
     def run() -> dict[str, Any]:
+        lookup = _lookup(request, services)
         with services.warehouse() as wh:
             ref = lookup.find(wh, identifier)
             row = lookup.traits(wh, ref.profile_id, wanted)
@@ -86,21 +104,21 @@ def traits(
             "cursor": _cursor(request, None),
         }
 
-    return _answer(run)
+    return await _respond(run)
 
 
-@router.get("/{identifier:path}/external_ids")
-def external_ids_route(
+@router.get("/{identifier:path}/external_ids", response_model=dict[str, Any])
+async def external_ids_route(
     identifier: str,
     request: Request,
     services: ServicesDep,
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(None, alias="next", description="`cursor.next` of a page."),
-) -> dict[str, Any]:
+) -> Response:
     """Every identifier of the profile: type, value, source, status, first and last seen."""
-    lookup = _lookup(request, services)
 
     def run() -> dict[str, Any]:
+        lookup = _lookup(request, services)
         start = _offset(cursor)
         with services.warehouse() as wh:
             ref = lookup.find(wh, identifier)
@@ -110,23 +128,23 @@ def external_ids_route(
         token = base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else None
         return {"profile_id": ref.profile_id, "data": page, "cursor": _cursor(request, token)}
 
-    return _answer(run)
+    return await _respond(run)
 
 
-@router.get("/{identifier:path}/events")
-def events_route(
+@router.get("/{identifier:path}/events", response_model=dict[str, Any])
+async def events_route(
     identifier: str,
     request: Request,
     services: ServicesDep,
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(None, alias="next", description="`cursor.next` of a page."),
     kind: str | None = Query(None, description=f"Comma-separated kinds: {', '.join(KINDS)}."),
-) -> dict[str, Any]:
+) -> Response:
     """Timeline across channels, newest first: events of all its ids, orders, deliveries."""
-    lookup = _lookup(request, services)
     kinds = tuple(k.strip() for k in kind.split(",") if k.strip()) if kind else KINDS
 
     def run() -> dict[str, Any]:
+        lookup = _lookup(request, services)
         with services.warehouse() as wh:
             ref = lookup.find(wh, identifier)
             page = timeline(
@@ -143,21 +161,21 @@ def events_route(
             "cursor": _cursor(request, page.next),
         }
 
-    return _answer(run)
+    return await _respond(run)
 
 
-@router.get("/{identifier:path}/conversion_path")
-def conversion_path_route(
+@router.get("/{identifier:path}/conversion_path", response_model=dict[str, Any])
+async def conversion_path_route(
     identifier: str,
     request: Request,
     services: ServicesDep,
     lookback_days: int = Query(30, ge=1, le=366),
     limit: int = Query(20, ge=1, le=MAX_LIMIT, description="How many of the last orders."),
-) -> dict[str, Any]:
+) -> Response:
     """For each of the last orders, the campaign touchpoints in the lookback window before it."""
-    lookup = _lookup(request, services)
 
     def run() -> dict[str, Any]:
+        lookup = _lookup(request, services)
         with services.warehouse() as wh:
             ref = lookup.find(wh, identifier)
             paths = conversion_paths(
@@ -169,24 +187,23 @@ def conversion_path_route(
             )
         return {"profile_id": ref.profile_id, "lookback_days": lookback_days, "data": paths}
 
-    return _answer(run)
+    return await _respond(run)
 
 
-@router.get("/{identifier:path}/card")
-def card_route(
+@router.get("/{identifier:path}/card", response_model=dict[str, Any])
+async def card_route(
     identifier: str,
     request: Request,
     services: ServicesDep,
     recent: int = Query(10, ge=1, le=200, description="Timeline items."),
     lookback_days: int = Query(30, ge=1, le=366),
-) -> dict[str, Any]:
+) -> Response:
     """The 360° card `omni profile show` prints: ids by type, traits, tags, timeline, path."""
     from omnichannel.profiles.card import card_data
 
-    lookup = _lookup(request, services)
-
     def run() -> dict[str, Any]:
+        lookup = _lookup(request, services)
         with services.warehouse() as wh:
             return card_data(wh, lookup, identifier, recent=recent, lookback_days=lookback_days)
 
-    return _answer(run)
+    return await _respond(run)
