@@ -80,7 +80,15 @@ def test_build_a_segment_and_watch_its_size_update(browser: Any, server: Server)
     assert 0 < after < before
     badge = page.locator('[data-path="condition.all[1]"] .size').first
     assert badge.inner_text().replace(",", "") == str(after)  # the narrower one decides
-    assert '"gte": 3' in page.locator("#document").input_value()
+    text = page.locator("#document").input_value()
+    assert '"gte": 3' in text
+    page.locator("#document").fill(text.replace('"gte": 3', '"gte": 2'))  # the JSON side
+    assert page.get_by_label("condition.all[1].trait.gte").input_value() == "2"
+    page.wait_for_function(
+        "n => Number(document.querySelector('#estimate-size').textContent.replace(/,/g, '')) > n",
+        arg=after,
+    )
+    after = _size(page)  # orders >= 2: more people than >= 3
     page.get_by_label("name", exact=True).fill("three-orders")
     page.screenshot(path=str(ARTEFACTS / "segment-builder.png"), full_page=True)
     page.get_by_role("button", name="Save").click()
