@@ -354,7 +354,10 @@ def _journey_view(
     actions = [
         a
         for a in journey["actions"]
-        if a in LIFECYCLE and user is not None and user.can(LIFECYCLE[a])
+        if a in LIFECYCLE
+        and user is not None
+        and user.can(LIFECYCLE[a])
+        and (a != "approve" or journey["pending_approval"])  # nothing new to approve
     ]
     done = request.query_params.get("done")
     return render(
