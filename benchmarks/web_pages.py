@@ -109,6 +109,20 @@ def _builder_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
     ]
 
 
+def _message_pairs(email: str) -> list[tuple[Call, Call]]:
+    """Messages and channels, comments and notifications, beside their JSON calls."""
+    preview: Call = (f"/api/templates/welcome-1/preview?profile=email:{email}", {})
+    return [
+        ("/messages", "/api/templates"),
+        (f"/messages/templates/welcome-1?profile={email}", preview),
+        ("/messages/log", "/api/messages/log?limit=50"),
+        ("/messages/log?channel=email&status=sent", "/api/messages/log?channel=email&status=sent"),
+        ("/channels", "/api/channels/health"),
+        ("/comments/segment/lapsing", "/api/comments?subject=segment:lapsing"),
+        ("/me/notifications", "/api/notifications"),
+    ]
+
+
 NEW_SEGMENT = {"condition": {"all": [{"trait": {"field": "orders", "gte": 1}}]}}
 
 
@@ -143,6 +157,7 @@ def main() -> None:
                 results: list[dict[str, Any]] = []
                 pairs: list[tuple[Call, Call]] = [*_pairs(profile_id, email)]
                 pairs.extend(_builder_pairs(http))
+                pairs.extend(_message_pairs(email))
                 for page, api in pairs:
                     _time(http, page), _time(http, api)  # warm-up
                     pages, apis = [], []

@@ -279,7 +279,7 @@ def get_send(send_id: int, platform: PlatformDep) -> LargeSendPublic:
 def approve_send(
     send_id: int, platform: PlatformDep, who: PrincipalDep, body: SendDecision | None = None
 ) -> LargeSendPublic:
-    decision = body or SendDecision()
+    decision = body or SendDecision(note="", actor=None)
     actor = acting(who, decision.actor)
     approved = platform.messages.approve_send(send_id, actor=actor, note=decision.note)
     return LargeSendPublic.model_validate(approved)
@@ -289,7 +289,7 @@ def approve_send(
 def reject_send(
     send_id: int, platform: PlatformDep, who: PrincipalDep, body: SendDecision | None = None
 ) -> LargeSendPublic:
-    decision = body or SendDecision()
+    decision = body or SendDecision(note="", actor=None)
     actor = acting(who, decision.actor)
     rejected = platform.messages.reject_send(send_id, actor=actor, note=decision.note)
     return LargeSendPublic.model_validate(rejected)

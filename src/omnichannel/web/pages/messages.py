@@ -144,7 +144,8 @@ def delivery_log_page(request: Request, services: ServicesDep) -> Response:
         page_number = 1
     limit = 1000 if wants_csv(request) else LOG_PAGE
     offset = (page_number - 1) * LOG_PAGE
-    error, result = None, {"rows": [], "total": 0}
+    error: str | None = None
+    result: dict[str, Any] = {"rows": [], "total": 0}
     try:
         result = services.platform.messages.deliveries(
             channel=filters.get("channel"),
