@@ -55,6 +55,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/messages", "Messages"),
     ("/channels", "Channels"),
     ("/analytics", "Analytics"),
+    ("/models", "Models"),
 )
 
 
@@ -63,7 +64,7 @@ def _nav_words() -> None:
     _ = i18n.gettext
     _("Overview"), _("Customers"), _("Service desk"), _("Segments"), _("Journeys")
     _("Messages"), _("Channels")
-    _("Analytics")
+    _("Analytics"), _("Models")
 
 
 def wants_csv(request: Request) -> bool:
