@@ -98,7 +98,8 @@ def _attachment(item: Any) -> MIMENonMultipart:
 
     maintype, _, subtype = str(item.get("content_type") or "text/plain").partition("/")
     part = MIMENonMultipart(maintype, subtype or "plain", charset="utf-8")
-    part.set_payload(base64.b64encode(str(item.get("content", "")).encode("utf-8")).decode())
+    # encodebytes: 76-character lines (SMTP refuses lines over 998 octets, RFC 5321).
+    part.set_payload(base64.encodebytes(str(item.get("content", "")).encode("utf-8")).decode())
     part["Content-Transfer-Encoding"] = "base64"
     name = str(item.get("filename") or "attachment.txt")
     part.add_header("Content-Disposition", "attachment", filename=name)

@@ -47,11 +47,12 @@ _TD = "padding:4px 8px;border-top:1px solid #ddd"
 
 
 def html_table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
-    head = "".join(f"<th style='{_TH}'>{html.escape(c)}</th>" for c in columns)
+    head = "".join(f"<th style='{_TH}'>{html.escape(c)}</th>\n" for c in columns)
+    # A line per cell: SMTP refuses lines over 998 octets (RFC 5321).
     body = "".join(
-        "<tr>"
-        + "".join(f"<td style='{_TD}'>{html.escape(_cell(r.get(c)))}</td>" for c in columns)
-        + "</tr>"
+        "<tr>\n"
+        + "".join(f"<td style='{_TD}'>{html.escape(_cell(r.get(c)))}</td>\n" for c in columns)
+        + "</tr>\n"
         for r in rows[:MAX_EMAIL_ROWS]
     )
     return (
@@ -70,9 +71,9 @@ def compose(
     note = f"<p>{more:,} more rows are in the attached CSV.</p>" if more > 0 else ""
     open_link = f"<p><a href='{html.escape(link)}'>Open the report</a></p>" if link else ""
     page = (
-        f"<html><body><h1 style='font-size:18px'>{html.escape(title)}</h1>"
+        f"<html><body><h1 style='font-size:18px'>{html.escape(title)}</h1>\n"
         f"<p>{len(rows):,} rows · version {report['version']} · "
-        f"by {html.escape(str(report['owner']))}</p>"
+        f"by {html.escape(str(report['owner']))}</p>\n"
         f"{html_table(columns, rows)}{note}{open_link}</body></html>"
     )
     lines = [title, "", " | ".join(columns)]
