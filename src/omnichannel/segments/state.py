@@ -5,7 +5,8 @@ are current: the last build wrote them from the identity graph as it still is. F
 that out took three small queries through Ibis (the tables present, the last build's
 report, the identity graph's stamp), about 20 ms a call on a quiet machine, a sixth of
 a segment's time at a million profiles. On DuckDB and PostgreSQL it is one statement of
-fixed text here; other engines ask as before.
+fixed text here (3 ms at load 14 on DuckDB at a million profiles); other engines ask as
+before.
 
 Example::
 
@@ -25,21 +26,38 @@ from omnichannel.profiles.timeline_store import TIMELINE_TABLE, StoredTimeline, 
 from omnichannel.profiles.traits.devices import DEVICES_TABLE
 from omnichannel.warehouse import Warehouse
 
-_SQL = f"""
+
+def _exists(engine: str, name: str) -> str:
+    """SQL: 1 when the table (or view) ``name`` is in the connection's current schema."""
+    if engine == "postgres":
+        return f"(CASE WHEN to_regclass('{name}') IS NULL THEN 0 ELSE 1 END)"
+    # DuckDB's own catalog functions: ``information_schema.tables`` took ten times as long.
+    return f"""(SELECT count(*) FROM (
+        SELECT database_name, schema_name, table_name AS name FROM duckdb_tables()
+        UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views())
+      WHERE database_name = current_database() AND schema_name = current_schema()
+        AND name = '{name}')"""
+
+
+def _sql(engine: str) -> str:
+    timeline = (
+        "(report::json -> 'timeline')::text"
+        if engine == "postgres"
+        else ("json_extract(report, '$.timeline')")
+    )
+    return f"""
 SELECT
-  (SELECT count(*) FROM information_schema.tables
-     WHERE table_catalog = current_database() AND table_schema = current_schema()
-       AND table_name = '{TIMELINE_TABLE}') AS has_timeline,
-  (SELECT count(*) FROM information_schema.tables
-     WHERE table_catalog = current_database() AND table_schema = current_schema()
-       AND table_name = '{DEVICES_TABLE}') AS has_devices,
-  (SELECT report FROM profile_builds WHERE status = 'built'
-     ORDER BY built_at DESC LIMIT 1) AS report,
+  {_exists(engine, TIMELINE_TABLE)} AS has_timeline,
+  {_exists(engine, DEVICES_TABLE)} AS has_devices,
+  (SELECT {timeline} FROM profile_builds WHERE status = 'built'
+     ORDER BY built_at DESC LIMIT 1) AS timeline,
   (SELECT count(*) FROM record_profiles) AS records,
   (SELECT max(resolved_at) FROM record_profiles) AS resolved_at,
   (SELECT count(*) FROM profile_identifiers) AS identifiers
 """
-ONE_QUERY_ENGINES = ("duckdb", "postgres")
+
+
+ONE_QUERY = {engine: _sql(engine) for engine in ("duckdb", "postgres")}
 
 
 @dataclass(frozen=True)
@@ -62,20 +80,21 @@ class EventState:
 
 def event_state(wh: Any) -> EventState:
     """``wh``: a ``Warehouse`` (or anything with its ``con`` and ``engine``)."""
-    if wh.engine not in ONE_QUERY_ENGINES:
+    sql = ONE_QUERY.get(wh.engine)
+    if sql is None:
         return _asked_separately(wh)
-    has_timeline, has_devices, report, records, resolved_at, identifiers = _fetch_one(wh)
+    has_timeline, has_devices, timeline, records, resolved_at, identifiers = _fetch_one(wh, sql)
     coverage = None
-    if has_timeline and report is not None:
-        stored = json.loads(str(report)).get("timeline")
+    if has_timeline and timeline is not None:
+        stored = json.loads(str(timeline))
         coverage = StoredTimeline.from_dict(stored) if stored else None
     if coverage is not None and not coverage.covers((records, resolved_at, identifiers)):
         coverage = replace(coverage, identity_current=False)
     return EventState(bool(has_timeline), bool(has_devices), coverage)
 
 
-def _fetch_one(wh: Any) -> tuple[Any, ...]:
-    cursor = wh.con.raw_sql(_SQL)
+def _fetch_one(wh: Any, sql: str) -> tuple[Any, ...]:
+    cursor = wh.con.raw_sql(sql)
     try:
         row = cursor.fetchone()
     finally:
