@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from omnichannel.access.permissions import AccessDenied
 from omnichannel.api.app import create_app
 from omnichannel.channels.settings import parse_channels_config
 from omnichannel.config import Settings
 from omnichannel.errors import ConflictError, ValidationError
+from omnichannel.opstore.models import LargeSend
 from omnichannel.platform import Platform
 from tests.channels.conftest import wait_for
 from tests.channels.servers.smtp import SmtpServer, smtp_server
@@ -84,7 +86,7 @@ def test_a_large_send_waits_for_a_second_persons_approval_then_each_message_goes
     ]
 
     # Not by its author (an admin, who may approve others' sends), not by a marketer.
-    with pytest.raises(ValidationError, match="someone other than ada@shop.example"):
+    with pytest.raises(ValidationError, match=r"someone other than ada@shop\.example"):
         platform.messages.approve_send(send_id, actor="ada@shop.example")
     with pytest.raises(AccessDenied, match="messages:approve"):
         platform.messages.approve_send(send_id, actor="max@shop.example")
@@ -107,6 +109,14 @@ def test_a_large_send_waits_for_a_second_persons_approval_then_each_message_goes
     assert set(_inbox(smtp)) == REACHABLE
     again = client.post(f"/api/messages/sends/{send_id}/approve", headers=tokens["li@shop.example"])
     assert again.status_code == 409 and "is sent" in again.text
+    # A send whose process stopped mid-way is left `sending`; its approver sends it again
+    # and the messages already queued are not queued twice.
+    with platform.opstore.session() as session:
+        session.execute(update(LargeSend).where(LargeSend.id == send_id).values(status="sending"))
+    with pytest.raises(ConflictError, match="is sending"):
+        platform.messages.approve_send(send_id, actor="ada@shop.example")
+    resumed = platform.messages.approve_send(send_id, actor="li@shop.example")
+    assert resumed["status"] == "sent" and resumed["result"]["by_status"] == {"duplicate": 6}
 
     # The same campaign asked for and approved again reaches nobody a second time.
     second = platform.messages.send_segment(
@@ -125,11 +135,11 @@ def test_a_large_send_waits_for_a_second_persons_approval_then_each_message_goes
     )
     assert sorted(_inbox(smtp)) == sorted(REACHABLE)
     actions = [e["action"] for e in platform.access.audit(target=f"send:{send_id}")]
-    assert actions == ["send.approve", "send.request"]
+    assert actions == ["send.resume", "send.approve", "send.request"]
 
 
 def test_a_small_send_goes_at_once_and_a_rejected_one_never(live: Any) -> None:
-    client, platform, smtp, tokens = live
+    client, platform, _smtp, tokens = live
     small = platform.messages.send_segment(
         "buyers", channel="email", template="sale", campaign="vip", limit=2, actor="mia"
     )

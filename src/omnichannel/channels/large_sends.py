@@ -107,20 +107,29 @@ class LargeSends:
             return public_send(_row(session, send_id))
 
     def approve(self, send_id: int, *, actor: str, note: str = "") -> dict[str, Any]:
-        """Approve and send now: each current member of the segment gets one message."""
+        """Approve and send now: each current member of the segment gets one message.
+
+        A send left ``sending`` (its process stopped mid-way) is sent again by its
+        approver repeating the approval: the messages already queued are recognised by
+        their keys, so the rest go and nobody gets two."""
         self._platform.access.check_actor(actor, "messages:approve")
         with self._platform.opstore.session() as session:
             row = _row(session, send_id, lock=True)
-            if row.status != PENDING:
+            resuming = row.status == SENDING and row.decided_by == actor
+            if row.status != PENDING and not resuming:
                 raise ConflictError(
                     f"large send {send_id} is {row.status} (by {row.decided_by}): "
                     "only a send pending approval can be approved"
                 )
-            _check_approver(session, actor, row)
             before = public_send(row)
-            row.status, row.decided_by, row.decided_at, row.note = SENDING, actor, utcnow(), note
+            if resuming:
+                action = "send.resume"
+            else:
+                _check_approver(session, actor, row)
+                row.status, row.decided_by, row.decided_at = SENDING, actor, utcnow()
+                row.note, action = note, "send.approve"
             values = public_send(row)
-            record(session, actor, "send.approve", f"send:{row.id}", before, values)
+            record(session, actor, action, f"send:{row.id}", before, values)
         result = self._platform.messages.send_segment(
             values["segment"],
             channel=values["channel"],
