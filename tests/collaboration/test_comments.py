@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from omnichannel.channels.settings import parse_channels_config
 from omnichannel.cli import app
 from omnichannel.config import Settings
 from omnichannel.errors import NotFoundError, ValidationError
 from omnichannel.installation import initialise
 from omnichannel.platform import Platform
+from tests.channels.conftest import wait_for
+from tests.channels.servers.smtp import smtp_server
 
 LI = "li@shop.example"
 USERS = {
@@ -119,3 +122,27 @@ def test_omni_comments_add_list_and_notifications(home: Path) -> None:
     )
     assert refused.exit_code != 0 and "@zed matches no active user" in str(refused.exception)
     assert json.loads(omni("messages", "sends", "--json")) == []
+
+
+def test_mentioned_users_may_be_emailed_through_the_send_path(platform: Platform) -> None:
+    with smtp_server() as smtp:
+        platform.messages.use_config(
+            parse_channels_config(
+                "public_base_url: https://omni.shop.example\n"
+                f"email:\n  host: {smtp.host}\n  port: {smtp.port}\n"
+                "  from_address: omni@shop.example\n  timeout: 5\n"
+            )
+        )
+        platform.channels.start(["email"], poll_seconds=0.05)
+        added = platform.collaboration.add(
+            "segment:vip", "@vic {{ not a template }} please look", author=LI, email=True
+        )
+        assert added["emailed"] == ["vic@shop.example"]
+        wait_for(lambda: smtp.handler.messages, timeout=60, what="the mention's email")
+        [mail] = smtp.handler.messages
+        assert mail.recipients == ["vic@shop.example"]
+        assert mail.message["Subject"] == f"{LI} mentioned you on segment:vip"
+        text = mail.part("plain")
+        assert "{{ not a template }} please look" in text  # the body is data, not Jinja
+        assert f"https://omni.shop.example/segments/vip#comment-{added['id']}" in text
+        platform.channels.stop()

@@ -50,16 +50,18 @@ def add(
     subject: str = typer.Argument(..., help=SUBJECT_HELP),
     body: str = typer.Argument(..., help="The text; @email or @name mentions a user."),
     author: str | None = typer.Option(None, "--as", help=AS_HELP),
+    email: bool = typer.Option(
+        False, "--email", help="Also email each user mentioned (when email is enabled)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Comment on a segment, journey or report; each user @mentioned is notified."""
     who = author or cli_actor()
+    payload = {"subject": subject, "body": body, "author": who, "email": email}
     added = _run(
         ctx,
-        lambda p: p.collaboration.add(subject, body, author=who),
-        lambda server: server.post(
-            "/api/comments", json={"subject": subject, "body": body, "author": who}
-        ),
+        lambda p: p.collaboration.add(subject, body, author=who, email=email),
+        lambda server: server.post("/api/comments", json=payload),
     )
     if as_json:
         emit_json(added)

@@ -104,11 +104,52 @@ class CollaborationCapability:
 
     # --- comments ----------------------------------------------------------------------
 
-    def add(self, subject: str | dict[str, Any], body: str, *, author: str) -> dict[str, Any]:
-        """A new comment by ``author``; every user it @mentions gets a notification."""
+    def add(
+        self, subject: str | dict[str, Any], body: str, *, author: str, email: bool = False
+    ) -> dict[str, Any]:
+        """A new comment by ``author``; every user it @mentions gets a notification, and
+        with ``email`` also an email (when the email channel is enabled; ``emailed`` in
+        the answer says to whom it was queued)."""
         kind, ident = parse_subject(subject)
         self._check_exists(kind, ident)
         text = _check_body(body)
+        added = self._add(kind, ident, text, author)
+        notified = [m for m in added["mentions"] if m != author]
+        added["emailed"] = self._email(added, notified, author) if email else []
+        return added
+
+    def _email(
+        self, comment: dict[str, Any], users: builtins.list[str], actor: str
+    ) -> builtins.list[str]:
+        """A transactional email to each user mentioned, through the one send path. The
+        comment goes in as data, never as template source (a body is not Jinja)."""
+        messages = self._platform.messages
+        if not users or "email" not in messages.config.enabled():
+            return []
+        base = str(messages.config.public_base_url).rstrip("/")
+        link = f"{base}{subject_link(comment['subject'])}#comment-{comment['id']}"
+        content = {
+            "subject": "{{ who }} mentioned you on {{ on }}",
+            "text": "{{ who }} mentioned you on {{ on }}:\n\n{{ excerpt }}\n\n{{ link }}",
+        }
+        data = {"who": actor, "on": comment["subject"], "excerpt": comment["body"], "link": link}
+        sent = messages.send_many(
+            [
+                {
+                    "channel": "email",
+                    "address": user,
+                    "content": content,
+                    "data": data,
+                    "kind": "transactional",
+                    "idempotency_key": f"mention:{comment['id']}:{user}",
+                }
+                for user in users
+            ]
+        )
+        queued = zip(users, sent, strict=True)
+        return [user for user, answer in queued if answer.get("status") == "queued"]
+
+    def _add(self, kind: str, ident: str, text: str, author: str) -> dict[str, Any]:
         with self._platform.opstore.session() as session:
             mentions = _resolve(session, mentioned_names(text))
             row = Comment(

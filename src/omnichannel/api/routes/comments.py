@@ -28,6 +28,7 @@ class CommentCreate(BaseModel):
 
     subject: str = Field(description=SUBJECT_HELP)
     body: str = Field(description="The text; @email or @name mentions a user.")
+    email: bool = Field(False, description="Also email each user mentioned (email enabled).")
     author: str | None = Field(None, description="Admin tokens (the CLI) only.")
 
 
@@ -52,6 +53,7 @@ class CommentPublic(BaseModel):
     created_at: str
     edited_at: str | None
     edits: list[CommentEdited] = Field(description="Earlier bodies, oldest first.")
+    emailed: list[str] = Field([], description="Whom an email was queued to (email: true).")
 
 
 class NotificationPublic(BaseModel):
@@ -90,7 +92,7 @@ def list_comments(
 @router.post("", status_code=201, summary="Comment; each user @mentioned is notified")
 def add_comment(body: CommentCreate, platform: PlatformDep, who: PrincipalDep) -> CommentPublic:
     author = acting(who, body.author)
-    added = platform.collaboration.add(body.subject, body.body, author=author)
+    added = platform.collaboration.add(body.subject, body.body, author=author, email=body.email)
     return CommentPublic.model_validate(added)
 
 

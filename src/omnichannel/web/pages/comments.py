@@ -61,7 +61,10 @@ async def add_comment(request: Request, kind: str, ident: str, services: Service
     author = request.state.principal.actor
     collaboration = services.platform.collaboration
     try:
-        added = await run_in_threadpool(lambda: collaboration.add(subject, body, author=author))
+        email = form.get("email") == "1"
+        added = await run_in_threadpool(
+            lambda: collaboration.add(subject, body, author=author, email=email)
+        )
     except (ValidationError, NotFoundError) as exc:
         message = str(exc)
         context = await run_in_threadpool(
