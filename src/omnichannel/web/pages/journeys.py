@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from omnichannel.access.permissions import AccessDenied
 from omnichannel.api.deps import ServicesDep
 from omnichannel.errors import ConflictError, NotFoundError, ValidationError
+from omnichannel.journeys.service import ENTRY_KINDS
 from omnichannel.web import builders
 from omnichannel.web.i18n import gettext as _
 from omnichannel.web.i18n import pick, speaking
@@ -100,6 +101,7 @@ def _editor(
             "hints": builders.journey_hints(platform, own=name),
             "labels": labels,
             "fixed": ["name"] if name else [],
+            "exclusive": {"entry": list(ENTRY_KINDS)},  # exactly one of them
             "result": _validation(platform, text) if error is None else _failed(error),
         },
         status=status,

@@ -21,6 +21,8 @@
     this.labels = JSON.parse(root.dataset.labels || "{}");
     this.fixed = JSON.parse(root.dataset.fixed || "[]");
     this.preferred = JSON.parse(root.dataset.preferred || "[]");
+    // path -> keys of which an object holds exactly one (a journey's entry kinds).
+    this.exclusive = JSON.parse(root.dataset.exclusive || "{}");
     this.textarea = document.getElementById(root.dataset.json);
     this.form = this.textarea.form;
     this.status = document.getElementById(root.dataset.jsonStatus);
@@ -184,6 +186,28 @@
     var props = s.properties || {}, required = s.required || [];
     var box = el("div", "obj");
     box.dataset.path = path;
+    var only = this.exclusive[path] || [];
+    if (only.length) {
+      var chosen = only.filter(function (k) { return k in obj; })[0];
+      if (!chosen) { chosen = only[0]; obj[chosen] = self.defaultFor(props[chosen]); }
+      kindKey = chosen;
+      var pick = el("select", "exclusive");
+      pick.setAttribute("aria-label", this.label("kind") + " " + path);
+      only.forEach(function (k) {
+        var o = el("option", null, self.label(k));
+        o.value = k;
+        o.selected = k === chosen;
+        pick.appendChild(o);
+      });
+      pick.addEventListener("change", function () {
+        only.forEach(function (k) { delete obj[k]; });
+        obj[pick.value] = self.defaultFor(props[pick.value]);
+        self.changed(true);
+      });
+      box.appendChild(pick);
+      props = Object.assign({}, props);
+      only.forEach(function (k) { if (k !== chosen) { delete props[k]; } });
+    }
     // The kind, then the fields in the document's own order, then what is required.
     var shown = [kindKey].concat(Object.keys(obj), required).filter(function (n, i, all) {
       return n && props[n] && all.indexOf(n) === i;
