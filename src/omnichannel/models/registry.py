@@ -44,6 +44,9 @@ class ModelKind:
     primary_metric: str
     higher_is_better: bool = True
     on_promote: Callable[[Platform], None] | None = None
+    # Raises when a stored artefact cannot be used (an older format): such a version in
+    # use does not block a promotion, whatever its score.
+    check_artefact: Callable[[Any], None] | None = None
 
     def better_or_equal(self, candidate: float, current: float) -> bool:
         return candidate >= current if self.higher_is_better else candidate <= current

@@ -274,7 +274,23 @@ class ModelsCapability:
             kind.on_promote(self._platform)
         return self.show(model, version)
 
+    def _usable(self, kind: ModelKind, row: ModelVersion) -> bool:
+        """Whether a stored version's artefact can still be used (file there, format read)."""
+        path = self.home / row.artefact
+        if not path.exists():
+            return False
+        if kind.check_artefact is None:
+            return True
+        try:
+            with path.open("rb") as source:
+                kind.check_artefact(pickle.load(source))
+        except Exception:  # unreadable or refused: it cannot be the one in use
+            return False
+        return True
+
     def _check_not_worse(self, kind: ModelKind, row: ModelVersion, current: ModelVersion) -> None:
+        if not self._usable(kind, current):
+            return  # a version that cannot serve does not hold its place by its score
         metric = kind.primary_metric
         candidate = float(row.metrics.get(metric, float("nan")))
         in_use = float(current.metrics.get(metric, float("nan")))

@@ -36,6 +36,8 @@ from omnichannel.recommendations.content import ContentFeatures
 from omnichannel.recommendations.rules import Rule
 
 NEIGHBOURS = 50
+# What a stored artefact holds; a version stored by another format is retrained, not read.
+ARTEFACT_FORMAT = 2
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Recommender:
     user_factors: np.ndarray | None = None
     item_factors: np.ndarray | None = None
     estimator: Any = None
+    format: int = ARTEFACT_FORMAT
     _gram: np.ndarray | None = field(default=None, repr=False)
 
     @property

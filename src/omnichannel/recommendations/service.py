@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from omnichannel.errors import NotFoundError, ValidationError
+from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.recommendations.config import (
     ALGORITHMS,
     MAX_K,
@@ -36,7 +36,11 @@ from omnichannel.recommendations.config import (
 )
 from omnichannel.recommendations.content import CONTENT_TYPES
 from omnichannel.recommendations.live import WANTED_EVENTS, LiveInteractions, entries_of
-from omnichannel.recommendations.model import Recommender, single_threaded_blas
+from omnichannel.recommendations.model import (
+    ARTEFACT_FORMAT,
+    Recommender,
+    single_threaded_blas,
+)
 from omnichannel.recommendations.recommend import PersonState, recommend
 
 if TYPE_CHECKING:
@@ -82,6 +86,7 @@ class RecommendationsCapability:
                 "trains one (it is put in use when it is the first)"
             )
         version, recommender = loaded
+        check_artefact(recommender, version)
         single_threaded_blas()
         with self._lock:
             if self._model is None or self._model[0] != version:
@@ -318,6 +323,18 @@ def _latest_load_seq(wh: Any) -> int:
     return int(value or 0)
 
 
+def check_artefact(artefact: Any, version: int | None = None) -> None:
+    """Refuse an artefact stored in another format (ConflictError naming what to do)."""
+    stored = artefact.__dict__.get("format", 1)  # not the class default
+    if stored != ARTEFACT_FORMAT:
+        which = f"{MODEL} v{version}" if version is not None else MODEL
+        raise ConflictError(
+            f"{which} was stored in artefact format {stored} and this version of "
+            f"Omnichannel reads format {ARTEFACT_FORMAT}: train a new version "
+            f"(omni models train {MODEL} --promote) to use recommendations again"
+        )
+
+
 def _train(platform: Platform, algorithm: str | None, options: Mapping[str, Any]) -> TrainedModel:
     days = options.get("holdout_days")
     return platform.recommendations.train_model(
@@ -341,4 +358,5 @@ def model_kind() -> ModelKind:
         train=_train,
         primary_metric=PRIMARY_METRIC,
         on_promote=_promoted,
+        check_artefact=check_artefact,
     )
