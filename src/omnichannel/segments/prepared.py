@@ -73,12 +73,14 @@ class Prepared:
     sql: str | None  # None: run ``expr`` through Ibis with ``params``
     names: tuple[str, ...]
     schema: pa.Schema
-    expr: ir.Table
+    # Kept only for ``sql`` None: an expression holds the connection it was built on.
+    expr: ir.Table | None
     params: dict[str, ir.Scalar]
 
     def run(self, wh: Warehouse, values: dict[str, datetime | None]) -> pa.Table:
         bound = {name: values[name] for name in self.names}
         if self.sql is None:
+            assert self.expr is not None
             at = {self.params[name]: value for name, value in bound.items()}
             # On this connection: the expression's tables name the one it was built on.
             return wh.con.to_pyarrow(self.expr, params=at)
@@ -278,7 +280,7 @@ def _prepare(
             # with the stand-in time would be wrong, so this one goes through Ibis.
             return through_ibis
         sql = sql.replace(rendered, placeholder.format(name=name))
-    return Prepared(wh.engine, sql, names, schema, expr, through_ibis.params)
+    return Prepared(wh.engine, sql, names, schema, None, through_ibis.params)
 
 
 def _literal_sql(wh: Warehouse, value: datetime) -> str:
