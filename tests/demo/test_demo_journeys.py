@@ -120,6 +120,34 @@ def test_recipients_opened_and_clicked_through_the_real_tracking_links(
     assert stored == {"Email Opened": opened, "Email Link Clicked": clicked}
 
 
+def test_opens_and_clicks_are_on_the_clock_that_sent_the_message(
+    demo: tuple[Platform, dict[str, Any]],
+) -> None:
+    """The demo runs the platform on a virtual clock; the tracking links record what people
+    do on it too, so no click comes before its message was queued (a welcome's second
+    email is queued two days on) and its event says the same moment as the delivery log."""
+    platform, _ = demo
+    ids = [str(_journey_id(platform, name)) for name in JOURNEYS]
+    with platform.warehouse.reader() as wh:
+        log = wh.table("deliveries")
+        mine = log.filter(log.journey_id.isin(ids))
+        rows = mine.select("outbox_id", "status", "at").to_pyarrow().to_pylist()
+        events = wh.table("events")
+        clicks = events.filter(events.event == "Email Link Clicked").select(
+            "timestamp", "properties"
+        )
+        stamped = clicks.to_pyarrow().to_pylist()
+    queued = {r["outbox_id"]: r["at"] for r in rows if r["status"] == "queued"}
+    clicked = {r["outbox_id"]: r["at"] for r in rows if r["status"] == "clicked"}
+    assert clicked and all(at >= queued[o] for o, at in clicked.items())
+    event_at = {
+        json.loads(e["properties"])["outbox_id"]: e["timestamp"]
+        for e in stamped
+        if '"outbox_id"' in e["properties"]
+    }
+    assert {o: event_at[o] for o in clicked} == clicked
+
+
 def test_the_cart_journey_waited_for_purchases_of_the_same_cart(
     demo: tuple[Platform, dict[str, Any]],
 ) -> None:
