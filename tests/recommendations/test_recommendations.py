@@ -205,6 +205,11 @@ def test_a_message_template_reads_the_persons_recommendations(home: Path) -> Non
     rendered = render_parts("email", {"text": text}, {"recommendations": items})
     assert rendered["text"] == "".join(f"{i['name']} ({i['reason']});" for i in expected)
     assert render_parts("email", {"text": text}, {"recommendations": nobody})["text"] == ""
+    with Platform.open(home) as platform:
+        content = {"subject": "For you", "text": text, "html": f"<p>{text}</p>"}
+        platform.templates.save("picks", channel="email", content=content, created_by="test")
+        preview = platform.templates.preview("picks", profile=f"profile_id:{profile_id}")
+    assert preview["rendered"]["text"] == rendered["text"]
 
 
 def test_a_collected_event_changes_the_next_answer_of_a_running_server(home: Path) -> None:

@@ -445,6 +445,10 @@ class TemplatesCapability:
                         channel=stored.channel, campaign=campaign, template=name, segment=segment
                     ),
                     **person,
+                    # What a message to them would show (recommendations/service.py).
+                    "recommendations": platform.recommendations.lazy_items(
+                        profile_id, stored.channel
+                    ),
                 }
         rendered = render_parts(stored.channel, stored.content, context)
         link = PREVIEW_UNSUBSCRIBE.format(base=self._public_base_url())
