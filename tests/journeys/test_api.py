@@ -108,3 +108,30 @@ def test_simulate_over_http_sends_nothing(api: TestClient, journey_home: Journey
         "/api/journeys/simulate", json={"name": "cart", "days": 7, "now": NOW.isoformat()}
     )
     assert by_name.json()["steps"] == body["steps"]
+
+
+def test_reset_needs_journeys_operate_and_deletes_what_the_journey_made(
+    journey_home: JourneyHome,
+) -> None:
+    with journey_home.open() as platform:
+        tokens = {}
+        for role in ("marketer", "approver"):
+            email = f"{role}@shop.example"
+            platform.users.create(email, role=role, actor="test")
+            tokens[role] = platform.users.create_token(email, name="t", actor="test")["token"]
+        platform.journeys.create(CART, actor="marketer@shop.example")
+        journey_id = platform.journeys.store.require("cart").id
+        add_enrolment(platform.opstore, journey_id, "p_1")
+    with TestClient(create_app(journey_home.settings)) as client:
+        # An approver signs versions off; deleting a journey is an operator's move.
+        denied = client.post("/api/journeys/cart/reset", headers=bearer(tokens["approver"]))
+        assert denied.status_code == 403
+        assert denied.json()["detail"]["permission"] == "journeys:operate"
+        done = client.post("/api/journeys/cart/reset", headers=bearer(tokens["marketer"]))
+        assert done.status_code == 200, done.text
+        assert done.json() == {
+            "journey": "cart",
+            "deleted": {"messages": 0, "steps": 0, "enrolments": 1, "versions": 1},
+        }
+        again = client.post("/api/journeys/cart/reset", headers=bearer(tokens["marketer"]))
+        assert again.status_code == 404 and "no journey named 'cart'" in again.text
