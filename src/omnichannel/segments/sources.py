@@ -39,7 +39,6 @@ from omnichannel.profiles.traits.base import (
     DEVICE_FIELDS,
     VOID_ORDER_STATUSES,
     device_columns,
-    linked_identifiers,
     typed_id,
 )
 from omnichannel.profiles.traits.devices import DEVICES_TABLE
@@ -163,6 +162,7 @@ class Sources:
     _coverage_through: datetime | None = field(default=None, init=False)
     # The stand-in for the identifiers of new events, and the id columns it must cover.
     _newer_ids: ir.Table | None = field(default=None, init=False)
+    _event_ids: ir.Table | None = field(default=None, init=False)
     _wanted: list[ir.Table] = field(default_factory=list, init=False)
 
     @property
@@ -194,7 +194,21 @@ class Sources:
         return self.state
 
     def linked_ids(self) -> ir.Table:
-        return linked_identifiers(cast(Warehouse, self.tables))
+        """``linked_identifiers`` of the types an event's or order's ids can be typed as
+        (user, anonymous and device ids, as the rules type them per source), filtered
+        before the grouping: an installation's emails, phones and loyalty cards are
+        most of its identifiers, and no event column is read as one of them."""
+        if self._event_ids is None:
+            types = sorted(
+                {*self._types_of("user_id"), *self._types_of("anonymous_id"), "device_id"}
+            )
+            pi = self.table("profile_identifiers")
+            linked = pi.filter(pi.status == "linked", pi.id_type.isin(types))
+            # A linked value sits in one profile; min() guards against a partial write.
+            self._event_ids = linked.group_by(["id_type", "id_value"]).agg(
+                profile_id=linked.profile_id.min()
+            )
+        return self._event_ids
 
     def only_evaluated(self, t: ir.Table) -> ir.Table:
         """``t`` restricted to the profiles under evaluation (all when none were given)."""

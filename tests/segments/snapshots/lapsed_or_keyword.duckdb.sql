@@ -9,6 +9,7 @@ WITH "t12" AS (
     FROM "profile_identifiers" AS "t2"
     WHERE
       "t2"."status" = 'linked'
+      AND "t2"."id_type" IN ('anonymous_id', 'device_id', 'marketplace_buyer_id', 'user_id', 'wechat_openid')
   ) AS "t6"
   GROUP BY
     1,
