@@ -9,6 +9,7 @@ directory first (about a minute, not timed).
 
     .venv/bin/python benchmarks/web_pages.py
     .venv/bin/python benchmarks/web_pages.py --home /tmp/webdemo/omni-home --repeat 20
+    .venv/bin/python benchmarks/web_pages.py --only /analytics --only /reports
 """
 
 from __future__ import annotations
@@ -123,6 +124,68 @@ def _message_pairs(email: str) -> list[tuple[Call, Call]]:
     ]
 
 
+def _analytics_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
+    """The Analytics pages and reports beside the library calls behind them (a page may
+    make more than one: the funnel builder also lists event names, the KPI page also
+    compares periods)."""
+    steps = ["Product Viewed", "Product Added"]
+    models = ["first_touch", "last_touch", "linear", "position_based", "markov"]
+    kpis = "sends,clicks,ctr,deals,deal_rate,revenue,roas"
+    month = "since=2026-06-01&until=2026-07-01"  # the demo's last full month
+    report = {
+        "title": "benchmark: revenue per channel and month",
+        "metric": {"kind": "kpi", "kpis": ["revenue", "deals"]},
+        "dimensions": ["channel", "period"],
+        "period": "month",
+        "presentation": "bar",
+    }
+    made = http.post("/api/reports", json={"document": report})
+    made.raise_for_status()
+    rid = made.json()["id"]
+    form = {
+        "title": report["title"],
+        "kind": "kpi",
+        "kpi": ["revenue", "deals"],
+        "dimension": ["channel", "period"],
+        "period": "month",
+        "presentation": "bar",
+        "action": "preview",
+    }
+    query = "&".join(f"step={s.replace(' ', '+')}" for s in steps)
+    return [
+        ("/analytics", "/api/alerts?state=open"),
+        (
+            f"/analytics/funnels?{query}",
+            ("/api/analytics/funnels", {"json": {"steps": steps, "window": "7d"}}),
+        ),
+        ("/analytics/funnels?preset=marketing", "/api/analytics/funnels/marketing"),
+        (
+            "/analytics/retention?period=month&periods=6",
+            (
+                "/api/analytics/retention",
+                {"json": {"start": {"order": {}}, "period": "month", "periods": 6}},
+            ),
+        ),
+        (
+            "/analytics/attribution",
+            "/api/reports/attribution?" + "&".join(f"models={m}" for m in models),
+        ),
+        ("/analytics/kpis", f"/api/analytics/kpis?kpis={kpis}&by=channel&period=month"),
+        (
+            f"/analytics/kpis/compare?kpi=revenue&kpi=ctr&by=channel&{month}",
+            f"/api/analytics/kpis/compare?kpis=revenue,ctr&by=channel&{month}",
+        ),
+        ("/analytics/experiments", "/api/experiments"),
+        ("/analytics/experiments/journeys/win-back", "/api/experiments/journeys/win-back"),
+        ("/reports", "/api/reports"),
+        (f"/reports/{rid}", f"/api/reports/{rid}/run"),
+        (
+            ("/reports/new", {"data": form}),
+            ("/api/reports/preview", {"json": {"document": report}}),
+        ),
+    ]
+
+
 NEW_SEGMENT = {"condition": {"all": [{"trait": {"field": "orders", "gte": 1}}]}}
 
 
@@ -142,6 +205,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, help="An installation (default: a new demo).")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument(
+        "--only", action="append", default=[], help="Only pages whose path starts so (repeat)."
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="omni-web-bench-") as tmp:
         home = args.home or _demo_home(Path(tmp))
@@ -158,7 +224,11 @@ def main() -> None:
                 pairs: list[tuple[Call, Call]] = [*_pairs(profile_id, email)]
                 pairs.extend(_builder_pairs(http))
                 pairs.extend(_message_pairs(email))
+                pairs.extend(_analytics_pairs(http))
                 for page, api in pairs:
+                    path = page if isinstance(page, str) else page[0]
+                    if args.only and not any(path.startswith(o) for o in args.only):
+                        continue
                     _time(http, page), _time(http, api)  # warm-up
                     pages, apis = [], []
                     for _ in range(args.repeat):

@@ -120,7 +120,14 @@ def test_attribution_models_side_by_side_with_the_lookback_picked(client: TestCl
 
 def test_kpis_per_channel_and_month_with_the_period_comparison(client: TestClient) -> None:
     page = client.get("/analytics/kpis", params={"kpi": ["revenue", "ctr"], "by": "channel"})
-    assert page.status_code == 200 and 'id="kpi-compare"' in page.text
+    assert page.status_code == 200 and 'id="kpis"' in page.text
+    found = re.search(r'hx-get="(/analytics/kpis/compare\?[^"]+)"', page.text)
+    assert found is not None  # the comparison loads in place
+    import html
+
+    fragment = client.get(html.unescape(found.group(1)))
+    assert fragment.status_code == 200 and 'id="kpi-compare"' in fragment.text
+    assert re.search(r"since=\d{4}-\d{2}-01", found.group(1))  # the latest month with data
     compared = _csv(
         client.get(
             "/analytics/kpis",

@@ -435,27 +435,41 @@ def _next_period(start: str, period: str) -> str:
     return date(year, month, 1).isoformat()
 
 
+def _kpi_params(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    by = q.get("by", "channel")
+    return {
+        "kpis": [k for k in q.getlist("kpi") if k] or list(DEFAULT_KPIS),
+        "by": by,
+        "by_list": [by] if by else None,
+        "period": q.get("period", "month"),
+        "since": q.get("since") or None,
+        "until": q.get("until") or None,
+    }
+
+
+def _comparison(services: ServicesDep, p: dict[str, Any], since: Any, until: Any) -> Any:
+    return services.platform.kpis.compare(p["kpis"], by=p["by_list"], since=since, until=until)
+
+
 @router.get("/analytics/kpis")
 def kpis_page(request: Request, services: ServicesDep) -> Response:
+    """The KPI table; the comparison loads in place (``/analytics/kpis/compare``) for the
+    latest period with data, or ``[since, until)``, against the one before."""
     platform = services.platform
-    q = request.query_params
-    kpis = [k for k in q.getlist("kpi") if k] or list(DEFAULT_KPIS)
-    by = q.get("by", "channel")
-    period = q.get("period", "month")
-    since, until = q.get("since") or None, q.get("until") or None
-    result, comparison, error = None, None, None
+    p = _kpi_params(request)
+    kpis, by, period = p["kpis"], p["by"], p["period"]
+    result, error, a_since, a_until = None, None, p["since"], p["until"]
     try:
         result = platform.kpis.run(
-            kpis, by=[by] if by else None, period=period or None, since=since, until=until
+            kpis, by=p["by_list"], period=period or None, since=p["since"], until=p["until"]
         )
-        # Compared by default: the latest period that has data against the one before it.
         periods = sorted({str(r["period"])[:10] for r in result["rows"] if r["period"]})
-        a_since, a_until = since, until
-        if not since and not until and periods:
+        if not p["since"] and not p["until"] and periods:
             a_since, a_until = periods[-1], _next_period(periods[-1], period or "month")
-        comparison = platform.kpis.compare(
-            kpis, by=[by] if by else None, since=a_since, until=a_until
-        )
+        if wants_csv(request) and table_of(request, "kpis") == "compare":
+            compared = _compare_rows(_comparison(services, p, a_since, a_until))
+            return csv_response(compared, COMPARE_COLUMNS, "kpi-comparison")
     except OmniError as exc:
         error = _error_text(request, exc)
     rows = []
@@ -466,11 +480,14 @@ def kpis_page(request: Request, services: ServicesDep) -> Response:
             out[name] = cell.get("value")
             out[f"{name}:status"] = cell.get("status")
         rows.append(out)
-    compared = _compare_rows(comparison or {})
     if wants_csv(request):
-        if table_of(request, "kpis") == "compare":
-            return csv_response(compared, COMPARE_COLUMNS, "kpi-comparison")
         return csv_response(rows, [*([by] if by else []), "period", *kpis], "kpis")
+    from urllib.parse import urlencode
+
+    compare_query = urlencode(
+        [("kpi", k) for k in kpis]
+        + [("by", by), ("since", a_since or ""), ("until", a_until or "")]
+    )
     return render(
         request,
         "analytics_kpis.html",
@@ -479,14 +496,34 @@ def kpis_page(request: Request, services: ServicesDep) -> Response:
             "catalogue": platform.kpis.catalogue(),
             "by": by,
             "period": period,
-            "since": since or "",
-            "until": until or "",
+            "since": p["since"] or "",
+            "until": p["until"] or "",
             "rows": rows,
             "result": result,
-            "comparison": comparison,
-            "compared": compared,
+            "compare_url": f"/analytics/kpis/compare?{compare_query}" if result else None,
             "error": error,
         },
+        status=400 if error else 200,
+    )
+
+
+@router.get("/analytics/kpis/compare")
+def kpis_compare(request: Request, services: ServicesDep) -> Response:
+    """The comparison of ``[since, until)`` with the period before (an htmx fragment of
+    the KPI page; CSV with ``?format=csv``)."""
+    p = _kpi_params(request)
+    comparison, error = None, None
+    try:
+        comparison = _comparison(services, p, p["since"], p["until"])
+    except OmniError as exc:
+        error = _error_text(request, exc)
+    compared = _compare_rows(comparison or {})
+    if wants_csv(request):
+        return csv_response(compared, COMPARE_COLUMNS, "kpi-comparison")
+    return render(
+        request,
+        "analytics_kpis_compare.html",
+        {"comparison": comparison, "compared": compared, "error": error},
         status=400 if error else 200,
     )
 
