@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 from omnichannel.analytics.funnels.definition import parse_funnel
-from omnichannel.analytics.funnels.service import build, report
+from omnichannel.analytics.funnels.service import build, can_match_both, report
 from omnichannel.analytics.retention import cohort_counts, parse_retention, table_of
 from omnichannel.errors import ValidationError
 from omnichannel.identity.rules import load_rules
@@ -131,6 +132,30 @@ def test_new_events_count_in_the_next_query_before_identity_resolution(tmp_path:
             ),
         )
         assert entered(funnel(fresh, doc)) == [1, 1]
+
+
+def test_one_fact_is_one_step_when_steps_can_match_the_same_fact(tmp_path: Path) -> None:
+    with Warehouse.open(f"duckdb:///{tmp_path / 'w.duckdb'}") as fresh:
+        add_events(
+            fresh,
+            [
+                {"user": "once", "at": at(0), "event": "Product Viewed"},
+                {"user": "twice", "at": at(0), "event": "Product Viewed"},
+                {"user": "twice", "at": at(0, 2), "event": "Product Viewed"},
+                # Two facts at one moment: the second may be step 2 (it is another fact).
+                {"user": "tie", "at": at(1), "event": "Product Viewed"},
+                {"user": "tie", "at": at(1), "event": "Product Added"},
+            ],
+        )
+        again = {"steps": ["Product Viewed", "Product Viewed"]}
+        assert entered(funnel(fresh, again)) == [3, 1]  # only "twice" viewed again
+        either = {"steps": ["Product Viewed", {"event": ["Product Viewed", "Product Added"]}]}
+        assert entered(funnel(fresh, either)) == [3, 2]  # twice, and tie's add
+        plain = {"steps": ["Product Viewed", "Product Added"]}
+        assert entered(funnel(fresh, plain)) == [3, 1]  # tie's add at the same moment
+    d = parse_funnel({"steps": [*either["steps"], {"order": {}}, {"order": {}}, "Page Viewed"]})
+    pairs = [can_match_both(a.matches, b.matches) for a, b in pairwise(d.steps)]
+    assert pairs == [True, False, True, False]
 
 
 def test_bad_definitions_name_the_path_value_and_what_is_accepted() -> None:

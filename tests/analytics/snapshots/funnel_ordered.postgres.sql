@@ -13,7 +13,7 @@ WITH "t16" AS (
   GROUP BY
     1,
     2
-), "t41" AS (
+), "t40" AS (
   SELECT
     *
   FROM (
@@ -21,7 +21,7 @@ WITH "t16" AS (
       *
     FROM (
       SELECT
-        COALESCE("t31"."profile_id", "t26"."found") AS "person",
+        COALESCE("t31"."profile_id", "t28"."found") AS "person",
         "t31"."ts",
         "t31"."m0",
         "t31"."m1",
@@ -131,13 +131,13 @@ WITH "t16" AS (
         FROM "t16" AS "t18"
         GROUP BY
           1
-      ) AS "t26"
+      ) AS "t28"
         ON TRIM(' 	
-' FROM "t31"."recipient") = "t26"."id_value"
+' FROM "t31"."recipient") = "t28"."id_value"
     ) AS "t35"
     WHERE
       "t35"."person" IS NOT NULL AND "t35"."ts" IS NOT NULL
-  ) AS "t37"
+  ) AS "t36"
   UNION ALL
   SELECT
     *
@@ -146,100 +146,102 @@ WITH "t16" AS (
       *
     FROM (
       SELECT
-        *
+        COALESCE(
+          "t26"."u_profile",
+          "t27"."a_profile",
+          'user_id:' || "t25"."user_id",
+          'anonymous_id:' || "t25"."anonymous_id"
+        ) AS "person",
+        "t25"."ts",
+        "t25"."m0",
+        "t25"."m1",
+        "t25"."m2",
+        "t25"."d_channel"
       FROM (
         SELECT
-          COALESCE(
-            "t27"."u_profile",
-            "t28"."a_profile",
-            'user_id:' || "t25"."user_id",
-            'anonymous_id:' || "t25"."anonymous_id"
-          ) AS "person",
-          "t25"."ts",
-          "t25"."m0",
-          "t25"."m1",
-          "t25"."m2",
-          "t25"."d_channel"
-        FROM (
-          SELECT
-            "t1"."user_id",
-            "t1"."anonymous_id",
-            "t1"."source",
-            COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") AS "ts",
+          "t1"."user_id",
+          "t1"."anonymous_id",
+          "t1"."source",
+          COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") AS "ts",
+          (
+            "t1"."event" = 'Product Viewed'
+          )
+          AND COALESCE(
+            CASE
+              WHEN JSON_TYPEOF(JSON_EXTRACT_PATH(CAST("t1"."properties" AS JSON), 'price')) = 'number'
+              THEN CAST(JSON_EXTRACT_PATH_TEXT(
+                JSON_EXTRACT_PATH(CAST("t1"."properties" AS JSON), 'price'),
+                VARIADIC ARRAY[]::TEXT[]
+              ) AS DOUBLE PRECISION)
+              ELSE NULL
+            END >= 100.0,
+            FALSE
+          ) AS "m0",
+          "t1"."event" = 'Product Added' AS "m1",
+          FALSE AS "m2",
+          "t1"."channel" AS "d_channel"
+        FROM "events" AS "t1"
+        WHERE
+          COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") >= CAST('2026-03-02T00:00:00' AS TIMESTAMP)
+          AND COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") < CAST('2026-04-08T00:00:00' AS TIMESTAMP)
+          AND (
             (
-              "t1"."event" = 'Product Viewed'
-            )
-            AND COALESCE(
-              CASE
-                WHEN JSON_TYPEOF(JSON_EXTRACT_PATH(CAST("t1"."properties" AS JSON), 'price')) = 'number'
-                THEN CAST(JSON_EXTRACT_PATH_TEXT(
-                  JSON_EXTRACT_PATH(CAST("t1"."properties" AS JSON), 'price'),
-                  VARIADIC ARRAY[]::TEXT[]
-                ) AS DOUBLE PRECISION)
-                ELSE NULL
-              END >= 100.0,
-              FALSE
-            ) AS "m0",
-            "t1"."event" = 'Product Added' AS "m1",
-            FALSE AS "m2",
-            "t1"."channel" AS "d_channel"
-          FROM "events" AS "t1"
-          WHERE
-            COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") >= CAST('2026-03-02T00:00:00' AS TIMESTAMP)
-            AND COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") < CAST('2026-04-08T00:00:00' AS TIMESTAMP)
-            AND (
               (
-                (
-                  "t1"."event" = 'Product Viewed'
-                )
-                AND COALESCE(
-                  CASE
-                    WHEN JSON_TYPEOF(JSON_EXTRACT_PATH(CAST("t1"."properties" AS JSON), 'price')) = 'number'
-                    THEN CAST(JSON_EXTRACT_PATH_TEXT(
-                      JSON_EXTRACT_PATH(CAST("t1"."properties" AS JSON), 'price'),
-                      VARIADIC ARRAY[]::TEXT[]
-                    ) AS DOUBLE PRECISION)
-                    ELSE NULL
-                  END >= 100.0,
-                  FALSE
-                )
+                "t1"."event" = 'Product Viewed'
               )
-              OR (
-                "t1"."event" = 'Product Added'
+              AND COALESCE(
+                CASE
+                  WHEN JSON_TYPEOF(JSON_EXTRACT_PATH(CAST("t1"."properties" AS JSON), 'price')) = 'number'
+                  THEN CAST(JSON_EXTRACT_PATH_TEXT(
+                    JSON_EXTRACT_PATH(CAST("t1"."properties" AS JSON), 'price'),
+                    VARIADIC ARRAY[]::TEXT[]
+                  ) AS DOUBLE PRECISION)
+                  ELSE NULL
+                END >= 100.0,
+                FALSE
               )
-              OR FALSE
             )
-        ) AS "t25"
-        LEFT OUTER JOIN (
-          SELECT
-            "t18"."id_type" AS "u_type",
-            "t18"."id_value" AS "u_value",
-            "t18"."profile_id" AS "u_profile"
-          FROM "t16" AS "t18"
-          WHERE
-            "t18"."id_type" IN ('marketplace_buyer_id', 'user_id')
-        ) AS "t27"
-          ON CASE
-            WHEN "t25"."source" = 'tmall'
-            THEN 'marketplace_buyer_id'
-            ELSE CASE WHEN "t25"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-          END = "t27"."u_type"
-          AND "t25"."user_id" = "t27"."u_value"
-        LEFT OUTER JOIN (
-          SELECT
-            "t18"."id_type" AS "a_type",
-            "t18"."id_value" AS "a_value",
-            "t18"."profile_id" AS "a_profile"
-          FROM "t16" AS "t18"
-          WHERE
-            "t18"."id_type" IN ('anonymous_id', 'wechat_openid')
-        ) AS "t28"
-          ON CASE WHEN "t25"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t28"."a_type"
-          AND "t25"."anonymous_id" = "t28"."a_value"
-      ) AS "t33"
-      WHERE
-        "t33"."person" IS NOT NULL AND "t33"."ts" IS NOT NULL
-    ) AS "t36"
+            OR (
+              "t1"."event" = 'Product Added'
+            )
+            OR FALSE
+          )
+          AND COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") IS NOT NULL
+          AND (
+            (
+              "t1"."user_id" IS NOT NULL
+            ) OR (
+              "t1"."anonymous_id" IS NOT NULL
+            )
+          )
+      ) AS "t25"
+      LEFT OUTER JOIN (
+        SELECT
+          "t18"."id_type" AS "u_type",
+          "t18"."id_value" AS "u_value",
+          "t18"."profile_id" AS "u_profile"
+        FROM "t16" AS "t18"
+        WHERE
+          "t18"."id_type" IN ('marketplace_buyer_id', 'user_id')
+      ) AS "t26"
+        ON CASE
+          WHEN "t25"."source" = 'tmall'
+          THEN 'marketplace_buyer_id'
+          ELSE CASE WHEN "t25"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+        END = "t26"."u_type"
+        AND "t25"."user_id" = "t26"."u_value"
+      LEFT OUTER JOIN (
+        SELECT
+          "t18"."id_type" AS "a_type",
+          "t18"."id_value" AS "a_value",
+          "t18"."profile_id" AS "a_profile"
+        FROM "t16" AS "t18"
+        WHERE
+          "t18"."id_type" IN ('anonymous_id', 'wechat_openid')
+      ) AS "t27"
+        ON CASE WHEN "t25"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t27"."a_type"
+        AND "t25"."anonymous_id" = "t27"."a_value"
+    ) AS "t33"
     UNION ALL
     SELECT
       *
@@ -342,299 +344,422 @@ WITH "t16" AS (
           FROM "record_profiles" AS "t2"
         ) AS "t9"
           ON "t34"."source" = "t9"."r_source" AND "t34"."order_id" = "t9"."r_id"
-      ) AS "t38"
+      ) AS "t37"
       WHERE
-        "t38"."person" IS NOT NULL
-    ) AS "t39"
-  ) AS "t40"
-), "t49" AS (
+        "t37"."person" IS NOT NULL
+    ) AS "t38"
+  ) AS "t39"
+), "t48" AS (
   SELECT
-    "t46"."person" AS "e_person",
-    MIN("t46"."ts") AS "t0"
+    "t45"."person" AS "e_person",
+    MIN("t45"."ts") AS "t0"
   FROM (
     SELECT
       *
-    FROM "t41" AS "t42"
+    FROM "t40" AS "t41"
     WHERE
-      "t42"."m0"
+      "t41"."m0"
       AND TRUE
-      AND "t42"."ts" >= CAST('2026-03-02T00:00:00' AS TIMESTAMP)
-      AND "t42"."ts" < CAST('2026-04-01T00:00:00' AS TIMESTAMP)
-  ) AS "t46"
+      AND "t41"."ts" >= CAST('2026-03-02T00:00:00' AS TIMESTAMP)
+      AND "t41"."ts" < CAST('2026-04-01T00:00:00' AS TIMESTAMP)
+  ) AS "t45"
   GROUP BY
     1
-), "t62" AS (
+), "t56" AS (
   SELECT
-    "t61"."e_person",
-    MIN("t61"."r_ts") AS "t",
-    MAX("t61"."end") AS "end"
+    "t50"."e_person",
+    "t55"."d_channel",
+    "t50"."t0",
+    "t50"."t0" AS "t"
+  FROM "t48" AS "t50"
+  INNER JOIN (
+    SELECT
+      "t53"."e_person",
+      MIN("t53"."d_channel") AS "d_channel"
+    FROM (
+      SELECT
+        *
+      FROM (
+        SELECT
+          "t42"."person",
+          "t42"."ts",
+          "t42"."m0",
+          "t42"."m1",
+          "t42"."m2",
+          "t42"."d_channel",
+          "t51"."e_person",
+          "t51"."t0"
+        FROM "t40" AS "t42"
+        INNER JOIN "t48" AS "t51"
+          ON "t42"."person" = "t51"."e_person" AND "t42"."ts" = "t51"."t0"
+      ) AS "t52"
+      WHERE
+        "t52"."m0"
+    ) AS "t53"
+    GROUP BY
+      1
+  ) AS "t55"
+    ON "t50"."e_person" = "t55"."e_person"
+), "t66" AS (
+  SELECT
+    "t63"."e_person",
+    "t63"."d_channel",
+    "t63"."t0",
+    "t63"."t",
+    MIN("t63"."r_ts") AS "next"
   FROM (
     SELECT
       *
     FROM (
       SELECT
-        "t47"."r_person",
-        "t47"."r_ts",
-        "t47"."r_same",
-        "t59"."e_person",
-        "t59"."t0",
-        "t59"."d_channel",
-        "t59"."prev",
-        "t59"."end"
+        "t46"."r_person",
+        "t46"."r_ts",
+        "t46"."r_same",
+        "t58"."e_person",
+        "t58"."d_channel",
+        "t58"."t0",
+        "t58"."t"
       FROM (
         SELECT
-          "t42"."person" AS "r_person",
-          "t42"."ts" AS "r_ts",
-          "t42"."m0" AS "r_same"
-        FROM "t41" AS "t42"
+          "t41"."person" AS "r_person",
+          "t41"."ts" AS "r_ts",
+          "t41"."m0" AS "r_same"
+        FROM "t40" AS "t41"
         WHERE
-          "t42"."m1"
-      ) AS "t47"
-      INNER JOIN (
-        SELECT
-          "t57"."e_person",
-          "t57"."t0",
-          "t57"."d_channel",
-          "t57"."t0" AS "prev",
-          "t57"."t0" + INTERVAL '604800 SECOND' AS "end"
-        FROM (
-          SELECT
-            "t51"."e_person",
-            "t51"."t0",
-            "t56"."d_channel"
-          FROM "t49" AS "t51"
-          INNER JOIN (
-            SELECT
-              "t54"."e_person",
-              MIN("t54"."d_channel") AS "d_channel"
-            FROM (
-              SELECT
-                *
-              FROM (
-                SELECT
-                  "t43"."person",
-                  "t43"."ts",
-                  "t43"."m0",
-                  "t43"."m1",
-                  "t43"."m2",
-                  "t43"."d_channel",
-                  "t52"."e_person",
-                  "t52"."t0"
-                FROM "t41" AS "t43"
-                INNER JOIN "t49" AS "t52"
-                  ON "t43"."person" = "t52"."e_person" AND "t43"."ts" = "t52"."t0"
-              ) AS "t53"
-              WHERE
-                "t53"."m0"
-            ) AS "t54"
-            GROUP BY
-              1
-          ) AS "t56"
-            ON "t51"."e_person" = "t56"."e_person"
-        ) AS "t57"
-      ) AS "t59"
-        ON "t47"."r_person" = "t59"."e_person"
-    ) AS "t60"
+          "t41"."m1"
+      ) AS "t46"
+      INNER JOIN "t56" AS "t58"
+        ON "t46"."r_person" = "t58"."e_person"
+    ) AS "t61"
     WHERE
-      (
-        (
-          "t60"."r_ts" > "t60"."prev"
-        )
-        OR (
-          (
-            "t60"."r_ts" = "t60"."prev"
-          ) AND NOT (
-            "t60"."r_same"
-          )
-        )
+      "t61"."r_ts" >= "t61"."t"
+      AND "t61"."r_ts" <= (
+        "t61"."t0" + INTERVAL '604800 SECOND'
       )
-      AND "t60"."r_ts" <= "t60"."end"
-  ) AS "t61"
+  ) AS "t63"
   GROUP BY
-    1
+    1,
+    2,
+    3,
+    4
 )
 SELECT
-  "t80"."_all",
-  "t80"."d_channel",
-  "t80"."d_segment_vip",
-  COUNT("t80"."t0") AS "entered_0",
-  COUNT("t80"."t1") AS "entered_1",
-  PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-    CAST(EXTRACT('epoch' FROM "t80"."t1") - EXTRACT('epoch' FROM "t80"."t0") AS DOUBLE PRECISION)) AS "median_1",
-  PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
-    CAST(EXTRACT('epoch' FROM "t80"."t1") - EXTRACT('epoch' FROM "t80"."t0") AS DOUBLE PRECISION)) AS "p90_1",
-  COUNT("t80"."t2") AS "entered_2",
-  PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-    CAST(EXTRACT('epoch' FROM "t80"."t2") - EXTRACT('epoch' FROM "t80"."t1") AS DOUBLE PRECISION)) AS "median_2",
-  PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
-    CAST(EXTRACT('epoch' FROM "t80"."t2") - EXTRACT('epoch' FROM "t80"."t1") AS DOUBLE PRECISION)) AS "p90_2"
+  "t77"."_all",
+  "t77"."d_channel",
+  "t77"."d_segment_vip",
+  "t77"."entered_0",
+  "t90"."entered_1",
+  "t90"."median_1",
+  "t90"."p90_1",
+  "t96"."entered_2",
+  "t96"."median_2",
+  "t96"."p90_2"
 FROM (
   SELECT
-    "t79"."person",
-    CASE WHEN "t79"."_all" THEN CAST(NULL AS VARCHAR) ELSE "t79"."d_channel" END AS "d_channel",
-    "t79"."t0",
-    "t79"."t1",
-    "t79"."t2",
-    CASE WHEN "t79"."_all" THEN CAST(NULL AS VARCHAR) ELSE "t79"."d_segment_vip" END AS "d_segment_vip",
-    "t79"."_all"
+    "t73"."_all",
+    "t73"."d_channel",
+    "t73"."d_segment_vip",
+    COUNT("t73"."t") AS "entered_0"
   FROM (
     SELECT
-      "t78"."person",
-      "t78"."d_channel",
-      "t78"."t0",
-      "t78"."t1",
-      "t78"."t2",
-      "t78"."d_segment_vip",
-      UNNEST(ARRAY[TRUE, FALSE]) AS "_all"
+      "t68"."person",
+      CASE WHEN "t68"."_all" THEN CAST(NULL AS VARCHAR) ELSE "t68"."d_channel" END AS "d_channel",
+      "t68"."t0",
+      "t68"."prev",
+      "t68"."t",
+      CASE WHEN "t68"."_all" THEN CAST(NULL AS VARCHAR) ELSE "t68"."d_segment_vip" END AS "d_segment_vip",
+      "t68"."_all"
     FROM (
       SELECT
-        "t77"."person",
-        "t77"."d_channel",
-        "t77"."t0",
-        "t77"."t1",
-        "t77"."t2",
-        "t77"."d_segment_vip"
+        "t65"."person",
+        "t65"."d_channel",
+        "t65"."t0",
+        "t65"."prev",
+        "t65"."t",
+        "t65"."d_segment_vip",
+        UNNEST(ARRAY[TRUE, FALSE]) AS "_all"
       FROM (
         SELECT
-          "t76"."person",
-          "t76"."d_channel",
-          "t76"."t0",
-          "t76"."t1",
-          "t76"."t2",
-          "t76"."member",
-          CASE WHEN "t76"."member" IS NOT NULL THEN 'vip' ELSE 'not vip' END AS "d_segment_vip"
+          "t64"."person",
+          "t64"."d_channel",
+          "t64"."t0",
+          "t64"."prev",
+          "t64"."t",
+          "t64"."d_segment_vip"
         FROM (
           SELECT
-            "t75"."person",
-            "t75"."d_channel",
-            "t75"."t0",
-            "t75"."t1",
-            "t75"."t2",
-            "t12"."member"
+            "t62"."person",
+            "t62"."d_channel",
+            "t62"."t0",
+            "t62"."prev",
+            "t62"."t",
+            "t62"."member",
+            CASE WHEN "t62"."member" IS NOT NULL THEN 'vip' ELSE 'not vip' END AS "d_segment_vip"
           FROM (
             SELECT
-              "t73"."e_person" AS "person",
-              "t73"."d_channel",
-              "t73"."t0",
-              "t73"."t1",
-              "t73"."t2"
+              "t60"."person",
+              "t60"."d_channel",
+              "t60"."t0",
+              "t60"."prev",
+              "t60"."t",
+              "t12"."member"
             FROM (
               SELECT
-                "t66"."e_person",
-                "t51"."t0",
-                "t56"."d_channel",
-                "t66"."t1",
-                "t72"."t2"
-              FROM "t49" AS "t51"
-              INNER JOIN (
+                "t57"."e_person" AS "person",
+                "t57"."d_channel",
+                "t57"."t0",
+                "t57"."t0" AS "prev",
+                "t57"."t"
+              FROM "t56" AS "t57"
+            ) AS "t60"
+            LEFT OUTER JOIN (
+              SELECT DISTINCT
+                "t0"."profile_id" AS "member"
+              FROM "segment_memberships" AS "t0"
+              WHERE
+                "t0"."segment" = 'vip' AND "t0"."exited_at" IS NULL
+            ) AS "t12"
+              ON "t60"."person" = "t12"."member"
+          ) AS "t62"
+        ) AS "t64"
+      ) AS "t65"
+    ) AS "t68"
+  ) AS "t73"
+  GROUP BY
+    1,
+    2,
+    3
+) AS "t77"
+LEFT OUTER JOIN (
+  SELECT
+    "t87"."_all" AS "k1__all",
+    "t87"."d_channel" AS "k1_d_channel",
+    "t87"."d_segment_vip" AS "k1_d_segment_vip",
+    "t87"."entered_1",
+    "t87"."median_1",
+    "t87"."p90_1"
+  FROM (
+    SELECT
+      "t84"."_all",
+      "t84"."d_channel",
+      "t84"."d_segment_vip",
+      COUNT("t84"."t") AS "entered_1",
+      PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
+        CAST(EXTRACT('epoch' FROM "t84"."t") - EXTRACT('epoch' FROM "t84"."prev") AS DOUBLE PRECISION)) AS "median_1",
+      PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+        CAST(EXTRACT('epoch' FROM "t84"."t") - EXTRACT('epoch' FROM "t84"."prev") AS DOUBLE PRECISION)) AS "p90_1"
+    FROM (
+      SELECT
+        "t81"."person",
+        CASE WHEN "t81"."_all" THEN CAST(NULL AS VARCHAR) ELSE "t81"."d_channel" END AS "d_channel",
+        "t81"."t0",
+        "t81"."prev",
+        "t81"."t",
+        CASE WHEN "t81"."_all" THEN CAST(NULL AS VARCHAR) ELSE "t81"."d_segment_vip" END AS "d_segment_vip",
+        "t81"."_all"
+      FROM (
+        SELECT
+          "t80"."person",
+          "t80"."d_channel",
+          "t80"."t0",
+          "t80"."prev",
+          "t80"."t",
+          "t80"."d_segment_vip",
+          UNNEST(ARRAY[TRUE, FALSE]) AS "_all"
+        FROM (
+          SELECT
+            "t78"."person",
+            "t78"."d_channel",
+            "t78"."t0",
+            "t78"."prev",
+            "t78"."t",
+            "t78"."d_segment_vip"
+          FROM (
+            SELECT
+              "t75"."person",
+              "t75"."d_channel",
+              "t75"."t0",
+              "t75"."prev",
+              "t75"."t",
+              "t75"."member",
+              CASE WHEN "t75"."member" IS NOT NULL THEN 'vip' ELSE 'not vip' END AS "d_segment_vip"
+            FROM (
+              SELECT
+                "t71"."person",
+                "t71"."d_channel",
+                "t71"."t0",
+                "t71"."prev",
+                "t71"."t",
+                "t12"."member"
+              FROM (
                 SELECT
-                  "t54"."e_person",
-                  MIN("t54"."d_channel") AS "d_channel"
+                  "t67"."e_person" AS "person",
+                  "t67"."d_channel",
+                  "t67"."t0",
+                  "t67"."t" AS "prev",
+                  "t67"."next" AS "t"
+                FROM "t66" AS "t67"
+              ) AS "t71"
+              LEFT OUTER JOIN (
+                SELECT DISTINCT
+                  "t0"."profile_id" AS "member"
+                FROM "segment_memberships" AS "t0"
+                WHERE
+                  "t0"."segment" = 'vip' AND "t0"."exited_at" IS NULL
+              ) AS "t12"
+                ON "t71"."person" = "t12"."member"
+            ) AS "t75"
+          ) AS "t78"
+        ) AS "t80"
+      ) AS "t81"
+    ) AS "t84"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t87"
+) AS "t90"
+  ON "t77"."_all" IS NOT DISTINCT FROM "t90"."k1__all"
+  AND "t77"."d_channel" IS NOT DISTINCT FROM "t90"."k1_d_channel"
+  AND "t77"."d_segment_vip" IS NOT DISTINCT FROM "t90"."k1_d_segment_vip"
+LEFT OUTER JOIN (
+  SELECT
+    "t94"."_all" AS "k2__all",
+    "t94"."d_channel" AS "k2_d_channel",
+    "t94"."d_segment_vip" AS "k2_d_segment_vip",
+    "t94"."entered_2",
+    "t94"."median_2",
+    "t94"."p90_2"
+  FROM (
+    SELECT
+      "t93"."_all",
+      "t93"."d_channel",
+      "t93"."d_segment_vip",
+      COUNT("t93"."t") AS "entered_2",
+      PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
+        CAST(EXTRACT('epoch' FROM "t93"."t") - EXTRACT('epoch' FROM "t93"."prev") AS DOUBLE PRECISION)) AS "median_2",
+      PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+        CAST(EXTRACT('epoch' FROM "t93"."t") - EXTRACT('epoch' FROM "t93"."prev") AS DOUBLE PRECISION)) AS "p90_2"
+    FROM (
+      SELECT
+        "t92"."person",
+        CASE WHEN "t92"."_all" THEN CAST(NULL AS VARCHAR) ELSE "t92"."d_channel" END AS "d_channel",
+        "t92"."t0",
+        "t92"."prev",
+        "t92"."t",
+        CASE WHEN "t92"."_all" THEN CAST(NULL AS VARCHAR) ELSE "t92"."d_segment_vip" END AS "d_segment_vip",
+        "t92"."_all"
+      FROM (
+        SELECT
+          "t91"."person",
+          "t91"."d_channel",
+          "t91"."t0",
+          "t91"."prev",
+          "t91"."t",
+          "t91"."d_segment_vip",
+          UNNEST(ARRAY[TRUE, FALSE]) AS "_all"
+        FROM (
+          SELECT
+            "t89"."person",
+            "t89"."d_channel",
+            "t89"."t0",
+            "t89"."prev",
+            "t89"."t",
+            "t89"."d_segment_vip"
+          FROM (
+            SELECT
+              "t86"."person",
+              "t86"."d_channel",
+              "t86"."t0",
+              "t86"."prev",
+              "t86"."t",
+              "t86"."member",
+              CASE WHEN "t86"."member" IS NOT NULL THEN 'vip' ELSE 'not vip' END AS "d_segment_vip"
+            FROM (
+              SELECT
+                "t85"."person",
+                "t85"."d_channel",
+                "t85"."t0",
+                "t85"."prev",
+                "t85"."t",
+                "t12"."member"
+              FROM (
+                SELECT
+                  "t82"."e_person" AS "person",
+                  "t82"."d_channel",
+                  "t82"."t0",
+                  "t82"."t" AS "prev",
+                  "t82"."next" AS "t"
                 FROM (
                   SELECT
-                    *
-                  FROM (
-                    SELECT
-                      "t43"."person",
-                      "t43"."ts",
-                      "t43"."m0",
-                      "t43"."m1",
-                      "t43"."m2",
-                      "t43"."d_channel",
-                      "t52"."e_person",
-                      "t52"."t0"
-                    FROM "t41" AS "t43"
-                    INNER JOIN "t49" AS "t52"
-                      ON "t43"."person" = "t52"."e_person" AND "t43"."ts" = "t52"."t0"
-                  ) AS "t53"
-                  WHERE
-                    "t53"."m0"
-                ) AS "t54"
-                GROUP BY
-                  1
-              ) AS "t56"
-                ON "t51"."e_person" = "t56"."e_person"
-              LEFT OUTER JOIN (
-                SELECT
-                  "t63"."e_person",
-                  "t63"."t" AS "t1"
-                FROM "t62" AS "t63"
-              ) AS "t66"
-                ON "t51"."e_person" = "t66"."e_person"
-              LEFT OUTER JOIN (
-                SELECT
-                  "t70"."e_person",
-                  "t70"."t" AS "t2"
-                FROM (
-                  SELECT
-                    "t69"."e_person",
-                    MIN("t69"."r_ts") AS "t",
-                    MAX("t69"."end") AS "end"
+                    "t79"."e_person",
+                    "t79"."d_channel",
+                    "t79"."t0",
+                    "t79"."t",
+                    MIN("t79"."r_ts") AS "next"
                   FROM (
                     SELECT
                       *
                     FROM (
                       SELECT
-                        "t48"."r_person",
-                        "t48"."r_ts",
-                        "t48"."r_same",
-                        "t67"."e_person",
-                        "t67"."prev",
-                        "t67"."end"
+                        "t47"."r_person",
+                        "t47"."r_ts",
+                        "t47"."r_same",
+                        "t72"."e_person",
+                        "t72"."d_channel",
+                        "t72"."t0",
+                        "t72"."t"
                       FROM (
                         SELECT
-                          "t42"."person" AS "r_person",
-                          "t42"."ts" AS "r_ts",
-                          "t42"."m1" AS "r_same"
-                        FROM "t41" AS "t42"
+                          "t41"."person" AS "r_person",
+                          "t41"."ts" AS "r_ts",
+                          "t41"."m1" AS "r_same"
+                        FROM "t40" AS "t41"
                         WHERE
-                          "t42"."m2"
-                      ) AS "t48"
+                          "t41"."m2"
+                      ) AS "t47"
                       INNER JOIN (
                         SELECT
-                          "t63"."e_person",
-                          "t63"."t" AS "prev",
-                          "t63"."end"
-                        FROM "t62" AS "t63"
-                      ) AS "t67"
-                        ON "t48"."r_person" = "t67"."e_person"
-                    ) AS "t68"
+                          "t67"."e_person",
+                          "t67"."d_channel",
+                          "t67"."t0",
+                          "t67"."next" AS "t"
+                        FROM "t66" AS "t67"
+                      ) AS "t72"
+                        ON "t47"."r_person" = "t72"."e_person"
+                    ) AS "t76"
                     WHERE
-                      (
-                        (
-                          "t68"."r_ts" > "t68"."prev"
-                        )
-                        OR (
-                          (
-                            "t68"."r_ts" = "t68"."prev"
-                          ) AND NOT (
-                            "t68"."r_same"
-                          )
-                        )
+                      "t76"."r_ts" >= "t76"."t"
+                      AND "t76"."r_ts" <= (
+                        "t76"."t0" + INTERVAL '604800 SECOND'
                       )
-                      AND "t68"."r_ts" <= "t68"."end"
-                  ) AS "t69"
+                  ) AS "t79"
                   GROUP BY
-                    1
-                ) AS "t70"
-              ) AS "t72"
-                ON "t66"."e_person" = "t72"."e_person"
-            ) AS "t73"
-          ) AS "t75"
-          LEFT OUTER JOIN (
-            SELECT DISTINCT
-              "t0"."profile_id" AS "member"
-            FROM "segment_memberships" AS "t0"
-            WHERE
-              "t0"."segment" = 'vip' AND "t0"."exited_at" IS NULL
-          ) AS "t12"
-            ON "t75"."person" = "t12"."member"
-        ) AS "t76"
-      ) AS "t77"
-    ) AS "t78"
-  ) AS "t79"
-) AS "t80"
-GROUP BY
-  1,
-  2,
-  3
+                    1,
+                    2,
+                    3,
+                    4
+                ) AS "t82"
+              ) AS "t85"
+              LEFT OUTER JOIN (
+                SELECT DISTINCT
+                  "t0"."profile_id" AS "member"
+                FROM "segment_memberships" AS "t0"
+                WHERE
+                  "t0"."segment" = 'vip' AND "t0"."exited_at" IS NULL
+              ) AS "t12"
+                ON "t85"."person" = "t12"."member"
+            ) AS "t86"
+          ) AS "t89"
+        ) AS "t91"
+      ) AS "t92"
+    ) AS "t93"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t94"
+) AS "t96"
+  ON "t77"."_all" IS NOT DISTINCT FROM "t96"."k2__all"
+  AND "t77"."d_channel" IS NOT DISTINCT FROM "t96"."k2_d_channel"
+  AND "t77"."d_segment_vip" IS NOT DISTINCT FROM "t96"."k2_d_segment_vip"

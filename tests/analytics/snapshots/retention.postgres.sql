@@ -1,4 +1,4 @@
-WITH "t13" AS (
+WITH "t12" AS (
   SELECT
     "t7"."id_type",
     "t7"."id_value",
@@ -6,74 +6,78 @@ WITH "t13" AS (
   FROM (
     SELECT
       *
-    FROM "profile_identifiers" AS "t3"
+    FROM "profile_identifiers" AS "t2"
     WHERE
-      "t3"."status" = 'linked'
+      "t2"."status" = 'linked'
   ) AS "t7"
   GROUP BY
     1,
     2
-), "t27" AS (
+), "t26" AS (
   SELECT
     *
   FROM (
     SELECT
-      *
+      COALESCE(
+        "t18"."u_profile",
+        "t19"."a_profile",
+        'user_id:' || "t11"."user_id",
+        'anonymous_id:' || "t11"."anonymous_id"
+      ) AS "person",
+      "t11"."ts",
+      "t11"."m0",
+      "t11"."m1"
     FROM (
       SELECT
-        COALESCE(
-          "t19"."u_profile",
-          "t20"."a_profile",
-          'user_id:' || "t11"."user_id",
-          'anonymous_id:' || "t11"."anonymous_id"
-        ) AS "person",
-        "t11"."ts",
-        "t11"."m0",
-        "t11"."m1"
-      FROM (
-        SELECT
-          "t0"."user_id",
-          "t0"."anonymous_id",
-          "t0"."source",
-          COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") AS "ts",
-          "t0"."event" = 'Signed Up' AS "m0",
-          FALSE AS "m1"
-        FROM "events" AS "t0"
-        WHERE
+        "t0"."user_id",
+        "t0"."anonymous_id",
+        "t0"."source",
+        COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") AS "ts",
+        "t0"."event" = 'Signed Up' AS "m0",
+        FALSE AS "m1"
+      FROM "events" AS "t0"
+      WHERE
+        (
           (
             "t0"."event" = 'Signed Up'
           ) OR FALSE
-      ) AS "t11"
-      LEFT OUTER JOIN (
-        SELECT
-          "t15"."id_type" AS "u_type",
-          "t15"."id_value" AS "u_value",
-          "t15"."profile_id" AS "u_profile"
-        FROM "t13" AS "t15"
-        WHERE
-          "t15"."id_type" IN ('marketplace_buyer_id', 'user_id')
-      ) AS "t19"
-        ON CASE
-          WHEN "t11"."source" = 'tmall'
-          THEN 'marketplace_buyer_id'
-          ELSE CASE WHEN "t11"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
-        END = "t19"."u_type"
-        AND "t11"."user_id" = "t19"."u_value"
-      LEFT OUTER JOIN (
-        SELECT
-          "t15"."id_type" AS "a_type",
-          "t15"."id_value" AS "a_value",
-          "t15"."profile_id" AS "a_profile"
-        FROM "t13" AS "t15"
-        WHERE
-          "t15"."id_type" IN ('anonymous_id', 'wechat_openid')
-      ) AS "t20"
-        ON CASE WHEN "t11"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t20"."a_type"
-        AND "t11"."anonymous_id" = "t20"."a_value"
-    ) AS "t23"
-    WHERE
-      "t23"."person" IS NOT NULL AND "t23"."ts" IS NOT NULL
-  ) AS "t25"
+        )
+        AND COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") IS NOT NULL
+        AND (
+          (
+            "t0"."user_id" IS NOT NULL
+          ) OR (
+            "t0"."anonymous_id" IS NOT NULL
+          )
+        )
+    ) AS "t11"
+    LEFT OUTER JOIN (
+      SELECT
+        "t14"."id_type" AS "u_type",
+        "t14"."id_value" AS "u_value",
+        "t14"."profile_id" AS "u_profile"
+      FROM "t12" AS "t14"
+      WHERE
+        "t14"."id_type" IN ('marketplace_buyer_id', 'user_id')
+    ) AS "t18"
+      ON CASE
+        WHEN "t11"."source" = 'tmall'
+        THEN 'marketplace_buyer_id'
+        ELSE CASE WHEN "t11"."source" = 'jd' THEN 'marketplace_buyer_id' ELSE 'user_id' END
+      END = "t18"."u_type"
+      AND "t11"."user_id" = "t18"."u_value"
+    LEFT OUTER JOIN (
+      SELECT
+        "t14"."id_type" AS "a_type",
+        "t14"."id_value" AS "a_value",
+        "t14"."profile_id" AS "a_profile"
+      FROM "t12" AS "t14"
+      WHERE
+        "t14"."id_type" IN ('anonymous_id', 'wechat_openid')
+    ) AS "t19"
+      ON CASE WHEN "t11"."source" = 'wechat' THEN 'wechat_openid' ELSE 'anonymous_id' END = "t19"."a_type"
+      AND "t11"."anonymous_id" = "t19"."a_value"
+  ) AS "t23"
   UNION ALL
   SELECT
     *
@@ -88,66 +92,66 @@ WITH "t13" AS (
         "t22"."m1"
       FROM (
         SELECT
-          "t18"."order_id",
-          "t18"."source",
-          "t18"."channel",
-          "t18"."store_id",
-          "t18"."customer_record_id",
-          "t18"."user_id",
-          "t18"."anonymous_id",
-          "t18"."ordered_at",
-          "t18"."status",
-          "t18"."currency",
-          "t18"."subtotal",
-          "t18"."discount",
-          "t18"."tax",
-          "t18"."shipping",
-          "t18"."total",
-          "t18"."campaign_id",
-          "t18"."coupon",
-          "t18"."fulfilment",
-          "t18"."attributes",
-          "t18"."updated_at",
-          "t18"."loaded_at",
-          "t18"."cid",
-          "t18"."cname",
+          "t20"."order_id",
+          "t20"."source",
+          "t20"."channel",
+          "t20"."store_id",
+          "t20"."customer_record_id",
+          "t20"."user_id",
+          "t20"."anonymous_id",
+          "t20"."ordered_at",
+          "t20"."status",
+          "t20"."currency",
+          "t20"."subtotal",
+          "t20"."discount",
+          "t20"."tax",
+          "t20"."shipping",
+          "t20"."total",
+          "t20"."campaign_id",
+          "t20"."coupon",
+          "t20"."fulfilment",
+          "t20"."attributes",
+          "t20"."updated_at",
+          "t20"."loaded_at",
+          "t20"."cid",
+          "t20"."cname",
           FALSE AS "m0",
           TRUE AS "m1"
         FROM (
           SELECT
-            "t14"."order_id",
-            "t14"."source",
-            "t14"."channel",
-            "t14"."store_id",
-            "t14"."customer_record_id",
-            "t14"."user_id",
-            "t14"."anonymous_id",
-            "t14"."ordered_at",
-            "t14"."status",
-            "t14"."currency",
-            "t14"."subtotal",
-            "t14"."discount",
-            "t14"."tax",
-            "t14"."shipping",
-            "t14"."total",
-            "t14"."campaign_id",
-            "t14"."coupon",
-            "t14"."fulfilment",
-            "t14"."attributes",
-            "t14"."updated_at",
-            "t14"."loaded_at",
+            "t15"."order_id",
+            "t15"."source",
+            "t15"."channel",
+            "t15"."store_id",
+            "t15"."customer_record_id",
+            "t15"."user_id",
+            "t15"."anonymous_id",
+            "t15"."ordered_at",
+            "t15"."status",
+            "t15"."currency",
+            "t15"."subtotal",
+            "t15"."discount",
+            "t15"."tax",
+            "t15"."shipping",
+            "t15"."total",
+            "t15"."campaign_id",
+            "t15"."coupon",
+            "t15"."fulfilment",
+            "t15"."attributes",
+            "t15"."updated_at",
+            "t15"."loaded_at",
             "t10"."cid",
             "t10"."cname"
           FROM (
             SELECT
               *
-            FROM "orders" AS "t2"
+            FROM "orders" AS "t3"
             WHERE
               NOT (
-                LOWER(COALESCE("t2"."status", '')) IN ('cancelled', 'canceled', 'refunded', 'failed', 'voided')
+                LOWER(COALESCE("t3"."status", '')) IN ('cancelled', 'canceled', 'refunded', 'failed', 'voided')
               )
-              AND "t2"."ordered_at" IS NOT NULL
-          ) AS "t14"
+              AND "t3"."ordered_at" IS NOT NULL
+          ) AS "t15"
           LEFT OUTER JOIN (
             SELECT
               "t4"."campaign_id" AS "cid",
@@ -156,8 +160,8 @@ WITH "t13" AS (
             GROUP BY
               1
           ) AS "t10"
-            ON "t14"."campaign_id" = "t10"."cid"
-        ) AS "t18"
+            ON "t15"."campaign_id" = "t10"."cid"
+        ) AS "t20"
         WHERE
           FALSE OR TRUE
       ) AS "t22"
@@ -172,26 +176,26 @@ WITH "t13" AS (
     ) AS "t24"
     WHERE
       "t24"."person" IS NOT NULL
-  ) AS "t26"
-), "t33" AS (
+  ) AS "t25"
+), "t32" AS (
   SELECT
-    "t32"."c_person",
-    "t32"."first_at",
-    DATE_TRUNC('MONTH', "t32"."first_at") AS "cohort"
+    "t31"."c_person",
+    "t31"."first_at",
+    DATE_TRUNC('MONTH', "t31"."first_at") AS "cohort"
   FROM (
     SELECT
-      "t29"."person" AS "c_person",
-      MIN("t29"."ts") AS "first_at"
+      "t28"."person" AS "c_person",
+      MIN("t28"."ts") AS "first_at"
     FROM (
       SELECT
         *
-      FROM "t27" AS "t28"
+      FROM "t26" AS "t27"
       WHERE
-        "t28"."m0"
-    ) AS "t29"
+        "t27"."m0"
+    ) AS "t28"
     GROUP BY
       1
-  ) AS "t32"
+  ) AS "t31"
 )
 SELECT
   *
@@ -200,18 +204,18 @@ FROM (
     *
   FROM (
     SELECT
-      "t36"."cohort",
+      "t35"."cohort",
       0 AS "period",
-      "t36"."people"
+      "t35"."people"
     FROM (
       SELECT
-        "t34"."cohort",
-        COUNT("t34"."c_person") AS "people"
-      FROM "t33" AS "t34"
+        "t33"."cohort",
+        COUNT("t33"."c_person") AS "people"
+      FROM "t32" AS "t33"
       GROUP BY
         1
-    ) AS "t36"
-  ) AS "t37"
+    ) AS "t35"
+  ) AS "t36"
   UNION ALL
   SELECT
     *
@@ -220,59 +224,59 @@ FROM (
       *
     FROM (
       SELECT
-        "t40"."cohort",
-        "t40"."period",
-        COUNT(DISTINCT "t40"."c_person") AS "people"
+        "t39"."cohort",
+        "t39"."period",
+        COUNT(DISTINCT "t39"."c_person") AS "people"
       FROM (
         SELECT
           *
         FROM (
           SELECT
-            "t38"."person",
-            "t38"."ts",
-            "t38"."m0",
-            "t38"."m1",
-            "t38"."c_person",
-            "t38"."first_at",
-            "t38"."cohort",
+            "t37"."person",
+            "t37"."ts",
+            "t37"."m0",
+            "t37"."m1",
+            "t37"."c_person",
+            "t37"."first_at",
+            "t37"."cohort",
             (
               (
-                EXTRACT(year FROM DATE_TRUNC('MONTH', "t38"."ts")) - EXTRACT(year FROM "t38"."cohort")
+                EXTRACT(year FROM DATE_TRUNC('MONTH', "t37"."ts")) - EXTRACT(year FROM "t37"."cohort")
               ) * 12
             ) + (
-              EXTRACT(month FROM DATE_TRUNC('MONTH', "t38"."ts")) - EXTRACT(month FROM "t38"."cohort")
+              EXTRACT(month FROM DATE_TRUNC('MONTH', "t37"."ts")) - EXTRACT(month FROM "t37"."cohort")
             ) AS "period"
           FROM (
             SELECT
-              "t31"."person",
-              "t31"."ts",
-              "t31"."m0",
-              "t31"."m1",
-              "t35"."c_person",
-              "t35"."first_at",
-              "t35"."cohort"
+              "t30"."person",
+              "t30"."ts",
+              "t30"."m0",
+              "t30"."m1",
+              "t34"."c_person",
+              "t34"."first_at",
+              "t34"."cohort"
             FROM (
               SELECT
                 *
-              FROM "t27" AS "t28"
+              FROM "t26" AS "t27"
               WHERE
-                "t28"."m1"
-            ) AS "t31"
-            INNER JOIN "t33" AS "t35"
-              ON "t31"."person" = "t35"."c_person"
-          ) AS "t38"
+                "t27"."m1"
+            ) AS "t30"
+            INNER JOIN "t32" AS "t34"
+              ON "t30"."person" = "t34"."c_person"
+          ) AS "t37"
           WHERE
-            "t38"."ts" >= "t38"."cohort"
-        ) AS "t39"
+            "t37"."ts" >= "t37"."cohort"
+        ) AS "t38"
         WHERE
-          "t39"."period" >= 1 AND "t39"."period" <= 8
-      ) AS "t40"
+          "t38"."period" >= 1 AND "t38"."period" <= 8
+      ) AS "t39"
       GROUP BY
         1,
         2
-    ) AS "t41"
-  ) AS "t42"
-) AS "t43"
+    ) AS "t40"
+  ) AS "t41"
+) AS "t42"
 ORDER BY
-  "t43"."cohort" ASC,
-  "t43"."period" ASC
+  "t42"."cohort" ASC,
+  "t42"."period" ASC

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -28,11 +29,13 @@ import ibis.expr.types as ir
 
 from omnichannel.analytics.funnels.definition import (
     DIMENSIONS,
+    PAGE_EVENTS,
     FunnelDefinition,
+    Match,
     parse_funnel,
 )
 from omnichannel.analytics.funnels.presets import marketing_funnel
-from omnichannel.analytics.funnels.query import entries, summary
+from omnichannel.analytics.funnels.query import entries, step_tables, summary
 from omnichannel.analytics.funnels.stream import (
     StreamSpec,
     dimension_column,
@@ -55,15 +58,41 @@ class FunnelQuery:
     """A validated funnel and its expressions, before anything runs."""
 
     definition: FunnelDefinition
-    per_entry: ir.Table  # person, d_<dimension>..., t0..t{K-1}
+    tables: list[ir.Table]  # per step: person, d_<dimension>..., t0, prev, t
     columns: dict[str, str]  # dimension -> its column
 
     @property
     def steps(self) -> int:
         return len(self.definition.steps)
 
+    @property
+    def per_entry(self) -> ir.Table:
+        """``person, d_<dimension>..., t0..t{K-1}``: one row per entry."""
+        return entries(self.tables, list(self.columns.values()))
+
     def summary(self) -> ir.Table:
-        return summary(self.per_entry, self.steps, list(self.columns.values()))
+        return summary(self.tables, list(self.columns.values()))
+
+
+def _names_of(m: Match) -> set[str]:
+    return {PAGE_EVENTS.get(n, n) + ("\x00" if n in PAGE_EVENTS else "") for n in m.event or ()}
+
+
+def can_match_both(a: Sequence[Match], b: Sequence[Match]) -> bool:
+    """Whether one fact can match a step of alternatives ``a`` and one of ``b``: only
+    two event matches sharing a name, two message matches sharing a status, or two order
+    matches (filters are not compared: they only narrow) can."""
+    for x in a:
+        for y in b:
+            if x.source != y.source:
+                continue
+            if x.source == "order":
+                return True
+            if x.source == "event" and _names_of(x) & _names_of(y):
+                return True
+            if x.message and y.message and set(x.message.status) & set(y.message.status):
+                return True
+    return False
 
 
 def build(wh: Warehouse, rules: IdentityRules, definition: FunnelDefinition) -> FunnelQuery:
@@ -80,7 +109,8 @@ def build(wh: Warehouse, rules: IdentityRules, definition: FunnelDefinition) -> 
         now=datetime.now(),
     )
     stream = step_stream(wh, rules, spec)
-    per_entry = entries(
+    matches = [s.matches for s in definition.steps]
+    tables = step_tables(
         stream,
         steps=len(definition.steps),
         order=definition.order,
@@ -89,11 +119,12 @@ def build(wh: Warehouse, rules: IdentityRules, definition: FunnelDefinition) -> 
         until=definition.until,
         dimensions=[dimension_column(d) for d in row_dims],
         per_breakdown=definition.entry == "breakdown",
+        overlaps=[can_match_both(a, b) for a, b in pairwise(matches)],
     )
     for dim in segments:
-        per_entry = _with_segment(wh, per_entry, dim)
+        tables = [_with_segment(wh, t, dim) for t in tables]
     columns = {d: dimension_column(d) for d in definition.by}
-    return FunnelQuery(definition, per_entry, columns)
+    return FunnelQuery(definition, tables, columns)
 
 
 def _with_segment(wh: Warehouse, t: ir.Table, dim: str) -> ir.Table:

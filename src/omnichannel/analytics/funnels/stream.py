@@ -129,6 +129,8 @@ def _events(wh: Warehouse, rules: IdentityRules, spec: StreamSpec) -> ir.Table:
     flags = [_any([_event_match(e, m, spec.now) for m in step]) for step in spec.flags("event")]
     e = _span(e, ts, spec)
     e = e.filter(e.type.isin(EVENT_TYPES)) if spec.every_row else e.filter(_any(flags))
+    # The person is NULL only without either id: tested on the raw row, before the join.
+    e = e.filter(ts.notnull(), e.user_id.notnull() | e.anonymous_id.notnull())
     e = e.select(
         user_id=e.user_id,
         anonymous_id=e.anonymous_id,
@@ -166,7 +168,7 @@ def _events(wh: Warehouse, rules: IdentityRules, spec: StreamSpec) -> ir.Table:
         **{f"m{i}": j[f"m{i}"] for i in range(len(flags))},
         **{dimension_column(d): j[dimension_column(d)] for d in spec.dimensions},
     )
-    return out.filter(out.person.notnull(), out.ts.notnull())
+    return out
 
 
 def _types_of(rules: IdentityRules, column: str) -> list[str]:
