@@ -12,6 +12,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -230,3 +231,31 @@ def test_a_second_demo_on_the_same_home_counts_the_same_after_reset(
         versions = dict(session.execute(select(Journey.name, Journey.version)).all())
     assert versions == dict.fromkeys(JOURNEYS, 1)  # made anew, not a second version
     assert _counts_of(runs[1]) == _counts_of(runs[0]) == _counts_of(first)
+
+
+def test_a_store_purchase_on_the_virtual_day_is_an_order_of_the_card_holder(
+    demo: tuple[Platform, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The demo's day runs days ahead of the real clock: a till ticket two days on is
+    stored (not refused as from the future) and belongs to the profile of its card."""
+    from omnichannel.demo.journeys import MAX_FUTURE, recipients
+    from omnichannel.demo.today_orders import Purchase, load_purchases
+    from omnichannel.opstore.models import utcnow
+
+    platform, _ = demo
+    people = recipients(platform, platform.settings.truth_dir, CONFIG.days)
+    holder = next(p for _, p in sorted(people.items()) if p.loyalty_record is not None)
+    with platform.warehouse.reader() as wh:
+        product = wh.table("products").select("product_id", "sku", "price").limit(1)
+        item = product.to_pyarrow().to_pylist()[0]
+    ticket = Purchase(utcnow() + timedelta(days=2), holder, item, store_id="ST-001")
+    stored = load_purchases(platform, tmp_path, [ticket], max_future=MAX_FUTURE)
+    assert stored == {"online": 0, "store": 1}
+    with platform.warehouse.reader() as wh:
+        rp = wh.table("record_profiles")
+        records = [ticket.order_id, holder.loyalty_record]
+        owners = rp.filter(rp.source == "pos", rp.record_id.isin(records))
+        rows = owners.select("record_id", "profile_id").to_pyarrow().to_pylist()
+        found = {r["record_id"]: r["profile_id"] for r in rows}
+    # The ticket and the card are one person's (the till's ticket names the card).
+    assert len(found) == 2 and len(set(found.values())) == 1

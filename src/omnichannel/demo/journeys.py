@@ -249,7 +249,8 @@ def _run(
     seconds["ticks"] = perf_counter() - started - seconds["setup"]
     loading = perf_counter()
     bought = [p for p in day.purchases if p.at <= t0 + LAST_EVENT]
-    orders = load_purchases(platform, settings.home / "demo" / "exports" / "journeys", bought)
+    exports = settings.home / "demo" / "exports" / "journeys"
+    orders = load_purchases(platform, exports, bought, max_future=MAX_FUTURE)
     seconds["orders"] = perf_counter() - loading
     out = summary(platform, tally, sink)
     out["orders_stored"] = orders

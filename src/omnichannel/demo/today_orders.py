@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,13 +150,18 @@ def till_export(path: Path, purchases: Sequence[Purchase]) -> int:
 
 
 def load_purchases(
-    platform: Platform, directory: Path, purchases: Sequence[Purchase]
+    platform: Platform, directory: Path, purchases: Sequence[Purchase], *, max_future: timedelta
 ) -> dict[str, int]:
     """Write the day's two exports into ``directory`` and load them with the connectors;
     then resolve identities (incrementally) so the new orders join their buyers' profiles.
-    Returns the orders stored per kind."""
+    ``max_future``: how far ahead of the real clock an order may be (the demo's virtual
+    day runs ahead of it). Returns the orders stored per kind."""
     from omnichannel.ingest.connectors import ingest_file
     from omnichannel.ingest.mapping import load_mapping
+    from omnichannel.ingest.segment import Limits
+
+    settings = platform.settings
+    limits = Limits(max_future=max_future, max_age=settings.event_max_age)
 
     ordered = sorted(purchases, key=lambda x: (x.at, x.person.person_id))
     online = [x for x in ordered if x.store_id is None]
@@ -180,6 +185,7 @@ def load_purchases(
                 kind="orders" if kind == "online" else "pos",
                 source=source,
                 mapping=load_mapping(mapping),
+                limits=limits,
             )
         stored[kind] = int(outcome.written.get("orders", 0))
     platform.identity.resolve()
