@@ -171,6 +171,8 @@ def test_an_experiment_shows_its_arms_and_the_journey_holdout_its_reading(
         client.get("/analytics/experiments/journeys/win-back?format=csv&table=metrics").text
     )
     assert {m["role"] for m in metrics} == {"primary", "guardrail"}
+    split = client.get("/analytics/experiments/journeys/win-back", params={"segment": "lapsing"})
+    assert split.status_code == 200 and 'id="uplift"' in split.text and "not members" in split.text
     assert client.get("/analytics/experiments/nothing").status_code == 404
 
 
