@@ -87,11 +87,18 @@ def test_kpis_without_inputs_are_no_data_with_the_reason_not_zero(platform: Plat
     assert email["kpis"]["ctr"]["status"] == "ok"
 
 
+def test_a_kpi_reads_only_its_measures(platform: Platform) -> None:
+    spent = platform.kpis.run(["deals", "revenue", "roas"], period="day")
+    # With roas the spend is read: the day of spend without a purchase is a row again.
+    assert spent["rows"][0]["period"] == "2026-03-02"
+    assert spent["rows"][0]["kpis"]["revenue"]["value"] == 0.0
+    assert spent["rows"][0]["kpis"]["roas"]["value"] == 0.0
+
+
 def test_periods_campaigns_and_filters(platform: Platform) -> None:
     daily = platform.kpis.run(["deals", "revenue"], period="day")
+    # Only the measures the KPIs read are read: days without a purchase have no row.
     assert {r["period"]: r["kpis"]["revenue"]["value"] for r in daily["rows"]} == {
-        "2026-03-02": 0.0,  # spend, no purchase
-        "2026-03-03": 0.0,  # the opens and the click
         "2026-03-04": 80.0,  # cat (day 2)
         "2026-03-05": 100.0,  # ann (day 3)
         "2026-03-06": 30.0,  # dan (day 4)

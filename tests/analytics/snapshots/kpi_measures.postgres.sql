@@ -1034,9 +1034,7 @@ WITH "t28" AS (
                         'Cart Shared',
                         'Message Forwarded',
                         'Email Forwarded',
-                        'Post Shared'
-                      )
-                      OR COALESCE("t38"."event", '') IN (
+                        'Post Shared',
                         'Comment Posted',
                         'Content Commented',
                         'Content Liked',

@@ -23,11 +23,14 @@ Each fact becomes a row ``ts, measure, channel, campaign, content, profile_id, n
 
 Rows then aggregate per measure, chosen dimensions and period: ``n`` summed, ``value``
 and its square summed (the noise tests need them), and distinct ``people``.
+
+Only the measures the asked KPIs read are built (``measures``): a CTR reads no orders,
+and revenue no delivery log, so neither is scanned nor compiled for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,6 +52,19 @@ from omnichannel.profiles.traits.base import events_beside_profiles, linked_iden
 from omnichannel.warehouse import Warehouse
 
 COLUMNS = ("ts", "measure", "channel", "campaign", "content", "profile_id", "n", "value")
+EVENT_MEASURES = {
+    "open": OPEN_EVENTS,
+    "click": CLICK_EVENTS,
+    "share": SHARE_EVENTS,
+    "interaction": INTERACTION_EVENTS,
+    "reservation": RESERVATION_EVENTS,
+}
+# The facts whose people are the reach.
+REACH_OF = ("send", "click", "visit")
+ALL_MEASURES = frozenset(
+    {*EVENT_MEASURES, "visit", "send", "impression", "spend"}
+    | {"order", "deal", "new_customer", "clv", "reach"}
+)
 
 
 @dataclass(frozen=True)
@@ -101,14 +117,18 @@ def _campaigns(wh: Warehouse) -> tuple[ir.Table, ir.Table]:
     return by_name, by_id
 
 
-def event_facts(wh: Warehouse, rules: IdentityRules) -> ir.Table:
+def event_facts(
+    wh: Warehouse, rules: IdentityRules, measures: Collection[str] = ALL_MEASURES
+) -> ir.Table:
+    """The event measures among ``measures`` (opens, clicks, ..., visits)."""
     by_name, by_id = _campaigns(wh)
     e = events_beside_profiles(wh, rules)
     named = e.event.fill_null("")
     tagged = e.context_campaign_name.notnull() & (e.context_campaign_name != "")
-    wanted = named.isin((*OPEN_EVENTS, *CLICK_EVENTS, *SHARE_EVENTS))
-    wanted |= named.isin((*INTERACTION_EVENTS, *RESERVATION_EVENTS))
-    wanted |= e.type.isin(("page", "screen")) & tagged
+    names = [n for m, events in EVENT_MEASURES.items() if m in measures for n in events]
+    wanted: ir.BooleanValue = named.isin(names) if names else ibis.literal(False)
+    if "visit" in measures:
+        wanted |= e.type.isin(("page", "screen")) & tagged
     e = e.filter(wanted)
     props = e.properties.cast("json")
     e = e.mutate(
@@ -234,16 +254,27 @@ def order_facts(wh: Warehouse) -> list[ir.Table]:
     ]
 
 
-def fact_rows(wh: Warehouse, rules: IdentityRules) -> ir.Table:
-    """Every fact of every measure, over all time."""
-    events = event_facts(wh, rules)
-    sends = delivery_facts(wh)
-    parts = [sends, events, *spend_facts(wh), *order_facts(wh)]
-    parts = [p.select(*COLUMNS) for p in parts]
-    facts = ibis.union(*parts, distinct=False)
-    reached = facts.filter(
-        facts.measure.isin(("send", "click", "visit")), facts.profile_id.notnull()
-    )
+def fact_rows(
+    wh: Warehouse, rules: IdentityRules, measures: Collection[str] = ALL_MEASURES
+) -> ir.Table:
+    """Every fact of ``measures`` (default all), over all time."""
+    wanted = set(measures) | (set(REACH_OF) if "reach" in measures else set())
+    parts: list[ir.Table] = []
+    if "send" in wanted:
+        parts.append(delivery_facts(wh))
+    if wanted & {*EVENT_MEASURES, "visit"}:
+        parts.append(event_facts(wh, rules, wanted))
+    spend = dict(zip(("impression", "click", "spend"), spend_facts(wh), strict=True))
+    parts += [t for m, t in spend.items() if m in wanted]
+    orders = ("order", "deal", "new_customer", "clv")
+    if wanted & set(orders):
+        parts += [t for m, t in zip(orders, order_facts(wh), strict=True) if m in wanted]
+    if not parts:  # nothing asked reads a fact: an empty table of the right shape
+        parts = [spend_facts(wh)[0].limit(0)]
+    facts = ibis.union(*[p.select(*COLUMNS) for p in parts], distinct=False)
+    if "reach" not in measures:
+        return facts
+    reached = facts.filter(facts.measure.isin(REACH_OF), facts.profile_id.notnull())
     reach = reached.mutate(measure=ibis.literal("reach"), n=ibis.literal(1).cast("int64"))
     return ibis.union(facts, reach.select(*COLUMNS), distinct=False)
 
@@ -254,13 +285,17 @@ def measure_rows(
     query: Query,
     *,
     members: ir.Table | None = None,
+    measures: Collection[str] = ALL_MEASURES,
 ) -> ir.Table:
     """Totals per measure, group and period: ``measure, *by, [period], n, people, value, sq``.
 
     ``members`` (a table of ``profile_id``): the reach of those people is also given as
-    ``reach_in_segment`` (the target audience's coverage).
+    ``reach_in_segment`` (the target audience's coverage). ``measures``: only those are
+    read (the others are absent from the result).
     """
-    facts = fact_rows(wh, rules)
+    if members is not None:
+        measures = {*measures, "reach"}
+    facts = fact_rows(wh, rules, measures)
     if members is not None:
         inside = facts.filter(facts.measure == "reach").semi_join(
             members, facts.profile_id == members.profile_id

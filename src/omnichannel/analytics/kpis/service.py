@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from omnichannel.warehouse import Warehouse
 
 AUDIENCE_COVERAGE = "audience_coverage"
+EXPOSED = ("send", "impression", "reach")
 ACROSS = ("channel", "campaign")
 
 
@@ -76,6 +77,8 @@ class KpiQuery:
 
     kpis: list[str] = field(default_factory=lambda: list(DEFAULT_KPIS))
     query: Query = field(default_factory=Query)
+    # Measures read besides the KPIs' own (a comparison's choice of baseline needs some).
+    also: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -132,10 +135,21 @@ class KpiQuery:
             .distinct()
         )
 
+    def measures(self) -> set[str]:
+        """The base measures the asked KPIs read (only those are built and run)."""
+        needed: set[str] = set(self.also)
+        for name in self.kpis:
+            if name == AUDIENCE_COVERAGE:
+                needed.add("reach")
+            else:
+                needed |= {*CATALOGUE[name].inputs, *CATALOGUE[name].needs}
+        return needed
+
     def to_expression(self, wh: Warehouse, rules: Any) -> ir.Table:
         from omnichannel.analytics.kpis.facts import measure_rows
 
-        return measure_rows(wh, rules, self.query, members=self.members(wh))
+        members = self.members(wh)
+        return measure_rows(wh, rules, self.query, members=members, measures=self.measures())
 
     def run(self, wh: Warehouse, rules: Any) -> dict[str, Any]:
         table = self.to_expression(wh, rules).to_pyarrow().to_pylist()
@@ -354,7 +368,11 @@ class KpisCapability:
                 raise ValidationError("across", across, f"one of {', '.join(ACROSS)}")
             if across in base.query.by:
                 raise ValidationError("by", across, f"dimensions other than across ({across})")
-            runner = replace(base, query=replace(base.query, by=(across, *base.query.by)))
+            runner = replace(
+                base,
+                query=replace(base.query, by=(across, *base.query.by)),
+                also=frozenset(EXPOSED),  # the default baseline is the most exposed value
+            )
             with self._platform.warehouse.reader() as wh:
                 rows = runner.to_expression(wh, rules).to_pyarrow().to_pylist()
             return compare_groups(runner, rows, across, baseline, alpha)
