@@ -51,7 +51,7 @@ def _kpi(platform: Platform, d: ReportDefinition) -> dict[str, Any]:
     )
     rows = []
     for row in answer["rows"]:
-        out: dict[str, Any] = {dim: row["group"].get(dim) for dim in by}
+        out: dict[str, Any] = {dim: _label(row["group"].get(dim)) for dim in by}
         if period:
             out["period"] = str(row["period"])[:10]
         for name in kpis:
