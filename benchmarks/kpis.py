@@ -74,7 +74,8 @@ def generate(home: Path, events: int, people: int) -> None:
             f"""
             CREATE TEMP TABLE msg AS
             SELECT i, 'C' || lpad(c::VARCHAR, 2, '0') AS campaign_id,
-                   {channel_of}[((c % {len(CHANNELS)}) + 1)::BIGINT] AS channel, h % {people} AS person,
+                   {channel_of}[((c % {len(CHANNELS)}) + 1)::BIGINT] AS channel,
+                   h % {people} AS person,
                    TIMESTAMP '{T0}' + to_microseconds((h2 % {span})::BIGINT) AS t_at
             FROM (SELECT i, hash(i) AS h, hash(i + 17) AS h2,
                          [0,1,2,3,7,8,9,10,14,15,16,17][((hash(i * 5 + 3) % 12) + 1)::BIGINT] AS c
