@@ -50,6 +50,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
             "models-retrain",
             "profiles",
             "profiles-build",
+            "reports",
             "segments",
             "send-times",
         }
