@@ -117,6 +117,7 @@ PAGE_AREAS: tuple[tuple[str, str, str], ...] = (
     ("/journeys", "journeys:read", "journeys:write"),
     ("/analytics", "analytics:read", "analytics:run"),
     ("/reports", "analytics:read", "reports:write"),
+    ("/models", "analytics:read", "analytics:run"),  # as /api/models
     ("/messages/templates", "templates:read", "templates:write"),
     ("/messages", "messages:read", "messages:send"),
     ("/channels", "messages:read", "messages:send"),
