@@ -43,7 +43,10 @@ WELCOME = {
             "then": "bob-mail",
             "else": "hello",
         },
-        "bob-mail": {"send": {"channel": "email", "content": EMAIL_CONTENT}, "next": "bye"},
+        "bob-mail": {
+            "send": {"channel": "email", "content": EMAIL_CONTENT, "campaign": "vip-2026"},
+            "next": "bye",
+        },
         "hello": {"send": {"channel": "email", "content": EMAIL_CONTENT}},
         "bye": {"exit": {"reason": "done"}},
     },
@@ -119,6 +122,9 @@ def test_a_journey_runs_wait_condition_send_and_exit_once_per_visit(platform, jo
     assert messages[f"journey:{bob.id}:2"].journey_step == "bob-mail"
     assert messages[f"journey:{ann.id}:2"].origin == "journey"
     assert messages[f"journey:{ann.id}:2"].journey_id == journey_id
+    # Funnels and KPIs count a journey's messages under its name, or the step's campaign.
+    assert messages[f"journey:{ann.id}:2"].campaign == WELCOME["name"]
+    assert messages[f"journey:{bob.id}:2"].campaign == "vip-2026"
     assert {m.reason for m in messages.values() if m.reason} == {"consent", "no_address"}
     assert all(r.lease_holder is None for r in rows.values())
 

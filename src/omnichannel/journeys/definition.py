@@ -334,6 +334,9 @@ class Send(_Doc):
     template_version: Annotated[int, Field(ge=1)] | None = None
     content: dict[str, Any] | None = None
     kind: Literal["marketing", "transactional"] | None = None
+    # The campaign the messages are counted under (funnels, KPIs, per-campaign caps);
+    # the journey's name when not given.
+    campaign: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

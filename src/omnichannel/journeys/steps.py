@@ -318,6 +318,7 @@ def _send_requests(c: Claimed) -> dict[str, Any]:
         "template_version": send.template_version,
         "content": send.content,
         "kind": send.kind,
+        "campaign": send.campaign or c.journey_name,
         "data": {"journey": c.journey_name, "entry": c.context.get("entry", {}), **send.data},
     }
 
