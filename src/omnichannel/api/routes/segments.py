@@ -128,7 +128,13 @@ def _document(body: BaseModel, *drop: str) -> dict[str, Any]:
     return {k: v for k, v in body.model_dump(exclude_none=True).items() if k not in drop}
 
 
-@router.get("", summary="Every segment with its version and member count")
+# Unset fields are left out here and below (``trend`` without ?trend_days=): an answer has
+# the keys platform.segments gives, as the CLI prints them offline.
+@router.get(
+    "",
+    summary="Every segment with its version and member count",
+    response_model_exclude_unset=True,
+)
 def list_segments(
     platform: PlatformDep,
     trend_days: Annotated[
@@ -143,6 +149,7 @@ def list_segments(
     "",
     status_code=201,
     summary="Save a segment and compute its members",
+    response_model_exclude_unset=True,
     responses={409: {"description": "A segment has this name already."}},
 )
 def create_segment(body: SegmentCreate, platform: PlatformDep, who: PrincipalDep) -> SegmentPublic:
@@ -165,7 +172,10 @@ def preview_segment(
 
 
 @router.get(
-    "/{name}", summary="One segment", responses={404: {"description": "No segment has this name."}}
+    "/{name}",
+    summary="One segment",
+    response_model_exclude_unset=True,
+    responses={404: {"description": "No segment has this name."}},
 )
 def show_segment(name: NamePath, platform: PlatformDep) -> SegmentPublic:
     return SegmentPublic.model_validate(platform.segments.show(name))
@@ -174,6 +184,7 @@ def show_segment(name: NamePath, platform: PlatformDep) -> SegmentPublic:
 @router.put(
     "/{name}",
     summary="Replace a segment's definition (its version goes up) and recompute its members",
+    response_model_exclude_unset=True,
     responses={404: {"description": "No segment has this name."}},
 )
 def update_segment(
