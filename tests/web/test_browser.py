@@ -7,8 +7,6 @@ the checkout), kept after the run.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,36 +15,10 @@ import httpx
 import pytest
 
 from tests.support.collector import Server, bearer, server_token, start_server
+from tests.web.browsers import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, sync_api
 from tests.web.conftest import a_member
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTEFACTS = (
-    Path(
-        os.environ.get(
-            "OMNI_TEST_ARTEFACTS", Path(__file__).resolve().parents[2] / "build" / "test-artefacts"
-        )
-    )
-    / "web"
-)
-WAIT_MS = 120_000  # a wait for what must happen on a loaded machine, not a speed claim
-
-if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-    pytest.skip(
-        "Debian's chromium is not installed (scripts/ensure-test-services.sh installs it)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.support.collector import Server, bearer, server_token, start_server
-from tests.web.test_browser import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, sync_api
+from tests.web.browsers import ARTEFACTS, chromium
+from tests.web.browsers import signed_in as signed_in_as
 
 pytestmark = pytest.mark.browser
 PASSWORD = "builders test password"
@@ -35,27 +36,12 @@ def server(demo_home: Any) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser(server: Server) -> Iterator[Any]:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def signed_in(browser: Any, server: Server, email: str) -> Any:
-    """A page in a browser context of its own, signed in through the login form."""
-    context = browser.new_context(base_url=server.url, locale="en-GB")
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector("#user-menu span")
-    assert email in page.locator("#user-menu").inner_text()
-    return page
+    return signed_in_as(browser, server.url, email, PASSWORD)
 
 
 def _size(page: Any) -> int:

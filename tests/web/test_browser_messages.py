@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.support.collector import Server, bearer, server_token, start_server
+from tests.web.browsers import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, sync_api
 from tests.web.conftest import a_member
-from tests.web.test_browser import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, sync_api
 
 pytestmark = pytest.mark.browser
 
