@@ -263,6 +263,10 @@ def test_the_cli_and_the_api(alert_home: Path, tmp_path: Path) -> None:
             json={"as_of": "2026-04-13T00:00:00", "rules": ["checkout"], "notify": False},
         )
         assert ran.status_code == 200 and ran.json()["opened"][0]["kind"] == "funnel_collapse"
+        # Over HTTP the caller is who acknowledged it: here the admin token, by its prefix.
+        again = api.post(f"/api/alerts/{alert_id}/ack")
+        assert again.status_code == 200
+        assert again.json()["acknowledged_by"] == f"admin-token:{token[:15]}"
         assert api.delete("/api/alerts/rules/late").status_code == 204
         assert api.delete("/api/alerts/rules/late").status_code == 404
         kpis = api.get("/api/analytics/kpis", params={"kpis": "clicks", "by": "channel"})

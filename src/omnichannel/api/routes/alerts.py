@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from omnichannel.access.api import ActorDep
 from omnichannel.api.deps import PlatformDep
 from omnichannel.jsonable import jsonable
 
@@ -47,18 +48,22 @@ async def rules(platform: PlatformDep) -> Any:
 @router.put("/rules", summary="Store alert rules")
 async def save_rules(
     platform: PlatformDep,
+    actor: ActorDep,
     body: Annotated[RulesDocument, Body()],
     replace: Annotated[
         bool, Query(description="Drop stored rules the document does not name.")
     ] = False,
 ) -> Any:
     """Check and store a rule document's rules by name; errors name the path (rules[1].k)."""
-    return jsonable(platform.alerts.save_rules(body.document, actor="api", replace=replace))
+    saved = await run_in_threadpool(
+        platform.alerts.save_rules, body.document, actor=actor, replace=replace
+    )
+    return jsonable(saved)
 
 
 @router.delete("/rules/{name}", summary="Delete an alert rule", status_code=204)
-async def delete_rule(platform: PlatformDep, name: str) -> None:
-    platform.alerts.delete_rule(name, actor="api")
+async def delete_rule(platform: PlatformDep, actor: ActorDep, name: str) -> None:
+    await run_in_threadpool(platform.alerts.delete_rule, name, actor=actor)
 
 
 @router.post("/check", summary="Evaluate the alert rules now")
@@ -72,5 +77,6 @@ async def check(platform: PlatformDep, body: Annotated[CheckRequest | None, Body
 
 
 @router.post("/{alert_id}/ack", summary="Acknowledge an alert")
-async def ack(platform: PlatformDep, alert_id: int) -> Any:
-    return jsonable(platform.alerts.ack(alert_id, actor="api"))
+async def ack(platform: PlatformDep, actor: ActorDep, alert_id: int) -> Any:
+    """The signed-in user (or the CLI's named actor) is recorded as who acknowledged it."""
+    return jsonable(await run_in_threadpool(platform.alerts.ack, alert_id, actor=actor))
