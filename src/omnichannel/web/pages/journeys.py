@@ -21,6 +21,7 @@ from omnichannel.journeys.service import ENTRY_KINDS
 from omnichannel.web import builders
 from omnichannel.web.i18n import gettext as _
 from omnichannel.web.i18n import pick, speaking
+from omnichannel.web.pages.people import require_permission
 from omnichannel.web.render import csv_response, form_of, render, table_of, wants_csv
 
 router = APIRouter(include_in_schema=False)
@@ -118,18 +119,9 @@ async def _refused(
     )
 
 
-def _may_write(request: Request) -> None:
-    """The editor is for those who may save (its GET is a read by path, so say it here)."""
-    from omnichannel.access.api import forbidden
-
-    user = getattr(request.state, "principal", None)
-    if user is not None and not user.can("journeys:write"):
-        raise forbidden(user, "journeys:write")
-
-
 @router.get("/journeys/new")
 def new_journey_page(request: Request, services: ServicesDep) -> Response:
-    _may_write(request)
+    require_permission(request, "journeys:write")
     return _editor(request, services, builders.NEW_JOURNEY, name=None)
 
 
@@ -157,7 +149,7 @@ async def create_journey(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/journeys/{name}/edit")
 def edit_journey_page(request: Request, name: str, services: ServicesDep) -> Response:
-    _may_write(request)
+    require_permission(request, "journeys:write")
     try:
         journey = services.platform.journeys.show(name)
     except (NotFoundError, ValidationError) as exc:

@@ -16,7 +16,7 @@ from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.profiles.lookup import AmbiguousIdentifierError, ProfileNotFoundError
 from omnichannel.web import builders
 from omnichannel.web.i18n import format_number, format_rate, pick, speaking
-from omnichannel.web.pages.people import identifier_of, lookup_error
+from omnichannel.web.pages.people import identifier_of, lookup_error, require_permission
 from omnichannel.web.render import csv_response, form_of, render, table_of, wants_csv
 
 router = APIRouter(include_in_schema=False)
@@ -127,18 +127,9 @@ def _estimate(platform: Any, text: str) -> dict[str, Any]:
     }
 
 
-def _may_write(request: Request) -> None:
-    """The editor is for those who may save (its GET is a read by path, so say it here)."""
-    from omnichannel.access.api import forbidden
-
-    user = getattr(request.state, "principal", None)
-    if user is not None and not user.can("segments:write"):
-        raise forbidden(user, "segments:write")
-
-
 @router.get("/segments/new")
 def new_segment_page(request: Request, services: ServicesDep) -> Response:
-    _may_write(request)
+    require_permission(request, "segments:write")
     return _builder(request, services, builders.NEW_SEGMENT, name=None)
 
 
@@ -183,7 +174,7 @@ async def _refused(
 
 @router.get("/segments/{name}/edit")
 def edit_segment_page(request: Request, name: str, services: ServicesDep) -> Response:
-    _may_write(request)
+    require_permission(request, "segments:write")
     try:
         segment = services.platform.segments.show(name)
     except (NotFoundError, ValidationError) as exc:
