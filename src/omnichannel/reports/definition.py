@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from omnichannel.analytics.attribution import MODELS
 from omnichannel.errors import ValidationError
 
 KINDS = ("kpi", "funnel", "retention", "attribution")
@@ -42,16 +43,8 @@ FILTERS: dict[str, tuple[str, ...]] = {
     "retention": ("since", "until"),
     "attribution": ("since", "until"),
 }
-ATTRIBUTION_MODELS = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
+# The attribution package's own list: a model it gains is offered here too.
+ATTRIBUTION_MODELS = MODELS
 
 
 class _Strict(BaseModel):

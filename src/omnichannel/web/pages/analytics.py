@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from omnichannel.analytics.attribution import MODELS
 from omnichannel.api.deps import ServicesDep
 from omnichannel.errors import NotFoundError, OmniError, ValidationError
 from omnichannel.web.i18n import babel_locale, pick, speaking
@@ -40,16 +41,8 @@ ORDERS = ("ordered", "strict", "any")
 BREAKDOWNS = ("channel", "campaign", "content", "device", "store")
 FILTER_OPS = ("equals", "gte", "lte", "contains")
 MAX_STEPS = 6
-ATTRIBUTION_MODELS = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
+# The attribution package's own list: a model it gains is offered here too.
+ATTRIBUTION_MODELS = MODELS
 DEFAULT_MODELS = ("first_touch", "last_touch", "linear", "position_based", "markov")
 LOOKBACKS = (7, 14, 30, 60, 90)
 DEFAULT_KPIS = ("sends", "clicks", "ctr", "deals", "deal_rate", "revenue", "roas")
