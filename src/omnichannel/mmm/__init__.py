@@ -1,0 +1,1 @@
+"""Marketing-mix modelling (C12): fit adstock and saturation per channel, read ROI."""
