@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from omnichannel.errors import OmniError
 
-ROLES: tuple[str, ...] = ("admin", "marketer", "analyst", "approver", "viewer", "service_desk")
+ROLES: tuple[str, ...] = (
+    "admin",
+    "marketer",
+    "analyst",
+    "approver",
+    "viewer",
+    "service_desk",
+    "dpo",
+)
 
 # Every action a route, page or library call can require, with what it lets one do.
 PERMISSIONS: dict[str, str] = {
@@ -52,6 +60,11 @@ PERMISSIONS: dict[str, str] = {
     "audit:read": "read the audit log",
     "comments:read": "read the comments on segments, journeys and reports",
     "comments:write": "comment on segments, journeys and reports, @mention users",
+    "consent:read": "a person's consent per purpose and channel, and its history",
+    "consent:write": "record a consent decision (a form, a call, an import)",
+    "privacy:read": "data-subject requests and their deadlines",
+    "privacy:export": "export everything held about one person",
+    "privacy:erase": "erase one person from every store (irreversible)",
     "admin:all": "what only admins do (routes mounted with AdminDep, not yet given a finer gate)",
 }
 
@@ -94,7 +107,24 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # Viewers change nothing, but they may join the discussion (comments change no object).
     "viewer": _READS - {"users:read", "audit:read"} | {"comments:write"},
     # A support agent finds one customer and records what happened; contact details masked.
-    "service_desk": frozenset({"profiles:read", "interactions:write", "messages:read"}),
+    "service_desk": frozenset(
+        {"profiles:read", "interactions:write", "messages:read", "consent:read", "consent:write"}
+    ),
+    # The data-protection officer answers data-subject requests: finds the person, reads
+    # and records consent, exports and erases; changes no campaign.
+    "dpo": frozenset(
+        {
+            "profiles:read",
+            "profiles:read_pii",
+            "consent:read",
+            "consent:write",
+            "privacy:read",
+            "privacy:export",
+            "privacy:erase",
+            "audit:read",
+            "tokens:write",
+        }
+    ),
 }
 
 

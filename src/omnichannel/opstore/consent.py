@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from omnichannel.errors import ValidationError
 from omnichannel.opstore.audit import record
-from omnichannel.opstore.models import Consent, ConsentStatus, utcnow
+from omnichannel.opstore.models import Consent, ConsentRecord, ConsentStatus, utcnow
 
 PROFILE_SUBJECT = "profile"
 _TOKEN_MAX = 32
@@ -58,8 +58,11 @@ def set_consent(
     source: str,
     actor: str,
     at: datetime | None = None,
+    ledger: bool = True,
 ) -> Consent:
-    """Replace the subject's consent on ``channel`` and write the change to the audit log.
+    """Replace the subject's consent on ``channel`` and write the change to the audit log
+    and (unless ``ledger`` is False: the ledger itself calling) to the consent ledger's
+    history as a ``marketing`` decision on a ``consent`` basis (privacy/ledger.py).
 
     One statement (INSERT ... ON CONFLICT DO UPDATE) so two writers racing on the same
     subject end with one row, never a unique-constraint error.
@@ -93,6 +96,23 @@ def set_consent(
         set_={key: statement.excluded[key] for key in ("status", "source", "updated_at")},
     )
     session.execute(statement)
+    if ledger:
+        session.add(
+            ConsentRecord(
+                at=values["updated_at"],
+                subject_type=subject_type,
+                subject_value=subject_value,
+                purpose="marketing",
+                channel=channel,
+                status=status.value,
+                lawful_basis="consent",
+                source=source,
+                actor=actor,
+                text_version="",
+                evidence={},
+                separate=False,
+            )
+        )
     current = session.scalars(
         select(Consent)
         .where(

@@ -17,9 +17,11 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -134,6 +136,7 @@ class UserRole(StrEnum):
     APPROVER = "approver"
     VIEWER = "viewer"
     SERVICE_DESK = "service_desk"
+    DPO = "dpo"
 
 
 class Source(Base):
@@ -643,6 +646,69 @@ class Consent(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ConsentRecord(Base):
+    """One consent decision as it was made, never changed: the ledger's history.
+
+    ``consents`` holds the current marketing decision per channel (what the send path
+    reads); this table holds every decision on every purpose, with who recorded it,
+    where, on which lawful basis, with what evidence and under which text version
+    (``omnichannel.privacy.ledger``).
+    """
+
+    __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_records_subject", "subject_type", "subject_value"),)
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_value: Mapped[str] = mapped_column(String(320))
+    purpose: Mapped[str] = mapped_column(String(32))
+    # A channel, or "*": the decision holds on every channel (analytics, profiling...).
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    lawful_basis: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(128), default="")
+    actor: Mapped[str] = mapped_column(String(320), default="")
+    text_version: Mapped[str] = mapped_column(String(64), default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # PIPL art. 29/39: sensitive data and transfers abroad need a separate consent.
+    separate: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PrivacyRequest(Base):
+    """A data-subject request (export or erasure), tracked to its legal deadline.
+
+    The subject is kept only as keyed hashes of their identifiers, so a finished
+    erasure leaves nothing here that names the person.
+    """
+
+    __tablename__ = "privacy_requests"
+    __table_args__ = (Index("ix_privacy_requests_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # export | erasure
+    regulation: Mapped[str] = mapped_column(String(16))  # gdpr | pipl
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | failed
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(320))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ErasedIdentifier(Base):
+    """The suppression list: a keyed hash of each identifier of an erased person, so
+    later events carrying it are dropped instead of re-creating them."""
+
+    __tablename__ = "erased_identifiers"
+
+    identifier_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AuditEntry(Base):
     """One thing someone did. Rows are only ever inserted (see ``opstore.audit``)."""
 
@@ -798,6 +864,81 @@ class ExperimentExposure(Base):
     person: Mapped[str] = mapped_column(String(300), primary_key=True)
     variant: Mapped[str] = mapped_column(String(64))
     exposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- surveys (C19): definitions and versions, invitations (links), responses ----------
+
+
+class Survey(Base):
+    """A survey (NPS, CSAT, CES or custom) by name; its documents are ``survey_versions``."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyVersion(Base):
+    """One saved document of a survey; answers keep the version they were given on."""
+
+    __tablename__ = "survey_versions"
+
+    survey_id: Mapped[int] = mapped_column(
+        ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyInvitation(Base):
+    """One signed link: a person asked on a channel (a message, an in-app prompt) or a
+    store receipt's QR code. ``link_key`` makes a retried send reuse its link."""
+
+    __tablename__ = "survey_invitations"
+    __table_args__ = (Index("ix_survey_invitations_profile_id_created_at", "profile_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    link_key: Mapped[str] = mapped_column(String(300), unique=True)
+    profile_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    campaign: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    store: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    receipt: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyResponse(Base):
+    """The answers given through one link (one per link: a replay is refused), kept
+    as they come (partial until ``completed_at``)."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (Index("ix_survey_responses_survey_id_started_at", "survey_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_invitations.id", ondelete="CASCADE"), unique=True
+    )
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    profile_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    score: Mapped[float | None] = mapped_column(nullable=True)
+    category: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lang: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 # --- models (C14): every trained version, its metrics over time, the one in use ---------
@@ -978,3 +1119,227 @@ class LargeSend(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # What the send did once approved (send_segment's counts).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+# --- commerce (commerce/: catalogue listings, inventory, orders) -------------------
+
+
+class ChannelListing(Base):
+    """One product (our SKU) on one sales channel: that channel's own code, whether it
+    is listed there (assortment), its title and price there, attributes."""
+
+    __tablename__ = "channel_listings"
+    __table_args__ = (
+        UniqueConstraint("sku", "channel"),
+        UniqueConstraint("channel", "channel_sku"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    channel_sku: Mapped[str] = mapped_column(String(128))
+    listed: Mapped[bool] = mapped_column(Boolean, default=True)
+    title: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    price: Mapped[float | None] = mapped_column(default=None)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockLocation(Base):
+    """Where stock is: a warehouse, a store or stock in transit; what routing weighs."""
+
+    __tablename__ = "stock_locations"
+    __table_args__ = (CheckConstraint("kind IN ('warehouse', 'store', 'transit')", name="kind"),)
+
+    location_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    latitude: Mapped[float | None] = mapped_column(default=None)
+    longitude: Mapped[float | None] = mapped_column(default=None)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Local opening hours "HH:MM"; NULL: always open (a warehouse).
+    opens: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    closes: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    # Orders it can fulfil per local day; NULL: no limit.
+    capacity_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What one shipment from here costs (pick, pack, carrier base).
+    ship_cost: Mapped[float] = mapped_column(default=0.0)
+    pickup: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockLevel(Base):
+    """One SKU at one location. The CHECKs are the last line against oversell: no
+    update can leave fewer units on hand than are reserved."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand"),
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved"),
+        CheckConstraint("safety_stock >= 0", name="safety_stock"),
+    )
+
+    location_id: Mapped[str] = mapped_column(
+        ForeignKey("stock_locations.location_id", ondelete="CASCADE"), primary_key=True
+    )
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockReservation(Base):
+    """Units held for an order or a cart until ``expires_at``; keyed for retries."""
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (Index("ix_stock_reservations_status_expires", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reservation_key: Mapped[str] = mapped_column(String(200), unique=True)
+    location_id: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    order_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # active -> released | expired | fulfilled
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockMovement(Base):
+    """The inventory ledger: every change of a stock level, in order, once per key."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (Index("ix_stock_movements_location_sku", "location_id", "sku"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The movement's idempotency key (a POS ticket line, a reservation's step...).
+    movement_key: Mapped[str] = mapped_column(String(300), unique=True)
+    location_id: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))
+    on_hand_change: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_change: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand_after: Mapped[int] = mapped_column(Integer)
+    reserved_after: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommerceOrder(Base):
+    """An order of any channel as fulfilment sees it: lines, routing, current status."""
+
+    __tablename__ = "commerce_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_ref: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    customer: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # pickup (buy online, pick up in store) or ship (from a store or a warehouse).
+    fulfilment: Mapped[str] = mapped_column(String(16))
+    pickup_location: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    latitude: Mapped[float | None] = mapped_column(default=None)
+    longitude: Mapped[float | None] = mapped_column(default=None)
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(24), default="received", index=True)
+    routing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderShipment(Base):
+    """One location's part of a routed order (several for a split shipment)."""
+
+    __tablename__ = "order_shipments"
+    __table_args__ = (Index("ix_order_shipments_location_day", "location_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("commerce_orders.id", ondelete="CASCADE"), index=True
+    )
+    location_id: Mapped[str] = mapped_column(String(64))
+    # pickup_in_store, ship_from_store or ship_from_warehouse
+    method: Mapped[str] = mapped_column(String(24))
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The location's local day it counts against (capacity per day).
+    day: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderStatusChange(Base):
+    """An order's status history, in order."""
+
+    __tablename__ = "order_status_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("commerce_orders.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str] = mapped_column(String(320), default="system")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- budget (C12): plans for a period and, after it, their outcomes ---------------------
+
+
+class BudgetPlan(Base):
+    """A budget split stored for a period (``budget/loop.py``): what was recommended per
+    channel and what the response model predicted of it, with its interval.
+
+    ``status`` is ``planned`` until the period is over and evaluated, then ``evaluated``.
+    ``channels`` and ``predicted`` are ``allocate``'s rows and outcome; ``model`` the curves
+    the prediction came from (without their draws) and where they came from.
+    """
+
+    __tablename__ = "budget_plans"
+    __table_args__ = (Index("ix_budget_plans_period", "starts", "ends"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str] = mapped_column(String(8))  # day or week: the model's
+    starts: Mapped[str] = mapped_column(String(10))  # ISO date, inclusive
+    ends: Mapped[str] = mapped_column(String(10))  # ISO date, exclusive
+    goal: Mapped[str] = mapped_column(String(16))
+    total: Mapped[float] = mapped_column(Float)  # per period
+    target: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    channels: Mapped[list[Any]] = mapped_column(JSON)
+    predicted: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BudgetOutcome(Base):
+    """After a plan's period, one channel's predicted against actual (``(total)`` for all)."""
+
+    __tablename__ = "budget_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("budget_plans.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(100))
+    planned_spend: Mapped[float] = mapped_column(Float)
+    actual_spend: Mapped[float] = mapped_column(Float)
+    predicted: Mapped[float] = mapped_column(Float)
+    predicted_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    predicted_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The curve's effect at what was actually spent: a miss of plan apart from the model's.
+    predicted_at_actual: Mapped[float] = mapped_column(Float)
+    actual: Mapped[float | None] = mapped_column(Float, nullable=True)
+    actual_orders: Mapped[int] = mapped_column(Integer, default=0)
+    actual_revenue: Mapped[float] = mapped_column(Float, default=0.0)
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
