@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
     from omnichannel.channels.templates import TemplatesCapability
     from omnichannel.collaboration.service import CollaborationCapability
+    from omnichannel.commerce.service import CommerceCapability
     from omnichannel.configuration import InstallationConfig
     from omnichannel.consumers import ConsumerRunner
     from omnichannel.identity.resolve import ResolveReport
@@ -156,6 +157,7 @@ class Platform:
         """Durable event consumers: the segment updater, the inbox's read receipts, the
         journey trigger (entries, wait_for matches, goals) and the recommendations' feed."""
         from omnichannel.channels.inbox import InboxReads
+        from omnichannel.commerce.catalogue import ProductUpdates
         from omnichannel.consumers import Checkpoints, Consumer, ConsumerRunner
         from omnichannel.journeys.trigger import JourneyTrigger
         from omnichannel.recommendations.live import RecommendationFeed
@@ -166,6 +168,7 @@ class Platform:
             InboxReads.of(self),
             JourneyTrigger.of(self),
             RecommendationFeed(self.recommendations.observe),
+            ProductUpdates(self),
         ]
         return ConsumerRunner(self.warehouse, Checkpoints(self.opstore), consumers)
 
@@ -313,6 +316,13 @@ class Platform:
         from omnichannel.access.capability import AccessCapability
 
         return AccessCapability(self)
+
+    @cached_property
+    def commerce(self) -> CommerceCapability:
+        """Catalogue and listings per channel, stock per location, order routing (C17)."""
+        from omnichannel.commerce.service import CommerceCapability
+
+        return CommerceCapability(self)
 
     def status(self) -> dict[str, Any]:
         """Version, home, warehouse (engine, schema, rows per table), operational store."""

@@ -62,6 +62,14 @@ EXPECTED_TABLES = {
     "consent_records",  # 0015
     "privacy_requests",  # 0015
     "erased_identifiers",  # 0015
+    "channel_listings",  # 0016
+    "stock_locations",  # 0016
+    "stock_levels",  # 0016
+    "stock_reservations",  # 0016
+    "stock_movements",  # 0016
+    "commerce_orders",  # 0016
+    "order_shipments",  # 0016
+    "order_status_history",  # 0016
 }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     Enum,
@@ -1042,3 +1043,171 @@ class LargeSend(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # What the send did once approved (send_segment's counts).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+# --- commerce (commerce/: catalogue listings, inventory, orders) -------------------
+
+
+class ChannelListing(Base):
+    """One product (our SKU) on one sales channel: that channel's own code, whether it
+    is listed there (assortment), its title and price there, attributes."""
+
+    __tablename__ = "channel_listings"
+    __table_args__ = (
+        UniqueConstraint("sku", "channel"),
+        UniqueConstraint("channel", "channel_sku"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    channel_sku: Mapped[str] = mapped_column(String(128))
+    listed: Mapped[bool] = mapped_column(Boolean, default=True)
+    title: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    price: Mapped[float | None] = mapped_column(default=None)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockLocation(Base):
+    """Where stock is: a warehouse, a store or stock in transit; what routing weighs."""
+
+    __tablename__ = "stock_locations"
+    __table_args__ = (CheckConstraint("kind IN ('warehouse', 'store', 'transit')", name="kind"),)
+
+    location_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    latitude: Mapped[float | None] = mapped_column(default=None)
+    longitude: Mapped[float | None] = mapped_column(default=None)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Local opening hours "HH:MM"; NULL: always open (a warehouse).
+    opens: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    closes: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    # Orders it can fulfil per local day; NULL: no limit.
+    capacity_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What one shipment from here costs (pick, pack, carrier base).
+    ship_cost: Mapped[float] = mapped_column(default=0.0)
+    pickup: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockLevel(Base):
+    """One SKU at one location. The CHECKs are the last line against oversell: no
+    update can leave fewer units on hand than are reserved."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand"),
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved"),
+        CheckConstraint("safety_stock >= 0", name="safety_stock"),
+    )
+
+    location_id: Mapped[str] = mapped_column(
+        ForeignKey("stock_locations.location_id", ondelete="CASCADE"), primary_key=True
+    )
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockReservation(Base):
+    """Units held for an order or a cart until ``expires_at``; keyed for retries."""
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (Index("ix_stock_reservations_status_expires", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reservation_key: Mapped[str] = mapped_column(String(200), unique=True)
+    location_id: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    order_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # active -> released | expired | fulfilled
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockMovement(Base):
+    """The inventory ledger: every change of a stock level, in order, once per key."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (Index("ix_stock_movements_location_sku", "location_id", "sku"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The movement's idempotency key (a POS ticket line, a reservation's step...).
+    movement_key: Mapped[str] = mapped_column(String(300), unique=True)
+    location_id: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))
+    on_hand_change: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_change: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand_after: Mapped[int] = mapped_column(Integer)
+    reserved_after: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommerceOrder(Base):
+    """An order of any channel as fulfilment sees it: lines, routing, current status."""
+
+    __tablename__ = "commerce_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_ref: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    customer: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # pickup (buy online, pick up in store) or ship (from a store or a warehouse).
+    fulfilment: Mapped[str] = mapped_column(String(16))
+    pickup_location: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    latitude: Mapped[float | None] = mapped_column(default=None)
+    longitude: Mapped[float | None] = mapped_column(default=None)
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(24), default="received", index=True)
+    routing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderShipment(Base):
+    """One location's part of a routed order (several for a split shipment)."""
+
+    __tablename__ = "order_shipments"
+    __table_args__ = (Index("ix_order_shipments_location_day", "location_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("commerce_orders.id", ondelete="CASCADE"), index=True
+    )
+    location_id: Mapped[str] = mapped_column(String(64))
+    # pickup_in_store, ship_from_store or ship_from_warehouse
+    method: Mapped[str] = mapped_column(String(24))
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The location's local day it counts against (capacity per day).
+    day: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderStatusChange(Base):
+    """An order's status history, in order."""
+
+    __tablename__ = "order_status_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("commerce_orders.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str] = mapped_column(String(320), default="system")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
