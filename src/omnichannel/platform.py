@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from omnichannel.identity.resolve import ResolveReport
     from omnichannel.jobs import JobRegistry, JobRunner
     from omnichannel.journeys.service import JourneysCapability
+    from omnichannel.mmm.service import MMMCapability
     from omnichannel.models.service import ModelsCapability
     from omnichannel.opstore import OpStore
     from omnichannel.profiles.build import BuildReport
@@ -218,6 +219,13 @@ class Platform:
         from omnichannel.analytics.attribution.service import AttributionCapability
 
         return AttributionCapability(self)
+
+    @cached_property
+    def mmm(self) -> MMMCapability:
+        """The marketing-mix model: fits, ROI, response curves, the fit in use (mmm/, C12)."""
+        from omnichannel.mmm.service import MMMCapability
+
+        return MMMCapability(self)
 
     @cached_property
     def funnels(self) -> FunnelsCapability:

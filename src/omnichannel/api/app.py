@@ -34,6 +34,7 @@ from omnichannel.api.routes import (
     journeys,
     kpis,
     messages,
+    mmm,
     profiles,
     provider_hooks,
     recommendations,
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
         dependencies=[guard("analytics", attribution_of_paths="analytics:read")],
     )
     app.include_router(experiments.router, dependencies=[guard("analytics", write="analytics:run")])
+    app.include_router(mmm.router, dependencies=[guard("analytics", write="analytics:run")])
     # Running a funnel or a KPI query is a read with a body; a drop-off list may save a
     # segment, so it needs what running an analysis needs; rules and acks change state.
     queries = guard("analytics", write="analytics:read", funnel_dropoff="analytics:run")

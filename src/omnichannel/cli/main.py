@@ -141,6 +141,11 @@ COMMANDS = [
         "Credit conversions to channels: heuristics, Markov removal effect or Shapley value.",
     ),
     LazyCommand(
+        "mmm",
+        "omnichannel.cli.mmm:app",
+        "Marketing-mix model: ROI, marginal ROI, adstock and saturation per channel.",
+    ),
+    LazyCommand(
         "experiments",
         "omnichannel.cli.experiments:app",
         "Experiments and journey holdouts: assignment, z/Welch tests, CUPED, SRM, mSPRT.",

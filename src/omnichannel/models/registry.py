@@ -77,3 +77,12 @@ def model_kind(name: str) -> ModelKind:
     if factory is None:
         raise ValidationError("model", name, "one of " + ", ".join(model_names()))
     return factory()
+
+
+def _mmm() -> ModelKind:
+    from omnichannel.mmm.service import model_kind as mmm_kind
+
+    return mmm_kind()
+
+
+_FACTORIES["mmm"] = _mmm
