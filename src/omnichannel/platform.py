@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from omnichannel.recommendations.service import RecommendationsCapability
     from omnichannel.reports.service import ReportsCapability
     from omnichannel.sendtime.service import SendTimesCapability
+    from omnichannel.surveys.service import SurveysCapability
     from omnichannel.warehouse.access import WarehouseAccess
 
 Progress = Callable[[str, int, int], None]
@@ -282,6 +283,13 @@ class Platform:
         from omnichannel.recommendations.service import RecommendationsCapability
 
         return RecommendationsCapability(self)
+
+    @cached_property
+    def surveys(self) -> SurveysCapability:
+        """NPS, CSAT, CES and custom surveys: send, answer, results, free text (C19)."""
+        from omnichannel.surveys.service import SurveysCapability
+
+        return SurveysCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

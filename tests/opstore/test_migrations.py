@@ -70,6 +70,10 @@ EXPECTED_TABLES = {
     "commerce_orders",  # 0016
     "order_shipments",  # 0016
     "order_status_history",  # 0016
+    "surveys",  # 0017
+    "survey_versions",  # 0017
+    "survey_invitations",  # 0017
+    "survey_responses",  # 0017
 }
 
 

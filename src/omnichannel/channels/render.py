@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 # every channel's worker replaces it with the message's link (``tracking.fill_unsubscribe``).
 UNSUBSCRIBE_PLACEHOLDER = "omni-unsubscribe-url:"
 # Words added to an unknown variable's error, by variable name.
-_HINTS: dict[str, str] = {}
+_HINTS: dict[str, str] = {
+    "survey_link": "it is made when the message is sent for a survey: data {survey: NAME}",
+}
 HTML_PARTS = frozenset({"html"})
 # Traits stored as JSON text in ``profiles`` that a template iterates or indexes.
 _JSON_TRAITS = (
@@ -285,7 +287,9 @@ def sample_context(channel: str) -> dict[str, Any]:
     for name in _JSON_TRAITS:
         profile[name] = []
     person = {"profile": profile, "identifiers": {"email": ["ann@example.com"]}}
-    return {**message_context(channel=channel, segment="sample"), **person}
+    # A survey invitation's link (surveys/sending.py), so such a template can be saved.
+    sample = {"survey_link": "https://shop.example/s/sample"}
+    return {**message_context(channel=channel, segment="sample"), **person, **sample}
 
 
 def _parsed(name: str, value: Any) -> Any:

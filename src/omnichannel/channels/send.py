@@ -172,6 +172,7 @@ class SendPath:
             )
             self._addresses(wh, pending, identifiers)
             self._check(pending, identifiers, wh, now)
+            self._surveys(pending, now)
             self._render(wh, pending, results)
         pending = [p for p in pending if results[p.index].error is None]
         self._enqueue(pending, results, now)
@@ -377,6 +378,20 @@ class SendPath:
                 verdict = policy.quiet_verdict(config, channel, zone, now)
             if verdict is not None:
                 p.verdict = verdict
+
+    def _surveys(self, pending: list[_Pending], now: datetime) -> None:
+        """Requests with ``data.survey``: the person's signed ``survey_link``, or dropped
+        (``survey_fatigue``) when asked a survey too recently (``surveys/sending.py``)."""
+        asking = [
+            p
+            for p in pending
+            if p.verdict.status != OutboxStatus.DROPPED
+            and isinstance((p.request.data or {}).get("survey"), str)
+        ]
+        if asking:
+            from omnichannel.surveys.sending import attach_links
+
+            attach_links(self._platform, asking, now)
 
     def _render(self, wh: Any, pending: list[_Pending], results: list[SendResult]) -> None:
         from omnichannel.channels.render import (

@@ -865,6 +865,81 @@ class ExperimentExposure(Base):
     exposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# --- surveys (C19): definitions and versions, invitations (links), responses ----------
+
+
+class Survey(Base):
+    """A survey (NPS, CSAT, CES or custom) by name; its documents are ``survey_versions``."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyVersion(Base):
+    """One saved document of a survey; answers keep the version they were given on."""
+
+    __tablename__ = "survey_versions"
+
+    survey_id: Mapped[int] = mapped_column(
+        ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyInvitation(Base):
+    """One signed link: a person asked on a channel (a message, an in-app prompt) or a
+    store receipt's QR code. ``link_key`` makes a retried send reuse its link."""
+
+    __tablename__ = "survey_invitations"
+    __table_args__ = (Index("ix_survey_invitations_profile_id_created_at", "profile_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    link_key: Mapped[str] = mapped_column(String(300), unique=True)
+    profile_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    campaign: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    store: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    receipt: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyResponse(Base):
+    """The answers given through one link (one per link: a replay is refused), kept
+    as they come (partial until ``completed_at``)."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (Index("ix_survey_responses_survey_id_started_at", "survey_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_invitations.id", ondelete="CASCADE"), unique=True
+    )
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    profile_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    score: Mapped[float | None] = mapped_column(nullable=True)
+    category: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lang: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 # --- models (C14): every trained version, its metrics over time, the one in use ---------
 
 
