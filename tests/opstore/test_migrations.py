@@ -59,6 +59,8 @@ EXPECTED_TABLES = {
     "team_members",  # 0014
     "reports",  # 0014
     "report_versions",  # 0014
+    "budget_plans",  # 0018
+    "budget_outcomes",  # 0018
     "consent_records",  # 0015
     "privacy_requests",  # 0015
     "erased_identifiers",  # 0015

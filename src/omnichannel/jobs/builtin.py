@@ -29,6 +29,9 @@
 - ``models-retrain`` (daily): each model with a version in use (recommendations...) is
   trained again on the latest data and put in use unless it scores worse (``models/``;
   option ``model``).
+- ``budget-loop`` (daily): the marketing-mix model refitted on the warehouse, then every
+  budget plan whose period is over evaluated, actual against predicted (``budget/``;
+  options ``today``, ``refit``).
 
 Options come from the caller (the CLI's flags): files are paths on the server's machine,
 which is the CLI's machine, since the runtime file that led the CLI there is local.
@@ -63,6 +66,8 @@ SEND_TIMES_EVERY = timedelta(days=1)
 ALERTS_EVERY = timedelta(minutes=15)
 # Tastes move over days; a day's new interactions are folded in live meanwhile.
 MODELS_RETRAIN_EVERY = timedelta(days=1)
+# Plans are for days or weeks; a finished day is evaluated by the next morning.
+BUDGET_LOOP_EVERY = timedelta(days=1)
 
 
 def _path(options: Mapping[str, Any], name: str) -> Path | None:
@@ -292,6 +297,18 @@ def retrain_models(
     return JobOutcome(rows=sum(isinstance(v, dict) for v in detail.values()), detail=detail)
 
 
+def close_budget_loop(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    """Refit the marketing-mix model, then evaluate the budget plans whose period is over."""
+    from omnichannel.jsonable import jsonable
+
+    today = parse_as_of(options.get("today"), field_name="today")
+    refit = str(options.get("refit", "true")).lower() not in ("false", "0", "no")
+    result = platform.budget.close_loop(today=None if today is None else today.date(), refit=refit)
+    return JobOutcome(rows=len(result["evaluated"]), detail=jsonable(result))
+
+
 def builtin_jobs() -> JobRegistry:
     registry = JobRegistry()
     for job in (
@@ -360,6 +377,12 @@ def builtin_jobs() -> JobRegistry:
             "Retrain each model in use; promote unless it scores worse (option: model).",
             retrain_models,
             every=MODELS_RETRAIN_EVERY,
+        ),
+        Job(
+            "budget-loop",
+            "Refit the marketing-mix model; evaluate budget plans whose period is over.",
+            close_budget_loop,
+            every=BUDGET_LOOP_EVERY,
         ),
     ):
         registry.register(job)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -1286,3 +1287,59 @@ class OrderStatusChange(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     actor: Mapped[str] = mapped_column(String(320), default="system")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- budget (C12): plans for a period and, after it, their outcomes ---------------------
+
+
+class BudgetPlan(Base):
+    """A budget split stored for a period (``budget/loop.py``): what was recommended per
+    channel and what the response model predicted of it, with its interval.
+
+    ``status`` is ``planned`` until the period is over and evaluated, then ``evaluated``.
+    ``channels`` and ``predicted`` are ``allocate``'s rows and outcome; ``model`` the curves
+    the prediction came from (without their draws) and where they came from.
+    """
+
+    __tablename__ = "budget_plans"
+    __table_args__ = (Index("ix_budget_plans_period", "starts", "ends"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str] = mapped_column(String(8))  # day or week: the model's
+    starts: Mapped[str] = mapped_column(String(10))  # ISO date, inclusive
+    ends: Mapped[str] = mapped_column(String(10))  # ISO date, exclusive
+    goal: Mapped[str] = mapped_column(String(16))
+    total: Mapped[float] = mapped_column(Float)  # per period
+    target: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    channels: Mapped[list[Any]] = mapped_column(JSON)
+    predicted: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BudgetOutcome(Base):
+    """After a plan's period, one channel's predicted against actual (``(total)`` for all)."""
+
+    __tablename__ = "budget_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("budget_plans.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(100))
+    planned_spend: Mapped[float] = mapped_column(Float)
+    actual_spend: Mapped[float] = mapped_column(Float)
+    predicted: Mapped[float] = mapped_column(Float)
+    predicted_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    predicted_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The curve's effect at what was actually spent: a miss of plan apart from the model's.
+    predicted_at_actual: Mapped[float] = mapped_column(Float)
+    actual: Mapped[float | None] = mapped_column(Float, nullable=True)
+    actual_orders: Mapped[int] = mapped_column(Integer, default=0)
+    actual_revenue: Mapped[float] = mapped_column(Float, default=0.0)
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

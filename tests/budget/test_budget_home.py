@@ -1,0 +1,102 @@
+"""On the small demo home: current spend and the bandit read the warehouse's ad spend and
+tagged orders; a plan's outcome counts the period's spend and purchases; the loop's job
+evaluates what is due. One copy of the home for the module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from typing import Any
+
+import pytest
+
+from omnichannel.errors import NotFoundError, ValidationError
+from omnichannel.platform import Platform
+from tests.support.homes import small_demo_home
+
+CURVES = [
+    ("search", 0.3, 120, 1.0, 1.5),
+    ("social", 0.4, 150, 1.2, 1.2),
+    ("video", 0.5, 200, 2.0, 1.8),
+]
+
+
+def _curves(k: float) -> list[dict[str, Any]]:
+    return [
+        {"channel": c, "decay": d, "half": h * k, "shape": s, "top": t} for c, d, h, s, t in CURVES
+    ]
+
+
+MODEL = {
+    "target": "orders",
+    "period": "day",
+    "baseline_per_period": 2.0,
+    "value_per_unit": 400.0,
+    "curves": _curves(1.0),
+    "draws": [_curves(k) for k in (0.8, 0.9, 1.0, 1.1, 1.2)],
+}
+JUNE, JULY = date(2026, 6, 1), date(2026, 7, 1)
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    home = tmp_path_factory.mktemp("budget") / "home"
+    small_demo_home(tmp_path_factory, home)
+    with Platform.open(home) as opened:
+        yield opened
+
+
+def _spend(platform: Platform, channel: str, since: date, until: date) -> float:
+    with platform.warehouse.reader() as wh:
+        s = wh.table("ad_spend")
+        s = s.filter((s.channel == channel) & (s.date >= since) & (s.date < until))
+        return float(s.spend.sum().cast("float64").to_pyarrow().as_py() or 0.0)
+
+
+def test_without_curves_it_says_how_to_get_some(platform: Platform) -> None:
+    with pytest.raises(NotFoundError, match="omni mmm fit"):
+        platform.budget.optimise(total=100)
+
+
+def test_current_spend_and_the_bandit_read_the_warehouse(platform: Platform) -> None:
+    current = platform.budget.current()
+    search = _spend(platform, "search", current["since"], current["until"])
+    assert current["spend"]["search"] == pytest.approx(search / 28)
+    answer = platform.budget.bandit("search", days=365)
+    with platform.warehouse.reader() as wh:
+        s, o = wh.table("ad_spend"), wh.table("orders")
+        mine = s.filter(s.channel == "search").campaign_id
+        bought = o.filter((o.status != "refunded") & o.campaign_id.isin(mine))
+        counted = bought.group_by("campaign_id").agg(n=bought.count()).to_pyarrow().to_pylist()
+    truth = {r["campaign_id"]: r["n"] for r in counted}
+    seen = {r["arm"]: r["conversions"] for r in answer["campaigns"]}
+    assert truth and {k: v for k, v in seen.items() if v} == truth
+    assert sum(r["budget"] for r in answer["campaigns"]) == pytest.approx(answer["budget"], 0.01)
+    with pytest.raises(ValidationError, match=r"channel='tv'.*search"):
+        platform.budget.bandit("tv")
+
+
+def test_a_plan_is_kept_evaluated_against_the_period_and_shown(platform: Platform) -> None:
+    platform.budget.use_model(MODEL, actor="ana@shop.example")
+    plan = platform.budget.plan(
+        starts=JUNE, ends=JULY, total=300, max_change=0.5, actor="ana@shop.example"
+    )
+    assert plan["status"] == "planned" and plan["model_source"] == "home"
+    assert plan["predicted"]["spend"] == pytest.approx(300 * 30)
+    low, high = plan["predicted"]["effect_low"], plan["predicted"]["effect_high"]
+    assert low < plan["predicted"]["effect"] < high
+    run = platform.jobs.run("budget-loop", options={"refit": "false", "today": "2026-07-02"})
+    assert run.status == "succeeded", run.error
+    assert run.detail["evaluated"] == [plan["id"]]
+    shown = platform.budget.show_plan(plan["id"])
+    rows = {o["channel"]: o for o in shown["outcomes"]}
+    with platform.warehouse.reader() as wh:
+        o = wh.table("orders")
+        start, end = datetime.combine(JUNE, time()), datetime.combine(JULY, time())
+        period = o.filter((o.status != "refunded") & (o.ordered_at >= start) & (o.ordered_at < end))
+        orders = period.count().to_pyarrow().as_py()
+    assert rows["(total)"]["actual"] == orders
+    assert rows["video"]["actual_spend"] == pytest.approx(_spend(platform, "video", JUNE, JULY))
+    assert rows["video"]["planned_spend"] == pytest.approx(plan["channels"][2]["recommended"] * 30)
+    assert [o["plan"] for o in platform.budget.outcomes()] == [shown["name"]] * 4
+    assert platform.budget.plans()[0]["status"] == "evaluated"
