@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from omnichannel.channels.engagement import EngagementCapability
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
     from omnichannel.channels.templates import TemplatesCapability
-    from omnichannel.clustering.service import ClustersCapability
     from omnichannel.collaboration.service import CollaborationCapability
     from omnichannel.commerce.service import CommerceCapability
     from omnichannel.configuration import InstallationConfig
@@ -55,11 +54,8 @@ if TYPE_CHECKING:
     from omnichannel.mmm.service import MMMCapability
     from omnichannel.models.service import ModelsCapability
     from omnichannel.opstore import OpStore
-    from omnichannel.privacy.consent_service import ConsentCapability
-    from omnichannel.privacy.service import PrivacyCapability
     from omnichannel.profiles.build import BuildReport
     from omnichannel.profiles.lookup import ProfileLookup
-    from omnichannel.propensity.service import PropensityCapability
     from omnichannel.recommendations.service import RecommendationsCapability
     from omnichannel.reports.service import ReportsCapability
     from omnichannel.sendtime.service import SendTimesCapability
@@ -170,11 +166,8 @@ class Platform:
         from omnichannel.recommendations.live import RecommendationFeed
         from omnichannel.segments.realtime import SegmentUpdater
 
-        from omnichannel.privacy.consent_events import ConsentEvents
-
         consumers: list[Consumer] = [
             SegmentUpdater.of(self),
-            ConsentEvents.of(self),
             InboxReads.of(self),
             JourneyTrigger.of(self),
             RecommendationFeed(self.recommendations.observe),
@@ -286,13 +279,6 @@ class Platform:
         return ReportsCapability(self)
 
     @cached_property
-    def surveys(self) -> SurveysCapability:
-        """NPS, CSAT, CES and custom surveys: send, answer, results, free text (C19)."""
-        from omnichannel.surveys.service import SurveysCapability
-
-        return SurveysCapability(self)
-
-    @cached_property
     def models(self) -> ModelsCapability:
         """Model versions with their metrics, promotion, retraining (models/, C14)."""
         from omnichannel.models.service import ModelsCapability
@@ -307,11 +293,11 @@ class Platform:
         return RecommendationsCapability(self)
 
     @cached_property
-    def propensity(self) -> PropensityCapability:
-        """Purchase and churn propensity: scores as profile traits, explained (propensity/)."""
-        from omnichannel.propensity.service import PropensityCapability
+    def surveys(self) -> SurveysCapability:
+        """NPS, CSAT, CES and custom surveys: send, answer, results, free text (C19)."""
+        from omnichannel.surveys.service import SurveysCapability
 
-        return PropensityCapability(self)
+        return SurveysCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:
@@ -319,13 +305,6 @@ class Platform:
         from omnichannel.profiles.lookup import ProfileLookup
 
         return ProfileLookup(self.config, rebuild_with=lambda: self.warehouse.reader())
-
-    @cached_property
-    def clusters(self) -> ClustersCapability:
-        """Customer clusters, their personas, each person's cluster, clusters as segments."""
-        from omnichannel.clustering.service import ClustersCapability
-
-        return ClustersCapability(self)
 
     @cached_property
     def messages(self) -> MessagesCapability:
@@ -368,30 +347,6 @@ class Platform:
         from omnichannel.commerce.service import CommerceCapability
 
         return CommerceCapability(self)
-
-    @cached_property
-    def consent(self) -> ConsentCapability:
-        """The consent ledger: per purpose and channel, with history (privacy/, C18)."""
-        from omnichannel.privacy.consent_service import ConsentCapability
-
-        return ConsentCapability(self)
-
-    @cached_property
-    def privacy(self) -> PrivacyCapability:
-        """Data-subject requests: export, erasure, the suppression list (privacy/, C18)."""
-        from omnichannel.privacy.service import PrivacyCapability
-
-        return PrivacyCapability(self)
-
-    def release_warehouse(self) -> None:
-        """Close the warehouse now; the next use opens it again (privacy compaction)."""
-        if "lookup" in self.__dict__:
-            self.lookup.close()
-            del self.__dict__["lookup"]
-        with self._lock:
-            if self._warehouse is not None:
-                self._warehouse.close()
-                self._warehouse = None
 
     def status(self) -> dict[str, Any]:
         """Version, home, warehouse (engine, schema, rows per table), operational store."""
