@@ -22,11 +22,9 @@ from omnichannel.api.routes import (
     analytics,
     audiences,
     audit,
-    clusters,
     budget,
     collector,
     comments,
-    commerce,
     dead_letters,
     events,
     experiments,
@@ -39,14 +37,12 @@ from omnichannel.api.routes import (
     messages,
     mmm,
     profiles,
-    propensity,
     provider_hooks,
     recommendations,
     reports,
     segments,
     send_times,
     sources,
-    surveys,
     templates,
     tracking,
     users,
@@ -55,7 +51,7 @@ from omnichannel.api.routes import (
 from omnichannel.api.services import SWITCH_INTERVAL, Services
 from omnichannel.config import Settings, get_settings
 from omnichannel.metrics import RequestMetrics
-from omnichannel.web import pages, serve_static, survey_answer
+from omnichannel.web import pages, serve_static
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +154,11 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(inbox.router, dependencies=[public("the app's write key")])
     # Providers' callbacks prove themselves by their own signatures (provider_hooks.py).
     app.include_router(provider_hooks.router, dependencies=[public("provider signatures")])
-    # A survey's answer page is answered by whoever holds its link's signed token.
-    app.include_router(survey_answer.router, dependencies=[public("signed survey links")])
     app.include_router(access_web.router)
     app.include_router(users.router)
     app.include_router(audit.router)
     app.include_router(warehouse.router, dependencies=[guard("warehouse", write="warehouse:query")])
     app.include_router(sources.router, dependencies=[guard("sources")])
-    # Stock and orders are fed by the systems an engineer connects (POS, ERP, shop): reads
-    # need warehouse:read, reservations, files and order changes sources:write.
-    app.include_router(commerce.router, dependencies=[guard("warehouse", write="sources:write")])
     app.include_router(events.router, dependencies=[guard("events")])
     app.include_router(profiles.router, dependencies=[guard("profiles")])
     app.include_router(recommendations.profiles_router, dependencies=[guard("profiles")])
@@ -191,9 +182,9 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
         dependencies=[guard("analytics", attribution_of_paths="analytics:read")],
     )
     app.include_router(experiments.router, dependencies=[guard("analytics", write="analytics:run")])
-    app.include_router(mmm.router, dependencies=[guard("analytics", write="analytics:run")])
     budget_gate = guard("analytics", write="analytics:run", **budget.READS)
     app.include_router(budget.router, dependencies=[budget_gate])
+    app.include_router(mmm.router, dependencies=[guard("analytics", write="analytics:run")])
     # Running a funnel or a KPI query is a read with a body; a drop-off list may save a
     # segment, so it needs what running an analysis needs; rules and acks change state.
     queries = guard("analytics", write="analytics:read", funnel_dropoff="analytics:run")
@@ -205,19 +196,12 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(
         recommendations.router, dependencies=[guard("analytics", write="analytics:run")]
     )
-    app.include_router(propensity.router, dependencies=[guard("analytics", write="analytics:run")])
-    cluster_gate = guard("analytics", save_cluster_segment="segments:write")
-    app.include_router(clusters.router, dependencies=[cluster_gate])
     sends = guard(
         "messages",
         write="messages:send",
         approve_send="messages:approve",
         reject_send="messages:approve",
     )
-    # Asking someone (a message, an in-app prompt, a receipt's link) is sending.
-    asking = ("send_survey", "send_survey_segment", "prompt_survey", "receipt_qr")
-    survey_gate = guard("surveys", **dict.fromkeys(asking, "messages:send"))
-    app.include_router(surveys.router, dependencies=[survey_gate])
     app.include_router(messages.router, dependencies=[sends])
     app.include_router(messages.channels_router, dependencies=[sends])
     app.include_router(messages.suppressions_router, dependencies=[sends])

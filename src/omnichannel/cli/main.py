@@ -136,39 +136,9 @@ COMMANDS = [
         "Models: train versions, keep their metrics, promote the better one.",
     ),
     LazyCommand(
-        "propensity",
-        "omnichannel.cli.propensity:app",
-        "Propensity: purchase-in-30-days and churn scores as traits, explained per person.",
-    ),
-    LazyCommand(
-        "clusters",
-        "omnichannel.cli.clusters:app",
-        "Customer clusters: personas in words, a person's cluster, a cluster as a segment.",
-    ),
-    LazyCommand(
-        "catalogue",
-        "omnichannel.cli.commerce:catalogue_app",
-        "The catalogue: products and their listings per channel (codes, assortment, price).",
-    ),
-    LazyCommand(
-        "inventory",
-        "omnichannel.cli.commerce:inventory_app",
-        "Stock per location: levels, available-to-promise, reservations, stock files.",
-    ),
-    LazyCommand(
-        "orders",
-        "omnichannel.cli.commerce:orders_app",
-        "Orders of every channel: route (explained), status, pick-up notices.",
-    ),
-    LazyCommand(
         "attribution",
         "omnichannel.cli.attribution:attribution",
         "Credit conversions to channels: heuristics, Markov removal effect or Shapley value.",
-    ),
-    LazyCommand(
-        "mmm",
-        "omnichannel.cli.mmm:app",
-        "Marketing-mix model: ROI, marginal ROI, adstock and saturation per channel.",
     ),
     LazyCommand(
         "budget",
@@ -176,9 +146,9 @@ COMMANDS = [
         "Budget: the best split across channels for a goal, scenarios, bandit, plans.",
     ),
     LazyCommand(
-        "surveys",
-        "omnichannel.cli.surveys:app",
-        "Surveys: NPS, CSAT, CES and custom, on any channel; results with intervals.",
+        "mmm",
+        "omnichannel.cli.mmm:app",
+        "Marketing-mix model: ROI, marginal ROI, adstock and saturation per channel.",
     ),
     LazyCommand(
         "experiments",
