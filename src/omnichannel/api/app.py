@@ -25,6 +25,7 @@ from omnichannel.api.routes import (
     budget,
     collector,
     comments,
+    commerce,
     dead_letters,
     events,
     experiments,
@@ -159,6 +160,9 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(audit.router)
     app.include_router(warehouse.router, dependencies=[guard("warehouse", write="warehouse:query")])
     app.include_router(sources.router, dependencies=[guard("sources")])
+    # Stock and orders are fed by the systems an engineer connects (POS, ERP, shop): reads
+    # need warehouse:read, reservations, files and order changes sources:write.
+    app.include_router(commerce.router, dependencies=[guard("warehouse", write="sources:write")])
     app.include_router(events.router, dependencies=[guard("events")])
     app.include_router(profiles.router, dependencies=[guard("profiles")])
     app.include_router(recommendations.profiles_router, dependencies=[guard("profiles")])

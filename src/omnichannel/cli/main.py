@@ -141,6 +141,21 @@ COMMANDS = [
         "Credit conversions to channels: heuristics, Markov removal effect or Shapley value.",
     ),
     LazyCommand(
+        "catalogue",
+        "omnichannel.cli.commerce:catalogue_app",
+        "The catalogue: products and their listings per channel (codes, assortment, price).",
+    ),
+    LazyCommand(
+        "inventory",
+        "omnichannel.cli.commerce:inventory_app",
+        "Stock per location: levels, available-to-promise, reservations, stock files.",
+    ),
+    LazyCommand(
+        "orders",
+        "omnichannel.cli.commerce:orders_app",
+        "Orders of every channel: route (explained), status, pick-up notices.",
+    ),
+    LazyCommand(
         "budget",
         "omnichannel.cli.budget:app",
         "Budget: the best split across channels for a goal, scenarios, bandit, plans.",
