@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from omnichannel.channels.engagement import EngagementCapability
     from omnichannel.channels.service import ChannelsCapability, MessagesCapability
     from omnichannel.channels.templates import TemplatesCapability
+    from omnichannel.clustering.service import ClustersCapability
     from omnichannel.collaboration.service import CollaborationCapability
     from omnichannel.commerce.service import CommerceCapability
     from omnichannel.configuration import InstallationConfig
@@ -305,6 +306,13 @@ class Platform:
         from omnichannel.profiles.lookup import ProfileLookup
 
         return ProfileLookup(self.config, rebuild_with=lambda: self.warehouse.reader())
+
+    @cached_property
+    def clusters(self) -> ClustersCapability:
+        """Customer clusters, their personas, each person's cluster, clusters as segments."""
+        from omnichannel.clustering.service import ClustersCapability
+
+        return ClustersCapability(self)
 
     @cached_property
     def messages(self) -> MessagesCapability:

@@ -22,6 +22,7 @@ from omnichannel.api.routes import (
     analytics,
     audiences,
     audit,
+    clusters,
     budget,
     collector,
     comments,
@@ -200,6 +201,8 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(
         recommendations.router, dependencies=[guard("analytics", write="analytics:run")]
     )
+    cluster_gate = guard("analytics", save_cluster_segment="segments:write")
+    app.include_router(clusters.router, dependencies=[cluster_gate])
     sends = guard(
         "messages",
         write="messages:send",

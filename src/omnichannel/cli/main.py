@@ -136,6 +136,11 @@ COMMANDS = [
         "Models: train versions, keep their metrics, promote the better one.",
     ),
     LazyCommand(
+        "clusters",
+        "omnichannel.cli.clusters:app",
+        "Customer clusters: personas in words, a person's cluster, a cluster as a segment.",
+    ),
+    LazyCommand(
         "attribution",
         "omnichannel.cli.attribution:attribution",
         "Credit conversions to channels: heuristics, Markov removal effect or Shapley value.",

@@ -86,3 +86,12 @@ def _mmm() -> ModelKind:
 
 
 _FACTORIES["mmm"] = _mmm
+
+
+def _clusters() -> ModelKind:
+    from omnichannel.clustering.service import model_kind as clusters_kind
+
+    return clusters_kind()
+
+
+_FACTORIES["clusters"] = _clusters
