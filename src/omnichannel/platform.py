@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from omnichannel.opstore import OpStore
     from omnichannel.profiles.build import BuildReport
     from omnichannel.profiles.lookup import ProfileLookup
+    from omnichannel.propensity.service import PropensityCapability
     from omnichannel.recommendations.service import RecommendationsCapability
     from omnichannel.reports.service import ReportsCapability
     from omnichannel.sendtime.service import SendTimesCapability
@@ -299,6 +300,13 @@ class Platform:
         from omnichannel.surveys.service import SurveysCapability
 
         return SurveysCapability(self)
+
+    @cached_property
+    def propensity(self) -> PropensityCapability:
+        """Purchase and churn propensity: scores as profile traits, explained (propensity/)."""
+        from omnichannel.propensity.service import PropensityCapability
+
+        return PropensityCapability(self)
 
     @cached_property
     def lookup(self) -> ProfileLookup:

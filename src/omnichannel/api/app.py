@@ -39,6 +39,7 @@ from omnichannel.api.routes import (
     messages,
     mmm,
     profiles,
+    propensity,
     provider_hooks,
     recommendations,
     reports,
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(
         recommendations.router, dependencies=[guard("analytics", write="analytics:run")]
     )
+    app.include_router(propensity.router, dependencies=[guard("analytics", write="analytics:run")])
     cluster_gate = guard("analytics", save_cluster_segment="segments:write")
     app.include_router(clusters.router, dependencies=[cluster_gate])
     sends = guard(

@@ -136,6 +136,11 @@ COMMANDS = [
         "Models: train versions, keep their metrics, promote the better one.",
     ),
     LazyCommand(
+        "propensity",
+        "omnichannel.cli.propensity:app",
+        "Propensity: purchase-in-30-days and churn scores as traits, explained per person.",
+    ),
+    LazyCommand(
         "clusters",
         "omnichannel.cli.clusters:app",
         "Customer clusters: personas in words, a person's cluster, a cluster as a segment.",

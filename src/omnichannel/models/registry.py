@@ -58,8 +58,24 @@ def _recommendations() -> ModelKind:
     return model_kind()
 
 
+def _propensity_purchase() -> ModelKind:
+    from omnichannel.propensity.service import purchase_kind
+
+    return purchase_kind()
+
+
+def _propensity_churn() -> ModelKind:
+    from omnichannel.propensity.service import churn_kind
+
+    return churn_kind()
+
+
 # name -> factory, so importing the registry imports no model's libraries.
-_FACTORIES: dict[str, Callable[[], ModelKind]] = {"recommendations": _recommendations}
+_FACTORIES: dict[str, Callable[[], ModelKind]] = {
+    "recommendations": _recommendations,
+    "propensity-purchase-30d": _propensity_purchase,
+    "propensity-churn": _propensity_churn,
+}
 
 
 def register(name: str, factory: Callable[[], ModelKind]) -> None:

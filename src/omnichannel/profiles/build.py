@@ -54,6 +54,7 @@ from omnichannel.profiles.traits import (
     devices,
     hours,
     presence,
+    propensity,
     rfm,
 )
 from omnichannel.profiles.traits.base import (
@@ -87,6 +88,7 @@ INPUTS: tuple[tuple[str, str | None], ...] = (
     ("deliveries", "sent_at"),
     ("record_profiles", "resolved_at"),
     ("profile_identifiers", "last_seen"),
+    ("propensity_scores", "scored_at"),
 )
 STAGES = 7
 ZERO_COLUMNS = ("events", "orders", "orders_online", "orders_offline")
@@ -175,6 +177,7 @@ def build_profiles(
             affinities.affinity_traits(weights),
             campaigns.campaign_traits(wh, members),
             clv.table,
+            propensity.propensity_traits(wh),
         ]
         assembled = tmp.keep(_assemble(members.profiles, [t for t in traits if t is not None]))
         step("profiles", 5, STAGES)

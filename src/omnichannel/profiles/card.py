@@ -41,6 +41,8 @@ KEY_TRAITS = (
     "last_campaign",
     "predicted_clv",
     "p_alive",
+    "purchase_30d_propensity",
+    "churn_propensity",
 )
 
 

@@ -63,6 +63,7 @@ OBJECT_TRAITS = {
     "content_type_affinity": "the affinity condition",
     "identifier_counts": "profile_identifiers (not a segment condition)",
     "active_hours": "the trait peak_hour or peak_hour_of_week",
+    "propensity_reasons": "omni propensity explain (the scores and deciles are traits)",
 }
 TRAIT_FIELDS: dict[str, dt.DataType] = {
     name: dtype for name, dtype in PROFILES.schema.items() if name not in OBJECT_TRAITS

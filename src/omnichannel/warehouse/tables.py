@@ -495,6 +495,14 @@ PROFILES = _spec(
         "p_alive": "float64",
         "expected_purchases": "float64",
         "predicted_clv": "float64",
+        # The propensity models in use (propensity/): calibrated probability of a purchase
+        # in the next 30 days / of churning, decile 1-10 (10 = highest), and the top
+        # reasons as JSON {"purchase_30d": [...], "churn": [...]}; from propensity_scores.
+        "purchase_30d_propensity": "float64",
+        "purchase_30d_decile": "int32",
+        "churn_propensity": "float64",
+        "churn_decile": "int32",
+        "propensity_reasons": "string",
         "tags": "string",
         "built_at": TS,
     },
@@ -640,6 +648,26 @@ SEND_TIME_BUILDS = _spec(
     },
 )
 
+# --- propensity (C14): written by propensity/service.py, joined into profiles ---
+
+PROPENSITY_SCORES = _spec(
+    "propensity_scores",
+    ("profile_id", "target"),
+    "Per profile and target (purchase_30d, churn): the model in use's score, decile, reasons.",
+    {
+        "profile_id": "string",
+        "target": "string",
+        "propensity": "float64",
+        "decile": "int32",
+        # JSON array of the top reasons, each {feature, value, effect, direction, text}.
+        "reasons": "string",
+        "model_version": "int64",
+        # The cut-off the features were read at (the end of the active history).
+        "as_of": TS,
+        "scored_at": TS,
+    },
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     IDENTIFIERS,
@@ -671,6 +699,7 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     SEND_TIME_HOURS,
     SEND_TIME_PEAKS,
     SEND_TIME_BUILDS,
+    PROPENSITY_SCORES,
 )
 
 BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in ALL_TABLES}
