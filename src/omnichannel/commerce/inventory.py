@@ -22,13 +22,14 @@ Example::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from omnichannel.errors import ConflictError, NotFoundError, ValidationError
@@ -52,6 +53,23 @@ MOVEMENT_SIGNS: dict[str, int] = {
     "count": 0,
 }
 DEFAULT_TTL = timedelta(minutes=15)
+LOCKED_RETRIES = 5
+_LEVELS = cast(Table, StockLevel.__table__)
+_RESERVATIONS = cast(Table, StockReservation.__table__)
+_MOVEMENTS = cast(Table, StockMovement.__table__)
+# The grant: one conditional statement (see the module docstring).
+_GRANT = (
+    update(_LEVELS)
+    .where(
+        and_(
+            _LEVELS.c.location_id == bindparam("b_location"),
+            _LEVELS.c.sku == bindparam("b_sku"),
+            _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.safety_stock >= bindparam("b_q"),
+        )
+    )
+    .values(reserved=_LEVELS.c.reserved + bindparam("b_q"), updated_at=bindparam("b_now"))
+    .returning(_LEVELS.c.on_hand, _LEVELS.c.reserved)
+)
 MAX_TTL = timedelta(days=30)
 Clock = Callable[[], datetime]
 
@@ -284,45 +302,67 @@ class Inventory:
         channel: str | None,
         order_ref: str | None,
     ) -> dict[str, Any] | None:
+        for attempt in range(LOCKED_RETRIES + 1):
+            try:
+                return self._grant(sku, quantity, location, key, ttl, channel, order_ref)
+            except OperationalError as exc:
+                # SQLite's busy timeout ran out behind other writers (a loaded machine):
+                # nothing was written, so asking again is safe.
+                if "locked" not in str(exc.orig) or attempt == LOCKED_RETRIES:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        return None  # unreachable: the last attempt returns or raises
+
+    def _grant(
+        self,
+        sku: str,
+        quantity: int,
+        location: str,
+        key: str,
+        ttl: timedelta,
+        channel: str | None,
+        order_ref: str | None,
+    ) -> dict[str, Any] | None:
+        """One transaction of Core statements (this is the hot path): grant, hold, ledger."""
         now = self.clock()
+        held: dict[str, Any] = {
+            "reservation_key": key,
+            "location_id": location,
+            "sku": sku,
+            "quantity": quantity,
+            "channel": channel,
+            "order_ref": order_ref,
+            "status": "active",
+            "expires_at": now + ttl,
+            "created_at": now,
+            "updated_at": now,
+        }
         try:
-            with self.store.session() as session:
+            with self.store.engine.begin() as con:
                 # The write comes first, so SQLite takes its write lock before reading.
-                result = session.execute(
-                    update(StockLevel)
-                    .where(
-                        and_(
-                            StockLevel.location_id == location,
-                            StockLevel.sku == sku,
-                            StockLevel.on_hand - StockLevel.reserved - StockLevel.safety_stock
-                            >= quantity,
-                        )
-                    )
-                    .values(reserved=StockLevel.reserved + quantity, updated_at=now)
-                    .returning(StockLevel.on_hand, StockLevel.reserved)
-                )
-                after = result.first()
+                after = con.execute(
+                    _GRANT, {"b_location": location, "b_sku": sku, "b_q": quantity, "b_now": now}
+                ).first()
                 if after is None:
-                    existing = self._reservation(session, key)
-                    return {**existing, "duplicate": True} if existing else None
-                held = StockReservation(
-                    reservation_key=key,
-                    location_id=location,
-                    sku=sku,
-                    quantity=quantity,
-                    channel=channel,
-                    order_ref=order_ref,
-                    status="active",
-                    expires_at=now + ttl,
-                    created_at=now,
-                    updated_at=now,
+                    return None
+                con.execute(insert(_RESERVATIONS), held)
+                con.execute(
+                    insert(_MOVEMENTS),
+                    {
+                        "movement_key": f"reserve:{key}",
+                        "location_id": location,
+                        "sku": sku,
+                        "kind": "reserve",
+                        "on_hand_change": 0,
+                        "reserved_change": quantity,
+                        "on_hand_after": int(after[0]),
+                        "reserved_after": int(after[1]),
+                        "source": "reservations",
+                        "reference": key,
+                        "occurred_at": now,
+                        "recorded_at": now,
+                    },
                 )
-                session.add(held)
-                session.add(
-                    self._ledger(f"reserve:{key}", location, sku, "reserve", 0, quantity, after)
-                )
-                session.flush()
-                return {**reservation_dict(held), "duplicate": False}
         except IntegrityError:
             # The key was used before (a retry): the first reservation stands, rolled back here.
             with self.store.session() as session:
@@ -330,6 +370,18 @@ class Inventory:
             if existing is None:
                 raise
             return {**existing, "duplicate": True}
+        return {
+            "key": key,
+            "location_id": location,
+            "sku": sku,
+            "quantity": quantity,
+            "channel": channel,
+            "order_ref": order_ref,
+            "status": "active",
+            "expires_at": held["expires_at"].isoformat(),
+            "created_at": now.isoformat(),
+            "duplicate": False,
+        }
 
     def release(self, key: str, *, reason: str = "released") -> dict[str, Any]:
         """Give an active reservation's units back (``released``, or ``expired``)."""
