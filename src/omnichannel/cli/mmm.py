@@ -59,11 +59,37 @@ def fit(
     detail: bool = typer.Option(
         False, "--detail", help="--json: add response curves and contribution over time."
     ),
+    store: bool = typer.Option(
+        True,
+        "--store/--no-store",
+        help="Keep the fit as a version of the mmm model; --no-store with --data needs no home.",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Fit adstock and saturation per channel; print spend, contribution, ROI, marginal ROI."""
     if data is not None and not data.is_file():
         raise ValidationError("data", str(data), "a CSV file that exists")
+    if data is not None and not store:
+        from omnichannel.mmm.service import fit_table
+
+        shown = fit_table(
+            data,
+            date_col=date_col,
+            target_col=target_col,
+            spend_cols=_names(spend_cols),
+            control_cols=_names(control_cols),
+            period=period,
+            detail=detail,
+            method=method,
+            holdout_days=holdout_days,
+            bootstrap=bootstrap,
+            seed=seed,
+        )
+        if as_json:
+            emit_json(shown)
+        else:
+            _print(shown)
+        return
     options: dict[str, Any] = {
         "date_col": date_col,
         "target_col": target_col,

@@ -141,7 +141,8 @@ def fit_bayes(
         predicted = base + result.contributions().sum(axis=0)
         result.holdout = errors(data.target[rows:], predicted[rows:])
         result.holdout["first"] = str(data.dates[rows])
-    result.options["divergences"] = int(model.idata.sample_stats["diverging"].sum())
+    sampled: Any = model.idata
+    result.options["divergences"] = int(sampled.sample_stats["diverging"].sum())
     result.seconds = time.perf_counter() - started
     return result
 

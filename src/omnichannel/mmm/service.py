@@ -107,16 +107,12 @@ class MMMCapability:
             return data
         if data is None:
             return self.data(target=target, period=period)
-        if not date_col:
-            raise ValidationError("date_col", date_col, "the name of the data's date column")
-        if not target_col:
-            raise ValidationError("target_col", target_col, "the name of the column to explain")
-        return from_frame(
+        return prepare_table(
             data,
             date_col=date_col,
             target_col=target_col,
-            spend_cols=list(spend_cols),
-            control_cols=list(control_cols),
+            spend_cols=spend_cols,
+            control_cols=control_cols,
             period=period,
         )
 
@@ -148,6 +144,53 @@ class MMMCapability:
         """The curves of the fit in use, for budget allocation; None before the first fit."""
         found = self.latest()
         return None if found is None else found[1].response_model()
+
+
+def prepare_table(
+    data: str | Path | pd.DataFrame,
+    *,
+    date_col: str | None,
+    target_col: str | None,
+    spend_cols: Sequence[str],
+    control_cols: Sequence[str] = (),
+    period: str = "day",
+) -> MMMData:
+    """A table's ``MMMData``, naming the option a missing column name belongs to."""
+    if not date_col:
+        raise ValidationError("date_col", date_col, "the name of the data's date column")
+    if not target_col:
+        raise ValidationError("target_col", target_col, "the name of the column to explain")
+    return from_frame(
+        data,
+        date_col=date_col,
+        target_col=target_col,
+        spend_cols=list(spend_cols),
+        control_cols=list(control_cols),
+        period=period,
+    )
+
+
+def fit_table(
+    data: str | Path | pd.DataFrame,
+    *,
+    date_col: str | None,
+    target_col: str | None,
+    spend_cols: Sequence[str],
+    control_cols: Sequence[str] = (),
+    period: str = "day",
+    detail: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Fit a table without an installation (nothing stored): the report ``fit`` answers."""
+    prepared = prepare_table(
+        data,
+        date_col=date_col,
+        target_col=target_col,
+        spend_cols=spend_cols,
+        control_cols=control_cols,
+        period=period,
+    )
+    return fit(prepared, **options).report(detail=detail)
 
 
 def _train(platform: Platform, algorithm: str | None, options: Mapping[str, Any]) -> TrainedModel:
