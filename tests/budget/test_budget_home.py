@@ -27,6 +27,8 @@ def _curves(k: float) -> list[dict[str, Any]]:
     ]
 
 
+pytestmark = pytest.mark.slow(seconds=10)  # the demo home's warehouse, opened
+
 MODEL = {
     "target": "orders",
     "period": "day",

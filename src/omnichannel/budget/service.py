@@ -36,6 +36,7 @@ from omnichannel.errors import NotFoundError, ValidationError
 from omnichannel.mmm.curves import ResponseModel
 
 if TYPE_CHECKING:
+    from omnichannel.mmm.result import MMMFit
     from omnichannel.platform import Platform
 
 CURRENT_DAYS = 28  # "current" spend: the average per period over the last four weeks
@@ -99,27 +100,16 @@ class BudgetCapability:
             return stored, "home"
         fitted = self._latest_fit()
         if fitted is not None:
-            return fitted.response_model(), "mmm"
+            version, result = fitted
+            return result.response_model(), f"mmm v{version}"
         raise NotFoundError(
             "no response model: fit one (omni mmm fit), or give curves "
             "(omni budget model --set FILE, or --model FILE on this command)"
         )
 
-    def _latest_fit(self) -> Any:
-        """The stored latest marketing-mix fit, or None (before ``platform.mmm`` exists)."""
-        from omnichannel.platform import Platform
-
-        if not hasattr(Platform, "mmm"):
-            return None
-        mmm = self._platform.mmm  # type: ignore[attr-defined]
-        latest = getattr(mmm, "latest_fit", None) or getattr(mmm, "latest", None)
-        if latest is None:
-            return None
-        try:
-            fitted = latest()
-        except NotFoundError:
-            return None
-        return fitted if hasattr(fitted, "response_model") else None
+    def _latest_fit(self) -> tuple[int, MMMFit] | None:
+        """The marketing-mix fit in use (``platform.mmm``), or None before the first."""
+        return self._platform.mmm.latest()
 
     # --- allocation ----------------------------------------------------------------
 
@@ -207,10 +197,10 @@ class BudgetCapability:
     def contributions(self) -> dict[str, Any] | None:
         """The latest marketing-mix fit's contribution per channel over time, if any."""
         fitted = self._latest_fit()
-        if fitted is None or not hasattr(fitted, "over_time"):
+        if fitted is None:
             return None
-        over_time: dict[str, Any] = fitted.over_time()
-        return over_time
+        version, result = fitted
+        return {"version": version, **result.over_time()}
 
     # --- the bandit ----------------------------------------------------------------
 
@@ -351,36 +341,8 @@ class BudgetCapability:
         return {**refitted, "evaluated": evaluated, "today": day}
 
     def _refit(self) -> dict[str, Any]:
-        from omnichannel.platform import Platform
-
-        if hasattr(Platform, "mmm"):
-            mmm = self._platform.mmm  # type: ignore[attr-defined]
-            fitted = mmm.fit(actor="budget-loop") if _takes_actor(mmm.fit) else mmm.fit()
-            return {"refit": "platform.mmm", "fit": _summary(fitted)}
-        import importlib
-
-        try:  # the marketing-mix package without its platform face yet
-            from_warehouse = importlib.import_module("omnichannel.mmm.data").from_warehouse
-            fit = importlib.import_module("omnichannel.mmm.fit").fit
-        except (ImportError, AttributeError):
-            return {"refit": "unavailable: no marketing-mix fit in this installation"}
-        with self._platform.warehouse.reader() as wh:
-            data = from_warehouse(wh)
-        fitted = fit(data)
-        return {"refit": "omnichannel.mmm.fit", "fit": _summary(fitted)}
-
-
-def _takes_actor(function: Any) -> bool:
-    import inspect
-
-    try:
-        return "actor" in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _summary(fitted: Any) -> Any:
-    if isinstance(fitted, Mapping):
-        return {k: fitted[k] for k in list(fitted)[:6]}
-    quality = getattr(fitted, "fit_quality", None)
-    return quality() if callable(quality) else str(type(fitted).__name__)
+        """A new marketing-mix fit of the warehouse, kept as a version of ``mmm`` (in use
+        unless its held-out error is worse than the one in use)."""
+        answer = self._platform.mmm.fit(by="budget-loop")
+        keep = ("version", "status", "promotion_refused", "holdout", "periods")
+        return {"refit": "mmm", "fit": {k: answer[k] for k in keep if k in answer}}

@@ -56,6 +56,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/channels", "Channels"),
     ("/analytics", "Analytics"),
     ("/models", "Models"),
+    ("/budget", "Budget"),
 )
 
 
@@ -64,7 +65,7 @@ def _nav_words() -> None:
     _ = i18n.gettext
     _("Overview"), _("Customers"), _("Service desk"), _("Segments"), _("Journeys")
     _("Messages"), _("Channels")
-    _("Analytics"), _("Models")
+    _("Analytics"), _("Models"), _("Budget")
 
 
 def wants_csv(request: Request) -> bool:

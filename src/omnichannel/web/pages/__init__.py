@@ -15,6 +15,7 @@ from fastapi import APIRouter
 
 from omnichannel.web.pages import (
     analytics,
+    budget,
     channels,
     comments,
     customers,
@@ -33,6 +34,7 @@ ROUTERS = (
     segments.router,
     journeys.router,
     analytics.router,
+    budget.router,
     reports.router,
     models.router,
     messages.router,
