@@ -32,6 +32,7 @@ PUBLIC = {
     "/t/o/{token}",
     "/t/c/{token}",
     "/unsubscribe/{token}",
+    "/s/{token}",
     "/hooks/email/bounces",
     "/hooks/sms/twilio/status",
     "/hooks/sms/twilio/inbound",

@@ -46,6 +46,7 @@ from omnichannel.api.routes import (
     segments,
     send_times,
     sources,
+    surveys,
     templates,
     tracking,
     users,
@@ -54,7 +55,7 @@ from omnichannel.api.routes import (
 from omnichannel.api.services import SWITCH_INTERVAL, Services
 from omnichannel.config import Settings, get_settings
 from omnichannel.metrics import RequestMetrics
-from omnichannel.web import pages, serve_static
+from omnichannel.web import pages, serve_static, survey_answer
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,8 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(inbox.router, dependencies=[public("the app's write key")])
     # Providers' callbacks prove themselves by their own signatures (provider_hooks.py).
     app.include_router(provider_hooks.router, dependencies=[public("provider signatures")])
+    # A survey's answer page is answered by whoever holds its link's signed token.
+    app.include_router(survey_answer.router, dependencies=[public("signed survey links")])
     app.include_router(access_web.router)
     app.include_router(users.router)
     app.include_router(audit.router)
@@ -211,6 +214,10 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
         approve_send="messages:approve",
         reject_send="messages:approve",
     )
+    # Asking someone (a message, an in-app prompt, a receipt's link) is sending.
+    asking = ("send_survey", "send_survey_segment", "prompt_survey", "receipt_qr")
+    survey_gate = guard("surveys", **dict.fromkeys(asking, "messages:send"))
+    app.include_router(surveys.router, dependencies=[survey_gate])
     app.include_router(messages.router, dependencies=[sends])
     app.include_router(messages.channels_router, dependencies=[sends])
     app.include_router(messages.suppressions_router, dependencies=[sends])

@@ -171,6 +171,16 @@ COMMANDS = [
         "Budget: the best split across channels for a goal, scenarios, bandit, plans.",
     ),
     LazyCommand(
+        "budget",
+        "omnichannel.cli.budget:app",
+        "Budget: the best split across channels for a goal, scenarios, bandit, plans.",
+    ),
+    LazyCommand(
+        "surveys",
+        "omnichannel.cli.surveys:app",
+        "Surveys: NPS, CSAT, CES and custom, on any channel; results with intervals.",
+    ),
+    LazyCommand(
         "mmm",
         "omnichannel.cli.mmm:app",
         "Marketing-mix model: ROI, marginal ROI, adstock and saturation per channel.",

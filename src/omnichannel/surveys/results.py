@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select
@@ -88,6 +88,7 @@ def _rows(platform: Platform, name: str) -> tuple[Survey, list[dict[str, Any]]]:
                     "answers": dict(response.answers) if response else {},
                     "started_at": response.started_at if response else None,
                     "completed_at": response.completed_at if response else None,
+                    "completed": bool(response and response.completed_at is not None),
                 }
             )
         session.expunge(survey)
@@ -220,7 +221,3 @@ def _compare(
         "after": after,
         **stats.compare(raw_before, raw_after),
     }
-
-
-def _day(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
