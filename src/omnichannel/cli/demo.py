@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import typer
 
@@ -70,6 +71,13 @@ def demo(
                 opstore=store,
             )
             stages = run_pipeline(settings, wh, progress=progress)
+    if summary.extra.get("exports_dir"):
+        from omnichannel.demo.inventory import load_demo_inventory
+
+        # Listings and stock per location (docs/commerce.md), after the stores are closed.
+        stages["commerce"] = load_demo_inventory(
+            settings, Path(str(summary.extra["exports_dir"])), seed=seed
+        )
     from omnichannel.cli.status import first_admin
 
     # The dashboard needs a user to sign in: the first admin, made once a home (before the
