@@ -133,7 +133,7 @@ def test_a_person_is_explained_in_words_over_http(client: TestClient, home: Path
     missing = client.get("/api/propensity/profiles/email:nobody@nowhere.example")
     assert missing.status_code == 404
     bad = client.get("/api/propensity/evaluation", params={"target": "loyalty"})
-    assert bad.status_code == 422 and "purchase_30d" in bad.text
+    assert bad.status_code == 400 and "target" in bad.text and "purchase_30d" in bad.text
 
 
 def test_a_worse_version_is_refused_and_a_viewer_cannot_rescore(
@@ -156,3 +156,46 @@ def test_a_worse_version_is_refused_and_a_viewer_cannot_rescore(
     denied = client.post("/api/propensity/score", headers=bearer(token))
     assert denied.status_code == 403
     assert client.get("/api/propensity/scores", headers=bearer(token)).status_code == 200
+
+
+def test_the_models_page_shows_both_targets_calibration_lift_and_a_persons_reasons(
+    client: TestClient, home: Path
+) -> None:
+    with Platform.open(home) as platform:
+        churn = scores(platform, "churn")
+        pid = max(churn, key=lambda k: churn[k])
+        reasons = platform.propensity.explain(f"profile_id:{pid}")["targets"]["churn"]["reasons"]
+        versions = [platform.models.history(m) for m in MODELS]
+    page = client.get("/models", params={"person": f"profile_id:{pid}"})
+    assert page.status_code == 200
+    for name in ("purchase_30d", "churn"):
+        for table in ("versions", "calibration", "lift"):
+            assert f'id="propensity-{table}-{name}"' in page.text
+    assert 'id="propensity-person"' in page.text
+    assert all(r["text"] in page.text for r in reasons)
+    exported = client.get("/models", params={"format": "csv", "table": "propensity"})
+    lines = exported.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("target,version,status,auc,pr_auc,brier")
+    assert len(lines) == 1 + sum(len(v) for v in versions)
+    lift = client.get("/models", params={"format": "csv", "table": "lift"}).text
+    assert len(lift.lstrip("\ufeff").splitlines()) == 1 + 2 * 10
+    assert "十分位" in client.get("/models", params={"lang": "zh"}).text
+    client.cookies.clear()
+
+
+def test_every_string_of_the_propensity_section_is_translated() -> None:
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    web = Path(__file__).resolve().parents[2] / "src" / "omnichannel" / "web"
+    with open(web / "locale" / "zh" / "LC_MESSAGES" / "messages.po", "rb") as po:
+        catalog = read_po(po)
+    template = web / "templates" / "_models_propensity.html"
+    options = {"extensions": "jinja2.ext.i18n"}
+    missing = []
+    for _line, message, _c, _ctx in extract_from_file("jinja2", str(template), options=options):
+        msgid = message if isinstance(message, str) else message[0]
+        entry = catalog.get(msgid)
+        if entry is None or not entry.string:
+            missing.append(msgid)
+    assert missing == []

@@ -107,7 +107,7 @@ def read_facts(wh: Warehouse, rules: IdentityRules, tmp: Scratch) -> Facts:
 
 def data_end(facts: Facts, *, horizon_days: int = 30) -> datetime:
     """The end of the active history: the last order day whose trailing ``horizon_days``
-    hold at least a quarter of an average window's orders.
+    (30 at least) hold at least a quarter of the orders of a usual window (the median window).
 
     A trickle after a long gap (a demo's history ends in June, its journeys ran today)
     would otherwise put every cut-off in the gap, where nobody buys.
@@ -119,9 +119,11 @@ def data_end(facts: Facts, *, horizon_days: int = 30) -> datetime:
     days = pd.to_datetime(daily["day"])
     counts = pd.Series(daily["n"].to_numpy(dtype=float), index=days).sort_index()
     full = counts.resample("D").sum()
-    trailing = full.rolling(horizon_days, min_periods=1).sum()
-    mean_window = full.sum() / max(len(full), 1) * horizon_days
-    ok = trailing[(trailing >= 0.25 * mean_window) & (full > 0)]
+    # At least 30 days, so a few days' trickle after a gap is never a window of its own.
+    trailing = full.rolling(max(horizon_days, 30), min_periods=1).sum()
+    # The usual window: the median of the windows ending on a day with orders.
+    usual = float(trailing[full > 0].median())
+    ok = trailing[(trailing >= 0.25 * usual) & (full > 0)]
     last = ok.index.max() if len(ok) else full.index.max()
     return (pd.Timestamp(last) + pd.Timedelta(days=1)).to_pydatetime()
 

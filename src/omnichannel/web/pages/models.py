@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from omnichannel.api.deps import ServicesDep
 from omnichannel.errors import NotFoundError, OmniError
 from omnichannel.profiles.lookup import AmbiguousIdentifierError, ProfileNotFoundError
+from omnichannel.web.pages import models_propensity
 from omnichannel.web.i18n import gettext as _
 from omnichannel.web.render import csv_response, render, table_of, wants_csv
 
@@ -64,6 +65,9 @@ def models_page(request: Request, services: ServicesDep) -> Response:
     except NotFoundError:
         rules = []
     if wants_csv(request):
+        if table_of(request, "versions") in models_propensity.TABLES:
+            rows, columns = models_propensity.propensity_rows(platform, table_of(request, ""))
+            return csv_response(rows, columns, f"propensity-{table_of(request, '')}")
         if table_of(request, "versions") == "rules":
             return csv_response(rules, RULE_COLUMNS, "rules")
         return csv_response(versions, VERSION_COLUMNS, "model-versions")
@@ -82,6 +86,7 @@ def models_page(request: Request, services: ServicesDep) -> Response:
             "slot": slot,
             "slots": list(platform.recommendations.config.slots),
             "person": person,
+            **models_propensity.propensity_context(platform, identifier),
             "title": _("Models"),
         },
     )
