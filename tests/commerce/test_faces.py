@@ -83,5 +83,22 @@ def test_cli_and_api_reserve_route_and_refuse_what_is_not_there(home: Path) -> N
         assert "ship_from_store from st-nanjing" in text
         assert "closed now" in text and "st-pudong" in text
         assert _json(home, "inventory", "show", "LP-B")["locations"][0]["reserved"] in (0, 2)
+        bad_book = httpx.put(
+            f"{api}/prices/book", json={"document": "tolerance: 2"}, headers=headers
+        )
+        assert bad_book.status_code == 400 and "tolerance" in bad_book.text
+        book = (
+            "promotions:\n"
+            "  - {name: a, channels: [web], skus: [LP-A], discount: 0.1,"
+            " starts: 2026-01-01, ends: 2026-02-01}\n"
+            "  - {name: b, channels: [web], skus: [LP-A], discount: 0.3,"
+            " starts: 2026-01-15, ends: 2026-03-01}\n"
+        )
+        assert (
+            httpx.put(f"{api}/prices/book", json={"document": book}, headers=headers).status_code
+            == 200
+        )
+        checked = _json(home, "prices", "check", "--no-notify")
+        assert [c["subject"] for c in checked["conflicts"]] == ["promotion_overlap:a:b"]
         listed = _json(home, "inventory", "locations")
         assert {row["location_id"] for row in listed} >= {"st-nanjing", "wh-kunshan"}

@@ -364,3 +364,75 @@ def orders_status(
         lambda s: s.post(f"/api/commerce/orders/{order}/status", {"status": status, "note": note}),
     )
     emit_json(found) if as_json else console.print(f"{order}: {found['status']}")
+
+
+# --- prices ----------------------------------------------------------------------------
+
+prices_app = typer.Typer(
+    no_args_is_help=True,
+    help="One price book: channel overrides, rules, promotions; conflicts across channels.",
+)
+
+
+@prices_app.command("set")
+def prices_set(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The price book YAML."),
+    as_json: bool = JSON,
+) -> None:
+    """Check and keep the price book (tolerance, channel rules, promotions, notify)."""
+    text_ = file.read_text(encoding="utf-8")
+    book = _run(
+        ctx,
+        lambda p: p.commerce.prices.save(text_),
+        lambda s: s.request("PUT", "/api/commerce/prices/book", json={"document": text_}),
+    )
+    emit_json(book) if as_json else console.print(
+        f"price book saved: {len(book['promotions'])} promotions, {len(book['rules'])} rules"
+    )
+
+
+@prices_app.command("show")
+def prices_show(ctx: typer.Context, sku: str, as_json: bool = JSON) -> None:
+    """A SKU's base price and, per listed channel, expected, override, promotion, effective."""
+    shown = _run(
+        ctx,
+        lambda p: p.commerce.prices.prices(sku),
+        lambda s: s.get(f"/api/commerce/prices/{sku}"),
+    )
+    if as_json:
+        emit_json(shown)
+        return
+    console.print(
+        rows_table(
+            f"{sku}: base {shown['base']}",
+            ["channel", "expected", "override", "promotion", "effective"],
+            [
+                [c, r["expected"], r["override"], r["promotion"] or "", r["effective"]]
+                for c, r in shown["channels"].items()
+            ],
+        )
+    )
+
+
+@prices_app.command("check")
+def prices_check(
+    ctx: typer.Context,
+    notify: bool = typer.Option(True, "--notify/--no-notify", help="Send the alerts."),
+    as_json: bool = JSON,
+) -> None:
+    """Find prices and promotions that disagree across channels; each is an alert."""
+    report = _run(
+        ctx,
+        lambda p: p.commerce.prices.check(notify=notify),
+        lambda s: s.post("/api/commerce/prices/check", notify=notify),
+    )
+    if as_json:
+        emit_json(report)
+        return
+    for conflict in report["conflicts"]:
+        console.print(f"{conflict['kind']}: {conflict['message']}")
+    console.print(
+        f"{len(report['conflicts'])} conflicts; {len(report['opened'])} alerts opened, "
+        f"{len(report['resolved'])} resolved"
+    )

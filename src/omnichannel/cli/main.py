@@ -166,6 +166,11 @@ COMMANDS = [
         "Orders of every channel: route (explained), status, pick-up notices.",
     ),
     LazyCommand(
+        "prices",
+        "omnichannel.cli.commerce:prices_app",
+        "One price book: channel overrides, rules, promotions; conflicts across channels.",
+    ),
+    LazyCommand(
         "budget",
         "omnichannel.cli.budget:app",
         "Budget: the best split across channels for a goal, scenarios, bandit, plans.",

@@ -25,6 +25,7 @@ from omnichannel.commerce.orders import Orders
 from omnichannel.errors import ValidationError
 
 if TYPE_CHECKING:
+    from omnichannel.commerce.pricing import Prices
     from omnichannel.platform import Platform
 
 # Which location kinds can serve a channel: online channels ship from warehouses and
@@ -56,6 +57,13 @@ class CommerceCapability:
         return InventoryCapability(
             self._platform, Inventory(self._platform.opstore, clock=lambda: self.clock())
         )
+
+    @cached_property
+    def prices(self) -> Prices:
+        """The price book, effective prices per channel, the consistency check."""
+        from omnichannel.commerce.pricing import Prices
+
+        return Prices(self._platform)
 
     @cached_property
     def orders(self) -> Orders:

@@ -204,3 +204,30 @@ async def order_status(
             note=body.note,
         )
     )
+
+
+class PriceBookPut(BaseModel):
+    document: str | dict[str, Any] = Field(description="The price book, YAML text or JSON.")
+
+
+@router.get("/prices/book", summary="The price book")
+async def price_book(platform: PlatformDep) -> Any:
+    book = await run_in_threadpool(platform.commerce.prices.book)
+    return jsonable(book.model_dump(mode="json"))
+
+
+@router.put("/prices/book", summary="Replace the price book")
+async def put_price_book(platform: PlatformDep, body: PriceBookPut) -> Any:
+    """Checked whole; an error names the field, value and what is accepted (400)."""
+    return jsonable(await run_in_threadpool(platform.commerce.prices.save, body.document))
+
+
+@router.post("/prices/check", summary="Check prices and promotions across channels")
+async def check_prices(platform: PlatformDep, notify: bool = True) -> Any:
+    """Conflicts now; each opens one alert (rule price_consistency), notified by webhook."""
+    return jsonable(await run_in_threadpool(platform.commerce.prices.check, notify=notify))
+
+
+@router.get("/prices/{sku}", summary="A SKU's prices per channel")
+async def sku_prices(platform: PlatformDep, sku: str) -> Any:
+    return jsonable(await run_in_threadpool(platform.commerce.prices.prices, sku))
