@@ -186,6 +186,32 @@ def _analytics_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
     ]
 
 
+def _budget_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
+    """The budget page (curves, split, two scenarios, plans) beside the allocation behind
+    it; a home without a marketing-mix fit is given curves for the demo's paid channels."""
+    if http.get("/api/budget/model").status_code == 404:
+        curves = [
+            {"channel": c, "decay": 0.4, "half": 150.0, "shape": s, "top": 1.5}
+            for c, s in (("search", 1.0), ("social", 1.2), ("video", 2.0), ("display", 0.9))
+        ]
+        document = {"target": "orders", "period": "day", "curves": curves}
+        http.post("/api/budget/model", json={"model": document}).raise_for_status()
+    return [
+        (
+            "/budget?total=300&total_1=200&total_2=400",
+            ("/api/budget/optimise", {"json": {"total": 300}}),
+        )
+    ]
+
+
+def _models_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
+    """The models page (scores, rules, the clustering section) beside the personas behind
+    its clustering section; a home without a clustering is given one first."""
+    if http.get("/api/clusters").status_code == 404:
+        http.post("/api/models/clusters/versions", json={}, timeout=600).raise_for_status()
+    return [("/models", "/api/clusters")]
+
+
 NEW_SEGMENT = {"condition": {"all": [{"trait": {"field": "orders", "gte": 1}}]}}
 
 
@@ -225,6 +251,8 @@ def main() -> None:
                 pairs.extend(_builder_pairs(http))
                 pairs.extend(_message_pairs(email))
                 pairs.extend(_analytics_pairs(http))
+                pairs.extend(_models_pairs(http))
+                pairs.extend(_budget_pairs(http))
                 for page, api in pairs:
                     path = page if isinstance(page, str) else page[0]
                     if args.only and not any(path.startswith(o) for o in args.only):

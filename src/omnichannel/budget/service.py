@@ -61,6 +61,10 @@ class BudgetCapability:
         found, source = self._resolve(model)
         return {**model_to_dict(found, draws=False), "draws": len(found.draws), "source": source}
 
+    def response_model(self) -> tuple[ResponseModel, str]:
+        """The model in use itself, and where it comes from (for several questions of it)."""
+        return self._resolve(None)
+
     def use_model(self, document: Mapping[str, Any] | None, *, actor: str = "system") -> Any:
         """Store curves from elsewhere in the home (``None``: forget them), audited."""
         before = self._stored()
@@ -168,12 +172,16 @@ class BudgetCapability:
         return {**compare(found, filled), "model_source": source}
 
     def curves(
-        self, *, model: Mapping[str, Any] | ResponseModel | None = None, points: int = CURVE_POINTS
+        self,
+        *,
+        model: Mapping[str, Any] | ResponseModel | None = None,
+        current: Mapping[str, float] | None = None,
+        points: int = CURVE_POINTS,
     ) -> dict[str, Any]:
         """Each channel's steady-state response and marginal return from nothing to well
         past current spend, with the draws' interval: what the page charts."""
         found, source = self._resolve(model)
-        now = self._current_for(found, None)
+        now = self._current_for(found, current)
         out = []
         for i, curve in enumerate(found.curves):
             top = max(3 * now.get(curve.channel, 0.0), 2 * curve.half * (1 - curve.decay), 1.0)

@@ -149,14 +149,16 @@ def _page_data(request: Request, services: ServicesDep) -> dict[str, Any]:
     q = request.query_params
     data: dict[str, Any] = {"errors": {}}
     try:
-        data["model"] = budget.model()
+        model, source = budget.response_model()
     except NotFoundError as exc:
         data["model"] = None
         data["errors"]["model"] = _error(request, exc)
         return data
-    data["curves"] = budget.curves()
+    data["model"] = budget.model(model) | {"source": source}
+    now = budget.current(period=model.period)["spend"]
+    current = {c: float(now.get(c, 0.0)) for c in model.channels}
+    data["curves"] = budget.curves(model=model, current=current)
     data["contributions"] = budget.contributions()
-    current = {c["channel"]: c["current"] for c in data["curves"]["curves"]}
     default_total = round(sum(current.values()), 2) or 1.0
     goal = q.get("goal") or "conversions"
     form = {
@@ -170,6 +172,8 @@ def _page_data(request: Request, services: ServicesDep) -> dict[str, Any]:
     try:
         max_change = _number("max_change", form["max_change"])
         data["allocation"] = budget.optimise(
+            model=model,
+            current=current,
             total=_number("total", form["total"]) or default_total,
             goal=goal,
             max_change=max_change,
@@ -182,7 +186,7 @@ def _page_data(request: Request, services: ServicesDep) -> dict[str, Any]:
         max_change = None
     try:
         asked = _scenarios_asked(request, max_change)
-        data["scenarios"] = budget.scenarios(asked) if asked else None
+        data["scenarios"] = budget.scenarios(asked, model=model, current=current) if asked else None
         columns = data["scenarios"]["columns"] if data["scenarios"] else []
         data["scenario_spend_columns"] = [c for c in columns if c.startswith("spend:")]
     except OmniError as exc:
