@@ -146,6 +146,30 @@ class Settings(BaseSettings):
         ge=0,
         description="Bytes of each sampled unauthenticated request kept in dead letters.",
     )
+    privacy_regulation: Literal["gdpr", "pipl"] = Field(
+        default="gdpr",
+        description="The law a data-subject request is answered under unless it names one: "
+        "gdpr (a deadline in days) or pipl (in working days).",
+    )
+    privacy_gdpr_days: int = Field(
+        default=30, ge=1, description="Days to answer a data-subject request under GDPR."
+    )
+    privacy_pipl_working_days: int = Field(
+        default=15,
+        ge=1,
+        description="Working days (Monday to Friday) to answer a request under PIPL.",
+    )
+    collector_rate_per_key: float = Field(
+        default=2000.0,
+        ge=0,
+        description="Collector requests per second one write key may make (sustained); over "
+        "it the collector answers 429 with Retry-After. 0: no limit.",
+    )
+    collector_burst_per_key: int = Field(
+        default=20000,
+        ge=1,
+        description="Collector requests one write key may make at once above its rate.",
+    )
 
     @field_validator("log_level")
     @classmethod

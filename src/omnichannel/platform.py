@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from omnichannel.mmm.service import MMMCapability
     from omnichannel.models.service import ModelsCapability
     from omnichannel.opstore import OpStore
+    from omnichannel.privacy.consent_service import ConsentCapability
+    from omnichannel.privacy.service import PrivacyCapability
     from omnichannel.profiles.build import BuildReport
     from omnichannel.profiles.lookup import ProfileLookup
     from omnichannel.propensity.service import PropensityCapability
@@ -168,8 +170,11 @@ class Platform:
         from omnichannel.recommendations.live import RecommendationFeed
         from omnichannel.segments.realtime import SegmentUpdater
 
+        from omnichannel.privacy.consent_events import ConsentEvents
+
         consumers: list[Consumer] = [
             SegmentUpdater.of(self),
+            ConsentEvents.of(self),
             InboxReads.of(self),
             JourneyTrigger.of(self),
             RecommendationFeed(self.recommendations.observe),
@@ -363,6 +368,30 @@ class Platform:
         from omnichannel.commerce.service import CommerceCapability
 
         return CommerceCapability(self)
+
+    @cached_property
+    def consent(self) -> ConsentCapability:
+        """The consent ledger: per purpose and channel, with history (privacy/, C18)."""
+        from omnichannel.privacy.consent_service import ConsentCapability
+
+        return ConsentCapability(self)
+
+    @cached_property
+    def privacy(self) -> PrivacyCapability:
+        """Data-subject requests: export, erasure, the suppression list (privacy/, C18)."""
+        from omnichannel.privacy.service import PrivacyCapability
+
+        return PrivacyCapability(self)
+
+    def release_warehouse(self) -> None:
+        """Close the warehouse now; the next use opens it again (privacy compaction)."""
+        if "lookup" in self.__dict__:
+            self.lookup.close()
+            del self.__dict__["lookup"]
+        with self._lock:
+            if self._warehouse is not None:
+                self._warehouse.close()
+                self._warehouse = None
 
     def status(self) -> dict[str, Any]:
         """Version, home, warehouse (engine, schema, rows per table), operational store."""

@@ -11,6 +11,8 @@ costs the server more than the guesser. Three limits, all checked *before* the h
 - **per client address**: ``address_failures`` failures from one address in ``window``
   lock that address out of every account for ``lockout``, so one client cannot try a
   password on many accounts;
+- **repeated lockouts** of one account or address within a day double each time (15
+  minutes, 30, 60... up to a day); a successful sign-in forgets them;
 - **at once**: at most ``concurrent_checks`` hashes run at a time; a sign-in that waits
   more than ``wait_seconds`` for its turn is refused "busy", so a flood of sign-ins cannot
   take every core (or, at 64 MiB each, the memory).
@@ -48,6 +50,10 @@ CONCURRENT_CHECKS = 2
 WAIT_SECONDS = 10.0
 # Keys kept at most (a flood of made-up emails must not grow memory without bound).
 MAX_KEYS = 100_000
+# Each lockout of a key within a day of its previous one lasts twice as long, up to a day,
+# so a slow guesser waiting out each lockout gets a few dozen guesses a day, not hundreds.
+STRIKE_MEMORY_SECONDS = 24 * 3600.0
+MAX_LOCKOUT_SECONDS = 24 * 3600.0
 
 
 class LoginLocked(OmniError):
@@ -89,6 +95,7 @@ class _Counter:
         self.limit, self.window, self.lockout = limit, window, lockout
         self.failures: dict[str, deque[float]] = {}
         self.locked: dict[str, float] = {}
+        self.strikes: dict[str, tuple[int, float]] = {}  # lockouts so far, the last one's time
 
     def locked_for(self, key: str, now: float) -> float:
         until = self.locked.get(key)
@@ -99,8 +106,8 @@ class _Counter:
             return 0.0
         return until - now
 
-    def fail(self, key: str, now: float) -> int | None:
-        """Count a failure; the failure count when this one starts a lockout."""
+    def fail(self, key: str, now: float) -> tuple[int, float] | None:
+        """Count a failure; (failures, lockout seconds) when this one starts a lockout."""
         if len(self.failures) >= MAX_KEYS:
             self._prune(now)
         times = self.failures.setdefault(key, deque())
@@ -108,14 +115,19 @@ class _Counter:
         while times and times[0] <= now - self.window:
             times.popleft()
         if len(times) >= self.limit:
-            self.locked[key] = now + self.lockout
+            strikes, last = self.strikes.get(key, (0, now))
+            strikes = 1 if now - last > STRIKE_MEMORY_SECONDS else strikes + 1
+            self.strikes[key] = (strikes, now)
+            seconds = min(self.lockout * 2 ** (strikes - 1), MAX_LOCKOUT_SECONDS)
+            self.locked[key] = now + seconds
             count = len(times)
             del self.failures[key]
-            return count
+            return count, seconds
         return None
 
     def clear(self, key: str) -> None:
         self.failures.pop(key, None)
+        self.strikes.pop(key, None)
 
     def _prune(self, now: float) -> None:
         for key in [k for k, t in self.failures.items() if not t or t[-1] <= now - self.window]:
@@ -125,6 +137,8 @@ class _Counter:
                 del self.failures[key]
         for key in [k for k, until in self.locked.items() if until <= now]:
             del self.locked[key]
+        for key in [k for k, (_, at) in self.strikes.items() if at <= now - STRIKE_MEMORY_SECONDS]:
+            del self.strikes[key]
 
 
 class LoginLimiter:
@@ -174,15 +188,59 @@ class LoginLimiter:
         now = self._clock()
         started: list[Lockout] = []
         with self._lock:
-            count = self._accounts.fail(account, now)
-            if count is not None:
-                started.append(Lockout("account", account, count, self._accounts.lockout))
-            count = self._addresses.fail(address, now)
-            if count is not None:
-                started.append(Lockout("address", address, count, self._addresses.lockout))
+            locked = self._accounts.fail(account, now)
+            if locked is not None:
+                started.append(Lockout("account", account, *locked))
+            locked = self._addresses.fail(address, now)
+            if locked is not None:
+                started.append(Lockout("address", address, *locked))
         return started
 
     def succeeded(self, account: str) -> None:
         """A successful sign-in: its account's failures are forgiven."""
         with self._lock:
             self._accounts.clear(account)
+
+
+class RateLimited(OmniError):
+    """A client over its request rate (429 over HTTP, with ``Retry-After``)."""
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        self.what = what
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(
+            f"{what} is over its request rate: retry after {self.retry_after} s "
+            "(OMNI_COLLECTOR_RATE_PER_KEY and OMNI_COLLECTOR_BURST_PER_KEY set the limit)"
+        )
+
+
+class TokenBuckets:
+    """A token bucket per key: ``rate`` requests a second, ``burst`` at once.
+
+    The collector keeps one per write key, so one leaked or runaway key cannot take the
+    collector from every other source. ``rate`` 0 turns the limit off.
+    """
+
+    def __init__(
+        self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = float(max(burst, 1))
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, what: str = "this write key") -> None:
+        """Spend one request of ``key``; raises ``RateLimited`` when none is left."""
+        if self.rate <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                raise RateLimited(what, (1 - tokens) / self.rate)
+            if len(self._buckets) >= MAX_KEYS and key not in self._buckets:
+                self._buckets.clear()  # made-up keys never get this far (unknown: 401)
+            self._buckets[key] = (tokens - 1, now)

@@ -227,6 +227,15 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(dead_letters.router, dependencies=[guard("events")])
     app.include_router(comments.router, dependencies=[guard("comments")])
     app.include_router(comments.notifications_router, dependencies=[guard("comments")])
+    # Privacy: the consent ledger and data-subject requests (docs/privacy.md).
+    from omnichannel.api.routes import consent, privacy
+    from omnichannel.api.security_headers import SecurityHeaders
+
+    app.include_router(consent.router, dependencies=[guard("consent")])
+    privacy_gate = guard("privacy", write="privacy:erase", **privacy.ACTIONS)
+    app.include_router(privacy.router, dependencies=[privacy_gate])
+    # Outermost: every answer, errors and static files included, carries the headers.
+    app.add_middleware(SecurityHeaders, always_hsts=bool(services.settings.secure_cookies))
     # Pages: signed in (or a bearer token) with the page's permission (access/web.py).
     serve_static(app)  # /static: the pages' CSS and JS, vendored htmx and ECharts; public
     app.include_router(pages.router, dependencies=[access_web.require_pages()])

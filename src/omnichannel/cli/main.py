@@ -254,6 +254,16 @@ COMMANDS = [
         "Comments with @mentions on segments, journeys and reports; your notifications.",
     ),
     LazyCommand(
+        "consent",
+        "omnichannel.cli.consent:app",
+        "Consent ledger: lawful basis and consent per purpose and channel, with history.",
+    ),
+    LazyCommand(
+        "privacy",
+        "omnichannel.cli.privacy:app",
+        "Data-subject requests: export or erase one person, deadlines, the suppression list.",
+    ),
+    LazyCommand(
         "admin",
         "omnichannel.cli.admin:app",
         "Administration: the admin token of the HTTP API's management and profile routes.",

@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from omnichannel.access.ratelimit import RateLimited
 from omnichannel.api.services import Services
 from omnichannel.ingest.deadletter import DeadLetter
 from omnichannel.ingest.loader import encode_record
@@ -30,6 +31,7 @@ from omnichannel.ingest.runtime import IngestRuntime
 from omnichannel.ingest.segment import EVENT_TYPES, Parsed, Refusal, Refused, parse_calls, show
 from omnichannel.ingest.storable import Cut, loads_bounded
 from omnichannel.ingest.unauthorized import INVALID_KEY, MISSING_KEY
+from omnichannel.privacy.collector_guard import CollectorGuard, collector_guard
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +212,8 @@ async def collect(request: Request, path_type: str | None) -> JSONResponse:
     header_key = _header_key(request)
     raw = await _read(request)
     prepared = await run_in_threadpool(
-        _prepare,
+        _prepare_guarded,
+        collector_guard(services),
         runtime,
         raw,
         request.headers.get("content-encoding", ""),
@@ -223,7 +226,10 @@ async def collect(request: Request, path_type: str | None) -> JSONResponse:
         if prepared.record is not None:
             await _durable(runtime, prepared.record)
         services.metrics.collector_request_refused(route, prepared.refused.code)
-        return _refused_answer(prepared.refused)
+        refused_answer = _refused_answer(prepared.refused)
+        if isinstance(prepared.refused, _OverRate):
+            refused_answer.headers["Retry-After"] = str(prepared.refused.retry_after)
+        return refused_answer
     assert prepared.parsed is not None and prepared.record is not None
     answer = await _store(runtime, prepared.record, prepared.parsed)
     services.metrics.collector_answered(
@@ -272,6 +278,34 @@ def _prepare(
     letters = [_letter(source, origin, r.payload, r, received_at) for r in parsed.refusals]
     record = encode_record(source=source, origin=origin, events=parsed.rows, dead_letters=letters)
     return _Prepared(record, parsed, source)
+
+
+class _OverRate(RequestRefused):
+    """A write key over its rate (OMNI_COLLECTOR_RATE_PER_KEY): 429 with Retry-After."""
+
+    def __init__(self, limited: RateLimited) -> None:
+        super().__init__(429, "rate_limited", "writeKey", "(this key)", str(limited))
+        self.retry_after = limited.retry_after
+
+
+def _prepare_guarded(guard: CollectorGuard, runtime: IngestRuntime, *args: Any) -> _Prepared:
+    """``_prepare`` behind the guards of ``privacy/collector_guard.py``: a source over its
+    rate is refused (nothing logged); calls naming an erased person are dropped before the
+    record is logged, so nothing of theirs is written anywhere."""
+    prepared = _prepare(runtime, *args)
+    if prepared.parsed is None:
+        return prepared
+    try:
+        guard.admit(prepared.source)
+    except RateLimited as limited:
+        return _Prepared(None, refused=_OverRate(limited))
+    kept = guard.drop_erased(prepared.parsed.rows)
+    if len(kept) != len(prepared.parsed.rows) and prepared.record is not None:
+        prepared.parsed.rows[:] = kept
+        record = json.loads(prepared.record)
+        record["events"] = kept
+        prepared.record = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    return prepared
 
 
 def _plausible_key(key: str) -> bool:
