@@ -30,7 +30,12 @@ app = typer.Typer(
     help="Models: train versions, keep their metrics, promote the better one.",
     no_args_is_help=True,
 )
-METRICS = ("recall_at_10", "ndcg_at_10", "map_at_10", "coverage")
+METRICS = ("recall_at_10", "ndcg_at_10", "map_at_10", "coverage", "auc", "pr_auc", "brier")
+
+
+def _shown(versions: list[dict[str, Any]]) -> list[str]:
+    """The scores any of ``versions`` has (recommendations and propensity keep others)."""
+    return [m for m in METRICS if any(m in v["metrics"] for v in versions)]
 
 
 @app.command("train")
@@ -94,17 +99,18 @@ def list_versions(
     if as_json:
         emit_json(versions)
         return
+    shown = _shown(versions)
     console.print(
         rows_table(
             "model versions",
-            ["model", "version", "algorithm", "status", *METRICS, "trained"],
+            ["model", "version", "algorithm", "status", *shown, "trained"],
             [
                 [
                     v["model"],
                     v["version"],
                     v["algorithm"],
                     v["status"],
-                    *[_figure(v["metrics"].get(m)) for m in METRICS],
+                    *[_figure(v["metrics"].get(m)) for m in shown],
                     (v["trained_at"] or "")[:19],
                 ]
                 for v in versions
@@ -137,7 +143,7 @@ def show(
         return
     _print_version(answer)
     for e in answer.get("evaluations", []):
-        scores = ", ".join(f"{m}={_figure(e['metrics'].get(m))}" for m in METRICS)
+        scores = ", ".join(f"{m}={_figure(e['metrics'].get(m))}" for m in _shown([e]))
         console.print(Text(f"{e['evaluated_at'][:19]} {e['reason']}: {scores}"))
 
 
