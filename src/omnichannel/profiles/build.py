@@ -56,6 +56,7 @@ from omnichannel.profiles.traits import (
     presence,
     propensity,
     rfm,
+    surveys,
 )
 from omnichannel.profiles.traits.base import (
     Members,
@@ -176,6 +177,7 @@ def build_profiles(
             devices.device_traits(members),
             affinities.affinity_traits(weights),
             campaigns.campaign_traits(wh, members),
+            surveys.survey_traits(wh, rules),
             clv.table,
             propensity.propensity_traits(wh),
         ]
