@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from omnichannel.budget import loop
 from omnichannel.errors import NotFoundError, ValidationError
 from omnichannel.platform import Platform
 from tests.support.homes import small_demo_home
@@ -102,3 +103,10 @@ def test_a_plan_is_kept_evaluated_against_the_period_and_shown(platform: Platfor
     assert rows["video"]["planned_spend"] == pytest.approx(plan["channels"][2]["recommended"] * 30)
     assert [o["plan"] for o in platform.budget.outcomes()] == [shown["name"]] * 4
     assert platform.budget.plans()[0]["status"] == "evaluated"
+    # With a fit that covers June, a channel's actual is its contribution over the month.
+    june = [date(2026, 6, d).isoformat() for d in range(1, 31)]
+    fit = {"dates": june, "channels": {"video": [0.5] * 30, "search": [0.1] * 30}}
+    again = loop.evaluate(platform, plan["id"], contributions=fit)
+    actual = {o["channel"]: o["actual"] for o in again["outcomes"]}
+    assert actual["video"] == pytest.approx(15.0) and actual["search"] == pytest.approx(3.0)
+    assert actual["social"] is None and len(again["outcomes"]) == 4

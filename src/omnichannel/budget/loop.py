@@ -300,7 +300,7 @@ def _contributions(
     """Each channel's contribution summed over the period's dates, if the fit covers them."""
     if not over_time:
         return None
-    dates = [parse_day("dates", d) for d in over_time.get("dates", [])]
+    dates = [parse_day("dates", str(d)[:10]) for d in over_time.get("dates", [])]
     inside = [i for i, d in enumerate(dates) if starts <= d < ends]
     step = dates[1] - dates[0] if len(dates) > 1 else timedelta(days=1)
     if not inside or dates[-1] + step < ends:

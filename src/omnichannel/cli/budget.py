@@ -129,7 +129,15 @@ def scenarios(
 
     listed: list[dict[str, Any]] = []
     if file is not None:
-        listed = json.loads(file.read_text(encoding="utf-8"))
+        try:
+            listed = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValidationError("--file", str(file), "an existing JSON file") from None
+        except json.JSONDecodeError as exc:
+            accepted = f"a JSON list of scenarios ({exc.msg} at line {exc.lineno})"
+            raise ValidationError("--file", str(file), accepted) from None
+        if not isinstance(listed, list):
+            raise ValidationError("--file", str(file), "a JSON list of scenarios")
     for amount in total:
         for aim in goal or ["conversions"]:
             listed.append(
