@@ -1,4 +1,4 @@
-"""A small commerce installation, built once per module: five products, five locations
+"""A small commerce installation, built once per test run (copied per test): five products, five locations
 around Shanghai (two stores open at the test's clock, one closed, a warehouse, a truck
 in transit) and the test's clock, 11:00 in Shanghai."""
 
@@ -104,7 +104,7 @@ def make_home(home: Path) -> None:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def commerce_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("commerce") / "home"
     make_home(home)

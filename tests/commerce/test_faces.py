@@ -13,7 +13,7 @@ from tests.cli.run import omni_in_process as omni
 from tests.commerce.conftest import CUSTOMER, make_home
 from tests.support.collector import bearer, running_server, server_token
 
-pytestmark = pytest.mark.slow(seconds=25)
+pytestmark = pytest.mark.slow(seconds=60)
 
 
 @pytest.fixture(scope="module")
