@@ -20,3 +20,11 @@
     });
   });
 })();
+// A select marked data-submit-on-change sends its form when changed (the language
+// switch): a listener here, since the Content-Security-Policy refuses inline handlers.
+document.addEventListener("change", function (e) {
+  var el = e.target;
+  if (el && el.matches && el.matches("select[data-submit-on-change]") && el.form) {
+    el.form.submit();
+  }
+});
