@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,12 @@ def demo(args: argparse.Namespace) -> None:
                 run_demo(
                     warehouse=wh,
                     truth_dir=home / "truth",
-                    config=DemoConfig(seed=args.seed, people=args.demo_people, days=args.demo_days),
+                    config=DemoConfig(
+                        seed=args.seed,
+                        people=args.demo_people,
+                        days=args.demo_days,
+                        start=date.today() - timedelta(days=args.demo_days + 2),
+                    ),
                 )
             console.print(f"demo generated in {time.perf_counter() - started:.0f} s")
         with open_warehouse(f"duckdb:///{home / 'omni.duckdb'}") as wh:
