@@ -243,6 +243,12 @@ def _store(platform: Platform, calls: list[dict[str, Any]], emit: Emit | None) -
     if emit is not None:
         emit(SOURCE, calls)
         return
+    store_calls(platform, calls)
+
+
+def store_calls(platform: Platform, calls: Sequence[Mapping[str, Any]]) -> None:
+    """Answers' events into the home's event log, drained into the warehouse at once
+    (no server running: with one, its collector is ``emit``)."""
     from omnichannel.api.ingest_calls import submit_calls
     from omnichannel.ingest.loader import drain
     from omnichannel.ingest.log import EventLog

@@ -303,6 +303,7 @@ class SurveysCapability:
         receipt: str,
         format: str = "svg",
         scale: int = 4,
+        now: datetime | None = None,
     ) -> dict[str, Any]:
         """A QR code (SVG or PNG bytes) of the survey's link for one store receipt; the
         same receipt always gets the same link, answerable once."""
@@ -330,6 +331,7 @@ class SurveysCapability:
                     store=store,
                     receipt=receipt,
                     campaign=f"survey:{name}",
+                    created_at=now or utcnow(),
                 )
                 session.add(invitation)
                 session.flush()
