@@ -13,6 +13,8 @@ from omnichannel.propensity.explain import phrase, reasons
 from omnichannel.propensity.features import FEATURES
 from omnichannel.propensity.train import deciles, fit_target, reliability
 
+pytestmark = pytest.mark.slow(seconds=6)  # two fits of the calibrated booster
+
 
 def people(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Noise in every feature but carts: P(buy) = logistic(-2 + 1.2 x carts in 30 days)."""

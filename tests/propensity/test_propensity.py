@@ -21,7 +21,7 @@ from omnichannel.platform import Platform
 from tests.support.collector import bearer, make_admin_token
 from tests.support.homes import small_demo_home
 
-pytestmark = pytest.mark.slow(seconds=60)
+pytestmark = pytest.mark.slow(seconds=90)
 MODELS = ("propensity-purchase-30d", "propensity-churn")
 
 
