@@ -79,3 +79,18 @@ def test_too_few_buyers_is_refused_with_the_counts() -> None:
     with pytest.raises(ValidationError, match="3 positive and 97 negative") as caught:
         fit_target("churn", X, y, horizon_days=30)
     assert caught.value.field == "data"
+
+
+def test_the_scores_are_segment_fields_and_the_reasons_are_refused_naming_why() -> None:
+    from omnichannel.segments.definition import TRAIT_FIELDS, parse_definition
+
+    assert {"purchase_30d_propensity", "purchase_30d_decile", "churn_propensity"} <= set(
+        TRAIT_FIELDS
+    )
+    parse_definition(
+        {"name": "at-risk", "condition": {"trait": {"field": "churn_propensity", "gte": 0.6}}}
+    )
+    with pytest.raises(ValidationError, match="omni propensity explain"):
+        parse_definition(
+            {"name": "x", "condition": {"trait": {"field": "propensity_reasons", "contains": "a"}}}
+        )
