@@ -19,7 +19,7 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,7 +152,7 @@ class Catalogue:
         )
         known = self.known_skus({r["sku"] for r in read.rows if r.get("sku")})
         letters = list(read.letters)
-        written = unchanged = 0
+        accepted = []
         for row in read.rows:
             reason = self._refusal(row, known)
             if reason is not None:
@@ -169,10 +169,8 @@ class Catalogue:
                     )
                 )
                 continue
-            if self.upsert(row, source=source):
-                written += 1
-            else:
-                unchanged += 1
+            accepted.append(row)
+        written, unchanged = self.upsert_many(accepted, source=source)
         stored = self._dead_letters(letters)
         return {
             "path": read.path,
@@ -199,14 +197,6 @@ class Catalogue:
 
     def upsert(self, row: Mapping[str, Any], *, source: str) -> bool:
         """Create or change one listing; False when nothing changed."""
-        values = {
-            "channel_sku": str(row["channel_sku"]),
-            "listed": bool(files.listed(row.get("listed"))),
-            "title": row.get("title"),
-            "price": None if row.get("price") is None else float(row["price"]),
-            "currency": row.get("currency"),
-        }
-        attributes = dict(row.get("attributes") or {})
         try:
             with self._platform.opstore.session() as session:
                 found = session.scalars(
@@ -214,33 +204,34 @@ class Catalogue:
                         ChannelListing.sku == row["sku"], ChannelListing.channel == row["channel"]
                     )
                 ).first()
-                if found is None:
-                    session.add(
-                        ChannelListing(
-                            sku=row["sku"],
-                            channel=row["channel"],
-                            attributes=attributes,
-                            source=source,
-                            updated_at=datetime.now(UTC),
-                            **values,
-                        )
-                    )
-                    return True
-                current = {k: getattr(found, k) for k in values}
-                merged = {**found.attributes, **attributes}
-                if current == values and merged == found.attributes:
-                    return False
-                for name, value in values.items():
-                    setattr(found, name, value)
-                found.attributes = merged
-                found.source, found.updated_at = source, datetime.now(UTC)
-                return True
+                return _put(session, found, row, source)[0]
         except IntegrityError:
             raise ValidationError(
                 "channel_sku",
                 row["channel_sku"],
                 f"a code no other product uses on {row['channel']}",
             ) from None
+
+    def upsert_many(self, rows: Sequence[Mapping[str, Any]], *, source: str) -> tuple[int, int]:
+        """(written, unchanged) of many listings in one transaction; one each when a
+        channel code clashes, so the clash is named."""
+        try:
+            with self._platform.opstore.session() as session:
+                skus = sorted({str(r["sku"]) for r in rows})
+                current: dict[tuple[str, str], ChannelListing] = {}
+                for i in range(0, len(skus), 500):
+                    query = select(ChannelListing).where(ChannelListing.sku.in_(skus[i : i + 500]))
+                    for listing in session.scalars(query):
+                        current[(listing.sku, listing.channel)] = listing
+                written = 0
+                for row in rows:
+                    key = (str(row["sku"]), str(row["channel"]))
+                    changed, current[key] = _put(session, current.get(key), row, source)
+                    written += changed
+                return written, len(rows) - written
+        except IntegrityError:
+            written = sum(self.upsert(row, source=source) for row in rows)
+            return written, len(rows) - written
 
     # --- Product Updated -------------------------------------------------------------
 
@@ -312,6 +303,40 @@ class Catalogue:
 
         with self._platform.warehouse.writer() as wh:
             return reject(wh, new_letters(wh, letters))
+
+
+def _put(
+    session: Any, found: ChannelListing | None, row: Mapping[str, Any], source: str
+) -> tuple[bool, ChannelListing]:
+    """Add or change one listing in ``session``: (changed, the listing)."""
+    values = {
+        "channel_sku": str(row["channel_sku"]),
+        "listed": bool(files.listed(row.get("listed"))),
+        "title": row.get("title"),
+        "price": None if row.get("price") is None else float(row["price"]),
+        "currency": row.get("currency"),
+    }
+    attributes = dict(row.get("attributes") or {})
+    if found is None:
+        added = ChannelListing(
+            sku=row["sku"],
+            channel=row["channel"],
+            attributes=attributes,
+            source=source,
+            updated_at=datetime.now(UTC),
+            **values,
+        )
+        session.add(added)
+        return True, added
+    current = {k: getattr(found, k) for k in values}
+    merged = {**found.attributes, **attributes}
+    if current == values and merged == found.attributes:
+        return False, found
+    for name, value in values.items():
+        setattr(found, name, value)
+    found.attributes = merged
+    found.source, found.updated_at = source, datetime.now(UTC)
+    return True, found
 
 
 def _event_letter(event: Mapping[str, Any], field_: str, value: object, reason: str) -> DeadLetter:

@@ -184,13 +184,29 @@ class Inventory:
 
     def apply(self, movements: Iterable[Movement]) -> ApplyReport:
         """Apply movements in time order (then as given), each once by its key."""
+        from omnichannel.commerce.batch import apply_batch
+
         report = ApplyReport()
-        ordered = sorted(
-            enumerate(movements), key=lambda im: (im[1].occurred_at or self.clock(), im[0])
-        )
-        for _, m in ordered:
+        ordered = [
+            m
+            for _, m in sorted(
+                enumerate(movements), key=lambda im: (im[1].occurred_at or self.clock(), im[0])
+            )
+        ]
+        checked = []
+        for m in ordered:
             try:
                 check_movement(m)
+                checked.append(m)
+            except ValidationError as exc:
+                report.refused.append({"key": m.key, "reason": str(exc)})
+        # One transaction for the lot; if another writer got in its way, one each.
+        refused = list(report.refused)
+        if apply_batch(self, checked, report):
+            return report
+        report = ApplyReport(refused=refused)
+        for m in checked:
+            try:
                 applied = self._apply_one(m)
             except (ValidationError, NotFoundError) as exc:
                 report.refused.append({"key": m.key, "reason": str(exc)})
