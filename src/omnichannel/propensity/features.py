@@ -148,11 +148,11 @@ def features_at(facts: Facts, cutoff: datetime) -> pd.DataFrame:
     o = facts.orders.filter(facts.orders.ordered_at < cut)
     orders = o.group_by("profile_id").agg(
         orders=o.count(),
-        orders_90d=(o.ordered_at >= d90).cast("int64").sum(),
+        orders_90d=(o.ordered_at >= d90).ifelse(1, 0).sum(),
         revenue=o.total.sum(),
         last_order=o.ordered_at.max(),
         first_order=o.ordered_at.min(),
-        store_orders=o.channel.isin(list(OFFLINE_CHANNELS)).cast("int64").sum(),
+        store_orders=o.channel.isin(list(OFFLINE_CHANNELS)).ifelse(1, 0).sum(),
         order_channels=o.channel.nunique(),
     )
     v = facts.visits.filter(facts.visits.ts < cut)
@@ -161,18 +161,18 @@ def features_at(facts: Facts, cutoff: datetime) -> pd.DataFrame:
         visits=v.count(),
         last_visit=v.ts.max(),
         first_visit=v.ts.min(),
-        app_visits=v.channel.isin(list(APP_CHANNELS)).cast("int64").sum(),
+        app_visits=v.channel.isin(list(APP_CHANNELS)).ifelse(1, 0).sum(),
         visit_channels=v.channel.nunique(),
         visit_days_30d=ibis.ifelse(recent, v.ts.date(), ibis.null("date")).nunique(),
-        views_30d=(recent & (v.event == "Product Viewed")).cast("int64").sum(),
-        carts_30d=(recent & (v.event == "Product Added")).cast("int64").sum(),
+        views_30d=(recent & (v.event == "Product Viewed")).ifelse(1, 0).sum(),
+        carts_30d=(recent & (v.event == "Product Added")).ifelse(1, 0).sum(),
     )
     m = facts.messages.filter(facts.messages.at < cut, facts.messages.at >= d90)
     messages = m.group_by("profile_id").agg(messages_90d=m.count())
     e = facts.opens.filter(facts.opens.ts < cut, facts.opens.ts >= d90)
     opens = e.group_by("profile_id").agg(
-        email_opens_90d=(e.event == "Email Opened").cast("int64").sum(),
-        email_clicks_90d=(e.event == "Email Link Clicked").cast("int64").sum(),
+        email_opens_90d=(e.event == "Email Opened").ifelse(1, 0).sum(),
+        email_clicks_90d=(e.event == "Email Link Clicked").ifelse(1, 0).sum(),
     )
     people = orders.select("profile_id").union(visits.select("profile_id"), distinct=True)
     joined = (
