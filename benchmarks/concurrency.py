@@ -73,25 +73,51 @@ def quantiles(samples: list[float]) -> tuple[float, float]:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The process's children, whichever of its threads started them (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 @contextmanager
-def server(home: Path, port: int) -> Iterator[str]:
+def server(
+    home: Path, port: int, collector_port: int | None = None
+) -> Iterator[tuple[str, str, int]]:
+    """``omni serve`` on ``port``; yields its URL, the collector's URL and its pid."""
+    env = dict(os.environ)
+    if collector_port is not None:
+        env["OMNI_COLLECTOR_PORT"] = str(collector_port)
     process = subprocess.Popen(
         [sys.executable, "-m", "omnichannel", "--home", str(home), "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
+    collector = base if collector_port is None else f"http://127.0.0.1:{collector_port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                httpx.get(base + "/healthz", timeout=5)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "omni serve exited"
-                assert time.monotonic() < deadline, "omni serve did not start"
-                time.sleep(0.5)
-        yield base
+        deadline = time.monotonic() + 600
+        for url in dict.fromkeys((base, collector)):
+            while True:
+                try:
+                    httpx.get(url + "/healthz", timeout=5)
+                    break
+                except httpx.TransportError:
+                    assert process.poll() is None, "omni serve exited"
+                    assert time.monotonic() < deadline, "omni serve did not start"
+                    time.sleep(0.5)
+        yield base, collector, process.pid
     finally:
         process.terminate()
         process.wait(timeout=120)
@@ -218,6 +244,12 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=2_000)
     parser.add_argument("--rate", type=int, default=5_000, help="Collector events per second.")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--collector-process",
+        action="store_true",
+        help="Run the collector in a process of its own (OMNI_COLLECTOR_PORT) and send the "
+        "collector load to its port.",
+    )
     parser.add_argument("--home", type=Path, help="Keep the home here; reuse it if it exists.")
     parser.add_argument(
         "--cache",
@@ -257,7 +289,8 @@ def main() -> None:
             write_key = str(info.write_key)
         headers = {"Authorization": f"Bearer {token}"}
         sample = keys(n, args.lookups, args.seed)
-        with server(home, free_port()) as base:
+        collector_port = free_port() if args.collector_process else None
+        with server(home, free_port(), collector_port) as (base, collector, pid):
             lookups(base, headers, sample[:50])  # builds the identifier index
             ready(base)
             # One untimed pass: every phase then reads the same warm rows. Without it (a),
@@ -266,13 +299,22 @@ def main() -> None:
             lookups(base, headers, sample)
             results: dict[str, tuple[float, float]] = {}
             load: dict[str, float] = {}
+            # CPU seconds per second of each phase: the lookup process (omni serve) and
+            # the collector's own process when it has one.
+            cpu: dict[str, tuple[float, float]] = {}
 
             def phase(label: str) -> None:
+                others = children(pid)
+                before = cpu_seconds(pid), sum(cpu_seconds(c) for c in others)
+                began = time.monotonic()
                 results[label] = quantiles(lookups(base, headers, sample))
+                took = time.monotonic() - began
+                after = cpu_seconds(pid), sum(cpu_seconds(c) for c in others)
+                cpu[label] = ((after[0] - before[0]) / took, (after[1] - before[1]) / took)
                 load[label] = os.getloadavg()[0]
 
             phase("(a) alone")
-            with Background(collector_load, base, write_key, args.rate) as sent:
+            with Background(collector_load, collector, write_key, args.rate) as sent:
                 before, started = sent.done, time.monotonic()
                 phase("(b) collector")
                 rate_b = (sent.done - before) / (time.monotonic() - started)
@@ -281,17 +323,21 @@ def main() -> None:
                 phase("(c) analytic scan")
             scans_c = scans.done
             with (
-                Background(collector_load, base, write_key, args.rate) as sent_d,
+                Background(collector_load, collector, write_key, args.rate) as sent_d,
                 Background(analytic_load, base, headers) as scans_d,
             ):
                 time.sleep(0.5)
                 before, started = sent_d.done, time.monotonic()
                 phase("(d) both")
                 rate_d = (sent_d.done - before) / (time.monotonic() - started)
+    where = "its own process" if args.collector_process else "the lookup process"
     print(f"\n{n:,} profiles, {args.lookups:,} lookups per phase, GET .../traits over HTTP")
+    print(f"the collector runs in {where}")
     for label, (p50, p99) in results.items():
         print(
             f"{label:<22} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   (load average {load[label]:.1f})"
+            f"   CPU s/s: lookup process {cpu[label][0]:.2f}, collector process "
+            f"{cpu[label][1]:.2f}"
         )
     print(
         f"collector sent: {rate_b:,.0f} events/s in (b), {rate_d:,.0f} in (d) "

@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `omni serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `omni serve` listens on.")
+    collector_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description=(
+            "When set, `omni serve` also runs the collector in a process of its own on this "
+            "port, at OMNI_HOST (the main port keeps its collector routes too); see "
+            "docs/collector.md."
+        ),
+    )
+    collector_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="Niceness the collector process adds to itself (OMNI_COLLECTOR_PORT).",
+    )
     worker_metrics_port: int = Field(
         default=9464,
         ge=0,

@@ -131,7 +131,7 @@ class Services:
 
     def _refresh_gauges(self) -> None:
         if self.ingest is not None:
-            self.metrics.loader_lag_bytes.set(self.ingest.log.pending_bytes())
+            self.metrics.loader_lag_bytes.set(self.ingest.pending_bytes())
         if self._background:
             for consumer in self.platform.consumers.consumers:
                 self.metrics.consumer_lag_events.labels(consumer.name).set(

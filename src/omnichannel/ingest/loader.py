@@ -28,7 +28,7 @@ import orjson
 import pyarrow as pa
 
 from omnichannel.ingest.deadletter import DeadLetter, encode_payload
-from omnichannel.ingest.log import EventLog, LogEntry
+from omnichannel.ingest.log import LogEntry, ReadableLog
 from omnichannel.ingest.segment import TIMESTAMP_COLUMNS, micros
 from omnichannel.ingest.storable import NUL_ACCEPTED
 from omnichannel.ingest.stream import EventStream
@@ -215,7 +215,7 @@ def _without_nul(
 
 
 def load_once(
-    log_: EventLog,
+    log_: ReadableLog,
     wh: Warehouse,
     *,
     stream: EventStream | None = None,
@@ -258,7 +258,7 @@ def load_once(
 
 
 def drain(
-    log_: EventLog,
+    log_: ReadableLog,
     wh: Warehouse,
     *,
     stream: EventStream | None = None,
@@ -286,14 +286,17 @@ class Loader:
 
     def __init__(
         self,
-        log_: EventLog,
+        log_: ReadableLog,
         lease: WarehouseLease,
         *,
         stream: EventStream | None,
         interval: float = 0.5,
         dedupe_window: timedelta | None = DEDUPE_WINDOW,
+        also: tuple[ReadableLog, ...] = (),
     ) -> None:
         self.log = log_
+        # Logs other writers append to (the collector process's), drained in turn.
+        self.logs: tuple[ReadableLog, ...] = (log_, *also)
         self.lease = lease
         self.stream = stream
         self.interval = interval
@@ -308,7 +311,8 @@ class Loader:
         self._stop = threading.Event()
         self._last_load = 0.0
         self._thread = threading.Thread(target=self._run, name="event-loader", daemon=True)
-        log_.notify_on_write(self._wake)
+        for each in self.logs:
+            each.notify_on_write(self._wake)
 
     def start(self) -> None:
         self._thread.start()
@@ -317,18 +321,23 @@ class Loader:
         # Store what was durable when this round began, then wait for the next interval:
         # under steady traffic the loader would otherwise never pause, and batches stay
         # small and many. Lease only when there is work: the warehouse may be unreachable.
-        target = self.log.end
-        while not self._stop.is_set() and self.log.checkpoint() < target:
-            with self.lease() as wh:
-                step = load_once(self.log, wh, stream=self.stream, dedupe_window=self.dedupe_window)
-            if step.records == 0:
-                return
-            self.last_progress = time.monotonic()
-            yield step
+        for each in self.logs:
+            target = each.end
+            while not self._stop.is_set() and each.checkpoint() < target:
+                with self.lease() as wh:
+                    step = load_once(each, wh, stream=self.stream, dedupe_window=self.dedupe_window)
+                if step.records == 0:
+                    break
+                self.last_progress = time.monotonic()
+                yield step
+
+    def pending_bytes(self) -> int:
+        """Durable bytes not yet stored, over every log this loader drains."""
+        return sum(each.pending_bytes() for each in self.logs)
 
     def health(self) -> dict[str, Any]:
         """Lag, last error and whether the loader is stalled (bytes waiting, no progress)."""
-        pending = self.log.pending_bytes()
+        pending = self.pending_bytes()
         if pending == 0:
             self.last_progress = time.monotonic()
         idle = time.monotonic() - self.last_progress
@@ -348,7 +357,7 @@ class Loader:
         # shares the CPU with the request path, and one large batch costs far less than
         # one per group commit.
         wait = self._last_load + self.interval - time.monotonic()
-        if wait > 0 and self.log.pending_bytes() < GATHER_BYTES:
+        if wait > 0 and self.pending_bytes() < GATHER_BYTES:
             self._stop.wait(wait)
 
     def _run(self) -> None:
@@ -364,7 +373,7 @@ class Loader:
                     for listener in self.on_batch:
                         listener(step)
                 if self.last_error is not None:
-                    log.info("loader recovered", extra={"pending_bytes": self.log.pending_bytes()})
+                    log.info("loader recovered", extra={"pending_bytes": self.pending_bytes()})
                 self.last_error = None
                 backoff = self.interval
             except Exception as exc:
@@ -373,7 +382,7 @@ class Loader:
                 backoff = min(backoff * 2, 30.0)
                 log.exception(
                     "loader could not store events; retrying",
-                    extra={"pending_bytes": self.log.pending_bytes(), "retry_seconds": backoff},
+                    extra={"pending_bytes": self.pending_bytes(), "retry_seconds": backoff},
                 )
 
     def stop(self, timeout: float = 30) -> None:
@@ -382,15 +391,16 @@ class Loader:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        if self.log.pending_bytes() == 0:
-            return
-        try:
-            with self.lease() as wh:
-                self.totals.add(
-                    drain(self.log, wh, stream=self.stream, dedupe_window=self.dedupe_window)
+        for each in self.logs:
+            if each.pending_bytes() == 0:
+                continue
+            try:
+                with self.lease() as wh:
+                    self.totals.add(
+                        drain(each, wh, stream=self.stream, dedupe_window=self.dedupe_window)
+                    )
+            except Exception:
+                log.exception(
+                    "loader final drain failed; events remain in the log",
+                    extra={"pending_bytes": each.pending_bytes(), "log": str(each.directory)},
                 )
-        except Exception:
-            log.exception(
-                "loader final drain failed; events remain in the log",
-                extra={"pending_bytes": self.log.pending_bytes()},
-            )

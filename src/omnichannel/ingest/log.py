@@ -35,7 +35,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +92,74 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-class EventLog:
+class ReadableLog:
+    """What the loader reads, checkpoints and trims: a log it writes itself
+    (``EventLog``) or one another process writes (``LogTail``)."""
+
+    directory: Path
+    segment_bytes: int
+
+    @property
+    def end(self) -> int:
+        """Offset just past the last durable record."""
+        raise NotImplementedError
+
+    def commit(self, offset: int) -> None:
+        raise NotImplementedError
+
+    def notify_on_write(self, event: threading.Event) -> None:
+        raise NotImplementedError
+
+    def segments(self) -> list[int]:
+        """Base offsets of the segment files, oldest first."""
+        return sorted(int(p.stem) for p in self.directory.glob(f"*{SUFFIX}") if p.stem.isdigit())
+
+    def _path(self, base: int) -> Path:
+        return self.directory / f"{base:020d}{SUFFIX}"
+
+    def read(self, start: int, *, max_bytes: int = 8 * 1024 * 1024) -> list[LogEntry]:
+        """Durable records from ``start`` on, about ``max_bytes`` of them (at least one)."""
+        end = self.end
+        entries: list[LogEntry] = []
+        taken = 0
+        bases = self.segments()
+        for index, base in enumerate(bases):
+            limit = bases[index + 1] if index + 1 < len(bases) else end
+            if limit <= start or base >= end:
+                continue
+            with open(self._path(base), "rb") as handle:
+                handle.seek(max(start - base, 0))
+                data = handle.read(min(limit, end) - max(start, base))
+            origin = max(start, base)
+            consumed = 0
+            for position, record_end, payload in scan(data):
+                entries.append(LogEntry(origin + position, origin + record_end, payload))
+                taken += len(payload)
+                consumed = record_end
+                if taken >= max_bytes:
+                    return entries
+            if consumed < len(data):
+                log.error(
+                    "event log: unreadable bytes at %d in %s; skipping to the next segment",
+                    origin + consumed,
+                    self._path(base),
+                )
+        return entries
+
+    def checkpoint(self) -> int:
+        """Offset up to which records are stored in the warehouse (0 for a new log)."""
+        path = self.directory / CHECKPOINT
+        try:
+            return int(json.loads(path.read_text())["offset"])
+        except FileNotFoundError:
+            return 0
+
+    def pending_bytes(self) -> int:
+        """Durable bytes not yet stored in the warehouse (the loader's lag)."""
+        return max(self.end - self.checkpoint(), 0)
+
+
+class EventLog(ReadableLog):
     """An open log: one writer per directory (a lock file enforces it), any number of reads."""
 
     def __init__(self, directory: Path, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES) -> None:
@@ -122,13 +189,6 @@ class EventLog:
         return cls(directory, segment_bytes=segment_bytes)
 
     # -- segments ---------------------------------------------------------------------
-
-    def segments(self) -> list[int]:
-        """Base offsets of the segment files, oldest first."""
-        return sorted(int(p.stem) for p in self.directory.glob(f"*{SUFFIX}") if p.stem.isdigit())
-
-    def _path(self, base: int) -> Path:
-        return self.directory / f"{base:020d}{SUFFIX}"
 
     def _recover(self) -> None:
         bases = self.segments()
@@ -225,44 +285,7 @@ class EventLog:
         with self._cond:
             return self._durable_end
 
-    def read(self, start: int, *, max_bytes: int = 8 * 1024 * 1024) -> list[LogEntry]:
-        """Durable records from ``start`` on, about ``max_bytes`` of them (at least one)."""
-        end = self.end
-        entries: list[LogEntry] = []
-        taken = 0
-        bases = self.segments()
-        for index, base in enumerate(bases):
-            limit = bases[index + 1] if index + 1 < len(bases) else end
-            if limit <= start or base >= end:
-                continue
-            with open(self._path(base), "rb") as handle:
-                handle.seek(max(start - base, 0))
-                data = handle.read(min(limit, end) - max(start, base))
-            origin = max(start, base)
-            consumed = 0
-            for position, record_end, payload in scan(data):
-                entries.append(LogEntry(origin + position, origin + record_end, payload))
-                taken += len(payload)
-                consumed = record_end
-                if taken >= max_bytes:
-                    return entries
-            if consumed < len(data):
-                log.error(
-                    "event log: unreadable bytes at %d in %s; skipping to the next segment",
-                    origin + consumed,
-                    self._path(base),
-                )
-        return entries
-
     # -- checkpoint -------------------------------------------------------------------
-
-    def checkpoint(self) -> int:
-        """Offset up to which records are stored in the warehouse (0 for a new log)."""
-        path = self.directory / CHECKPOINT
-        try:
-            return int(json.loads(path.read_text())["offset"])
-        except FileNotFoundError:
-            return 0
 
     def commit(self, offset: int) -> None:
         """Record that everything before ``offset`` is stored; drop segments wholly before it."""
@@ -278,10 +301,6 @@ class EventLog:
         for base, following in itertools.pairwise(bases):
             if following <= offset and base != self._base:
                 self._path(base).unlink(missing_ok=True)
-
-    def pending_bytes(self) -> int:
-        """Durable bytes not yet stored in the warehouse (the loader's lag)."""
-        return max(self.end - self.checkpoint(), 0)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -303,3 +322,57 @@ class EventLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LogTail(ReadableLog):
+    """The read side of a log that another process writes (``omni serve``'s collector
+    process): the loader reads, checkpoints and trims it as it does its own log.
+
+    Only the writer knows which bytes are fsync'd, so it tells: ``advance(end)`` after
+    each group commit (``ingest/collector_process.py`` sends it over a pipe). Bytes past
+    the last ``end`` told are never read, so nothing is stored that a crash of the
+    machine could take back from the log after the checkpoint passed it.
+    """
+
+    def __init__(
+        self, directory: Path, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES, end: int = 0
+    ) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        self._end = end
+        self._cond = threading.Condition()
+        self._listeners: list[threading.Event] = []
+        self.on_advance: list[Callable[[int], None]] = []
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def end(self) -> int:
+        with self._cond:
+            return self._end
+
+    def advance(self, end: int) -> None:
+        """The writer has made everything before ``end`` durable (a restarted writer may
+        tell a smaller end: the torn tail it dropped was never acknowledged)."""
+        with self._cond:
+            self._end = end
+        for listener in list(self._listeners):
+            listener.set()
+
+    def notify_on_write(self, event: threading.Event) -> None:
+        self._listeners.append(event)
+
+    def commit(self, offset: int) -> None:
+        """Record that everything before ``offset`` is stored; drop segments wholly before
+        it, never the newest (the writer's open one)."""
+        path = self.directory / CHECKPOINT
+        temporary = path.with_suffix(".tmp")
+        with open(temporary, "w") as handle:
+            handle.write(json.dumps({"offset": offset}))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        _fsync_dir(self.directory)
+        # ``base`` is never the newest segment: pairwise stops before it.
+        for base, following in itertools.pairwise(self.segments()):
+            if following <= offset:
+                self._path(base).unlink(missing_ok=True)

@@ -10,8 +10,9 @@ import logging
 from dataclasses import dataclass
 
 from omnichannel.config import Settings
+from omnichannel.ingest.collector_process import CollectorProcess, ForwardingKeys, collector_log_dir
 from omnichannel.ingest.loader import Loader, WarehouseLease
-from omnichannel.ingest.log import EventLog
+from omnichannel.ingest.log import EventLog, LogError, LogTail, ReadableLog
 from omnichannel.ingest.segment import Limits
 from omnichannel.ingest.sources import KeyResolver
 from omnichannel.ingest.stream import InProcessStream
@@ -34,6 +35,14 @@ class IngestRuntime:
     limits: Limits
     # None: the settings' defaults (the demo's in-process collector builds a runtime itself).
     unauthorized_requests: UnauthorizedRequests | None = None
+    # OMNI_COLLECTOR_PORT: the collector's own process, whose log the loader also drains.
+    collector: CollectorProcess | None = None
+    # Logs the loader drains beside ``log`` (the collector process's, or one it left).
+    other_logs: tuple[ReadableLog, ...] = ()
+
+    def pending_bytes(self) -> int:
+        """Bytes acknowledged and not yet stored, in every log the loader drains."""
+        return self.loader.pending_bytes()
 
     @property
     def unauthorized(self) -> UnauthorizedRequests:
@@ -49,6 +58,19 @@ class IngestRuntime:
     @classmethod
     def start(cls, settings: Settings, *, lease: WarehouseLease, opstore: OpStore) -> IngestRuntime:
         event_log = EventLog.open(settings.log_dir, segment_bytes=settings.log_segment_bytes)
+        collector: CollectorProcess | None = None
+        other: ReadableLog | None = None
+        directory = collector_log_dir(settings)
+        if settings.collector_port is not None:
+            tail = LogTail(directory, segment_bytes=settings.log_segment_bytes)
+            collector = CollectorProcess(settings, tail)
+            other = tail
+        elif directory.exists():
+            # A collector process ran here before: store what it acknowledged.
+            try:
+                other = EventLog.open(directory, segment_bytes=settings.log_segment_bytes)
+            except LogError as exc:  # still held by one that is exiting: the next start
+                log.warning("ingest: the collector process's log is not drained now: %s", exc)
         stream = InProcessStream()
         loader = Loader(
             event_log,
@@ -56,8 +78,14 @@ class IngestRuntime:
             stream=stream,
             interval=settings.loader_interval,
             dedupe_window=settings.dedupe_window,
+            also=() if other is None else (other,),
         )
         loader.start()
+        keys = KeyResolver(opstore, settings.write_key_cache_seconds)
+        if collector is not None:
+            keys = ForwardingKeys(opstore, settings.write_key_cache_seconds, collector)
+            collector.start()
+            log.info("ingest: the collector process answers at %s", collector.url)
         log.info(
             "ingest: event log %s opened at offset %d (checkpoint %d)",
             settings.log_dir,
@@ -67,7 +95,7 @@ class IngestRuntime:
         return cls(
             event_log,
             loader,
-            KeyResolver(opstore, settings.write_key_cache_seconds),
+            keys,
             stream,
             limits_of(settings),
             UnauthorizedRequests(
@@ -75,6 +103,8 @@ class IngestRuntime:
                 sample_per_hour=settings.unauthorized_sample_per_hour,
                 sample_bytes=settings.unauthorized_sample_bytes,
             ),
+            collector,
+            () if other is None else (other,),
         )
 
     def stop(self) -> None:
@@ -82,5 +112,10 @@ class IngestRuntime:
             self.unauthorized.flush()
         except Exception:
             log.exception("ingest: could not store the count of unauthenticated requests")
+        if self.collector is not None:
+            self.collector.stop()  # its last acknowledged records, then the final drain
         self.loader.stop()
         self.log.close()
+        for other in self.other_logs:
+            if isinstance(other, EventLog):
+                other.close()

@@ -25,10 +25,17 @@ def stats(services: ServicesDep) -> dict[str, Any]:
         result["log"] = {
             "end": runtime.log.end,
             "checkpoint": runtime.log.checkpoint(),
-            "pending_bytes": runtime.log.pending_bytes(),
+            # Every log the loader drains (the collector process's too, when it runs).
+            "pending_bytes": runtime.pending_bytes(),
             "loader_error": runtime.loader.last_error,
             "subscribers": runtime.stream.subscriber_count,
         }
+        if runtime.collector is not None:
+            result["log"]["collector_process"] = {
+                **runtime.collector.health(),
+                "end": runtime.collector.tail.end,
+                "checkpoint": runtime.collector.tail.checkpoint(),
+            }
         runtime.unauthorized.flush()  # counted in memory until now
     with services.opstore().session() as session:
         result["unauthorized"] = unauthorized_counts(session)

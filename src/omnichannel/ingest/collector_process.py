@@ -1,0 +1,313 @@
+"""The collector in a process of its own (``OMNI_COLLECTOR_PORT``).
+
+``omni serve`` then starts a second Python process answering the same collector routes
+(``/v1/batch``, ``/v1/track``, ...) on that port, with the same checks, write keys, dead
+letters and group-committed log, so parsing and checking events does not share the
+lookup process's GIL. The two processes split the work on files:
+
+- the collector process is the only writer of its log, ``<home>/log/collector``; it
+  answers a request once its record is fsync'd there, as the in-process collector does;
+- after each group commit it writes the log's durable end (8 bytes) to a pipe; the main
+  process's loader reads the log up to that end (``LogTail``), stores, publishes and
+  checkpoints it beside its own log's records;
+- the main process writes one line of settings to the collector's stdin, then commands
+  (``forget``: a write key was revoked); when the main process ends, even by SIGKILL, the
+  stdin pipe closes and the collector stops (what it acknowledged is in its log, and the
+  next ``omni serve`` drains it);
+- the main process restarts a collector process that exits on its own.
+
+Example::
+
+    tail = LogTail(collector_log_dir(settings))
+    process = CollectorProcess(settings, tail)
+    process.start()                 # answers on settings.collector_port
+    loader = Loader(own_log, lease, stream=stream, also=(tail,))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from omnichannel.config import Settings
+from omnichannel.ingest.log import EventLog, LogTail
+from omnichannel.ingest.sources import KeyResolver
+from omnichannel.opstore import OpStore
+
+log = logging.getLogger(__name__)
+
+END = struct.Struct("<Q")
+FORGET = b"forget\n"
+RESTART_MAX_SECONDS = 30.0
+
+
+def collector_log_dir(settings: Settings) -> Path:
+    """The collector process's log, beside (inside) the server's own."""
+    return settings.log_dir / "collector"
+
+
+class CollectorProcess:
+    """Starts, feeds and restarts the collector process; tells ``tail`` what is durable."""
+
+    def __init__(self, settings: Settings, tail: LogTail) -> None:
+        self.settings = settings
+        self.tail = tail
+        self.restarts = 0
+        self.last_exit: int | None = None
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stdin_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._supervise, name="collector-process")
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1"
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.settings.collector_port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def health(self) -> dict[str, Any]:
+        process = self._process
+        return {
+            "url": self.url,
+            "pid": None if process is None else process.pid,
+            "running": process is not None and process.poll() is None,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+        }
+
+    def forget_keys(self) -> None:
+        """Drop the collector process's write-key cache (a key was revoked here)."""
+        self._send(FORGET)
+
+    def _send(self, line: bytes) -> None:
+        process = self._process
+        if process is None or process.stdin is None:
+            return
+        with self._stdin_lock:
+            try:
+                process.stdin.write(line)
+                process.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass  # it is exiting; the supervisor restarts it
+
+    def _supervise(self) -> None:
+        # The thread that starts a child lives as long as it: Linux ties
+        # PR_SET_PDEATHSIG to the starting thread, and the pipes end with this loop.
+        wait = 1.0
+        while not self._stopping.is_set():
+            began = time.monotonic()
+            try:
+                self._run_once()
+            except Exception:
+                log.exception("collector process: could not start it")
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - began > 60:
+                wait = 1.0
+            log.error(
+                "collector process exited; restarting it",
+                extra={"exit_code": self.last_exit, "retry_seconds": wait},
+            )
+            self.restarts += 1
+            self._stopping.wait(wait)
+            wait = min(wait * 2, RESTART_MAX_SECONDS)
+
+    def _run_once(self) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "omnichannel.ingest.collector_process", str(write_end)],
+                stdin=subprocess.PIPE,
+                pass_fds=(write_end,),
+                # Its own session: a Ctrl-C at the terminal reaches this process, which
+                # then stops the collector in order (stdin closed) after its last answers.
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_end)
+        self._process = process
+        assert process.stdin is not None
+        settings = self.settings.model_dump(mode="json")
+        self._send(json.dumps({"settings": settings}).encode("utf-8") + b"\n")
+        buffer = b""
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            while True:
+                chunk = pipe.read(4096)
+                if not chunk:
+                    break  # the process ended (or closed its end)
+                buffer += chunk
+                whole = len(buffer) - len(buffer) % END.size
+                if whole:
+                    # Only the latest end matters: each one covers the ones before it.
+                    (end,) = END.unpack_from(buffer, whole - END.size)
+                    buffer = buffer[whole:]
+                    self.tail.advance(end)
+        self.last_exit = process.wait()
+
+    def stop(self, timeout: float = 60) -> None:
+        """Close its stdin (it drains its requests, closes its log and exits), then wait."""
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.stdin is not None:
+            with self._stdin_lock, contextlib.suppress(OSError):
+                process.stdin.close()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.error("collector process did not stop in %ss; killing it", timeout)
+                process.kill()
+                process.wait()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+class ForwardingKeys(KeyResolver):
+    """The main process's write-key cache: a revocation here also reaches the collector's."""
+
+    def __init__(self, store: OpStore, ttl: float, process: CollectorProcess) -> None:
+        super().__init__(store, ttl)
+        self.process = process
+
+    def forget(self) -> None:
+        super().forget()
+        self.process.forget_keys()
+
+
+# -- the collector process itself ---------------------------------------------------------
+
+
+def _tell(pipe: int, end: int) -> bool:
+    try:
+        os.write(pipe, END.pack(end))
+    except OSError:  # the main process is gone; its successor reads the log from files
+        return False
+    return True
+
+
+def _tell_ends(event_log: EventLog, pipe: int, stopped: threading.Event) -> None:
+    written = threading.Event()
+    event_log.notify_on_write(written)
+    last = -1
+    while not stopped.is_set():
+        written.wait(0.5)
+        written.clear()
+        end = event_log.end
+        if end != last:
+            if not _tell(pipe, end):
+                return
+            last = end
+
+
+def _follow_stdin(stdin: IO[bytes], keys: KeyResolver, server: Any) -> None:
+    for line in stdin:
+        if line == FORGET:
+            keys.forget()
+    server.should_exit = True  # the main process closed the pipe or is gone
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of the collector process (``CollectorProcess`` starts it)."""
+    import uvicorn
+    from fastapi import Response
+
+    from omnichannel.api.collector_app import create_collector_app
+    from omnichannel.ingest.loader import Loader
+    from omnichannel.ingest.runtime import IngestRuntime, limits_of
+    from omnichannel.ingest.stream import InProcessStream
+    from omnichannel.ingest.unauthorized import UnauthorizedRequests
+    from omnichannel.logs import configure_logging
+    from omnichannel.opstore import open_opstore
+
+    pipe = int(argv[0])
+    stdin = sys.stdin.buffer
+    first = stdin.readline()
+    if not first:
+        return 0  # the main process went away before it said anything
+    settings = Settings(**json.loads(first)["settings"])
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.collector_nice:
+        os.nice(settings.collector_nice)
+    sys.setswitchinterval(0.001)
+    opstore = open_opstore(settings.resolved_opstore_url)
+    event_log = EventLog.open(collector_log_dir(settings), segment_bytes=settings.log_segment_bytes)
+    keys = KeyResolver(opstore, settings.write_key_cache_seconds)
+
+    def no_warehouse() -> Any:
+        raise RuntimeError("the collector process stores nothing in the warehouse")
+
+    runtime = IngestRuntime(
+        event_log,
+        # Never started: the main process's loader stores this log (its LogTail).
+        Loader(event_log, no_warehouse, stream=None),
+        keys,
+        InProcessStream(),
+        limits_of(settings),
+        UnauthorizedRequests(
+            opstore,
+            sample_per_hour=settings.unauthorized_sample_per_hour,
+            sample_bytes=settings.unauthorized_sample_bytes,
+        ),
+    )
+    app = create_collector_app(runtime, title="Omnichannel collector process")
+    services = app.state.services
+    # The collector's guards (rate per key, erased people) read the installation's settings.
+    services.settings = settings
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "role": "collector"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body, content_type = services.metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.collector_port or 0,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=settings.log_level == "DEBUG",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    stopped = threading.Event()
+    teller = threading.Thread(
+        target=_tell_ends, args=(event_log, pipe, stopped), name="log-end", daemon=True
+    )
+    teller.start()
+    threading.Thread(
+        target=_follow_stdin, args=(stdin, keys, server), name="control", daemon=True
+    ).start()
+    try:
+        server.run()
+    finally:
+        try:
+            runtime.unauthorized.flush()
+        except Exception:
+            log.exception("collector process: could not store the count of unauthenticated")
+        event_log.close()  # what was queued is written and fsync'd
+        stopped.set()
+        teller.join(5)
+        _tell(pipe, event_log.end)
+        os.close(pipe)
+        opstore.close()
+    return 0 if server.started else 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
