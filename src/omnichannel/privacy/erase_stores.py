@@ -216,6 +216,7 @@ def compact_warehouse(platform: Platform) -> str:
     platform.release_warehouse()
     con = duckdb.connect(str(path))
     try:
+        con.execute("SET enable_progress_bar = false")
         (catalog,) = con.execute("SELECT current_database()").fetchone() or ("main",)
         con.execute(f"ATTACH '{fresh}' AS omni_compact")
         con.execute(f'COPY FROM DATABASE "{catalog}" TO omni_compact')
