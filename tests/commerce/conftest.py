@@ -1,6 +1,6 @@
-"""A small commerce installation, built once per test run (copied per test): five products, five locations
-around Shanghai (two stores open at the test's clock, one closed, a warehouse, a truck
-in transit) and the test's clock, 11:00 in Shanghai."""
+"""A small commerce installation, built once per test run (copied per test): five
+products, five locations around Shanghai (two stores open at the test's clock, one
+closed, a warehouse, a truck in transit) and the test's clock, 11:00 in Shanghai."""
 
 from __future__ import annotations
 

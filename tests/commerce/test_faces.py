@@ -100,5 +100,15 @@ def test_cli_and_api_reserve_route_and_refuse_what_is_not_there(home: Path) -> N
         )
         checked = _json(home, "prices", "check", "--no-notify")
         assert [c["subject"] for c in checked["conflicts"]] == ["promotion_overlap:a:b"]
+        stock = home.parent / "receipts.csv"
+        stock.write_text(
+            "movement_id,occurred_at,location_id,sku,kind,quantity,reference\n"
+            "R-1,2026-11-30 09:00:00,st-nanjing,LP-E,receipt,4,truck\n",
+            encoding="utf-8",
+        )
+        loaded = _json(home, "inventory", "load", str(stock), "--source", "pos")
+        assert (loaded["applied"], loaded["events"]) == (1, 1)
+        again = _json(home, "inventory", "load", str(stock), "--source", "pos")
+        assert (again["applied"], again["already_applied"]) == (0, 1)
         listed = _json(home, "inventory", "locations")
         assert {row["location_id"] for row in listed} >= {"st-nanjing", "wh-kunshan"}

@@ -215,6 +215,7 @@ class Orders:
                         created_at=now,
                     )
                 )
+        self._platform.commerce.inventory.publish()  # the holds, as Inventory Changed
         self._move(
             order_ref,
             "routed",
@@ -301,8 +302,10 @@ class Orders:
         if status in ("picked_up", "shipped"):
             for key in self._holds(order_ref):
                 self._inventory.fulfil(key)
+            self._platform.commerce.inventory.publish()
         elif status == "cancelled":
             self._release_holds(order_ref)
+            self._platform.commerce.inventory.publish()
         elif status == "ready_for_pickup":
             detail["notice"] = self._pickup_notice(order)
         self._move(order_ref, status, actor=actor, detail=detail)
