@@ -66,10 +66,11 @@ def fit(
     jobs: int = 1,
     draws: int = 500,
     tune: int = 500,
+    chains: int = 2,
     value_per_unit: float | None = None,
 ) -> MMMFit:
     """Fit ``data`` (module docstring); ``bootstrap`` refits give the fast intervals,
-    ``draws``/``tune`` are the Bayesian sampler's."""
+    ``draws``/``tune``/``chains`` are the Bayesian sampler's."""
     if method not in METHODS:
         raise ValidationError("method", method, " or ".join(METHODS))
     if bootstrap < 0:
@@ -85,7 +86,13 @@ def fit(
         from omnichannel.mmm.bayes import fit_bayes
 
         return fit_bayes(
-            data, holdout=tail, draws=draws, tune=tune, seed=seed, value_per_unit=value_per_unit
+            data,
+            holdout=tail,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            value_per_unit=value_per_unit,
         )
     # The solves are small: BLAS threads only contend (10x slower on a busy machine).
     with threadpool_limits(1):
