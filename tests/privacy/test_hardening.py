@@ -13,7 +13,7 @@ from omnichannel.access.ratelimit import LoginLimiter, LoginLocked, RateLimited,
 from omnichannel.api import create_app
 from omnichannel.config import Settings
 from omnichannel.privacy.secrets import UnsafeSecretFileError, secret_bytes
-from tests.support.collector import make_source
+from tests.support.collector import bearer, make_admin_token, make_source
 
 
 class Clock:
@@ -25,17 +25,18 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str, str]]:
     """One app with its collector running, at a rate of 1 request a second, bursts of 2."""
     home = tmp_path_factory.mktemp("hardening") / "home"
     key = make_source(home)
+    token = make_admin_token(home)
     settings = Settings(home=home, collector_rate_per_key=1.0, collector_burst_per_key=2)
     with TestClient(create_app(settings)) as client:
-        yield client, key
+        yield client, key, token
 
 
-def test_every_answer_carries_the_security_headers(served: tuple[TestClient, str]) -> None:
-    client, _ = served
+def test_every_answer_carries_the_security_headers(served: tuple[TestClient, str, str]) -> None:
+    client, _, _ = served
     for path in ("/healthz", "/login", "/api/privacy/requests", "/no-such-page"):
         answer = client.get(path)
         csp = answer.headers["content-security-policy"]
@@ -47,9 +48,9 @@ def test_every_answer_carries_the_security_headers(served: tuple[TestClient, str
 
 
 def test_a_source_over_its_rate_is_answered_429_with_retry_after(
-    served: tuple[TestClient, str],
+    served: tuple[TestClient, str, str],
 ) -> None:
-    client, key = served
+    client, key, _ = served
     call = {"type": "track", "event": "Page Viewed", "userId": "u-rate", "writeKey": key}
     codes = [client.post("/v1/track", json=call).status_code for _ in range(4)]
     assert codes[:2] == [200, 200] and codes[-1] == 429, codes
@@ -103,3 +104,22 @@ def test_a_key_file_others_can_read_is_refused(
         secret_bytes("OMNI_TEST_KEY", path)
     monkeypatch.setenv("OMNI_TEST_KEY", "from-the-environment")
     assert secret_bytes("OMNI_TEST_KEY", path) == b"from-the-environment"
+
+
+def test_consent_and_requests_over_http(served: tuple[TestClient, str, str]) -> None:
+    client, _, token = served
+    admin = bearer(token)
+    decision = {"person": "profile:p-http", "purpose": "profiling", "status": "denied"}
+    assert client.post("/api/consent", json=decision).status_code == 401
+    made = client.post("/api/consent", json=decision | {"source": "call"}, headers=admin)
+    assert made.status_code == 201 and made.json()["status"] == "denied"
+    [entry] = client.get("/api/consent/profile:p-http/history", headers=admin).json()
+    assert (entry["purpose"], entry["source"]) == ("profiling", "call")
+    refused = client.post("/api/privacy/erase", json={"person": "profile:p-http"}, headers=admin)
+    assert refused.status_code == 400 and refused.json()["detail"]["field"] == "confirm"
+    logged = client.post(
+        "/api/privacy/requests",
+        json={"kind": "erasure", "person": "profile:p-http", "regulation": "pipl"},
+        headers=admin,
+    )
+    assert logged.status_code == 201 and logged.json()["status"] == "open"
