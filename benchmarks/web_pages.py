@@ -212,6 +212,12 @@ def _models_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
     return [("/models", "/api/clusters")]
 
 
+def _surveys_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
+    """The surveys page (NPS by channel with its trend, free text, responses) beside the
+    results behind it; the demo's survey."""
+    return [("/surveys?survey=store-nps&by=channel", "/api/surveys/store-nps/results?by=channel")]
+
+
 NEW_SEGMENT = {"condition": {"all": [{"trait": {"field": "orders", "gte": 1}}]}}
 
 
@@ -253,6 +259,7 @@ def main() -> None:
                 pairs.extend(_analytics_pairs(http))
                 pairs.extend(_models_pairs(http))
                 pairs.extend(_budget_pairs(http))
+                pairs.extend(_surveys_pairs(http))
                 for page, api in pairs:
                     path = page if isinstance(page, str) else page[0]
                     if args.only and not any(path.startswith(o) for o in args.only):

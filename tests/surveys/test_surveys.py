@@ -61,6 +61,7 @@ def test_a_survey_is_versioned_and_a_name_is_taken_once(platform: Platform) -> N
         platform.surveys.save_version(NPS.replace("kind: nps", "kind: custom"))
 
 
+@pytest.mark.slow(seconds=30)
 def test_the_link_in_the_message_answers_once_and_keeps_partial_answers(
     platform: Platform, ids: dict[str, str]
 ) -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Chinese answers are written with Chinese punctuation
 """Free text (jieba for Chinese, a plain split for English, log-odds keywords, lexicon
 sentiment) and the figures' intervals (NPS multinomial, CSAT Wilson, before/after)."""
 
@@ -6,9 +7,12 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from omnichannel.surveys import stats, text
 
 
+@pytest.mark.slow(seconds=8)
 def test_chinese_is_segmented_into_words_and_english_split_without_stop_words() -> None:
     assert text.tokens("店员很热情，结账很快") == ["店员", "热情", "结账", "很快"]
     assert text.tokens("The staff were not helpful!") == ["staff", "not", "helpful"]

@@ -3,6 +3,8 @@ person in a service-desk follow-up journey (a promoter's does not)."""
 
 from __future__ import annotations
 
+import pytest
+
 from omnichannel.platform import Platform
 from tests.surveys.conftest import INVITE
 
@@ -24,6 +26,7 @@ def _answer(platform: Platform, user: str, score: int) -> None:
     platform.surveys.answer(token, {"score": score}, complete=True)
 
 
+@pytest.mark.slow(seconds=20)
 def test_a_detractor_enters_the_follow_up_and_answers_become_traits(
     platform: Platform, ids: dict[str, str]
 ) -> None:

@@ -118,6 +118,7 @@ PAGE_AREAS: tuple[tuple[str, str, str], ...] = (
     ("/analytics", "analytics:read", "analytics:run"),
     ("/reports", "analytics:read", "reports:write"),
     ("/models", "analytics:read", "analytics:run"),  # as /api/models
+    ("/surveys", "surveys:read", "surveys:write"),  # as /api/surveys
     ("/budget", "analytics:read", "analytics:run"),  # as /api/budget
     ("/messages/templates", "templates:read", "templates:write"),
     ("/messages", "messages:read", "messages:send"),

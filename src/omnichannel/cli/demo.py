@@ -90,7 +90,12 @@ def demo(
         # After the stores above are closed: the journeys run on a Platform of their own.
         with progress_bars(enabled=not as_json) as progress:
             journeys = run_journeys(settings, config=config, progress=progress)
+    from omnichannel.demo.surveys import run_surveys
+
+    # A store NPS asked in the app and on receipts, and its answers (docs/surveys.md).
+    surveys = run_surveys(settings, seed=seed)
     result = {**summary.to_dict(), **stages, **({"journeys": journeys} if journeys else {})}
+    result["surveys"] = surveys
     if admin is not None:
         result["dashboard_admin"] = {"email": admin["email"], "password": admin["password"]}
     if as_json:

@@ -56,6 +56,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/channels", "Channels"),
     ("/analytics", "Analytics"),
     ("/models", "Models"),
+    ("/surveys", "Surveys"),
     ("/budget", "Budget"),
 )
 
@@ -66,6 +67,7 @@ def _nav_words() -> None:
     _("Overview"), _("Customers"), _("Service desk"), _("Segments"), _("Journeys")
     _("Messages"), _("Channels")
     _("Analytics"), _("Models"), _("Budget")
+    _("Surveys")
 
 
 def wants_csv(request: Request) -> bool:

@@ -27,6 +27,7 @@ from omnichannel.web.pages import (
     reports,
     segments,
 )
+    surveys,
 
 ROUTERS = (
     overview.router,
@@ -37,6 +38,7 @@ ROUTERS = (
     budget.router,
     reports.router,
     models.router,
+    surveys.router,
     messages.router,
     channels.router,
     me.router,
