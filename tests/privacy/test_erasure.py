@@ -16,7 +16,7 @@ from tests.privacy.conftest import person_with_unique_name
 from tests.privacy.search import needles, search_duckdb, search_files, search_sqlite
 
 
-@pytest.mark.slow(seconds=60)
+@pytest.mark.slow(seconds=90)
 def test_an_erased_person_is_found_in_no_table_and_no_file(erasable_home: Path) -> None:
     with Platform.open(erasable_home) as platform:
         _, email = person_with_unique_name(platform)
