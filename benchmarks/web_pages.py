@@ -218,6 +218,14 @@ def _surveys_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
     return [("/surveys?survey=store-nps&by=channel", "/api/surveys/store-nps/results?by=channel")]
 
 
+def _models_pairs(http: httpx.Client) -> list[tuple[Call, Call]]:
+    """The models page (scores, rules, the clustering section) beside the personas behind
+    its clustering section; a home without a clustering is given one first."""
+    if http.get("/api/clusters").status_code == 404:
+        http.post("/api/models/clusters/versions", json={}, timeout=600).raise_for_status()
+    return [("/models", "/api/clusters")]
+
+
 NEW_SEGMENT = {"condition": {"all": [{"trait": {"field": "orders", "gte": 1}}]}}
 
 
@@ -257,6 +265,7 @@ def main() -> None:
                 pairs.extend(_builder_pairs(http))
                 pairs.extend(_message_pairs(email))
                 pairs.extend(_analytics_pairs(http))
+                pairs.extend(_models_pairs(http))
                 pairs.extend(_models_pairs(http))
                 pairs.extend(_budget_pairs(http))
                 pairs.extend(_surveys_pairs(http))

@@ -130,6 +130,7 @@ PAGE_AREAS: tuple[tuple[str, str, str], ...] = (
 AREA_ACTIONS = {
     ("/messages", "/approve"): "messages:approve",
     ("/messages", "/reject"): "messages:approve",
+    ("/models", "/segment"): "segments:write",  # a cluster saved as a segment
     **{
         ("/journeys", f"/{verb}"): "journeys:operate"
         for verb in ("start", "pause", "resume", "archive")

@@ -22,9 +22,11 @@ feature                       from
 Scaling (``Scaling``): counts, days and money are ``log1p``-transformed (their spread is
 multiplicative: a 10-order customer is not ten 1-order ones apart from an 11-order one),
 shares are kept as they are; then every column is standardised to mean 0, variance 1,
-and each group of share columns (channels, categories, content types) is weighted by
-``1/sqrt(columns in it)`` so that a group of eight categories weighs as much as one
-feature rather than eight.
+and each group of interest columns (categories, content types) is weighted by
+``1/sqrt(columns in it)`` so that eight categories weigh as much as one feature rather
+than eight. The channel shares keep a weight of one each: the channel mix (store vs
+online, app vs WeChat) is what an omnichannel business tells customers apart by first,
+and on the demo it is what makes the clusters follow the people's preferred channel.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ LOGGED = (
 CHANNEL_PREFIX = "orders_share:"
 CATEGORY_PREFIX = "category:"
 CONTENT_PREFIX = "content:"
-GROUPS = (CHANNEL_PREFIX, CATEGORY_PREFIX, CONTENT_PREFIX)
+# Interest groups weighed as one feature each; the channel shares count one each (the
+# channel mix is what an omnichannel business tells customers apart by first).
+GROUPS = (CATEGORY_PREFIX, CONTENT_PREFIX)
 # Share groups keep their largest members only: a long tail of rare categories adds
 # dimensions without telling people apart.
 MAX_CHANNELS = 6

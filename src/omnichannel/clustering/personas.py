@@ -26,6 +26,7 @@ from omnichannel.clustering.features import (
 from omnichannel.clustering.fit import PROSPECTS, ClusterModel, customers
 
 MIN_DIFFERENCE = 0.25
+CHANNEL_NAMES = {"wechat": "WeChat", "web": "Web", "app": "App", "marketplace": "Marketplace"}
 TOP = 3
 ORDER_FEATURES = ("days_since_last_order", "orders", "revenue", "average_order_value")
 # feature -> ((adjective, noun) when above the population, (adjective, noun) when below)
@@ -156,7 +157,8 @@ def _words(name: str, above: bool) -> tuple[str, str]:
         if label == "in store":
             return "Store-loyal", "store shoppers"
         channel = label.removeprefix("on ")
-        return f"{channel.capitalize()}-first", f"{channel} shoppers"
+        shown = CHANNEL_NAMES.get(channel, channel.capitalize())
+        return f"{shown}-first", f"{shown} shoppers"
     if name.startswith(CATEGORY_PREFIX):
         return f"{label.capitalize()}-loving", f"{label} fans"
     return f"{label.capitalize()}-minded", f"{label} readers"

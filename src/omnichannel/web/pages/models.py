@@ -2,8 +2,8 @@
 person's recommendations with the reason for each (``/models``).
 
 Everything comes from ``platform.models`` and ``platform.recommendations``, what
-``omni models``, ``omni recs`` and ``/api/models`` call. Clustering personas (issue 14's
-item 5) are not built yet, and the page says so.
+``omni models``, ``omni recs`` and ``/api/models`` call; the clustering section is
+``models_clusters.py``'s (``platform.clusters``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from fastapi.responses import Response
 from omnichannel.api.deps import ServicesDep
 from omnichannel.errors import NotFoundError, OmniError
 from omnichannel.profiles.lookup import AmbiguousIdentifierError, ProfileNotFoundError
-from omnichannel.web.pages import models_propensity
 from omnichannel.web.i18n import gettext as _
+from omnichannel.web.pages import models_propensity
+from omnichannel.web.pages.models_clusters import PERSONA_COLUMNS, clusters_context, persona_rows
 from omnichannel.web.render import csv_response, render, table_of, wants_csv
 
 router = APIRouter(include_in_schema=False)
@@ -68,6 +69,8 @@ def models_page(request: Request, services: ServicesDep) -> Response:
         if table_of(request, "versions") in models_propensity.TABLES:
             rows, columns = models_propensity.propensity_rows(platform, table_of(request, ""))
             return csv_response(rows, columns, f"propensity-{table_of(request, '')}")
+        if table_of(request, "versions") == "personas":
+            return csv_response(persona_rows(platform), PERSONA_COLUMNS, "personas")
         if table_of(request, "versions") == "rules":
             return csv_response(rules, RULE_COLUMNS, "rules")
         return csv_response(versions, VERSION_COLUMNS, "model-versions")
@@ -87,6 +90,7 @@ def models_page(request: Request, services: ServicesDep) -> Response:
             "slots": list(platform.recommendations.config.slots),
             "person": person,
             **models_propensity.propensity_context(platform, identifier),
+            **clusters_context(platform),
             "title": _("Models"),
         },
     )
