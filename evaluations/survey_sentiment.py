@@ -135,7 +135,9 @@ def main() -> None:
     console.print(matrix)
     wrong = [(lang, truth, text) for lang, truth, text in SAMPLE if label(sentiment(text)) != truth]
     for lang, truth, text in wrong:
-        console.print(f"  missed [{lang}] {truth}: {text} -> {label(sentiment(text))}", markup=False)
+        console.print(
+            f"  missed [{lang}] {truth}: {text} -> {label(sentiment(text))}", markup=False
+        )
 
 
 if __name__ == "__main__":
