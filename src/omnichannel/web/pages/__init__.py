@@ -27,8 +27,8 @@ from omnichannel.web.pages import (
     overview,
     reports,
     segments,
-)
     surveys,
+)
 
 ROUTERS = (
     overview.router,
