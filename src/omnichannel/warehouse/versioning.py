@@ -9,11 +9,15 @@ was found and what this version expects.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import ibis
 import ibis.expr.datatypes as dt
 import pyarrow as pa
+import sqlglot as sg
+import sqlglot.expressions as sge
 from ibis.backends import BaseBackend
 
 from omnichannel.errors import SchemaVersionError
@@ -131,13 +135,19 @@ def ensure_schema(con: BaseBackend) -> SchemaReport:
 
 
 def _apply_additive(con: BaseBackend, report: SchemaReport) -> None:
+    # Every open of a warehouse (each CLI command, each test's home) passes here, so it
+    # reads all the tables' columns in one query where the engine allows it, and creates
+    # a missing table with one cached CREATE TABLE statement: through Ibis each table
+    # cost a DESCRIBE and a sqlglot round trip per column, 0.13-0.2 CPU-s an open of the
+    # 32 tables and 0.3-0.4 s a new warehouse.
     existing = set(con.list_tables())
+    columns_of = _all_columns(con)
     for spec in ALL_TABLES:
         if spec.name not in existing:
-            con.create_table(spec.name, schema=spec.schema)
+            dialect.execute(con, _create_table_sql(str(con.name), spec.name))
             report.created_tables.append(spec.name)
             continue
-        actual = con.get_schema(spec.name)
+        actual = columns_of[spec.name] if columns_of is not None else con.get_schema(spec.name)
         for column, expected in spec.schema.items():
             if column not in actual:
                 dialect.add_column(con, spec.name, column, expected)
@@ -148,6 +158,41 @@ def _apply_additive(con: BaseBackend, report: SchemaReport) -> None:
                     f"this version expects {expected}; no upgrade step converts it "
                     f"(schema version {SCHEMA_VERSION})"
                 )
+
+
+@functools.cache
+def _create_table_sql(engine: str, table: str) -> str:
+    """``CREATE TABLE`` for one canonical table in ``engine``'s dialect (what Ibis's
+    ``create_table`` sends, without its read back of the new table's schema)."""
+    spec = next(spec for spec in ALL_TABLES if spec.name == table)
+    target = sge.Schema(
+        this=sg.table(table, quoted=True),
+        expressions=ibis.schema(spec.schema).to_sqlglot_column_defs(engine),
+    )
+    return sge.Create(kind="TABLE", this=target).sql(engine)
+
+
+def _all_columns(con: BaseBackend) -> dict[str, dict[str, dt.DataType]] | None:
+    """Every table's columns and types in one query on DuckDB; None elsewhere (the
+    caller asks per table)."""
+    if con.name != "duckdb":
+        return None
+    rows = con.con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = current_schema() "
+        "ORDER BY table_name, column_index"
+    ).fetchall()
+    columns: dict[str, dict[str, dt.DataType]] = {}
+    for table, column, type_text in rows:
+        columns.setdefault(table, {})[column] = _duckdb_type(type_text)
+    return columns
+
+
+@functools.cache
+def _duckdb_type(type_text: str) -> dt.DataType:
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    return DuckDBType.from_string(type_text)
 
 
 def _compatible(actual: dt.DataType, expected: dt.DataType) -> bool:
