@@ -167,10 +167,9 @@ class Platform:
         from omnichannel.commerce.catalogue import ProductUpdates
         from omnichannel.consumers import Checkpoints, Consumer, ConsumerRunner
         from omnichannel.journeys.trigger import JourneyTrigger
+        from omnichannel.privacy.consent_events import ConsentEvents
         from omnichannel.recommendations.live import RecommendationFeed
         from omnichannel.segments.realtime import SegmentUpdater
-
-        from omnichannel.privacy.consent_events import ConsentEvents
 
         consumers: list[Consumer] = [
             SegmentUpdater.of(self),

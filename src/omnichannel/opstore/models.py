@@ -903,7 +903,9 @@ class SurveyInvitation(Base):
     store receipt's QR code. ``link_key`` makes a retried send reuse its link."""
 
     __tablename__ = "survey_invitations"
-    __table_args__ = (Index("ix_survey_invitations_profile_id_created_at", "profile_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_survey_invitations_profile_id_created_at", "profile_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
