@@ -395,28 +395,33 @@ class EngagementCapability:
         return {"anonymousId": anonymous}, [identify]
 
     def _profile_ids(self, profile_id: str) -> dict[str, str]:
-        """The profile's first linked user id and anonymous id (one point read per open:
-        plain SQL on DuckDB/PostgreSQL, where compiling an Ibis expression costs more)."""
-        with self._platform.warehouse.reader() as wh:
-            if wh.engine in ("duckdb", "postgres"):
-                from omnichannel.profiles.timeline_sql import query
+        return linked_event_ids(self._platform, profile_id)
 
-                rows = query(
-                    wh,
-                    "SELECT id_type, id_value FROM profile_identifiers WHERE profile_id = ? "
-                    "AND status = 'linked' AND id_type IN ('user_id', 'anonymous_id') "
-                    "ORDER BY id_type, id_value",
-                    [profile_id],
-                )
-            else:
-                pi = wh.table("profile_identifiers")
-                mine = pi.filter(
-                    pi.profile_id == profile_id,
-                    pi.status == "linked",
-                    pi.id_type.isin(["user_id", "anonymous_id"]),
-                ).order_by(["id_type", "id_value"])
-                rows = mine.select("id_type", "id_value").to_pyarrow().to_pylist()
-        found: dict[str, str] = {}
-        for row in rows:
-            found.setdefault(row["id_type"], row["id_value"])
-        return found
+
+def linked_event_ids(platform: Platform, profile_id: str) -> dict[str, str]:
+    """A profile's first linked user id and anonymous id: what an event about them carries
+    (one point read per open or answer: plain SQL on DuckDB/PostgreSQL, where compiling
+    an Ibis expression costs more)."""
+    with platform.warehouse.reader() as wh:
+        if wh.engine in ("duckdb", "postgres"):
+            from omnichannel.profiles.timeline_sql import query
+
+            rows = query(
+                wh,
+                "SELECT id_type, id_value FROM profile_identifiers WHERE profile_id = ? "
+                "AND status = 'linked' AND id_type IN ('user_id', 'anonymous_id') "
+                "ORDER BY id_type, id_value",
+                [profile_id],
+            )
+        else:
+            pi = wh.table("profile_identifiers")
+            mine = pi.filter(
+                pi.profile_id == profile_id,
+                pi.status == "linked",
+                pi.id_type.isin(["user_id", "anonymous_id"]),
+            ).order_by(["id_type", "id_value"])
+            rows = mine.select("id_type", "id_value").to_pyarrow().to_pylist()
+    found: dict[str, str] = {}
+    for row in rows:
+        found.setdefault(row["id_type"], row["id_value"])
+    return found

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from omnichannel.channels.engagement import linked_event_ids
 from omnichannel.errors import ConflictError, NotFoundError, ValidationError
 from omnichannel.opstore.models import (
     Survey,
@@ -215,27 +216,12 @@ def _who(platform: Platform, invitation: SurveyInvitation) -> dict[str, str]:
     """The person as the warehouse knows them (their user id, else an anonymous id);
     a receipt's answer names only its link."""
     if invitation.profile_id:
-        ids = _profile_ids(platform, invitation.profile_id)
+        ids = linked_event_ids(platform, invitation.profile_id)
         if ids.get("user_id"):
             return {"userId": ids["user_id"]}
         if ids.get("anonymous_id"):
             return {"anonymousId": ids["anonymous_id"]}
     return {"anonymousId": f"survey-link-{invitation.id}"}
-
-
-def _profile_ids(platform: Platform, profile_id: str) -> dict[str, str]:
-    with platform.warehouse.reader() as wh:
-        pi = wh.table("profile_identifiers")
-        mine = pi.filter(
-            pi.profile_id == profile_id,
-            pi.status == "linked",
-            pi.id_type.isin(["user_id", "anonymous_id"]),
-        ).order_by(["id_type", "id_value"])
-        rows = mine.select("id_type", "id_value").to_pyarrow().to_pylist()
-    found: dict[str, str] = {}
-    for row in rows:
-        found.setdefault(row["id_type"], row["id_value"])
-    return found
 
 
 def _store(platform: Platform, calls: list[dict[str, Any]], emit: Emit | None) -> None:
