@@ -62,6 +62,7 @@ CANONICAL_TABLES: tuple[str, ...] = (
     "send_time_hours",
     "send_time_peaks",
     "send_time_builds",
+    "propensity_scores",
 )
 SCHEMA_VERSION = 4
 META_TABLE = "omni_meta"

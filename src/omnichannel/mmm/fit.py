@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 
 from omnichannel.errors import ValidationError
+from omnichannel.mmm import DEFAULT_BOOTSTRAP
 from omnichannel.mmm.controls import baseline
 from omnichannel.mmm.data import MMMData
 from omnichannel.mmm.fast import Params, Problem, optimise, predict
 from omnichannel.mmm.result import ChannelDraws, MMMFit, errors
 
 METHODS = ("fast", "bayes")
-DEFAULT_BOOTSTRAP = 30
 DEFAULT_RIDGE = 1e-3
 
 

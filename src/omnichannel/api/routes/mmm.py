@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from omnichannel.api.deps import PlatformDep
 from omnichannel.errors import ValidationError
 from omnichannel.jsonable import jsonable
-from omnichannel.mmm.fit import DEFAULT_BOOTSTRAP
+from omnichannel.mmm import DEFAULT_BOOTSTRAP
 
 router = APIRouter(prefix="/api/mmm", tags=["mmm"])
 

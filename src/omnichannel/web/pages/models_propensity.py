@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from omnichannel.errors import NotFoundError, OmniError
-from omnichannel.propensity.service import TARGETS
 
 if TYPE_CHECKING:
     from omnichannel.platform import Platform
@@ -34,6 +33,10 @@ TABLES = ("propensity", "calibration", "lift")
 
 
 def _versions(platform: Platform, target: str) -> list[dict[str, Any]]:
+    # Imported on use: the propensity service imports pandas and scikit-learn, which the
+    # server must not pay before its first answer (tests/api/test_serve_startup.py).
+    from omnichannel.propensity.service import TARGETS
+
     model = TARGETS[target].model
     rows = []
     for v in platform.models.history(model):
@@ -75,6 +78,8 @@ def _chart(versions: list[dict[str, Any]]) -> dict[str, Any]:
 
 def propensity_context(platform: Platform, identifier: str) -> dict[str, Any]:
     """What ``_models_propensity.html`` shows."""
+    from omnichannel.propensity.service import TARGETS
+
     targets = []
     for name in TARGETS:
         versions = _versions(platform, name)
