@@ -3,9 +3,13 @@ one is refused, and a version in use that can no longer serve does not block."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from omnichannel.errors import NotFoundError, ValidationError
+from omnichannel.models.registry import _FACTORIES, ModelKind, TrainedModel, register
 from omnichannel.models.service import ModelWorseError
 from omnichannel.platform import Platform
 from tests.support.homes import small_demo_home
@@ -36,3 +40,32 @@ def test_promotion_refuses_a_worse_version_unless_the_one_in_use_cannot_serve(
             platform.models.show("recommendations", 9)
     assert promoted["status"] == "active"
     assert statuses == {first["version"]: "retired", second["version"]: "active"}
+
+
+def test_a_version_without_a_score_neither_replaces_nor_holds_a_scored_one(
+    tmp_path: Path,
+) -> None:
+    """An MMM fitted without a held-out tail has no score: it is refused in words (not a
+    500), and a version in use without a score gives way to one that has it."""
+    scores = iter([0.25, None, 0.5])
+
+    def train(_platform: Platform, _algorithm: str | None, _options: Any) -> TrainedModel:
+        return TrainedModel(algorithm="mean", artefact={}, params={}, metrics={"mae": next(scores)})
+
+    register(
+        "test-unscored",
+        lambda: ModelKind("test-unscored", "a test kind", ("mean",), train, "mae", False),
+    )
+    try:
+        with Platform.open(tmp_path / "home") as platform:
+            first = platform.models.train("test-unscored")
+            second = platform.models.train("test-unscored")
+            assert first["status"] == "active"
+            with pytest.raises(ModelWorseError, match="v2 is not promoted: it has no mae"):
+                platform.models.promote("test-unscored", second["version"])
+            platform.models.promote("test-unscored", first["version"])
+            third = platform.models.train("test-unscored")  # mae 0.5: worse than 0.25
+            with pytest.raises(ModelWorseError, match=r"0\.5000, worse than 0\.2500"):
+                platform.models.promote("test-unscored", third["version"])
+    finally:
+        _FACTORIES.pop("test-unscored", None)

@@ -46,11 +46,26 @@ class ModelWorseError(ConflictError):
     def __init__(self, model: str, metric: str, candidate: dict[str, Any], current: dict[str, Any]):
         self.candidate = candidate
         self.current = current
+        if candidate["score"] is None:  # e.g. an MMM fitted without a held-out tail
+            super().__init__(
+                f"{model} v{candidate['version']} is not promoted: it has no {metric} to "
+                f"compare with {current['score']:.4f} of v{current['version']} in use "
+                "(train it with the evaluation split that gives one)"
+            )
+            return
         super().__init__(
             f"{model} v{candidate['version']} is not promoted: its {metric} is "
             f"{candidate['score']:.4f}, worse than {current['score']:.4f} of v{current['version']} "
             f"in use (cut-offs {candidate['cutoff']} and {current['cutoff']})"
         )
+
+
+def _score(value: Any) -> float | None:
+    """A stored metric as a number, None when the version has none (or a NaN)."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if number != number else number
 
 
 def _utcnow() -> datetime:
@@ -292,10 +307,13 @@ class ModelsCapability:
         if not self._usable(kind, current):
             return  # a version that cannot serve does not hold its place by its score
         metric = kind.primary_metric
-        candidate = float(row.metrics.get(metric, float("nan")))
-        in_use = float(current.metrics.get(metric, float("nan")))
-        if kind.better_or_equal(candidate, in_use):
+        in_use_score = _score(current.metrics.get(metric))
+        if in_use_score is None:
+            return  # a version without a score does not hold its place by it either
+        candidate = _score(row.metrics.get(metric))
+        if candidate is not None and kind.better_or_equal(candidate, in_use_score):
             return
+        in_use = in_use_score
         raise ModelWorseError(
             row.model,
             metric,
