@@ -19,7 +19,7 @@ creating from the models costs a fraction of that. The two are kept equal by
 ``tests/opstore/test_fresh_schema.py``, which builds a store both ways on SQLite and
 PostgreSQL and compares every table, column, type, default, key, index and constraint.
 Revisions therefore must not seed rows an empty store needs (none does: the data they
-touch is existing rows); a revision that ever must, adds its rows to ``_seed_fresh``.
+touch is existing rows); a revision that ever must, writes them in ``_create_fresh`` too.
 """
 
 from __future__ import annotations
@@ -162,12 +162,7 @@ def _create_fresh(connection: Connection) -> None:
     from omnichannel.opstore.models import Base
 
     Base.metadata.create_all(connection)
-    _seed_fresh(connection)
     MigrationContext.configure(connection).stamp(_script(), "head")
-
-
-def _seed_fresh(connection: Connection) -> None:
-    """Rows a fresh store needs that only a revision would write: none today."""
 
 
 def make_revision(message: str, *, autogenerate: bool = True) -> Path:

@@ -22,7 +22,13 @@ from ibis.backends import BaseBackend
 
 from omnichannel.errors import SchemaVersionError
 from omnichannel.warehouse import dialect
-from omnichannel.warehouse.tables import ALL_TABLES, META_SCHEMA, META_TABLE, SCHEMA_VERSION
+from omnichannel.warehouse.tables import (
+    ALL_TABLES,
+    META_SCHEMA,
+    META_TABLE,
+    SCHEMA_VERSION,
+    TableSpec,
+)
 
 UpgradeStep = Callable[[BaseBackend], None]
 
@@ -144,7 +150,7 @@ def _apply_additive(con: BaseBackend, report: SchemaReport) -> None:
     columns_of = _all_columns(con)
     for spec in ALL_TABLES:
         if spec.name not in existing:
-            dialect.execute(con, _create_table_sql(str(con.name), spec.name))
+            dialect.execute(con, _create_table_sql(str(con.name), spec))
             report.created_tables.append(spec.name)
             continue
         actual = columns_of[spec.name] if columns_of is not None else con.get_schema(spec.name)
@@ -161,12 +167,11 @@ def _apply_additive(con: BaseBackend, report: SchemaReport) -> None:
 
 
 @functools.cache
-def _create_table_sql(engine: str, table: str) -> str:
+def _create_table_sql(engine: str, spec: TableSpec) -> str:
     """``CREATE TABLE`` for one canonical table in ``engine``'s dialect (what Ibis's
     ``create_table`` sends, without its read back of the new table's schema)."""
-    spec = next(spec for spec in ALL_TABLES if spec.name == table)
     target = sge.Schema(
-        this=sg.table(table, quoted=True),
+        this=sg.table(spec.name, quoted=True),
         expressions=ibis.schema(spec.schema).to_sqlglot_column_defs(engine),
     )
     return sge.Create(kind="TABLE", this=target).sql(engine)
