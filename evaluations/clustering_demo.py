@@ -37,6 +37,7 @@ from omnichannel.clustering.features import read_features
 from omnichannel.clustering.fit import fit_clusters
 from omnichannel.clustering.personas import describe
 from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo.truth import profiles_of_people
 from omnichannel.platform import Platform
 from omnichannel.warehouse.store import open_warehouse
 
@@ -49,23 +50,6 @@ def _generate(home: Path, people: int, days: int, seed: int) -> None:
     with Platform.open(home) as platform:
         platform.identity.resolve()
         platform.profiles.build()
-
-
-def _person_profiles(platform: Platform, truth: Path) -> dict[str, str]:
-    """Truth person -> the profile holding most of their own (unshared) identifiers."""
-    owners = pq.read_table(truth / "identifiers.parquet").to_pylist()
-    mine = {(o["id_type"], o["id_value"]): o["person_ids"][0] for o in owners if o["n_people"] == 1}
-    with platform.warehouse.reader() as wh:
-        pi = wh.table("profile_identifiers")
-        rows = pi.filter(pi.status == "linked").select("id_type", "id_value", "profile_id")
-        linked = rows.to_pyarrow().to_pylist()
-    votes: dict[str, dict[str, int]] = {}
-    for row in linked:
-        person = mine.get((row["id_type"], row["id_value"]))
-        if person is not None:
-            tally = votes.setdefault(person, {})
-            tally[row["profile_id"]] = tally.get(row["profile_id"], 0) + 1
-    return {person: max(t, key=lambda p: t[p]) for person, t in votes.items()}
 
 
 def _truths(home: Path, profile_of: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -106,7 +90,7 @@ def main() -> None:
                 f"demo generated, resolved and built in {time.perf_counter() - started:.0f} s"
             )
         with Platform.open(home) as platform:
-            profile_of = _person_profiles(platform, home / "truth")
+            profile_of = profiles_of_people(platform, home / "truth")
             with platform.warehouse.reader() as wh:
                 features = read_features(wh)
                 p = wh.table("profiles")

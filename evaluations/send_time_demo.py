@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo.truth import profiles_of_people
 from omnichannel.platform import Platform
 from omnichannel.sendtime.evidence import ACTIVITY
 from omnichannel.warehouse.store import open_warehouse
@@ -54,23 +55,6 @@ def _generate(home: Path, people: int, days: int, seed: int) -> DemoConfig:
     with Platform.open(home) as platform:
         platform.identity.resolve()
     return config
-
-
-def _person_profiles(platform: Platform, truth: Path) -> dict[str, str]:
-    """Truth person -> the profile holding most of their own (unshared) identifiers."""
-    owners = pq.read_table(truth / "identifiers.parquet").to_pylist()
-    mine = {(o["id_type"], o["id_value"]): o["person_ids"][0] for o in owners if o["n_people"] == 1}
-    with platform.warehouse.reader() as wh:
-        pi = wh.table("profile_identifiers")
-        rows = pi.filter(pi.status == "linked").select("id_type", "id_value", "profile_id")
-        linked = rows.to_pyarrow().to_pylist()
-    votes: dict[str, dict[str, int]] = {}
-    for row in linked:
-        person = mine.get((row["id_type"], row["id_value"]))
-        if person is not None:
-            tally = votes.setdefault(person, {})
-            tally[row["profile_id"]] = tally.get(row["profile_id"], 0) + 1
-    return {person: max(t, key=lambda p: t[p]) for person, t in votes.items()}
 
 
 def _stored(platform: Platform, channel: str) -> tuple[dict[str, int], dict[str, np.ndarray]]:
@@ -129,7 +113,7 @@ def main() -> None:
             started = time.perf_counter()
             report = platform.send_times.build(until=until_dt)
             fitted = time.perf_counter() - started
-            profile_of = _person_profiles(platform, home / "truth")
+            profile_of = profiles_of_people(platform, home / "truth")
             picked, own = _stored(platform, args.channel)
             peak = report.channels[args.channel]["peak_hour_of_week"] % 24
             strength = report.channels[args.channel]["prior_strength"]

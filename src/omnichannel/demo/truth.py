@@ -7,6 +7,7 @@ send-time, CLV and marketing-mix models against what was really generated.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +17,9 @@ from omnichannel.demo.campaigns import CHANNELS, HILL_SHAPE, CampaignPlan
 from omnichannel.demo.catalogue import CONTENT_TYPES
 from omnichannel.demo.model import DemoConfig, ensure_dir
 from omnichannel.demo.people import HOUR_TYPES, PURCHASE_CHANNELS, People
+
+if TYPE_CHECKING:
+    from omnichannel.platform import Platform
 
 README = """# Ground truth of the demo business
 
@@ -152,3 +156,21 @@ def _people(people: People, last_day: np.ndarray) -> pa.Table:
     for name, flags in people.has.items():
         columns[f"has_{name}"] = flags
     return pa.table(columns)
+
+
+def profiles_of_people(platform: Platform, truth: Path) -> dict[str, str]:
+    """Truth person -> the profile holding most of their own (unshared) identifiers: how
+    an evaluation scores what the platform found per profile against the demo's people."""
+    owners = pq.read_table(truth / "identifiers.parquet").to_pylist()
+    mine = {(o["id_type"], o["id_value"]): o["person_ids"][0] for o in owners if o["n_people"] == 1}
+    with platform.warehouse.reader() as wh:
+        pi = wh.table("profile_identifiers")
+        rows = pi.filter(pi.status == "linked").select("id_type", "id_value", "profile_id")
+        linked = rows.to_pyarrow().to_pylist()
+    votes: dict[str, dict[str, int]] = {}
+    for row in linked:
+        person = mine.get((row["id_type"], row["id_value"]))
+        if person is not None:
+            tally = votes.setdefault(person, {})
+            tally[row["profile_id"]] = tally.get(row["profile_id"], 0) + 1
+    return {person: max(t, key=lambda p: t[p]) for person, t in votes.items()}
