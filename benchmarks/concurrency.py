@@ -27,6 +27,7 @@ import itertools
 import multiprocessing
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -227,6 +228,34 @@ def analytic_load(
                 counter.value += 1
 
 
+@contextmanager
+def sampled(directory: Path | None, label: str, pid: int) -> Iterator[None]:
+    """py-spy on the server while the block runs: where its GIL goes, and which threads hold it.
+
+    ``--gil`` keeps only samples of the thread holding the GIL, ``--nonblocking`` does not
+    stop the process to read its stacks (so the timed lookups are not slowed by sampling
+    beyond py-spy's own CPU).
+    """
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    name = label.split()[0].strip("()")
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    common = ["--pid", str(pid), "--gil", "--nonblocking", "--rate", "200", "--format", "raw"]
+    run = subprocess.Popen(
+        [spy, "record", *common, "--threads", "--output", str(directory / f"{name}.txt")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)  # py-spy attached
+    try:
+        yield
+    finally:
+        run.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+        run.wait(60)
+
+
 def lookups(base: str, headers: dict[str, str], sample: list[tuple[str, str, int]]) -> list[float]:
     times = []
     with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
@@ -249,6 +278,13 @@ def main() -> None:
         action="store_true",
         help="Run the collector in a process of its own (OMNI_COLLECTOR_PORT) and send the "
         "collector load to its port.",
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="Sample the server process with py-spy (--gil --nonblocking) during each phase "
+        "and write DIR/<phase>.txt (collapsed stacks, by thread).",
     )
     parser.add_argument("--home", type=Path, help="Keep the home here; reuse it if it exists.")
     parser.add_argument(
@@ -307,7 +343,8 @@ def main() -> None:
                 others = children(pid)
                 before = cpu_seconds(pid), sum(cpu_seconds(c) for c in others)
                 began = time.monotonic()
-                results[label] = quantiles(lookups(base, headers, sample))
+                with sampled(args.py_spy, label, pid):
+                    results[label] = quantiles(lookups(base, headers, sample))
                 took = time.monotonic() - began
                 after = cpu_seconds(pid), sum(cpu_seconds(c) for c in others)
                 cpu[label] = ((after[0] - before[0]) / took, (after[1] - before[1]) / took)
