@@ -52,7 +52,9 @@ def ingest(
     console.print(
         rows_table(
             f"{report.path}: {report.rows:,} rows read, {report.rejected:,} rejected, "
-            f"{report.fields_nulled:,} fields nulled (mapping {report.mapping})",
+            f"{report.fields_nulled:,} fields nulled"
+            + (f", {report.erased:,} dropped (erased people)" if report.erased else "")
+            + f" (mapping {report.mapping})",
             # new + updated = written; unchanged + older = already stored (see --json).
             ["table", "new", "updated", "unchanged", "older"],
             [

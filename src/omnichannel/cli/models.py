@@ -103,7 +103,7 @@ def list_versions(
     console.print(
         rows_table(
             "model versions",
-            ["model", "version", "algorithm", "status", *shown, "trained"],
+            ["model", "version", "algorithm", "status", *shown, "trained", "retrain"],
             [
                 [
                     v["model"],
@@ -112,6 +112,8 @@ def list_versions(
                     v["status"],
                     *[_figure(v["metrics"].get(m)) for m in shown],
                     (v["trained_at"] or "")[:19],
+                    # A version trained before an erasure learned from rows now gone.
+                    "after erasure" if v.get("needs_retraining") else "",
                 ]
                 for v in versions
             ],

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -45,6 +45,14 @@ from omnichannel.warehouse import Warehouse
 Progress = Callable[[str, int, int], None]
 
 
+class ErasedCheck(Protocol):
+    """The suppression list of erased people (``privacy/suppression.py``)."""
+
+    def hashes(self) -> frozenset[str]: ...
+
+    def is_erased(self, id_type: str, id_value: str) -> bool: ...
+
+
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
 
@@ -62,6 +70,8 @@ class LoadResult:
     rejected_rows: dict[int, DeadLetter] = field(default_factory=dict)
     # Rows stored with some field nulled (``on_invalid: null``), with a letter per field.
     flagged_rows: dict[int, list[DeadLetter]] = field(default_factory=dict)
+    # Rows naming an erased person: dropped, neither stored nor kept as dead letters.
+    erased: int = 0
 
 
 @dataclass
@@ -82,6 +92,8 @@ class IngestReport:
     updated: dict[str, int] = field(default_factory=dict)
     # Of ``already_stored``: versions older than the stored one, kept in record_history.
     older: dict[str, int] = field(default_factory=dict)
+    # Rows dropped because they name an erased person (docs/privacy.md, suppression).
+    erased: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +108,7 @@ class IngestReport:
             "already_stored": self.already_stored,
             "updated": self.updated,
             "older": self.older,
+            "erased": self.erased,
         }
 
 
@@ -111,8 +124,10 @@ def ingest_file(
     currency: str = "CNY",
     progress: Progress | None = None,
     limits: Limits | None = None,
+    erased: ErasedCheck | None = None,
 ) -> IngestReport:
-    """Load one file into the warehouse; refused rows go to ``dead_letters``."""
+    """Load one file into the warehouse; refused rows go to ``dead_letters``; rows naming
+    a person on the ``erased`` suppression list are dropped and counted."""
     progress = progress or _no_progress
     check_source_name(source)
     if kind == "events":
@@ -147,6 +162,7 @@ def ingest_file(
         origin_of=lambda row: origin(str(path), row),
         progress=progress,
         limits=limits,
+        erased=erased,
     )
     letters = raw.letters + result.letters
     stored = reject(wh, new_letters(wh, letters))
@@ -163,6 +179,7 @@ def ingest_file(
         already_stored={**result.already_stored, "dead_letters": len(letters) - stored},
         updated=result.updated,
         older=result.older,
+        erased=result.erased,
     )
 
 
@@ -239,6 +256,7 @@ def load_rows(
     origin_of: Callable[[int], str],
     progress: Progress | None = None,
     limits: Limits | None = None,
+    erased: ErasedCheck | None = None,
 ) -> LoadResult:
     """Normalise, validate, assemble and store rows already read; dead letters are returned."""
     progress = progress or _no_progress
@@ -267,6 +285,7 @@ def load_rows(
             [f"t{i}" for i in range(len(specs(mapping)))]
         )
         progress("validate", total, total)
+        clean, dropped = _without_erased(clean, erased)
         con.register("clean", clean)
         context = Context(
             mapping=mapping,
@@ -287,4 +306,36 @@ def load_rows(
         letters=list(letters.values()) + [f for row in flags.values() for f in row],
         rejected_rows=letters,
         flagged_rows=flags,
+        erased=dropped,
     )
+
+
+def _identifier_columns(table: pa.Table) -> dict[str, str]:
+    """Clean column -> identifier type, as ``assemble._identifiers`` reads them."""
+    found = {}
+    for name in table.column_names:
+        section, sep, target = name.partition("__")
+        if not sep:
+            continue
+        if section == "identifiers" or (
+            section in ("fields", "customer") and target in ("email", "phone")
+        ):
+            found[name] = target
+    return found
+
+
+def _without_erased(clean: pa.Table, erased: ErasedCheck | None) -> tuple[pa.Table, int]:
+    """``clean`` without rows naming an erased person, and how many were dropped.
+
+    The values are normalised already (lower-case email, E.164 phone), the form their
+    hashes were taken in at erasure. Nothing is hashed while the list is empty."""
+    if erased is None or clean.num_rows == 0 or not erased.hashes():
+        return clean, 0
+    columns = _identifier_columns(clean)
+    keep = [True] * clean.num_rows
+    for name, id_type in columns.items():
+        for row, value in enumerate(clean.column(name).to_pylist()):
+            if keep[row] and value is not None and erased.is_erased(id_type, str(value)):
+                keep[row] = False
+    dropped = keep.count(False)
+    return (clean.filter(pa.array(keep)) if dropped else clean), dropped

@@ -192,6 +192,7 @@ def ingest_file(platform: Platform, progress: Progress, options: Mapping[str, An
             currency=settings.default_currency,
             progress=progress,
             limits=Limits(max_future=settings.event_max_future, max_age=settings.event_max_age),
+            erased=platform.privacy.erased,
         )
     # Only a mapping that loaded becomes the source's; a failed load leaves the old one.
     if given and chosen is not None:

@@ -203,7 +203,36 @@ class ModelsCapability:
             query = select(ModelVersion).order_by(ModelVersion.model, ModelVersion.version.desc())
             if model is not None:
                 query = query.where(ModelVersion.model == model)
-            return [version_dict(row) for row in session.scalars(query)]
+            versions = [version_dict(row) for row in session.scalars(query)]
+        self._flag_erasures(versions)
+        return versions
+
+    def _flag_erasures(self, versions: builtins.list[dict[str, Any]]) -> None:
+        """Mark versions trained before the latest erasure: they learned from rows that
+        are gone, so they need retraining (``needs_retraining``, ``retrain_reason``)."""
+        from omnichannel.opstore.models import PrivacyRequest
+
+        with self._platform.opstore.session() as session:
+            last = session.execute(
+                select(PrivacyRequest.id, PrivacyRequest.completed_at)
+                .where(PrivacyRequest.kind == "erasure", PrivacyRequest.status == "done")
+                .order_by(PrivacyRequest.completed_at.desc())
+                .limit(1)
+            ).first()
+        request_id, erased_at = last if last is not None else (None, None)
+        for v in versions:
+            trained = v["trained_at"]
+            stale = bool(
+                erased_at is not None
+                and trained is not None
+                and datetime.fromisoformat(trained) < erased_at
+            )
+            v["needs_retraining"] = stale
+            v["retrain_reason"] = (
+                f"trained before erasure request {request_id} ({erased_at.isoformat()})"
+                if stale and erased_at is not None
+                else None
+            )
 
     def show(self, model: str, version: int | None = None) -> dict[str, Any]:
         """One version (the one in use when ``version`` is None) with every evaluation."""
@@ -226,6 +255,7 @@ class ModelsCapability:
                 }
                 for e in evaluations
             ]
+        self._flag_erasures([answer])
         return answer
 
     def history(self, model: str) -> builtins.list[dict[str, Any]]:

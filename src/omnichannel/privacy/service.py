@@ -226,6 +226,11 @@ class PrivacyCapability:
                 "files_removed": len(files["removed"]),
             },
         }
+        receipt["model_versions_to_retrain"] = [
+            f"{v['model']} v{v['version']}"
+            for v in platform.models.list()
+            if v["status"] in ("active", "trained")
+        ]
         request = self._finish(rid, status="done", receipt=receipt, actor=requested_by)
         if "lookup" in platform.__dict__:
             platform.lookup.close()
