@@ -25,6 +25,7 @@ from omnichannel.commerce.orders import Orders
 from omnichannel.errors import ValidationError
 
 if TYPE_CHECKING:
+    from omnichannel.commerce.conflict import ChannelConflict
     from omnichannel.commerce.pricing import Prices
     from omnichannel.platform import Platform
 
@@ -64,6 +65,13 @@ class CommerceCapability:
         from omnichannel.commerce.pricing import Prices
 
         return Prices(self._platform)
+
+    @cached_property
+    def conflict(self) -> ChannelConflict:
+        """Catchment credit for stores, online-to-offline traffic, cannibalisation."""
+        from omnichannel.commerce.conflict import ChannelConflict
+
+        return ChannelConflict(self._platform)
 
     @cached_property
     def orders(self) -> Orders:
