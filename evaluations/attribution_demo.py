@@ -38,9 +38,8 @@ from rich.table import Table
 
 from omnichannel.analytics.attribution.service import attribute
 from omnichannel.analytics.attribution.touches import spend_by_channel
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo.evaluation import evaluation_home
 from omnichannel.platform import Platform
-from omnichannel.warehouse.store import open_warehouse
 
 MODELS = (
     ("first_touch", {}),
@@ -54,18 +53,6 @@ MODELS = (
     ("markov", {"order": 3}),
     ("shapley", {}),
 )
-
-
-def _generate(home: Path, people: int, days: int, seed: int) -> None:
-    home.mkdir(parents=True, exist_ok=True)
-    with open_warehouse(f"duckdb:///{home / 'omni.duckdb'}") as wh:
-        run_demo(
-            warehouse=wh,
-            truth_dir=home / "truth",
-            config=DemoConfig(seed=seed, people=people, days=days),
-        )
-    with Platform.open(home) as platform:
-        platform.identity.resolve()
 
 
 def _shares(values: dict[str, float], channels: list[str]) -> np.ndarray:
@@ -87,7 +74,7 @@ def main() -> None:
     if home is None:
         home = Path(tempfile.mkdtemp(prefix="attribution-demo-")) / "home"
         console.print(f"generating a {args.people:,}-person, {args.days}-day demo in {home}")
-        _generate(home, args.people, args.days, args.seed)
+        evaluation_home(home, people=args.people, days=args.days, seed=args.seed)
 
     daily = pq.read_table(home / "truth" / "channel_daily.parquet")
     first_day = pc.min(daily["date"]).as_py()

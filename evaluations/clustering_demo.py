@@ -36,20 +36,9 @@ from sklearn.metrics import adjusted_rand_score
 from omnichannel.clustering.features import read_features
 from omnichannel.clustering.fit import fit_clusters
 from omnichannel.clustering.personas import describe
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo.evaluation import evaluation_home
 from omnichannel.demo.truth import profiles_of_people
 from omnichannel.platform import Platform
-from omnichannel.warehouse.store import open_warehouse
-
-
-def _generate(home: Path, people: int, days: int, seed: int) -> None:
-    config = DemoConfig(seed=seed, people=people, days=days)
-    home.mkdir(parents=True, exist_ok=True)
-    with open_warehouse(f"duckdb:///{home / 'omni.duckdb'}") as wh:
-        run_demo(warehouse=wh, truth_dir=home / "truth", config=config)
-    with Platform.open(home) as platform:
-        platform.identity.resolve()
-        platform.profiles.build()
 
 
 def _truths(home: Path, profile_of: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -85,7 +74,9 @@ def main() -> None:
         if home is None:
             home = Path(scratch) / "home"
             started = time.perf_counter()
-            _generate(home, args.people, args.days, args.seed)
+            evaluation_home(
+                home, people=args.people, days=args.days, seed=args.seed, build_profiles=True
+            )
             console.print(
                 f"demo generated, resolved and built in {time.perf_counter() - started:.0f} s"
             )

@@ -29,21 +29,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo.evaluation import evaluation_home
 from omnichannel.platform import Platform
 from omnichannel.propensity.service import TARGETS
-from omnichannel.warehouse.store import open_warehouse
 
 METRICS = ("auc", "pr_auc", "brier", "log_loss")
-
-
-def _generate(home: Path, people: int, days: int, seed: int) -> None:
-    config = DemoConfig(seed=seed, people=people, days=days)
-    home.mkdir(parents=True, exist_ok=True)
-    with open_warehouse(f"duckdb:///{home / 'omni.duckdb'}") as wh:
-        run_demo(warehouse=wh, truth_dir=home / "truth", config=config)
-    with Platform.open(home) as platform:
-        platform.identity.resolve()
 
 
 def _print(console: Console, target: str, m: dict[str, Any], split: dict[str, Any]) -> None:
@@ -104,7 +94,7 @@ def main() -> None:
         if home is None:
             home = Path(scratch) / "home"
             started = time.perf_counter()
-            _generate(home, args.people, args.days, args.seed)
+            evaluation_home(home, people=args.people, days=args.days, seed=args.seed)
             console.print(f"demo generated and resolved in {time.perf_counter() - started:.0f} s")
         with Platform.open(home) as platform:
             for target in TARGETS:

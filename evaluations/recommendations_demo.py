@@ -25,21 +25,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo.evaluation import evaluation_home
 from omnichannel.platform import Platform
 from omnichannel.recommendations.service import ALGORITHMS_BASELINE_FIRST
-from omnichannel.warehouse.store import open_warehouse
 
 METRICS = ("recall_at_10", "ndcg_at_10", "map_at_10", "coverage")
-
-
-def _generate(home: Path, people: int, days: int, seed: int) -> None:
-    config = DemoConfig(seed=seed, people=people, days=days)
-    home.mkdir(parents=True, exist_ok=True)
-    with open_warehouse(f"duckdb:///{home / 'omni.duckdb'}") as wh:
-        run_demo(warehouse=wh, truth_dir=home / "truth", config=config)
-    with Platform.open(home) as platform:
-        platform.identity.resolve()
 
 
 def main() -> None:
@@ -56,7 +46,7 @@ def main() -> None:
         if home is None:
             home = Path(scratch) / "home"
             started = time.perf_counter()
-            _generate(home, args.people, args.days, args.seed)
+            evaluation_home(home, people=args.people, days=args.days, seed=args.seed)
             console.print(f"demo generated and resolved in {time.perf_counter() - started:.0f} s")
         started = time.perf_counter()
         with Platform.open(home) as platform:

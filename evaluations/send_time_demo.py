@@ -36,25 +36,14 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from omnichannel.demo import DemoConfig, run_demo
+from omnichannel.demo.evaluation import evaluation_home
 from omnichannel.demo.truth import profiles_of_people
 from omnichannel.platform import Platform
 from omnichannel.sendtime.evidence import ACTIVITY
-from omnichannel.warehouse.store import open_warehouse
 
 FIXED_HOUR = 10
 DECAY_HALF_HOURS = 3.0
 CHANNEL = "email"
-
-
-def _generate(home: Path, people: int, days: int, seed: int) -> DemoConfig:
-    config = DemoConfig(seed=seed, people=people, days=days)
-    home.mkdir(parents=True, exist_ok=True)
-    with open_warehouse(f"duckdb:///{home / 'omni.duckdb'}") as wh:
-        run_demo(warehouse=wh, truth_dir=home / "truth", config=config)
-    with Platform.open(home) as platform:
-        platform.identity.resolve()
-    return config
 
 
 def _stored(platform: Platform, channel: str) -> tuple[dict[str, int], dict[str, np.ndarray]]:
@@ -100,7 +89,7 @@ def main() -> None:
         home = args.home or Path(tmp) / "home"
         started = time.perf_counter()
         if args.home is None:
-            config = _generate(home, args.people, args.days, args.seed)
+            config = evaluation_home(home, people=args.people, days=args.days, seed=args.seed)
             start, days = config.start, config.days
         else:
             readme = (home / "truth" / "README.md").read_text()
