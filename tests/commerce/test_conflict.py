@@ -201,3 +201,33 @@ def test_a_marketplace_promotion_that_took_web_sales_is_found_cannibalising(
     assert seen["other"]["p_value"] < 0.05 and seen["cannibalised"] is True
     with pytest.raises(NotFoundError, match="oct-deal"):
         conflict.commerce.conflict.cannibalisation("no-such")
+
+
+@pytest.mark.slow(seconds=20)
+def test_cli_and_api_give_the_same_analyses_and_name_bad_input(history: Path) -> None:
+    import json
+
+    import httpx
+
+    from tests.cli.run import omni_in_process as omni
+    from tests.support.collector import bearer, running_server, server_token
+
+    local = json.loads(
+        omni("conflict", "catchment", "--since", "2026-10-15", "--json", home=history).stdout
+    )
+    assert local["credited_orders"] == 5
+    assert "Nanjing Road" in omni("conflict", "catchment", home=history).stdout
+    with running_server(history) as server:
+        headers = bearer(server_token(server.url))
+        api = f"{server.url}/api/commerce/conflict"
+        remote = httpx.get(f"{api}/catchment", params={"since": "2026-10-15"}, headers=headers)
+        assert remote.status_code == 200 and remote.json() == local
+        lifted = httpx.get(f"{api}/o2o/CMP-1", headers=headers).json()
+        assert lifted["lift"] == 0.75
+        bad = httpx.get(f"{api}/o2o/CMP-1", params={"window_days": 0}, headers=headers)
+        assert bad.status_code in (400, 422) and "window_days" in bad.text
+        missing = httpx.get(f"{api}/o2o/CMP-404", headers=headers)
+        assert missing.status_code == 404 and "CMP-404" in missing.text
+        # The CLI beside the server goes through it.
+        text = omni("conflict", "cannibalisation", "oct-deal", home=history).stdout
+        assert "cannibalised: 8 units" in text

@@ -171,6 +171,11 @@ COMMANDS = [
         "One price book: channel overrides, rules, promotions; conflicts across channels.",
     ),
     LazyCommand(
+        "conflict",
+        "omnichannel.cli.commerce_conflict:app",
+        "Channel conflict: online orders credited to stores, online-to-offline, cannibalisation.",
+    ),
+    LazyCommand(
         "budget",
         "omnichannel.cli.budget:app",
         "Budget: the best split across channels for a goal, scenarios, bandit, plans.",
@@ -262,6 +267,11 @@ COMMANDS = [
         "privacy",
         "omnichannel.cli.privacy:app",
         "Data-subject requests: export or erase one person, deadlines, the suppression list.",
+    ),
+    LazyCommand(
+        "partners",
+        "omnichannel.cli.partners:app",
+        "Partner audiences: salted-hash files, overlap and joint-campaign attribution as counts.",
     ),
     LazyCommand(
         "admin",

@@ -8,7 +8,7 @@ reservation that asks for more than is available answers 409 with how many there
 from __future__ import annotations
 
 import tempfile
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -231,3 +231,39 @@ async def check_prices(platform: PlatformDep, notify: bool = True) -> Any:
 @router.get("/prices/{sku}", summary="A SKU's prices per channel")
 async def sku_prices(platform: PlatformDep, sku: str) -> Any:
     return jsonable(await run_in_threadpool(platform.commerce.prices.prices, sku))
+
+
+@router.get("/conflict/catchment", summary="Online orders credited to stores")
+async def catchment(
+    platform: PlatformDep,
+    since: date | None = None,
+    until: date | None = None,
+    radius_km: Annotated[float, Query(gt=0, le=20000)] = 10.0,
+) -> Any:
+    """Each store's own orders beside the online orders credited to it: the pick-up
+    store, else the nearest store within radius_km, else the buyer's home store."""
+    return jsonable(
+        await run_in_threadpool(
+            platform.commerce.conflict.catchment, since=since, until=until, radius_km=radius_km
+        )
+    )
+
+
+@router.get("/conflict/o2o/{campaign}", summary="Online-to-offline lift of a campaign")
+async def online_to_offline(
+    platform: PlatformDep,
+    campaign: str,
+    window_days: Annotated[int, Query(ge=1, le=365)] = 14,
+) -> Any:
+    """Store buyers among the people the campaign reached, before and after, against the rest."""
+    return jsonable(
+        await run_in_threadpool(
+            platform.commerce.conflict.online_to_offline, campaign, window_days=window_days
+        )
+    )
+
+
+@router.get("/conflict/cannibalisation", summary="What a promotion took from other channels")
+async def cannibalisation(platform: PlatformDep, promotion: str) -> Any:
+    """The promotion's channels and the others, units per day in it against before it."""
+    return jsonable(await run_in_threadpool(platform.commerce.conflict.cannibalisation, promotion))
