@@ -49,9 +49,11 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
             "journey-entries",
             "linkage",
             "models-retrain",
+            "price-check",
             "profiles",
             "profiles-build",
             "reports",
+            "reservations-expire",
             "segments",
             "send-times",
         }

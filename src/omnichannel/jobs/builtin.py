@@ -32,6 +32,9 @@
 - ``budget-loop`` (daily): the marketing-mix model refitted on the warehouse, then every
   budget plan whose period is over evaluated, actual against predicted (``budget/``;
   options ``today``, ``refit``).
+- ``reservations-expire`` (every minute) and ``price-check`` (hourly): stock holds past
+  their expiry released; the price book's consistency check raising its alerts
+  (``commerce/jobs.py``; option ``as_of``).
 
 Options come from the caller (the CLI's flags): files are paths on the server's machine,
 which is the CLI's machine, since the runtime file that led the CLI there is local.
@@ -311,6 +314,8 @@ def close_budget_loop(
 
 
 def builtin_jobs() -> JobRegistry:
+    from omnichannel.commerce import jobs as commerce_jobs
+
     registry = JobRegistry()
     for job in (
         Job(
@@ -384,6 +389,18 @@ def builtin_jobs() -> JobRegistry:
             "Refit the marketing-mix model; evaluate budget plans whose period is over.",
             close_budget_loop,
             every=BUDGET_LOOP_EVERY,
+        ),
+        Job(
+            "reservations-expire",
+            "Release stock reservations past their expiry (option: as_of).",
+            commerce_jobs.expire_reservations,
+            every=commerce_jobs.EXPIRE_EVERY,
+        ),
+        Job(
+            "price-check",
+            "Check prices and promotions across channels; raise their alerts (option: as_of).",
+            commerce_jobs.check_prices,
+            every=commerce_jobs.PRICE_CHECK_EVERY,
         ),
     ):
         registry.register(job)
