@@ -15,6 +15,7 @@ from omnichannel.commerce.inventory import Inventory, Movement, NotAvailableErro
 from omnichannel.errors import ValidationError
 from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.opstore.database import create_opstore_engine
+from omnichannel.platform import Platform
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -150,3 +151,27 @@ def test_bad_input_names_the_field(store: OpStore, sku: str) -> None:
     ]
     report = stock.apply([Movement(f"m2:{sku}", "sh-1", sku, "teleport", 1)])
     assert "kind='teleport'" in report.refused[0]["reason"]
+
+
+def test_available_to_promise_of_the_whole_catalogue_agrees_with_each_skus_own(
+    platform: Platform,
+) -> None:
+    from omnichannel.commerce.catalogue import DEFAULT_LISTED
+
+    stock = platform.commerce.inventory
+    stock.reserve("LP-A", 3, location="st-nanjing", key="atp-1")
+    platform.commerce.catalogue.upsert(
+        {"sku": "LP-A", "channel": "tmall", "channel_sku": "TM-A", "listed": True},
+        source="test",
+    )
+    every = {row["sku"]: row for row in stock.available_to_promise()}
+    assert set(every) == {"LP-A", "LP-B", "LP-C", "LP-D"}  # LP-E is stocked nowhere
+    for sku, row in every.items():
+        one = stock.show(sku)["channels"]
+        assert {c: row[c] for c in one} == {c: v["available"] for c, v in one.items()}, sku
+    assert every["LP-A"]["web"] == 2 + 5 + 9 + 50 and every["LP-A"]["store"] == 2 + 5 + 9
+    assert every["LP-A"]["tmall"] == every["LP-A"]["web"] and every["LP-D"]["jd"] == 0
+    assert "store" in DEFAULT_LISTED
+    places = {p["location_id"]: p for p in stock.by_location()}
+    assert places["st-nanjing"]["reserved"] == 3 and places["st-nanjing"]["available"] == 2 + 2
+    assert places["tr-truck"]["on_hand"] == 30

@@ -41,6 +41,10 @@ PRODUCT_UPDATED = "Product Updated"
 LISTING_FIELDS = ("listed", "title", "price", "currency", "channel_sku")
 
 
+# Without a listing, these channels sell the whole catalogue; the others only what is listed.
+DEFAULT_LISTED = ("store", "web", "app")
+
+
 class Catalogue:
     """Products (warehouse) and their channel listings (operational store)."""
 
@@ -139,8 +143,19 @@ class Catalogue:
                 )
             ).first()
         if row is None:
-            return channel in ("store", "web", "app")
+            return channel in DEFAULT_LISTED
         return bool(row)
+
+    def assortment(self, skus: Iterable[str] | None = None) -> dict[tuple[str, str], bool]:
+        """``(sku, channel) -> listed`` as the listings say, in one read (absent: no listing)."""
+        query = select(ChannelListing.sku, ChannelListing.channel, ChannelListing.listed)
+        wanted = None if skus is None else set(skus)
+        with self._platform.opstore.session() as session:
+            return {
+                (sku, channel): bool(listed)
+                for sku, channel, listed in session.execute(query)
+                if wanted is None or sku in wanted
+            }
 
     def load(
         self, path: Path, *, source: str, mapping: str | Path = "omnichannel-listings"

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -70,6 +70,10 @@ _GRANT = (
     .values(reserved=_LEVELS.c.reserved + bindparam("b_q"), updated_at=bindparam("b_now"))
     .returning(_LEVELS.c.on_hand, _LEVELS.c.reserved)
 )
+# A level's units that can be promised: never negative, so a level short of its safety
+# stock adds nothing rather than taking from another location's units.
+_FREE = _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.safety_stock
+_AVAILABLE = case((_FREE > 0, _FREE), else_=0)
 MAX_TTL = timedelta(days=30)
 Clock = Callable[[], datetime]
 
@@ -497,6 +501,58 @@ class Inventory:
                 for level, loc in session.execute(query)
             ]
         return sorted(rows, key=lambda r: (-r["available"], r["location_id"], r["sku"]))
+
+    def by_location(self) -> list[dict[str, Any]]:
+        """Per location: SKUs stocked, units on hand, reserved and available (one query)."""
+        levels, places = _LEVELS, cast(Table, StockLocation.__table__)
+        query = (
+            select(
+                places.c.location_id,
+                places.c.name,
+                places.c.kind,
+                func.count(levels.c.sku),
+                func.coalesce(func.sum(levels.c.on_hand), 0),
+                func.coalesce(func.sum(levels.c.reserved), 0),
+                func.coalesce(func.sum(_AVAILABLE), 0),
+            )
+            .select_from(places.outerjoin(levels, levels.c.location_id == places.c.location_id))
+            .group_by(places.c.location_id, places.c.name, places.c.kind)
+            .order_by(places.c.kind, places.c.location_id)
+        )
+        with self.store.engine.connect() as con:
+            return [
+                {
+                    "location_id": r[0],
+                    "name": r[1],
+                    "kind": r[2],
+                    "skus": int(r[3]),
+                    "on_hand": int(r[4]),
+                    "reserved": int(r[5]),
+                    "available": int(r[6]),
+                }
+                for r in con.execute(query)
+            ]
+
+    def available_by_kind(self, skus: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
+        """Available units per SKU and location kind, summed in the database (one query).
+
+        Available-to-promise for a whole catalogue: each level counts
+        ``max(0, on hand - reserved - safety stock)``, so one location's shortfall never
+        hides another's stock.
+        """
+        levels, places = _LEVELS, cast(Table, StockLocation.__table__)
+        query = (
+            select(levels.c.sku, places.c.kind, func.sum(_AVAILABLE))
+            .select_from(levels.join(places, places.c.location_id == levels.c.location_id))
+            .group_by(levels.c.sku, places.c.kind)
+        )
+        if skus is not None:
+            query = query.where(levels.c.sku.in_(list(skus)))
+        out: dict[str, dict[str, int]] = {}
+        with self.store.engine.connect() as con:
+            for sku, kind, units in con.execute(query):
+                out.setdefault(sku, {})[kind] = int(units or 0)
+        return out
 
     def movements(
         self, *, after: int = 0, sku: str | None = None, limit: int = 1000

@@ -13,13 +13,14 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnichannel.commerce import events, files
-from omnichannel.commerce.catalogue import Catalogue
+from omnichannel.commerce.catalogue import DEFAULT_LISTED, Catalogue
 from omnichannel.commerce.inventory import DEFAULT_TTL, Inventory, Movement
 from omnichannel.commerce.orders import Orders
 from omnichannel.errors import ValidationError
@@ -143,6 +144,25 @@ class InventoryCapability:
             "locations": levels,
             "channels": channels,
         }
+
+    def available_to_promise(self, skus: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Available-to-promise of every stocked SKU (or ``skus``) on every channel.
+
+        One grouped query sums each SKU's available units per location kind; a channel
+        gets the kinds that serve it, and 0 where the SKU is not in its assortment (one
+        read of the listings). The same figures ``show`` gives one SKU at a time.
+        """
+        by_kind = self.stock.available_by_kind(skus)
+        listed = self._platform.commerce.catalogue.assortment(by_kind)
+        rows = []
+        for sku in sorted(by_kind):
+            units = by_kind[sku]
+            row: dict[str, Any] = {"sku": sku}
+            for channel, kinds in SERVES.items():
+                on = listed.get((sku, channel), channel in DEFAULT_LISTED)
+                row[channel] = sum(units.get(k, 0) for k in kinds) if on else 0
+            rows.append(row)
+        return rows
 
     def load(
         self, path: Path, *, source: str, mapping: str | Path = "omnichannel-stock"

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from omnichannel.config import Settings
+from omnichannel.ingest.bus_redis import RedisBus
 from omnichannel.ingest.log import EventLog, LogTail
 from omnichannel.ingest.sources import KeyResolver
 from omnichannel.opstore import OpStore
@@ -197,7 +198,7 @@ def _tell(pipe: int, end: int) -> bool:
     return True
 
 
-def _tell_ends(event_log: EventLog, pipe: int, stopped: threading.Event) -> None:
+def _tell_ends(event_log: EventLog | RedisBus, pipe: int, stopped: threading.Event) -> None:
     written = threading.Event()
     event_log.notify_on_write(written)
     last = -1
@@ -242,7 +243,13 @@ def main(argv: list[str]) -> int:
         os.nice(settings.collector_nice)
     sys.setswitchinterval(0.001)
     opstore = open_opstore(settings.resolved_opstore_url)
-    event_log = EventLog.open(collector_log_dir(settings), segment_bytes=settings.log_segment_bytes)
+    event_log: EventLog | RedisBus
+    if settings.bus_url is not None:  # acknowledged once in Redis; loaders read it there
+        event_log = RedisBus.from_settings(settings)
+    else:
+        event_log = EventLog.open(
+            collector_log_dir(settings), segment_bytes=settings.log_segment_bytes
+        )
     keys = KeyResolver(opstore, settings.write_key_cache_seconds)
 
     def no_warehouse() -> Any:

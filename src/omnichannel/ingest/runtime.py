@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from omnichannel.config import Settings
+from omnichannel.ingest.bus_redis import RedisBus
 from omnichannel.ingest.collector_process import CollectorProcess, ForwardingKeys, collector_log_dir
 from omnichannel.ingest.loader import Loader, WarehouseLease
 from omnichannel.ingest.log import EventLog, LogError, LogTail, ReadableLog
@@ -28,7 +29,9 @@ def limits_of(settings: Settings) -> Limits:
 
 @dataclass
 class IngestRuntime:
-    log: EventLog
+    # What the collector appends to and the loader reads first: the local file log, or
+    # the Redis stream when OMNI_BUS_URL is set (the local log is then drained beside it).
+    log: EventLog | RedisBus
     loader: Loader
     keys: KeyResolver
     stream: InProcessStream
@@ -57,7 +60,17 @@ class IngestRuntime:
 
     @classmethod
     def start(cls, settings: Settings, *, lease: WarehouseLease, opstore: OpStore) -> IngestRuntime:
-        event_log = EventLog.open(settings.log_dir, segment_bytes=settings.log_segment_bytes)
+        local_log = EventLog.open(settings.log_dir, segment_bytes=settings.log_segment_bytes)
+        event_log: EventLog | RedisBus = local_log
+        others: list[ReadableLog] = []
+        if settings.bus_url is not None:
+            try:
+                event_log = RedisBus.from_settings(settings)
+            except Exception:
+                local_log.close()
+                raise
+            # What the local log holds from before the bus was turned on is still stored.
+            others.append(local_log)
         collector: CollectorProcess | None = None
         other: ReadableLog | None = None
         directory = collector_log_dir(settings)
@@ -78,7 +91,7 @@ class IngestRuntime:
             stream=stream,
             interval=settings.loader_interval,
             dedupe_window=settings.dedupe_window,
-            also=() if other is None else (other,),
+            also=(*others, *(() if other is None else (other,))),
         )
         loader.start()
         keys = KeyResolver(opstore, settings.write_key_cache_seconds)
@@ -88,7 +101,7 @@ class IngestRuntime:
             log.info("ingest: the collector process answers at %s", collector.url)
         log.info(
             "ingest: event log %s opened at offset %d (checkpoint %d)",
-            settings.log_dir,
+            settings.log_dir if settings.bus_url is None else f"bus {settings.bus_stream}",
             event_log.end,
             event_log.checkpoint(),
         )
@@ -104,7 +117,7 @@ class IngestRuntime:
                 sample_bytes=settings.unauthorized_sample_bytes,
             ),
             collector,
-            () if other is None else (other,),
+            (*others, *(() if other is None else (other,))),
         )
 
     def stop(self) -> None:
