@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from omnichannel.models.service import ModelsCapability
     from omnichannel.opstore import OpStore
     from omnichannel.privacy.consent_service import ConsentCapability
+    from omnichannel.privacy.partners import PartnersCapability
     from omnichannel.privacy.service import PrivacyCapability
     from omnichannel.profiles.build import BuildReport
     from omnichannel.profiles.lookup import ProfileLookup
@@ -381,6 +382,13 @@ class Platform:
         from omnichannel.privacy.service import PrivacyCapability
 
         return PrivacyCapability(self)
+
+    @cached_property
+    def partners(self) -> PartnersCapability:
+        """Audiences shared with partners as salted hashes; overlap, attribution (C18)."""
+        from omnichannel.privacy.partners import PartnersCapability
+
+        return PartnersCapability(self)
 
     def release_warehouse(self) -> None:
         """Close the warehouse now; the next use opens it again (privacy compaction)."""

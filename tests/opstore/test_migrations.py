@@ -64,6 +64,7 @@ EXPECTED_TABLES = {
     "consent_records",  # 0015
     "privacy_requests",  # 0015
     "erased_identifiers",  # 0015
+    "partner_exchanges",  # 0019
     "channel_listings",  # 0016
     "stock_locations",  # 0016
     "stock_levels",  # 0016

@@ -234,6 +234,10 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(consent.router, dependencies=[guard("consent")])
     privacy_gate = guard("privacy", write="privacy:erase", **privacy.ACTIONS)
     app.include_router(privacy.router, dependencies=[privacy_gate])
+    from omnichannel.api.routes import partners
+
+    partners_gate = guard("partners", read="privacy:read", write="privacy:export")
+    app.include_router(partners.router, dependencies=[partners_gate])
     # Outermost: every answer, errors and static files included, carries the headers.
     app.add_middleware(SecurityHeaders, always_hsts=bool(services.settings.secure_cookies))
     # Pages: signed in (or a bearer token) with the page's permission (access/web.py).

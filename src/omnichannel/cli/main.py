@@ -269,6 +269,11 @@ COMMANDS = [
         "Data-subject requests: export or erase one person, deadlines, the suppression list.",
     ),
     LazyCommand(
+        "partners",
+        "omnichannel.cli.partners:app",
+        "Partner audiences: salted-hash files, overlap and joint-campaign attribution as counts.",
+    ),
+    LazyCommand(
         "admin",
         "omnichannel.cli.admin:app",
         "Administration: the admin token of the HTTP API's management and profile routes.",

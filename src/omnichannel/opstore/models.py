@@ -709,6 +709,30 @@ class ErasedIdentifier(Base):
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PartnerExchange(Base):
+    """A file of salted identifier hashes sent to or received from a partner
+    (``privacy/partners.py``): never an identifier in clear, only counts kept of a match.
+    A received file is kept in the home until ``expires_at``, then removed (``purged_at``).
+    """
+
+    __tablename__ = "partner_exchanges"
+    __table_args__ = (Index("ix_partner_exchanges_partner", "partner", "direction"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str] = mapped_column(String(16))  # sent | received
+    audience: Mapped[str] = mapped_column(String(200), default="")
+    file: Mapped[str] = mapped_column(String(1000))
+    # The first hex digits of SHA-256 of the shared salt: which salt, never the salt.
+    salt_fingerprint: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class AuditEntry(Base):
     """One thing someone did. Rows are only ever inserted (see ``opstore.audit``)."""
 
