@@ -17,6 +17,22 @@ if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-microhei >/dev/n
   fi
 fi
 
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # The bus tests start a private redis-server from it (tests/support/redis_server.py).
+    echo "installing Debian's redis-server for the bus tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq redis-server >/dev/null
+    # The package may start a system server we do not use; the suite runs its own.
+    if command -v service >/dev/null 2>&1; then
+      service redis-server stop >/dev/null 2>&1 || true
+    fi
+  else
+    echo "redis-server is not installed and this user cannot install it: the bus tests will be skipped"
+  fi
+fi
+
 have_postgres() {
   command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }

@@ -89,3 +89,16 @@ def omni_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("OMNI_WAREHOUSE_URL", "OMNI_OPSTORE_URL"):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One private redis-server for the session (AOF, fsync per write), or a skip saying
+    why there is none; tests share it by using streams of their own."""
+    from tests.support.redis_server import RedisUnavailable, redis_server
+
+    try:
+        with redis_server(tmp_path_factory.mktemp("redis")) as server:
+            yield server.url
+    except RedisUnavailable as exc:
+        pytest.skip(f"Redis bus tests skipped: {exc}")

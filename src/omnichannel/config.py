@@ -56,6 +56,40 @@ class Settings(BaseSettings):
             "docs/collector.md."
         ),
     )
+    bus_url: str | None = Field(
+        default=None,
+        description=(
+            "When set (redis://host:port/db), collectors append accepted events to a Redis "
+            "stream instead of the local event log, and loaders read it in a consumer group; "
+            "the Redis server must run with appendonly yes and appendfsync always. See "
+            "docs/collector.md."
+        ),
+    )
+    bus_stream: str = Field(
+        default="omni:events",
+        min_length=1,
+        description="The Redis stream key the collectors append to and the loaders read.",
+    )
+    bus_group: str = Field(
+        default="loaders",
+        min_length=1,
+        description="The consumer group of the loaders on OMNI_BUS_STREAM.",
+    )
+    bus_consumer: str | None = Field(
+        default=None,
+        description=(
+            "This loader's consumer name in the group (default host-pid). A stable name "
+            "lets a restarted loader take back its own unacknowledged entries at once."
+        ),
+    )
+    bus_claim_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "A loader claims another consumer's entries that have waited this long "
+            "unacknowledged (XAUTOCLAIM): the other loader died or hangs."
+        ),
+    )
     collector_nice: int = Field(
         default=0,
         ge=0,

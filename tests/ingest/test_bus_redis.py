@@ -1,0 +1,210 @@
+"""The Redis Streams bus (OMNI_BUS_URL): acknowledged once on disk in Redis, stored once.
+
+One private redis-server for the session (``redis_url``, tests/conftest.py); each test
+uses a stream of its own. Tests that kill Redis start a private server of their own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from omnichannel.api import create_app
+from omnichannel.config import Settings
+from omnichannel.ingest.bus_redis import BusError, RedisBus
+from omnichannel.ingest.loader import drain
+from omnichannel.warehouse import open_warehouse
+from tests.ingest.test_loader import message_ids, record
+from tests.support.collector import bearer, make_admin_token
+from tests.support.redis_server import redis_server
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def stream() -> str:
+    return f"test:{uuid.uuid4().hex[:12]}"
+
+
+def bus_of(url: str, stream: str, tmp_path: Path, **kwargs: object) -> RedisBus:
+    return RedisBus(url, directory=tmp_path / "log", stream=stream, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_redis_that_does_not_fsync_each_write_is_refused_in_words(tmp_path: Path) -> None:
+    with (
+        redis_server(tmp_path / "redis", fsync="everysec") as server,
+        pytest.raises(BusError) as refused,
+    ):
+        bus_of(server.url, "s", tmp_path)
+    message = str(refused.value)
+    assert "appendfsync everysec" in message
+    assert "appendfsync always" in message
+    assert f"OMNI_BUS_URL={server.url}" in message
+
+
+def test_an_unreachable_bus_names_the_setting() -> None:
+    with pytest.raises(BusError, match=r"OMNI_BUS_URL=redis://u:\*\*\*@127\.0\.0\.1:1/0"):
+        RedisBus("redis://u:secret@127.0.0.1:1/0", directory=Path("/tmp/unused-bus-log"))
+
+
+def test_what_the_bus_acknowledged_survives_a_sigkill_of_redis(tmp_path: Path) -> None:
+    with redis_server(tmp_path / "redis") as server:
+        with bus_of(server.url, "s", tmp_path) as bus:
+            offsets = [bus.append(record(f"m{i}")) for i in range(20)]
+        server.kill()
+        server.start()  # replays the AOF
+        with bus_of(server.url, "s", tmp_path) as bus:
+            assert [entry.offset for entry in bus.read(0)] == offsets
+            assert bus.end == sum(len(record(f"m{i}")) for i in range(20))
+
+
+def test_loaders_ack_after_storing_and_a_retried_call_is_stored_once(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    with (
+        bus_of(redis_url, stream, tmp_path) as bus,
+        open_warehouse(f"duckdb:///{tmp_path / 'omni.duckdb'}") as wh,
+    ):
+        bus.append(record("a", "b"))
+        bus.append(record("b", "c"))  # "b" retried
+        assert bus.pending_bytes() > 0
+        result = drain(bus, wh)
+        assert (result.events_stored, result.duplicates) == (3, 1)
+        assert message_ids(wh) == ["a", "b", "c"]
+        assert bus.pending_bytes() == 0
+        client = redis.Redis.from_url(redis_url)
+        assert client.xpending(stream, "loaders")["pending"] == 0
+        assert drain(bus, wh).records == 0  # nothing delivered twice
+
+
+def test_a_loader_killed_before_xack_has_its_entries_claimed_and_stored_once(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    warehouse_url = f"duckdb:///{tmp_path / 'omni.duckdb'}"
+    with open_warehouse(warehouse_url):
+        pass  # the tables exist before the child and the survivor race to make them
+    ids = [f"k{i}" for i in range(30)]
+    with bus_of(redis_url, stream, tmp_path) as bus:
+        for start in range(0, 30, 10):
+            bus.append(record(*ids[start : start + 10]))
+    arguments = [redis_url, stream, warehouse_url, str(tmp_path / "child-log")]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.ingest.bus_loader_child", *arguments],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().decode()
+        assert line == "stored 3\n", line
+        client = redis.Redis.from_url(redis_url)
+        assert client.xpending(stream, "loaders")["consumers"] == [
+            {"name": b"doomed", "pending": 3}
+        ]
+    finally:
+        child.kill()  # SIGKILL between the warehouse commit and the XACK
+        child.wait(timeout=10)
+    with (
+        bus_of(redis_url, stream, tmp_path, consumer="survivor", claim_seconds=0.05) as survivor,
+        open_warehouse(warehouse_url) as wh,
+    ):
+        assert message_ids(wh) == sorted(ids)  # the dead loader had stored them
+        deadline = time.monotonic() + 30  # a wait for the claim age, not a speed claim
+        while survivor.pending_bytes() > 0:
+            drain(survivor, wh)
+            assert time.monotonic() < deadline, "the dead loader's entries were never claimed"
+        assert message_ids(wh) == sorted(ids), "a claimed entry was stored twice"
+        assert client.xpending(stream, "loaders")["pending"] == 0
+
+
+def test_events_posted_with_the_bus_on_are_stored_once(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        home=tmp_path / "home", loader_interval=0.05, bus_url=redis_url, bus_stream=stream
+    )
+    admin = bearer(make_admin_token(settings.home))
+    with TestClient(create_app(settings)) as client:
+        key = client.post(
+            "/v1/sources", json={"name": "web", "kind": "http"}, headers=admin
+        ).json()["write_key"]
+        batch = [
+            {"type": "track", "userId": "u", "event": "E", "messageId": f"p{i}"} for i in range(5)
+        ]
+        for body in ({"batch": batch}, {"batch": batch[3:]}):  # the second is a retry
+            assert client.post("/v1/batch", json=body, auth=(key, "")).status_code == 200
+        runtime = client.app.state.services.ingest  # type: ignore[attr-defined]
+        assert isinstance(runtime.log, RedisBus)
+        deadline = time.monotonic() + 60  # a wait, not a speed claim
+        while runtime.pending_bytes() > 0:
+            assert time.monotonic() < deadline, "loader did not catch up"
+            time.sleep(0.02)
+        with client.app.state.services.warehouse() as wh:  # type: ignore[attr-defined]
+            assert message_ids(wh) == [f"p{i}" for i in range(5)]
+        # The local log was never written: the collector acknowledged from Redis.
+        assert runtime.other_logs[0].end == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.slow(seconds=20)
+def test_two_collectors_and_two_loaders_on_one_group_store_every_event_once(
+    redis_url: str, stream: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two installations sharing a PostgreSQL warehouse and the stream, as two hosts
+    behind a load balancer; each batch is sent to one, some retried on the other."""
+    database: str = request.getfixturevalue("postgres_database")
+    warehouse_url = database.replace("postgresql://", "postgres://", 1)
+    with open_warehouse(warehouse_url):
+        pass  # the tables exist before the two servers start (they would race to make them)
+    installs = [
+        Settings(
+            home=tmp_path / f"host{n}",
+            warehouse_url=warehouse_url,
+            loader_interval=0.05,
+            bus_url=redis_url,
+            bus_stream=stream,
+            bus_consumer=f"host{n}",  # two hosts; in one process the default would clash
+        )
+        for n in range(2)
+    ]
+    with TestClient(create_app(installs[0])) as one, TestClient(create_app(installs[1])) as two:
+        clients = [one, two]
+        keys = []
+        for client, settings in zip(clients, installs, strict=True):
+            admin = bearer(make_admin_token(settings.home))
+            response = client.post("/v1/sources", json={"name": "web"}, headers=admin)
+            keys.append(response.json()["write_key"])
+        sent: set[str] = set()
+        for number in range(20):
+            batch = [
+                {"type": "track", "userId": f"u{i}", "event": "E", "messageId": f"b{number}-{i}"}
+                for i in range(25)
+            ]
+            sent.update(call["messageId"] for call in batch)
+            targets = [number % 2] + ([1 - number % 2] if number % 5 == 0 else [])  # a retry
+            for target in targets:
+                response = clients[target].post(
+                    "/v1/batch", json={"batch": batch}, auth=(keys[target], "")
+                )
+                assert response.status_code == 200, response.text
+        runtimes = [c.app.state.services.ingest for c in clients]  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 60  # a wait, not a speed claim
+        while runtimes[0].pending_bytes() > 0:
+            assert time.monotonic() < deadline, "the loaders did not catch up"
+            time.sleep(0.02)
+        stored_by = [r.loader.totals.events_stored for r in runtimes]
+    with open_warehouse(warehouse_url) as wh:
+        ids = message_ids(wh)
+    assert len(ids) == len(set(ids)) == len(sent) == 500
+    assert set(ids) == sent
+    assert sum(stored_by) == 500  # each event stored by one loader, whichever
