@@ -14,6 +14,15 @@ apps in one process (the tests, an embedded server) never collide. What is measu
 ``omni serve`` exposes them at its ``/metrics`` route; ``omni worker``, which has no API,
 serves the same registry with prometheus-client's own HTTP server (``serve_metrics``).
 
+With the collector in a process of its own (``OMNI_COLLECTOR_PORT``), that process counts
+its requests and calls in its own registry; the main ``/metrics`` reads the child's at each
+scrape (``forward``) and shows its collector and request families with the label
+``process="collector"`` beside the main process's series, plus
+``omni_collector_process_up``. Forwarding, not prometheus-client's multiprocess mode: that
+mode backs every metric of every process with memory-mapped files (``PROMETHEUS_MULTIPROC_DIR``
+set before prometheus-client is first imported) and exports every metric instantiated in
+any process instead of one registry per app (above), for a child with four families.
+
 Example::
 
     metrics = Metrics()
@@ -47,6 +56,15 @@ if TYPE_CHECKING:
     from omnichannel.consumers import ConsumerRunner
     from omnichannel.jobs import RunRecord
 
+# The collector process's families shown on the main /metrics (``Metrics.forward``).
+FORWARDED = frozenset(
+    {
+        "omni_http_requests",
+        "omni_http_request_seconds",
+        "omni_collector_calls",
+        "omni_collector_refused_requests",
+    }
+)
 # Latency buckets from 1 ms to 10 s: lookups live at the low end, analytics at the top.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -120,6 +138,8 @@ class Metrics:
             registry=r,
         )
         self._before_scrape: list[Callable[[], None]] = []
+        self._forwarded: list[Callable[[], str]] = []
+        self._process_up: Gauge | None = None
         # Children by label values: the collector counts every request, so skip the lookup.
         self._children: dict[tuple[object, ...], Any] = {}
 
@@ -169,15 +189,76 @@ class Metrics:
             with contextlib.suppress(Exception):
                 refresh()
 
+    def forward(self, fetch: Callable[[], str]) -> None:
+        """Add another process's ``FORWARDED`` families to every exposition: ``fetch``
+        returns its ``/metrics`` text (raises when it cannot be read)."""
+        if self._process_up is None:
+            self._process_up = Gauge(
+                "omni_collector_process_up",
+                "1 when the collector's own process (OMNI_COLLECTOR_PORT) answered this "
+                "scrape's read of its metrics, else 0 (its series are then missing).",
+                registry=self.registry,
+            )
+        self._forwarded.append(fetch)
+
+    def _forwarded_families(self) -> list[Metric]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        families: list[Metric] = []
+        up = 1
+        for fetch in self._forwarded:
+            try:
+                text = fetch()
+            except Exception:
+                up = 0
+                continue
+            for family in text_string_to_metric_families(text):
+                if family.name in FORWARDED:
+                    family.samples = [
+                        sample._replace(labels={**sample.labels, "process": "collector"})
+                        for sample in family.samples
+                    ]
+                    families.append(family)
+        if self._process_up is not None:
+            self._process_up.set(up)
+        return families
+
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text format of every metric, and its content type."""
         self._refresh()
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        if not self._forwarded:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(_Merged(self.registry, self._forwarded_families())), (
+            CONTENT_TYPE_LATEST
+        )
 
     def collect(self) -> Iterable[Metric]:
         """Every metric, gauges refreshed first (what prometheus-client's server reads)."""
         self._refresh()
         return self.registry.collect()
+
+
+class _Merged:
+    """A registry's families with another process's samples added to those of the same
+    name (one family per name: the text format allows no second ``# TYPE`` line)."""
+
+    def __init__(self, registry: CollectorRegistry, others: list[Metric]) -> None:
+        self.registry = registry
+        self.others = others
+
+    def collect(self) -> Iterable[Metric]:
+        extra: dict[str, list[Any]] = {}
+        for family in self.others:
+            extra.setdefault(family.name, []).extend(family.samples)
+        for family in self.registry.collect():
+            samples = extra.pop(family.name, None)
+            if samples:
+                family.samples = [*family.samples, *samples]
+            yield family
+        for family in self.others:
+            if family.name in extra:
+                extra.pop(family.name)
+                yield family
 
 
 def serve_metrics(metrics: Metrics, host: str, port: int) -> WSGIServer:

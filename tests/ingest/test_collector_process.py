@@ -82,6 +82,25 @@ def test_collector_process_acknowledges_forwards_revocations_and_loses_nothing_a
         assert stats["events"]["total"] == 21 and stats["dead_letters"]["total"] == 2
         process = stats["log"]["collector_process"]
         assert process["running"]
+        # /readyz reports the process, and the loader stored its log from the batches it
+        # prepared (records_decoded would count what the loader had to decode itself).
+        check = httpx.get(f"{server.url}/readyz").json()["checks"]["collector_process"]
+        assert check["ok"] and check["detail"]["answering"], check
+        detail = check["detail"]
+        assert detail["durable_end"] == detail["prepared_end"] == detail["stored_end"] > 0
+        assert detail["records_prepared"] >= 1 and detail["pending_bytes"] == 0
+        # Its counters reach the main /metrics, labelled as the collector process's.
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert "omni_collector_process_up 1.0" in metrics
+        assert (
+            'omni_collector_calls_total{outcome="accepted",process="collector",'
+            'route="/v1/batch"} 20.0'
+        ) in metrics
+        assert (
+            'omni_collector_calls_total{outcome="refused",process="collector",'
+            'route="/v1/batch"} 1.0'
+        ) in metrics
+        assert 'omni_http_request_seconds_count{method="POST",process="collector"' in metrics
 
         revoked = httpx.post(
             f"{server.url}/v1/sources/web/revoke", headers=bearer(server_token(server.url))

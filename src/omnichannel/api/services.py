@@ -94,6 +94,9 @@ class Services:
             self.ingest.stream.subscribe(lambda _batch: self.platform.wake_consumers())
             self.metrics.before_scrape(self._refresh_gauges)
             self.ingest.loader.on_batch.append(self._count_batch)
+            if self.ingest.collector is not None:
+                # Its collector and request counters, in this /metrics (metrics.py).
+                self.metrics.forward(self.ingest.collector.metrics_text)
             self.platform.jobs.on_finish.append(self._count_run)
 
     def start_background(self) -> None:

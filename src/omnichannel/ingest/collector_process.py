@@ -7,9 +7,14 @@ lookup process's GIL. The two processes split the work on files:
 
 - the collector process is the only writer of its log, ``<home>/log/collector``; it
   answers a request once its record is fsync'd there, as the in-process collector does;
-- after each group commit it writes the log's durable end (8 bytes) to a pipe; the main
-  process's loader reads the log up to that end (``LogTail``), stores, publishes and
+- after each group commit it writes the log's durable end to a pipe; the main process's
+  loader reads the log up to that end (``PreparedTail``), stores, publishes and
   checkpoints it beside its own log's records;
+- every loader interval it also turns the durable records not yet prepared into Arrow
+  batch files (``prepared.py``: decode, checks, in-batch dedupe, rows to Arrow, the
+  loader's per-event Python work) and writes their end to the pipe; the main loader
+  appends a batch as it is, so that work never holds the lookup process's GIL (it
+  decodes the log itself when a batch is missing or late);
 - the main process writes one line of settings to the collector's stdin, then commands
   (``forget``: a write key was revoked); when the main process ends, even by SIGKILL, the
   stdin pipe closes and the collector stops (what it acknowledged is in its log, and the
@@ -18,7 +23,7 @@ lookup process's GIL. The two processes split the work on files:
 
 Example::
 
-    tail = LogTail(collector_log_dir(settings))
+    tail = PreparedTail(collector_log_dir(settings))
     process = CollectorProcess(settings, tail)
     process.start()                 # answers on settings.collector_port
     loader = Loader(own_log, lease, stream=stream, also=(tail,))
@@ -40,13 +45,17 @@ from typing import IO, Any
 
 from omnichannel.config import Settings
 from omnichannel.ingest.bus_redis import RedisBus
-from omnichannel.ingest.log import EventLog, LogTail
+from omnichannel.ingest.log import EventLog
+from omnichannel.ingest.prepared import PreparedBatches, PreparedTail
 from omnichannel.ingest.sources import KeyResolver
 from omnichannel.opstore import OpStore
 
 log = logging.getLogger(__name__)
 
-END = struct.Struct("<Q")
+# What the pipe carries: (kind, offset), 16 bytes, written whole (under PIPE_BUF).
+MESSAGE = struct.Struct("<QQ")
+DURABLE = 0  # the log is durable up to offset
+PREPARED = 1  # batches are prepared up to offset
 FORGET = b"forget\n"
 RESTART_MAX_SECONDS = 30.0
 
@@ -59,7 +68,7 @@ def collector_log_dir(settings: Settings) -> Path:
 class CollectorProcess:
     """Starts, feeds and restarts the collector process; tells ``tail`` what is durable."""
 
-    def __init__(self, settings: Settings, tail: LogTail) -> None:
+    def __init__(self, settings: Settings, tail: PreparedTail) -> None:
         self.settings = settings
         self.tail = tail
         self.restarts = 0
@@ -88,6 +97,51 @@ class CollectorProcess:
             "restarts": self.restarts,
             "last_exit": self.last_exit,
         }
+
+    def answering(self, timeout: float = 2.0) -> bool:
+        """Its ``/healthz`` answers (running is not enough: it may still be starting)."""
+        import httpx
+
+        try:
+            return httpx.get(self.url + "/healthz", timeout=timeout).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def readiness(self) -> dict[str, Any]:
+        """What ``/readyz`` reports: alive and answering, and its log's durable end
+        against what the loader has prepared batches for and stored (the checkpoint)."""
+        health = self.health()
+        answering = health["running"] and self.answering()
+        checkpoint = self.tail.checkpoint()
+        detail = {
+            **health,
+            "answering": answering,
+            "durable_end": self.tail.end,
+            "prepared_end": self.tail.prepared_end,
+            "stored_end": checkpoint,
+            "pending_bytes": self.tail.pending_bytes(),
+            # Stored from its prepared batches, or decoded by the loader (late or missing).
+            "records_prepared": self.tail.records_prepared,
+            "records_decoded": self.tail.records_decoded,
+        }
+        if not answering:
+            reason = f"the collector process at {self.url} does not answer"
+            if not health["running"]:
+                reason = (
+                    f"the collector process is not running (last exit {self.last_exit}, "
+                    f"{self.restarts} restarts); it is restarted, its port {self.url} "
+                    "refuses calls meanwhile"
+                )
+            return {"ok": False, "reason": reason, **detail}
+        return detail
+
+    def metrics_text(self) -> str:
+        """Its ``/metrics`` (the main ``/metrics`` forwards its collector families)."""
+        import httpx
+
+        response = httpx.get(self.url + "/metrics", timeout=2.0)
+        response.raise_for_status()
+        return response.text
 
     def forget_keys(self) -> None:
         """Drop the collector process's write-key cache (a key was revoked here)."""
@@ -150,12 +204,16 @@ class CollectorProcess:
                 if not chunk:
                     break  # the process ended (or closed its end)
                 buffer += chunk
-                whole = len(buffer) - len(buffer) % END.size
-                if whole:
-                    # Only the latest end matters: each one covers the ones before it.
-                    (end,) = END.unpack_from(buffer, whole - END.size)
-                    buffer = buffer[whole:]
-                    self.tail.advance(end)
+                whole = len(buffer) - len(buffer) % MESSAGE.size
+                # Only the latest of each kind matters: each covers the ones before it.
+                latest: dict[int, int] = {}
+                for kind, offset in MESSAGE.iter_unpack(buffer[:whole]):
+                    latest[kind] = offset
+                buffer = buffer[whole:]
+                if DURABLE in latest:
+                    self.tail.advance(latest[DURABLE])
+                if PREPARED in latest:
+                    self.tail.prepared_to(latest[PREPARED])
         self.last_exit = process.wait()
 
     def stop(self, timeout: float = 60) -> None:
@@ -190,9 +248,9 @@ class ForwardingKeys(KeyResolver):
 # -- the collector process itself ---------------------------------------------------------
 
 
-def _tell(pipe: int, end: int) -> bool:
+def _tell(pipe: int, end: int, kind: int = DURABLE) -> bool:
     try:
-        os.write(pipe, END.pack(end))
+        os.write(pipe, MESSAGE.pack(kind, end))
     except OSError:  # the main process is gone; its successor reads the log from files
         return False
     return True
@@ -210,6 +268,43 @@ def _tell_ends(event_log: EventLog | RedisBus, pipe: int, stopped: threading.Eve
             if not _tell(pipe, end):
                 return
             last = end
+
+
+# A batch covers at most this much log (the loader's micro-batch).
+PREPARE_BYTES = 8 * 1024 * 1024
+
+
+def _prepare(event_log: EventLog, pipe: int, stopped: threading.Event, interval: float) -> None:
+    """Prepare each loader interval's durable records as a batch, until ``stopped``
+    (then prepare what is left: ``event_log`` is closed and fsync'd by then)."""
+    from omnichannel.ingest.loader import prepare_rows
+
+    batches = PreparedBatches(event_log.directory)
+    written = threading.Event()
+    event_log.notify_on_write(written)
+    position = batches.resume(event_log.checkpoint())
+    while True:
+        last_round = stopped.is_set()
+        # The main loader may have gone past (it decodes what is overdue) and trimmed.
+        position = max(position, event_log.checkpoint())
+        try:
+            while position < event_log.end:
+                entries = event_log.read(position, max_bytes=PREPARE_BYTES)
+                if not entries:
+                    break
+                end = entries[-1].next_offset
+                batches.write(position, end, prepare_rows(entries))
+                position = end
+                if not _tell(pipe, position, PREPARED):
+                    return
+        except Exception:
+            # The main loader decodes what is not prepared; keep trying each interval.
+            log.exception("collector process: could not prepare a batch at %d", position)
+        if last_round:
+            return
+        written.wait(interval)
+        written.clear()
+        stopped.wait(interval)  # gather an interval's records into one batch
 
 
 def _follow_stdin(stdin: IO[bytes], keys: KeyResolver, server: Any) -> None:
@@ -230,6 +325,7 @@ def main(argv: list[str]) -> int:
     from omnichannel.ingest.stream import InProcessStream
     from omnichannel.ingest.unauthorized import UnauthorizedRequests
     from omnichannel.logs import configure_logging
+    from omnichannel.metrics import RequestMetrics
     from omnichannel.opstore import open_opstore
 
     pipe = int(argv[0])
@@ -257,7 +353,7 @@ def main(argv: list[str]) -> int:
 
     runtime = IngestRuntime(
         event_log,
-        # Never started: the main process's loader stores this log (its LogTail).
+        # Never started: the main process's loader stores this log (its PreparedTail).
         Loader(event_log, no_warehouse, stream=None),
         keys,
         InProcessStream(),
@@ -270,6 +366,8 @@ def main(argv: list[str]) -> int:
     )
     app = create_collector_app(runtime, title="Omnichannel collector process")
     services = app.state.services
+    # Requests by route and latency, forwarded to the main /metrics (metrics.py).
+    app.add_middleware(RequestMetrics, metrics=services.metrics)
     # The collector's guards (rate per key, erased people) read the installation's settings.
     services.settings = settings
 
@@ -297,6 +395,15 @@ def main(argv: list[str]) -> int:
         target=_tell_ends, args=(event_log, pipe, stopped), name="log-end", daemon=True
     )
     teller.start()
+    # With the bus, the loaders read Redis: there is no local log to prepare.
+    preparer = threading.Thread(
+        target=_prepare,
+        args=(event_log, pipe, stopped, settings.loader_interval),
+        name="prepare-batches",
+        daemon=True,
+    )
+    if isinstance(event_log, EventLog):
+        preparer.start()
     threading.Thread(
         target=_follow_stdin, args=(stdin, keys, server), name="control", daemon=True
     ).start()
@@ -310,6 +417,8 @@ def main(argv: list[str]) -> int:
         event_log.close()  # what was queued is written and fsync'd
         stopped.set()
         teller.join(5)
+        if preparer.is_alive():
+            preparer.join(30)
         _tell(pipe, event_log.end)
         os.close(pipe)
         opstore.close()

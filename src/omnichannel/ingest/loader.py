@@ -214,6 +214,71 @@ def _without_nul(
     return kept
 
 
+@dataclass
+class PreparedRows:
+    """The loader-ready form of some log records: what ``store_prepared`` appends.
+
+    ``events`` are unique on ``message_id`` within the records, with ``loaded_at`` still
+    empty (set when stored); ``letters`` are the refused calls, unreadable records and
+    events holding NUL; ``events_read`` counts the events before the in-batch dedupe.
+    """
+
+    events: pa.Table
+    letters: pa.Table
+    records: int
+    events_read: int
+
+
+def prepare_rows(entries: list[LogEntry]) -> PreparedRows:
+    """Decode, check and convert log records to Arrow: all of the loader's per-event
+    Python work, which the collector process does for its own log (``prepared.py``)."""
+    events, letters = _decode(entries)
+    events = _without_nul(entries, events, letters)
+    unique = first_of_each(events, "message_id")
+    return PreparedRows(
+        events=_rows_table(unique, EVENTS.schema.to_pyarrow()),
+        letters=_rows_table(
+            first_of_each(letters, "dead_letter_id"), DEAD_LETTERS.schema.to_pyarrow()
+        ),
+        records=len(entries),
+        events_read=len(events),
+    )
+
+
+def store_prepared(
+    log_: ReadableLog,
+    wh: Warehouse,
+    rows: PreparedRows,
+    end: int,
+    *,
+    stream: EventStream | None = None,
+    dedupe_window: timedelta | None = DEDUPE_WINDOW,
+) -> DrainResult:
+    """Append prepared rows not stored yet, publish them, then checkpoint ``log_`` at ``end``."""
+    table = rows.events
+    table = table.set_column(
+        table.schema.get_field_index("loaded_at"),
+        "loaded_at",
+        pa.repeat(pa.scalar(_now(), pa.timestamp("us")), table.num_rows),
+    )
+    # The dedupe window: only events stored since then are compared (the cost follows the
+    # batch, not the table); dead letters are few, compared with every stored one.
+    since = None if dedupe_window is None else _now() - dedupe_window
+    appended = wh.append_new(EVENTS.name, table, ("message_id",), since=since, returning=True)
+    stored = appended.stored if appended.stored is not None else table.slice(0, 0)
+    stored_letters = wh.append_new(DEAD_LETTERS.name, rows.letters, ("dead_letter_id",))
+    if stream is not None:
+        stream.publish(stored)
+    log_.commit(end)
+    return DrainResult(
+        records=rows.records,
+        events_stored=stored.num_rows,
+        duplicates=rows.events_read - stored.num_rows,
+        dead_letters=stored_letters.written,
+        checkpoint=end,
+    )
+
+
 def load_once(
     log_: ReadableLog,
     wh: Warehouse,
@@ -225,36 +290,16 @@ def load_once(
     """Store one micro-batch from the checkpoint on; returns what it did (0 records: caught up)."""
     start = log_.checkpoint()
     entries = log_.read(start, max_bytes=max_bytes)
-    result = DrainResult(checkpoint=start)
     if not entries:
-        return result
-    events, letters = _decode(entries)
-    events = _without_nul(entries, events, letters)
-    unique = first_of_each(events, "message_id")
-    table = _rows_table(unique, EVENTS.schema.to_pyarrow())
-    table = table.set_column(
-        table.schema.get_field_index("loaded_at"),
-        "loaded_at",
-        pa.array([_now()] * table.num_rows, pa.timestamp("us")),
+        return DrainResult(checkpoint=start)
+    return store_prepared(
+        log_,
+        wh,
+        prepare_rows(entries),
+        entries[-1].next_offset,
+        stream=stream,
+        dedupe_window=dedupe_window,
     )
-    # The dedupe window: only events stored since then are compared (the cost follows the
-    # batch, not the table); dead letters are few, compared with every stored one.
-    since = None if dedupe_window is None else _now() - dedupe_window
-    appended = wh.append_new(EVENTS.name, table, ("message_id",), since=since, returning=True)
-    stored = appended.stored if appended.stored is not None else table.slice(0, 0)
-    letters_table = _rows_table(
-        first_of_each(letters, "dead_letter_id"), DEAD_LETTERS.schema.to_pyarrow()
-    )
-    stored_letters = wh.append_new(DEAD_LETTERS.name, letters_table, ("dead_letter_id",))
-    if stream is not None:
-        stream.publish(stored)
-    log_.commit(entries[-1].next_offset)
-    result.records = len(entries)
-    result.events_stored = stored.num_rows
-    result.duplicates = len(events) - stored.num_rows
-    result.dead_letters = stored_letters.written
-    result.checkpoint = entries[-1].next_offset
-    return result
 
 
 def drain(
@@ -324,12 +369,36 @@ class Loader:
         for each in self.logs:
             target = each.end
             while not self._stop.is_set() and each.checkpoint() < target:
-                with self.lease() as wh:
-                    step = load_once(each, wh, stream=self.stream, dedupe_window=self.dedupe_window)
-                if step.records == 0:
+                step = self._load(each, patient=True)
+                if step is None or step.records == 0:
                     break
                 self.last_progress = time.monotonic()
                 yield step
+
+    def _load(self, each: ReadableLog, *, patient: bool) -> DrainResult | None:
+        """One micro-batch of ``each``: its prepared batch at the checkpoint if it has one
+        (the collector process's log, ``prepared.py``), else decoded here; None while
+        ``patient`` and a batch the collector process is preparing is not overdue."""
+        from omnichannel.ingest.prepared import PreparedTail
+
+        if isinstance(each, PreparedTail):
+            start = each.checkpoint()
+            found = each.batches.read(start)
+            if found is not None:
+                end, rows = found
+                with self.lease() as wh:
+                    step = store_prepared(
+                        each, wh, rows, end, stream=self.stream, dedupe_window=self.dedupe_window
+                    )
+                each.records_prepared += step.records
+                return step
+            if patient and not each.overdue(start):
+                return None
+        with self.lease() as wh:
+            step = load_once(each, wh, stream=self.stream, dedupe_window=self.dedupe_window)
+        if isinstance(each, PreparedTail):
+            each.records_decoded += step.records
+        return step
 
     def pending_bytes(self) -> int:
         """Durable bytes not yet stored, over every log this loader drains."""
@@ -395,10 +464,11 @@ class Loader:
             if each.pending_bytes() == 0:
                 continue
             try:
-                with self.lease() as wh:
-                    self.totals.add(
-                        drain(each, wh, stream=self.stream, dedupe_window=self.dedupe_window)
-                    )
+                while each.pending_bytes() > 0:
+                    step = self._load(each, patient=False)
+                    if step is None or step.records == 0:
+                        break
+                    self.totals.add(step)
             except Exception:
                 log.exception(
                     "loader final drain failed; events remain in the log",

@@ -7,13 +7,16 @@ unauthenticated requests stored, final drain, log closed, lock released) when it
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 
 from omnichannel.config import Settings
 from omnichannel.ingest.bus_redis import RedisBus
 from omnichannel.ingest.collector_process import CollectorProcess, ForwardingKeys, collector_log_dir
 from omnichannel.ingest.loader import Loader, WarehouseLease
-from omnichannel.ingest.log import EventLog, LogError, LogTail, ReadableLog
+from omnichannel.ingest.log import EventLog, LogError, ReadableLog
+from omnichannel.ingest.prepared import DIRECTORY as PREPARED_DIRECTORY
+from omnichannel.ingest.prepared import PreparedTail
 from omnichannel.ingest.segment import Limits
 from omnichannel.ingest.sources import KeyResolver
 from omnichannel.ingest.stream import InProcessStream
@@ -75,13 +78,16 @@ class IngestRuntime:
         other: ReadableLog | None = None
         directory = collector_log_dir(settings)
         if settings.collector_port is not None:
-            tail = LogTail(directory, segment_bytes=settings.log_segment_bytes)
+            tail = PreparedTail(directory, segment_bytes=settings.log_segment_bytes)
             collector = CollectorProcess(settings, tail)
             other = tail
         elif directory.exists():
             # A collector process ran here before: store what it acknowledged.
             try:
                 other = EventLog.open(directory, segment_bytes=settings.log_segment_bytes)
+                # Its loader-ready batches (prepared.py) are a cache of the log, which
+                # the loader now decodes itself: the next collector process redoes them.
+                shutil.rmtree(directory / PREPARED_DIRECTORY, ignore_errors=True)
             except LogError as exc:  # still held by one that is exiting: the next start
                 log.warning("ingest: the collector process's log is not drained now: %s", exc)
         stream = InProcessStream()

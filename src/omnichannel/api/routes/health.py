@@ -3,9 +3,9 @@
 ``/healthz`` answers from the process alone and never touches a store: a load balancer
 or supervisor asking "is it alive" must get an answer while a long query runs or the
 warehouse is unreachable. ``/readyz`` checks what serving needs (warehouse, operational
-store, event log, loader) and answers 503 with the reasons when something fails; jobs
-and consumers are reported beside them (a failed run retries later: no reason to stop
-serving).
+store, event log, loader, the collector's own process when there is one) and answers 503
+with the reasons when something fails; jobs and consumers are reported beside them (a
+failed run retries later: no reason to stop serving).
 """
 
 from __future__ import annotations
@@ -121,6 +121,13 @@ def _loader(services: Services) -> dict[str, Any]:
     return health
 
 
+def _collector_process(services: Services) -> dict[str, Any]:
+    collector = None if services.ingest is None else services.ingest.collector
+    if collector is None:
+        return {"enabled": False}  # OMNI_COLLECTOR_PORT unset: the collector is in here
+    return {"enabled": True, **collector.readiness()}
+
+
 def _jobs(services: Services) -> dict[str, Any]:
     failed = [
         row["name"]
@@ -175,12 +182,14 @@ def _log_changes(services: Services, checks: dict[str, Check]) -> None:
     responses={503: {"model": Readiness, "description": "A check failed; each says why."}},
 )
 def readyz(services: ServicesDep) -> Any:
-    """Readiness: warehouse, operational store, event log, loader (lag, stall), jobs, consumers."""
+    """Readiness: warehouse, operational store, event log, loader (lag, stall), the
+    collector's own process when there is one, jobs, consumers."""
     checks = {
         "warehouse": _check(lambda: _warehouse(services)),
         "opstore": _check(lambda: _opstore(services)),
         "log": _check(lambda: _event_log(services)),
         "loader": _check(lambda: _loader(services)),
+        "collector_process": _check(lambda: _collector_process(services)),
         "jobs": _check(lambda: _jobs(services)),
         "consumers": _check(lambda: _consumers(services)),
     }
