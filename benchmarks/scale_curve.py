@@ -31,7 +31,8 @@ script would (``Platform``; the ``ingest`` job per file, as ``omni ingest`` runs
 Peak memory is the stage process's peak RSS (``os.wait4``'s ``ru_maxrss``). DuckDB gets
 ``--memory-limit`` and a temp directory under the work directory, so it spills rather
 than fails. A watchdog kills a stage whose RSS passes ``--guard`` (the machine is shared).
-Results are appended, a JSON line per stage, to ``<work>/results.jsonl`` as they come.
+Every stage of ours runs first, then the baselines; each run is appended as a JSON line to
+``<work>/results.jsonl`` as it ends (a run cut short keeps what it measured).
 
     .venv/bin/python benchmarks/scale_curve.py --scales 1,2 [--work /tmp/scale-curve]
         [--memory-limit 12GB] [--guard 20] [--keep]
@@ -332,18 +333,19 @@ def measured(args: list[str], guard_gb: float) -> dict[str, Any]:
     out = Path(f"/tmp/scale-curve-{os.getpid()}-{time.monotonic_ns()}.json")
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, __file__, *args, "--answer", str(out)])
-    killed = threading.Event()
+    killed, done = threading.Event(), threading.Event()
 
     def watch() -> None:
-        while child.poll() is None:
+        # Not child.poll(): that would reap the child, and its rusage with it.
+        while not done.wait(0.5):
             if _rss_gb(child.pid) > guard_gb:
                 killed.set()
                 child.kill()
                 return
-            time.sleep(0.5)
 
     threading.Thread(target=watch, daemon=True).start()
     _, status, usage = os.wait4(child.pid, 0)
+    done.set()
     child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     answer = json.loads(out.read_text()) if out.exists() else None
@@ -361,7 +363,12 @@ def _load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def run_scale(scale: float, work: Path, memory_limit: str, guard_gb: float) -> list[dict]:
+def _log(work: Path, row: dict[str, Any]) -> None:
+    with (work / "results.jsonl").open("a") as log:
+        log.write(json.dumps(row, default=str) + "\n")
+
+
+def run_scale(scale: float, work: Path, memory_limit: str, guard_gb: float) -> list[dict[str, Any]]:
     people, events = sizes(scale)
     data, home = work / f"data-{scale:g}x", work / f"home-{scale:g}x"
     shutil.rmtree(home, ignore_errors=True)
@@ -374,34 +381,36 @@ def run_scale(scale: float, work: Path, memory_limit: str, guard_gb: float) -> l
         size = sum(p.stat().st_size for p in data.iterdir()) / 1e9
         print(f"{scale:g}x: generated {people:,} people, {events:,} events "
               f"({size:.1f} GB Parquet) in {time.perf_counter() - started:.0f} s")  # fmt: skip
-    rows = []
     common = ["--home", str(home), "--data", str(data), "--memory-limit", memory_limit]
+    # Every stage of ours first, then the baselines (they read what ours left): a run cut
+    # short still has the pipeline's own figures, which are what the curve is about.
+    ours: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
-        ours = measured(["--stage", stage, *common], guard_gb)
-        load_ours = _load()
-        if ours["exit"] != 0:
-            row = {"scale": scale, "stage": stage, "ours": ours, "load": load_ours}
-            rows.append(row)
-            print(json.dumps(row))
+        ours[stage] = measured(["--stage", stage, *common], guard_gb)
+        ours[stage]["load"] = _load()
+        _log(work, {"scale": scale, "people": people, "events": events, "stage": stage,
+                    "run": "ours", **ours[stage]})  # fmt: skip
+        print(f"{scale:>4g}x {stage:9s} ours {ours[stage]['seconds']:8.1f} s "
+              f"{ours[stage]['peak_rss_gb']:5.2f} GB  {ours[stage]['answer']}  "
+              f"load {ours[stage]['load']}", flush=True)  # fmt: skip
+        if ours[stage]["exit"] != 0:
             break  # the later stages need this one's output
+    rows = []
+    for stage, mine in ours.items():
+        if mine["exit"] != 0:
+            rows.append({"scale": scale, "stage": stage, "ours": mine})
+            break
         base = measured(["--baseline", stage, *common], guard_gb)
-        row = {
-            "scale": scale,
-            "people": people,
-            "events": events,
-            "stage": stage,
-            "ours": ours,
-            "baseline": base,
-            "ratio": round(ours["seconds"] / base["seconds"], 2) if base["seconds"] else None,
-            "load": f"{load_ours} / {_load()}",
-        }
-        rows.append(row)
-        with (work / "results.jsonl").open("a") as log:
-            log.write(json.dumps(row) + "\n")
+        base["load"] = _load()
+        _log(work, {"scale": scale, "people": people, "events": events, "stage": stage,
+                    "run": "baseline", **base})  # fmt: skip
+        ratio = round(mine["seconds"] / base["seconds"], 2) if base["seconds"] else None
+        rows.append({"scale": scale, "stage": stage, "ours": mine, "baseline": base})
         print(
-            f"{scale:>4g}x {stage:9s} ours {ours['seconds']:8.1f} s {ours['peak_rss_gb']:5.2f} GB"
+            f"{scale:>4g}x {stage:9s} ours {mine['seconds']:8.1f} s {mine['peak_rss_gb']:5.2f} GB"
             f" | baseline {base['seconds']:7.1f} s {base['peak_rss_gb']:5.2f} GB"
-            f" | ratio {row['ratio']} | {ours['answer']} vs {base['answer']} | load {row['load']}",
+            f" | ratio {ratio} | {mine['answer']} vs {base['answer']}"
+            f" | load {mine['load']} / {base['load']}",
             flush=True,
         )
     return rows
