@@ -28,6 +28,10 @@ script would (``Platform``; the ``ingest`` job per file, as ``omni ingest`` runs
   baseline: ``benchmarks/funnel.py``'s naive self-join funnel with the same person
   resolution. Counts must agree (members of the segment, entered per funnel step).
 
+They run in the order ingest, identity, funnel, profiles, segment: the funnel needs only
+the resolved identifiers, the segment reads the build's ``profile_timeline``, and the
+build, the heaviest, comes as late as it can (a run cut short has the most stages).
+
 Peak memory is the stage process's peak RSS (``os.wait4``'s ``ru_maxrss``). DuckDB gets
 ``--memory-limit`` and a temp directory under the work directory, so it spills rather
 than fails. A watchdog kills a stage whose RSS passes ``--guard`` (the machine is shared).
@@ -63,7 +67,9 @@ EVENTS_PER_FILE = 1_000_000
 DAYS = 90
 END = "2026-12-01 00:00:00"  # the newest event; the segment's "now" is just after it
 NOW = datetime(2026, 12, 1, 12, 0)
-STAGES = ("ingest", "identity", "profiles", "segment", "funnel")
+# The funnel reads only the resolved identifiers, so it runs before the build (the
+# heaviest stage); the segment reads what the build writes (profile_timeline), so after.
+STAGES = ("ingest", "identity", "funnel", "profiles", "segment")
 SEGMENT = {
     "name": "engaged-buyers",
     "description": "Two orders and five product views in the last 30 days",

@@ -58,6 +58,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/models", "Models"),
     ("/surveys", "Surveys"),
     ("/budget", "Budget"),
+    ("/privacy", "Privacy"),
 )
 
 
@@ -68,6 +69,7 @@ def _nav_words() -> None:
     _("Messages"), _("Channels")
     _("Analytics"), _("Models"), _("Budget")
     _("Surveys")
+    _("Privacy")
 
 
 def wants_csv(request: Request) -> bool:
