@@ -6,12 +6,14 @@ uses a stream of its own. Tests that kill Redis start a private server of their 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -22,7 +24,14 @@ from omnichannel.ingest.bus_redis import BusError, RedisBus
 from omnichannel.ingest.loader import drain
 from omnichannel.warehouse import open_warehouse
 from tests.ingest.test_loader import message_ids, record
-from tests.support.collector import bearer, make_admin_token
+from tests.support.collector import (
+    bearer,
+    free_port,
+    make_admin_token,
+    make_source,
+    running_server,
+    wait_until_loaded,
+)
 from tests.support.redis_server import redis_server
 
 pytestmark = pytest.mark.redis
@@ -208,3 +217,32 @@ def test_two_collectors_and_two_loaders_on_one_group_store_every_event_once(
     assert len(ids) == len(set(ids)) == len(sent) == 500
     assert set(ids) == sent
     assert sum(stored_by) == 500  # each event stored by one loader, whichever
+
+
+@pytest.mark.slow(seconds=30)
+def test_the_collector_process_appends_to_the_bus_and_the_lag_drains_to_zero(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    """OMNI_COLLECTOR_PORT with the bus: the collector process acknowledges from Redis,
+    the main loader stores it, and no lag is left behind (its log stays empty)."""
+    home = tmp_path / "home"
+    key = make_source(home, "web")
+    port = free_port()
+    env = {"OMNI_BUS_URL": redis_url, "OMNI_BUS_STREAM": stream}
+    with running_server(home, env={**env, "OMNI_COLLECTOR_PORT": str(port)}) as server:
+        collector = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60  # a wait for its start, not a speed claim
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{collector}/healthz", timeout=5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        calls = [
+            {"type": "track", "userId": "u", "event": "E", "messageId": f"c{i}"} for i in range(7)
+        ]
+        response = httpx.post(f"{collector}/v1/batch", json={"batch": calls}, auth=(key, ""))
+        assert response.status_code == 200, response.text
+        stats = wait_until_loaded(server.url, 7, timeout=60)
+        assert stats["events"]["total"] == 7
+        assert redis.Redis.from_url(redis_url).xlen(stream) <= 1  # trimmed once stored

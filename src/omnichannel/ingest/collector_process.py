@@ -257,6 +257,8 @@ def _tell(pipe: int, end: int, kind: int = DURABLE) -> bool:
 
 
 def _tell_ends(event_log: EventLog | RedisBus, pipe: int, stopped: threading.Event) -> None:
+    if isinstance(event_log, RedisBus):
+        return  # no log of its own: the loaders read the bus, its lag is the bus's
     written = threading.Event()
     event_log.notify_on_write(written)
     last = -1
@@ -419,7 +421,8 @@ def main(argv: list[str]) -> int:
         teller.join(5)
         if preparer.is_alive():
             preparer.join(30)
-        _tell(pipe, event_log.end)
+        if isinstance(event_log, EventLog):
+            _tell(pipe, event_log.end)
         os.close(pipe)
         opstore.close()
     return 0 if server.started else 3
