@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real: Debian's PostgreSQL (the suite starts
-# a private cluster from its binaries) and Debian's chromium (the web pages' browser
-# tests drive it through Playwright). As root it installs; otherwise it says what is
-# missing and those tests are skipped with that reason.
+# a private cluster from its binaries), Debian's chromium (the web pages' browser
+# tests drive it through Playwright) and Debian's OpenJDK (Spark's local mode). As
+# root it installs; otherwise it says what is missing and those tests are skipped
+# with that reason.
 set -euo pipefail
 
 if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
@@ -30,6 +31,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
     fi
   else
     echo "redis-server is not installed and this user cannot install it: the bus tests will be skipped"
+  fi
+fi
+
+if ! command -v java >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # The Spark leg (tests/engines) runs pyspark in local mode, on a JVM.
+    echo "installing Debian's OpenJDK 17 for the Spark leg"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else
+    echo "java is not installed and this user cannot install it: the Spark leg will be skipped"
   fi
 fi
 

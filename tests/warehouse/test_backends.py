@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,11 +55,17 @@ def test_missing_clickhouse_extra_says_how_to_install_it() -> None:
     assert "pip install 'omnichannel[clickhouse]'" in str(raised.value)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("pyspark") is not None,
-    reason="spark extra installed; this checks the message when it is not",
-)
-def test_missing_spark_extra_says_how_to_install_it() -> None:
+def test_missing_spark_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyspark is in the dev extra, so its absence is made: None in sys.modules fails import.
+    for module in ("pyspark", "pyspark.sql", "omnichannel.warehouse.engine_spark"):
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ConfigError) as raised:
         connect("pyspark://local[1]")
     assert "pip install 'omnichannel[spark]'" in str(raised.value)
+
+
+def test_a_spark_database_name_that_is_no_identifier_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigError) as raised:
+        connect("pyspark://local[1]?database=omni;drop")
+    assert "database='omni;drop'" in str(raised.value)
+    assert "letters, digits and underscores" in str(raised.value)

@@ -112,15 +112,28 @@ def _clickhouse(url: str) -> BaseBackend:
 
 
 def _pyspark(url: str) -> BaseBackend:
-    from pyspark.sql import SparkSession
+    """A Spark warehouse: ``pyspark://MASTER[?database=NAME&spark.key=value...]``.
+
+    The process keeps one SparkSession (its JVM costs seconds to start); each warehouse
+    opened gets a session of its own on it (``newSession``: its own current database
+    and temporary views), in ``database`` (default ``default``), made when missing. The
+    other query keys become Spark configuration, taken when the first session starts.
+    """
+    from omnichannel.warehouse.engine_spark import spark_backend
 
     rest = url.split("://", 1)[1]
     master, _, query = rest.partition("?")
-    builder = SparkSession.builder.master(unquote(master) or "local[*]").appName("omnichannel")
-    for key, values in parse_qs(query).items():
-        builder = builder.config(key, values[-1])
-    session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
-    return ibis.pyspark.connect(session)
+    config = {key: values[-1] for key, values in parse_qs(query).items()}
+    database = config.pop("database", "default")
+    if not _SPARK_DATABASE.fullmatch(database):
+        raise ConfigError(
+            f"warehouse_url={redact(url)!r} names database={database!r}; accepted: "
+            "letters, digits and underscores"
+        )
+    return spark_backend(unquote(master) or "local[*]", config, database)
+
+
+_SPARK_DATABASE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 _CONNECTORS = {

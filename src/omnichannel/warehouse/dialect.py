@@ -208,7 +208,7 @@ def create_index_sql(engine: str, table: str, columns: Sequence[str]) -> str:
     ).sql(engine)
 
 
-def delete_keys_sql(engine: str, table: str, keys: str, columns: Sequence[str]) -> str:
+def delete_keys_sql(engine: str, table: str, keys: str, columns: Sequence[str]) -> list[str]:
     """DELETE the rows of ``table`` whose ``columns`` match a row of the table ``keys``."""
     match = sg.and_(
         *[sg.column(c, "k", quoted=True).eq(sg.column(c, table, quoted=True)) for c in columns]
@@ -218,4 +218,45 @@ def delete_keys_sql(engine: str, table: str, keys: str, columns: Sequence[str]) 
         .from_(sg.table(keys, quoted=True).as_("k"))
         .where(match)
     )
-    return sge.Delete(this=sg.table(table, quoted=True), where=sge.Where(this=exists)).sql(engine)
+    return delete_sql(engine, table, exists)
+
+
+# Engines whose tables take no DELETE: Spark's file tables (Parquet, without Delta).
+_NO_DELETE = {"pyspark"}
+KEPT_SUFFIX = "__kept"
+
+
+def delete_sql(engine: str, table: str, where: sge.Expression | None = None) -> list[str]:
+    """The statements that delete ``table``'s rows matching ``where`` (None: every row).
+
+    One ``DELETE`` where the engine has it. Spark's file tables have none, so there the
+    rows to keep are written aside (``<table>__kept``), the table dropped and the kept
+    one renamed into its place: between the drop and the rename a reader finds no table
+    (Spark has no multi-statement transactions; see docs/warehouse.md, engine gaps)."""
+    target = sg.table(table, quoted=True)
+    if engine not in _NO_DELETE:
+        return [
+            sge.Delete(this=target, where=None if where is None else sge.Where(this=where)).sql(
+                engine
+            )
+        ]
+    if where is None:
+        return [f"TRUNCATE TABLE {target.sql(engine)}"]
+    kept = sg.table(table + KEPT_SUFFIX, quoted=True)
+    # COALESCE: a row whose condition is NULL was not deleted by DELETE, so it is kept.
+    keep = sge.Not(this=sge.Coalesce(this=sge.paren(where), expressions=[sge.false()]))
+    rows = sg.select(sge.Star()).from_(target.copy()).where(keep)
+    return [
+        sge.Drop(this=kept.copy(), kind="TABLE", exists=True).sql(engine),
+        sge.Create(kind="TABLE", this=kept.copy(), expression=rows).sql(engine),
+        sge.Drop(this=target.copy(), kind="TABLE", exists=True).sql(engine),
+        sge.Alter(
+            this=kept.copy(), kind="TABLE", actions=[sge.AlterRename(this=target.copy())]
+        ).sql(engine),
+    ]
+
+
+def delete(con: BaseBackend, table: str, where: sge.Expression | None = None) -> None:
+    """Delete ``table``'s rows matching ``where`` (None: every row) on any engine."""
+    for sql in delete_sql(_dialect(con), table, where):
+        execute(con, sql)

@@ -286,8 +286,8 @@ class EngineAPI(ABC):
             return
         with self._session() as session:
             staged = self._stage(session, spec, keys)
-            sql = dialect.delete_keys_sql(self.name, spec.name, staged, keys.column_names)
-            self._checked(lambda: session.run(sql), f"delete from {spec.name}", sql)
+            for sql in dialect.delete_keys_sql(self.name, spec.name, staged, keys.column_names):
+                self._checked(partial(session.run, sql), f"delete from {spec.name}", sql)
 
     @final
     def replace_tables(
@@ -435,6 +435,10 @@ def engine_api(con: BaseBackend, sequences: Sequences | None = None) -> EngineAP
         from omnichannel.warehouse.engine_postgres import PostgresEngineAPI
 
         return PostgresEngineAPI(con, sequences)
+    if con.name == "pyspark":
+        from omnichannel.warehouse.engine_spark import SparkEngineAPI
+
+        return SparkEngineAPI(con, sequences)
     return IbisEngineAPI(con, sequences)
 
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from omnichannel.errors import ValidationError, WarehouseError
-from omnichannel.warehouse import backends
+from omnichannel.warehouse import backends, dialect
 from omnichannel.warehouse.conform import conform
 from omnichannel.warehouse.engine import Appended, Sequences, engine_api
 from omnichannel.warehouse.replace import Replacement
@@ -292,7 +292,8 @@ class Warehouse:
     def truncate(self, names: list[str] | None = None) -> None:
         """Empty canonical tables (all of them by default), keeping their schemas."""
         for spec in ALL_TABLES if names is None else [self.spec(n) for n in names]:
-            self._api.execute(f'DELETE FROM "{spec.name}"')
+            for sql in dialect.delete_sql(self.engine, spec.name):
+                self._api.execute(sql)
 
     def counts(self) -> dict[str, int]:
         """Rows in each canonical table."""

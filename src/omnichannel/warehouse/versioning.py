@@ -112,7 +112,7 @@ def read_version(con: BaseBackend) -> int | None:
 def write_version(con: BaseBackend, version: int) -> None:
     if META_TABLE not in con.list_tables():
         con.create_table(META_TABLE, schema=META_SCHEMA)
-    dialect.execute(con, f"DELETE FROM {META_TABLE} WHERE key = 'schema_version'")
+    dialect.delete(con, META_TABLE, sg.column("key", quoted=True).eq(sge.convert("schema_version")))
     con.insert(
         META_TABLE,
         pa.table({"key": ["schema_version"], "value": [str(version)]}),
@@ -166,13 +166,17 @@ def _apply_additive(con: BaseBackend, report: SchemaReport) -> None:
                 )
 
 
+_TYPES_OF = {"pyspark": "spark"}
+
+
 @functools.cache
 def _create_table_sql(engine: str, spec: TableSpec) -> str:
     """``CREATE TABLE`` for one canonical table in ``engine``'s dialect (what Ibis's
     ``create_table`` sends, without its read back of the new table's schema)."""
     target = sge.Schema(
         this=sg.table(spec.name, quoted=True),
-        expressions=ibis.schema(spec.schema).to_sqlglot_column_defs(engine),
+        # Ibis names Spark's type mapping "spark", its backend and dialect "pyspark".
+        expressions=ibis.schema(spec.schema).to_sqlglot_column_defs(_TYPES_OF.get(engine, engine)),
     )
     return sge.Create(kind="TABLE", this=target).sql(engine)
 
