@@ -246,3 +246,30 @@ def test_the_collector_process_appends_to_the_bus_and_the_lag_drains_to_zero(
         stats = wait_until_loaded(server.url, 7, timeout=60)
         assert stats["events"]["total"] == 7
         assert redis.Redis.from_url(redis_url).xlen(stream) <= 1  # trimmed once stored
+
+
+def test_a_stopping_loader_finishes_its_own_entries_and_leaves_new_ones_to_the_group(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    with bus_of(redis_url, stream, tmp_path, consumer="stopping") as bus:
+        bus.append(record("held"))
+        [held] = bus.read(0)  # delivered to this loader, not yet stored
+        bus.append(record("new"))
+        bus.finish_own()
+        assert [entry.offset for entry in bus.read(0)] == [held.offset]
+        bus.commit(held.next_offset)
+        assert bus.read(0) == []  # "new" waits for another loader
+        with bus_of(redis_url, stream, tmp_path, consumer="other") as other:
+            assert len(other.read(0)) == 1
+
+
+def test_while_redis_is_down_the_lag_reads_its_last_value_and_writes_fail_in_words(
+    tmp_path: Path,
+) -> None:
+    with redis_server(tmp_path / "redis") as server, bus_of(server.url, "s", tmp_path) as bus:
+        bus.append(record("a"))
+        end = bus.end
+        server.kill()
+        assert (bus.end, bus.pending_bytes()) == (end, end)
+        with pytest.raises(BusError, match="could not write the event bus"):
+            bus.append(record("b"))

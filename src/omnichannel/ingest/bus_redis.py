@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     import redis
 
     from omnichannel.config import Settings
+
+log = logging.getLogger(__name__)
 
 FIELD = b"r"
 # Entries asked for per read: a record is one request (typically 10-100 KB), so this is
@@ -168,6 +171,8 @@ class RedisBus(ReadableLog):
         self._ack = self._client.register_script(ACK_SCRIPT)
         self._delivered: dict[int, _Delivered] = {}
         self._claim_cursor = "0-0"
+        self._counters: dict[str, int] = {}
+        self._finishing = False
         self._cond = threading.Condition()
         self._pending: list[tuple[bytes, Future[int]]] = []
         self._closed = False
@@ -245,18 +250,39 @@ class RedisBus(ReadableLog):
     @property
     def end(self) -> int:
         """Bytes every collector has appended to the stream."""
-        return int(self._client.get(self._added_key) or 0)
+        return self._counter(self._added_key)
 
     def checkpoint(self) -> int:
         """Bytes the group's loaders have stored and acknowledged."""
-        return int(self._client.get(self._stored_key) or 0)
+        return self._counter(self._stored_key)
+
+    def _counter(self, key: str) -> int:
+        # Stats and health read these: while Redis is unreachable they show the last
+        # value read (the loader's own reads fail, and its error and stall say so).
+        import redis as redis_module
+
+        try:
+            value = int(self._client.get(key) or 0)
+        except redis_module.RedisError as exc:
+            log.warning("event bus %s unreachable: %s", self.url, exc)
+            return self._counters.get(key, 0)
+        self._counters[key] = value
+        return value
+
+    def finish_own(self) -> None:
+        """Read only this consumer's unacknowledged entries from now on (the server is
+        stopping: its final drain stores what it holds and leaves new entries to the
+        other loaders, instead of following a busy stream without end)."""
+        self._finishing = True
 
     def read(self, start: int, *, max_bytes: int = 8 * 1024 * 1024) -> list[LogEntry]:
         """This loader's next entries: its own unacknowledged ones first (a failed batch,
         or a restart under the same name), then others' long-unacknowledged ones
         (claimed), then new ones. ``start`` is unused: the group tracks delivery."""
         del start
-        entries = self._own_pending() or self._claimed() or self._new()
+        entries = self._own_pending()
+        if not entries and not self._finishing:
+            entries = self._claimed() or self._new()
         taken: list[LogEntry] = []
         size = 0
         for entry_id, fields in entries:

@@ -133,6 +133,8 @@ class IngestRuntime:
             log.exception("ingest: could not store the count of unauthenticated requests")
         if self.collector is not None:
             self.collector.stop()  # its last acknowledged records, then the final drain
+        if isinstance(self.log, RedisBus):
+            self.log.finish_own()  # the other loaders of the group take what is new
         self.loader.stop()
         self.log.close()
         for other in self.other_logs:
