@@ -120,6 +120,7 @@ PAGE_AREAS: tuple[tuple[str, str, str], ...] = (
     ("/models", "analytics:read", "analytics:run"),  # as /api/models
     ("/surveys", "surveys:read", "surveys:write"),  # as /api/surveys
     ("/budget", "analytics:read", "analytics:run"),  # as /api/budget
+    ("/commerce", "warehouse:read", "sources:write"),  # as /api/commerce
     ("/privacy", "privacy:read", "privacy:export"),  # as /api/privacy
     ("/messages/templates", "templates:read", "templates:write"),
     ("/messages", "messages:read", "messages:send"),

@@ -156,6 +156,19 @@ class Orders:
                 query = query.where(CommerceOrder.status == status)
             return [order_dict(o) for o in session.scalars(query)]
 
+    def summary(self) -> Rows:
+        """Orders per status and route (``pickup_in_store``, ``ship_from_store``,
+        ``ship_from_warehouse``, ``split``; none before routing), most first."""
+        counts: dict[tuple[str, str | None], int] = {}
+        with self._platform.opstore.session() as session:
+            for status, routing in session.execute(
+                select(CommerceOrder.status, CommerceOrder.routing)
+            ):
+                key = (status, route_of(routing))
+                counts[key] = counts.get(key, 0) + 1
+        rows = [{"status": s, "route": r, "orders": n} for (s, r), n in counts.items()]
+        return sorted(rows, key=lambda r: (-r["orders"], r["status"], r["route"] or ""))
+
     # --- routing ---------------------------------------------------------------------
 
     def route(self, order_ref: str, *, actor: str = "system") -> dict[str, Any]:
@@ -409,6 +422,15 @@ def _lines(lines: Sequence[Mapping[str, Any]]) -> list[Line]:
             raise ValidationError(f"lines[{i}].quantity", quantity, "a whole number, 1 or more")
         out.append(Line(sku, quantity))
     return out
+
+
+def route_of(routing: Mapping[str, Any] | None) -> str | None:
+    """How a routed order goes: its one part's method, ``split``, or None (not routed)."""
+    if not routing or not routing.get("parts"):
+        return None
+    if routing.get("outcome") == "split":
+        return "split"
+    return str(routing["parts"][0]["method"])
 
 
 def order_dict(row: CommerceOrder) -> dict[str, Any]:

@@ -58,6 +58,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/models", "Models"),
     ("/surveys", "Surveys"),
     ("/budget", "Budget"),
+    ("/commerce", "Commerce"),
     ("/privacy", "Privacy"),
 )
 
@@ -69,6 +70,7 @@ def _nav_words() -> None:
     _("Messages"), _("Channels")
     _("Analytics"), _("Models"), _("Budget")
     _("Surveys")
+    _("Commerce")
     _("Privacy")
 
 
