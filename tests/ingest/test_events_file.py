@@ -146,6 +146,24 @@ def test_parquet_exports_load_too(wh: Warehouse, tmp_path: Path) -> None:
     assert rows(wh, "events")[0]["event"] == "Viewed"
 
 
+def test_a_parquet_file_is_read_in_blocks_numbered_on_and_deduplicated_across_them(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of 3 rows: a big export streams instead of being held whole in memory.
+    monkeypatch.setattr("omnichannel.ingest.events_file.PARQUET_ROWS", 3)
+    at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    ids = ["q1", "q2", "q3", "q4", "q1", "q6", "q7"]  # row 5 repeats row 1, a block before
+    users = ["u1", "u2", "u3", "u4", "u5", None, "u7"]  # row 6 names nobody: refused
+    table = pa.table({"type": ["track"] * 7, "userId": users, "event": ["Viewed"] * 7,
+                      "messageId": ids, "timestamp": [at] * 7})  # fmt: skip
+    pq.write_table(table, tmp_path / "big.parquet")
+    result = load_events_file(wh, tmp_path / "big.parquet", source="lake")
+    assert (result.lines, result.events_stored, result.duplicates, result.rejected) == (7, 5, 1, 1)
+    assert [r["message_id"] for r in rows(wh, "events")] == ["q1", "q2", "q3", "q4", "q7"]
+    [letter] = rows(wh, "dead_letters")
+    assert letter["origin"].endswith("big.parquet line 6")
+
+
 def test_a_missing_file_is_a_clear_error(wh: Warehouse, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"path=.*nope\.jsonl.*existing JSONL"):
         load_events_file(wh, tmp_path / "nope.jsonl", source="x")

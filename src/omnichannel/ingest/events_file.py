@@ -43,6 +43,7 @@ from omnichannel.warehouse.tables import DEAD_LETTERS, EVENTS
 Progress = Callable[[str, int, int], None]
 _T = TypeVar("_T")
 CHUNK_BYTES = 64 * 1024 * 1024
+PARQUET_ROWS = 262_144  # a Parquet block: about CHUNK_BYTES of typical calls as JSON
 STAGE = "load events"
 
 
@@ -176,20 +177,36 @@ def _utf8(value: bytes | None) -> str | None:
         return None
 
 
-def _parquet_lines(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
-    return _with_text(
-        con.sql(
-            "SELECT row_number() OVER () AS idx, encode(to_json(t)::VARCHAR) AS raw "
-            "FROM read_parquet($path) t",
+def _parquet_blocks(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[tuple[pa.Table, int]]:
+    """A Parquet file as blocks of lines (each row as its JSON text), streamed: a file of
+    100,000,000 rows is never held whole (as one block it took ~25x the file in memory)."""
+    reader_con = con.cursor()  # a query on ``con`` would end this cursor's stream
+    try:
+        total = reader_con.sql(
+            "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata($path)",
             params={"path": str(path)},
-        ).to_arrow_table()
-    )
+        ).fetchone()
+        rows = max(1, int(total[0]) if total else 1)
+        size = path.stat().st_size
+        stream = reader_con.sql(
+            "SELECT encode(to_json(t)::VARCHAR) AS raw FROM read_parquet($path) t",
+            params={"path": str(path)},
+        ).to_arrow_reader(PARQUET_ROWS)
+        first = 1
+        for batch in stream:
+            count = batch.num_rows
+            idx = pa.array(np.arange(first, first + count, dtype=np.int64))
+            lines = pa.table({"idx": idx, "raw": batch.column("raw")})
+            first += count
+            yield _with_text(lines), size * min(first - 1, rows) // rows
+    finally:
+        reader_con.close()
 
 
 def _blocks(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[tuple[pa.Table, int]]:
     """(lines table, bytes read so far) per block."""
     if path.suffix == ".parquet":
-        yield _parquet_lines(con, path), path.stat().st_size
+        yield from _prefetched(_parquet_blocks(con, path))
         return
     yield from _prefetched(_text_blocks(path))
 
