@@ -23,6 +23,7 @@ from omnichannel.config import Settings
 from omnichannel.ingest.bus_redis import BusError, RedisBus
 from omnichannel.ingest.loader import drain
 from omnichannel.warehouse import open_warehouse
+from tests.cli.run import omni_in_process
 from tests.ingest.test_loader import message_ids, record
 from tests.support.collector import (
     bearer,
@@ -273,3 +274,13 @@ def test_while_redis_is_down_the_lag_reads_its_last_value_and_writes_fail_in_wor
         assert (bus.end, bus.pending_bytes()) == (end, end)
         with pytest.raises(BusError, match="could not write the event bus"):
             bus.append(record("b"))
+
+
+def test_omni_serve_on_an_unreachable_bus_refuses_to_start_in_one_line(tmp_path: Path) -> None:
+    env = {"OMNI_BUS_URL": "redis://127.0.0.1:1/0"}
+    done = omni_in_process(
+        "serve", "--port", str(free_port()), home=tmp_path / "home", env=env, check=False
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "OMNI_BUS_URL=redis://127.0.0.1:1/0: cannot reach the Redis server" in done.stderr

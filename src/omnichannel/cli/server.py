@@ -42,6 +42,10 @@ def serve(
             f"{running.describe()} already owns this home; stop it first (kill {running.pid}) "
             "or give this one another --home"
         )
+    if settings.bus_url is not None:
+        from omnichannel.ingest.bus_redis import RedisBus
+
+        RedisBus.check(settings)  # one line naming OMNI_BUS_URL, not a startup traceback
     from omnichannel.logs import configure_logging
 
     log_format = configure_logging(settings.log_level, settings.log_format)

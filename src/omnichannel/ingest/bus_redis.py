@@ -198,6 +198,12 @@ class RedisBus(ReadableLog):
             segment_bytes=settings.log_segment_bytes,
         )
 
+    @classmethod
+    def check(cls, settings: Settings) -> None:
+        """Open and close the bus: ``omni serve`` refuses to start, in one line, on a
+        Redis it cannot reach or that may lose what it acknowledged."""
+        cls.from_settings(settings).close()
+
     # -- the collector's side ---------------------------------------------------------
 
     def submit(self, payload: bytes) -> Future[int]:
