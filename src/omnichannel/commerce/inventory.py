@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import String, Table, and_, bindparam, case, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from omnichannel.opstore.models import (
     StockLocation,
     StockMovement,
     StockReservation,
+    UTCDateTime,
 )
 
 LOCATION_KINDS = ("warehouse", "store", "transit")
@@ -74,6 +75,37 @@ _GRANT = (
 # stock adds nothing rather than taking from another location's units.
 _FREE = _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.safety_stock
 _AVAILABLE = case((_FREE > 0, _FREE), else_=0)
+# On PostgreSQL the grant, the hold and its ledger row are one statement (data-modifying
+# CTEs): one round trip instead of three, the same conditional UPDATE deciding. A
+# statement fails whole, so a used key (unique violation) still leaves nothing behind.
+_GRANT_HOLD_LEDGER = text(
+    """
+    WITH granted AS (
+      UPDATE stock_levels SET reserved = reserved + :q, updated_at = :now
+      WHERE location_id = :location AND sku = :sku
+        AND on_hand - reserved - safety_stock >= :q
+      RETURNING on_hand, reserved
+    ), held AS (
+      INSERT INTO stock_reservations (reservation_key, location_id, sku, quantity, channel,
+                                      order_ref, status, expires_at, created_at, updated_at)
+      SELECT :key, :location, :sku, :q, :channel, :order_ref, 'active', :expires, :now, :now
+      FROM granted
+      RETURNING id
+    )
+    INSERT INTO stock_movements (movement_key, location_id, sku, kind, on_hand_change,
+                                 reserved_change, on_hand_after, reserved_after, source,
+                                 reference, occurred_at, recorded_at)
+    SELECT :movement_key, :location, :sku, 'reserve', 0, :q, on_hand, reserved,
+           'reservations', :key, :now, :now
+    FROM granted
+    RETURNING on_hand_after, reserved_after
+    """
+).bindparams(
+    bindparam("channel", type_=String()),
+    bindparam("order_ref", type_=String()),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("expires", type_=UTCDateTime()),
+)
 MAX_TTL = timedelta(days=30)
 Clock = Callable[[], datetime]
 
@@ -358,6 +390,25 @@ class Inventory:
             "updated_at": now,
         }
         try:
+            if self.store.engine.dialect.name == "postgresql":
+                with self.store.engine.begin() as con:
+                    one = con.execute(
+                        _GRANT_HOLD_LEDGER,
+                        {
+                            "q": quantity,
+                            "now": now,
+                            "location": location,
+                            "sku": sku,
+                            "key": key,
+                            "channel": channel,
+                            "order_ref": order_ref,
+                            "expires": held["expires_at"],
+                            "movement_key": f"reserve:{key}",
+                        },
+                    ).first()
+                if one is None:
+                    return None
+                return _granted(held)
             with self.store.engine.begin() as con:
                 # The write comes first, so SQLite takes its write lock before reading.
                 after = con.execute(
@@ -390,18 +441,7 @@ class Inventory:
             if existing is None:
                 raise
             return {**existing, "duplicate": True}
-        return {
-            "key": key,
-            "location_id": location,
-            "sku": sku,
-            "quantity": quantity,
-            "channel": channel,
-            "order_ref": order_ref,
-            "status": "active",
-            "expires_at": held["expires_at"].isoformat(),
-            "created_at": now.isoformat(),
-            "duplicate": False,
-        }
+        return _granted(held)
 
     def release(self, key: str, *, reason: str = "released") -> dict[str, Any]:
         """Give an active reservation's units back (``released``, or ``expired``)."""
@@ -627,6 +667,22 @@ class Inventory:
             occurred_at=now,
             recorded_at=now,
         )
+
+
+def _granted(held: dict[str, Any]) -> dict[str, Any]:
+    """What ``reserve`` answers for a new hold (``held`` as the reservation row)."""
+    return {
+        "key": held["reservation_key"],
+        "location_id": held["location_id"],
+        "sku": held["sku"],
+        "quantity": held["quantity"],
+        "channel": held["channel"],
+        "order_ref": held["order_ref"],
+        "status": "active",
+        "expires_at": held["expires_at"].isoformat(),
+        "created_at": held["created_at"].isoformat(),
+        "duplicate": False,
+    }
 
 
 def _is_hhmm(text: object) -> bool:
