@@ -145,3 +145,42 @@ def compact(ctx: typer.Context) -> None:
         settings_of(ctx), local=lambda platform: platform.privacy.compact(), remote=None
     )
     console.print(done)
+
+
+@app.command("keys")
+def keys(
+    ctx: typer.Context,
+    rotate: bool = typer.Option(False, "--rotate", help="Make a new data key the active one."),
+    master: bool = typer.Option(
+        False, "--rotate-master", help="Replace the master key file; re-wrap the data keys."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """The keyring personal data is sealed with; rotate a data key or the master key."""
+    from omnichannel.cli.remote import on_installation
+
+    def local(platform: Any) -> dict[str, Any]:
+        if rotate or master:
+            return dict(platform.privacy.rotate_keys(actor="cli", master=master))
+        return dict(platform.privacy.keys_status())
+
+    def remote(server: Any) -> dict[str, Any]:
+        if rotate or master:
+            return dict(server.post("/api/privacy/keys/rotate", json={"master": master}))
+        return dict(server.get("/api/privacy/keys"))
+
+    status = on_installation(settings_of(ctx), local=local, remote=remote)
+    if as_json:
+        emit_json(status)
+        return
+    console.print(
+        f"{status['keyring']}: master key {status['master_fingerprint']}, active data key "
+        f"{status['active']}"
+    )
+    console.print(
+        rows_table(
+            "Data keys",
+            ["id", "created", "active"],
+            [[k["id"], k["created"][:19], k["active"]] for k in status["data_keys"]],
+        )
+    )

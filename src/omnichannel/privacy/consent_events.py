@@ -29,6 +29,7 @@ from omnichannel.privacy import ledger
 if TYPE_CHECKING:
     from omnichannel.opstore import OpStore
     from omnichannel.platform import Platform
+    from omnichannel.privacy.keyring import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,13 @@ def _json(text: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def capture(store: OpStore, batch: pa.Table) -> int:
+def capture(store: OpStore, batch: pa.Table, sealer: Keyring | None = None) -> int:
     """Record the decisions of ``batch``'s ``Consent Updated`` events; returns how many."""
     recorded = 0
     for decision in decisions_of(batch):
         with store.session() as session:
             try:
-                ledger.record(session, actor=ACTOR, **decision)
+                ledger.record(session, actor=ACTOR, sealer=sealer, **decision)
             except ValidationError as exc:
                 log.warning("consent event %s skipped: %s", decision["evidence"], exc)
                 continue
@@ -110,10 +111,11 @@ class ConsentEvents:
     store: OpStore
     name: str = CONSUMER_NAME
     start_at: StartAt = "beginning"
+    sealer: Keyring | None = None
 
     @classmethod
     def of(cls, platform: Platform) -> ConsentEvents:
-        return cls(platform.opstore)
+        return cls(platform.opstore, sealer=platform.privacy.keyring)
 
     def handle(self, batch: pa.Table) -> None:
-        capture(self.store, batch)
+        capture(self.store, batch, self.sealer)

@@ -27,6 +27,7 @@ from omnichannel.privacy import ledger
 
 if TYPE_CHECKING:
     from omnichannel.platform import Platform
+    from omnichannel.privacy.keyring import Keyring
 
 IMPORT_COLUMNS = ("identifier", "purpose", "channel", "status")
 OPTIONAL_COLUMNS = ("lawful_basis", "at", "source", "text_version", "evidence")
@@ -37,6 +38,10 @@ class ConsentCapability:
 
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
+
+    @property
+    def _sealer(self) -> Keyring:
+        return self._platform.privacy.keyring
 
     # -- who ----------------------------------------------------------------------------
 
@@ -81,14 +86,14 @@ class ConsentCapability:
         """Every decision that counts for ``person``, oldest first."""
         _, subjects = self.subjects(person)
         with self._platform.opstore.session() as session:
-            return [ledger.public(r) for r in ledger.history(session, subjects)]
+            return [ledger.public(r, self._sealer) for r in ledger.history(session, subjects)]
 
     def show(self, person: str) -> dict[str, Any]:
         """The decisions in force per purpose and channel, and per channel for marketing."""
         profile_id, subjects = self.subjects(person)
         with self._platform.opstore.session() as session:
             records = ledger.history(session, subjects)
-            current = [ledger.public(r) for r in ledger.current(records)]
+            current = [ledger.public(r, self._sealer) for r in ledger.current(records)]
         channels = {
             r["channel"]: r["status"]
             for r in sorted(current, key=lambda r: r["at"])
@@ -139,8 +144,9 @@ class ConsentCapability:
                 evidence=evidence,
                 text_version=text_version,
                 at=at,
+                sealer=self._sealer,
             )
-            return ledger.public(entry)
+            return ledger.public(entry, self._sealer)
 
     def import_file(self, path: str | Path, *, source: str, actor: str) -> dict[str, Any]:
         """Record every row of a CSV of decisions (columns ``identifier, purpose, channel,
@@ -180,6 +186,7 @@ class ConsentCapability:
                         | ({"note": row["evidence"]} if row.get("evidence") else {}),
                         text_version=row.get("text_version") or "",
                         at=_parse_at(row.get("at")),
+                        sealer=self._sealer,
                     )
                 except ValidationError as exc:
                     raise ValidationError(

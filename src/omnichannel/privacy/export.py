@@ -50,7 +50,8 @@ def _consents(platform: Platform, footprint: Footprint) -> Any:
     from omnichannel.privacy import ledger
 
     with platform.opstore.session() as session:
-        return [ledger.public(r) for r in ledger.history(session, footprint.subjects)]
+        sealer = platform.privacy.keyring
+        return [ledger.public(r, sealer) for r in ledger.history(session, footprint.subjects)]
 
 
 register_exporter("consent_history", _consents)

@@ -27,10 +27,11 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -39,6 +40,14 @@ from omnichannel.errors import ValidationError
 from omnichannel.opstore.audit import record as audit
 from omnichannel.opstore.consent import set_consent
 from omnichannel.opstore.models import ConsentChannel, ConsentRecord, ConsentStatus, utcnow
+from omnichannel.privacy.keyring import is_sealed
+
+if TYPE_CHECKING:
+    from omnichannel.privacy.keyring import Keyring
+
+# Evidence (an IP address, a page, a file and line) is personal data: sealed at rest.
+EVIDENCE_FIELD = "consent_records.evidence"
+SEALED = "sealed"
 
 
 @dataclass(frozen=True)
@@ -98,8 +107,10 @@ def record(
     evidence: dict[str, Any] | None = None,
     text_version: str = "",
     at: datetime | None = None,
+    sealer: Keyring | None = None,
 ) -> ConsentRecord:
-    """Add one decision to the ledger (and to ``consents`` when it is about marketing)."""
+    """Add one decision to the ledger (and to ``consents`` when it is about marketing);
+    with a ``sealer`` the evidence (IP address, page, file) is stored encrypted."""
     purpose = _one_of("purpose", purpose, tuple(PURPOSES))
     channel = _one_of("channel", channel, CHANNELS)
     status = _one_of("status", status, STATUSES)
@@ -137,7 +148,7 @@ def record(
         source=source,
         actor=actor,
         text_version=text_version,
-        evidence=dict(evidence or {}),
+        evidence=seal_evidence(dict(evidence or {}), sealer),
         separate=separate,
     )
     session.add(entry)
@@ -206,8 +217,28 @@ def allows(
     return last.status == "granted"
 
 
-def public(entry: ConsentRecord) -> dict[str, Any]:
-    """A ledger row as JSON-ready data."""
+def seal_evidence(evidence: dict[str, Any], sealer: Keyring | None) -> dict[str, Any]:
+    """The evidence as stored: ``{"sealed": "pii1:..."}`` when there is a keyring."""
+    if sealer is None or not evidence:
+        return evidence
+    clear = json.dumps(evidence, sort_keys=True, ensure_ascii=False)
+    return {SEALED: sealer.seal(EVIDENCE_FIELD, clear)}
+
+
+def open_evidence(stored: dict[str, Any] | None, sealer: Keyring | None) -> dict[str, Any]:
+    """The evidence in clear (rows written before sealing are clear already)."""
+    stored = dict(stored or {})
+    token = stored.get(SEALED)
+    if not is_sealed(token):
+        return stored
+    if sealer is None:
+        return {SEALED: "(encrypted)"}
+    opened: dict[str, Any] = json.loads(sealer.open(EVIDENCE_FIELD, str(token)))
+    return opened
+
+
+def public(entry: ConsentRecord, sealer: Keyring | None = None) -> dict[str, Any]:
+    """A ledger row as JSON-ready data (its evidence opened with ``sealer``)."""
     return {
         "id": entry.id,
         "at": entry.at.isoformat() if entry.at else None,
@@ -219,6 +250,6 @@ def public(entry: ConsentRecord) -> dict[str, Any]:
         "source": entry.source,
         "actor": entry.actor,
         "text_version": entry.text_version,
-        "evidence": entry.evidence,
+        "evidence": open_evidence(entry.evidence, sealer),
         "separate": entry.separate,
     }

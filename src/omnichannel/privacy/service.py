@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from omnichannel.privacy.suppression import ErasedIdentifiers, identifier_hash, 
 
 if TYPE_CHECKING:
     from omnichannel.platform import Platform
+    from omnichannel.privacy.keyring import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,41 @@ class PrivacyCapability:
     @property
     def key(self) -> bytes:
         return privacy_key(self._platform.settings.home)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The envelope keys personal data is sealed with (privacy/keyring.py)."""
+        from omnichannel.privacy.keyring import Keyring
+
+        return Keyring.of_home(self._platform.settings.home)
+
+    def keys_status(self) -> dict[str, Any]:
+        """Which data keys the keyring holds and which one seals new values."""
+        return self.keyring.status()
+
+    def rotate_keys(self, *, actor: str, master: bool = False) -> dict[str, Any]:
+        """A new data key seals new values from now on; older values still open. With
+        ``master``, the master key is replaced instead and the data keys re-wrapped."""
+        if master:
+            from omnichannel.privacy.keyring import Keyring
+
+            status = Keyring.rotate_master(self._platform.settings.home)
+            self.__dict__.pop("keyring", None)  # re-read with the new master key
+        else:
+            status = self.keyring.rotate()
+        with self._platform.opstore.session() as session:
+            audit(
+                session,
+                actor=actor,
+                action="privacy.keys.rotate_master" if master else "privacy.keys.rotate",
+                object_type="keyring",
+                object_id=status["active"],
+                details={
+                    "data_keys": len(status["data_keys"]),
+                    "master_fingerprint": status["master_fingerprint"],
+                },
+            )
+        return status
 
     @property
     def erased(self) -> ErasedIdentifiers:

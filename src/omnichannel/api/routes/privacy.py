@@ -19,6 +19,7 @@ ACTIONS = {
     "export_person": "privacy:export",
     "open_request": "privacy:export",
     "erase_person": "privacy:erase",
+    "rotate_keys": "admin:all",
 }
 
 
@@ -92,5 +93,24 @@ async def erase_person(platform: PlatformDep, actor: ActorDep, body: EraseReques
             request_id=body.request_id,
             regulation=body.regulation,
         )
+
+    return jsonable(await run_in_threadpool(work))
+
+
+class RotateKeys(BaseModel):
+    master: bool = Field(
+        False, description="Replace the master key (the key file) instead of adding a data key"
+    )
+
+
+@router.get("/keys", summary="The keyring personal data is sealed with (no key material)")
+async def keys_status(platform: PlatformDep) -> Any:
+    return jsonable(await run_in_threadpool(platform.privacy.keys_status))
+
+
+@router.post("/keys/rotate", summary="A new active data key, or a new master key")
+async def rotate_keys(platform: PlatformDep, actor: ActorDep, body: RotateKeys) -> Any:
+    def work() -> dict[str, Any]:
+        return platform.privacy.rotate_keys(actor=actor, master=body.master)
 
     return jsonable(await run_in_threadpool(work))
