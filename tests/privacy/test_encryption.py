@@ -39,6 +39,10 @@ def test_evidence_is_sealed_at_rest_and_opens_across_both_rotations(tmp_path: Pa
     home = tmp_path / "home"
     with Platform.open(home) as platform:
         _record(platform, "email:ann@example.com", IP)
+        note = "letter from ann.lee.sealed@example.com, +8613812345678"
+        platform.privacy.open_request(
+            "export", "email:ann@example.com", requested_by="t", note=note
+        )
         before = platform.privacy.keys_status()
         other_process = Keyring.of_home(home)  # loaded before the rotation
         platform.privacy.rotate_keys(actor="test")
@@ -50,7 +54,9 @@ def test_evidence_is_sealed_at_rest_and_opens_across_both_rotations(tmp_path: Pa
         platform.privacy.rotate_keys(actor="test", master=True)
         after_master = platform.consent.history("email:ann@example.com")
         status = platform.privacy.keys_status()
+        [request] = platform.privacy.requests()
     raw = _store_bytes(home)
+    assert request["note"] == note and b"+8613812345678" not in raw
     assert IP.encode() not in raw and b"198.51.100.9" not in raw
     assert b"ann.lee.sealed" not in raw and b"pii1:k1:" in raw and b"pii1:k2:" in raw
     assert [h["evidence"]["ip"] for h in history] == [IP, "198.51.100.9"]

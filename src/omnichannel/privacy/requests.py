@@ -11,10 +11,17 @@ computed, never stored.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omnichannel.errors import ValidationError
 from omnichannel.opstore.models import PrivacyRequest, utcnow
+from omnichannel.privacy.keyring import is_sealed
+
+if TYPE_CHECKING:
+    from omnichannel.privacy.keyring import Keyring
+
+# How a request arrived is free text that often quotes the person: sealed at rest.
+NOTE_FIELD = "privacy_requests.note"
 
 KINDS = ("export", "erasure")
 REGULATIONS = ("gdpr", "pipl")
@@ -50,8 +57,17 @@ def check_regulation(regulation: str) -> str:
     return token
 
 
-def public(request: PrivacyRequest, *, now: datetime | None = None) -> dict[str, Any]:
+def seal_note(note: str, sealer: Keyring) -> str:
+    return sealer.seal(NOTE_FIELD, note) if note else ""
+
+
+def public(
+    request: PrivacyRequest, sealer: Keyring | None = None, *, now: datetime | None = None
+) -> dict[str, Any]:
     now = now or utcnow()
+    note = request.note
+    if is_sealed(note):
+        note = sealer.open(NOTE_FIELD, note) if sealer is not None else "(encrypted)"
     overdue = request.status == "open" and request.due_at < now
     return {
         "id": request.id,
@@ -65,5 +81,5 @@ def public(request: PrivacyRequest, *, now: datetime | None = None) -> dict[str,
         "days_left": round((request.due_at - now).total_seconds() / 86400, 1),
         "completed_at": request.completed_at.isoformat() if request.completed_at else None,
         "receipt": request.receipt,
-        "note": request.note,
+        "note": note,
     }

@@ -132,7 +132,7 @@ class PrivacyCapability:
                 requested_by=requested_by,
                 received_at=received,
                 due_at=due,
-                note=note,
+                note=dsr.seal_note(note, self.keyring),
             )
             session.add(request)
             session.flush()
@@ -144,13 +144,13 @@ class PrivacyCapability:
                 object_id=str(request.id),
                 details={"regulation": regulation, "due_at": due.isoformat()},
             )
-            return dsr.public(request)
+            return dsr.public(request, self.keyring)
 
     def requests(self, *, status: str | None = None) -> list[dict[str, Any]]:
         """Every request, newest first, with its deadline (``overdue`` when past it)."""
         with self._platform.opstore.session() as session:
             rows = session.scalars(select(PrivacyRequest).order_by(PrivacyRequest.id.desc()))
-            found = [dsr.public(r) for r in rows]
+            found = [dsr.public(r, self.keyring) for r in rows]
         return [r for r in found if status is None or r["status"] == status]
 
     def _request_for(
@@ -190,7 +190,7 @@ class PrivacyCapability:
                 object_id=str(request_id),
                 details={"status": status, "summary": receipt.get("summary", {})},
             )
-            return dsr.public(request)
+            return dsr.public(request, self.keyring)
 
     # -- export -------------------------------------------------------------------------
 
