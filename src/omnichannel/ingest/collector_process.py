@@ -289,8 +289,12 @@ def _prepare(event_log: EventLog, pipe: int, stopped: threading.Event, interval:
         last_round = stopped.is_set()
         # The main loader may have gone past (it decodes what is overdue) and trimmed.
         position = max(position, event_log.checkpoint())
+        # What is durable now, not what arrives meanwhile: under steady traffic a record
+        # is always arriving, and following them made batches of a few requests each,
+        # which the main loader then appended one by one (its cost is per batch).
+        target = event_log.end
         try:
-            while position < event_log.end:
+            while position < target:
                 entries = event_log.read(position, max_bytes=PREPARE_BYTES)
                 if not entries:
                     break
