@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.expr.operations as ops
+import ibis.expr.types as ir
 import pyarrow as pa
+import sqlglot.expressions as sge
 from ibis.backends.pyspark import Backend as _IbisPySpark
 from ibis.backends.pyspark.datatypes import PySparkSchema
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
@@ -55,6 +57,19 @@ class _Compiler(PySparkCompiler):
         # DuckDB and PostgreSQL give NULL: see docs/warehouse.md, engine gaps).
         return arg
 
+    def visit_GroupConcat(
+        self, op: ops.GroupConcat, *, arg: Any, sep: Any, where: Any, order_by: Any
+    ) -> Any:
+        # Ibis 12 refuses an ordered group_concat on Spark (the profile build's JSON
+        # arrays and objects); Spark 4 has listagg ... WITHIN GROUP (ORDER BY ...).
+        if not order_by:
+            return super().visit_GroupConcat(op, arg=arg, sep=sep, where=where, order_by=order_by)
+        if where is not None:
+            arg = self.if_(where, arg, sge.Null())
+        return sge.WithinGroup(
+            this=self.f.listagg(arg, sep), expression=sge.Order(expressions=list(order_by))
+        )
+
 
 class SharedSparkBackend(_IbisPySpark):
     """Ibis's PySpark backend on a session that shares the process's SparkContext."""
@@ -64,6 +79,22 @@ class SharedSparkBackend(_IbisPySpark):
     def disconnect(self) -> None:
         # The SparkContext is the process's, shared by every warehouse opened on it.
         return None
+
+    def create_table(
+        self, name: str, /, obj: Any = None, *, temp: bool | None = None, **kwargs: Any
+    ) -> ir.Table:
+        """Ibis's, and a temporary table too (Ibis refuses one on Spark): a temporary
+        view of this session over the rows computed once (``localCheckpoint``), so a
+        loop that keeps each step's result (identity's ``Scratch``) plans only one step."""
+        if not temp:
+            return super().create_table(name, obj, **kwargs)
+        if obj is None:
+            obj = pa.Table.from_batches([], ibis.schema(kwargs["schema"]).to_pyarrow())
+        expr = obj if isinstance(obj, ir.Table) else ibis.memtable(obj)
+        self._run_pre_execute_hooks(expr)
+        frame = self._session.sql(self.compile(expr)).localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        return self.table(name)
 
     def _register_in_memory_table(self, op: ops.InMemoryTable) -> None:
         # Ibis 12 goes through pandas and fails on a decimal column holding a NULL
