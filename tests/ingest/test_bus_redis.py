@@ -284,3 +284,16 @@ def test_omni_serve_on_an_unreachable_bus_refuses_to_start_in_one_line(tmp_path:
     assert done.returncode != 0
     assert "Traceback" not in done.stderr + done.stdout
     assert "OMNI_BUS_URL=redis://127.0.0.1:1/0: cannot reach the Redis server" in done.stderr
+
+
+def test_a_loader_restarted_under_its_name_takes_back_its_own_entries_at_once(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    with bus_of(redis_url, stream, tmp_path, consumer="loader-a") as bus:
+        bus.append(record("x", "y"))
+        [delivered] = bus.read(0)  # then the process dies: no commit, no XACK
+    # Same name, a claim age far in the future: only its own pending list can give it.
+    with bus_of(redis_url, stream, tmp_path, consumer="loader-a", claim_seconds=3600) as again:
+        assert [entry.offset for entry in again.read(0)] == [delivered.offset]
+    with bus_of(redis_url, stream, tmp_path, consumer="loader-b", claim_seconds=3600) as other:
+        assert other.read(0) == []  # not yet idle long enough to be claimed by another
