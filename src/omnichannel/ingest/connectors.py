@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnichannel.errors import ValidationError
 from omnichannel.ingest.assemble import ASSEMBLERS, Context
@@ -328,14 +329,17 @@ def _without_erased(clean: pa.Table, erased: ErasedCheck | None) -> tuple[pa.Tab
     """``clean`` without rows naming an erased person, and how many were dropped.
 
     The values are normalised already (lower-case email, E.164 phone), the form their
-    hashes were taken in at erasure. Nothing is hashed while the list is empty."""
+    hashes were taken in at erasure. Nothing is hashed while the list is empty; else
+    each distinct value is hashed once and the rows holding a listed one are masked."""
     if erased is None or clean.num_rows == 0 or not erased.hashes():
         return clean, 0
-    columns = _identifier_columns(clean)
-    keep = [True] * clean.num_rows
-    for name, id_type in columns.items():
-        for row, value in enumerate(clean.column(name).to_pylist()):
-            if keep[row] and value is not None and erased.is_erased(id_type, str(value)):
-                keep[row] = False
-    dropped = keep.count(False)
-    return (clean.filter(pa.array(keep)) if dropped else clean), dropped
+    drop = pa.array([False] * clean.num_rows)
+    for name, id_type in _identifier_columns(clean).items():
+        values = clean.column(name)
+        distinct = pc.unique(values.drop_null()).to_pylist()
+        listed = [v for v in distinct if erased.is_erased(id_type, str(v))]
+        if listed:
+            hit = pc.fill_null(pc.is_in(values, value_set=pa.array(listed, values.type)), False)
+            drop = pc.or_(drop, hit)
+    dropped = int(pc.sum(drop).as_py() or 0)
+    return (clean.filter(pc.invert(drop)) if dropped else clean), dropped
