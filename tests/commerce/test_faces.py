@@ -18,8 +18,23 @@ pytestmark = pytest.mark.slow(seconds=60)
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The commerce home with opening hours set around the real clock (the server runs on
+    it): Nanjing Road and Xujiahui always open, Pudong opening in two hours."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from omnichannel.config import Settings
+    from omnichannel.platform import Platform
+
     home = tmp_path_factory.mktemp("faces") / "home"
     make_home(home)
+    local = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    with Platform(Settings(home=home)) as platform:
+        stock = platform.commerce.inventory
+        for store in ("st-nanjing", "st-xujiahui"):
+            stock.put_location(store, opens=None, closes=None)
+        later = [(local + timedelta(hours=h)).strftime("%H:%M") for h in (2, 3)]
+        stock.put_location("st-pudong", opens=later[0], closes=later[1])
     return home
 
 
