@@ -182,7 +182,7 @@ def test_a_campaign_that_sent_people_into_stores_shows_a_lift_over_everyone_else
         1,
     )
     assert seen["lift"] == 0.75  # (2/4 - 1/4) - (0/2 - 1/2)
-    assert seen["store_visits_from_promotion"] == 1
+    assert seen["store_buyers_gained"] == 1
     assert seen["p_value"] is not None and 0 < seen["p_value"] < 1
     with pytest.raises(NotFoundError, match="CMP-404"):
         conflict.commerce.conflict.online_to_offline("CMP-404")

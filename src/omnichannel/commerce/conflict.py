@@ -261,7 +261,7 @@ class ChannelConflict:
             },
             "lift": round(lift, 4),
             "p_value": p_value,
-            "store_visits_from_promotion": after_exp - before_exp,
+            "store_buyers_gained": after_exp - before_exp,
         }
 
     # --- cannibalisation -------------------------------------------------------------
