@@ -1,5 +1,6 @@
 """The pages in a real browser: Debian's chromium driven by Playwright, against a real
-``omni serve`` on a copy of the small demo home (one server for the module).
+``omni serve`` on a copy of the small demo home (the worker's one server and chromium,
+tests/web/browsers.py).
 
 Screenshots go to ``$OMNI_TEST_ARTEFACTS/web`` (default ``build/test-artefacts/web`` in
 the checkout), kept after the run.
@@ -8,26 +9,21 @@ the checkout), kept after the run.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.collector import Server, bearer, server_token, start_server
-from tests.web.browsers import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, sync_api
+from tests.support.collector import Server, bearer, server_token
+from tests.web.browsers import ARTEFACTS, WAIT_MS, chromium
 from tests.web.conftest import a_member
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server(demo_home: Path) -> Iterator[Server]:
-    running = start_server(demo_home)
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(browser_server: Server) -> Server:
+    return browser_server
 
 
 @pytest.fixture(scope="module")
@@ -40,21 +36,14 @@ def person(server: Server) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def browser_page(server: Server) -> Iterator[Any]:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(
             base_url=server.url,
             extra_http_headers=bearer(server_token(server.url)),
             locale="en-GB",
         )
         context.set_default_timeout(WAIT_MS)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+        yield context.new_page()
 
 
 def test_overview_chart_renders(browser_page: Any) -> None:

@@ -4,13 +4,10 @@ scenario form compares two totals. Screenshot in ``$OMNI_TEST_ARTEFACTS/web``.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.support.collector import Server, bearer, server_token, start_server
+from tests.support.collector import Server, bearer, server_token
 from tests.web.browsers import ARTEFACTS, chromium
 from tests.web.browsers import signed_in as signed_in_as
 from tests.web.test_budget import MODEL
@@ -21,18 +18,16 @@ MARKETER = "marketer@demo.example"
 
 
 @pytest.fixture(scope="module")
-def server(demo_home: Any) -> Iterator[Server]:
-    running = start_server(demo_home)
-    try:
-        with httpx.Client(
-            base_url=running.url, headers=bearer(server_token(running.url)), timeout=120
-        ) as http:
-            answer = http.post(f"/api/users/{MARKETER}/password", json={"password": PASSWORD})
-            assert answer.status_code == 200, answer.text
-            assert http.post("/api/budget/model", json={"model": MODEL}).status_code == 200
-        yield running
-    finally:
-        running.stop()
+def server(browser_server: Server) -> Server:
+    """The worker's server (tests/web/browsers.py), with what this module needs set up."""
+    running = browser_server
+    with httpx.Client(
+        base_url=running.url, headers=bearer(server_token(running.url)), timeout=120
+    ) as http:
+        answer = http.post(f"/api/users/{MARKETER}/password", json={"password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        assert http.post("/api/budget/model", json={"model": MODEL}).status_code == 200
+    return running
 
 
 def test_the_budget_page_draws_curves_and_compares_scenarios(server: Server) -> None:

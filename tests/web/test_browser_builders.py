@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.collector import Server, bearer, server_token, start_server
+from tests.support.collector import Server, bearer, server_token
 from tests.web.browsers import ARTEFACTS, chromium
 from tests.web.browsers import signed_in as signed_in_as
 
@@ -20,18 +20,16 @@ MARKETER, APPROVER = "marketer@demo.example", "approver@demo.example"
 
 
 @pytest.fixture(scope="module")
-def server(demo_home: Any) -> Iterator[Server]:
-    running = start_server(demo_home)
-    try:
-        with httpx.Client(
-            base_url=running.url, headers=bearer(server_token(running.url)), timeout=120
-        ) as http:
-            for email in (MARKETER, APPROVER):  # their own passwords: no change at sign-in
-                answer = http.post(f"/api/users/{email}/password", json={"password": PASSWORD})
-                assert answer.status_code == 200, answer.text
-        yield running
-    finally:
-        running.stop()
+def server(browser_server: Server) -> Server:
+    """The worker's server (tests/web/browsers.py), with what this module needs set up."""
+    running = browser_server
+    with httpx.Client(
+        base_url=running.url, headers=bearer(server_token(running.url)), timeout=120
+    ) as http:
+        for email in (MARKETER, APPROVER):  # their own passwords: no change at sign-in
+            answer = http.post(f"/api/users/{email}/password", json={"password": PASSWORD})
+            assert answer.status_code == 200, answer.text
+    return running
 
 
 @pytest.fixture(scope="module")
