@@ -45,9 +45,13 @@ def spark_warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("spark-warehouse")
 
 
+def spark_config(warehouse_dir: Path) -> dict[str, str]:
+    """Spark's settings for this process; whoever starts Spark first uses them all."""
+    return {**SPARK_CONFIG, "spark.sql.warehouse.dir": str(warehouse_dir)}
+
+
 def spark_url(warehouse_dir: Path, database: str) -> str:
-    config = {**SPARK_CONFIG, "spark.sql.warehouse.dir": str(warehouse_dir)}
-    query = "&".join(f"{k}={quote(v)}" for k, v in config.items())
+    query = "&".join(f"{k}={quote(v)}" for k, v in spark_config(warehouse_dir).items())
     return f"pyspark://local[2]?database={database}&{query}"
 
 

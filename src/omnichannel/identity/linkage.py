@@ -276,7 +276,7 @@ def _linker(config: LinkageConfig, records: pa.Table) -> Linker:
 def _spark_input(records: pa.Table) -> tuple[Any, Any]:
     """Splink's SparkAPI on the active SparkSession; only imported when asked for."""
     try:
-        from pyspark.sql import SparkSession
+        import pyspark  # noqa: F401  (whether the extra is installed)
     except ImportError:
         raise ConfigError(
             "backend='spark' needs pyspark: pip install 'omnichannel[spark]' (or pyspark), "
@@ -284,8 +284,13 @@ def _spark_input(records: pa.Table) -> tuple[Any, Any]:
         ) from None
     from splink import SparkAPI
 
-    spark = SparkSession.builder.getOrCreate()
-    return SparkAPI(spark_session=spark), spark.createDataFrame(records.to_pandas())
+    from omnichannel.warehouse.engine_spark import spark_session
+
+    # The running session (a Spark warehouse's, spark-submit's), or one started with
+    # Splink's similarity jar, without which jaro_winkler is no function on Spark.
+    spark = spark_session()
+    # Arrow, typed: through pandas an all-NULL column (a field no source has) has no type.
+    return SparkAPI(spark_session=spark), spark.createDataFrame(records)
 
 
 def _train(linker: Linker, config: LinkageConfig, report: Progress) -> None:
@@ -463,11 +468,9 @@ def _without_shared_identifiers(warehouse: Warehouse, predictions: pa.Table) -> 
 
 def replace_links(warehouse: Warehouse, model: str, links: pa.Table) -> None:
     """This model's previous links go, the new ones come; other models' rows stay."""
-    delete = sg.delete(
-        sg.table("record_links", quoted=True),
-        where=sg.column("model", quoted=True).eq(sg.exp.Literal.string(model)),
-    )
-    dialect.execute(warehouse.con, delete.sql(warehouse.engine))
+    # dialect.delete: Spark's file tables have no DELETE (the table is rewritten there).
+    this_model = sg.column("model", quoted=True).eq(sg.exp.Literal.string(model))
+    dialect.delete(warehouse.con, "record_links", this_model)
     warehouse.append("record_links", links)
 
 

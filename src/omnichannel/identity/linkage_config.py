@@ -556,9 +556,11 @@ def _date_levels(comp: FieldComparison) -> list[ComparisonLevelCreator]:
     )
     levels.append(one_digit.configure(label_for_charts=label))
     for days in comp.within_days:
+        # No datetime_format: each Splink dialect's default is the ISO date, written in
+        # its own pattern language (DuckDB's %Y-%m-%d would not parse on Spark).
         levels.append(
             cll.AbsoluteDateDifferenceLevel(
-                name, input_is_string=True, threshold=days, metric="day", datetime_format="%Y-%m-%d"
+                name, input_is_string=True, threshold=days, metric="day"
             ).configure(label_for_charts=f"within {days} days")
         )
     return levels

@@ -104,20 +104,39 @@ class SharedSparkBackend(_IbisPySpark):
         frame.createOrReplaceTempView(op.name)
 
 
-def spark_backend(master: str, config: dict[str, str], database: str) -> BaseBackend:
-    """A warehouse's own session on the process's Spark, in ``database`` (made if missing)."""
-    from pyspark.sql import SparkSession
+def spark_session(master: str | None = None, config: dict[str, str] | None = None) -> Any:
+    """The process's SparkSession, started with ``config`` if it is not running yet.
 
+    Splink's similarity functions (``jaro_winkler``...) are Java UDFs in a jar it ships,
+    which must be on Spark's classpath from the start, so it is always added."""
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    settings = dict(config or {})
+    jars = [j for j in settings.get("spark.jars", "").split(",") if j]
+    settings["spark.jars"] = ",".join([*jars, similarity_jar_location()])
     with _STARTED:
-        builder = SparkSession.builder.master(master).appName("omnichannel")
         # Spark's Python workers (Ibis's UDFs: JSON fields) need this interpreter's
         # packages (pandas, pyarrow), not the python first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        for key, value in config.items():
+        builder = SparkSession.builder.appName("omnichannel")
+        if master is not None:
+            builder = builder.master(master)
+        for key, value in settings.items():
             builder = builder.config(key, value)
         # Naive timestamps are UTC throughout (see docs/warehouse.md, conventions).
-        root = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
-    session = root.newSession()
+        session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        context = session.sparkContext
+        if context.getCheckpointDir() is None:
+            # Splink's Spark backend checkpoints to cut long plans; beside the tables.
+            where = session.conf.get("spark.sql.warehouse.dir") or "spark-warehouse"
+            context.setCheckpointDir(f"{where.rstrip('/')}/_omni_checkpoints")
+        return session
+
+
+def spark_backend(master: str, config: dict[str, str], database: str) -> BaseBackend:
+    """A warehouse's own session on the process's Spark, in ``database`` (made if missing)."""
+    session = spark_session(master, config).newSession()
     con: Any = SharedSparkBackend().connect(session)
     if database != "default":
         con.raw_sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
