@@ -1,8 +1,9 @@
 """Shared fixtures: the backend matrix (DuckDB always, PostgreSQL when it can run here).
 
-Also the run order: modules holding ``slow`` tests first, the longest estimate first, so
-under ``pytest -n 2 --dist worksteal`` (``make test``) the long ones start early and the
-two workers finish together instead of one waiting on a long test started last.
+Also the run order (tests/support/run_order.py): modules holding ``slow`` tests first, the
+longest estimate first, dealt over the workers, so under ``pytest -n 2 --dist worksteal``
+(``make test``) the long ones start early on both workers and the two finish together
+instead of one waiting on a long test started last.
 """
 
 from __future__ import annotations
@@ -15,26 +16,12 @@ import pytest
 
 from omnichannel.opstore import OpStore, open_opstore
 from tests.support.postgres import PostgresUnavailable, create_database, postgres_server
-
-# What a bare ``@pytest.mark.slow`` is taken to cost, for ordering only.
-SLOW_SECONDS = 10.0
-
-
-def _estimate(item: pytest.Item) -> float:
-    """``slow(seconds=N)``'s N, ``SLOW_SECONDS`` for a bare ``slow``, else 0."""
-    marks = list(item.iter_markers("slow"))
-    return max((float(m.kwargs.get("seconds", SLOW_SECONDS)) for m in marks), default=0.0)
+from tests.support.run_order import run_order, workers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules by their slowest test, longest first; each module's tests stay together and
-    in order (its module-scoped fixtures are built once per worker)."""
-    module_of = {id(item): item.nodeid.split("::", 1)[0] for item in items}
-    longest: dict[str, float] = {}
-    for item in items:
-        module = module_of[id(item)]
-        longest[module] = max(longest.get(module, 0.0), _estimate(item))
-    items.sort(key=lambda item: -longest[module_of[id(item)]])  # stable: order kept within
+    """Long modules first, spread over the workers; each module's tests stay in order."""
+    items[:] = run_order(items, workers())
 
 
 @pytest.fixture(scope="session")
