@@ -8,6 +8,7 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
@@ -20,6 +21,7 @@ def _rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
+@pytest.mark.slow(seconds=15)  # an erasure on the demo home
 def test_requests_consent_receipts_and_partner_files_on_one_page(
     client: TestClient, tmp_path: Path
 ) -> None:
