@@ -27,7 +27,7 @@ from omnichannel.warehouse import Warehouse
 from tests.analytics.funnel_world import STEPS, build_funnel_world, profile_of
 from tests.profiles.support import T0, profiles_by_user
 
-pytestmark = pytest.mark.slow(seconds=90)
+pytestmark = pytest.mark.slow(seconds=150)
 
 AS_OF = T0 + timedelta(days=30)
 # Who the segment should hold: anyone who added a product at least once.

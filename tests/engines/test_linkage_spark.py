@@ -20,7 +20,7 @@ from omnichannel.warehouse import Warehouse
 from omnichannel.warehouse.engine_spark import spark_session
 from tests.engines.conftest import spark_config
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow(seconds=60)]
+pytestmark = [pytest.mark.spark, pytest.mark.slow(seconds=90)]
 
 FIRST = ["wei", "fang", "jun", "li", "min", "hui", "lei", "yan", "tao", "xin", "ying", "bo"]
 LAST = ["wang", "li", "zhang", "liu", "chen", "yang", "zhao", "huang", "zhou", "wu", "xu", "sun"]
