@@ -113,3 +113,23 @@ def test_tampering_and_open_key_files_are_refused_in_words(tmp_path: Path) -> No
     (tmp_path / KEYRING_FILE).chmod(0o644)
     with pytest.raises(UnsafeSecretFileError, match="chmod 600"):
         Keyring.of_home(tmp_path)
+
+
+def test_processes_making_the_first_keyring_at_once_agree_on_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from omnichannel.privacy.keyring import Keyring\n"
+        "ring = Keyring.of_home(Path(sys.argv[1]))\n"
+        "print(ring.status()['master_fingerprint'], ring.seal('f', 'x'))\n"
+    )
+    started = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    printed = [p.communicate(timeout=120)[0].decode().split() for p in started]
+    assert all(p.returncode == 0 for p in started)
+    assert len({fingerprint for fingerprint, _ in printed}) == 1
+    ring = Keyring.of_home(tmp_path)
+    assert [ring.open("f", token) for _, token in printed] == ["x", "x", "x"]

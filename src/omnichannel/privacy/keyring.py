@@ -42,6 +42,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +61,7 @@ PREFIX = "pii1"
 NEXT = ".next"
 _NONCE = 12
 _WRAP_AAD = b"omnichannel data key"
+_CREATION_WAITS = 100  # x 50 ms
 
 
 class KeyringError(OmniError):
@@ -159,7 +161,19 @@ class Keyring:
 
     def _read(self) -> _Ring:
         check_file_mode(self.path)
-        doc = json.loads(self.path.read_text(encoding="utf-8"))
+        text = self.path.read_text(encoding="utf-8")
+        for _ in range(_CREATION_WAITS):
+            if text:
+                break
+            # Another process made the file (O_EXCL) and is writing the first keyring.
+            time.sleep(0.05)
+            text = self.path.read_text(encoding="utf-8")
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            raise KeyringError(
+                f"{self.path} is not a keyring (JSON): restore it from a backup"
+            ) from None
         keys = doc["data_keys"]
         return _Ring(
             active=doc["active"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
 
 from omnichannel.errors import OmniError
@@ -61,6 +62,12 @@ def secret_bytes(variable: str, path: Path, *, create: bool = True) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        # Another process made it a moment ago and may not have written the key yet.
+        for _ in range(100):
+            found = read_secret_file(path)
+            if found:
+                return found
+            time.sleep(0.05)
         return read_secret_file(path)
     with os.fdopen(fd, "wb") as out:
         out.write(key)
