@@ -71,10 +71,11 @@ def test_a_posted_csv_is_fitted_and_stored_and_bad_columns_answer_400(
         "/api/mmm/fit",
         params={**params, "bootstrap": 2},
         content=csv,
-        headers={"content-type": "text/csv"},
+        headers={"content-type": "text/csv", "X-Omni-Actor": "ana@shop.example"},
     )
     assert answer.status_code == 200, answer.text
     body = answer.json()
+    assert body["trained_by"] == "ana@shop.example"  # who called, not "api"
     assert [r["channel"] for r in body["channels"]] == ["search", "social"]
     assert body["version"] == 2 and body["fit"]["holdout"]["periods"] == 12
     bad = client.post(

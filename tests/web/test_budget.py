@@ -80,7 +80,10 @@ def test_the_budget_page_from_no_model_to_a_saved_plan(client: TestClient) -> No
     assert [r["name"] for r in listed] == ["June"]
     bad = analyst.post("/budget/plans", data={**form, "ends": "2026-05-01"})
     assert bad.status_code == 200 and 'id="plan-error"' in bad.text and "ends=" in bad.text
-    assert "预算" in client.get("/budget?lang=zh").text
+    chinese = client.get("/budget?lang=zh").text
+    # The period is a word of the sentence: in Chinese "每日", not "每day".
+    sentence = chinese.split("响应模型")[1][:40]
+    assert "预算" in chinese and "每日" in sentence and "day" not in sentence
 
 
 def test_every_string_of_the_budget_page_is_in_the_chinese_catalogue() -> None:

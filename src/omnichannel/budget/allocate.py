@@ -396,6 +396,25 @@ def _quantiles(
     return float(low), float(high)
 
 
+def check_goal(
+    goal: str, total: float, volume: float | None, target_roas: float | None
+) -> tuple[float, float | None, float | None]:
+    """The goal and its numbers checked, before any model is looked up: a wrong goal is
+    named as such, not hidden behind "no response model yet"."""
+    if goal not in GOALS:
+        raise ValidationError("goal", goal, f"one of {', '.join(GOALS)}")
+    total = _number("total", total, positive=True)
+    if goal == "cpa" and volume is None:
+        raise ValidationError("volume", volume, "the effect per period to reach at least, for cpa")
+    if goal == "roas" and target_roas is None:
+        raise ValidationError("target_roas", target_roas, "the revenue / spend to keep, for roas")
+    if volume is not None:
+        volume = _number("volume", volume)
+    if target_roas is not None:
+        target_roas = _number("target_roas", target_roas, positive=True)
+    return total, volume, target_roas
+
+
 def allocate(
     model: ResponseModel,
     *,
@@ -413,17 +432,7 @@ def allocate(
 ) -> dict[str, Any]:
     """The split of ``total`` per period that best serves ``goal``, JSON-ready."""
     began = time.perf_counter()
-    if goal not in GOALS:
-        raise ValidationError("goal", goal, f"one of {', '.join(GOALS)}")
-    total = _number("total", total, positive=True)
-    if goal == "cpa" and volume is None:
-        raise ValidationError("volume", volume, "the effect per period to reach at least, for cpa")
-    if goal == "roas" and target_roas is None:
-        raise ValidationError("target_roas", target_roas, "the revenue / spend to keep, for roas")
-    if volume is not None:
-        volume = _number("volume", volume)
-    if target_roas is not None:
-        target_roas = _number("target_roas", target_roas, positive=True)
+    total, volume, target_roas = check_goal(goal, total, volume, target_roas)
     if not 0 < interval < 1:
         raise ValidationError("interval", interval, "a probability between 0 and 1, e.g. 0.9")
     channels = model.channels

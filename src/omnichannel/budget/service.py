@@ -29,7 +29,7 @@ import numpy as np
 
 from omnichannel.access.audit import record as audit_record
 from omnichannel.budget import loop, reads
-from omnichannel.budget.allocate import allocate, compare
+from omnichannel.budget.allocate import allocate, check_goal, compare
 from omnichannel.budget.bandit import DEFAULT_FLOOR, Arm, split
 from omnichannel.budget.spec import model_from_dict, model_to_dict
 from omnichannel.errors import NotFoundError, ValidationError
@@ -144,6 +144,7 @@ class BudgetCapability:
     ) -> dict[str, Any]:
         """The best split of ``total`` per period for ``goal`` (``budget/allocate.py``);
         ``current`` defaults to the warehouse's last four weeks of spend."""
+        check_goal(goal, total, volume, target_roas)
         found, source = self._resolve(model)
         result = allocate(
             found,
@@ -290,6 +291,7 @@ class BudgetCapability:
     ) -> dict[str, Any]:
         """Allocate ``total`` per period and store it as the plan for ``[starts, ends)``."""
         first, last = loop.parse_day("starts", starts), loop.parse_day("ends", ends)
+        check_goal(goal, total, volume, target_roas)
         found, source = self._resolve(model)
         allocation = self.optimise(
             total=total,

@@ -53,8 +53,10 @@ def _limits(
     target_roas: float | None,
     model: Path | None,
 ) -> dict[str, Any]:
+    from omnichannel.budget.allocate import check_goal
     from omnichannel.budget.spec import parse_pairs
 
+    check_goal(goal, total, volume, target_roas)  # before a model file is read or looked up
     return {
         "total": total,
         "goal": goal,

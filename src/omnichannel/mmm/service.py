@@ -88,6 +88,7 @@ class MMMCapability:
             )
             answer["version"] = version["version"]
             answer["status"] = version["status"]
+            answer["trained_by"] = by
             if "promotion_refused" in version:
                 answer["promotion_refused"] = version["promotion_refused"]
         return answer

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from omnichannel.access.api import PrincipalDep, acting
 from omnichannel.api.deps import PlatformDep
 from omnichannel.errors import ValidationError
 from omnichannel.jsonable import jsonable
@@ -35,6 +36,7 @@ def _names(text: str | None) -> list[str]:
 async def fit(
     request: Request,
     platform: PlatformDep,
+    who: PrincipalDep,
     date_col: Annotated[str | None, Query(description="CSV: the date column.")] = None,
     target_col: Annotated[str | None, Query(description="CSV: the column to explain.")] = None,
     spend_cols: Annotated[
@@ -85,7 +87,7 @@ async def fit(
             bootstrap=bootstrap,
             seed=seed,
             detail=detail,
-            by="api",
+            by=acting(who, None),  # the token's user, not "api"
         )
     )
     return jsonable(result)
