@@ -4,13 +4,10 @@ the form shows its stock per location. Screenshot in ``$OMNI_TEST_ARTEFACTS/web`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.support.collector import Server, bearer, server_token, start_server
+from tests.support.collector import Server, bearer, server_token
 from tests.web.browsers import ARTEFACTS, chromium
 from tests.web.browsers import signed_in as signed_in_as
 
@@ -20,17 +17,15 @@ MARKETER = "marketer@demo.example"
 
 
 @pytest.fixture(scope="module")
-def server(demo_home: Any) -> Iterator[Server]:
-    running = start_server(demo_home)
-    try:
-        with httpx.Client(
-            base_url=running.url, headers=bearer(server_token(running.url)), timeout=120
-        ) as http:
-            answer = http.post(f"/api/users/{MARKETER}/password", json={"password": PASSWORD})
-            assert answer.status_code == 200, answer.text
-        yield running
-    finally:
-        running.stop()
+def server(browser_server: Server) -> Server:
+    """The worker's server (tests/web/browsers.py), with what this module needs set up."""
+    running = browser_server
+    with httpx.Client(
+        base_url=running.url, headers=bearer(server_token(running.url)), timeout=120
+    ) as http:
+        answer = http.post(f"/api/users/{MARKETER}/password", json={"password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+    return running
 
 
 def test_the_commerce_page_draws_stock_and_shows_a_skus_locations(server: Server) -> None:

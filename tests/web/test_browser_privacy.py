@@ -5,13 +5,10 @@ Content-Security-Policy. Screenshots go to ``$OMNI_TEST_ARTEFACTS/web``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.support.collector import Server, bearer, server_token, start_server
+from tests.support.collector import Server, bearer, server_token
 from tests.web.browsers import ARTEFACTS, WAIT_MS, chromium
 
 pytestmark = pytest.mark.browser
@@ -20,12 +17,9 @@ PERSON = "email:browser-privacy@shop.example"
 
 
 @pytest.fixture(scope="module")
-def server(demo_home: Any) -> Iterator[Server]:
-    running = start_server(demo_home)
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(browser_server: Server) -> Server:
+    """The worker's server (tests/web/browsers.py); the person here is this module's own."""
+    return browser_server
 
 
 def test_a_dpo_looks_up_a_persons_consent_history_in_both_languages(server: Server) -> None:
