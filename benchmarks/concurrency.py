@@ -341,6 +341,7 @@ def main() -> None:
             # CPU seconds per second of each phase: the lookup process (omni serve) and
             # the collector's own process when it has one.
             cpu: dict[str, tuple[float, float]] = {}
+            spent: dict[str, tuple[float, float]] = {}
 
             def phase(label: str) -> None:
                 others = children(pid)
@@ -351,6 +352,9 @@ def main() -> None:
                 took = time.monotonic() - began
                 after = cpu_seconds(pid), sum(cpu_seconds(c) for c in others)
                 cpu[label] = ((after[0] - before[0]) / took, (after[1] - before[1]) / took)
+                # The same lookups in every phase: what the lookup process spends beyond
+                # (a) in CPU seconds is the load's cost there, however slow the phase ran.
+                spent[label] = (after[0] - before[0], took)
                 load[label] = os.getloadavg()[0]
 
             phase("(a) alone")
@@ -389,7 +393,8 @@ def main() -> None:
                     f"{label:<22} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   "
                     f"(load average {load[label]:.1f})"
                     f"   CPU s/s: lookup process {cpu[label][0]:.2f}, collector process "
-                    f"{cpu[label][1]:.2f}"
+                    f"{cpu[label][1]:.2f}; lookup process {spent[label][0]:.1f} CPU-s in "
+                    f"{spent[label][1]:.1f} s"
                 )
             print(
                 f"collector sent: {rate_b:,.0f} events/s in (b), {rate_d:,.0f} in (d) "
