@@ -181,11 +181,6 @@ COMMANDS = [
         "Budget: the best split across channels for a goal, scenarios, bandit, plans.",
     ),
     LazyCommand(
-        "budget",
-        "omnichannel.cli.budget:app",
-        "Budget: the best split across channels for a goal, scenarios, bandit, plans.",
-    ),
-    LazyCommand(
         "surveys",
         "omnichannel.cli.surveys:app",
         "Surveys: NPS, CSAT, CES and custom, on any channel; results with intervals.",
