@@ -54,6 +54,8 @@ def test_help_lists_every_command_with_its_own_summary() -> None:
     listed = omni("--help", env={"COLUMNS": "250"}).stdout
     for entry in COMMANDS:
         assert entry.summary in listed, entry.name
+    names = [entry.name for entry in COMMANDS]
+    assert len(names) == len(set(names)), "a command is registered twice"
 
 
 def test_a_mistyped_command_suggests_the_lazy_one() -> None:
