@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python evaluations/mmm_recovery.py [--days 1095] [--channels 8]
 [--seed 1] [--bootstrap 30] [--bayes] [--bayes-draws 300] [--demo-people 20000]
-[--demo-days 365] [--demo-home H] [--no-demo]``
+[--demo-days 365] [--demo-home H] [--no-demo] [--no-simulated] [--demo]``
+(``--demo``: only the demo business; with ``--demo-home`` a home generated before)
 
 1. **Simulated** (``omnichannel.mmm.simulate``): daily sales with a known decay, half,
    shape and top per channel. Printed per channel: true vs recovered decay, ROI
@@ -169,8 +170,9 @@ def main() -> None:
     parser.add_argument("--demo-home", type=Path)
     parser.add_argument("--no-demo", action="store_true")
     parser.add_argument("--no-simulated", action="store_true")
+    parser.add_argument("--demo", action="store_true", help="only the demo business")
     args = parser.parse_args()
-    if not args.no_simulated:
+    if not args.no_simulated and not args.demo:
         simulated(args)
     if not args.no_demo:
         demo(args)

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from omnichannel.budget import loop
+from omnichannel.budget.allocate import allocate
 from omnichannel.errors import NotFoundError, ValidationError
+from omnichannel.mmm.curves import ChannelCurve, ResponseModel, geometric_adstock, hill
+from omnichannel.mmm.simulate import simulate
 from omnichannel.platform import Platform
 from tests.support.homes import small_demo_home
 
@@ -59,6 +62,9 @@ def _spend(platform: Platform, channel: str, since: date, until: date) -> float:
 def test_without_curves_it_says_how_to_get_some(platform: Platform) -> None:
     with pytest.raises(NotFoundError, match="omni mmm fit"):
         platform.budget.optimise(total=100)
+    # A wrong goal is named as such, not hidden behind the missing model.
+    with pytest.raises(ValidationError, match=r"goal='most'.*conversions, revenue, cpa, roas"):
+        platform.budget.optimise(total=100, goal="most")
 
 
 def test_current_spend_and_the_bandit_read_the_warehouse(platform: Platform) -> None:
@@ -81,11 +87,14 @@ def test_current_spend_and_the_bandit_read_the_warehouse(platform: Platform) -> 
 
 def test_a_plan_is_kept_evaluated_against_the_period_and_shown(platform: Platform) -> None:
     platform.budget.use_model(MODEL, actor="ana@shop.example")
+    # 20% above the last four weeks' spend: within the change limit whatever the demo flew.
+    now = platform.budget.current()["spend"]
+    total = round(1.2 * sum(now[c] for c, *_ in CURVES), 2)
     plan = platform.budget.plan(
-        starts=JUNE, ends=JULY, total=300, max_change=0.5, actor="ana@shop.example"
+        starts=JUNE, ends=JULY, total=total, max_change=0.5, actor="ana@shop.example"
     )
     assert plan["status"] == "planned" and plan["model_source"] == "home"
-    assert plan["predicted"]["spend"] == pytest.approx(300 * 30)
+    assert plan["predicted"]["spend"] == pytest.approx(total * 30)
     low, high = plan["predicted"]["effect_low"], plan["predicted"]["effect_high"]
     assert low < plan["predicted"]["effect"] < high
     run = platform.jobs.run("budget-loop", options={"refit": "false", "today": "2026-07-02"})
@@ -110,3 +119,58 @@ def test_a_plan_is_kept_evaluated_against_the_period_and_shown(platform: Platfor
     actual = {o["channel"]: o["actual"] for o in again["outcomes"]}
     assert actual["video"] == pytest.approx(15.0) and actual["search"] == pytest.approx(3.0)
     assert actual["social"] is None and len(again["outcomes"]) == 4
+
+
+def test_a_real_fit_feeds_the_split_the_plan_and_the_loop(platform: Platform) -> None:
+    """Fit -> response model -> optimise -> plan -> the budget-loop job, on simulated sales
+    with known curves: the split is near the true optimum and the loop's actuals near
+    what spend really added in the plan's month."""
+    platform.budget.use_model(None, actor="ana@shop.example")  # the fit, not kept curves
+    sim = simulate(days=400, channels=3, seed=2, start=date(2025, 6, 1))
+    t = sim.truth
+    channels = list(t["channels"])
+    fitted = platform.mmm.fit(
+        sim.frame, date_col="date", target_col="sales", spend_cols=channels, bootstrap=4
+    )
+    assert fitted["status"] == "active"
+    true_model = ResponseModel(
+        target="sales",
+        period="day",
+        curves=tuple(
+            ChannelCurve(c, t["decay"][k], t["half"][k], t["shape"][k], t["top"][k])
+            for k, c in enumerate(channels)
+        ),
+        baseline_per_period=0.0,
+    )
+    current = {c: float(sim.frame[c].mean()) for c in channels}
+    total = sum(current.values())
+    # The target is sales (money): the goal is revenue.
+    best = allocate(true_model, total=total, goal="revenue", current=current)["outcome"]["effect"]
+    now = true_model.outcome([current[c] for c in channels])
+
+    plan = platform.budget.plan(
+        starts=JUNE,
+        ends=JULY,
+        total=total,
+        goal="revenue",
+        current=current,
+        name="fitted",
+        actor="ana@shop.example",
+    )
+    assert plan["model_source"] == f"mmm v{fitted['version']}"
+    split = [r["recommended"] for r in plan["channels"]]
+    assert sum(split) == pytest.approx(total)
+    # Under the true curves the fitted model's split buys most of what the best one does.
+    assert true_model.outcome(split) >= now and true_model.outcome(split) >= 0.95 * best
+
+    run = platform.jobs.run("budget-loop", options={"refit": "false", "today": "2026-07-02"})
+    assert run.status == "succeeded", run.error
+    assert plan["id"] in run.detail["evaluated"]
+    actual = {o["channel"]: o["actual"] for o in platform.budget.show_plan(plan["id"])["outcomes"]}
+    june = (sim.frame["date"] >= JUNE) & (sim.frame["date"] < JULY)
+    for k, c in enumerate(channels):
+        spend = sim.frame[c].to_numpy(dtype=float)
+        effect = hill(
+            geometric_adstock(spend, t["decay"][k]), t["half"][k], t["shape"][k], t["top"][k]
+        )
+        assert actual[c] == pytest.approx(float(effect[june.to_numpy()].sum()), rel=0.3), c

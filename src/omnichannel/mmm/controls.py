@@ -69,8 +69,12 @@ MOMENTS: dict[str, Callable[[int], tuple[date, date]]] = {
     "May Day": _fixed(5, 1, 5),
     "520": _fixed(5, 18, 20),
     "618": _fixed(6, 1, 18),
+    # The festival day itself sells several times a run-up day: one indicator for the
+    # whole window would leave that spike for a channel's adstock to soak up.
+    "618 day": _fixed(6, 18, 18),
     "Golden Week": _fixed(10, 1, 7),
     "Double 11": _fixed(11, 1, 11),
+    "Double 11 day": _fixed(11, 11, 11),
     "Black Friday": _black_friday,
     "Double 12": _fixed(12, 10, 12),
     "Christmas": _fixed(12, 20, 26),
