@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from omnichannel.ingest.group_commit import GroupCommit
 from omnichannel.ingest.log import DEFAULT_SEGMENT_BYTES, LogEntry, LogError, ReadableLog
 
 if TYPE_CHECKING:
@@ -173,13 +174,8 @@ class RedisBus(ReadableLog):
         self._claim_cursor = "0-0"
         self._counters: dict[str, int] = {}
         self._finishing = False
-        self._cond = threading.Condition()
-        self._pending: list[tuple[bytes, Future[int]]] = []
-        self._closed = False
-        self._listeners: list[threading.Event] = []
         directory.mkdir(parents=True, exist_ok=True)
-        self._writer = threading.Thread(target=self._write_loop, name="event-bus", daemon=True)
-        self._writer.start()
+        self._commits = GroupCommit(self._write, label="the event bus", where=url, error=BusError)
 
     @classmethod
     def open(cls, url: str, **kwargs: Any) -> RedisBus:
@@ -208,48 +204,23 @@ class RedisBus(ReadableLog):
 
     def submit(self, payload: bytes) -> Future[int]:
         """Queue a record; the future resolves to its offset once Redis has it on disk."""
-        future: Future[int] = Future()
-        with self._cond:
-            if self._closed:
-                raise BusError(f"the event bus {self.url} is closed")
-            self._pending.append((payload, future))
-            self._cond.notify_all()
-        return future
+        return self._commits.submit(payload)
 
     def append(self, payload: bytes, timeout: float | None = 30) -> int:
         return self.submit(payload).result(timeout)
 
-    def _write_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
-                if not self._pending and self._closed:
-                    return
-                batch, self._pending = self._pending, []
-            try:
-                ids = self._write([payload for payload, _future in batch])
-            except Exception as exc:  # Redis down: the requests fail (503), SDKs retry
-                for _payload, future in batch:
-                    future.set_exception(BusError(f"could not write the event bus: {exc}"))
-                continue
-            for (_payload, future), entry_id in zip(batch, ids, strict=True):
-                future.set_result(_offset(entry_id))
-            for listener in list(self._listeners):
-                listener.set()
-
-    def _write(self, payloads: list[bytes]) -> list[bytes]:
+    def _write(self, payloads: list[bytes]) -> list[int]:
         # One MULTI/EXEC: the entries and the byte count land together, and Redis answers
         # after one AOF write and fsync for the whole group.
         pipe = self._client.pipeline(transaction=True)
         for payload in payloads:
             pipe.xadd(self.stream, {FIELD: payload})
         pipe.incrby(self._added_key, sum(len(p) for p in payloads))
-        return list(pipe.execute()[:-1])
+        return [_offset(entry_id) for entry_id in pipe.execute()[:-1]]
 
     def notify_on_write(self, event: threading.Event) -> None:
         """Set ``event`` after each of this process's group commits (its loader wakes)."""
-        self._listeners.append(event)
+        self._commits.notify_on_write(event)
 
     # -- the loader's side ------------------------------------------------------------
 
@@ -347,13 +318,8 @@ class RedisBus(ReadableLog):
 
     def close(self) -> None:
         """Write what is queued, then close the connection."""
-        with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            self._cond.notify_all()
-        self._writer.join()
-        self._client.close()
+        if self._commits.close():
+            self._client.close()
 
     def __enter__(self) -> RedisBus:
         return self

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from omnichannel.errors import OmniError
+from omnichannel.ingest.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +167,7 @@ class EventLog(ReadableLog):
         self.directory = directory
         self.segment_bytes = segment_bytes
         self.torn_bytes = 0
-        self._cond = threading.Condition()
-        self._pending: list[tuple[bytes, Future[int]]] = []
-        self._closed = False
-        self._listeners: list[threading.Event] = []
+        self._end_lock = threading.Lock()
         directory.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(directory / "LOCK", "a+")  # noqa: SIM115 - held while open
         try:
@@ -181,8 +179,9 @@ class EventLog(ReadableLog):
                 "(is `omni serve` running on this home?)"
             ) from None
         self._recover()
-        self._writer = threading.Thread(target=self._write_loop, name="event-log", daemon=True)
-        self._writer.start()
+        self._commits = GroupCommit(
+            self._write, label="the event log", where=str(directory), error=LogError
+        )
 
     @classmethod
     def open(cls, directory: Path, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES) -> EventLog:
@@ -223,43 +222,17 @@ class EventLog(ReadableLog):
 
     def submit(self, payload: bytes) -> Future[int]:
         """Queue a record; the future resolves to its offset once it is on disk."""
-        future: Future[int] = Future()
-        with self._cond:
-            if self._closed:
-                raise LogError(f"the event log {self.directory} is closed")
-            self._pending.append((payload, future))
-            self._cond.notify_all()
-        return future
+        return self._commits.submit(payload)
 
     def append(self, payload: bytes, timeout: float | None = 30) -> int:
         """Write one record and return its offset once it is fsync'd."""
         return self.submit(payload).result(timeout)
 
-    def _write_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
-                if not self._pending and self._closed:
-                    return
-                batch, self._pending = self._pending, []
-            try:
-                offsets = self._write(batch)
-            except BaseException as exc:  # a full disk must fail the requests, not hang them
-                log.exception("event log: write failed")
-                for _payload, future in batch:
-                    future.set_exception(LogError(f"could not write the event log: {exc}"))
-                continue
-            for (_payload, future), offset in zip(batch, offsets, strict=True):
-                future.set_result(offset)
-            for listener in list(self._listeners):
-                listener.set()
-
-    def _write(self, batch: list[tuple[bytes, Future[int]]]) -> list[int]:
+    def _write(self, payloads: list[bytes]) -> list[int]:
         offsets = []
         position = self._durable_end
         frames = []
-        for payload, _future in batch:
+        for payload in payloads:
             framed = frame(payload)
             offsets.append(position)
             position += len(framed)
@@ -267,7 +240,7 @@ class EventLog(ReadableLog):
         self._file.write(b"".join(frames))
         self._file.flush()
         os.fdatasync(self._file.fileno())
-        with self._cond:
+        with self._end_lock:
             self._durable_end = position
         if position - self._base >= self.segment_bytes:
             self._roll()
@@ -275,14 +248,14 @@ class EventLog(ReadableLog):
 
     def notify_on_write(self, event: threading.Event) -> None:
         """Set ``event`` after each group commit (the loader sleeps on it)."""
-        self._listeners.append(event)
+        self._commits.notify_on_write(event)
 
     # -- reading ----------------------------------------------------------------------
 
     @property
     def end(self) -> int:
         """Offset just past the last durable record."""
-        with self._cond:
+        with self._end_lock:
             return self._durable_end
 
     # -- checkpoint -------------------------------------------------------------------
@@ -306,12 +279,8 @@ class EventLog(ReadableLog):
 
     def close(self) -> None:
         """Write what is queued, then release the file and the lock."""
-        with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            self._cond.notify_all()
-        self._writer.join()
+        if not self._commits.close():
+            return
         self._file.close()
         with contextlib.suppress(OSError):
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
