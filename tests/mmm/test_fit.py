@@ -11,6 +11,7 @@ import pytest
 
 from omnichannel.errors import ValidationError
 from omnichannel.mmm.data import from_frame
+from omnichannel.mmm.fast import SHAPE_RANGE, Problem
 from omnichannel.mmm.fit import fit
 from omnichannel.mmm.result import MMMFit
 from omnichannel.mmm.simulate import Simulation, simulate
@@ -119,3 +120,18 @@ def test_the_cli_fits_a_csv_without_a_home_and_names_a_bad_column(tmp_path: Path
     bad = omni_in_process(*common, "--spend-cols", "search,tv", "--no-store", check=False)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     assert "spend_cols='tv' is not accepted" in bad.stderr and "search, social" in bad.stderr
+
+
+def test_the_gradient_stays_finite_where_a_near_zero_decay_leaves_subnormal_levels() -> None:
+    # A decay near 0 leaves levels of 1e-300 and below after each pulse: a / half
+    # underflowed to 0 while a > 0 and the gradient came out NaN, which L-BFGS-B then
+    # carried into the fit (seen on the small demo home: "array must not contain NaNs").
+    spend = np.zeros((1, 60))
+    spend[0, ::20] = 5.0
+    target = 10 + spend[0] + np.random.default_rng(1).normal(0, 1, 60)
+    problem = Problem(spend, target, np.ones((60, 1)), rows=60, period="day", ridge=1e-3)
+    shape = (0.78 - SHAPE_RANGE[0]) / (SHAPE_RANGE[1] - SHAPE_RANGE[0])
+    for decay in np.logspace(-30, -1, 300):
+        for half in (0.0, 0.5, 1.0):
+            loss, grad = problem.loss_and_grad(np.array([decay / 0.95, half, shape]))
+            assert np.isfinite(loss) and np.isfinite(grad).all(), (decay, half)

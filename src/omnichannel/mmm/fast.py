@@ -25,6 +25,7 @@ from scipy.signal import lfilter
 MAX_DECAY = {"day": 0.95, "week": 0.8}
 HALF_RANGE = (0.1, 10.0)  # half, relative to the channel's typical steady adstock
 SHAPE_RANGE = (0.5, 3.0)
+TINY_LEVEL = 1e-12  # of the channel's mean positive spend: below it, the gradient's level is 0
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,11 @@ class Problem:
         """
         decay, half, shape = self.hyper(unit)
         a = adstock(self.spend, decay)
+        # A level left by a decay near 0 can be subnormal: a / half underflows to 0 while
+        # a > 0, and 0 * log(0) or 0 * inf made the gradient NaN (and L-BFGS-B's point
+        # with it). Levels under a millionth of a millionth of the channel's typical
+        # spend are no level at all.
+        a = np.where(a > TINY_LEVEL * self.scale[:, None], a, 0.0)
         # d adstock / d decay follows the same recursion, fed by the previous level.
         da = adstock(np.hstack([np.zeros((self.channels, 1)), a[:, :-1]]), decay)
         n = self.rows
