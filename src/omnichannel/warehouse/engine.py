@@ -359,7 +359,7 @@ class IbisEngineAPI(EngineAPI):
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        session = _IbisSession(self.con)
+        session = IbisSession(self.con)
         try:
             yield session
         finally:
@@ -402,7 +402,7 @@ class IbisEngineAPI(EngineAPI):
         return fresh.num_rows, fresh if returning else None
 
 
-class _IbisSession:
+class IbisSession:
     def __init__(self, con: BaseBackend) -> None:
         self.con = con
         self.staged: list[str] = []

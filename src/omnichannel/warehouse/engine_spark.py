@@ -30,8 +30,7 @@ from ibis.backends.pyspark import Backend as _IbisPySpark
 from ibis.backends.pyspark.datatypes import PySparkSchema
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
-from omnichannel.warehouse import dialect
-from omnichannel.warehouse.engine import IbisEngineAPI, Session, scratch_name
+from omnichannel.warehouse.engine import IbisEngineAPI, IbisSession, Session, scratch_name
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -156,24 +155,15 @@ class SparkEngineAPI(IbisEngineAPI):
             session.close()
 
 
-class _SparkSession:
-    def __init__(self, con: BaseBackend) -> None:
-        self.con: Any = con
-        self.staged: list[str] = []
+class _SparkSession(IbisSession):
+    """The Ibis session but for staging: Spark's file tables cannot be temporary, so
+    rows are staged as temporary views (this session's own)."""
 
     def stage(self, rows: pa.Table) -> str:
-        # Spark's file tables cannot be temporary; a temporary view is this session's own.
         name = scratch_name()
         self.con.create_view(name, ibis.memtable(rows), overwrite=True)
         self.staged.append(name)
         return name
-
-    def run(self, sql: str) -> int:
-        dialect.execute(self.con, sql)
-        return 0
-
-    def fetch(self, sql: str) -> pa.Table:
-        return self.con.sql(sql).to_pyarrow()
 
     def close(self) -> None:
         for name in self.staged:
