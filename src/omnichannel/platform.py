@@ -83,7 +83,7 @@ class Platform:
         """``background_nice``: a server's, so analytic work runs below its requests."""
         self.settings = settings
         self._config = config
-        self._background_nice = background_nice
+        self.background_nice = background_nice
         self._lock = threading.Lock()
         self._warehouse: WarehouseAccess | None = None
         self._opstore: OpStore | None = None
@@ -126,7 +126,7 @@ class Platform:
                     self.settings.ensure_home()
                     self._warehouse = WarehouseAccess.open(
                         self.settings.resolved_warehouse_url,
-                        background_nice=self._background_nice,
+                        background_nice=self.background_nice,
                     )
         return self._warehouse
 

@@ -89,6 +89,7 @@ class Services:
                 self.settings,
                 lease=lambda: self.platform.warehouse.writer(),
                 opstore=self.opstore(),
+                nice=self.platform.background_nice,
             )
             # The stream only wakes the consumers; they read the warehouse by load_seq.
             self.ingest.stream.subscribe(lambda _batch: self.platform.wake_consumers())

@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 
 from omnichannel.consumers.checkpoints import Checkpoints
-from omnichannel.warehouse.access import WarehouseAccess
+from omnichannel.warehouse.access import WarehouseAccess, lower_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,8 @@ class ConsumerRunner:
             event.set()
 
     def _loop(self, consumer: Consumer) -> None:
+        # On a server its requests come first (warehouse/access.py, "Requests first").
+        lower_thread_priority(self.access.background_nice)
         state = self.state[consumer.name]
         backoff = self.interval
         behind = False  # handed a full batch last time: a backlog is being read

@@ -33,6 +33,7 @@ from omnichannel.ingest.segment import TIMESTAMP_COLUMNS, micros
 from omnichannel.ingest.storable import NUL_ACCEPTED
 from omnichannel.ingest.stream import EventStream
 from omnichannel.warehouse import Warehouse
+from omnichannel.warehouse.access import lower_thread_priority
 from omnichannel.warehouse.tables import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
@@ -338,8 +339,11 @@ class Loader:
         interval: float = 0.5,
         dedupe_window: timedelta | None = DEDUPE_WINDOW,
         also: tuple[ReadableLog, ...] = (),
+        nice: int = 0,
     ) -> None:
+        """``nice``: a server's, so storing batches yields the cores to its requests."""
         self.log = log_
+        self.nice = nice
         # Logs other writers append to (the collector process's), drained in turn.
         self.logs: tuple[ReadableLog, ...] = (log_, *also)
         self.lease = lease
@@ -430,6 +434,7 @@ class Loader:
             self._stop.wait(wait)
 
     def _run(self) -> None:
+        lower_thread_priority(self.nice)
         backoff = self.interval
         while not self._stop.is_set():
             self._wake.wait(backoff)

@@ -62,7 +62,9 @@ class IngestRuntime:
         return self.unauthorized_requests
 
     @classmethod
-    def start(cls, settings: Settings, *, lease: WarehouseLease, opstore: OpStore) -> IngestRuntime:
+    def start(
+        cls, settings: Settings, *, lease: WarehouseLease, opstore: OpStore, nice: int = 0
+    ) -> IngestRuntime:
         local_log = EventLog.open(settings.log_dir, segment_bytes=settings.log_segment_bytes)
         event_log: EventLog | RedisBus = local_log
         others: list[ReadableLog] = []
@@ -98,6 +100,7 @@ class IngestRuntime:
             interval=settings.loader_interval,
             dedupe_window=settings.dedupe_window,
             also=(*others, *(() if other is None else (other,))),
+            nice=nice,
         )
         loader.start()
         keys = KeyResolver(opstore, settings.write_key_cache_seconds)
