@@ -181,6 +181,14 @@ def test_over_http_a_bad_file_or_an_open_salt_file_is_refused_in_words(
     refused = http.post("/api/partners/receive", json=body, headers=admin)
     assert refused.status_code == 400
     assert refused.json()["detail"]["field"] == "bad.csv line 2 identifier_hash"
+    latin = tmp_path / "latin.csv"  # a spreadsheet's export in its own encoding
+    latin.write_bytes(b"identifier_type,identifier_hash\nemail,caf\xe9\n")
+    undecodable = http.post(
+        "/api/partners/receive", json=body | {"file": str(latin)}, headers=admin
+    )
+    assert undecodable.status_code == 400
+    assert undecodable.json()["detail"]["field"] == "latin.csv encoding"
+    assert "expected UTF-8 text" in undecodable.text
     good = partner_file(tmp_path / "good.csv", [("email", "nobody@elsewhere.example")])
     made = http.post("/api/partners/receive", json=body | {"file": str(good)}, headers=admin)
     assert made.status_code == 201

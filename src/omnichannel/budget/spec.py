@@ -18,6 +18,7 @@ from typing import Any
 
 from omnichannel.errors import ValidationError
 from omnichannel.mmm.curves import ChannelCurve, ResponseModel
+from omnichannel.textfiles import read_utf8
 
 CURVE_FIELDS = ("channel", "decay", "half", "shape", "top")
 
@@ -108,9 +109,11 @@ def read_model(path: str | Path) -> ResponseModel:
     """A model document from a JSON file."""
     file = Path(path)
     try:
-        document = json.loads(file.read_text(encoding="utf-8"))
+        document = json.loads(read_utf8(file))
     except FileNotFoundError:
         raise ValidationError("model", str(file), "an existing JSON file") from None
+    except OSError as exc:
+        raise ValidationError("model", str(file), f"a JSON file ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
         raise ValidationError(
             "model", str(file), f"JSON ({exc.msg} at line {exc.lineno})"

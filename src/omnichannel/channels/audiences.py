@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
 from omnichannel.errors import ConfigError, NotFoundError, OmniError
+from omnichannel.textfiles import read_utf8
 
 if TYPE_CHECKING:
     from omnichannel.platform import Platform
@@ -166,7 +167,7 @@ def load_audiences(path: Path | None) -> AudiencesConfig:
     if path is None:
         return AudiencesConfig()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     return parse_audiences(text, where=str(path))

@@ -41,6 +41,7 @@ from pydantic import ValidationError as PydanticValidationError
 from omnichannel.channels import registry
 from omnichannel.channels.adapter import ChannelSettings
 from omnichannel.errors import ConfigError
+from omnichannel.textfiles import read_utf8
 
 FILE_NAME = "channels.yaml"
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
@@ -257,7 +258,7 @@ def load_channels_config(
         return ChannelsConfig()
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise ConfigError(f"cannot read {where}: {exc.strerror or exc}") from None
     return parse_channels_config(text, where=where, source=path, environ=environ)

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
+from omnichannel.textfiles import read_utf8
 
 if TYPE_CHECKING:
     from omnichannel.client import ServerClient
@@ -132,9 +133,12 @@ def scenarios(
     listed: list[dict[str, Any]] = []
     if file is not None:
         try:
-            listed = json.loads(file.read_text(encoding="utf-8"))
+            listed = json.loads(read_utf8(file))
         except FileNotFoundError:
             raise ValidationError("--file", str(file), "an existing JSON file") from None
+        except OSError as exc:
+            accepted = f"a JSON list of scenarios ({exc.strerror})"
+            raise ValidationError("--file", str(file), accepted) from None
         except json.JSONDecodeError as exc:
             accepted = f"a JSON list of scenarios ({exc.msg} at line {exc.lineno})"
             raise ValidationError("--file", str(file), accepted) from None

@@ -15,6 +15,7 @@ import typer
 
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, key_value_table, rows_table
+from omnichannel.textfiles import read_utf8_argument
 
 if TYPE_CHECKING:
     from omnichannel.client import ServerClient
@@ -46,7 +47,7 @@ def _run(
 
 def _upload(path: Path, source: str, mapping: str | None) -> dict[str, Any]:
     return {
-        "content": path.read_text(encoding="utf-8"),
+        "content": read_utf8_argument(path, "file", "a CSV file"),
         "filename": path.name,
         "source": source,
         "mapping": mapping,
@@ -381,7 +382,7 @@ def prices_set(
     as_json: bool = JSON,
 ) -> None:
     """Check and keep the price book (tolerance, channel rules, promotions, notify)."""
-    text_ = file.read_text(encoding="utf-8")
+    text_ = read_utf8_argument(file, "file", "a price book")
     book = _run(
         ctx,
         lambda p: p.commerce.prices.save(text_),

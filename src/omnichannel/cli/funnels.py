@@ -18,6 +18,7 @@ from rich.text import Text
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
 from omnichannel.errors import OmniError, ValidationError
+from omnichannel.textfiles import read_utf8
 
 if TYPE_CHECKING:
     from omnichannel.client import ServerClient
@@ -45,7 +46,7 @@ def _read(path: Path) -> dict[str, Any]:
     from omnichannel.segments.definition import read_document
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise OmniError(f"cannot read the funnel file {path}: {exc.strerror or exc}") from None
     return dict(read_document(text, "an object with steps (a list of at least two)"))
@@ -313,7 +314,7 @@ def _read_any(path: Path) -> dict[str, Any]:
     from omnichannel.segments.definition import read_document
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise OmniError(f"cannot read {path}: {exc.strerror or exc}") from None
     return dict(read_document(text, "an object with start (a step)"))

@@ -27,6 +27,7 @@ from omnichannel.cli.output import (
     shown_of_total,
 )
 from omnichannel.errors import OmniError, ValidationError
+from omnichannel.textfiles import read_utf8
 
 if TYPE_CHECKING:
     from omnichannel.client import ServerClient
@@ -47,7 +48,7 @@ def _document(path: Path, *, name: str | None = None) -> dict[str, Any]:
     from omnichannel.journeys.service import definition_of
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise OmniError(f"cannot read the journey file {path}: {exc.strerror or exc}") from None
     import yaml

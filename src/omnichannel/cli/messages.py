@@ -17,6 +17,7 @@ from omnichannel.access.principal import cli_actor
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, key_value_table, rows_table
 from omnichannel.errors import OmniError, ValidationError
+from omnichannel.textfiles import read_utf8
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -44,7 +45,7 @@ def _content(text: str | None, path: Path | None) -> dict[str, Any] | None:
         import yaml
 
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = yaml.safe_load(read_utf8(path))
         except OSError as exc:
             raise OmniError(f"cannot read {path}: {exc.strerror or exc}") from None
         except yaml.YAMLError as exc:

@@ -16,6 +16,7 @@ from rich.text import Text
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
 from omnichannel.jsonable import jsonable
+from omnichannel.textfiles import read_utf8_argument
 
 if TYPE_CHECKING:
     from omnichannel.client import ServerClient
@@ -106,7 +107,7 @@ def create(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Store a survey (docs/surveys.md describes the document), or a new version of it."""
-    text = file.read_text(encoding="utf-8")
+    text = read_utf8_argument(file, "--file", "a survey document")
 
     def local(platform: Platform) -> dict[str, Any]:
         if new_version:

@@ -28,6 +28,7 @@ from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 from omnichannel.errors import ConfigError, ValidationError
+from omnichannel.textfiles import read_utf8
 from omnichannel.warehouse.tables import CUSTOMER_RECORDS
 
 DEFAULT_CONFIG = Path(__file__).with_name("linkage_default.yaml")
@@ -201,7 +202,7 @@ def load_config(path: Path | None = None) -> LinkageConfig:
     """Read and check a linkage YAML file (the shipped default when ``path`` is None)."""
     source = path or DEFAULT_CONFIG
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(read_utf8(source))
     except OSError as exc:
         raise ConfigError(f"cannot read linkage config {source}: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -20,7 +20,7 @@ import csv
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from omnichannel.errors import ValidationError
@@ -72,33 +72,40 @@ def write_hashes(path: Path, rows: Iterable[tuple[str, str]]) -> int:
 def read_hashes(path: Path) -> dict[str, set[str]]:
     """The hashes of a partner's file per type; any malformed row refuses the whole file,
     naming its line, the field, the value and what is accepted."""
-    found: dict[str, set[str]] = {t: set() for t in TYPES}
     try:
         source = path.open(encoding="utf-8", newline="")
     except OSError as exc:
         raise ValidationError("file", str(path), f"a readable file ({exc.strerror})") from None
     with source:
-        reader = csv.reader(source)
-        header = next(reader, None)
-        if header is None or tuple(h.strip().lower() for h in header) != HEADER:
+        try:
+            return _hashes_in(path.name, csv.reader(source))
+        except UnicodeDecodeError as exc:
+            bad = exc.object[exc.start : exc.end]
+            raise ValidationError(f"{path.name} encoding", repr(bad), "UTF-8 text") from None
+        except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
+            raise ValidationError(path.name, str(exc), "a CSV file of two columns") from None
+
+
+def _hashes_in(name: str, reader: Iterator[list[str]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {t: set() for t in TYPES}
+    header = next(reader, None)
+    if header is None or tuple(h.strip().lower() for h in header) != HEADER:
+        raise ValidationError(
+            f"{name} line 1", ",".join(header or []), "the header " + ",".join(HEADER)
+        )
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != 2:
+            raise ValidationError(f"{name} line {line}", ",".join(row), "two columns")
+        id_type, value = row[0].strip().lower(), row[1].strip().lower()
+        if id_type not in TYPES:
+            raise ValidationError(f"{name} line {line} identifier_type", row[0], "email or phone")
+        if not _HEX64.fullmatch(value):
             raise ValidationError(
-                f"{path.name} line 1", ",".join(header or []), "the header " + ",".join(HEADER)
+                f"{name} line {line} identifier_hash",
+                row[1][:80],
+                "64 hex digits (HMAC-SHA256 of type:value with the shared salt)",
             )
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != 2:
-                raise ValidationError(f"{path.name} line {line}", ",".join(row), "two columns")
-            id_type, value = row[0].strip().lower(), row[1].strip().lower()
-            if id_type not in TYPES:
-                raise ValidationError(
-                    f"{path.name} line {line} identifier_type", row[0], "email or phone"
-                )
-            if not _HEX64.fullmatch(value):
-                raise ValidationError(
-                    f"{path.name} line {line} identifier_hash",
-                    row[1][:80],
-                    "64 hex digits (HMAC-SHA256 of type:value with the shared salt)",
-                )
-            found[id_type].add(value)
+        found[id_type].add(value)
     return found
