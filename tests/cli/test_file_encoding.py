@@ -25,6 +25,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     "command",
     [
         ["journeys", "validate", "--file"],
+        ["identity", "rules", "--rules"],
+        ["profiles", "build", "--tags"],
         ["funnel", "run"],
         ["surveys", "create", "--file"],
         ["prices", "set"],

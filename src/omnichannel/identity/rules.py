@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from omnichannel.errors import ValidationError
+from omnichannel.textfiles import read_utf8
 
 ANY_TYPE = "*"
 RULES_FILE_NAME = "identity-rules.yaml"
@@ -116,7 +117,13 @@ def load_rules(path: Path | None = None) -> IdentityRules:
     if path is not None:
         if not path.exists():
             raise ValidationError("rules file", str(path), "an existing YAML file")
-        override = _yaml(path.read_text(), str(path))
+        try:
+            text = read_utf8(path)
+        except OSError as exc:
+            raise ValidationError(
+                "rules file", str(path), f"a readable YAML file ({exc})"
+            ) from None
+        override = _yaml(text, str(path))
         identifiers = dict(raw.get("identifiers", {}))
         identifiers.update(override.pop("identifiers", None) or {})
         linkage = override.get("linkage")

@@ -42,6 +42,7 @@ import yaml
 
 from omnichannel.errors import ValidationError
 from omnichannel.identity.rules import IdentityRules
+from omnichannel.textfiles import read_utf8
 from omnichannel.warehouse.tables import PROFILES
 
 TAGS_FILE_NAME = "tags.yaml"
@@ -95,9 +96,10 @@ def load_tags(path: Path | None = None) -> TagSet:
     if path is None:
         return parse_tags(default_tags_text(), origin="defaults")
     try:
-        text = path.read_text()
+        text = read_utf8(path)
     except OSError as exc:
-        raise ValidationError("--tags", str(path), f"a readable YAML file ({exc})") from None
+        accepted = f"a readable YAML file ({exc.strerror or exc})"
+        raise ValidationError("--tags", str(path), accepted) from None
     return parse_tags(text, origin=str(path))
 
 
