@@ -103,3 +103,39 @@ def test_an_analytic_querys_error_reaches_the_caller(tmp_path: Path, base: int) 
         assert access.analytic(lambda wh: wh.table("stores").count().to_pyarrow().as_py()) == 0
     finally:
         access.close()
+
+
+def test_a_servers_loader_and_consumers_run_lower_than_its_requests(
+    tmp_path: Path, base: int
+) -> None:
+    """Storing events and updating memberships may lag a batch; a lookup may not."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from omnichannel.api import create_app
+    from omnichannel.config import Settings
+    from omnichannel.warehouse.access import BACKGROUND_NICE
+
+    if base + BACKGROUND_NICE > 19:
+        pytest.skip(f"this test runs at nice {base}: no room for BACKGROUND_NICE")
+    settings = Settings(home=tmp_path / "home", loader_interval=0.05)
+    # serve=True is omni serve: it also runs the jobs and the durable consumers.
+    with TestClient(create_app(settings, serve=True)) as client:
+        assert client.get("/healthz").status_code == 200
+        wanted = ("event-loader", "consumer-")
+        deadline = time.monotonic() + 60  # the consumers start once the warehouse is open
+        while True:
+            background = {
+                t.name: t.native_id
+                for t in threading.enumerate()
+                if t.name.startswith(wanted) and t.native_id is not None
+            }
+            started = any(name.startswith("consumer-") for name in background)
+            lowered = _alive(set(background.values()))
+            if started and set(lowered.values()) == {base + BACKGROUND_NICE}:
+                break
+            assert time.monotonic() < deadline, f"nice values by thread: {background}, {lowered}"
+            time.sleep(0.05)
+        assert "event-loader" in background
+        assert _nice(threading.get_native_id()) == base  # the test's (a client's) thread
