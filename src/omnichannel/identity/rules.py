@@ -120,9 +120,8 @@ def load_rules(path: Path | None = None) -> IdentityRules:
         try:
             text = read_utf8(path)
         except OSError as exc:
-            raise ValidationError(
-                "rules file", str(path), f"a readable YAML file ({exc})"
-            ) from None
+            accepted = f"a readable YAML file ({exc.strerror or exc})"
+            raise ValidationError("rules file", str(path), accepted) from None
         override = _yaml(text, str(path))
         identifiers = dict(raw.get("identifiers", {}))
         identifiers.update(override.pop("identifiers", None) or {})
