@@ -190,6 +190,10 @@ def test_over_http_a_bad_file_or_an_open_salt_file_is_refused_in_words(
     assert undecodable.json()["detail"]["field"] == "latin.csv encoding"
     assert "expected UTF-8 text" in undecodable.text
     good = partner_file(tmp_path / "good.csv", [("email", "nobody@elsewhere.example")])
+    missing = {"file": str(good), "salt_file": str(tmp_path / "no-such.salt")}
+    no_salt = http.post("/api/partners/receive", json=body | missing, headers=admin)
+    assert no_salt.status_code == 400  # was a 500: FileNotFoundError from the mode check
+    assert no_salt.json()["detail"]["field"] == "salt_file"
     made = http.post("/api/partners/receive", json=body | {"file": str(good)}, headers=admin)
     assert made.status_code == 201
     counted = http.post(

@@ -36,7 +36,11 @@ def salt_from(path: Path | None = None, *, variable: str = "OMNI_PARTNER_SALT") 
     """The shared salt: the file at ``path`` (refused unless only its owner reads it),
     else ``$OMNI_PARTNER_SALT``; at least 16 bytes."""
     if path is not None:
-        salt = read_secret_file(path)
+        try:
+            salt = read_secret_file(path)
+        except OSError as exc:  # a typo in --salt-file, or a directory
+            accepted = f"a readable salt file ({exc.strerror or exc})"
+            raise ValidationError("salt_file", str(path), accepted) from None
         where = str(path)
     else:
         salt = os.environ.get(variable, "").encode("utf-8")
