@@ -84,6 +84,34 @@ def test_a_new_consumer_that_starts_at_the_end_skips_history(
     assert runner.catch_up() == 2 and seen == ["m6", "m7"]
 
 
+def test_consumers_at_one_position_share_one_read_until_a_wake_announces_more(
+    access: WarehouseAccess, checkpoints: Checkpoints
+) -> None:
+    # Six consumers wake on every stored batch and ask for the same rows: one read serves
+    # them all. A wake means newer events are stored, so a read from before it must not
+    # be handed out after it (the consumer would wait an interval for the rest).
+    handed: dict[str, list[pa.Table]] = {"segments": [], "journeys": []}
+    consumers = [
+        FunctionConsumer(name, handed[name].append, "beginning")
+        for name in ("segments", "journeys")
+    ]
+    segments, journeys = consumers
+    with access.writer() as wh:
+        wh.append("events", _events(1, 5))
+    runner = ConsumerRunner(access, checkpoints, consumers, batch_size=100)
+    assert runner.step(segments) == 5 and runner.step(journeys) == 5
+    assert handed["journeys"][0] is handed["segments"][0]  # the same read
+    with access.writer() as wh:
+        wh.append("events", _events(6, 5))
+    assert runner.step(segments) == 5  # m6..m10
+    with access.writer() as wh:
+        wh.append("events", _events(11, 3))
+    runner.wake()  # the stream announces m11..m13
+    assert runner.step(journeys) == 8
+    ids = handed["journeys"][-1].column("message_id").to_pylist()
+    assert ids == [f"m{i}" for i in range(6, 14)]
+
+
 def test_a_consumer_that_raises_gets_the_same_events_again(
     access: WarehouseAccess, checkpoints: Checkpoints
 ) -> None:

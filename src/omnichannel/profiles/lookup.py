@@ -38,9 +38,9 @@ import bisect
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -133,16 +133,32 @@ def parse_lookup(text: str, *, known_types: Collection[str], region: str) -> tup
 
 
 class _Keys:
-    """A sorted Arrow string array seen as a sequence of str, for ``bisect``."""
+    """A sorted Arrow string array seen as a sequence of UTF-8 ``bytes``, for ``bisect``.
+
+    Read straight from the array's offsets and data buffers: one key costs two memoryview
+    reads and a slice (about 0.2 us), where ``keys[i].as_py()`` makes an Arrow scalar
+    (about 1.5 us); the bisection over 3 million keys takes 22 of them. UTF-8 byte order
+    is code-point order, the order the index is sorted in. Nulls (sorted last) are left
+    out of the view.
+    """
 
     def __init__(self, keys: pa.Array) -> None:
-        self.keys = keys
+        _, offsets, data = keys.buffers()
+        self._start = keys.offset
+        self._length = len(keys) - keys.null_count
+        self._offsets: memoryview | None = None
+        if offsets is not None:
+            wide = pa.types.is_large_string(keys.type)
+            self._offsets = memoryview(offsets).cast("q" if wide else "i")
+        self._data = memoryview(data) if data is not None else memoryview(b"")
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self._length
 
-    def __getitem__(self, i: int) -> str:
-        return str(self.keys[i].as_py())
+    def __getitem__(self, i: int) -> bytes:
+        assert self._offsets is not None  # a non-empty view has offsets
+        at = self._start + i
+        return bytes(self._data[self._offsets[at] : self._offsets[at + 1]])
 
 
 @dataclass
@@ -154,6 +170,7 @@ class ProfileIndex:
     statuses: pa.Array
     types: frozenset[str]
     stamp: tuple[Any, ...]
+    _keys_view: _Keys | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def build(cls, wh: Warehouse, stamp: tuple[Any, ...]) -> ProfileIndex:
@@ -186,13 +203,39 @@ class ProfileIndex:
 
     def holders(self, id_type: str, id_value: str) -> list[tuple[str, str]]:
         """``(profile_id, status)`` of every profile holding the identifier."""
-        key = id_type + SEP + id_value
-        view = _Keys(self.keys)
-        lo = bisect.bisect_left(view, key)
-        hi = bisect.bisect_right(view, key, lo=lo)
+        lo, hi = self._range(self._view(), (id_type + SEP + id_value).encode("utf-8"))
         return [
             (str(self.profiles[i].as_py()), str(self.statuses[i].as_py())) for i in range(lo, hi)
         ]
+
+    def sole_linked(self, keys: Iterable[str]) -> dict[str, str]:
+        """Of ``type\\x1fvalue`` keys, those linked to exactly one profile, with its id.
+
+        What an event's id resolves to: one bisection per distinct key, so a batch costs
+        its own size times log(index), not a scan of the index (the recommendations feed
+        runs this on every batch of stored events).
+        """
+        view = self._view()
+        found: dict[str, str] = {}
+        for key in set(keys):
+            lo, hi = self._range(view, key.encode("utf-8"))
+            rows = [i for i in range(lo, hi) if self.statuses[i].as_py() == "linked"]
+            if len(rows) == 1:
+                found[key] = str(self.profiles[rows[0]].as_py())
+        return found
+
+    def _view(self) -> _Keys:
+        if self._keys_view is None:
+            self._keys_view = _Keys(self.keys)
+        return self._keys_view
+
+    @staticmethod
+    def _range(view: _Keys, key: bytes) -> tuple[int, int]:
+        lo = bisect.bisect_left(view, key)
+        hi = lo
+        while hi < len(view) and view[hi] == key:  # a key is held by one profile or a few
+            hi += 1
+        return lo, hi
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -89,25 +89,11 @@ class LiveInteractions:
             return sum(len(v) for v in self._people.values())
 
 
-def _typed(rules: IdentityRules, source: str | None, column: str) -> str:
-    return rules.source_id_types.get(source or "", {}).get(column, column)
-
-
 # One query per batch (``entries_of``): each event's fields read by DuckDB's JSON
 # functions (rows whose properties are not JSON give none) and its profile found by
-# joining its typed user and anonymous ids to the identifier index (``holders``: keys
-# the batch has, with exactly one linked profile), user id first.
+# joining its typed user and anonymous ids to ``holders`` (the batch's keys that have
+# exactly one linked profile, found in the identifier index), user id first.
 _BATCH_SQL = f"""
-with keys as (
-  select user_key as key from wanted where user_key is not null
-  union select anon_key from wanted where anon_key is not null
-), holders as (
-  select idx.key, min(idx.profile_id) as profile_id
-  from idx join keys on idx.key = keys.key
-  where idx.linked
-  group by idx.key
-  having count(*) = 1
-)
 select
   coalesce(hu.profile_id, ha.profile_id) as profile_id,
   w.message_id, w.event, coalesce(w.load_seq, 0) as load_seq,
@@ -126,24 +112,10 @@ order by w.row
 """
 _duckdb_lock = threading.Lock()
 _duckdb: Any = None
-# The index as an Arrow table DuckDB joins to (key, profile_id, linked), made once per
-# index (the Profile API's index is replaced whole when identity changes).
-_index_tables: dict[int, tuple[ProfileIndex, pa.Table]] = {}
 
 
-def _index_table(index: ProfileIndex) -> pa.Table:
-    found = _index_tables.get(id(index))
-    if found is None or found[0] is not index:
-        table = pa.table(
-            {
-                "key": index.keys,
-                "profile_id": pc.cast(index.profiles, pa.string()),
-                "linked": pc.equal(pc.cast(index.statuses, pa.string()), "linked"),
-            }
-        )
-        _index_tables.clear()  # one index in use at a time: the newest
-        _index_tables[id(index)] = found = (index, table)
-    return found[1]
+def _typed(rules: IdentityRules, source: str | None, column: str) -> str:
+    return rules.source_id_types.get(source or "", {}).get(column, column)
 
 
 def _keys(wanted: pa.Table, rules: IdentityRules, column: str) -> pa.Array:
@@ -168,6 +140,19 @@ def _resolved(wanted: pa.Table, index: ProfileIndex, rules: IdentityRules) -> pa
     )
     keyed = keyed.append_column("anon_key", _keys(wanted, rules, "anonymous_id"))
     keyed = keyed.append_column("row", pa.array(np.arange(keyed.num_rows)))
+    # The batch's own keys, each looked up once in the sorted index: joining the whole
+    # index instead scanned its millions of keys on every batch (64 % of a server's CPU
+    # beside 5,000 events/s at 1,000,000 profiles).
+    ids = pa.chunked_array(
+        [*keyed.column("user_key").chunks, *keyed.column("anon_key").chunks], pa.string()
+    )
+    held = index.sole_linked(pc.unique(pc.drop_null(ids)).to_pylist())
+    holders = pa.table(
+        {
+            "key": pa.array(list(held), pa.string()),
+            "profile_id": pa.array(list(held.values()), pa.string()),
+        }
+    )
     with _duckdb_lock:
         if _duckdb is None:
             # One thread: the feed runs beside the server's requests, not ahead of them.
@@ -175,7 +160,7 @@ def _resolved(wanted: pa.Table, index: ProfileIndex, rules: IdentityRules) -> pa
         cursor = _duckdb.cursor()
     try:
         cursor.register("wanted", keyed)
-        cursor.register("idx", _index_table(index))
+        cursor.register("holders", holders)
         return cursor.sql(_BATCH_SQL).to_arrow_table()
     finally:
         cursor.close()
