@@ -212,3 +212,20 @@ def test_over_http_a_bad_file_or_an_open_salt_file_is_refused_in_words(
     assert http.get("/api/partners").status_code == 401
     listed = omni_in_process("partners", "list", home=demo_home)
     assert "acme" in listed.stdout and "received" in listed.stdout
+
+
+def test_a_wrong_exchange_is_named_before_the_salt_is_asked_for(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    # No salt anywhere (the CLI runs without OMNI_* variables): the first thing wrong is
+    # the exchange id, and saying "salt too short" would send the user after the salt.
+    def said(*args: str) -> str:
+        ran = omni_in_process("partners", *args, home=demo_home, check=False)
+        assert ran.returncode != 0
+        return ran.stdout + ran.stderr
+
+    assert "no received partner file 999999" in said("overlap", "999999")
+    assert "no received partner file 999999" in said("attribute", "CMP-1", "--exchange", "999999")
+    share = said("share", "all", "--partner", "x", "--out", str(tmp_path / "x.csv"))
+    # Which variable, that it is not set, and whose environment it is read from.
+    assert "$OMNI_PARTNER_SALT (not set)" in share and "omni serve" in share

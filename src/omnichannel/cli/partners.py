@@ -148,7 +148,11 @@ def overlap(
     answer = on_installation(
         settings_of(ctx),
         local=lambda platform: platform.partners.overlap(
-            exchange, audience=audience, salt=_salt(salt_file), min_group=min_group, actor="cli"
+            exchange,
+            audience=audience,
+            salt=lambda: _salt(salt_file),
+            min_group=min_group,
+            actor="cli",
         ),
         remote=lambda server: server.post(f"/api/partners/{exchange}/overlap", json=body),
     )
@@ -183,7 +187,11 @@ def attribute(
     answer = on_installation(
         settings_of(ctx),
         local=lambda platform: platform.partners.attribute(
-            campaign, exchanges, salt=_salt(salt_file), min_group=min_group, actor="cli"
+            campaign,
+            exchanges,
+            salt=lambda: _salt(salt_file),
+            min_group=min_group,
+            actor="cli",
         ),
         remote=lambda server: server.post("/api/partners/attribute", json=body),
     )

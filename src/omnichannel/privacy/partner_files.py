@@ -20,7 +20,7 @@ import csv
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from omnichannel.errors import ValidationError
@@ -41,17 +41,29 @@ def salt_from(path: Path | None = None, *, variable: str = "OMNI_PARTNER_SALT") 
         except OSError as exc:  # a typo in --salt-file, or a directory
             accepted = f"a readable salt file ({exc.strerror or exc})"
             raise ValidationError("salt_file", str(path), accepted) from None
-        where = str(path)
+        where = f"{path} ({len(salt)} bytes)"
     else:
         salt = os.environ.get(variable, "").encode("utf-8")
-        where = f"${variable}"
+        where = f"${variable} ({f'{len(salt)} bytes' if salt else 'not set'})"
     if len(salt) < MIN_SALT_BYTES:
+        # Beside ``omni serve`` the server reads the variable, not the CLI's shell.
         raise ValidationError(
             "salt",
             where,
-            f"a shared salt of at least {MIN_SALT_BYTES} bytes (--salt-file, or ${variable})",
+            f"a shared salt of at least {MIN_SALT_BYTES} bytes: --salt-file FILE, or "
+            f"${variable} in the environment of the process that hashes (beside a running "
+            "omni serve, the server's own)",
         )
     return salt
+
+
+# A salt, or how to read it once it is needed: a command checks what it was asked about
+# (the exchange exists, is not expired) before it asks for the salt.
+SaltSource = bytes | Callable[[], bytes]
+
+
+def resolve_salt(source: SaltSource) -> bytes:
+    return source if isinstance(source, bytes) else source()
 
 
 def fingerprint(salt: bytes) -> str:

@@ -18,8 +18,9 @@ Example::
 
     sent = platform.partners.share("vip", partner="acme", salt=salt, out=Path("vip.csv"))
     got = platform.partners.receive(Path("acme.csv"), partner="acme", salt=salt)
-    platform.partners.overlap(got["id"], audience="vip")
-    platform.partners.attribute("CMP-0034", [got["id"]])
+    platform.partners.overlap(got["id"], audience="vip", salt=salt)
+    # the salt may be a function, called once the exchanges are found
+    platform.partners.attribute("CMP-0034", [got["id"]], salt=lambda: salt_from(path))
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from omnichannel.opstore.models import ConsentRecord, PartnerExchange, utcnow
 from omnichannel.privacy import ledger
 from omnichannel.privacy.partner_files import (
     TYPES,
+    SaltSource,
     fingerprint,
     read_hashes,
+    resolve_salt,
     write_hashes,
 )
 from omnichannel.privacy.suppression import identifier_hash
@@ -292,17 +295,18 @@ class PartnersCapability:
         exchange_id: int,
         *,
         audience: str,
-        salt: bytes,
+        salt: SaltSource,
         min_group: int | None = None,
         actor: str = "library",
     ) -> dict[str, Any]:
         """How many of the audience's people the partner's file also holds, as counts."""
         minimum = min_group if min_group is not None else _min_group()
         exchange, theirs = self._received(exchange_id)
-        self._check_salt(exchange, salt)
+        key = resolve_salt(salt)
+        self._check_salt(exchange, key)
         profiles = self._profiles(audience)
         identifiers = self._identifiers(profiles)
-        matched = self._matched(identifiers, theirs, salt)
+        matched = self._matched(identifiers, theirs, key)
         by_type = {
             t: withheld(len({p for p, types in matched.items() if t in types}), minimum)
             for t in TYPES
@@ -325,23 +329,24 @@ class PartnersCapability:
         campaign: str,
         exchange_ids: list[int],
         *,
-        salt: bytes,
+        salt: SaltSource,
         min_group: int | None = None,
         actor: str = "library",
     ) -> dict[str, Any]:
         """The joint campaign's orders per partner whose file holds the buyer; a buyer in
         several partners' files counts a share for each (1/n of the order and revenue)."""
         minimum = min_group if min_group is not None else _min_group()
+        received = [self._received(exchange_id) for exchange_id in dict.fromkeys(exchange_ids)]
+        key = resolve_salt(salt)
         files = {}
-        for exchange_id in dict.fromkeys(exchange_ids):
-            exchange, theirs = self._received(exchange_id)
-            self._check_salt(exchange, salt)
-            files[exchange_id] = (exchange["partner"], theirs)
+        for exchange, theirs in received:
+            self._check_salt(exchange, key)
+            files[exchange["id"]] = (exchange["partner"], theirs)
         buyers = self._campaign_buyers(campaign)
         identifiers = self._identifiers(sorted(buyers))
         partners_of: dict[str, set[str]] = defaultdict(set)
         for _, (partner, theirs) in files.items():
-            for profile_id in self._matched(identifiers, theirs, salt):
+            for profile_id in self._matched(identifiers, theirs, key):
                 partners_of[profile_id].add(partner)
         shares: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for profile_id, (orders, revenue) in buyers.items():

@@ -100,7 +100,7 @@ async def overlap(
         return platform.partners.overlap(
             exchange_id,
             audience=body.audience,
-            salt=body.salt(),
+            salt=body.salt,  # read once the exchange is found
             min_group=body.min_group,
             actor=actor,
         )
@@ -114,7 +114,7 @@ async def attribute(platform: PlatformDep, actor: ActorDep, body: AttributeBody)
         return platform.partners.attribute(
             body.campaign,
             body.exchanges,
-            salt=body.salt(),
+            salt=body.salt,  # read once the exchanges are found
             min_group=body.min_group,
             actor=actor,
         )
