@@ -84,6 +84,8 @@ def test_the_budget_page_from_no_model_to_a_saved_plan(client: TestClient) -> No
     # The period is a word of the sentence: in Chinese "每日", not "每day".
     sentence = chinese.split("响应模型")[1][:40]
     assert "预算" in chinese and "每日" in sentence and "day" not in sentence
+    # So is the target: "订单", not "orders".
+    assert "订单" in sentence and "orders" not in sentence
 
 
 def test_every_string_of_the_budget_page_is_in_the_chinese_catalogue() -> None:
