@@ -299,3 +299,39 @@ def test_a_loader_restarted_under_its_name_takes_back_its_own_entries_at_once(
         assert [entry.offset for entry in again.read(0)] == [delivered.offset]
     with bus_of(redis_url, stream, tmp_path, consumer="loader-b", claim_seconds=3600) as other:
         assert other.read(0) == []  # not yet idle long enough to be claimed by another
+
+
+def test_stopped_loaders_leave_the_group_and_idle_ones_are_forgotten_holding_nothing(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    # Consumers are named by host and pid: without this, every restart of every loader
+    # would add a name to the group for good.
+    client = redis.Redis.from_url(redis_url)
+
+    def names() -> set[str]:
+        return {c["name"].decode() for c in client.xinfo_consumers(stream, "loaders")}
+
+    with bus_of(redis_url, stream, tmp_path, consumer="stopped") as bus:
+        bus.append(record("a"))
+        [entry] = bus.read(0)
+        assert not bus.leave()  # it holds an entry: leaving would lose it
+        bus.commit(entry.next_offset)
+        assert bus.leave() and "stopped" not in names()
+    with bus_of(redis_url, stream, tmp_path, consumer="died-holding") as bus:
+        bus.append(record("b"))
+        bus.read(0)  # then it dies, never acknowledging
+    with bus_of(redis_url, stream, tmp_path, consumer="died-idle") as bus:
+        bus.read(0)  # nothing for it
+    time.sleep(0.3)
+    with bus_of(
+        redis_url,
+        stream,
+        tmp_path,
+        consumer="survivor",
+        claim_seconds=3600,
+        forget_idle_seconds=0.2,
+    ) as survivor:
+        survivor.read(0)
+        # The idle one is gone; the one holding an entry stays until it is claimed.
+        assert names() == {"died-holding", "survivor"}
+        assert client.xpending(stream, "loaders")["pending"] == 1

@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,16 @@ local floor = ARGV[2]
 if pending[1] > 0 then floor = pending[2] end
 redis.call('XTRIM', KEYS[1], 'MINID', '~', floor)
 return stored
+"""
+
+
+# Remove a consumer from the group only if it holds no entry: XGROUP DELCONSUMER drops
+# the entries a consumer holds from the group's pending list, which would lose them.
+# In one script, so no read can hand it an entry between the check and the removal.
+FORGET_SCRIPT = """
+local held = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #held > 0 then return -1 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 """
 
 
@@ -140,7 +151,12 @@ class RedisBus(ReadableLog):
         consumer: str | None = None,
         claim_seconds: float = 30.0,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        forget_idle_seconds: float | None = None,
     ) -> None:
+        """``forget_idle_seconds``: how long another consumer of the group may go without
+        reading, holding nothing, before a loader removes it from the group (default
+        ten claim ages, at least 10 minutes). Consumers are named by host and pid, so
+        every restart adds one; without this, XINFO CONSUMERS grows with every restart."""
         import redis as redis_module
 
         self.url = redacted(url)
@@ -151,6 +167,10 @@ class RedisBus(ReadableLog):
         self.group = group
         self.consumer = consumer or default_consumer()
         self.claim_ms = int(claim_seconds * 1000)
+        if forget_idle_seconds is None:
+            forget_idle_seconds = max(10 * claim_seconds, 600.0)
+        self.forget_idle_ms = int(forget_idle_seconds * 1000)
+        self._next_forget = 0.0
         self._added_key = f"{stream}:bytes-added"
         self._stored_key = f"{stream}:{group}:bytes-stored"
         try:
@@ -170,6 +190,7 @@ class RedisBus(ReadableLog):
                     f"OMNI_BUS_URL={self.url}: cannot create the consumer group {group}: {exc}"
                 ) from None
         self._ack = self._client.register_script(ACK_SCRIPT)
+        self._forget = self._client.register_script(FORGET_SCRIPT)
         self._delivered: dict[int, _Delivered] = {}
         self._claim_cursor = "0-0"
         self._counters: dict[str, int] = {}
@@ -289,6 +310,7 @@ class RedisBus(ReadableLog):
         return list(reply[0][1]) if reply else []
 
     def _claimed(self) -> list[Any]:
+        self._forget_idle_consumers()
         cursor, entries, *_deleted = self._client.xautoclaim(
             self.stream,
             self.group,
@@ -299,6 +321,34 @@ class RedisBus(ReadableLog):
         )
         self._claim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
         return list(entries)
+
+    def _forget_idle_consumers(self) -> None:
+        """Remove the group's consumers that hold nothing and have not read for
+        ``forget_idle_seconds`` (loaders that stopped or died); at most once a claim age.
+        One that comes back is added again by its next read."""
+        now = time.monotonic()
+        if now < self._next_forget:
+            return
+        self._next_forget = now + max(self.claim_ms / 1000, 1.0)
+        for consumer in self._client.xinfo_consumers(self.stream, self.group):
+            name = consumer["name"]
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            if (
+                name == self.consumer
+                or consumer["pending"]
+                or consumer["idle"] < self.forget_idle_ms
+            ):
+                continue
+            if self._forget(keys=[self.stream], args=[self.group, name]) >= 0:
+                log.info(
+                    "event bus: removed an idle consumer from the group",
+                    extra={"consumer": name, "idle_seconds": consumer["idle"] // 1000},
+                )
+
+    def leave(self) -> bool:
+        """Remove this consumer from the group if it holds nothing (a clean stop, after
+        the final drain); returns whether it was removed."""
+        return int(self._forget(keys=[self.stream], args=[self.group, self.consumer])) >= 0
 
     def commit(self, offset: int) -> None:
         """XACK the entries read before ``offset``: the warehouse has committed them."""

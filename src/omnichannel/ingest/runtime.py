@@ -139,6 +139,11 @@ class IngestRuntime:
         if isinstance(self.log, RedisBus):
             self.log.finish_own()  # the other loaders of the group take what is new
         self.loader.stop()
+        if isinstance(self.log, RedisBus):
+            try:
+                self.log.leave()  # holding nothing now: not one more name in the group
+            except Exception:
+                log.exception("ingest: could not leave the event bus's consumer group")
         self.log.close()
         for other in self.other_logs:
             if isinstance(other, EventLog):
