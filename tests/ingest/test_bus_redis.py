@@ -7,6 +7,7 @@ uses a stream of its own. Tests that kill Redis start a private server of their 
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import time
@@ -335,3 +336,36 @@ def test_stopped_loaders_leave_the_group_and_idle_ones_are_forgotten_holding_not
         # The idle one is gone; the one holding an entry stays until it is claimed.
         assert names() == {"died-holding", "survivor"}
         assert client.xpending(stream, "loaders")["pending"] == 1
+
+
+def test_events_drain_stores_every_log_of_a_stopped_installation_bus_included(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    from omnichannel.ingest.collector_process import collector_log_dir
+    from omnichannel.ingest.log import EventLog
+
+    settings = Settings(home=tmp_path / "home")
+    omni_in_process("init", home=settings.home)
+    with EventLog.open(settings.log_dir) as local:  # from before the bus was turned on
+        local.append(record("from-file-log"))
+    with EventLog.open(collector_log_dir(settings)) as its:  # a collector process's
+        its.append(record("from-collector-process"))
+    with bus_of(redis_url, stream, tmp_path, consumer="collector") as bus:
+        bus.append(record("from-bus-1", "from-bus-2"))
+    env = {"OMNI_BUS_URL": redis_url, "OMNI_BUS_STREAM": stream, "OMNI_BUS_CONSUMER": "drain"}
+    done = omni_in_process("events", "drain", "--json", home=settings.home, env=env)
+    answer = json.loads(done.stdout)
+    assert answer["events_stored"] == 4 and len(answer["logs"]) == 3
+    assert answer["logs"][f"bus {stream}"]["events_stored"] == 2
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        assert message_ids(wh) == sorted(
+            ["from-file-log", "from-collector-process", "from-bus-1", "from-bus-2"]
+        )
+    client = redis.Redis.from_url(redis_url)
+    assert client.xpending(stream, "loaders")["pending"] == 0
+    names = {c["name"] for c in client.xinfo_consumers(stream, "loaders")}
+    assert b"drain" not in names  # it left the group holding nothing
+    again = json.loads(
+        omni_in_process("events", "drain", "--json", home=settings.home, env=env).stdout
+    )
+    assert again["events_stored"] == 0  # everything was acknowledged and checkpointed

@@ -8,8 +8,6 @@ import typer
 
 from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, rows_table
-from omnichannel.ingest.loader import drain as drain_log
-from omnichannel.ingest.log import EventLog
 from omnichannel.ingest.stats import event_stats
 from omnichannel.warehouse import open_warehouse
 
@@ -63,21 +61,25 @@ def drain(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """Load whatever the event log holds into the warehouse (when the server is stopped)."""
+    """Load whatever the event logs hold into the warehouse (when the server is stopped):
+    the event log, a collector process's log, and the bus when OMNI_BUS_URL is set."""
     from omnichannel.cli.remote import refuse_while_served
+    from omnichannel.ingest.loader import DrainResult
+    from omnichannel.ingest.runtime import drain_stopped
 
     settings = settings_of(ctx)
     refuse_while_served(settings, "the running server loads its event log itself")
-    with (
-        EventLog.open(settings.log_dir) as log,
-        open_warehouse(settings.resolved_warehouse_url) as wh,
-    ):
-        result = drain_log(log, wh)
+    with open_warehouse(settings.resolved_warehouse_url) as wh:
+        drained = drain_stopped(settings, wh)
+    result = DrainResult()
+    for each in drained.values():
+        result.add(each)
     if as_json:
-        emit_json(result.public())
+        totals = {k: v for k, v in result.public().items() if k != "checkpoint"}
+        emit_json({**totals, "logs": {name: r.public() for name, r in drained.items()}})
         return
     console.print(
-        f"Loaded {result.records:,} log records: {result.events_stored:,} events "
-        f"stored, {result.duplicates:,} duplicates skipped, "
-        f"{result.dead_letters:,} dead letters."
+        f"Loaded {result.records:,} log records from {', '.join(drained)}: "
+        f"{result.events_stored:,} events stored, {result.duplicates:,} duplicates "
+        f"skipped, {result.dead_letters:,} dead letters."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from omnichannel.config import Settings
 from omnichannel.ingest.bus_redis import RedisBus
@@ -22,6 +23,10 @@ from omnichannel.ingest.sources import KeyResolver
 from omnichannel.ingest.stream import InProcessStream
 from omnichannel.ingest.unauthorized import UnauthorizedRequests
 from omnichannel.opstore import OpStore
+
+if TYPE_CHECKING:
+    from omnichannel.ingest.loader import DrainResult
+    from omnichannel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +153,32 @@ class IngestRuntime:
         for other in self.other_logs:
             if isinstance(other, EventLog):
                 other.close()
+
+
+def drain_stopped(settings: Settings, wh: Warehouse) -> dict[str, DrainResult]:
+    """Store what every log of a stopped installation holds: the event log, the log of a
+    collector process that ran here, and the bus (``OMNI_BUS_URL``) as one more loader
+    of its group. Returns what was done per log, by name, in the order drained.
+
+    What ``omni serve``'s loader drains, for when no server runs (``omni events drain``).
+    """
+    from omnichannel.ingest.loader import drain
+
+    window = settings.dedupe_window
+    done: dict[str, DrainResult] = {}
+    with EventLog.open(settings.log_dir, segment_bytes=settings.log_segment_bytes) as local:
+        done[str(settings.log_dir)] = drain(local, wh, dedupe_window=window)
+    directory = collector_log_dir(settings)
+    if directory.exists():
+        with EventLog.open(directory, segment_bytes=settings.log_segment_bytes) as its:
+            # Its prepared batches are a cache of this log, stale once it is drained.
+            shutil.rmtree(directory / PREPARED_DIRECTORY, ignore_errors=True)
+            done[str(directory)] = drain(its, wh, dedupe_window=window)
+    if settings.bus_url is not None:
+        bus = RedisBus.from_settings(settings)
+        try:
+            done[f"bus {settings.bus_stream}"] = drain(bus, wh, dedupe_window=window)
+            bus.leave()
+        finally:
+            bus.close()
+    return done
