@@ -239,3 +239,18 @@ def test_a_large_batch_in_many_chunks_is_numbered_in_log_order(
         assert drain(log, wh).events_stored == len(ids)
     stored = wh.con.sql("SELECT message_id FROM events ORDER BY load_seq").to_pyarrow()
     assert stored.column("message_id").to_pylist() == ids
+
+
+def test_a_stop_out_of_time_leaves_the_rest_in_the_log_for_the_next_start(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    # A stop after a long backlog must not outlast the service manager (then SIGKILL):
+    # what it has no time to store stays in the durable log, and the next start has it.
+    with EventLog.open(tmp_path / "log") as log:
+        log.append(record("a", "b"))
+        log.append(record("c"))
+        late = loader.Loader(log, lambda: contextlib.nullcontext(wh), stream=None)
+        late.stop(timeout=0)  # never started; no time for its final drain
+        assert log.pending_bytes() > 0 and message_ids(wh) == []
+        drain(log, wh)  # the next start
+        assert message_ids(wh) == ["a", "b", "c"] and log.pending_bytes() == 0

@@ -460,7 +460,13 @@ class Loader:
                 )
 
     def stop(self, timeout: float = 30) -> None:
-        """Stop the thread, then store whatever is left so a clean shutdown leaves no lag."""
+        """Stop the thread, then store what is left, for at most ``timeout`` seconds in all.
+
+        A clean shutdown leaves no lag when it can; after a long backlog the rest stays in
+        the log (durable) and the next start stores it, rather than a stop that outlasts
+        the service manager's patience and ends in a SIGKILL anyway.
+        """
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -470,6 +476,16 @@ class Loader:
                 continue
             try:
                 while each.pending_bytes() > 0:
+                    if time.monotonic() >= deadline:
+                        log.warning(
+                            "loader stopped with events still in the log; the next start "
+                            "stores them",
+                            extra={
+                                "pending_bytes": each.pending_bytes(),
+                                "log": str(each.directory),
+                            },
+                        )
+                        break
                     step = self._load(each, patient=False)
                     if step is None or step.records == 0:
                         break
