@@ -1,8 +1,9 @@
 """Available-to-promise of a whole catalogue: N SKUs x M locations, every channel.
 
-Ours: ``platform.commerce.inventory.available_to_promise()`` (one grouped query over
-``stock_levels`` joined to ``stock_locations`` per SKU and location kind, one read of the
-listings, each channel's figure assembled per SKU). The baseline, in the same process on
+Ours: ``platform.commerce.inventory.available_to_promise()`` (the per-SKU and kind sums
+the operational store's triggers keep in ``stock_available``, one read of the listings,
+each channel's figure assembled per SKU). The levels are written through those triggers,
+so the fill pays their cost. The baseline, in the same process on
 the same database: the same figures by hand, one SQL statement through the DB-API
 (``SUM(CASE WHEN on_hand - reserved - safety_stock > 0 ...)`` grouped by SKU for online
 channels (warehouses and stores) and for stores), fetched whole. Printed: both times

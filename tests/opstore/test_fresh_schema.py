@@ -58,6 +58,19 @@ def _schema(connection: Connection) -> dict[str, Any]:
             ),
         }
     schema: dict[str, Any] = {"tables": tables}
+    # Triggers (the kept stock sums, opstore/stock_available.py): their names and tables.
+    if connection.dialect.name == "postgresql":
+        triggers = connection.execute(
+            text(
+                "SELECT tgname, tgrelid::regclass::text FROM pg_trigger"
+                " WHERE NOT tgisinternal ORDER BY 1"
+            )
+        ).all()
+    else:
+        triggers = connection.execute(
+            text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1")
+        ).all()
+    schema["triggers"] = [tuple(row) for row in triggers]
     if connection.dialect.name == "postgresql":
         rows = connection.execute(
             text(
@@ -109,3 +122,4 @@ def test_a_fresh_store_from_the_models_equals_one_built_by_every_revision(
     for table in sorted(set(walked["tables"]) | set(fresh["tables"])):
         assert fresh["tables"].get(table) == walked["tables"].get(table), table
     assert fresh.get("enums") == walked.get("enums")
+    assert fresh["triggers"] == walked["triggers"] and len(fresh["triggers"]) >= 3

@@ -68,6 +68,7 @@ EXPECTED_TABLES = {
     "channel_listings",  # 0016
     "stock_locations",  # 0016
     "stock_levels",  # 0016
+    "stock_available",  # 0020
     "stock_reservations",  # 0016
     "stock_movements",  # 0016
     "commerce_orders",  # 0016

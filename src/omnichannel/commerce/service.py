@@ -154,14 +154,24 @@ class InventoryCapability:
         """
         by_kind = self.stock.available_by_kind(skus)
         listed = self._platform.commerce.catalogue.assortment(by_kind)
+        # Channels served by the same kinds share one sum per SKU (100,000 SKUs x 6
+        # channels is 600,000 figures: the per-figure Python is most of the call).
+        served = {kinds: [c for c, k in SERVES.items() if k == kinds] for kinds in SERVES.values()}
+        defaults = {channel: channel in DEFAULT_LISTED for channel in SERVES}
         rows = []
         for sku in sorted(by_kind):
             units = by_kind[sku]
             row: dict[str, Any] = {"sku": sku}
-            for channel, kinds in SERVES.items():
-                on = listed.get((sku, channel), channel in DEFAULT_LISTED)
-                row[channel] = sum(units.get(k, 0) for k in kinds) if on else 0
-            rows.append(row)
+            for kinds, channels in served.items():
+                total = sum([units.get(k, 0) for k in kinds])
+                for channel in channels:
+                    on = (
+                        listed.get((sku, channel), defaults[channel])
+                        if listed
+                        else defaults[channel]
+                    )
+                    row[channel] = total if on else 0
+            rows.append({"sku": sku, **{c: row[c] for c in SERVES}})
         return rows
 
     def load(

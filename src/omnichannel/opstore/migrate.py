@@ -159,9 +159,12 @@ def upgrade_to_head(
 def _create_fresh(connection: Connection) -> None:
     """Every table at head from the models, then the head stamp, in the caller's
     transaction."""
+    from omnichannel.opstore import stock_available
     from omnichannel.opstore.models import Base
 
     Base.metadata.create_all(connection)
+    # What the models cannot say: the triggers revisions create (none stored yet to sum).
+    stock_available.create(connection, backfill=False)
     MigrationContext.configure(connection).stamp(_script(), "head")
 
 

@@ -1217,6 +1217,23 @@ class StockLevel(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class StockAvailable(Base):
+    """Per SKU and location kind: the units that can be promised and how many levels count.
+
+    Kept by triggers (``rev0020_stock_available``) in the transaction that changes a level
+    or a location's kind, whatever path wrote it, so available-to-promise of a whole
+    catalogue reads 100,000 x 3 rows instead of summing 20,000,000 levels.
+    ``units`` sums ``max(0, on hand - reserved - safety stock)`` over the levels.
+    """
+
+    __tablename__ = "stock_available"
+
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    levels: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class StockReservation(Base):
     """Units held for an order or a cart until ``expires_at``; keyed for retries."""
 
