@@ -49,6 +49,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
             "journey-entries",
             "linkage",
             "models-retrain",
+            "partners-purge",
             "price-check",
             "profiles",
             "profiles-build",

@@ -155,8 +155,14 @@ def test_an_expired_partner_file_is_removed_and_refused(
         salt=SALT,
         expires_days=1,
     )
-    purged = demo_platform.partners.purge_expired(now=utcnow() + timedelta(days=2))
-    assert got["id"] in purged and not Path(got["file"]).exists()
+    # The hourly job removes it once it is due, whether or not anyone uses it again.
+    early = demo_platform.jobs.run("partners-purge", options={"as_of": utcnow().isoformat()})
+    assert early.status == "succeeded" and got["id"] not in early.detail["purged"]
+    assert Path(got["file"]).exists()
+    later = (utcnow() + timedelta(days=2)).isoformat()
+    run = demo_platform.jobs.run("partners-purge", options={"as_of": later})
+    assert run.status == "succeeded", run.error
+    assert got["id"] in run.detail["purged"] and not Path(got["file"]).exists()
     with pytest.raises(ValidationError, match="not past its expiry"):
         demo_platform.partners.overlap(got["id"], audience="all", salt=SALT)
     [listed] = demo_platform.partners.exchanges(partner="shortlived")

@@ -43,7 +43,7 @@ which is the CLI's machine, since the runtime file that led the CLI there is loc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,9 @@ ALERTS_EVERY = timedelta(minutes=15)
 MODELS_RETRAIN_EVERY = timedelta(days=1)
 # Plans are for days or weeks; a finished day is evaluated by the next morning.
 BUDGET_LOOP_EVERY = timedelta(days=1)
+# Partner files removed on the day they expire, not only when someone next uses one:
+# a copy kept past its agreed expiry is a breach of that agreement.
+PARTNERS_PURGE_EVERY = timedelta(hours=1)
 
 
 def _path(options: Mapping[str, Any], name: str) -> Path | None:
@@ -244,6 +247,17 @@ def expire_inbox(platform: Platform, progress: Progress, options: Mapping[str, A
     return JobOutcome(rows=removed, detail={"deleted": removed})
 
 
+def purge_partner_files(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    """The kept partner files past their expiry, removed (privacy/partners.py)."""
+    now = parse_as_of(options.get("as_of"))
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    purged = platform.partners.purge_expired(now=now)
+    return JobOutcome(rows=len(purged), detail={"purged": purged})
+
+
 def enter_journeys(
     platform: Platform, progress: Progress, options: Mapping[str, Any]
 ) -> JobOutcome:
@@ -389,6 +403,12 @@ def builtin_jobs() -> JobRegistry:
             "Refit the marketing-mix model; evaluate budget plans whose period is over.",
             close_budget_loop,
             every=BUDGET_LOOP_EVERY,
+        ),
+        Job(
+            "partners-purge",
+            "Remove the kept partner files past their expiry (option: as_of).",
+            purge_partner_files,
+            every=PARTNERS_PURGE_EVERY,
         ),
         Job(
             "reservations-expire",
