@@ -369,3 +369,39 @@ def test_events_drain_stores_every_log_of_a_stopped_installation_bus_included(
         omni_in_process("events", "drain", "--json", home=settings.home, env=env).stdout
     )
     assert again["events_stored"] == 0  # everything was acknowledged and checkpointed
+
+
+def _calls(*pairs: tuple[str, str]) -> bytes:
+    """A collector record of track calls, (message id, user id) each."""
+    from omnichannel.ingest.loader import encode_record
+    from omnichannel.ingest.segment import Limits, parse_calls
+    from tests.ingest.test_loader import NOW
+
+    calls = [{"type": "track", "userId": u, "event": "E", "messageId": m} for m, u in pairs]
+    parsed = parse_calls(
+        {"batch": calls}, source="web", received_at=NOW, limits=Limits(), path_type=None
+    )
+    return encode_record(source="web", origin="test", events=parsed.rows, dead_letters=[])
+
+
+def test_erasure_scrubs_the_bus_entries_no_loader_has_stored_yet(
+    redis_url: str, stream: str, tmp_path: Path
+) -> None:
+    from omnichannel.privacy.erase_bus import erase_bus
+    from omnichannel.privacy.footprint import Footprint
+    from omnichannel.privacy.matching import Matcher
+
+    erased = "user-to-erase-1"
+    with bus_of(redis_url, stream, tmp_path, consumer="loader") as bus:
+        bus.append(_calls(("m1", erased), ("m2", "someone-else")))  # shared record
+        bus.append(_calls(("m3", erased)))  # theirs alone
+        bus.append(_calls(("m4", "someone-else")))
+        [held] = bus.read(0)[:1]  # a loader holds the first entry, not yet stored
+        matcher = Matcher(Footprint(person=erased, identifiers=[("user_id", erased)]))
+        assert erase_bus(bus, matcher) == {"rewritten": 1, "removed": 1}
+        assert not any(erased.encode() in record for _, record in bus.records())
+        with open_warehouse(f"duckdb:///{tmp_path / 'omni.duckdb'}") as wh:
+            drain(bus, wh)  # the holder reads its entry as deleted and acknowledges it
+            assert message_ids(wh) == ["m2", "m4"]
+        assert bus.pending_bytes() == 0  # the byte counters stayed true
+        assert held.offset not in {e.offset for e in bus.read(0)}

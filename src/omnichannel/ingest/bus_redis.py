@@ -32,6 +32,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,21 @@ local held = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
 if #held > 0 then return -1 end
 return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 """
+
+
+# Replace one entry by another record (or by nothing), keeping the byte counters true:
+# the old entry's bytes count as stored (no loader will acknowledge them by size now),
+# the new one's as added. Used by erasure: a stream entry cannot be changed in place.
+REPLACE_SCRIPT = """
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('INCRBY', KEYS[3], ARGV[2])
+if #ARGV[3] > 0 then
+  redis.call('XADD', KEYS[1], '*', ARGV[4], ARGV[3])
+  redis.call('INCRBY', KEYS[2], #ARGV[3])
+end
+return 1
+"""
+SCAN_PAGE = 500
 
 
 class BusError(LogError):
@@ -191,6 +207,7 @@ class RedisBus(ReadableLog):
                 ) from None
         self._ack = self._client.register_script(ACK_SCRIPT)
         self._forget = self._client.register_script(FORGET_SCRIPT)
+        self._replace = self._client.register_script(REPLACE_SCRIPT)
         self._delivered: dict[int, _Delivered] = {}
         self._claim_cursor = "0-0"
         self._counters: dict[str, int] = {}
@@ -363,6 +380,31 @@ class RedisBus(ReadableLog):
 
     def segments(self) -> list[int]:
         return []  # no files: the entries are in Redis
+
+    # -- erasure ----------------------------------------------------------------------
+
+    def records(self) -> Iterator[tuple[bytes, bytes]]:
+        """``(entry id, record)`` of every entry in the stream, oldest first: what no
+        loader has stored yet (acknowledged entries are trimmed)."""
+        start = "-"
+        while True:
+            reply: Any = self._client.xrange(self.stream, min=start, max="+", count=SCAN_PAGE)
+            page = list(reply or [])
+            for entry_id, fields in page:
+                payload = (fields or {}).get(FIELD)
+                if payload is not None:
+                    yield bytes(entry_id), bytes(payload)
+            if len(page) < SCAN_PAGE:
+                return
+            last = page[-1][0]
+            start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+
+    def replace(self, entry_id: bytes, old: bytes, new: bytes | None) -> bool:
+        """Put record ``new`` (None: nothing) in place of entry ``entry_id`` holding
+        ``old``, as a new entry at the stream's end; False if the entry is gone already.
+        A loader holding the old entry reads it as deleted and acknowledges it."""
+        keys = [self.stream, self._added_key, self._stored_key]
+        return bool(self._replace(keys=keys, args=[entry_id, len(old), new or b"", FIELD]))
 
     # -- lifecycle --------------------------------------------------------------------
 

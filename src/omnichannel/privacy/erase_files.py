@@ -158,21 +158,29 @@ def _replace(path: Path, data: bytes) -> None:
     os.replace(side, path)
 
 
+def names_record(payload: bytes, matcher: Matcher) -> bool:
+    """Whether a log or bus record (one collector request) names the person."""
+    return matcher.names_bytes(payload) or matcher.names(payload.decode("utf-8", "replace"))
+
+
+def scrubbed_record(payload: bytes, matcher: Matcher) -> bytes:
+    """The record without the person's events and dead letters (never longer)."""
+    record: dict[str, Any] = orjson.loads(payload)
+    for part in ("events", "dead_letters"):
+        rows = record.get(part) or []
+        record[part] = [r for r in rows if not matcher.names(json.dumps(r, default=str))]
+    return orjson.dumps(record)
+
+
 def _scrub_log_segment(path: Path, matcher: Matcher) -> bool:
     """Rewrite the records of one log segment that name the person, in place."""
     with open(path, "r+b") as segment:
         data = segment.read()
         changed = False
         for position, end, payload in list(scan(data)):
-            if not (
-                matcher.names_bytes(payload) or matcher.names(payload.decode("utf-8", "replace"))
-            ):
+            if not names_record(payload, matcher):
                 continue
-            record: dict[str, Any] = orjson.loads(payload)
-            for part in ("events", "dead_letters"):
-                rows = record.get(part) or []
-                record[part] = [r for r in rows if not matcher.names(json.dumps(r, default=str))]
-            new = orjson.dumps(record)
+            new = scrubbed_record(payload, matcher)
             if len(new) > len(payload):  # cannot happen: rows were only removed
                 raise ValueError(f"{path}: a scrubbed record grew")
             new += b" " * (len(payload) - len(new))

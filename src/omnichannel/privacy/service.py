@@ -220,6 +220,20 @@ class PrivacyCapability:
 
     # -- erasure ------------------------------------------------------------------------
 
+    def _erase_bus(self, matcher: Matcher) -> dict[str, int] | None:
+        """The bus's entries naming the person, scrubbed (None: no bus configured)."""
+        settings = self._platform.settings
+        if settings.bus_url is None:
+            return None
+        from omnichannel.ingest.bus_redis import RedisBus
+        from omnichannel.privacy.erase_bus import erase_bus
+
+        bus = RedisBus.from_settings(settings)
+        try:
+            return erase_bus(bus, matcher)
+        finally:
+            bus.close()
+
     def erase(
         self,
         person: str,
@@ -239,6 +253,7 @@ class PrivacyCapability:
             # The log first: records not yet loaded lose the person's events before the
             # loader can store them again.
             files = erase_files(platform.settings.home, matcher)
+            bus = self._erase_bus(matcher)
             warehouse = erase_warehouse(platform, footprint)
             opstore = erase_opstore(platform, footprint)
             compaction = compact_warehouse(platform)
@@ -253,6 +268,7 @@ class PrivacyCapability:
             "warehouse": warehouse,
             "opstore": opstore,
             "files": files,
+            "bus": bus,
             "warehouse_file": compaction,
             "models_to_retrain": list(RETRAIN),
             "summary": {
