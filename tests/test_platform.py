@@ -42,6 +42,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
         assert set(listed) == {
             "alerts",
             "audiences",
+            "backup",
             "budget-loop",
             "identity",
             "inbox",

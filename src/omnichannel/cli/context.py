@@ -19,7 +19,8 @@ class NoInstallationError(OmniError):
 def settings_of(ctx: typer.Context, *, needs_installation: bool = True) -> Settings:
     """The Settings the root callback built from ``--home`` and ``OMNI_*`` variables.
 
-    Only commands that set an installation up (``init``, ``demo``, ``serve``) or read
+    Only commands that set an installation up (``init``, ``demo``, ``serve``,
+    ``restore``) or read
     none (``settings``) pass ``needs_installation=False``; every other one refuses a
     home without a warehouse, so a typo in ``--home`` is reported instead of being
     answered from a new, empty installation.

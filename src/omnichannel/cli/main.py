@@ -40,6 +40,16 @@ COMMANDS = [
         "List every setting, its effective value and the OMNI_* variable that sets it.",
     ),
     LazyCommand(
+        "backup",
+        "omnichannel.cli.backup:backup",
+        "Copy the warehouse, operational store, event log and home files, while serving.",
+    ),
+    LazyCommand(
+        "restore",
+        "omnichannel.cli.backup:restore",
+        "Put a backup in place as this home, checked table by table against its manifest.",
+    ),
+    LazyCommand(
         "query",
         "omnichannel.cli.warehouse:query",
         "Run a read-only SQL query on the warehouse and print the result.",

@@ -258,6 +258,18 @@ def purge_partner_files(
     return JobOutcome(rows=len(purged), detail={"purged": purged})
 
 
+def back_up(platform: Platform, progress: Progress, options: Mapping[str, Any]) -> JobOutcome:
+    """A consistent copy of the installation into ``directory`` (backup.py)."""
+    from omnichannel.backup import backup
+
+    directory = options.get("directory")
+    if not directory:
+        raise ValidationError("directory", directory, "a new or empty directory to copy into")
+    manifest = backup(platform, Path(str(directory)))
+    rows = sum(manifest["warehouse"].values()) + sum(manifest["opstore"].values())
+    return JobOutcome(rows=rows, detail=manifest)
+
+
 def enter_journeys(
     platform: Platform, progress: Progress, options: Mapping[str, Any]
 ) -> JobOutcome:
@@ -404,6 +416,7 @@ def builtin_jobs() -> JobRegistry:
             close_budget_loop,
             every=BUDGET_LOOP_EVERY,
         ),
+        Job("backup", "Copy the installation consistently (option: directory).", back_up),
         Job(
             "partners-purge",
             "Remove the kept partner files past their expiry (option: as_of).",
