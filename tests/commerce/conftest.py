@@ -121,3 +121,18 @@ def platform(commerce_home: Path, tmp_path: Path) -> Iterator[Platform]:
     with Platform(Settings(home=home)) as opened:
         opened.commerce.clock = lambda: NOW
         yield opened
+
+
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new operational store's URL for the fixture's param: a SQLite file, or a new
+    database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('stock') / 'opstore.sqlite'}"
+    import uuid
+
+    from tests.support.postgres import create_database
+
+    server: str = request.getfixturevalue("postgres_server_url")
+    return create_database(server, f"omni_{uuid.uuid4().hex[:12]}").replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )

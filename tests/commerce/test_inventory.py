@@ -16,6 +16,7 @@ from omnichannel.errors import ValidationError
 from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.opstore.database import create_opstore_engine
 from omnichannel.platform import Platform
+from tests.commerce.conftest import store_url
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -27,15 +28,7 @@ def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OpStore]:
     """One migrated store per database for the module; each test has its own SKU."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('stock') / 'opstore.sqlite'}"
-    else:
-        from tests.support.postgres import create_database
-
-        server: str = request.getfixturevalue("postgres_server_url")
-        url = create_database(server, f"omni_{uuid.uuid4().hex[:12]}").replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        )
+    url = store_url(request, tmp_path_factory)
     with open_opstore(url) as opened:
         yield opened
 

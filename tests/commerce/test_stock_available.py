@@ -10,7 +10,6 @@ kind, a location deleted with its levels, and bare SQL writes that bypass our co
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +19,7 @@ from sqlalchemy import text
 from omnichannel.commerce.inventory import Inventory, Movement, NotAvailableError
 from omnichannel.errors import ValidationError
 from omnichannel.opstore import OpStore, open_opstore
+from tests.commerce.conftest import store_url
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 BY_HAND = """
@@ -35,15 +35,7 @@ GROUP BY l.sku, p.kind
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OpStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('available') / 'opstore.sqlite'}"
-    else:
-        from tests.support.postgres import create_database
-
-        server: str = request.getfixturevalue("postgres_server_url")
-        url = create_database(server, f"omni_{uuid.uuid4().hex[:12]}").replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        )
+    url = store_url(request, tmp_path_factory)
     with open_opstore(url) as opened:
         yield opened
 
