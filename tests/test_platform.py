@@ -56,6 +56,7 @@ def test_the_profiles_job_is_recorded_and_skips_an_unchanged_build(tmp_path: Pat
             "profiles-build",
             "reports",
             "reservations-expire",
+            "retention",
             "segments",
             "send-times",
         }

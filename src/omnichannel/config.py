@@ -179,6 +179,14 @@ class Settings(BaseSettings):
         "a period is seconds, a number with s/m/h/d, an ISO 8601 duration, or off. "
         "`omni jobs list` shows the jobs and their periods.",
     )
+    retention: str = Field(
+        default="",
+        description="How long tables keep their rows, for the daily retention job: "
+        "comma-separated table=period, e.g. events=400d,dead_letters=90d,audit_log=730d "
+        "(a period as in OMNI_JOB_SCHEDULES, or off); a table not named keeps everything. "
+        "Tables: events, dead_letters, deliveries, orders, order_lines, ad_spend, "
+        "audit_log, outbox, job_runs, notifications, web_sessions, inbox_messages.",
+    )
     cors_origins: str = Field(
         default="*",
         description="Origins browsers may call the API from: comma-separated, e.g. "

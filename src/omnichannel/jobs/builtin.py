@@ -71,6 +71,7 @@ ALERTS_EVERY = timedelta(minutes=15)
 MODELS_RETRAIN_EVERY = timedelta(days=1)
 # Plans are for days or weeks; a finished day is evaluated by the next morning.
 BUDGET_LOOP_EVERY = timedelta(days=1)
+RETENTION_EVERY = timedelta(days=1)
 # Partner files removed on the day they expire, not only when someone next uses one:
 # a copy kept past its agreed expiry is a breach of that agreement.
 PARTNERS_PURGE_EVERY = timedelta(hours=1)
@@ -270,6 +271,29 @@ def back_up(platform: Platform, progress: Progress, options: Mapping[str, Any]) 
     return JobOutcome(rows=rows, detail=manifest)
 
 
+def apply_retention(
+    platform: Platform, progress: Progress, options: Mapping[str, Any]
+) -> JobOutcome:
+    """Rows older than OMNI_RETENTION keeps them, deleted (retention.py); audited."""
+    from omnichannel.opstore.audit import record
+    from omnichannel.retention import apply_retention as apply
+
+    now = parse_as_of(options.get("as_of"))
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    done = apply(platform, now=now)
+    if done:
+        with platform.opstore.session() as session:
+            record(
+                session,
+                actor="retention",
+                action="retention.applied",
+                object_type="installation",
+                details=done,
+            )
+    return JobOutcome(rows=sum(d["deleted"] for d in done.values()), detail=done)
+
+
 def enter_journeys(
     platform: Platform, progress: Progress, options: Mapping[str, Any]
 ) -> JobOutcome:
@@ -417,6 +441,12 @@ def builtin_jobs() -> JobRegistry:
             every=BUDGET_LOOP_EVERY,
         ),
         Job("backup", "Copy the installation consistently (option: directory).", back_up),
+        Job(
+            "retention",
+            "Delete rows older than OMNI_RETENTION keeps them (option: as_of).",
+            apply_retention,
+            every=RETENTION_EVERY,
+        ),
         Job(
             "partners-purge",
             "Remove the kept partner files past their expiry (option: as_of).",
