@@ -1105,7 +1105,8 @@ FROM (
     "t79"."campaign",
     DATE_TRUNC('WEEK', "t79"."ts") AS "period",
     SUM("t79"."n") AS "n",
-    COUNT(DISTINCT "t79"."profile_id") AS "people",
+    COUNT(DISTINCT "t79"."profile_id") FILTER(WHERE
+      "t79"."measure" IN ('deal', 'new_customer', 'order', 'reach', 'reach_in_segment', 'reservation')) AS "people",
     SUM("t79"."value") AS "value",
     SUM("t79"."value" * "t79"."value") AS "sq"
   FROM (

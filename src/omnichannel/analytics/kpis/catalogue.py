@@ -211,3 +211,17 @@ CATALOGUE: dict[str, Kpi] = {
 DEFAULT_KPIS = tuple(CATALOGUE)
 DIMENSIONS = ("channel", "campaign", "content")
 PERIODS = {"day": "D", "week": "W", "month": "M"}
+
+
+# The measures some KPI counts distinct people of (and the segment's reach): only their
+# rows feed the distinct count, the dearest aggregate of the KPI query.
+PEOPLE_MEASURES: frozenset[str] = frozenset(
+    {
+        m
+        for kpi in CATALOGUE.values()
+        for term in (kpi.numerator, kpi.denominator)
+        if term is not None and term.stat == "people"
+        for m in term.measures
+    }
+    | {"reach_in_segment"}
+)

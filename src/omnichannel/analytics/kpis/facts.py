@@ -22,7 +22,8 @@ Each fact becomes a row ``ts, measure, channel, campaign, content, profile_id, n
 - **reach**: the people of sends, clicks and visits.
 
 Rows then aggregate per measure, chosen dimensions and period: ``n`` summed, ``value``
-and its square summed (the noise tests need them), and distinct ``people``.
+and its square summed (the noise tests need them), and distinct ``people`` of the
+measures a KPI counts people of (``PEOPLE_MEASURES``; 0 for the others).
 
 Only the measures the asked KPIs read are built (``measures``): a CTR reads no orders,
 and revenue no delivery log, so neither is scanned nor compiled for it.
@@ -42,6 +43,7 @@ from omnichannel.analytics.kpis.catalogue import (
     INTERACTION_EVENTS,
     NOT_PURCHASES,
     OPEN_EVENTS,
+    PEOPLE_MEASURES,
     PERIODS,
     RESERVATION_EVENTS,
     SENT_STATUSES,
@@ -315,7 +317,9 @@ def measure_rows(
         keys.append(facts.ts.truncate(PERIODS[query.period]).name("period"))
     totals = facts.group_by(keys).agg(
         n=facts.n.sum(),
-        people=facts.profile_id.nunique(),
+        # Distinct people only where a KPI reads them (reach, orders, deals...): a
+        # distinct count over every open and send cost more than the rest together.
+        people=facts.profile_id.nunique(where=facts.measure.isin(sorted(PEOPLE_MEASURES))),
         value=facts.value.sum(),
         sq=(facts.value * facts.value).sum(),
     )
