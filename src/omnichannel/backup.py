@@ -25,7 +25,6 @@ bus (``OMNI_BUS_URL``) keeps its entries in Redis's own AOF, which is not copied
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import uuid
@@ -46,9 +45,9 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 WAREHOUSE_FILE = "omni.duckdb"
 OPSTORE_FILE = "opstore.sqlite"
-LOGS = {"log": "the event log", "collector-log": "the collector process's log"}
-# Not copied from the home: the stores and logs (copied their own way above), a running
-# server's runtime file, and the stores' side files.
+# Not copied from the home as files: the stores and the logs (the collector process's is
+# inside ``log``; all copied their own way), a running server's runtime file, and the
+# stores' side files.
 SKIPPED = {WAREHOUSE_FILE, OPSTORE_FILE, "server.json", "log"}
 SKIPPED_SUFFIXES = (".wal", "-wal", "-shm", "-journal", ".tmp")
 
@@ -125,7 +124,7 @@ def _copy_log(source: Path, target: Path) -> list[str]:
 def _home_files(home: Path) -> Iterator[Path]:
     for path in sorted(home.rglob("*")):
         relative = path.relative_to(home)
-        if not path.is_file() or relative.parts[0] in SKIPPED | set(LOGS):
+        if not path.is_file() or relative.parts[0] in SKIPPED:
             continue
         if path.name.endswith(SKIPPED_SUFFIXES) or relative.parts[0].startswith("."):
             continue
@@ -199,9 +198,9 @@ def restore(settings: Settings, directory: Path, *, replace: bool = False) -> di
             "home", str(home), f"a home without data (it holds {held[0].name}; --replace)"
         )
     home.mkdir(parents=True, exist_ok=True)
-    for side in (warehouse, opstore):
-        for extra in (side, side.with_name(side.name + ".wal"), Path(f"{side}-wal")):
-            extra.unlink(missing_ok=True)
+    for side in (warehouse, opstore):  # with the journals of what was there
+        for suffix in ("", ".wal", "-wal", "-shm", "-journal"):
+            Path(f"{side}{suffix}").unlink(missing_ok=True)
     shutil.copy2(source / WAREHOUSE_FILE, warehouse)
     shutil.copy2(source / OPSTORE_FILE, opstore)
     for name, target in (("log", settings.log_dir), ("collector-log", collector_log_dir(settings))):
@@ -219,7 +218,6 @@ def restore(settings: Settings, directory: Path, *, replace: bool = False) -> di
     }
     if differ:
         raise BackupError(f"the restored copy differs from the backup's manifest: {differ}")
-    os.utime(home)
     return {
         "home": str(home),
         "from": str(source),
