@@ -15,7 +15,7 @@ Both take option ``as_of`` (ISO time): the moment to judge, for a replay or a te
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from omnichannel.jobs.registry import JobOutcome, Progress
@@ -28,10 +28,9 @@ PRICE_CHECK_EVERY = timedelta(hours=1)
 
 
 def _as_of(options: Mapping[str, Any]) -> datetime | None:
-    from omnichannel.jobs.builtin import parse_as_of
+    from omnichannel.jobs.builtin import aware_as_of
 
-    at = parse_as_of(options.get("as_of"))
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+    return aware_as_of(options)
 
 
 def expire_reservations(

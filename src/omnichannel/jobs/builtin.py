@@ -119,6 +119,13 @@ def _as_of(options: Mapping[str, Any]) -> datetime | None:
     return parse_as_of(options.get("as_of"))
 
 
+def aware_as_of(options: Mapping[str, Any]) -> datetime | None:
+    """Option ``as_of`` as an aware time (UTC when it names no zone), for the jobs that
+    compare it with the operational store's aware times."""
+    at = parse_as_of(options.get("as_of"))
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 def resolve_identities(
     platform: Platform, progress: Progress, options: Mapping[str, Any]
 ) -> JobOutcome:
@@ -252,10 +259,7 @@ def purge_partner_files(
     platform: Platform, progress: Progress, options: Mapping[str, Any]
 ) -> JobOutcome:
     """The kept partner files past their expiry, removed (privacy/partners.py)."""
-    now = parse_as_of(options.get("as_of"))
-    if now is not None and now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    purged = platform.partners.purge_expired(now=now)
+    purged = platform.partners.purge_expired(now=aware_as_of(options))
     return JobOutcome(rows=len(purged), detail={"purged": purged})
 
 
@@ -278,10 +282,7 @@ def apply_retention(
     from omnichannel.opstore.audit import record
     from omnichannel.retention import apply_retention as apply
 
-    now = parse_as_of(options.get("as_of"))
-    if now is not None and now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    done = apply(platform, now=now)
+    done = apply(platform, now=aware_as_of(options))
     if done:
         with platform.opstore.session() as session:
             record(
