@@ -91,10 +91,7 @@ class IngestRuntime:
         elif directory.exists():
             # A collector process ran here before: store what it acknowledged.
             try:
-                other = EventLog.open(directory, segment_bytes=settings.log_segment_bytes)
-                # Its loader-ready batches (prepared.py) are a cache of the log, which
-                # the loader now decodes itself: the next collector process redoes them.
-                shutil.rmtree(directory / PREPARED_DIRECTORY, ignore_errors=True)
+                other = open_past_collector_log(settings)
             except LogError as exc:  # still held by one that is exiting: the next start
                 log.warning("ingest: the collector process's log is not drained now: %s", exc)
         stream = InProcessStream()
@@ -155,6 +152,18 @@ class IngestRuntime:
                 other.close()
 
 
+def open_past_collector_log(settings: Settings) -> EventLog:
+    """The log of a collector process that ran here before, to be drained by a loader.
+
+    Its loader-ready batches (prepared.py) are a cache of the log, which the loader now
+    decodes itself: they are removed, and the next collector process redoes them.
+    """
+    directory = collector_log_dir(settings)
+    opened = EventLog.open(directory, segment_bytes=settings.log_segment_bytes)
+    shutil.rmtree(directory / PREPARED_DIRECTORY, ignore_errors=True)
+    return opened
+
+
 def drain_stopped(settings: Settings, wh: Warehouse) -> dict[str, DrainResult]:
     """Store what every log of a stopped installation holds: the event log, the log of a
     collector process that ran here, and the bus (``OMNI_BUS_URL``) as one more loader
@@ -170,9 +179,7 @@ def drain_stopped(settings: Settings, wh: Warehouse) -> dict[str, DrainResult]:
         done[str(settings.log_dir)] = drain(local, wh, dedupe_window=window)
     directory = collector_log_dir(settings)
     if directory.exists():
-        with EventLog.open(directory, segment_bytes=settings.log_segment_bytes) as its:
-            # Its prepared batches are a cache of this log, stale once it is drained.
-            shutil.rmtree(directory / PREPARED_DIRECTORY, ignore_errors=True)
+        with open_past_collector_log(settings) as its:
             done[str(directory)] = drain(its, wh, dedupe_window=window)
     if settings.bus_url is not None:
         bus = RedisBus.from_settings(settings)

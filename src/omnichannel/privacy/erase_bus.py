@@ -27,9 +27,8 @@ def erase_bus(bus: RedisBus, matcher: Matcher) -> dict[str, int]:
     for entry_id, payload in list(bus.records()):
         if not names_record(payload, matcher):
             continue
-        new = scrubbed_record(payload, matcher)
-        record = orjson.loads(new)
-        kept = bool(record.get("events") or record.get("dead_letters"))
-        if bus.replace(entry_id, payload, new if kept else None):
+        record = scrubbed_record(payload, matcher)
+        kept = bool(record["events"] or record["dead_letters"])
+        if bus.replace(entry_id, payload, orjson.dumps(record) if kept else None):
             done["rewritten" if kept else "removed"] += 1
     return done

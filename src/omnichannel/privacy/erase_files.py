@@ -163,13 +163,13 @@ def names_record(payload: bytes, matcher: Matcher) -> bool:
     return matcher.names_bytes(payload) or matcher.names(payload.decode("utf-8", "replace"))
 
 
-def scrubbed_record(payload: bytes, matcher: Matcher) -> bytes:
-    """The record without the person's events and dead letters (never longer)."""
+def scrubbed_record(payload: bytes, matcher: Matcher) -> dict[str, Any]:
+    """The record without the person's events and dead letters (never longer dumped)."""
     record: dict[str, Any] = orjson.loads(payload)
     for part in ("events", "dead_letters"):
         rows = record.get(part) or []
         record[part] = [r for r in rows if not matcher.names(json.dumps(r, default=str))]
-    return orjson.dumps(record)
+    return record
 
 
 def _scrub_log_segment(path: Path, matcher: Matcher) -> bool:
@@ -180,7 +180,7 @@ def _scrub_log_segment(path: Path, matcher: Matcher) -> bool:
         for position, end, payload in list(scan(data)):
             if not names_record(payload, matcher):
                 continue
-            new = scrubbed_record(payload, matcher)
+            new = orjson.dumps(scrubbed_record(payload, matcher))
             if len(new) > len(payload):  # cannot happen: rows were only removed
                 raise ValueError(f"{path}: a scrubbed record grew")
             new += b" " * (len(payload) - len(new))

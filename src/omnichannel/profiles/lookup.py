@@ -203,10 +203,7 @@ class ProfileIndex:
 
     def holders(self, id_type: str, id_value: str) -> list[tuple[str, str]]:
         """``(profile_id, status)`` of every profile holding the identifier."""
-        lo, hi = self._range(self._view(), (id_type + SEP + id_value).encode("utf-8"))
-        return [
-            (str(self.profiles[i].as_py()), str(self.statuses[i].as_py())) for i in range(lo, hi)
-        ]
+        return self._holders_in(*self._range(self._view(), (id_type + SEP + id_value).encode()))
 
     def sole_linked(self, keys: Iterable[str]) -> dict[str, str]:
         """Of ``type\\x1fvalue`` keys, those linked to exactly one profile, with its id.
@@ -218,11 +215,16 @@ class ProfileIndex:
         view = self._view()
         found: dict[str, str] = {}
         for key in set(keys):
-            lo, hi = self._range(view, key.encode("utf-8"))
-            rows = [i for i in range(lo, hi) if self.statuses[i].as_py() == "linked"]
-            if len(rows) == 1:
-                found[key] = str(self.profiles[rows[0]].as_py())
+            held = self._holders_in(*self._range(view, key.encode()))
+            linked = [profile for profile, status in held if status == "linked"]
+            if len(linked) == 1:
+                found[key] = linked[0]
         return found
+
+    def _holders_in(self, lo: int, hi: int) -> list[tuple[str, str]]:
+        return [
+            (str(self.profiles[i].as_py()), str(self.statuses[i].as_py())) for i in range(lo, hi)
+        ]
 
     def _view(self) -> _Keys:
         if self._keys_view is None:
