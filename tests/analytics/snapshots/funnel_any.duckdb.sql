@@ -181,6 +181,7 @@ WITH "t16" AS (
         WHERE
           COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") >= MAKE_TIMESTAMP(2026, 3, 2, 0, 0, 0.0)
           AND COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") < MAKE_TIMESTAMP(2026, 4, 8, 0, 0, 0.0)
+          AND ARRAY_CONTAINS(['Product Added', 'Product Viewed'], "t1"."event")
           AND (
             (
               (

@@ -184,6 +184,7 @@ WITH "t16" AS (
         WHERE
           COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") >= CAST('2026-03-02T00:00:00' AS TIMESTAMP)
           AND COALESCE("t1"."timestamp", "t1"."original_timestamp", "t1"."received_at") < CAST('2026-04-08T00:00:00' AS TIMESTAMP)
+          AND CAST(ARRAY['Product Added', 'Product Viewed'] AS VARCHAR[]) @> ARRAY[CAST("t1"."event" AS VARCHAR)]
           AND (
             (
               (

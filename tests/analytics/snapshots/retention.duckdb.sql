@@ -37,11 +37,7 @@ WITH "t12" AS (
         FALSE AS "m1"
       FROM "events" AS "t0"
       WHERE
-        (
-          (
-            "t0"."event" = 'Signed Up'
-          ) OR FALSE
-        )
+        "t0"."event" IN ('Signed Up')
         AND COALESCE("t0"."timestamp", "t0"."original_timestamp", "t0"."received_at") IS NOT NULL
         AND (
           (

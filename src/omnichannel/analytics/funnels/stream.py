@@ -107,6 +107,21 @@ def _event_match(e: ir.Table, m: Match, now: datetime) -> ir.BooleanValue:
     return pred
 
 
+def _names_read(steps: Sequence[Sequence[Match]]) -> tuple[list[str], bool]:
+    """Every event name a step can match (none when one matches by type: a page view is
+    an event without a name), and whether the names are the whole test (no step filters
+    by channel, campaign or property)."""
+    names: set[str] = set()
+    exact = True
+    for m in (m for step in steps for m in step):
+        assert m.event is not None
+        if any(n in PAGE_EVENTS for n in m.event):
+            return [], False
+        names.update(m.event)
+        exact = exact and not (m.channel or m.campaign or m.where)
+    return sorted(names), exact and bool(names)
+
+
 def _event_dimension(e: ir.Table, dimension: str) -> ir.Value:
     kind, _, arg = dimension.partition(":")
     if kind == "property":
@@ -128,7 +143,16 @@ def _events(wh: Warehouse, rules: IdentityRules, spec: StreamSpec) -> ir.Table:
     ts = e.timestamp.coalesce(e.original_timestamp, e.received_at)
     flags = [_any([_event_match(e, m, spec.now) for m in step]) for step in spec.flags("event")]
     e = _span(e, ts, spec)
-    e = e.filter(e.type.isin(EVENT_TYPES)) if spec.every_row else e.filter(_any(flags))
+    if spec.every_row:
+        e = e.filter(e.type.isin(EVENT_TYPES))
+    else:
+        names, exact = _names_read(spec.flags("event"))
+        if names:
+            # A test the scan itself can make (see ``one_of``); unless the steps match by
+            # name alone, their own tests follow on the rows it keeps.
+            e = e.filter(wh.one_of(e.event, names))
+        if not exact:
+            e = e.filter(_any(flags))
     # The person is NULL only without either id: tested on the raw row, before the join.
     e = e.filter(ts.notnull(), e.user_id.notnull() | e.anonymous_id.notnull())
     e = e.select(
