@@ -15,12 +15,17 @@ Example::
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import httpx
 
 from omnichannel.errors import OmniError
-from omnichannel.server_runtime import ServerRuntime
+from omnichannel.server_runtime import ServerRuntime, differing_environment
+
+# What this process has already said (one note per server and variables, not per client).
+_NOTED: set[tuple[int, tuple[str, ...]]] = set()
 
 
 class ServerError(OmniError):
@@ -46,6 +51,20 @@ def _message(response: httpx.Response) -> str:
     return str(detail)
 
 
+def note_differing_environment(runtime: ServerRuntime) -> None:
+    """Say on stderr which ``OMNI_*`` variables of this shell the server will not use."""
+    names = differing_environment(runtime, os.environ)
+    if names and (runtime.pid, tuple(names)) not in _NOTED:
+        _NOTED.add((runtime.pid, tuple(names)))
+        listed = ", ".join(names)
+        sys.stderr.write(
+            f"note: {listed} {'is' if len(names) == 1 else 'are'} set in this shell but "
+            f"{runtime.describe()} started with {'it' if len(names) == 1 else 'them'} unset "
+            "or set otherwise; this command runs there, with the server's settings. To use "
+            "this shell's value, restart omni serve with it.\n"
+        )
+
+
 def cli_actor() -> str:
     from omnichannel.access.principal import cli_actor as named
 
@@ -57,6 +76,7 @@ class ServerClient:
 
     def __init__(self, runtime: ServerRuntime, *, timeout: float = 600.0) -> None:
         self.runtime = runtime
+        note_differing_environment(runtime)
         self._http = httpx.Client(
             base_url=runtime.url,
             # The local admin token lets the CLI in as an admin; the audit log names who.

@@ -6,6 +6,12 @@ server writes ``<home>/server.json`` (its pid, address and a local admin token m
 this run), readable only by its owner (0600); at shutdown it removes it. A file left
 by a server that died (kill -9) names a pid that is gone, and is ignored and removed.
 
+The file also holds a digest of each ``OMNI_*`` variable the server started with. A
+command that goes through the server runs with the server's settings, so a variable set
+only in the CLI's shell (``OMNI_RETENTION=... omni jobs run retention``, a partner salt)
+would silently not be used; ``differing_environment`` names those, and the client says
+so before the command runs.
+
 Example::
 
     runtime = read_runtime(settings.home)
@@ -16,8 +22,10 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +33,11 @@ from pathlib import Path
 from omnichannel.errors import ConfigError
 
 RUNTIME_FILE_NAME = "server.json"
+# Settings a CLI command uses itself beside a server, not through it: which home, its own
+# log output, and where it would serve (the runtime file gives the server's address).
+CLIENT_SIDE = frozenset(
+    {"OMNI_HOME", "OMNI_LOG_LEVEL", "OMNI_LOG_FORMAT", "OMNI_HOST", "OMNI_PORT"}
+)
 
 
 @dataclass(frozen=True)
@@ -36,9 +49,34 @@ class ServerRuntime:
     token: str
     version: str
     started_at: str
+    # OMNI_* variable -> digest of its value; None from a server that predates it.
+    environment: dict[str, str] | None = None
 
     def describe(self) -> str:
         return f"omni serve (pid {self.pid}, {self.url})"
+
+
+def environment_digest(environ: Mapping[str, str]) -> dict[str, str]:
+    """Each ``OMNI_*`` variable of ``environ`` that a server acts on, by a digest of its
+    value: enough to tell a differing value, without the file holding the secrets some
+    of them are (a partner salt, the PII master key)."""
+    return {
+        name: hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        for name, value in sorted(environ.items())
+        if name.startswith("OMNI_") and name not in CLIENT_SIDE
+    }
+
+
+def differing_environment(runtime: ServerRuntime, environ: Mapping[str, str]) -> list[str]:
+    """The ``OMNI_*`` variables set in ``environ`` that the server runs without or with
+    another value (a variable only the server has is its own setting, not a surprise)."""
+    if runtime.environment is None:
+        return []
+    return [
+        name
+        for name, digest in environment_digest(environ).items()
+        if runtime.environment.get(name) != digest
+    ]
 
 
 def runtime_path(home: Path) -> Path:
@@ -66,6 +104,7 @@ def write_runtime(home: Path, *, url: str, token: str, version: str) -> ServerRu
         token=token,
         version=version,
         started_at=datetime.now(UTC).isoformat(),
+        environment=environment_digest(os.environ),
     )
     home.mkdir(parents=True, exist_ok=True)
     target = runtime_path(home)

@@ -101,6 +101,18 @@ def test_read_commands_answer_through_the_server_as_they_do_offline(
     assert _json("dlq", "list", home=home)["total"] == 0
 
 
+def test_a_setting_given_only_to_the_cli_is_named_as_not_used_by_the_server(
+    home: Path, server: subprocess.Popen[bytes]
+) -> None:
+    # The server started without OMNI_RETENTION: a shell's value would silently not apply.
+    noted = omni("status", "--json", home=home, env={"OMNI_RETENTION": "events=30d"})
+    assert json.loads(noted.stdout)["warehouse"]["engine"] == "duckdb"  # stdout stays JSON
+    assert "OMNI_RETENTION is set in this shell" in noted.stderr
+    assert f"pid {server.pid}" in noted.stderr and "restart omni serve" in noted.stderr
+    assert "events=30d" not in noted.stderr
+    assert "note:" not in omni("status", "--json", home=home).stderr
+
+
 def test_long_commands_run_as_jobs_on_the_server_and_profiles_can_be_read(
     home: Path, server: subprocess.Popen[bytes]
 ) -> None:
