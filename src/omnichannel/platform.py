@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from omnichannel.journeys.service import JourneysCapability
     from omnichannel.mmm.service import MMMCapability
     from omnichannel.models.service import ModelsCapability
+    from omnichannel.operations import OperationsCapability
     from omnichannel.opstore import OpStore
     from omnichannel.privacy.consent_service import ConsentCapability
     from omnichannel.privacy.partners import PartnersCapability
@@ -382,6 +383,13 @@ class Platform:
         from omnichannel.privacy.service import PrivacyCapability
 
         return PrivacyCapability(self)
+
+    @cached_property
+    def operations(self) -> OperationsCapability:
+        """Jobs and their runs, backups taken, retention in force (operations.py, C18)."""
+        from omnichannel.operations import OperationsCapability
+
+        return OperationsCapability(self)
 
     @cached_property
     def partners(self) -> PartnersCapability:

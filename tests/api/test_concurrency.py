@@ -113,15 +113,21 @@ def test_forty_concurrent_table_listings_beside_lookups_leave_nothing_held(
             )
         time.sleep(0.05)
     assert stored == 1
-    metrics = client.get("/metrics").text
+    # The loader counts a batch once its store and checkpoint are done, a moment after
+    # its rows are visible: the count is awaited, not sampled once.
+    stored_count, deadline = 0.0, time.monotonic() + 30
+    while time.monotonic() < deadline and stored_count < 1:
+        metrics = client.get("/metrics").text
+        stored_total = [
+            line for line in metrics.splitlines() if line.startswith("omni_events_stored_total ")
+        ]
+        stored_count = float(stored_total[0].split()[1]) if stored_total else 0.0
+        time.sleep(0.05)
+    assert stored_count >= 1
     assert (
         'omni_http_requests_total{method="GET",route="/v1/warehouse/tables",status="200"} 40.0'
         in (metrics)
     )
-    stored_total = [
-        line for line in metrics.splitlines() if line.startswith("omni_events_stored_total ")
-    ]
-    assert stored_total and float(stored_total[0].split()[1]) >= 1
 
 
 def test_a_reader_held_on_another_thread_never_blocks_this_one(

@@ -122,6 +122,7 @@ PAGE_AREAS: tuple[tuple[str, str, str], ...] = (
     ("/budget", "analytics:read", "analytics:run"),  # as /api/budget
     ("/commerce", "warehouse:read", "sources:write"),  # as /api/commerce
     ("/privacy", "privacy:read", "privacy:export"),  # as /api/privacy
+    ("/operations", "jobs:read", "jobs:run"),  # as /api/jobs and /api/operations
     ("/messages/templates", "templates:read", "templates:write"),
     ("/messages", "messages:read", "messages:send"),
     ("/channels", "messages:read", "messages:send"),

@@ -38,6 +38,7 @@ from omnichannel.api.routes import (
     kpis,
     messages,
     mmm,
+    operations,
     profiles,
     propensity,
     provider_hooks,
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, *, serve: bool = False) -> Fast
     app.include_router(profiles.router, dependencies=[guard("profiles")])
     app.include_router(recommendations.profiles_router, dependencies=[guard("profiles")])
     app.include_router(jobs.router, dependencies=[guard("jobs", write="jobs:run")])
+    app.include_router(operations.router, dependencies=[guard("jobs", write="jobs:run")])
     segment_actions = {
         "preview_segment": "segments:read",
         "export_segment": "segments:export",

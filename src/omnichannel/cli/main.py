@@ -244,6 +244,11 @@ COMMANDS = [
         "jobs", "omnichannel.cli.jobs:app", "Background jobs: schedules, history, run one now."
     ),
     LazyCommand(
+        "operations",
+        "omnichannel.cli.operations:app",
+        "Upkeep: the backups taken, the retention in force.",
+    ),
+    LazyCommand(
         "worker",
         "omnichannel.cli.worker:worker",
         "Run the background jobs on their schedules (and the consumers) until stopped.",

@@ -60,6 +60,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/budget", "Budget"),
     ("/commerce", "Commerce"),
     ("/privacy", "Privacy"),
+    ("/operations", "Operations"),
 )
 
 
@@ -72,6 +73,7 @@ def _nav_words() -> None:
     _("Surveys")
     _("Commerce")
     _("Privacy")
+    _("Operations")
 
 
 def wants_csv(request: Request) -> bool:
