@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_file
-from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
+from tests.support.catalogue import WEB, untranslated
 from tests.web.sessions import cheap_hashing, csrf, signed_in
 
 __all__ = ["cheap_hashing"]
 
-WEB = Path(__file__).resolve().parents[2] / "src" / "omnichannel" / "web"
 CURVES = [
     ("search", 0.3, 120, 1.0, 1.5),
     ("social", 0.4, 150, 1.2, 1.2),
@@ -89,17 +86,4 @@ def test_the_budget_page_from_no_model_to_a_saved_plan(client: TestClient) -> No
 
 
 def test_every_string_of_the_budget_page_is_in_the_chinese_catalogue() -> None:
-    with (WEB / "locale" / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        catalog = read_po(po)
-    missing = []
-    for path in (WEB / "pages" / "budget.py", WEB / "templates" / "budget.html"):
-        method = "python" if path.suffix == ".py" else "jinja2"
-        options = {"extensions": "jinja2.ext.i18n"} if method == "jinja2" else {}
-        for _line, message, _comments, _context in extract_from_file(
-            method, str(path), options=options
-        ):
-            msgid = message if isinstance(message, str) else message[0]
-            entry = catalog.get(msgid)
-            if entry is None or not entry.string:
-                missing.append(msgid)
-    assert missing == []
+    assert untranslated(WEB / "pages" / "budget.py", WEB / "templates" / "budget.html") == []

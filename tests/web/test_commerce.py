@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_file
-from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
-WEB = Path(__file__).resolve().parents[2] / "src" / "omnichannel" / "web"
+from tests.support.catalogue import WEB, untranslated
+
 BOOK = (
     "promotions:\n"
     "  - {name: a, channels: [web], category: 'tea & snacks', discount: 0.1,"
@@ -76,17 +74,4 @@ def test_the_commerce_page_shows_stock_holds_orders_conflicts_and_catchment(
 
 
 def test_every_string_of_the_commerce_page_is_in_the_chinese_catalogue() -> None:
-    with (WEB / "locale" / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        catalog = read_po(po)
-    missing = []
-    for path in (WEB / "pages" / "commerce.py", WEB / "templates" / "commerce.html"):
-        method = "python" if path.suffix == ".py" else "jinja2"
-        options = {"extensions": "jinja2.ext.i18n"} if method == "jinja2" else {}
-        for _line, message, _comments, _context in extract_from_file(
-            method, str(path), options=options
-        ):
-            msgid = message if isinstance(message, str) else message[0]
-            entry = catalog.get(msgid)
-            if entry is None or not entry.string:
-                missing.append(msgid)
-    assert not missing, missing
+    assert untranslated(WEB / "pages" / "commerce.py", WEB / "templates" / "commerce.html") == []

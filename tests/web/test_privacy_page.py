@@ -9,11 +9,10 @@ import io
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_file
-from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
-WEB = Path(__file__).parents[2] / "src" / "omnichannel" / "web"
+from tests.support.catalogue import WEB, untranslated
+
 PERSON = "email:privacy-page@shop.example"
 
 
@@ -78,15 +77,4 @@ def test_chinese_a_viewer_sees_contacts_masked_and_the_service_desk_is_refused(
 
 
 def test_every_string_of_the_privacy_page_is_translated() -> None:
-    with (WEB / "locale" / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        catalog = read_po(handle, locale="zh")
-    missing = []
-    for path in (WEB / "pages" / "privacy.py", WEB / "templates" / "privacy.html"):
-        method = "python" if path.suffix == ".py" else "jinja2"
-        options = {"extensions": "jinja2.ext.i18n"} if method == "jinja2" else {}
-        for _line, message, _c, _x in extract_from_file(method, str(path), options=options):
-            msgid = message if isinstance(message, str) else message[0]
-            entry = catalog.get(msgid)
-            if entry is None or not entry.string:
-                missing.append(f"{path.name}: {msgid}")
-    assert missing == []
+    assert untranslated(WEB / "pages" / "privacy.py", WEB / "templates" / "privacy.html") == []
