@@ -10,16 +10,20 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import ibis
 import pyarrow as pa
 import pytest
 
 from omnichannel.errors import ValidationError, WarehouseError
+from omnichannel.ingest.loader import drain
+from omnichannel.ingest.log import EventLog
 from omnichannel.warehouse import ALL_TABLES, SCHEMA_VERSION, Warehouse
 from omnichannel.warehouse.query import run_sql
 from omnichannel.warehouse.versioning import read_version
 from tests.engines.gaps import expect_gap
+from tests.ingest.test_loader import record
 
 pytestmark = pytest.mark.slow(seconds=60)
 
@@ -186,3 +190,29 @@ def test_ad_hoc_sql_runs_in_the_engines_dialect_and_writes_are_refused(wh: Wareh
     assert result.table.to_pylist() == [{"channel": "search", "spend": Decimal("125.25")}]
     with pytest.raises(ValidationError):
         run_sql(wh, "DELETE FROM ad_spend")
+
+
+def test_the_loader_stores_a_logs_events_and_dead_letters_once_even_when_replayed(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    # What `omni serve`'s loader does with the collector's log, on this engine.
+    records = [record("ld-a", "ld-b", refused=1), record("ld-c", "ld-a")]  # ld-a retried
+    with EventLog.open(tmp_path / "log") as log:
+        for r in records:
+            log.append(r)
+        stored = drain(log, wh)
+    assert (stored.events_stored, stored.duplicates, stored.dead_letters) == (3, 1, 1)
+    # The same records again, as after a crash before the checkpoint: nothing twice.
+    with EventLog.open(tmp_path / "replayed") as log:
+        for r in records:
+            log.append(r)
+        replayed = drain(log, wh)
+    assert (replayed.events_stored, replayed.duplicates, replayed.dead_letters) == (0, 4, 0)
+    t = wh.table("events")
+    rows = t.filter(t.message_id.startswith("ld-")).order_by("load_seq").to_pyarrow()
+    assert rows.column("message_id").to_pylist() == ["ld-a", "ld-b", "ld-c"]
+    numbers = rows.column("load_seq").to_pylist()
+    assert numbers == sorted(set(numbers)) and len(numbers) == 3
+    letters = wh.table("dead_letters")
+    mine = letters.filter(letters.dead_letter_id.startswith("dl-ld-"))
+    assert mine.count().to_pyarrow().as_py() == 1
