@@ -36,6 +36,7 @@ from omnichannel.opstore.models import (
     OutboxMessage,
     OutboxStatus,
 )
+from omnichannel.opstore.sealed import OUTBOX_ADDRESS, blind, clear_equals
 
 WITHHELD = (ConsentStatus.DENIED, ConsentStatus.UNSUBSCRIBED)
 # Messages that count against a cap: on their way or gone.
@@ -177,11 +178,24 @@ def load_history(
     pairs = sorted(set(addresses))
     for start in range(0, len(pairs), _CHUNK):
         chunk = pairs[start : start + _CHUNK]
-        test = or_(
-            *(and_(OutboxMessage.channel == c, OutboxMessage.address == a) for c, a in chunk)
+        wanted = set(chunk)
+        # The address is sealed: found by its blind index, or in clear in rows written
+        # before sealing (no key); the channel is checked on the rows found.
+        keys = [blind(session, OUTBOX_ADDRESS, a) for _, a in chunk]
+        legacy = and_(
+            OutboxMessage.address_key.is_(None),
+            or_(
+                *(
+                    and_(OutboxMessage.channel == c, clear_equals(OutboxMessage.address, a))
+                    for c, a in chunk
+                )
+            ),
         )
+        test = or_(OutboxMessage.address_key.in_([k for k in keys if k]), legacy)
         query = base.where(OutboxMessage.profile_id.is_(None), test)
         for row in session.execute(query):
+            if (row.channel, row.address) not in wanted:
+                continue  # the same address on another channel
             history.setdefault(f"{row.channel}:{row.address}", []).append(
                 Sent(row.channel, row.sent_at or row.created_at)
             )
