@@ -178,24 +178,31 @@ def load_history(
     pairs = sorted(set(addresses))
     for start in range(0, len(pairs), _CHUNK):
         chunk = pairs[start : start + _CHUNK]
-        wanted = set(chunk)
         # The address is sealed: found by its blind index, or in clear in rows written
-        # before sealing (no key); the channel is checked on the rows found.
-        keys = [blind(session, OUTBOX_ADDRESS, a) for _, a in chunk]
-        legacy = and_(
-            OutboxMessage.address_key.is_(None),
-            or_(
-                *(
-                    and_(OutboxMessage.channel == c, clear_equals(OutboxMessage.address, a))
-                    for c, a in chunk
+        # before sealing (no key). Grouped by channel, so the claim index on the channel
+        # still narrows the rows (an OR across channels made it a scan of the outbox).
+        by_channel: dict[str, list[str]] = {}
+        for c, a in chunk:
+            by_channel.setdefault(c, []).append(a)
+        test = or_(
+            *(
+                and_(
+                    OutboxMessage.channel == c,
+                    or_(
+                        OutboxMessage.address_key.in_(
+                            [k for a in found if (k := blind(session, OUTBOX_ADDRESS, a))]
+                        ),
+                        and_(
+                            OutboxMessage.address_key.is_(None),
+                            or_(*(clear_equals(OutboxMessage.address, a) for a in found)),
+                        ),
+                    ),
                 )
-            ),
+                for c, found in by_channel.items()
+            )
         )
-        test = or_(OutboxMessage.address_key.in_([k for k in keys if k]), legacy)
         query = base.where(OutboxMessage.profile_id.is_(None), test)
         for row in session.execute(query):
-            if (row.channel, row.address) not in wanted:
-                continue  # the same address on another channel
             history.setdefault(f"{row.channel}:{row.address}", []).append(
                 Sent(row.channel, row.sent_at or row.created_at)
             )

@@ -30,7 +30,6 @@ def upgrade() -> None:
         batch_op.alter_column(
             "address", existing_type=sa.String(length=512), type_=sa.Text(), existing_nullable=False
         )
-        batch_op.create_index(batch_op.f("ix_outbox_address_key"), ["address_key"], unique=False)
     with op.batch_alter_table("inbox_messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("user_key", sa.String(length=64), nullable=True))
         batch_op.drop_index(batch_op.f("ix_inbox_messages_user_id"))
@@ -55,7 +54,6 @@ def downgrade() -> None:
         batch_op.create_index(batch_op.f("ix_inbox_messages_user_id"), ["user_id"], unique=False)
         batch_op.drop_column("user_key")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_outbox_address_key"))
         batch_op.alter_column(
             "address", existing_type=sa.Text(), type_=sa.String(length=512), existing_nullable=False
         )
