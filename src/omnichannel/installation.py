@@ -25,13 +25,17 @@ def initialise(settings: Settings) -> dict[str, Any]:
     """
     from omnichannel.opstore import current_revision, open_opstore
     from omnichannel.opstore.admin_tokens import active_admin_tokens, create_admin_token
+    from omnichannel.opstore.sealed import home_sealer
     from omnichannel.warehouse import open_warehouse
     from omnichannel.warehouse.backends import redact
 
     settings.ensure_home()
     with open_warehouse(settings.resolved_warehouse_url) as wh:
         report = wh.schema_report
-    with open_opstore(settings.resolved_opstore_url) as store, store.session() as session:
+    with (
+        open_opstore(settings.resolved_opstore_url, sealer=home_sealer(settings.home)) as store,
+        store.session() as session,
+    ):
         if active_admin_tokens(session):
             admin_token = "(already set; shown once when made; `omni admin token` replaces it)"
         else:
@@ -95,8 +99,12 @@ def _collector_counts(settings: Settings) -> dict[str, Any]:
     # Read only when the store is at head: describing must not migrate anything.
     from omnichannel.ingest.unauthorized import unauthorized_counts
     from omnichannel.opstore import open_opstore
+    from omnichannel.opstore.sealed import home_sealer
 
-    with open_opstore(settings.resolved_opstore_url) as store, store.session() as session:
+    with (
+        open_opstore(settings.resolved_opstore_url, sealer=home_sealer(settings.home)) as store,
+        store.session() as session,
+    ):
         counts = unauthorized_counts(session)
     return {
         "unauthorized_requests": counts["requests"],

@@ -140,7 +140,11 @@ class Platform:
             with self._lock:
                 if self._opstore is None:
                     self.settings.ensure_home()
-                    self._opstore = open_opstore(self.settings.resolved_opstore_url)
+                    # The keyring is read when a sealed column is first met, so a store
+                    # that never touches one makes no key files.
+                    self._opstore = open_opstore(
+                        self.settings.resolved_opstore_url, sealer=lambda: self.privacy.keyring
+                    )
         return self._opstore
 
     @cached_property

@@ -34,6 +34,7 @@ from omnichannel.channels.settings import parse_channels_config
 from omnichannel.config import Settings
 from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.opstore.models import OutboxMessage, OutboxStatus, utcnow
+from omnichannel.opstore.sealed import home_sealer
 from omnichannel.platform import Platform
 from tests.channels.conftest import wait_for
 from tests.channels.servers.smtp import Handler, Received
@@ -139,7 +140,8 @@ def test_a_killed_email_worker_sends_nothing_the_server_accepted_again(
     port = free_port()
     outbox_ids = _enqueue(home, port, ids)
     # The worker's process owns the warehouse while it runs: the outbox is read alone.
-    opstore = open_opstore(Settings(home=home).resolved_opstore_url)
+    # The worker runs in the platform, which seals the outbox; read it with the same keys.
+    opstore = open_opstore(Settings(home=home).resolved_opstore_url, sealer=home_sealer(home))
     handler = Killing(status_of=lambda i: _status(opstore, i))
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

@@ -37,6 +37,7 @@ from omnichannel.opstore.models import (
     OutboxStatus,
     utcnow,
 )
+from omnichannel.opstore.sealed import home_sealer
 from tests.channels.servers.smtp import smtp_server
 from tests.cli.run import omni_env
 from tests.journeys.e1_support import (
@@ -95,7 +96,8 @@ def _start(home: Path, port: int, env: dict[str, str], *, email: bool) -> subpro
 def _kill_nine_then_finish(home: Path, profiles: dict[str, str], opstore_url: str | None) -> None:
     env = {"OMNI_OPSTORE_URL": opstore_url} if opstore_url else {}
     settings = Settings(home=home, opstore_url=opstore_url)
-    opstore = open_opstore(settings.resolved_opstore_url)
+    # The workers seal the outbox with the home's keyring; read it with the same keys.
+    opstore = open_opstore(settings.resolved_opstore_url, sealer=home_sealer(home))
     with smtp_server() as smtp:
         journey_id = add_journey(opstore, TWO_MAILS)
         subjects = [(p, p) for p in profiles.values()]

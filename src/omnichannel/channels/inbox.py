@@ -47,6 +47,7 @@ from omnichannel.channels.provider_consent import store_of
 from omnichannel.consumers.runner import StartAt
 from omnichannel.errors import ValidationError
 from omnichannel.opstore.models import InboxMessage, utcnow
+from omnichannel.opstore.sealed import INBOX_USER, blind, clear_equals
 
 if TYPE_CHECKING:
     from omnichannel.channels.deliveries import DeliveryLog
@@ -176,10 +177,13 @@ def list_inbox(
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError("limit", limit, f"a number from 1 to {MAX_PAGE}")
     at = now or datetime.now(UTC)
-    live = (InboxMessage.user_id == user_id) & (
-        InboxMessage.expires_at.is_(None) | (InboxMessage.expires_at > at)
-    )
     with store.session() as session:
+        # The user id is sealed: its blind index finds it, or the clear value a row
+        # written before sealing holds (no key).
+        key = blind(session, INBOX_USER, user_id)
+        legacy = InboxMessage.user_key.is_(None) & clear_equals(InboxMessage.user_id, user_id)
+        mine = legacy if key is None else (InboxMessage.user_key == key) | legacy
+        live = mine & (InboxMessage.expires_at.is_(None) | (InboxMessage.expires_at > at))
         unread = session.scalar(
             select(func.count())
             .select_from(InboxMessage)

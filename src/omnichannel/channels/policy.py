@@ -36,6 +36,7 @@ from omnichannel.opstore.models import (
     OutboxMessage,
     OutboxStatus,
 )
+from omnichannel.opstore.sealed import OUTBOX_ADDRESS, blind, clear_equals
 
 WITHHELD = (ConsentStatus.DENIED, ConsentStatus.UNSUBSCRIBED)
 # Messages that count against a cap: on their way or gone.
@@ -177,8 +178,28 @@ def load_history(
     pairs = sorted(set(addresses))
     for start in range(0, len(pairs), _CHUNK):
         chunk = pairs[start : start + _CHUNK]
+        # The address is sealed: found by its blind index, or in clear in rows written
+        # before sealing (no key). Grouped by channel, so the claim index on the channel
+        # still narrows the rows (an OR across channels made it a scan of the outbox).
+        by_channel: dict[str, list[str]] = {}
+        for c, a in chunk:
+            by_channel.setdefault(c, []).append(a)
         test = or_(
-            *(and_(OutboxMessage.channel == c, OutboxMessage.address == a) for c, a in chunk)
+            *(
+                and_(
+                    OutboxMessage.channel == c,
+                    or_(
+                        OutboxMessage.address_key.in_(
+                            [k for a in found if (k := blind(session, OUTBOX_ADDRESS, a))]
+                        ),
+                        and_(
+                            OutboxMessage.address_key.is_(None),
+                            or_(*(clear_equals(OutboxMessage.address, a) for a in found)),
+                        ),
+                    ),
+                )
+                for c, found in by_channel.items()
+            )
         )
         query = base.where(OutboxMessage.profile_id.is_(None), test)
         for row in session.execute(query):

@@ -23,9 +23,13 @@ def token(
     """Make a new admin token and print it (shown only this once); the old ones stop working."""
     from omnichannel.opstore import open_opstore
     from omnichannel.opstore.admin_tokens import rotate_admin_token
+    from omnichannel.opstore.sealed import home_sealer
 
     settings = settings_of(ctx)
-    with open_opstore(settings.resolved_opstore_url) as store, store.session() as session:
+    with (
+        open_opstore(settings.resolved_opstore_url, sealer=home_sealer(settings.home)) as store,
+        store.session() as session,
+    ):
         plain = rotate_admin_token(session, actor=ACTOR)
     if as_json:
         emit_json({"admin_token": plain})

@@ -8,14 +8,20 @@ from omnichannel.cli.context import settings_of
 from omnichannel.cli.output import JSON_OPTION_HELP, console, emit_json, escape, rows_table
 from omnichannel.errors import ValidationError
 from omnichannel.ingest.sources import add_write_key, create_source, list_sources, revoke
-from omnichannel.opstore import open_opstore
+from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.opstore.models import SourceKind
+from omnichannel.opstore.sealed import home_sealer
 
 app = typer.Typer(
     help="Sources and their write keys (what SDKs authenticate with).", no_args_is_help=True
 )
 
 ACTOR = "cli"
+
+
+def _open_store(ctx: typer.Context) -> OpStore:
+    settings = settings_of(ctx)
+    return open_opstore(settings.resolved_opstore_url, sealer=home_sealer(settings.home))
 
 
 @app.command("create")
@@ -27,7 +33,7 @@ def create(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Create a source and print its write key (shown only this once)."""
-    with open_opstore(settings_of(ctx).resolved_opstore_url) as store, store.session() as session:
+    with _open_store(ctx) as store, store.session() as session:
         info = create_source(
             session, name=name, kind=kind.value, description=description, actor=ACTOR
         )
@@ -46,7 +52,7 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """List sources with their keys' prefixes and whether each key is active."""
-    with open_opstore(settings_of(ctx).resolved_opstore_url) as store, store.session() as session:
+    with _open_store(ctx) as store, store.session() as session:
         infos = list_sources(session)
     if as_json:
         emit_json([info.public() for info in infos])
@@ -67,7 +73,7 @@ def add_key(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Add a write key to an existing source and print it (shown only this once)."""
-    with open_opstore(settings_of(ctx).resolved_opstore_url) as store, store.session() as session:
+    with _open_store(ctx) as store, store.session() as session:
         info = add_write_key(session, name=name, actor=ACTOR)
     if as_json:
         emit_json(info.public())
@@ -87,7 +93,7 @@ def keys_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """List one source's write keys: prefix, created, revoked (the keys themselves are not kept)."""
-    with open_opstore(settings_of(ctx).resolved_opstore_url) as store, store.session() as session:
+    with _open_store(ctx) as store, store.session() as session:
         infos = list_sources(session)
     info = next((i for i in infos if i.name == name), None)
     if info is None:
@@ -120,7 +126,7 @@ def revoke_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Revoke write keys: every key of a source, or the one key a prefix names."""
-    with open_opstore(settings_of(ctx).resolved_opstore_url) as store, store.session() as session:
+    with _open_store(ctx) as store, store.session() as session:
         prefixes = revoke(session, target=target, actor=ACTOR)
     if as_json:
         emit_json({"revoked": prefixes})

@@ -333,6 +333,7 @@ def main(argv: list[str]) -> int:
     from omnichannel.logs import configure_logging
     from omnichannel.metrics import RequestMetrics
     from omnichannel.opstore import open_opstore
+    from omnichannel.opstore.sealed import home_sealer
 
     pipe = int(argv[0])
     stdin = sys.stdin.buffer
@@ -344,7 +345,7 @@ def main(argv: list[str]) -> int:
     if settings.collector_nice:
         os.nice(settings.collector_nice)
     sys.setswitchinterval(0.001)
-    opstore = open_opstore(settings.resolved_opstore_url)
+    opstore = open_opstore(settings.resolved_opstore_url, sealer=home_sealer(settings.home))
     event_log: EventLog | RedisBus
     if settings.bus_url is not None:  # acknowledged once in Redis; loaders read it there
         event_log = RedisBus.from_settings(settings)

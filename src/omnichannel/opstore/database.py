@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from omnichannel.errors import OmniError
 from omnichannel.opstore.migrate import redacted, upgrade_to_head
+from omnichannel.opstore.sealed import Sealer, attach
 
 
 class OpStoreError(OmniError):
@@ -95,13 +96,18 @@ class OpStore:
         self.close()
 
 
-def open_opstore(url: str) -> OpStore:
+def open_opstore(url: str, *, sealer: Sealer | None = None) -> OpStore:
     """Open (creating if needed) the store at ``url`` and migrate it to head.
+
+    ``sealer`` gives the installation's keyring, called when a sealed column (the
+    outbox's address and content, the inbox, the audit log: ``opstore/sealed.py``) is
+    first written or read; without it those are written in clear.
 
     Raises ``SchemaVersionError`` if the store was written by a newer Omnichannel and
     ``OpStoreError`` if the database cannot be reached.
     """
     engine = create_opstore_engine(url)
+    attach(engine, sealer)
     try:
         with engine.begin() as connection:
             found, head = upgrade_to_head(connection, url=url)

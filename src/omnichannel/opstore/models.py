@@ -33,6 +33,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from omnichannel.opstore.sealed import (
+    INBOX_USER,
+    OUTBOX_ADDRESS,
+    SealedJSON,
+    SealedText,
+    blind_default,
+)
+
 # Named constraints let Alembic drop or alter them later; SQLite's batch mode in
 # particular cannot touch an unnamed constraint. Names stay well under PostgreSQL's
 # 63-character identifier limit for the table and column names used here.
@@ -487,8 +495,14 @@ class OutboxMessage(Base):
     kind: Mapped[MessageKind] = mapped_column(str_enum(MessageKind, "message_kind"))
     profile_id: Mapped[str | None] = mapped_column(String(128), default=None)
     # Where it goes on that channel: an email address, an E.164 phone, a device token, an
-    # OpenID, an inbox user id, a webhook endpoint name.
-    address: Mapped[str] = mapped_column(String(512))
+    # OpenID, an inbox user id, a webhook endpoint name. Sealed at rest (opstore/sealed.py);
+    # address_key is its blind index, what frequency caps and erasure look it up by.
+    address: Mapped[str] = mapped_column(SealedText(OUTBOX_ADDRESS))
+    # Not indexed, as the address never was: the caps' query is not made slower by an
+    # index SQLite prefers and that selects little (many messages go to one endpoint).
+    address_key: Mapped[str | None] = mapped_column(
+        String(64), default=blind_default("address", OUTBOX_ADDRESS)
+    )
     template: Mapped[str | None] = mapped_column(String(200), default=None)
     template_version: Mapped[int | None] = mapped_column(Integer, default=None)
     # Who asked: "journey", "campaign", "test", "api"; and which one.
@@ -497,21 +511,27 @@ class OutboxMessage(Base):
     journey_id: Mapped[int | None] = mapped_column(Integer, default=None)
     journey_step: Mapped[str | None] = mapped_column(String(128), default=None)
     # The rendered message, in the channel's parts (subject/text/html, title/body/data...).
-    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content: Mapped[dict[str, Any]] = mapped_column(SealedJSON("outbox.content"), default=dict)
     status: Mapped[OutboxStatus] = mapped_column(
         str_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.QUEUED
     )
     # The rule that held or dropped it ("consent", "suppression", "cap:marketing_week",
     # "quiet_hours", ...) or why it failed; detail says more in words.
     reason: Mapped[str | None] = mapped_column(String(64), default=None)
-    reason_detail: Mapped[str | None] = mapped_column(Text, default=None)
+    # Sealed: it quotes the address ("ann@x.com is suppressed on email").
+    reason_detail: Mapped[str | None] = mapped_column(
+        SealedText("outbox.reason_detail"), default=None
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lease_holder: Mapped[str | None] = mapped_column(String(256), default=None)
     provider_message_id: Mapped[str | None] = mapped_column(String(256), default=None)
     # The provider's last answer (status line and body, trimmed): what a dead letter shows.
-    provider_response: Mapped[str | None] = mapped_column(Text, default=None)
+    # Sealed: providers echo the recipient (Twilio's answer names the "to" phone).
+    provider_response: Mapped[str | None] = mapped_column(
+        SealedText("outbox.provider_response"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -591,11 +611,15 @@ class InboxMessage(Base):
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
     outbox_id: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
     profile_id: Mapped[str | None] = mapped_column(String(128), default=None)
-    # The id the app knows the person by (the Segment userId it sends events with).
-    user_id: Mapped[str] = mapped_column(String(256), index=True)
-    title: Mapped[str] = mapped_column(String(500), default="")
-    body: Mapped[str] = mapped_column(Text, default="")
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The id the app knows the person by (the Segment userId it sends events with), sealed
+    # at rest like the message; the app's inbox is looked up by its blind index user_key.
+    user_id: Mapped[str] = mapped_column(SealedText(INBOX_USER))
+    user_key: Mapped[str | None] = mapped_column(
+        String(64), default=blind_default("user_id", INBOX_USER), index=True
+    )
+    title: Mapped[str] = mapped_column(SealedText("inbox_messages.title"), default="")
+    body: Mapped[str] = mapped_column(SealedText("inbox_messages.body"), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(SealedJSON("inbox_messages.data"), default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -745,10 +769,11 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[str | None] = mapped_column(String(128), default=None)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Sealed at rest (opstore/sealed.py): details and states often quote identifiers.
+    details: Mapped[dict[str, Any]] = mapped_column(SealedJSON("audit_log.details"), default=dict)
     # The object's state before and after the change (None: it did not exist / is gone).
-    before: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
-    after: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    before: Mapped[Any] = mapped_column(SealedJSON("audit_log.before"), nullable=True, default=None)
+    after: Mapped[Any] = mapped_column(SealedJSON("audit_log.after"), nullable=True, default=None)
 
 
 # --- background jobs -------------------------------------------------------------

@@ -12,7 +12,8 @@ column equal to an identifier or profile id: consents, the ledger, the outbox, i
 enrolments, channel suppressions, survey answers) is deleted; a row that only *mentions*
 them (the audit log, comments, notifications) keeps its place with every mention
 replaced by ``[erased]``, so the history of who did what stays whole. The privacy
-tables hold only hashes and are left alone.
+tables hold only hashes and are left alone. The tables with sealed columns (outbox,
+inbox, audit log) are matched after opening their rows (``privacy/sealed_rows.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from omnichannel.privacy.footprint import Footprint
 from omnichannel.privacy.matching import Matcher
+from omnichannel.privacy.sealed_rows import matching_rows, redacted_values, sealed_tables
 
 if TYPE_CHECKING:
     from omnichannel.platform import Platform
@@ -142,6 +144,13 @@ def erase_opstore(platform: Platform, footprint: Footprint) -> dict[str, dict[st
         for table in metadata.sorted_tables[::-1]:  # children before parents
             if table.name in SKIPPED_TABLES:
                 continue
+            if table.name in sealed_tables():
+                n_deleted, n_redacted = _erase_sealed(platform, session, table, footprint)
+                if n_deleted:
+                    deleted[table.name] = n_deleted
+                if n_redacted:
+                    redacted[table.name] = n_redacted
+                continue
             equal, contains = opstore_conditions(table, footprint)
             if not equal and not contains:
                 continue
@@ -159,6 +168,30 @@ def erase_opstore(platform: Platform, footprint: Footprint) -> dict[str, dict[st
                 redacted[table.name] = n
     _compact_sqlite(platform)
     return {"deleted": deleted, "redacted": redacted}
+
+
+def _erase_sealed(
+    platform: Platform, session: Any, table: Table, footprint: Footprint
+) -> tuple[int, int]:
+    """(deleted, redacted) rows of a table with sealed columns."""
+    ring = platform.privacy.keyring
+    matcher = Matcher(footprint, names=True)
+    deleted = redacted = 0
+    for match in list(matching_rows(session, table, footprint, ring, matcher)):
+        where = [table.c[k] == v for k, v in match.key.items()]
+        if match.about and table.name not in REDACTED_TABLES:
+            try:
+                with session.begin_nested():
+                    session.execute(delete(table).where(*where))
+                deleted += 1
+                continue
+            except IntegrityError:
+                pass  # another table's row points at it: redacted instead
+        values = redacted_values(ring, table, match, matcher)
+        if values:
+            session.execute(update(table).where(*where).values(**values))
+            redacted += 1
+    return deleted, redacted
 
 
 def _redact_rows(session: Any, table: Table, conditions: list[Any], matcher: Matcher) -> int:

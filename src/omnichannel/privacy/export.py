@@ -32,6 +32,8 @@ from omnichannel.privacy.erase_stores import (
     warehouse_predicate,
 )
 from omnichannel.privacy.footprint import Footprint
+from omnichannel.privacy.matching import Matcher
+from omnichannel.privacy.sealed_rows import matching_rows, sealed_tables
 
 if TYPE_CHECKING:
     from omnichannel.platform import Platform
@@ -79,6 +81,13 @@ def opstore_rows(platform: Platform, footprint: Footprint) -> dict[str, list[dic
     with platform.opstore.session() as session:
         for table in metadata.sorted_tables:
             if table.name in SKIPPED_TABLES:
+                continue
+            if table.name in sealed_tables():  # opened: the archive is for the person
+                ring, matcher = platform.privacy.keyring, Matcher(footprint, names=True)
+                matches = matching_rows(session, table, footprint, ring, matcher)
+                opened = [m.opened for m in matches]
+                if opened:
+                    found[table.name] = opened
                 continue
             equal, contains = opstore_conditions(table, footprint)
             if not equal and not contains:

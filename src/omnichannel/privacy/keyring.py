@@ -43,7 +43,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,15 @@ class _Ring:
     data_keys: dict[str, bytes]
     index_key: bytes
     created: dict[str, str]
+    # One AESGCM per data key: building it costs as much as sealing a short value, and
+    # the send path seals and opens several values per message.
+    ciphers: dict[str, AESGCM] = field(default_factory=dict)
+
+    def cipher(self, key_id: str) -> AESGCM:
+        found = self.ciphers.get(key_id)
+        if found is None:
+            found = self.ciphers[key_id] = AESGCM(self.data_keys[key_id])
+        return found
 
 
 class Keyring:
@@ -219,7 +228,7 @@ class Keyring:
         """``value`` encrypted with the active data key, bound to ``field``."""
         ring = self._ring
         nonce = os.urandom(_NONCE)
-        sealed = AESGCM(ring.data_keys[ring.active]).encrypt(
+        sealed = ring.cipher(ring.active).encrypt(
             nonce, value.encode("utf-8"), field.encode("utf-8")
         )
         return f"{PREFIX}:{ring.active}:{_b64(nonce + sealed)}"
@@ -229,16 +238,15 @@ class Keyring:
         prefix, key_id, body = _parts(token)
         if prefix != PREFIX:
             raise KeyringError(f"{field}: not a sealed value (expected {PREFIX}:...)")
-        key = self._ring.data_keys.get(key_id)
-        if key is None:  # another process rotated: read the keyring again
+        ring = self._ring
+        if key_id not in ring.data_keys:  # another process rotated: read the keyring again
             with self._lock:
-                self._ring = self._read()
-            key = self._ring.data_keys.get(key_id)
-        if key is None:
+                self._ring = ring = self._read()
+        if key_id not in ring.data_keys:
             raise KeyringError(f"{field}: sealed with data key {key_id}, not in {self.path}")
         blob = _unb64(body)
         try:
-            clear = AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], field.encode("utf-8"))
+            clear = ring.cipher(key_id).decrypt(blob[:_NONCE], blob[_NONCE:], field.encode("utf-8"))
         except InvalidTag:
             raise KeyringError(
                 f"{field}: the sealed value does not open (altered, or sealed for another field)"
