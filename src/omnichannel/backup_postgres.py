@@ -1,10 +1,11 @@
 """The PostgreSQL half of ``omni backup``: ``pg_dump`` of one store, ``pg_restore`` back.
 
-A store's dump holds the tables that store owns, and nothing else of its database, so
-an operational store and a warehouse may share one database (and other software its
-other tables). The dump is taken from a snapshot exported by a transaction of ours that
-first locks those tables (``ACCESS SHARE``: writers go on, no table can be dropped or
-swapped under the dump), and the manifest's row counts are counted in that same
+The warehouse's dump holds the tables it owns and nothing else of its database; the
+operational store's holds its database (its functions and triggers too) but for the
+warehouse's tables when they share it, so the two may share one database. The dump is
+taken from a snapshot exported by a transaction of ours that first locks those tables
+(``ACCESS SHARE``: writers go on, no table can be dropped or swapped under the dump),
+and the manifest's row counts are counted in that same
 snapshot, so they are exactly the dump's even while the server writes.
 
 The tools must be at least the server's major version (``pg_dump`` cannot read a newer
