@@ -79,7 +79,8 @@ def start_server(
         **(env or {}),
     }
     for name in ("OMNI_WAREHOUSE_URL", "OMNI_OPSTORE_URL"):
-        environment.pop(name, None)
+        if name not in (env or {}):  # the home's stores, unless the test names others
+            environment.pop(name, None)
     with open(log_path, "wb") as sink:
         process = subprocess.Popen(
             [
