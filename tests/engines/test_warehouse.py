@@ -216,3 +216,17 @@ def test_the_loader_stores_a_logs_events_and_dead_letters_once_even_when_replaye
     letters = wh.table("dead_letters")
     mine = letters.filter(letters.dead_letter_id.startswith("dl-ld-"))
     assert mine.count().to_pyarrow().as_py() == 1
+
+
+def test_a_second_warehouse_on_the_same_store_sees_appends_made_after_it_read(
+    wh: Warehouse, engine_url: str
+) -> None:
+    # `omni serve` reads on one warehouse per thread and appends on another; on Spark each
+    # is a session of its own, which cached a table's files at its first read.
+    stores = pa.table({"store_id": ["r1"], "name": ["Riverside"]})
+    with Warehouse.open(engine_url) as reader:
+        seen = reader.table("stores")
+        before = seen.filter(seen.store_id == "r1").count().to_pyarrow().as_py()
+        wh.append("stores", stores)
+        after = reader.table("stores")
+        assert (before, after.filter(after.store_id == "r1").count().to_pyarrow().as_py()) == (0, 1)

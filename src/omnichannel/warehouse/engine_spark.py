@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
@@ -112,6 +113,13 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
     from splink.backends.spark import similarity_jar_location
 
     settings = dict(config or {})
+    # Each warehouse has a session of its own, and a session caches a table's file list
+    # when it first reads it: a reader's session would then not see the files the
+    # loader's session appends (`omni events stats` beside `omni serve` counted 0 of 6
+    # stored events). With no relation cache each query lists the table's files anew.
+    settings.setdefault("spark.sql.filesourceTableRelationCacheSize", "0")
+    if master is not None and master.startswith("local"):
+        settings = with_local_metastore(settings)
     jars = [j for j in settings.get("spark.jars", "").split(",") if j]
     settings["spark.jars"] = ",".join([*jars, similarity_jar_location()])
     with _STARTED:
@@ -131,6 +139,35 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
             where = session.conf.get("spark.sql.warehouse.dir") or "spark-warehouse"
             context.setCheckpointDir(f"{where.rstrip('/')}/_omni_checkpoints")
         return session
+
+
+def with_local_metastore(settings: dict[str, str]) -> dict[str, str]:
+    """``settings`` with a Hive catalog in an embedded Derby metastore beside the tables,
+    unless they name a catalog (``spark.sql.catalogImplementation``) or the tables live
+    off this machine (a ``spark.sql.warehouse.dir`` URI such as ``s3a://``).
+
+    Spark's default catalog lives in the JVM: a second process (``omni serve`` after
+    ``omni init``, any restart) would not know the tables its files hold. Embedded Derby
+    keeps the catalog in ``<warehouse dir>/_omni_metastore``, one process at a time,
+    like the embedded DuckDB file; a cluster names its own metastore."""
+    if "spark.sql.catalogImplementation" in settings:
+        return settings
+    where = settings.get("spark.sql.warehouse.dir", "spark-warehouse")
+    if "://" in where and not where.startswith("file:"):
+        return settings
+    tables = Path(where.removeprefix("file:")).resolve()
+    metastore = tables / "_omni_metastore"
+    options = settings.get("spark.driver.extraJavaOptions", "")
+    return {
+        **settings,
+        "spark.sql.warehouse.dir": str(tables),
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={metastore};create=true"
+        ),
+        # Derby's own log goes beside its database, not into the working directory.
+        "spark.driver.extraJavaOptions": f"{options} -Dderby.system.home={tables}".strip(),
+    }
 
 
 def spark_backend(master: str, config: dict[str, str], database: str) -> BaseBackend:
