@@ -462,7 +462,10 @@ class IdentityCapability:
         platform = self._platform
         rules = (config or platform.config).rules
         with platform.warehouse.reader() as wh:
-            return resolve(wh, rules=rules, full=full, progress=progress)
+            report = resolve(wh, rules=rules, full=full, progress=progress)
+            if "lookup" in vars(platform):  # a Profile API index exists: index the result
+                platform.lookup.refresh(wh)
+            return report
 
 
 class ProfilesCapability:

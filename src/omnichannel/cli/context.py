@@ -36,11 +36,18 @@ def settings_of(ctx: typer.Context, *, needs_installation: bool = True) -> Setti
 
 
 def require_installation(settings: Settings) -> None:
-    """Raise ``NoInstallationError`` unless the home's default DuckDB warehouse exists."""
+    """Raise ``NoInstallationError`` unless the home's default DuckDB warehouse exists,
+    the settings name another warehouse, or an ``omni serve`` runs on the home."""
+    from omnichannel.server_runtime import read_runtime
+
     if settings.warehouse_url is not None:
         return  # an external warehouse: nothing in the home to check
     warehouse_file = settings.home / "omni.duckdb"
     if warehouse_file.exists():
+        return
+    if read_runtime(settings.home) is not None:
+        # The server knows its warehouse (PostgreSQL, Spark): a shell without
+        # OMNI_WAREHOUSE_URL still reaches it, since the command goes through the server.
         return
     home = settings.home.resolve()
     what = "does not exist" if not home.exists() else f"holds no warehouse ({warehouse_file.name})"

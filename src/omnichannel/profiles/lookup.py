@@ -351,15 +351,27 @@ class ProfileLookup:
 
     def _refresh(self, lend: Callable[[], AbstractContextManager[Warehouse]]) -> None:
         with lend() as wh:
-            stamp = identity_stamp(wh)
-            current = self._index
-            if current is not None and current.stamp == stamp:
-                return
-            fresh = ProfileIndex.build(wh, stamp)
-            ensure_profiles_index(wh)
+            self.refresh(wh)
+
+    def refresh(self, wh: Warehouse) -> None:
+        """Index the identity tables now if they changed since the index was built, while
+        other threads keep answering from the previous index until the swap.
+
+        Identity resolution calls it when it ends, so a lookup right after ``omni identity
+        resolve`` (through a server) finds the profiles it made, instead of waiting for the
+        watcher's next check. Nothing is built before the first lookup asks for an index.
+        """
+        current = self._index
+        if current is None:
+            return
+        stamp = identity_stamp(wh)
+        if current.stamp == stamp:
+            return
+        fresh = ProfileIndex.build(wh, stamp)
+        ensure_profiles_index(wh)
         with self._lock:
             self._index = fresh
-            self._checked = 0.0
+            self._checked = time.monotonic()
 
     def close(self) -> None:
         """Stop the watcher thread (the warehouse it reads is about to close)."""
