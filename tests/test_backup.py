@@ -5,20 +5,13 @@ backup's manifest (restore checks it; a differing copy fails)."""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import duckdb
-import httpx
 
 from tests.cli.run import omni_in_process
-from tests.support.collector import make_source, running_server, wait_until_loaded
-
-
-def _post(url: str, key: str, ids: list[str]) -> None:
-    calls = [{"type": "track", "userId": f"u-{m}", "event": "Viewed", "messageId": m} for m in ids]
-    answer = httpx.post(f"{url}/v1/batch", json={"batch": calls}, auth=(key, ""), timeout=60)
-    assert answer.status_code == 200, answer.text
+from tests.support.backup import backup_while_collecting
+from tests.support.collector import make_source
 
 
 def test_a_backup_taken_while_collecting_restores_every_acknowledged_event_once(
@@ -26,30 +19,8 @@ def test_a_backup_taken_while_collecting_restores_every_acknowledged_event_once(
 ) -> None:
     home, copy, restored = tmp_path / "home", tmp_path / "backup", tmp_path / "restored"
     omni_in_process("init", home=home)
-    key = make_source(home)
-    before = [f"before-{i}" for i in range(200)]
-    during: list[str] = []
-    stop = threading.Event()
-    with running_server(home) as server:
-        _post(server.url, key, before[:100])
-        wait_until_loaded(server.url, 100)
-        _post(server.url, key, before[100:])  # acknowledged; loaded or not by the backup
-
-        def collect() -> None:  # the collector keeps taking events during the backup
-            n = 0
-            while not stop.is_set():
-                batch = [f"during-{n}-{i}" for i in range(20)]
-                _post(server.url, key, batch)
-                during.extend(batch)
-                n += 1
-
-        sender = threading.Thread(target=collect)
-        sender.start()
-        try:
-            made = json.loads(omni_in_process("backup", str(copy), "--json", home=home).stdout)
-        finally:
-            stop.set()
-            sender.join()
+    taken = backup_while_collecting(home, copy, make_source(home))
+    made, before, during = taken.made, taken.before, taken.during
     assert made["warehouse"]["events"] >= 100 and made["opstore"]["sources"] == 1
     assert (copy / "home" / "pii-master.key").stat().st_mode & 0o077 == 0  # still 0600
     refused = omni_in_process("backup", str(copy), home=home, check=False)

@@ -7,7 +7,6 @@ trip with the manifest's counts, and the refusals are one line that names what t
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from pathlib import Path
 
@@ -18,9 +17,8 @@ from omnichannel.backup_postgres import PostgresStore
 from omnichannel.ingest.sources import create_source
 from omnichannel.opstore import open_opstore
 from tests.cli.run import omni_in_process
-from tests.support.collector import running_server, wait_until_loaded
+from tests.support.backup import backup_while_collecting
 from tests.support.postgres import create_database
-from tests.test_backup import _post
 
 pytestmark = pytest.mark.postgres
 
@@ -68,32 +66,8 @@ def test_a_backup_of_postgres_stores_taken_while_collecting_restores_every_event
     target_warehouse = _database(postgres_server_url)
     target = _env(opstore=_database(postgres_server_url), warehouse=target_warehouse)
     omni_in_process("init", home=home, env=source)
-    key = _write_key(source, home)
-    before = [f"before-{i}" for i in range(200)]
-    during: list[str] = []
-    stop = threading.Event()
-    with running_server(home, env=source) as server:
-        _post(server.url, key, before[:100])
-        wait_until_loaded(server.url, 100)
-        _post(server.url, key, before[100:])  # acknowledged; loaded or not by the backup
-
-        def collect() -> None:  # the collector keeps taking events during the backup
-            n = 0
-            while not stop.is_set():
-                batch = [f"during-{n}-{i}" for i in range(20)]
-                _post(server.url, key, batch)
-                during.extend(batch)
-                n += 1
-
-        sender = threading.Thread(target=collect)
-        sender.start()
-        try:
-            made = json.loads(
-                omni_in_process("backup", str(copy), "--json", home=home, env=source).stdout
-            )
-        finally:
-            stop.set()
-            sender.join()
+    taken = backup_while_collecting(home, copy, _write_key(source, home), env=source)
+    made, before, during = taken.made, taken.before, taken.during
     assert made["engines"] == {"opstore": "postgres", "warehouse": "postgres"}
     assert made["warehouse"]["events"] >= 100 and made["opstore"]["sources"] == 1
     assert not (copy / "omni.duckdb").exists() and (copy / "warehouse.pgdump").is_file()
