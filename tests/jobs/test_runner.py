@@ -11,7 +11,7 @@ import pytest
 
 from omnichannel.errors import ValidationError
 from omnichannel.jobs import Job, JobBusy, JobHistory, JobOutcome, JobRegistry, JobRunner
-from omnichannel.jobs.registry import parse_period
+from omnichannel.jobs.registry import format_period, parse_period
 from omnichannel.opstore import OpStore, open_opstore
 from omnichannel.opstore.models import JobLock, JobRun, JobRunStatus
 
@@ -156,6 +156,17 @@ def test_an_unknown_job_names_the_known_ones(store: OpStore) -> None:
 def test_schedule_settings_read_as_people_write_them(given: object, seconds: float | None):
     period = parse_period(given, field_name="jobs.count")  # type: ignore[arg-type]
     assert (None if period is None else period.total_seconds()) == seconds
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [("15m", "15m"), ("PT2H", "2h"), ("P1DT1H", "25h"), ("90", "90s"), ("1.5", "1.5s")],
+)
+def test_a_schedule_is_shown_in_the_largest_whole_unit_it_can_be_set_in(given: str, shown: str):
+    period = parse_period(given, field_name="jobs.count")
+    assert period is not None and format_period(period.total_seconds()) == shown
+    assert parse_period(shown, field_name="jobs.count") == period  # what is shown can be set
+    assert format_period(None) is None
 
 
 def test_a_bad_schedule_setting_names_the_setting_and_what_is_accepted() -> None:

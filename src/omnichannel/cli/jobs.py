@@ -29,12 +29,10 @@ class JobFailedError(OmniError):
 
 
 def _every(seconds: float | None) -> str:
-    if seconds is None:
-        return "on demand"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"every {int(seconds // size)}{unit}"
-    return f"every {seconds:g}s"
+    from omnichannel.jobs.registry import format_period
+
+    period = format_period(seconds)
+    return "on demand" if period is None else f"every {period}"
 
 
 def _last(run: dict[str, Any] | None) -> str:

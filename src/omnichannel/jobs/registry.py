@@ -85,6 +85,17 @@ class JobRegistry:
         return len(self._jobs)
 
 
+def format_period(seconds: float | None) -> str | None:
+    """A period in the largest whole unit ``parse_period`` reads (``15m``, ``2h``, ``1d``,
+    ``90s``); None for a job with no schedule. The CLI and the page say "every" around it."""
+    if seconds is None:
+        return None
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def parse_period(value: str | float | int | None, *, field_name: str) -> timedelta | None:
     """A schedule setting: seconds, ``15m``/``2h``/``1d``, an ISO 8601 duration, or ``off``."""
     if value is None:

@@ -59,12 +59,10 @@ def _job_rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def every(seconds: float | None) -> str:
     """A schedule as a person reads it: every 1h, every 15m, on demand."""
-    if seconds is None:
-        return _("on demand")
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return _("every %(n)s") % {"n": f"{int(seconds // size)}{unit}"}
-    return _("every %(n)s") % {"n": f"{seconds:g}s"}
+    from omnichannel.jobs.registry import format_period
+
+    period = format_period(seconds)
+    return _("on demand") if period is None else _("every %(n)s") % {"n": period}
 
 
 @router.get("/operations")
