@@ -13,8 +13,6 @@ answers the same. The tests run in order on the module's server.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ import pytest
 
 from tests.cli.run import omni_env
 from tests.cli.run import omni_in_process as omni
-from tests.support.collector import bearer, free_port, make_source
+from tests.support.collector import bearer, make_source, server_token, start_server
 
 pytestmark = pytest.mark.slow(seconds=200)
 
@@ -54,7 +52,6 @@ ADDERS = {
 class Served:
     home: Path
     url: str
-    process: subprocess.Popen[bytes]
     write_key: str
 
 
@@ -64,12 +61,17 @@ def _json(served: Served, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=30).status_code == 200
+    except httpx.TransportError:  # a busy server opening its warehouse answers late
+        return False
+
+
 @pytest.fixture(scope="module")
 def served(engine_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     home = tmp_path_factory.mktemp("serve") / "home"
     write_key = make_source(home)
-    port = free_port()
-    log = home.parent / "server.log"
     url = engine_url.replace(f"&{IN_PROCESS_CATALOG}", "")
     env = {**omni_env(), "OMNI_WAREHOUSE_URL": url, "OMNI_LOADER_INTERVAL": "0.1"}
     # `omni init` first, a process of its own, as a user starts: the server must find
@@ -83,40 +85,19 @@ def served(engine_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     )
     assert made.returncode == 0, made.stdout + made.stderr
     assert json.loads(made.stdout)["warehouse"]["created_tables"] > 0
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "omnichannel", "--home", str(home), "serve", f"--port={port}"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    # Generous: on Spark the server starts a JVM and creates its tables first.
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=30).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError(f"omni serve did not get ready:\n{log.read_text()}")
-        time.sleep(0.5)
+    # Generous: on Spark the server starts a JVM and opens its tables first.
+    server = start_server(home, env=env, timeout=300)
     try:
-        yield Served(home, url, process, write_key)
+        deadline = time.monotonic() + 300
+        while not _ready(server.url):
+            assert time.monotonic() < deadline, f"omni serve not ready:\n{server.output()}"
+            time.sleep(0.5)
+        yield Served(home, server.url, write_key)
     finally:
-        if process.poll() is None:
-            # The server alone, as a service manager stops it: on Spark the JVM is its
-            # child, which it stops itself once its work is done.
-            process.terminate()
-            try:
-                process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        output = log.read_text(errors="replace")
-        assert "Traceback" not in output, output
+        # The server alone (SIGTERM), as a service manager stops it: on Spark the JVM is
+        # its child, which it stops itself once its work is done.
+        server.stop()
+        assert "Traceback" not in server.output(), server.output()
 
 
 def test_the_collector_stores_the_good_events_and_keeps_the_bad_one(served: Served) -> None:
@@ -173,7 +154,7 @@ def test_a_segment_is_created_and_refreshed_through_the_server(
 
 
 def test_the_profile_api_answers_from_the_engine(served: Served) -> None:
-    headers = bearer(server_token_of(served))
+    headers = bearer(server_token(served.url))
     traits = httpx.get(
         f"{served.url}/v1/profiles/email:bob@shop.test/traits", headers=headers, timeout=60
     )
@@ -184,11 +165,3 @@ def test_the_profile_api_answers_from_the_engine(served: Served) -> None:
     )
     assert missing.status_code == 404
     assert "email:nobody@shop.test" in missing.text
-
-
-def server_token_of(served: Served) -> str:
-    from omnichannel.server_runtime import read_runtime
-
-    runtime = read_runtime(served.home)
-    assert runtime is not None
-    return runtime.token
