@@ -25,6 +25,23 @@ def test_on_the_duckdb_file_the_worker_refuses_and_says_serve_runs_the_jobs(
     assert "omni serve` runs the jobs itself" in refused.stderr
 
 
+def test_on_a_local_spark_warehouse_with_its_embedded_metastore_the_worker_refuses(
+    tmp_path: Path,
+) -> None:
+    # Refused before any Spark starts: a second process on the embedded Derby metastore
+    # would fail with Derby's own error deep inside the first job.
+    tables = tmp_path / "spark-warehouse"
+    url = f"pyspark://local[1]?spark.sql.warehouse.dir={tables}"
+    refused = omni_in_process(
+        "worker", home=tmp_path / "home", env={"OMNI_WAREHOUSE_URL": url}, check=False
+    )
+    assert refused.returncode == 1
+    assert "embedded Derby metastore" in refused.stderr
+    assert "spark.hadoop.hive.metastore.uris" in refused.stderr
+    assert "omni serve` runs the jobs itself" in refused.stderr
+    assert not tables.exists()
+
+
 @pytest.mark.postgres
 def test_on_postgresql_the_worker_runs_scheduled_jobs_until_stopped(
     tmp_path: Path, postgres_database: str

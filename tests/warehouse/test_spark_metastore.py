@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from omnichannel.warehouse.engine_spark import with_local_metastore
+from omnichannel.warehouse.backends import single_process_reason
+from omnichannel.warehouse.spark_catalog import with_local_metastore
 
 
 def test_local_tables_get_a_derby_metastore_beside_them(tmp_path: Path) -> None:
@@ -42,3 +43,20 @@ def test_a_named_catalog_or_remote_tables_are_left_as_they_are() -> None:
     assert with_local_metastore(named) == named
     remote = {"spark.sql.warehouse.dir": "s3a://bucket/warehouse"}
     assert with_local_metastore(remote) == remote
+
+
+def test_only_warehouses_that_admit_one_process_are_said_to() -> None:
+    local = "pyspark://local[2]?spark.sql.warehouse.dir=/srv/tables"
+    assert "embedded Derby" in str(single_process_reason(local))
+    assert "DuckDB" in str(single_process_reason("duckdb:///srv/omni.duckdb"))
+    shared = (
+        "pyspark://local[2]?spark.sql.catalogImplementation=hive"
+        "&spark.hadoop.hive.metastore.uris=thrift://meta:9083"
+    )
+    for many in (
+        shared,
+        "pyspark://local[2]?spark.sql.warehouse.dir=s3a://bucket/tables",
+        "pyspark://spark://master:7077?spark.sql.catalogImplementation=hive",
+        "postgres://omni@db/omni",
+    ):
+        assert single_process_reason(many) is None, many

@@ -3,7 +3,8 @@
 Where the warehouse lets several processes write (PostgreSQL, ClickHouse, Spark), jobs
 can run beside any number of servers, which then only serve requests. Runs of one job
 never overlap across processes: each takes the job's lock in the operational store.
-On the embedded DuckDB file only one process may write, so ``omni serve`` runs them.
+On the embedded DuckDB file, or a local-mode Spark warehouse with its embedded
+metastore, only one process may open the warehouse, so ``omni serve`` runs them.
 
 The worker has no API; it serves the metrics of its jobs and consumers (the families
 ``omni serve`` has at ``/metrics``) on ``OMNI_WORKER_METRICS_PORT`` for Prometheus.
@@ -29,14 +30,16 @@ log = logging.getLogger("omnichannel.worker")
 def worker(ctx: typer.Context) -> None:
     """Run the background jobs on their schedules (and the consumers) until stopped."""
     from omnichannel.platform import Platform
-    from omnichannel.warehouse.backends import engine_of
+    from omnichannel.warehouse.backends import redact, single_process_reason
 
     settings = settings_of(ctx)
-    if engine_of(settings.resolved_warehouse_url) == "duckdb":
+    url = settings.resolved_warehouse_url
+    reason = single_process_reason(url)
+    if reason is not None:
         raise ConfigError(
             "omni worker needs a warehouse several processes can write (PostgreSQL, "
-            "ClickHouse, Spark: OMNI_WAREHOUSE_URL); on the embedded DuckDB file `omni serve` "
-            "runs the jobs itself"
+            "ClickHouse, Spark with a shared metastore: OMNI_WAREHOUSE_URL); on "
+            f"{redact(url)}, {reason}, so `omni serve` runs the jobs itself"
         )
     from omnichannel.logs import configure_logging
 

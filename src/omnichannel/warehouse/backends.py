@@ -121,6 +121,11 @@ def _pyspark(url: str) -> BaseBackend:
     """
     from omnichannel.warehouse.engine_spark import spark_backend
 
+    return spark_backend(*_spark_parts(url))
+
+
+def _spark_parts(url: str) -> tuple[str, dict[str, str], str]:
+    """A ``pyspark://`` URL's master, Spark configuration and database."""
     rest = url.split("://", 1)[1]
     master, _, query = rest.partition("?")
     config = {key: values[-1] for key, values in parse_qs(query).items()}
@@ -130,7 +135,30 @@ def _pyspark(url: str) -> BaseBackend:
             f"warehouse_url={redact(url)!r} names database={database!r}; accepted: "
             "letters, digits and underscores"
         )
-    return spark_backend(unquote(master) or "local[*]", config, database)
+    return unquote(master) or "local[*]", config, database
+
+
+def single_process_reason(url: str) -> str | None:
+    """Why only one process at a time may open this warehouse, or None when many may.
+
+    The embedded DuckDB file takes one writer; a local-mode Spark warehouse keeps its
+    catalog in an embedded Derby metastore (``spark_catalog.with_local_metastore``), which
+    takes one process too. Either way ``omni serve`` is the process that runs the jobs."""
+    engine = engine_of(url)
+    if engine == "duckdb":
+        return "the embedded DuckDB file admits one process at a time"
+    if engine == "pyspark":
+        from omnichannel.warehouse.spark_catalog import uses_local_metastore
+
+        master, config, _ = _spark_parts(url)
+        if master.startswith("local") and uses_local_metastore(config):
+            return (
+                "a local-mode Spark warehouse keeps its catalog in an embedded Derby "
+                "metastore, which admits one process at a time; name a shared metastore "
+                "(spark.sql.catalogImplementation=hive with "
+                "spark.hadoop.hive.metastore.uris=thrift://HOST:9083) for several"
+            )
+    return None
 
 
 _SPARK_DATABASE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -19,7 +19,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
@@ -32,6 +31,7 @@ from ibis.backends.pyspark.datatypes import PySparkSchema
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
 from omnichannel.warehouse.engine import IbisEngineAPI, IbisSession, Session, scratch_name
+from omnichannel.warehouse.spark_catalog import with_local_metastore
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -139,35 +139,6 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
             where = session.conf.get("spark.sql.warehouse.dir") or "spark-warehouse"
             context.setCheckpointDir(f"{where.rstrip('/')}/_omni_checkpoints")
         return session
-
-
-def with_local_metastore(settings: dict[str, str]) -> dict[str, str]:
-    """``settings`` with a Hive catalog in an embedded Derby metastore beside the tables,
-    unless they name a catalog (``spark.sql.catalogImplementation``) or the tables live
-    off this machine (a ``spark.sql.warehouse.dir`` URI such as ``s3a://``).
-
-    Spark's default catalog lives in the JVM: a second process (``omni serve`` after
-    ``omni init``, any restart) would not know the tables its files hold. Embedded Derby
-    keeps the catalog in ``<warehouse dir>/_omni_metastore``, one process at a time,
-    like the embedded DuckDB file; a cluster names its own metastore."""
-    if "spark.sql.catalogImplementation" in settings:
-        return settings
-    where = settings.get("spark.sql.warehouse.dir", "spark-warehouse")
-    if "://" in where and not where.startswith("file:"):
-        return settings
-    tables = Path(where.removeprefix("file:")).resolve()
-    metastore = tables / "_omni_metastore"
-    options = settings.get("spark.driver.extraJavaOptions", "")
-    return {
-        **settings,
-        "spark.sql.warehouse.dir": str(tables),
-        "spark.sql.catalogImplementation": "hive",
-        "spark.hadoop.javax.jdo.option.ConnectionURL": (
-            f"jdbc:derby:;databaseName={metastore};create=true"
-        ),
-        # Derby's own log goes beside its database, not into the working directory.
-        "spark.driver.extraJavaOptions": f"{options} -Dderby.system.home={tables}".strip(),
-    }
 
 
 def spark_backend(master: str, config: dict[str, str], database: str) -> BaseBackend:
