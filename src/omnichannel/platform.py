@@ -325,6 +325,12 @@ class Platform:
 
         return ProfileLookup(self.config, rebuild_with=lambda: self.warehouse.reader())
 
+    def open_lookup(self) -> ProfileLookup | None:
+        """The Profile API's index if this platform has built one, else None: a CLI run
+        that resolves identities has no index to keep current, and should not build one."""
+        lookup: ProfileLookup | None = vars(self).get("lookup")  # where cached_property keeps it
+        return lookup
+
     @cached_property
     def clusters(self) -> ClustersCapability:
         """Customer clusters, their personas, each person's cluster, clusters as segments."""
@@ -463,8 +469,9 @@ class IdentityCapability:
         rules = (config or platform.config).rules
         with platform.warehouse.reader() as wh:
             report = resolve(wh, rules=rules, full=full, progress=progress)
-            if "lookup" in vars(platform):  # a Profile API index exists: index the result
-                platform.lookup.refresh(wh)
+            lookup = platform.open_lookup()
+            if lookup is not None:  # requests answer from it: index the result now
+                lookup.refresh(wh)
             return report
 
 
