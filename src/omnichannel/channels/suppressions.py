@@ -3,7 +3,12 @@
 A hard bounce, a spam complaint, an unregistered device token or an operator's block
 adds one; the send path checks it before a message is queued and the dispatcher again
 right before the provider is called. Keyed by (channel, address), not by profile: a dead
-mailbox stays dead whichever profile it is later stitched into. Every change is audited.
+mailbox stays dead whichever profile it is later stitched into. Every change is audited
+(by the suppression's id: the address goes into the sealed details, not the target).
+
+The address is sealed at rest and the list is keyed by its blind index (``address_key``,
+``opstore/sealed.py``). A row written before sealing holds the clear address as its key,
+so lookups match either; adding that address again seals it.
 
 Example::
 
@@ -19,7 +24,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,6 +32,7 @@ from omnichannel.channels import registry
 from omnichannel.errors import NotFoundError, ValidationError
 from omnichannel.opstore.audit import record
 from omnichannel.opstore.models import Suppression, utcnow
+from omnichannel.opstore.sealed import SUPPRESSION_ADDRESS, blind, session_keyring
 
 REASONS = ("hard_bounce", "complaint", "invalid_address", "unregistered", "manual", "unsubscribed")
 _REASON_MAX = 64
@@ -36,6 +42,13 @@ def normalise_address(channel: str, address: str) -> str:
     """The form addresses are compared in: email case-insensitively, others as given."""
     value = address.strip()
     return value.lower() if channel == "email" else value
+
+
+def _keys(session: Session, value: str) -> list[str]:
+    """What a normalised address may be keyed by: its blind index, and the clear value
+    (a row written before sealing, or by a store without a keyring)."""
+    key = blind(session, SUPPRESSION_ADDRESS, value)
+    return [value] if key is None else [key, value]
 
 
 def _reason(reason: str) -> str:
@@ -63,9 +76,17 @@ def add_suppression(
     value = normalise_address(channel, address)
     if not value:
         raise ValidationError("address", address, "a non-empty address")
+    keys = _keys(session, value)
+    if len(keys) == 2:  # seal a row written before sealing, so the upsert below finds it
+        session.execute(
+            update(Suppression)
+            .where(Suppression.channel == channel, Suppression.address_key == value)
+            .values(address=value, address_key=keys[0])
+        )
     values = {
         "channel": channel,
         "address": value,
+        "address_key": keys[0],
         "reason": _reason(reason),
         "source": source,
         "detail": detail or {},
@@ -77,13 +98,13 @@ def add_suppression(
     statement = insert(Suppression).values(**values)
     # One statement, so two bounces for one address arriving together end as one row.
     statement = statement.on_conflict_do_update(
-        index_elements=["channel", "address"],
+        index_elements=["channel", "address_key"],
         set_={k: statement.excluded[k] for k in ("reason", "source", "detail", "expires_at")},
     )
     session.execute(statement)
     row = session.scalars(
         select(Suppression)
-        .where(Suppression.channel == channel, Suppression.address == value)
+        .where(Suppression.channel == channel, Suppression.address_key == keys[0])
         .execution_options(populate_existing=True)
     ).one()
     record(
@@ -91,8 +112,8 @@ def add_suppression(
         actor=actor,
         action="suppression.add",
         object_type="suppression",
-        object_id=f"{channel}:{value}",
-        details={"reason": row.reason, "source": source},
+        object_id=row.id,
+        details={"channel": channel, "address": value, "reason": row.reason, "source": source},
     )
     return row
 
@@ -101,19 +122,22 @@ def remove_suppression(session: Session, *, channel: str, address: str, actor: s
     """Lift a suppression; NotFoundError when there is none."""
     channel = registry.known(channel)
     value = normalise_address(channel, address)
-    removed = session.execute(
-        delete(Suppression).where(Suppression.channel == channel, Suppression.address == value)
-    )
-    if not removed.rowcount:  # type: ignore[attr-defined]
+    ids = session.scalars(
+        delete(Suppression)
+        .where(Suppression.channel == channel, Suppression.address_key.in_(_keys(session, value)))
+        .returning(Suppression.id)
+    ).all()
+    if not ids:
         raise NotFoundError(f"{value} is not suppressed on {channel}")
-    record(
-        session,
-        actor=actor,
-        action="suppression.remove",
-        object_type="suppression",
-        object_id=f"{channel}:{value}",
-        details={},
-    )
+    for removed in ids:
+        record(
+            session,
+            actor=actor,
+            action="suppression.remove",
+            object_type="suppression",
+            object_id=removed,
+            details={"channel": channel, "address": value},
+        )
 
 
 def _active(now: datetime) -> Any:
@@ -124,12 +148,13 @@ def is_suppressed(
     session: Session, *, channel: str, address: str, now: datetime | None = None
 ) -> Suppression | None:
     """The active suppression of ``address`` on ``channel``, or None."""
+    keys = _keys(session, normalise_address(channel, address))
     query = select(Suppression).where(
         Suppression.channel == channel,
-        Suppression.address == normalise_address(channel, address),
+        Suppression.address_key.in_(keys),
         _active(now or utcnow()),
     )
-    return session.scalars(query).one_or_none()
+    return session.scalars(query.limit(1)).first()
 
 
 def suppressed_among(
@@ -138,16 +163,19 @@ def suppressed_among(
     """Which of ``addresses`` are suppressed on ``channel`` (one query per 500)."""
     wanted = {normalise_address(channel, a): a for a in addresses}
     found: dict[str, Suppression] = {}
+    ring = session_keyring(session)
     keys = list(wanted)
+    if ring is not None:
+        keys += [ring.blind_index(SUPPRESSION_ADDRESS, value) for value in wanted]
     for start in range(0, len(keys), 500):
         rows = session.scalars(
             select(Suppression).where(
                 Suppression.channel == channel,
-                Suppression.address.in_(keys[start : start + 500]),
+                Suppression.address_key.in_(keys[start : start + 500]),
                 _active(now or utcnow()),
             )
         )
-        for row in rows:
+        for row in rows:  # the address is read opened: the form it was asked in
             found[wanted[row.address]] = row
     return found
 

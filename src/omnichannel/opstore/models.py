@@ -36,9 +36,11 @@ from sqlalchemy.types import TypeDecorator
 from omnichannel.opstore.sealed import (
     INBOX_USER,
     OUTBOX_ADDRESS,
+    SUPPRESSION_ADDRESS,
     SealedJSON,
     SealedText,
     blind_default,
+    unique_key_default,
 )
 
 # Named constraints let Alembic drop or alter them later; SQLite's batch mode in
@@ -590,11 +592,17 @@ class Suppression(Base):
     """
 
     __tablename__ = "suppressions"
-    __table_args__ = (UniqueConstraint("channel", "address"),)
+    __table_args__ = (UniqueConstraint("channel", "address_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
-    address: Mapped[str] = mapped_column(String(512))
+    # Sealed at rest (opstore/sealed.py); address_key, its blind index, is what the list is
+    # keyed and looked up by. A row written before sealing, or by a store without a
+    # keyring, holds the clear address in both (revision 0022).
+    address: Mapped[str] = mapped_column(SealedText(SUPPRESSION_ADDRESS))
+    address_key: Mapped[str] = mapped_column(
+        String(512), default=unique_key_default("address", SUPPRESSION_ADDRESS)
+    )
     # "hard_bounce", "complaint", "manual", "invalid_address", ...
     reason: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(128), default="")

@@ -3,8 +3,9 @@
 A column typed ``SealedText("outbox.address")`` or ``SealedJSON("outbox.content")`` is
 written as ``pii1:...`` (``privacy/keyring.py``: AES-256-GCM, the field name as
 associated data) and read back in clear, by the ORM and by Core statements alike, so
-every reader of the outbox, the in-app inbox and the audit log (channel workers,
-listings, the API, pages, the CLI) sees clear values without opening them itself. A
+every reader of the outbox, the in-app inbox, the suppression list and the audit log
+(channel workers, listings, the API, pages, the CLI) sees clear values without opening
+them itself. A
 value that is not sealed (a row written before sealing, or by a store opened without a
 keyring) is read as it is, as the consent ledger does.
 
@@ -54,10 +55,12 @@ Sealer = Callable[[], "Keyring"]
 
 OUTBOX_ADDRESS = "outbox.address"
 INBOX_USER = "inbox_messages.user_id"
+SUPPRESSION_ADDRESS = "suppressions.address"
 # table -> (blind-index column, the sealed column it indexes, the field it is keyed by)
 BLIND_COLUMNS: dict[str, tuple[str, str, str]] = {
     "outbox": ("address_key", "address", OUTBOX_ADDRESS),
     "inbox_messages": ("user_key", "user_id", INBOX_USER),
+    "suppressions": ("address_key", "address", SUPPRESSION_ADDRESS),
 }
 
 
@@ -158,6 +161,19 @@ def blind_default(column: str, field: str) -> Callable[[DefaultExecutionContext]
         if ring is None or not value or is_sealed(value):
             return None
         return ring.blind_index(field, str(value))
+
+    return default
+
+
+def unique_key_default(column: str, field: str) -> Callable[[DefaultExecutionContext], str]:
+    """A column default for a blind index that a unique constraint holds: the blind index
+    of ``column``'s clear value, or that clear value itself in a store without a keyring
+    (whose column is clear anyway), so that no row goes without a key."""
+
+    def default(context: DefaultExecutionContext) -> str:
+        value = str(context.get_current_parameters().get(column) or "")
+        ring = keyring_of(context.dialect)
+        return value if ring is None else ring.blind_index(field, value)
 
     return default
 

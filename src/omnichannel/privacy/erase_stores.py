@@ -13,7 +13,7 @@ enrolments, channel suppressions, survey answers) is deleted; a row that only *m
 them (the audit log, comments, notifications) keeps its place with every mention
 replaced by ``[erased]``, so the history of who did what stays whole. The privacy
 tables hold only hashes and are left alone. The tables with sealed columns (outbox,
-inbox, audit log) are matched after opening their rows (``privacy/sealed_rows.py``).
+inbox, suppressions, audit log) are matched after opening their rows (``privacy/sealed_rows.py``).
 """
 
 from __future__ import annotations

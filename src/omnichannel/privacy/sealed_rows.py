@@ -1,12 +1,12 @@
 """Export and erasure of the operational store's sealed tables (outbox, in-app inbox,
-audit log: ``opstore/sealed.py``).
+suppressions, audit log: ``opstore/sealed.py``).
 
 Erasure and export reflect every table and filter it in SQL by the person's values; a
 sealed column cannot be filtered that way (each sealing differs), so these tables are
 read whole, a batch at a time, their values opened with the keyring and matched here:
 a row is *about* the person when a column equals one of their values (or its blind
 index equals one of theirs), it *mentions* them when a value names them (``Matcher``).
-That costs one pass over the three tables per request (about 10 µs a row), paid only
+That costs one pass over these tables per request (about 10 µs a row), paid only
 by data-subject requests.
 
 Example::
