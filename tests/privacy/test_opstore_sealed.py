@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from omnichannel.access.audit import entries, record
 from omnichannel.channels.inbox import list_inbox
 from omnichannel.channels.settings import parse_channels_config
@@ -132,3 +134,19 @@ def test_rows_written_before_sealing_still_read_and_are_found(tmp_path: Path) ->
         assert [(m["title"], m["body"]) for m in found] == [("Old title", "Old body")]
         platform.privacy.erase(f"user_id:{USER}", requested_by="test")
         assert list_inbox(platform.opstore, USER)["messages"] == []
+
+
+def test_a_downgrade_below_sealing_refuses_while_messages_are_sealed(tmp_path: Path) -> None:
+    from alembic import command
+
+    from omnichannel.opstore.migrate import alembic_config
+
+    home = tmp_path / "home"
+    with Platform(Settings(home=home)) as platform:
+        platform.messages.use_config(parse_channels_config("inbox: {}\n"))
+        platform.messages.send(channel="inbox", address=USER, content={"title": "t", "body": "b"})
+        with platform.opstore.engine.begin() as connection, pytest.raises(RuntimeError) as refused:
+            command.downgrade(alembic_config(connection=connection), "0020")
+    assert "below revision 0021: 1 messages are sealed" in str(refused.value)
+    with sqlite3.connect(home / "opstore.sqlite") as con:
+        assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("0021",)]

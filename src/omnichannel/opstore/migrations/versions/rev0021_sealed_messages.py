@@ -6,6 +6,9 @@ bounded columns it replaces (an address of up to 512, a title of up to 500) beco
 Rows written before keep their clear values and a NULL key: readers take an unsealed
 value as it is, and the lookups also match a NULL key by the clear column.
 
+A downgrade refuses while any address or user id is sealed: the older version could not
+open them, and on PostgreSQL a sealed value no longer fits the bounded column.
+
 Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-03 15:00:00.000000
@@ -43,6 +46,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    connection = op.get_bind()
+    sealed = sum(
+        connection.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {column} LIKE 'pii1:%'"))
+        for table, column in (("outbox", "address"), ("inbox_messages", "user_id"))
+    )
+    if sealed:
+        raise RuntimeError(
+            f"cannot downgrade below revision 0021: {sealed} messages are sealed and an "
+            "older version cannot open them; restore a backup taken before the upgrade"
+        )
     with op.batch_alter_table("inbox_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inbox_messages_user_key"))
         batch_op.alter_column(
