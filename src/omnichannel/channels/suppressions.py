@@ -32,7 +32,7 @@ from omnichannel.channels import registry
 from omnichannel.errors import NotFoundError, ValidationError
 from omnichannel.opstore.audit import record
 from omnichannel.opstore.models import Suppression, utcnow
-from omnichannel.opstore.sealed import SUPPRESSION_ADDRESS, blind, session_keyring
+from omnichannel.opstore.sealed import SUPPRESSION_ADDRESS, blind
 
 REASONS = ("hard_bounce", "complaint", "invalid_address", "unregistered", "manual", "unsubscribed")
 _REASON_MAX = 64
@@ -163,10 +163,7 @@ def suppressed_among(
     """Which of ``addresses`` are suppressed on ``channel`` (one query per 500)."""
     wanted = {normalise_address(channel, a): a for a in addresses}
     found: dict[str, Suppression] = {}
-    ring = session_keyring(session)
-    keys = list(wanted)
-    if ring is not None:
-        keys += [ring.blind_index(SUPPRESSION_ADDRESS, value) for value in wanted]
+    keys = [key for value in wanted for key in _keys(session, value)]
     for start in range(0, len(keys), 500):
         rows = session.scalars(
             select(Suppression).where(

@@ -5,9 +5,8 @@ written as ``pii1:...`` (``privacy/keyring.py``: AES-256-GCM, the field name as
 associated data) and read back in clear, by the ORM and by Core statements alike, so
 every reader of the outbox, the in-app inbox, the suppression list and the audit log
 (channel workers, listings, the API, pages, the CLI) sees clear values without opening
-them itself. A
-value that is not sealed (a row written before sealing, or by a store opened without a
-keyring) is read as it is, as the consent ledger does.
+them itself. A value that is not sealed (a row written before sealing, or by a store
+opened without a keyring) is read as it is, as the consent ledger does.
 
 The keyring belongs to an installation, the column types to every store, so the store
 attaches its keyring to its engine's dialect (``attach``): the one object SQLAlchemy
